@@ -1,0 +1,173 @@
+//! Identifiers, each a newtype that can only be built by parsing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered id (UUIDv7), so ids sort by creation.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "({})"), self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// An enterprise customer.
+    TenantId,
+    "TenantId"
+);
+uuid_id!(
+    /// One submission of records (delta or full).
+    FeedId,
+    "FeedId"
+);
+uuid_id!(
+    /// One change travelling through the queue; stable across redeliveries.
+    MessageId,
+    "MessageId"
+);
+
+/// The source's immutable key for a person (e.g. the employee number).
+///
+/// Non-empty, at most [`ExternalId::MAX_LEN`] bytes, no control characters and
+/// no leading or trailing white space. Its `Debug` form is redacted: it is an
+/// identifier of a person.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ExternalId(String);
+
+/// Why a string is not an [`ExternalId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalIdError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {} characters", ExternalId::MAX_LEN)]
+    TooLong,
+    #[error("must not contain control characters")]
+    ControlCharacter,
+    #[error("must not start or end with white space")]
+    Padded,
+}
+
+impl ExternalId {
+    pub const MAX_LEN: usize = 256;
+
+    pub fn parse(s: &str) -> Result<Self, ExternalIdError> {
+        if s.is_empty() {
+            return Err(ExternalIdError::Empty);
+        }
+        if s.len() > Self::MAX_LEN {
+            return Err(ExternalIdError::TooLong);
+        }
+        if s.chars().any(char::is_control) {
+            return Err(ExternalIdError::ControlCharacter);
+        }
+        if s.trim() != s {
+            return Err(ExternalIdError::Padded);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExternalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ExternalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExternalId(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for ExternalId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ExternalId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_id_rejects_what_a_source_key_cannot_be() {
+        assert_eq!(ExternalId::parse(""), Err(ExternalIdError::Empty));
+        assert_eq!(ExternalId::parse(" E1"), Err(ExternalIdError::Padded));
+        assert_eq!(
+            ExternalId::parse("E\n1"),
+            Err(ExternalIdError::ControlCharacter)
+        );
+        assert_eq!(
+            ExternalId::parse(&"x".repeat(257)),
+            Err(ExternalIdError::TooLong)
+        );
+        assert_eq!(ExternalId::parse("E-001").unwrap().as_str(), "E-001");
+    }
+
+    #[test]
+    fn external_id_debug_is_redacted() {
+        let id = ExternalId::parse("E-001").unwrap();
+        assert!(!format!("{id:?}").contains("E-001"));
+    }
+
+    #[test]
+    fn feed_ids_sort_by_creation() {
+        let a = FeedId::new();
+        let b = FeedId::new();
+        assert!(a < b);
+        assert_eq!(a.to_string().parse::<FeedId>().unwrap(), a);
+    }
+}

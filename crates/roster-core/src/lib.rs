@@ -1,0 +1,20 @@
+//! Roster's domain model. Everything here is pure: parsing, validation and the
+//! decisions that turn a change into lifecycle events. No I/O, no async, no
+//! knowledge of HTTP, SQLite or AWS.
+//!
+//! Architecture invariant: this crate depends on nothing that touches the
+//! network, the file system or a database.
+
+pub mod change;
+pub mod clock;
+pub mod ids;
+pub mod lifecycle;
+pub mod person;
+pub mod validate;
+
+pub use change::{Change, ChangeMessage, FeedMode};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use ids::{ExternalId, FeedId, MessageId, TenantId};
+pub use lifecycle::{Decision, EventType, LifecycleEvent};
+pub use person::Person;
+pub use validate::{FieldError, RecordError};
