@@ -1,0 +1,98 @@
+//! Migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        prefix TEXT NOT NULL,
+        hash BLOB NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+    );
+    CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+    CREATE TABLE feeds (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        mode TEXT NOT NULL,
+        format TEXT NOT NULL,
+        status TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        accepted INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        applied INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        stale INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        rejections TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        completed_at INTEGER
+    );
+    CREATE INDEX feeds_tenant ON feeds (tenant_id, id);
+    CREATE TABLE people (
+        tenant_id TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        active INTEGER NOT NULL,
+        last_modified INTEGER,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_feed_id TEXT,
+        PRIMARY KEY (tenant_id, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE person_history (
+        tenant_id TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        feed_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        event TEXT,
+        changed_fields TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, external_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        feed_id TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX outbox_tenant ON outbox (tenant_id, seq);
+    CREATE TABLE applied_messages (
+        message_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        feed_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
