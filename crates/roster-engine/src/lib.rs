@@ -1,0 +1,16 @@
+//! The engine: what happens between the edge and the ports. Ingest turns a
+//! submission into a feed and durable messages; the consumer applies messages
+//! to the directory with retries and dead letters.
+//!
+//! Architecture invariant: the engine sees only the `Queue` and `Directory`
+//! traits and a `Clock`; which adapters sit behind them is decided by the
+//! composition root (the `roster` binary). Nothing here knows about HTTP.
+
+pub mod backoff;
+pub mod consumer;
+pub mod credentials;
+pub mod ingest;
+
+pub use consumer::{Consumer, ConsumerConfig};
+pub use credentials::{ApiKeySecret, hash_api_key};
+pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt};
