@@ -1,0 +1,70 @@
+//! Who is calling: a tenant's API key from `Authorization: Bearer`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use roster_core::TenantId;
+use roster_engine::hash_api_key;
+use roster_store::Scope;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// An authenticated caller. Every tenant-scoped handler takes one and passes
+/// its tenant to the store, which filters by it.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant_id: TenantId,
+    pub key_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(scope.as_str()))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization header (expected: Bearer <API key>)",
+            ))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be `Bearer <API key>`",
+            ))?;
+        let key = state
+            .directory
+            .authenticate_key(&hash_api_key(token), state.clock.now())
+            .await?
+            .ok_or(ApiError::Unauthorized(
+                "unknown, revoked or expired API key",
+            ))?;
+        Ok(Principal {
+            tenant_id: key.tenant_id,
+            key_id: key.id,
+            scopes: key.scopes,
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! The dead-letter queue of the caller's tenant: list, show, redrive, purge.
+//! Another tenant's dead letters are indistinguishable from missing ones.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use roster_core::ChangeMessage;
+use roster_queue::{DeadLetter, DeadLetterFilter, Redrive};
+use roster_store::Scope;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::page_size;
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// `GET /v1/dlq?limit&after`: without payloads (they hold personal data).
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let limit = page_size(q.limit)?;
+    let filter = DeadLetterFilter {
+        tenant: Some(principal.tenant_id.to_string()),
+        after: q.after,
+        limit,
+    };
+    let items = state.queue.list_dead_letters(&filter).await?;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|d| d.id.clone()))
+        .flatten();
+    let items: Vec<Value> = items.iter().map(|d| summary(d, false)).collect();
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+/// `GET /v1/dlq/{id}`: one dead letter with its payload.
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let dead = own_dead_letter(&state, &principal, &id).await?;
+    Ok(Json(summary(&dead, true)))
+}
+
+/// `POST /v1/dlq/{id}/redrive`: back to the queue, with a fresh receive count.
+pub async fn redrive_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    own_dead_letter(&state, &principal, &id).await?;
+    let moved = state.queue.redrive(&Redrive::Ids(vec![id])).await?;
+    Ok(Json(json!({ "redriven": moved })))
+}
+
+/// `POST /v1/dlq/redrive`: every dead letter of the tenant back to the queue.
+pub async fn redrive_all(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let tenant = Some(principal.tenant_id.to_string());
+    let moved = state.queue.redrive(&Redrive::All { tenant }).await?;
+    Ok(Json(json!({ "redriven": moved })))
+}
+
+/// `DELETE /v1/dlq`: purges the tenant's dead letters.
+pub async fn purge(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let purged = state
+        .queue
+        .purge_dead_letters(Some(&principal.tenant_id.to_string()))
+        .await?;
+    Ok(Json(json!({ "purged": purged })))
+}
+
+async fn own_dead_letter(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<DeadLetter, ApiError> {
+    match state.queue.get_dead_letter(id).await? {
+        Some(d) if d.tenant == principal.tenant_id.to_string() => Ok(d),
+        _ => Err(ApiError::NotFound("dead letter")),
+    }
+}
+
+fn summary(d: &DeadLetter, with_payload: bool) -> Value {
+    let decoded = ChangeMessage::from_bytes(&d.body).ok();
+    let mut v = json!({
+        "id": d.id,
+        "feedId": decoded.as_ref().map(|m| m.feed_id),
+        "index": decoded.as_ref().map(|m| m.index),
+        "reason": d.reason,
+        "receiveCount": d.receive_count,
+        "sentAt": d.sent_at,
+        "firstReceivedAt": d.first_received_at,
+        "lastReceivedAt": d.last_received_at,
+        "deadLetteredAt": d.dead_lettered_at,
+    });
+    if with_payload {
+        v["payload"] = match serde_json::from_slice::<Value>(&d.body) {
+            Ok(json) => json,
+            Err(_) => Value::String(String::from_utf8_lossy(&d.body).into_owned()),
+        };
+    }
+    v
+}

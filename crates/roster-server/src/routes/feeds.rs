@@ -1,0 +1,44 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use roster_core::FeedId;
+use roster_store::{Feed, Page, Scope};
+use serde::Deserialize;
+
+use super::page_size;
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/feeds/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Feed>, ApiError> {
+    principal.require(Scope::Read)?;
+    // Another tenant's feed and a malformed id both look like a missing feed.
+    let id: FeedId = id.parse().map_err(|_| ApiError::NotFound("feed"))?;
+    let feed = state.directory.get_feed(principal.tenant_id, id).await?;
+    feed.map(Json).ok_or(ApiError::NotFound("feed"))
+}
+
+/// `GET /v1/feeds?limit&cursor`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<Feed>>, ApiError> {
+    principal.require(Scope::Read)?;
+    let limit = page_size(q.limit)?;
+    let page = state
+        .directory
+        .list_feeds(principal.tenant_id, limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,51 @@
+mod dlq;
+mod events;
+mod feeds;
+mod health;
+mod ingest;
+mod people;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/integrations/hr-feed", post(ingest::hr_feed))
+        .route("/v1/feeds", get(feeds::list))
+        .route("/v1/feeds/{id}", get(feeds::show))
+        .route("/v1/events", get(events::list))
+        .route("/v1/dlq", get(dlq::list).delete(dlq::purge))
+        .route("/v1/dlq/redrive", post(dlq::redrive_all))
+        .route("/v1/dlq/{id}", get(dlq::show))
+        .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
+        .route("/v1/people", get(people::list))
+        .route("/v1/people/{external_id}", get(people::show))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("this method is not allowed on this resource")
+}
+
+/// Largest page a listing returns.
+pub const MAX_PAGE: usize = 1000;
+/// Page size when the client names none.
+pub const DEFAULT_PAGE: usize = 100;
+
+pub fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_PAGE}"
+        ))),
+    }
+}
