@@ -1,0 +1,142 @@
+//! The composition root: the one place that chooses adapters (today the
+//! embedded SQLite queue and directory) and wires them to the engine and the
+//! HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use roster_core::{Clock, SystemClock};
+use roster_engine::backoff::Backoff;
+use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig};
+use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig};
+use roster_server::{AppState, ServerConfig};
+use roster_store::{Directory, SqliteDirectory};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+
+/// The embedded adapters over one data directory.
+pub struct Embedded {
+    pub queue: Arc<dyn Queue>,
+    pub directory: Arc<dyn Directory>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Embedded {
+    pub fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let dir = &settings.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut qc = SqliteQueueConfig::new(dir.join("queue.db"));
+        qc.max_receive_count = settings.max_receive_count;
+        qc.clock = Arc::clone(&clock);
+        let queue = SqliteQueue::open(qc).context("opening the queue")?;
+        let directory =
+            SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?;
+        Ok(Self {
+            queue: Arc::new(queue),
+            directory: Arc::new(directory),
+            clock,
+        })
+    }
+
+    /// Only the directory, for admin commands that run beside a server.
+    pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
+        let dir = &settings.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        Ok(Arc::new(
+            SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?,
+        ))
+    }
+}
+
+/// A running platform: HTTP server and consumer workers.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets in-flight requests and batches finish.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.server.await.context("server task")??;
+        for w in self.workers {
+            w.await.context("consumer task")?;
+        }
+        Ok(())
+    }
+
+    /// Resolves when the server stops by itself (it should not).
+    pub fn is_finished(&self) -> bool {
+        self.server.is_finished()
+    }
+}
+
+/// Starts the whole platform in this process.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let Embedded {
+        queue,
+        directory,
+        clock,
+    } = Embedded::open(settings)?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let consumer = Arc::new(Consumer::new(
+        Arc::clone(&queue),
+        Arc::clone(&directory),
+        Arc::clone(&clock),
+        ConsumerConfig {
+            workers: settings.workers,
+            batch_size: settings.batch_size,
+            visibility_timeout: settings.visibility_timeout(),
+            wait: Duration::from_millis(500),
+            backoff: Backoff {
+                base: Duration::from_millis(settings.retry_base_ms),
+                cap: Duration::from_millis(settings.retry_cap_ms),
+            },
+            max_receive_count: settings.max_receive_count,
+        },
+    ));
+    let workers = consumer.spawn(shutdown_rx.clone());
+
+    let state = AppState {
+        ingest: Arc::new(Ingest::new(
+            Arc::clone(&directory),
+            Arc::clone(&queue),
+            Arc::clone(&clock),
+            IngestConfig {
+                max_queue_depth: settings.max_queue_depth,
+            },
+        )),
+        directory,
+        queue,
+        clock,
+        config: ServerConfig {
+            body_limit: settings.body_limit,
+        },
+    };
+    let mut rx = shutdown_rx;
+    let server = tokio::spawn(roster_server::serve(listener, state, async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+    tracing::info!(%addr, data_dir = %settings.data_dir.display(), "roster is serving");
+    Ok(Running {
+        addr,
+        shutdown,
+        server,
+        workers,
+    })
+}

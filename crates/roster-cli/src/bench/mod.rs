@@ -1,0 +1,380 @@
+//! `roster bench`: the real platform in a temporary data directory, measured
+//! end to end against the physical limit of the same machine (raw SQLite
+//! inserts with the queue's durability settings), in one run.
+
+mod baseline;
+pub mod generate;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::app::{self, Embedded};
+use crate::commands::tenants::create_tenant;
+use crate::config::Settings;
+use generate::PeopleGenerator;
+use report::{Report, Row};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Records sent in the ingest and end-to-end runs.
+    #[arg(long, default_value_t = 200_000)]
+    pub records: u64,
+    /// Records per request.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    pub clients: u64,
+    /// Minimum seconds of the sustained end-to-end run.
+    #[arg(long, default_value_t = 30)]
+    pub e2e_seconds: u64,
+    /// Offered load of the latency run, records/s.
+    #[arg(long, default_value_t = 5_000)]
+    pub latency_rate: u64,
+    /// Seconds of the latency run.
+    #[arg(long, default_value_t = 10)]
+    pub latency_seconds: u64,
+    /// Consumer workers of the server under test.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Seed of the generated people.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the results as JSON to this file too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// A run of seconds with tiny sizes (for CI); figures mean little.
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+impl BenchArgs {
+    fn effective(mut self) -> Self {
+        if self.smoke {
+            self.records = self.records.min(4_000);
+            self.e2e_seconds = self.e2e_seconds.min(2);
+            self.latency_rate = self.latency_rate.min(1_000);
+            self.latency_seconds = self.latency_seconds.min(2);
+        }
+        self.batch = self.batch.clamp(1, 10_000);
+        self.clients = self.clients.max(1);
+        self
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let args = args.effective();
+    let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
+    let people = PeopleGenerator::new(args.seed);
+    let mut report = Report::new(&args);
+
+    eprintln!("baseline: raw SQLite batched inserts (WAL, synchronous=FULL)...");
+    let sample_body = sample_message_body(&people);
+    let base = baseline::measure(
+        &tmp.path().join("baseline.db"),
+        args.records,
+        args.batch,
+        sample_body.len(),
+    )?;
+    report.push(Row::rate("baseline", "raw SQLite inserts", base, None));
+
+    eprintln!(
+        "ingest: {} records over HTTP, {} clients, batches of {}...",
+        args.records, args.clients, args.batch
+    );
+    let ingest = {
+        let settings = settings(tmp.path().join("ingest"), 0);
+        let running = app::start(&settings).await?;
+        let key = tenant_key(&settings).await?;
+        let t = Instant::now();
+        push_all(
+            &format!("http://{}", running.addr),
+            &key,
+            &people,
+            0,
+            args.records,
+            args.batch,
+            args.clients,
+        )
+        .await?;
+        let rate = args.records as f64 / t.elapsed().as_secs_f64();
+        running.shutdown().await?;
+        rate
+    };
+    report.push(Row::rate(
+        "ingest",
+        "records/s acknowledged (durable 202)",
+        ingest,
+        Some(base),
+    ));
+
+    eprintln!(
+        "end to end: ingest and consumer together for at least {} s...",
+        args.e2e_seconds
+    );
+    let settings = settings(tmp.path().join("e2e"), args.workers);
+    let (e2e, applied) = end_to_end(&settings, &people, &args).await?;
+    report.push(Row::rate(
+        "end_to_end",
+        "records/s applied to the directory",
+        e2e,
+        Some(base),
+    ));
+
+    eprintln!(
+        "latency: {} records/s offered for {} s...",
+        args.latency_rate, args.latency_seconds
+    );
+    let lat = latency(&settings, &people, &args, applied).await?;
+    report.push(Row::latency("latency", &lat));
+
+    eprintln!("restart: time to be ready again with {applied} people...");
+    let t = Instant::now();
+    let running = app::start(&settings).await?;
+    let http = reqwest::Client::new();
+    loop {
+        let ok = http
+            .get(format!("http://{}/readyz", running.addr))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    report.push(Row::seconds(
+        "restart",
+        &format!("seconds to ready with {applied} people"),
+        t.elapsed().as_secs_f64(),
+    ));
+    running.shutdown().await?;
+
+    report.push(Row::missing(
+        "snapshot",
+        "1M-row CSV full snapshot: needs CSV feeds and reconciliation (issue 4)",
+    ));
+
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("results written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn settings(data_dir: PathBuf, workers: usize) -> Settings {
+    Settings {
+        data_dir,
+        listen: "127.0.0.1:0".parse().expect("a valid address"),
+        workers,
+        batch_size: 512,
+        max_queue_depth: u64::MAX,
+        ..Settings::default()
+    }
+}
+
+async fn tenant_key(settings: &Settings) -> anyhow::Result<String> {
+    let directory = Embedded::open_directory(settings)?;
+    match directory.tenant_by_name("bench").await? {
+        Some(_) => anyhow::bail!("the bench tenant exists already"),
+        None => Ok(create_tenant(directory.as_ref(), "bench")
+            .await?
+            .2
+            .expose()
+            .to_owned()),
+    }
+}
+
+fn sample_message_body(people: &PeopleGenerator) -> Vec<u8> {
+    let rec = roster_core::validate::parse_record(&people.person(12_345, 0))
+        .expect("generated records are valid");
+    let msg = roster_core::ChangeMessage {
+        message_id: roster_core::MessageId::new(),
+        tenant_id: roster_core::TenantId::new(),
+        feed_id: roster_core::FeedId::new(),
+        index: 0,
+        accepted_at: roster_core::Timestamp(0),
+        last_modified: None,
+        change: rec.change,
+    };
+    msg.to_bytes()
+}
+
+/// Sends people `first..first+count` in batches from `clients` concurrent clients.
+async fn push_all(
+    base: &str,
+    key: &str,
+    people: &PeopleGenerator,
+    first: u64,
+    count: u64,
+    batch: u64,
+    clients: u64,
+) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicU64::new(0));
+    let batches = count.div_ceil(batch);
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, http, base, key, people) = (
+            next.clone(),
+            http.clone(),
+            base.to_owned(),
+            key.to_owned(),
+            *people,
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = next.fetch_add(1, Ordering::SeqCst);
+                if b >= batches {
+                    return anyhow::Ok(());
+                }
+                let start = first + b * batch;
+                let end = (start + batch).min(first + count);
+                let records: Vec<Value> = (start..end).map(|i| people.person(i, 0)).collect();
+                post(&http, &base, &key, &json!({"records": records})).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+async fn post(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> anyhow::Result<()> {
+    let res = http
+        .post(format!("{base}/integrations/hr-feed"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 202, "ingest answered {}", res.status());
+    Ok(())
+}
+
+/// Pushes continuously until `e2e_seconds` have passed and everything sent is
+/// applied; returns records applied per second and how many people exist.
+async fn end_to_end(
+    settings: &Settings,
+    people: &PeopleGenerator,
+    args: &BenchArgs,
+) -> anyhow::Result<(f64, u64)> {
+    let running = app::start(settings).await?;
+    let key = tenant_key(settings).await?;
+    let base = format!("http://{}", running.addr);
+    let t = Instant::now();
+    let mut sent = 0;
+    while t.elapsed() < Duration::from_secs(args.e2e_seconds) {
+        push_all(
+            &base,
+            &key,
+            people,
+            sent,
+            args.records,
+            args.batch,
+            args.clients,
+        )
+        .await?;
+        sent += args.records;
+    }
+    let stats_http = reqwest::Client::new();
+    loop {
+        let ready: Value = stats_http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let q = &ready["queue"];
+        if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = sent as f64 / t.elapsed().as_secs_f64();
+    running.shutdown().await?;
+    Ok((rate, sent))
+}
+
+/// Offers `latency_rate` records/s in small batches and measures, per record,
+/// the time from sending to being applied (the person's `updatedAt`).
+async fn latency(
+    settings: &Settings,
+    people: &PeopleGenerator,
+    args: &BenchArgs,
+    existing: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let running = app::start(settings).await?;
+    let base = format!("http://{}", running.addr);
+    let directory = Embedded::open_directory(settings)?;
+    let tenant = directory
+        .tenant_by_name("bench")
+        .await?
+        .context("the bench tenant")?;
+    // A fresh key for this run (the first one was shown once and dropped).
+    let secret = roster_engine::credentials::generate_api_key();
+    directory
+        .create_api_key(
+            roster_store::NewApiKey {
+                tenant_id: tenant.id,
+                prefix: secret.shown_prefix(),
+                hash: secret.hash(),
+                scopes: vec![roster_store::Scope::Ingest],
+                expires_at: None,
+            },
+            roster_core::Clock::now(&roster_core::SystemClock),
+        )
+        .await?;
+    let key = secret.expose().to_owned();
+    let http = reqwest::Client::new();
+    let per_request = (args.latency_rate / 50).max(1); // 50 requests a second
+    let total = args.latency_rate * args.latency_seconds;
+    let interval = Duration::from_secs_f64(per_request as f64 / args.latency_rate as f64);
+    let mut sent_at = Vec::new();
+    let mut ticker = tokio::time::interval(interval);
+    let mut i = 0;
+    // Revision 1: every record changes its title, so each one is a real write.
+    while i < total.min(existing) {
+        ticker.tick().await;
+        let end = (i + per_request).min(total.min(existing));
+        let records: Vec<Value> = (i..end).map(|n| people.person(n, 1)).collect();
+        let now = roster_core::Clock::now(&roster_core::SystemClock);
+        post(&http, &base, &key, &json!({"records": records})).await?;
+        sent_at.push((i, end, now));
+        i = end;
+    }
+    let mut latencies = Vec::with_capacity(i as usize);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (start, end, t0) in sent_at {
+        for n in start..end {
+            let id =
+                roster_core::ExternalId::parse(&PeopleGenerator::external_id(n)).expect("valid id");
+            loop {
+                let p = directory
+                    .get_person(tenant.id, &id)
+                    .await?
+                    .context("a sent person")?;
+                if p.version >= 2 {
+                    latencies.push((p.updated_at.millis() - t0.millis()) as f64 / 1000.0);
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "records not applied within 120 s"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    running.shutdown().await?;
+    Ok(latencies)
+}

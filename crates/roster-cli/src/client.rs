@@ -1,0 +1,75 @@
+//! A small client of Roster's HTTP API for the CLI commands.
+
+use anyhow::{Context, bail};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Base URL of a running Roster.
+    #[arg(long, env = "ROSTER_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// API key (shown once by `roster tenants create`).
+    #[arg(long, env = "ROSTER_KEY", hide_env_values = true)]
+    pub key: String,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    pub fn new(args: &ServerArgs) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("roster-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base: args.server.trim_end_matches('/').to_owned(),
+            key: args.key.clone(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(&self.key)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.key)
+    }
+
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .with_context(|| format!("connecting to {}", self.base))?;
+        json_or_problem(res).await
+    }
+}
+
+/// The JSON body of a success, or the problem's detail as an error.
+pub async fn json_or_problem(res: Response) -> anyhow::Result<Value> {
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    bail!("{}", problem_text(status, &body))
+}
+
+pub fn problem_text(status: StatusCode, body: &Value) -> String {
+    let detail = body
+        .get("detail")
+        .and_then(Value::as_str)
+        .unwrap_or("no detail");
+    format!("server answered {status}: {detail}")
+}

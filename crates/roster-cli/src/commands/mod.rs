@@ -1,0 +1,6 @@
+pub mod dlq;
+pub mod feeds;
+pub mod people;
+pub mod push;
+pub mod serve;
+pub mod tenants;

@@ -1,0 +1,30 @@
+use crate::app;
+use crate::config::Settings;
+
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let running = app::start(&settings).await?;
+    eprintln!(
+        "roster listening on http://{} (data in {})",
+        running.addr,
+        settings.data_dir.display()
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests and batches");
+    running.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

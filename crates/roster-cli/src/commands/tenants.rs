@@ -1,0 +1,73 @@
+use clap::Subcommand;
+use roster_core::{Clock, SystemClock};
+use roster_engine::ApiKeySecret;
+use roster_engine::credentials::generate_api_key;
+use roster_store::{ApiKeyInfo, Directory, NewApiKey, Scope, StoreError, Tenant};
+
+use crate::app::Embedded;
+use crate::config::{GlobalArgs, ServeArgs, Settings};
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Creates a tenant and prints its first API key (shown once) on the last line.
+    Create {
+        /// A unique name, e.g. the customer's company.
+        name: String,
+    },
+    /// Lists tenants.
+    Ls,
+}
+
+pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
+    let settings = Settings::resolve(global, &ServeArgs::default())?;
+    let directory = Embedded::open_directory(&settings)?;
+    match cmd {
+        TenantsCommand::Create { name } => {
+            let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
+            println!("tenant {} created (id {})", tenant.name, tenant.id);
+            println!(
+                "API key {} (scopes: ingest, read, admin); store it now, it is not shown again:",
+                key.id
+            );
+            println!("{}", secret.expose());
+        }
+        TenantsCommand::Ls => {
+            println!("{:<38} {:<24} CREATED", "ID", "NAME");
+            for t in directory.list_tenants().await? {
+                println!("{:<38} {:<24} {}", t.id, t.name, t.created_at);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a tenant and its first API key (all scopes). The secret is
+/// returned once; only its hash is stored.
+pub async fn create_tenant(
+    directory: &dyn Directory,
+    name: &str,
+) -> anyhow::Result<(Tenant, ApiKeyInfo, ApiKeySecret)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        anyhow::bail!("a tenant name must be 1 to 200 printable characters");
+    }
+    let now = SystemClock.now();
+    let tenant = match directory.create_tenant(name, now).await {
+        Err(StoreError::Conflict(_)) => anyhow::bail!("a tenant named {name:?} exists already"),
+        other => other?,
+    };
+    let secret = generate_api_key();
+    let key = directory
+        .create_api_key(
+            NewApiKey {
+                tenant_id: tenant.id,
+                prefix: secret.shown_prefix(),
+                hash: secret.hash(),
+                scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
+                expires_at: None,
+            },
+            now,
+        )
+        .await?;
+    Ok((tenant, key, secret))
+}

@@ -1,0 +1,186 @@
+//! Configuration, layered: command-line flags > environment variables >
+//! TOML file (`--config`) > defaults. Flags and their environment variables
+//! are merged by clap; this module lays them over the file and the defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+/// Settings of `roster serve`. Every field is also a key of the TOML file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite queue and directory live.
+    pub data_dir: PathBuf,
+    /// Address of the HTTP server.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Consumer workers; 0 makes an ingest-only node.
+    pub workers: usize,
+    /// Messages each worker applies per batch.
+    pub batch_size: usize,
+    /// Seconds a received message stays hidden while it is applied.
+    pub visibility_timeout_secs: u64,
+    /// Receives before a failing message is dead-lettered.
+    pub max_receive_count: u32,
+    /// First retry delay, in milliseconds (doubles per attempt, with jitter).
+    pub retry_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_cap_ms: u64,
+    /// Ingest answers 429 while the queue holds more messages than this.
+    pub max_queue_depth: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("roster-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 32 * 1024 * 1024,
+            workers: 2,
+            batch_size: 256,
+            visibility_timeout_secs: 30,
+            max_receive_count: 5,
+            retry_base_ms: 1_000,
+            retry_cap_ms: 300_000,
+            max_queue_depth: 1_000_000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn visibility_timeout(&self) -> Duration {
+        Duration::from_secs(self.visibility_timeout_secs)
+    }
+
+    /// Reads a TOML file of settings (absent keys keep their defaults).
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// Lays flags and environment over the file (if any) over the defaults.
+    pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let mut s = match &global.config {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        if let Some(v) = &global.data_dir {
+            s.data_dir = v.clone();
+        }
+        macro_rules! overlay {
+            ($($field:ident),*) => { $( if let Some(v) = serve.$field { s.$field = v; } )* };
+        }
+        overlay!(
+            listen,
+            body_limit,
+            workers,
+            batch_size,
+            visibility_timeout_secs,
+            max_receive_count,
+            max_queue_depth
+        );
+        if s.batch_size == 0 {
+            anyhow::bail!("batch_size must be at least 1");
+        }
+        Ok(s)
+    }
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Data directory (SQLite queue and directory) [default: ./roster-data].
+    #[arg(long, global = true, env = "ROSTER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The data directory the settings name (for commands that open it
+    /// directly).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(Settings::resolve(self, &ServeArgs::default())?.data_dir)
+    }
+}
+
+/// Flags of `roster serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "ROSTER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Largest request body in bytes [default: 33554432 (32 MiB)].
+    #[arg(long, env = "ROSTER_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Consumer workers [default: 2].
+    #[arg(long, env = "ROSTER_WORKERS")]
+    pub workers: Option<usize>,
+    /// Messages per consumer batch [default: 256].
+    #[arg(long, env = "ROSTER_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
+    /// Visibility timeout of received messages, seconds [default: 30].
+    #[arg(long, env = "ROSTER_VISIBILITY_TIMEOUT_SECS")]
+    pub visibility_timeout_secs: Option<u64>,
+    /// Receives before a failing message is dead-lettered [default: 5].
+    #[arg(long, env = "ROSTER_MAX_RECEIVE_COUNT")]
+    pub max_receive_count: Option<u32>,
+    /// Ingest answers 429 while the queue holds more than this [default: 1000000].
+    #[arg(long, env = "ROSTER_MAX_QUEUE_DEPTH")]
+    pub max_queue_depth: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nworkers = 4\ndata_dir = \"/from/file\"\n",
+        )
+        .unwrap();
+        let global = GlobalArgs {
+            data_dir: None,
+            config: Some(file.clone()),
+        };
+        let serve = ServeArgs {
+            workers: Some(8),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&global, &serve).unwrap();
+        assert_eq!(s.listen.port(), 9999);
+        assert_eq!(s.workers, 8);
+        assert_eq!(s.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(s.body_limit, Settings::default().body_limit);
+
+        let global = GlobalArgs {
+            data_dir: Some("/from/flag".into()),
+            config: Some(file),
+        };
+        assert_eq!(
+            Settings::resolve(&global, &serve).unwrap().data_dir,
+            PathBuf::from("/from/flag")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let err = Settings::from_file(&file).unwrap_err();
+        assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+}

@@ -1,0 +1,63 @@
+//! `roster`: run the platform, administer tenants, push feeds, read the directory.
+
+use clap::{Parser, Subcommand};
+use roster_cli::commands::{dlq, feeds, people, push, serve, tenants};
+use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "HR and user-data feed integration platform"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the whole platform in this process: HTTP API and consumer workers.
+    Serve(ServeArgs),
+    /// Manages tenants (opens the data directory directly).
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// Sends a JSON file of records to a running Roster.
+    Push(push::PushArgs),
+    /// Reads people from a running Roster.
+    #[command(subcommand)]
+    People(people::PeopleCommand),
+    /// Reads feeds from a running Roster.
+    #[command(subcommand)]
+    Feeds(feeds::FeedsCommand),
+    /// Inspects, redrives and purges the dead-letter queue of a running Roster.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Measures the platform against raw SQLite on this machine (see BENCHMARKS.md).
+    Bench(roster_cli::bench::BenchArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            roster_cli::logging::init("info");
+            serve::run(Settings::resolve(&cli.global, &args)?).await
+        }
+        command => {
+            roster_cli::logging::init("warn");
+            match command {
+                Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
+                Command::Push(args) => push::run(args).await,
+                Command::People(cmd) => people::run(cmd).await,
+                Command::Feeds(cmd) => feeds::run(cmd).await,
+                Command::Dlq(cmd) => dlq::run(cmd).await,
+                Command::Bench(args) => roster_cli::bench::run(args).await,
+                Command::Serve(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The HTTP API end to end: ingest → queue → consumer → directory → reads.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{person, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn accepted_feed_is_applied_and_readable() {
+    let app = spawn_app().await;
+    let res = app
+        .post_feed(
+            &json!({"mode": "delta", "records": [person("E1", "Sales"), person("E2", "R&D")]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    let feed_id = body["feedId"].as_str().unwrap();
+    assert_eq!(location, format!("/v1/feeds/{feed_id}"));
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(body["rejected"], json!([]));
+
+    let feed = app.wait_feed(feed_id).await;
+    assert_eq!(feed["status"], "completed");
+    assert_eq!(feed["counts"]["accepted"], 2);
+    assert_eq!(feed["counts"]["applied"], 2);
+
+    let alice = app.get_json("/v1/people/E1").await;
+    assert_eq!(alice["name"]["givenName"], "GivenE1");
+    assert_eq!(alice["department"], "Sales");
+    assert_eq!(alice["active"], true);
+    assert_eq!(alice["version"], 1);
+
+    let events = app.events().await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["person.joined", "person.joined"]);
+}
+
+#[tokio::test]
+async fn valid_records_are_accepted_when_others_are_rejected() {
+    let app = spawn_app().await;
+    let body = app
+        .push(json!([
+            person("E1", "Sales"),
+            {"externalId": "E2", "emails": ["not-an-address"], "hireDate": "yesterday"},
+            {"name": {"givenName": "NoKey"}}
+        ]))
+        .await;
+    assert_eq!(body["accepted"], 1);
+    let rejected = body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["index"], 1);
+    let paths: Vec<&str> = rejected[0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"emails[0]") && paths.contains(&"hireDate"),
+        "{paths:?}"
+    );
+    assert_eq!(rejected[1]["index"], 2);
+    assert_eq!(rejected[1]["errors"][0]["path"], "externalId");
+    // Errors describe the rule, never echo the value.
+    assert!(
+        !rejected
+            .iter()
+            .any(|r| r.to_string().contains("not-an-address"))
+    );
+
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["status"], "completed_with_errors");
+    assert_eq!(feed["counts"]["rejected"], 2);
+    assert_eq!(feed["counts"]["applied"], 1);
+    assert_eq!(app.get("/v1/people/E2").await.status(), 404);
+}
+
+#[tokio::test]
+async fn lifecycle_joiner_mover_updater_leaver_rehire_and_no_op() {
+    let app = spawn_app().await;
+    let steps: Vec<(Value, Option<&str>)> = vec![
+        (person("E1", "Sales"), Some("person.joined")),
+        (person("E1", "Sales"), None), // same data: nothing written
+        (person("E1", "R&D"), Some("person.moved")),
+        (
+            {
+                let mut p = person("E1", "R&D");
+                p["displayName"] = json!("Ally");
+                p
+            },
+            Some("person.updated"),
+        ),
+        (
+            json!({"op": "deactivate", "externalId": "E1"}),
+            Some("person.left"),
+        ),
+        (person("E1", "R&D"), Some("person.rehired")),
+    ];
+    let mut expected = Vec::new();
+    for (record, event) in steps {
+        let body = app.push(json!([record])).await;
+        app.wait_feed(body["feedId"].as_str().unwrap()).await;
+        expected.extend(event);
+    }
+    let events = app.events().await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, expected);
+    let moved = &events[1];
+    assert_eq!(moved["payload"]["changedFields"], json!(["department"]));
+
+    let p = app.get_json("/v1/people/E1?history=true").await;
+    assert_eq!(
+        p["version"], 5,
+        "the no-op upsert must not create a version"
+    );
+    let history = p["history"].as_array().unwrap();
+    assert_eq!(history.len(), 5);
+    assert_eq!(history[1]["changedFields"], json!(["department"]));
+    assert_eq!(history[1]["changes"]["department"], "R&D");
+    assert!(
+        history
+            .iter()
+            .all(|h| h["feedId"].is_string() && h["at"].is_number())
+    );
+}
+
+#[tokio::test]
+async fn people_are_paged_with_a_cursor() {
+    let app = spawn_app().await;
+    let records: Vec<Value> = (0..25)
+        .map(|i| person(&format!("E{i:03}"), "Ops"))
+        .collect();
+    let body = app.push(Value::Array(records)).await;
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/people?limit=10".to_owned();
+    loop {
+        let page = app.get_json(&path).await;
+        for p in page["items"].as_array().unwrap() {
+            seen.push(p["externalId"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(c) => path = format!("/v1/people?limit=10&cursor={c}"),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..25).map(|i| format!("E{i:03}")).collect();
+    assert_eq!(seen, want);
+    assert_eq!(app.get("/v1/people?limit=0").await.status(), 400);
+}
+
+async fn assert_problem(res: reqwest::Response, status: u16, detail_has: &str) {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string());
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(detail_has),
+        "detail {detail:?} lacks {detail_has:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_details_and_store_nothing() {
+    let app = spawn_app_with(|s| s.body_limit = 64 * 1024).await;
+    let url = app.url("/integrations/hr-feed");
+
+    let res = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "application/json")
+        .body(r#"{"records": [{"externalId": "E1""#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "malformed JSON").await;
+
+    let res = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "application/json")
+        .body(r#"{"mode": "sometimes", "records": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "mode").await;
+
+    let res = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "text/plain")
+        .body("externalId=E1")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 415, "application/json").await;
+
+    let big = json!({"records": (0..2000).map(|i| person(&format!("E{i}"), "Sales")).collect::<Vec<_>>()});
+    let res = app.post_feed(&big).await;
+    assert_problem(res, 413, "65536").await;
+
+    let res = app
+        .http
+        .post(&url)
+        .json(&json!({"records": [person("E1", "x")]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_problem(res, 401, "Authorization").await;
+
+    let res = app
+        .post_feed_as("rk_live_0000", &json!({"records": [person("E1", "x")]}))
+        .await;
+    assert_problem(res, 401, "unknown").await;
+
+    assert_problem(app.get("/v1/feeds/not-a-feed").await, 404, "feed").await;
+    assert_problem(app.get("/v1/nowhere").await, 404, "route").await;
+
+    // Nothing of any refused request was stored.
+    assert_eq!(app.get_json("/v1/people").await["items"], json!([]));
+    assert_eq!(app.get_json("/v1/feeds").await["items"], json!([]));
+}
+
+#[tokio::test]
+async fn tenants_see_only_their_own_data() {
+    let app = spawn_app().await;
+    let body = app.push(json!([person("E1", "Sales")])).await;
+    let feed_id = body["feedId"].as_str().unwrap().to_owned();
+    app.wait_feed(&feed_id).await;
+
+    let other = app.new_tenant("globex").await;
+    assert_eq!(app.get_as(&other, "/v1/people/E1").await.status(), 404);
+    assert_eq!(
+        app.get_as(&other, &format!("/v1/feeds/{feed_id}"))
+            .await
+            .status(),
+        404
+    );
+    let people: Value = app.get_as(&other, "/v1/people").await.json().await.unwrap();
+    assert_eq!(people["items"], json!([]));
+    let events: Value = app.get_as(&other, "/v1/events").await.json().await.unwrap();
+    assert_eq!(events["items"], json!([]));
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["queue"]["deadLetters"], 0);
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req-123");
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert!(!res.headers()["x-request-id"].is_empty());
+}
+
+#[tokio::test]
+async fn records_accepted_before_a_graceful_restart_are_applied_after_it() {
+    // One slow worker so that most of the feed is still queued at shutdown.
+    let mut app = spawn_app_with(|s| {
+        s.workers = 1;
+        s.batch_size = 1;
+    })
+    .await;
+    let records: Vec<Value> = (0..300)
+        .map(|i| person(&format!("E{i:04}"), "Ops"))
+        .collect();
+    let body = app.push(Value::Array(records)).await;
+    let feed_id = body["feedId"].as_str().unwrap().to_owned();
+    app.restart().await;
+    let feed = app.wait_feed(&feed_id).await;
+    assert_eq!(feed["status"], "completed");
+    assert_eq!(feed["counts"]["applied"], 300);
+    let all = app.get_json("/v1/people?limit=1000").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 300);
+    let history = app.get_json("/v1/people/E0007?history=true").await;
+    assert_eq!(
+        history["history"].as_array().unwrap().len(),
+        1,
+        "applied exactly once"
+    );
+}

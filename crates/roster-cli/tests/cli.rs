@@ -1,0 +1,244 @@
+//! The `roster` binary as a user runs it: separate processes, real signals.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+fn roster(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("ROSTER_DATA_DIR", data_dir)
+        .env_remove("ROSTER_KEY")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "roster failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// `roster serve`, configured by environment variables, ready to serve.
+    fn start(data_dir: &Path) -> Server {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("ROSTER_DATA_DIR", data_dir)
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "roster serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, base }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn create_tenant(data_dir: &Path, name: &str) -> String {
+    let out = ok(roster(&["tenants", "create", name], data_dir));
+    out.lines().last().unwrap().trim().to_owned()
+}
+
+async fn get(base: &str, key: &str, path: &str) -> Value {
+    let res = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "GET {path}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+async fn wait_completed(base: &str, key: &str, feed: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let f = get(base, key, &format!("/v1/feeds/{feed}")).await;
+        if f["status"].as_str().unwrap().starts_with("completed") {
+            return f;
+        }
+        assert!(Instant::now() < deadline, "feed not completed: {f}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn tenants_create_prints_the_key_last_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    assert!(key.starts_with("rk_live_") && key.len() > 40, "{key}");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "the key is stored in clear"
+        );
+    }
+    let again = roster(&["tenants", "create", "acme"], dir.path());
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert!(ok(roster(&["tenants", "ls"], dir.path())).contains("acme"));
+}
+
+#[tokio::test]
+async fn serve_push_and_read_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    // The data lives where configured, in SQLite files in WAL mode.
+    for db in ["queue.db", "directory.db"] {
+        let header = std::fs::read(dir.path().join(db)).unwrap();
+        assert_eq!(&header[..16], b"SQLite format 3\0");
+        assert_eq!((header[18], header[19]), (2, 2), "{db} is not in WAL mode");
+    }
+
+    let records: Vec<Value> = (0..250)
+        .map(|i| json!({"externalId": format!("E{i:03}"), "name": {"givenName": "G", "familyName": format!("F{i}")}, "department": "Ops"}))
+        .collect();
+    let file = dir.path().join("people.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&json!({"records": records})).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "push",
+            file.to_str().unwrap(),
+            "--server",
+            &server.base,
+            "--key",
+            &key,
+            "--batch-size",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    let stdout = ok(out.clone());
+    let feeds: Vec<&str> = stdout.lines().collect();
+    assert_eq!(feeds.len(), 3, "one feed per batch of 100: {stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("250 accepted"));
+    for f in &feeds {
+        wait_completed(&server.base, &key, f).await;
+    }
+
+    let out = Command::new(BIN)
+        .args(["feeds", "show", feeds[0], "--server", &server.base])
+        .env("ROSTER_KEY", &key)
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_str(&ok(out)).unwrap();
+    assert_eq!(shown["status"], "completed");
+    assert_eq!(shown["counts"]["applied"], 100);
+
+    let out = Command::new(BIN)
+        .args([
+            "people",
+            "ls",
+            "--server",
+            &server.base,
+            "--key",
+            &key,
+            "--limit",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    let table = ok(out);
+    assert_eq!(table.lines().count(), 251, "a header and 250 people");
+    assert!(table.contains("E249"));
+
+    let out = Command::new(BIN)
+        .args([
+            "people",
+            "ls",
+            "--server",
+            &server.base,
+            "--key",
+            "rk_live_wrong",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    server.terminate();
+}
+
+#[tokio::test]
+async fn an_acknowledged_feed_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    let records: Vec<Value> = (0..2000)
+        .map(|i| json!({"externalId": format!("K{i:05}"), "title": "Clerk"}))
+        .collect();
+    let res = reqwest::Client::new()
+        .post(format!("{}/integrations/hr-feed", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"records": records}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let feed = res.json::<Value>().await.unwrap()["feedId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.kill9(); // at once: the consumer has had little or no time
+
+    let server = Server::start(dir.path());
+    let done = wait_completed(&server.base, &key, &feed).await;
+    assert_eq!(done["counts"]["applied"], 2000);
+    let people = get(&server.base, &key, "/v1/people?limit=1000").await;
+    assert_eq!(people["items"].as_array().unwrap().len(), 1000);
+    let one = get(&server.base, &key, "/v1/people/K01999?history=true").await;
+    assert_eq!(one["history"].as_array().unwrap().len(), 1);
+    server.terminate();
+}

@@ -1,0 +1,155 @@
+//! Test harness: the real platform on a random port over a fresh data dir.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use reqwest::Response;
+use roster_cli::app::{self, Embedded, Running};
+use roster_cli::commands::tenants::create_tenant;
+use roster_cli::config::Settings;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    /// An API key of the tenant "acme".
+    pub key: String,
+    pub http: reqwest::Client,
+    pub settings: Settings,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let running = app::start(&settings).await.expect("the app starts");
+    let mut app = TestApp {
+        base: format!("http://{}", running.addr),
+        key: String::new(),
+        http: reqwest::Client::new(),
+        settings,
+        running: Some(running),
+        _dir: dir,
+    };
+    app.key = app.new_tenant("acme").await;
+    app
+}
+
+impl TestApp {
+    /// Creates a tenant; returns its API key.
+    pub async fn new_tenant(&self, name: &str) -> String {
+        let directory = Embedded::open_directory(&self.settings).unwrap();
+        let (_, _, secret) = create_tenant(directory.as_ref(), name).await.unwrap();
+        secret.expose().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_feed_as(&self, key: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url("/integrations/hr-feed"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_feed(&self, body: &Value) -> Response {
+        self.post_feed_as(&self.key, body).await
+    }
+
+    /// Posts a delta feed and returns the 202 answer's body.
+    pub async fn push(&self, records: Value) -> Value {
+        let res = self
+            .post_feed(&json!({"mode": "delta", "records": records}))
+            .await;
+        assert_eq!(res.status(), 202, "ingest refused the feed");
+        res.json().await.unwrap()
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_as(&self.key, path).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let res = self.get(path).await;
+        assert!(res.status().is_success(), "GET {path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    /// Polls a feed until it is done (completed or completed_with_errors).
+    pub async fn wait_feed(&self, feed_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let feed = self.get_json(&format!("/v1/feeds/{feed_id}")).await;
+            let status = feed["status"].as_str().unwrap_or_default().to_owned();
+            if status.starts_with("completed") || status == "failed" {
+                return feed;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "feed {feed_id} still {status} after 30 s: {feed}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every event of the tenant, oldest first.
+    pub async fn events(&self) -> Vec<Value> {
+        self.get_json("/v1/events?limit=1000").await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Graceful shutdown, then a start over the same data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let running = app::start(&settings).await.expect("the app restarts");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("graceful shutdown");
+        }
+    }
+}
+
+/// A realistic record.
+pub fn person(id: &str, dept: &str) -> Value {
+    json!({
+        "externalId": id,
+        "userName": format!("{}@example.com", id.to_lowercase()),
+        "name": {"givenName": format!("Given{id}"), "familyName": format!("Family{id}")},
+        "emails": [{"value": format!("{}@example.com", id.to_lowercase()), "type": "work", "primary": true}],
+        "title": "Engineer",
+        "department": dept,
+        "employmentStatus": "active",
+        "hireDate": "2023-04-01"
+    })
+}
