@@ -20,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use roster_core::Timestamp;
 
+pub mod conformance;
 pub mod sqlite;
 
 pub use sqlite::{SqliteQueue, SqliteQueueConfig};
