@@ -150,6 +150,10 @@ async fn people_are_paged_with_a_cursor() {
     let want: Vec<String> = (0..25).map(|i| format!("E{i:03}")).collect();
     assert_eq!(seen, want);
     assert_eq!(app.get("/v1/people?limit=0").await.status(), 400);
+    assert_eq!(
+        app.get("/v1/people?cursor=not-a-cursor").await.status(),
+        400
+    );
 }
 
 async fn assert_problem(res: reqwest::Response, status: u16, detail_has: &str) {

@@ -127,6 +127,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::Invalid(m) => ApiError::BadRequest(m),
             StoreError::Unavailable(m) => {
                 ApiError::Unavailable(format!("the directory is busy ({m}); retry"))
             }

@@ -13,6 +13,7 @@ use roster_core::{
 };
 use serde::Serialize;
 
+pub mod conformance;
 pub mod sqlite;
 
 pub use sqlite::SqliteDirectory;
@@ -240,6 +241,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The request is malformed (e.g. a cursor this store did not issue).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// Temporary: the store is busy or unreachable. Retry.
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -132,7 +132,7 @@ fn encode_cursor(s: &str) -> String {
 }
 
 fn decode_cursor(s: &str) -> Result<String, StoreError> {
-    let bad = || StoreError::Conflict("invalid cursor".into());
+    let bad = || StoreError::Invalid("`cursor` is not one this server issued".into());
     if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
