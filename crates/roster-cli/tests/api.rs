@@ -314,3 +314,118 @@ async fn records_accepted_before_a_graceful_restart_are_applied_after_it() {
         "applied exactly once"
     );
 }
+
+#[tokio::test]
+async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
+    // No consumer: the queue only fills.
+    let app = spawn_app_with(|s| {
+        s.workers = 0;
+        s.max_queue_depth = 2;
+    })
+    .await;
+    app.push(json!([
+        person("E1", "Ops"),
+        person("E2", "Ops"),
+        person("E3", "Ops")
+    ]))
+    .await;
+    let res = app
+        .post_feed(&json!({"records": [person("E4", "Ops")]}))
+        .await;
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_problem(res, 429, "retry later").await;
+    let feeds = app.get_json("/v1/feeds").await;
+    assert_eq!(
+        feeds["items"].as_array().unwrap().len(),
+        1,
+        "the refused request left no feed"
+    );
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["queue"]["visible"], 3, "and no message");
+}
+
+#[tokio::test]
+async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
+    let app = spawn_app_with(|s| s.max_receive_count = 2).await;
+    // A message no consumer can ever decode, as a broken producer would send.
+    let queue = roster_cli::app::Embedded::open(&app.settings)
+        .unwrap()
+        .queue;
+    queue
+        .send_batch(vec![roster_queue::OutgoingMessage {
+            id: "poison-1".into(),
+            group_id: "g".into(),
+            tenant: app.tenant_id.to_string(),
+            body: b"{\"not\": \"a change\"}".to_vec(),
+            delay: std::time::Duration::ZERO,
+        }])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listed = loop {
+        let page = app.get_json("/v1/dlq").await;
+        if !page["items"].as_array().unwrap().is_empty() {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poison message never reached the DLQ"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], "poison-1");
+    assert!(item["reason"].as_str().unwrap().contains("undecodable"));
+    assert!(item.get("payload").is_none(), "listings carry no payload");
+    let shown = app.get_json("/v1/dlq/poison-1").await;
+    assert_eq!(shown["payload"]["not"], "a change");
+    assert_eq!(shown["receiveCount"], 1);
+
+    // Another tenant learns nothing.
+    let other = app.new_tenant("globex").await;
+    assert_eq!(app.get_as(&other, "/v1/dlq/poison-1").await.status(), 404);
+    let res = app
+        .http
+        .post(app.url("/v1/dlq/poison-1/redrive"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let theirs: Value = app.get_as(&other, "/v1/dlq").await.json().await.unwrap();
+    assert_eq!(theirs["items"], json!([]));
+
+    // Redrive: back to the queue, and (still undecodable) back to the DLQ.
+    let res: Value = app
+        .http
+        .post(app.url("/v1/dlq/poison-1/redrive"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["redriven"], 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.get("/v1/dlq/poison-1").await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the redriven message did not come back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let res: Value = app
+        .http
+        .delete(app.url("/v1/dlq"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["purged"], 1);
+    assert_eq!(app.get("/v1/dlq/poison-1").await.status(), 404);
+    assert_eq!(app.get_json("/readyz").await["queue"]["deadLetters"], 0);
+}

@@ -178,6 +178,10 @@ impl Ingest {
             }
             return Err(e.into());
         }
+        // Keep the cached depth honest between measurements.
+        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
+            *depth += accepted as u64;
+        }
         tracing::info!(%feed_id, %tenant, received, accepted, rejected = feed.rejected.len(), "feed accepted");
         Ok(IngestReceipt {
             feed_id,

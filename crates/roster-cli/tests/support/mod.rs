@@ -13,6 +13,7 @@ pub struct TestApp {
     pub base: String,
     /// An API key of the tenant "acme".
     pub key: String,
+    pub tenant_id: roster_core::TenantId,
     pub http: reqwest::Client,
     pub settings: Settings,
     running: Option<Running>,
@@ -35,12 +36,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut app = TestApp {
         base: format!("http://{}", running.addr),
         key: String::new(),
+        tenant_id: roster_core::TenantId::new(),
         http: reqwest::Client::new(),
         settings,
         running: Some(running),
         _dir: dir,
     };
-    app.key = app.new_tenant("acme").await;
+    let directory = Embedded::open_directory(&app.settings).unwrap();
+    let (tenant, _, secret) = create_tenant(directory.as_ref(), "acme").await.unwrap();
+    app.key = secret.expose().to_owned();
+    app.tenant_id = tenant.id;
     app
 }
 
