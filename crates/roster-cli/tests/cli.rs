@@ -208,6 +208,22 @@ async fn serve_push_and_read_with_the_cli() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    let dlq = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("dlq")
+            .args(args)
+            .args(["--server", &server.base, "--key", &key])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        ok(dlq(&["ls"])).starts_with("ID"),
+        "an empty DLQ lists a header only"
+    );
+    assert!(!dlq(&["purge"]).status.success(), "purge wants --yes");
+    assert_eq!(ok(dlq(&["purge", "--yes"])).trim(), "purged: 0");
+    assert_eq!(ok(dlq(&["redrive", "--all"])).trim(), "redriven: 0");
     server.terminate();
 }
 
