@@ -29,30 +29,21 @@ pub struct Embedded {
 impl Embedded {
     pub fn open(settings: &Settings) -> anyhow::Result<Self> {
         let dir = &settings.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut qc = SqliteQueueConfig::new(dir.join("queue.db"));
         qc.max_receive_count = settings.max_receive_count;
         qc.clock = Arc::clone(&clock);
         let queue = SqliteQueue::open(qc).context("opening the queue")?;
-        let directory =
-            SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?;
-        Ok(Self {
-            queue: Arc::new(queue),
-            directory: Arc::new(directory),
-            clock,
-        })
+        let directory = SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?;
+        Ok(Self { queue: Arc::new(queue), directory: Arc::new(directory), clock })
     }
 
     /// Only the directory, for admin commands that run beside a server.
     pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
         let dir = &settings.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data directory {}", dir.display()))?;
-        Ok(Arc::new(
-            SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?,
-        ))
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        Ok(Arc::new(SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?))
     }
 }
 
@@ -83,11 +74,7 @@ impl Running {
 
 /// Starts the whole platform in this process.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
-    let Embedded {
-        queue,
-        directory,
-        clock,
-    } = Embedded::open(settings)?;
+    let Embedded { queue, directory, clock } = Embedded::open(settings)?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -117,26 +104,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             Arc::clone(&directory),
             Arc::clone(&queue),
             Arc::clone(&clock),
-            IngestConfig {
-                max_queue_depth: settings.max_queue_depth,
-            },
+            IngestConfig { max_queue_depth: settings.max_queue_depth },
         )),
         directory,
         queue,
         clock,
-        config: ServerConfig {
-            body_limit: settings.body_limit,
-        },
+        config: ServerConfig { body_limit: settings.body_limit },
     };
     let mut rx = shutdown_rx;
     let server = tokio::spawn(roster_server::serve(listener, state, async move {
         let _ = rx.wait_for(|stop| *stop).await;
     }));
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "roster is serving");
-    Ok(Running {
-        addr,
-        shutdown,
-        server,
-        workers,
-    })
+    Ok(Running { addr, shutdown, server, workers })
 }

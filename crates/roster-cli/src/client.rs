@@ -25,11 +25,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("roster-cli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            http,
-            base: args.server.trim_end_matches('/').to_owned(),
-            key: args.key.clone(),
-        })
+        Ok(Self { http, base: args.server.trim_end_matches('/').to_owned(), key: args.key.clone() })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -67,9 +63,6 @@ pub async fn json_or_problem(res: Response) -> anyhow::Result<Value> {
 }
 
 pub fn problem_text(status: StatusCode, body: &Value) -> String {
-    let detail = body
-        .get("detail")
-        .and_then(Value::as_str)
-        .unwrap_or("no detail");
+    let detail = body.get("detail").and_then(Value::as_str).unwrap_or("no detail");
     format!("server answered {status}: {detail}")
 }

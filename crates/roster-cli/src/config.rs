@@ -146,33 +146,18 @@ mod tests {
     fn flags_win_over_the_file_which_wins_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9999\"\nworkers = 4\ndata_dir = \"/from/file\"\n",
-        )
-        .unwrap();
-        let global = GlobalArgs {
-            data_dir: None,
-            config: Some(file.clone()),
-        };
-        let serve = ServeArgs {
-            workers: Some(8),
-            ..Default::default()
-        };
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nworkers = 4\ndata_dir = \"/from/file\"\n")
+            .unwrap();
+        let global = GlobalArgs { data_dir: None, config: Some(file.clone()) };
+        let serve = ServeArgs { workers: Some(8), ..Default::default() };
         let s = Settings::resolve(&global, &serve).unwrap();
         assert_eq!(s.listen.port(), 9999);
         assert_eq!(s.workers, 8);
         assert_eq!(s.data_dir, PathBuf::from("/from/file"));
         assert_eq!(s.body_limit, Settings::default().body_limit);
 
-        let global = GlobalArgs {
-            data_dir: Some("/from/flag".into()),
-            config: Some(file),
-        };
-        assert_eq!(
-            Settings::resolve(&global, &serve).unwrap().data_dir,
-            PathBuf::from("/from/flag")
-        );
+        let global = GlobalArgs { data_dir: Some("/from/flag".into()), config: Some(file) };
+        assert_eq!(Settings::resolve(&global, &serve).unwrap().data_dir, PathBuf::from("/from/flag"));
     }
 
     #[test]

@@ -5,11 +5,7 @@ use roster_cli::commands::{dlq, feeds, people, push, serve, tenants};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "roster",
-    version,
-    about = "HR and user-data feed integration platform"
-)]
+#[command(name = "roster", version, about = "HR and user-data feed integration platform")]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

@@ -9,9 +9,7 @@ use support::{person, spawn_app, spawn_app_with};
 async fn accepted_feed_is_applied_and_readable() {
     let app = spawn_app().await;
     let res = app
-        .post_feed(
-            &json!({"mode": "delta", "records": [person("E1", "Sales"), person("E2", "R&D")]}),
-        )
+        .post_feed(&json!({"mode": "delta", "records": [person("E1", "Sales"), person("E2", "R&D")]}))
         .await;
     assert_eq!(res.status(), 202);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
@@ -51,24 +49,13 @@ async fn valid_records_are_accepted_when_others_are_rejected() {
     let rejected = body["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 2);
     assert_eq!(rejected[0]["index"], 1);
-    let paths: Vec<&str> = rejected[0]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert!(
-        paths.contains(&"emails[0]") && paths.contains(&"hireDate"),
-        "{paths:?}"
-    );
+    let paths: Vec<&str> =
+        rejected[0]["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"emails[0]") && paths.contains(&"hireDate"), "{paths:?}");
     assert_eq!(rejected[1]["index"], 2);
     assert_eq!(rejected[1]["errors"][0]["path"], "externalId");
     // Errors describe the rule, never echo the value.
-    assert!(
-        !rejected
-            .iter()
-            .any(|r| r.to_string().contains("not-an-address"))
-    );
+    assert!(!rejected.iter().any(|r| r.to_string().contains("not-an-address")));
 
     let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
     assert_eq!(feed["status"], "completed_with_errors");
@@ -92,10 +79,7 @@ async fn lifecycle_joiner_mover_updater_leaver_rehire_and_no_op() {
             },
             Some("person.updated"),
         ),
-        (
-            json!({"op": "deactivate", "externalId": "E1"}),
-            Some("person.left"),
-        ),
+        (json!({"op": "deactivate", "externalId": "E1"}), Some("person.left")),
         (person("E1", "R&D"), Some("person.rehired")),
     ];
     let mut expected = Vec::new();
@@ -111,27 +95,18 @@ async fn lifecycle_joiner_mover_updater_leaver_rehire_and_no_op() {
     assert_eq!(moved["payload"]["changedFields"], json!(["department"]));
 
     let p = app.get_json("/v1/people/E1?history=true").await;
-    assert_eq!(
-        p["version"], 5,
-        "the no-op upsert must not create a version"
-    );
+    assert_eq!(p["version"], 5, "the no-op upsert must not create a version");
     let history = p["history"].as_array().unwrap();
     assert_eq!(history.len(), 5);
     assert_eq!(history[1]["changedFields"], json!(["department"]));
     assert_eq!(history[1]["changes"]["department"], "R&D");
-    assert!(
-        history
-            .iter()
-            .all(|h| h["feedId"].is_string() && h["at"].is_number())
-    );
+    assert!(history.iter().all(|h| h["feedId"].is_string() && h["at"].is_number()));
 }
 
 #[tokio::test]
 async fn people_are_paged_with_a_cursor() {
     let app = spawn_app().await;
-    let records: Vec<Value> = (0..25)
-        .map(|i| person(&format!("E{i:03}"), "Ops"))
-        .collect();
+    let records: Vec<Value> = (0..25).map(|i| person(&format!("E{i:03}"), "Ops")).collect();
     let body = app.push(Value::Array(records)).await;
     app.wait_feed(body["feedId"].as_str().unwrap()).await;
 
@@ -150,10 +125,7 @@ async fn people_are_paged_with_a_cursor() {
     let want: Vec<String> = (0..25).map(|i| format!("E{i:03}")).collect();
     assert_eq!(seen, want);
     assert_eq!(app.get("/v1/people?limit=0").await.status(), 400);
-    assert_eq!(
-        app.get("/v1/people?cursor=not-a-cursor").await.status(),
-        400
-    );
+    assert_eq!(app.get("/v1/people?cursor=not-a-cursor").await.status(), 400);
 }
 
 async fn assert_problem(res: reqwest::Response, status: u16, detail_has: &str) {
@@ -163,10 +135,7 @@ async fn assert_problem(res: reqwest::Response, status: u16, detail_has: &str) {
     assert_eq!(body["status"], status);
     assert!(body["type"].is_string() && body["title"].is_string());
     let detail = body["detail"].as_str().unwrap();
-    assert!(
-        detail.contains(detail_has),
-        "detail {detail:?} lacks {detail_has:?}"
-    );
+    assert!(detail.contains(detail_has), "detail {detail:?} lacks {detail_has:?}");
 }
 
 #[tokio::test]
@@ -211,19 +180,11 @@ async fn bad_requests_get_problem_details_and_store_nothing() {
     let res = app.post_feed(&big).await;
     assert_problem(res, 413, "65536").await;
 
-    let res = app
-        .http
-        .post(&url)
-        .json(&json!({"records": [person("E1", "x")]}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.post(&url).json(&json!({"records": [person("E1", "x")]})).send().await.unwrap();
     assert!(res.headers().contains_key("www-authenticate"));
     assert_problem(res, 401, "Authorization").await;
 
-    let res = app
-        .post_feed_as("rk_live_0000", &json!({"records": [person("E1", "x")]}))
-        .await;
+    let res = app.post_feed_as("rk_live_0000", &json!({"records": [person("E1", "x")]})).await;
     assert_problem(res, 401, "unknown").await;
 
     assert_problem(app.get("/v1/feeds/not-a-feed").await, 404, "feed").await;
@@ -243,12 +204,7 @@ async fn tenants_see_only_their_own_data() {
 
     let other = app.new_tenant("globex").await;
     assert_eq!(app.get_as(&other, "/v1/people/E1").await.status(), 404);
-    assert_eq!(
-        app.get_as(&other, &format!("/v1/feeds/{feed_id}"))
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(app.get_as(&other, &format!("/v1/feeds/{feed_id}")).await.status(), 404);
     let people: Value = app.get_as(&other, "/v1/people").await.json().await.unwrap();
     assert_eq!(people["items"], json!([]));
     let events: Value = app.get_as(&other, "/v1/events").await.json().await.unwrap();
@@ -260,15 +216,7 @@ async fn health_and_readiness() {
     let app = spawn_app().await;
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let ready: Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["queue"]["deadLetters"], 0);
 }
@@ -276,13 +224,7 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn request_ids_are_echoed() {
     let app = spawn_app().await;
-    let res = app
-        .http
-        .get(app.url("/healthz"))
-        .header("x-request-id", "req-123")
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.get(app.url("/healthz")).header("x-request-id", "req-123").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "req-123");
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
@@ -296,9 +238,7 @@ async fn records_accepted_before_a_graceful_restart_are_applied_after_it() {
         s.batch_size = 1;
     })
     .await;
-    let records: Vec<Value> = (0..300)
-        .map(|i| person(&format!("E{i:04}"), "Ops"))
-        .collect();
+    let records: Vec<Value> = (0..300).map(|i| person(&format!("E{i:04}"), "Ops")).collect();
     let body = app.push(Value::Array(records)).await;
     let feed_id = body["feedId"].as_str().unwrap().to_owned();
     app.restart().await;
@@ -308,11 +248,7 @@ async fn records_accepted_before_a_graceful_restart_are_applied_after_it() {
     let all = app.get_json("/v1/people?limit=1000").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 300);
     let history = app.get_json("/v1/people/E0007?history=true").await;
-    assert_eq!(
-        history["history"].as_array().unwrap().len(),
-        1,
-        "applied exactly once"
-    );
+    assert_eq!(history["history"].as_array().unwrap().len(), 1, "applied exactly once");
 }
 
 #[tokio::test]
@@ -323,23 +259,12 @@ async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
         s.max_queue_depth = 2;
     })
     .await;
-    app.push(json!([
-        person("E1", "Ops"),
-        person("E2", "Ops"),
-        person("E3", "Ops")
-    ]))
-    .await;
-    let res = app
-        .post_feed(&json!({"records": [person("E4", "Ops")]}))
-        .await;
+    app.push(json!([person("E1", "Ops"), person("E2", "Ops"), person("E3", "Ops")])).await;
+    let res = app.post_feed(&json!({"records": [person("E4", "Ops")]})).await;
     assert_eq!(res.headers()["retry-after"], "5");
     assert_problem(res, 429, "retry later").await;
     let feeds = app.get_json("/v1/feeds").await;
-    assert_eq!(
-        feeds["items"].as_array().unwrap().len(),
-        1,
-        "the refused request left no feed"
-    );
+    assert_eq!(feeds["items"].as_array().unwrap().len(), 1, "the refused request left no feed");
     let ready = app.get_json("/readyz").await;
     assert_eq!(ready["queue"]["visible"], 3, "and no message");
 }
@@ -348,9 +273,7 @@ async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
 async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     let app = spawn_app_with(|s| s.max_receive_count = 2).await;
     // A message no consumer can ever decode, as a broken producer would send.
-    let queue = roster_cli::app::Embedded::open(&app.settings)
-        .unwrap()
-        .queue;
+    let queue = roster_cli::app::Embedded::open(&app.settings).unwrap().queue;
     queue
         .send_batch(vec![roster_queue::OutgoingMessage {
             id: "poison-1".into(),
@@ -367,10 +290,7 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
         if !page["items"].as_array().unwrap().is_empty() {
             break page;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the poison message never reached the DLQ"
-        );
+        assert!(std::time::Instant::now() < deadline, "the poison message never reached the DLQ");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let item = &listed["items"][0];
@@ -384,13 +304,7 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     // Another tenant learns nothing.
     let other = app.new_tenant("globex").await;
     assert_eq!(app.get_as(&other, "/v1/dlq/poison-1").await.status(), 404);
-    let res = app
-        .http
-        .post(app.url("/v1/dlq/poison-1/redrive"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.post(app.url("/v1/dlq/poison-1/redrive")).bearer_auth(&other).send().await.unwrap();
     assert_eq!(res.status(), 404);
     let theirs: Value = app.get_as(&other, "/v1/dlq").await.json().await.unwrap();
     assert_eq!(theirs["items"], json!([]));
@@ -409,22 +323,11 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     assert_eq!(res["redriven"], 1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while app.get("/v1/dlq/poison-1").await.status() != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the redriven message did not come back"
-        );
+        assert!(std::time::Instant::now() < deadline, "the redriven message did not come back");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let res: Value = app
-        .http
-        .delete(app.url("/v1/dlq"))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res: Value =
+        app.http.delete(app.url("/v1/dlq")).bearer_auth(&app.key).send().await.unwrap().json().await.unwrap();
     assert_eq!(res["purged"], 1);
     assert_eq!(app.get("/v1/dlq/poison-1").await.status(), 404);
     assert_eq!(app.get_json("/readyz").await["queue"]["deadLetters"], 0);

@@ -9,29 +9,16 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 fn roster(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("ROSTER_DATA_DIR", data_dir)
-        .env_remove("ROSTER_KEY")
-        .output()
-        .unwrap()
+    Command::new(BIN).args(args).env("ROSTER_DATA_DIR", data_dir).env_remove("ROSTER_KEY").output().unwrap()
 }
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "roster failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "roster failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Server {
@@ -87,12 +74,7 @@ fn create_tenant(data_dir: &Path, name: &str) -> String {
 }
 
 async fn get(base: &str, key: &str, path: &str) -> Value {
-    let res = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+    let res = reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(key).send().await.unwrap();
     assert!(res.status().is_success(), "GET {path}: {}", res.status());
     res.json().await.unwrap()
 }
@@ -116,10 +98,7 @@ fn tenants_create_prints_the_key_last_and_stores_only_its_hash() {
     assert!(key.starts_with("rk_live_") && key.len() > 40, "{key}");
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(
-            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
-            "the key is stored in clear"
-        );
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is stored in clear");
     }
     let again = roster(&["tenants", "create", "acme"], dir.path());
     assert!(!again.status.success());
@@ -143,11 +122,7 @@ async fn serve_push_and_read_with_the_cli() {
         .map(|i| json!({"externalId": format!("E{i:03}"), "name": {"givenName": "G", "familyName": format!("F{i}")}, "department": "Ops"}))
         .collect();
     let file = dir.path().join("people.json");
-    std::fs::write(
-        &file,
-        serde_json::to_vec(&json!({"records": records})).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&file, serde_json::to_vec(&json!({"records": records})).unwrap()).unwrap();
     let out = Command::new(BIN)
         .args([
             "push",
@@ -179,16 +154,7 @@ async fn serve_push_and_read_with_the_cli() {
     assert_eq!(shown["counts"]["applied"], 100);
 
     let out = Command::new(BIN)
-        .args([
-            "people",
-            "ls",
-            "--server",
-            &server.base,
-            "--key",
-            &key,
-            "--limit",
-            "1000",
-        ])
+        .args(["people", "ls", "--server", &server.base, "--key", &key, "--limit", "1000"])
         .output()
         .unwrap();
     let table = ok(out);
@@ -196,14 +162,7 @@ async fn serve_push_and_read_with_the_cli() {
     assert!(table.contains("E249"));
 
     let out = Command::new(BIN)
-        .args([
-            "people",
-            "ls",
-            "--server",
-            &server.base,
-            "--key",
-            "rk_live_wrong",
-        ])
+        .args(["people", "ls", "--server", &server.base, "--key", "rk_live_wrong"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -217,10 +176,7 @@ async fn serve_push_and_read_with_the_cli() {
             .output()
             .unwrap()
     };
-    assert!(
-        ok(dlq(&["ls"])).starts_with("ID"),
-        "an empty DLQ lists a header only"
-    );
+    assert!(ok(dlq(&["ls"])).starts_with("ID"), "an empty DLQ lists a header only");
     assert!(!dlq(&["purge"]).status.success(), "purge wants --yes");
     assert_eq!(ok(dlq(&["purge", "--yes"])).trim(), "purged: 0");
     assert_eq!(ok(dlq(&["redrive", "--all"])).trim(), "redriven: 0");
@@ -232,9 +188,8 @@ async fn an_acknowledged_feed_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let key = create_tenant(dir.path(), "acme");
     let server = Server::start(dir.path());
-    let records: Vec<Value> = (0..2000)
-        .map(|i| json!({"externalId": format!("K{i:05}"), "title": "Clerk"}))
-        .collect();
+    let records: Vec<Value> =
+        (0..2000).map(|i| json!({"externalId": format!("K{i:05}"), "title": "Clerk"})).collect();
     let res = reqwest::Client::new()
         .post(format!("{}/integrations/hr-feed", server.base))
         .bearer_auth(&key)
@@ -243,10 +198,7 @@ async fn an_acknowledged_feed_survives_kill_9() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
-    let feed = res.json::<Value>().await.unwrap()["feedId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let feed = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
     server.kill9(); // at once: the consumer has had little or no time
 
     let server = Server::start(dir.path());

@@ -41,10 +41,7 @@ fn start(data_dir: &Path, port: u16) -> Child {
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -66,10 +63,7 @@ struct Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("crash test seed: {seed}");
     let mut rng = Rng(seed);
 
@@ -80,37 +74,19 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let key = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
 
     let mut server = start(dir.path(), port);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
-        let (ledger, stop, http, base, key) = (
-            ledger.clone(),
-            stop.clone(),
-            http.clone(),
-            base.clone(),
-            key.clone(),
-        );
+        let (ledger, stop, http, base, key) =
+            (ledger.clone(), stop.clone(), http.clone(), base.clone(), key.clone());
         clients.push(tokio::spawn(async move {
             let mut b = 0;
             while !stop.load(Ordering::SeqCst) {
@@ -123,11 +99,7 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
                     .await;
                 let acked = matches!(&res, Ok(r) if r.status() == 202);
                 if let Ok(r) = &res {
-                    assert!(
-                        r.status() == 202 || r.status().is_server_error(),
-                        "unexpected {}",
-                        r.status()
-                    );
+                    assert!(r.status() == 202 || r.status().is_server_error(), "unexpected {}", r.status());
                 }
                 ledger.lock().await.outcomes.insert((c, b), acked);
                 b += 1;
@@ -154,14 +126,7 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     // Let the consumer drain the queue, then compare the directory with the ledger.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready: Value = http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready: Value = http.get(format!("{base}/readyz")).send().await.unwrap().json().await.unwrap();
         let q = &ready["queue"];
         if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
             assert_eq!(q["deadLetters"], 0, "nothing may be dead-lettered");
@@ -178,15 +143,7 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = http
-            .get(url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = http.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         for p in page["items"].as_array().unwrap() {
             people.insert(p["externalId"].as_str().unwrap().to_owned(), p.clone());
         }
@@ -198,20 +155,12 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
 
     let ledger = ledger.lock().await;
     let acked = ledger.outcomes.values().filter(|a| **a).count();
-    eprintln!(
-        "{} requests, {acked} acknowledged, {} people",
-        ledger.outcomes.len(),
-        people.len()
-    );
-    assert!(
-        acked >= KILLS,
-        "too few acknowledged requests to prove anything"
-    );
+    eprintln!("{} requests, {acked} acknowledged, {} people", ledger.outcomes.len(), people.len());
+    assert!(acked >= KILLS, "too few acknowledged requests to prove anything");
     let mut expected_people = 0;
     for (&(c, b), &was_acked) in &ledger.outcomes {
-        let present: Vec<bool> = (0..BATCH)
-            .map(|i| people.contains_key(&format!("C{c}-B{b:04}-R{i:02}")))
-            .collect();
+        let present: Vec<bool> =
+            (0..BATCH).map(|i| people.contains_key(&format!("C{c}-B{b:04}-R{i:02}"))).collect();
         let all = present.iter().all(|p| *p);
         let none = present.iter().all(|p| !*p);
         assert!(all || none, "request ({c},{b}) left half a batch");
@@ -249,20 +198,9 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     let mut after = 0;
     loop {
         let url = format!("{base}/v1/events?limit=1000&after={after}");
-        let page: Value = http
-            .get(url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = http.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         let items = page["items"].as_array().unwrap();
-        joined += items
-            .iter()
-            .filter(|e| e["type"] == "person.joined")
-            .count();
+        joined += items.iter().filter(|e| e["type"] == "person.joined").count();
         match page["next"].as_u64() {
             Some(n) => after = n,
             None => break,

@@ -130,18 +130,13 @@ mod tests {
             index: 3,
             accepted_at: Timestamp(42),
             last_modified: None,
-            change: Change::Deactivate {
-                external_id: ExternalId::parse("EMP-77").unwrap(),
-            },
+            change: Change::Deactivate { external_id: ExternalId::parse("EMP-77").unwrap() },
         };
         let back = ChangeMessage::from_bytes(&msg.to_bytes()).unwrap();
         assert_eq!(back, msg);
         let g = msg.group_id();
         assert!(!g.contains("EMP-77"));
-        assert!(
-            g.len() <= 128,
-            "SQS limits MessageGroupId to 128 characters"
-        );
+        assert!(g.len() <= 128, "SQS limits MessageGroupId to 128 characters");
         let other = group_id(tenant, &ExternalId::parse("EMP-78").unwrap());
         assert_ne!(g, other);
     }

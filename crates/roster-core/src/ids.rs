@@ -146,14 +146,8 @@ mod tests {
     fn external_id_rejects_what_a_source_key_cannot_be() {
         assert_eq!(ExternalId::parse(""), Err(ExternalIdError::Empty));
         assert_eq!(ExternalId::parse(" E1"), Err(ExternalIdError::Padded));
-        assert_eq!(
-            ExternalId::parse("E\n1"),
-            Err(ExternalIdError::ControlCharacter)
-        );
-        assert_eq!(
-            ExternalId::parse(&"x".repeat(257)),
-            Err(ExternalIdError::TooLong)
-        );
+        assert_eq!(ExternalId::parse("E\n1"), Err(ExternalIdError::ControlCharacter));
+        assert_eq!(ExternalId::parse(&"x".repeat(257)), Err(ExternalIdError::TooLong));
         assert_eq!(ExternalId::parse("E-001").unwrap().as_str(), "E-001");
     }
 

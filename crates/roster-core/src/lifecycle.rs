@@ -54,11 +54,7 @@ pub enum Decision {
     Unchanged,
     /// Store `person`; `changed` lists the attributes that differ (all of
     /// them for a new person); `event` is what the product is told, if any.
-    Write {
-        person: Person,
-        changed: Vec<&'static str>,
-        event: Option<EventType>,
-    },
+    Write { person: Person, changed: Vec<&'static str>, event: Option<EventType> },
 }
 
 /// Decides what `change` does to `current` (the stored person, if any).
@@ -75,11 +71,7 @@ pub fn decide(current: Option<&Person>, change: &Change) -> Decision {
     let Some(cur) = current else {
         let event = next.active.then_some(EventType::Joined);
         let changed = Person::new(next.external_id.clone()).changed_fields(&next);
-        return Decision::Write {
-            person: next,
-            changed,
-            event,
-        };
+        return Decision::Write { person: next, changed, event };
     };
     let changed = cur.changed_fields(&next);
     if changed.is_empty() {
@@ -92,11 +84,7 @@ pub fn decide(current: Option<&Person>, change: &Change) -> Decision {
         (true, true) => Some(EventType::Updated),
         (false, false) => None,
     };
-    Decision::Write {
-        person: next,
-        changed,
-        event,
-    }
+    Decision::Write { person: next, changed, event }
 }
 
 #[cfg(test)]
@@ -125,51 +113,29 @@ mod tests {
     #[test]
     fn joiner_mover_updater_leaver_rehire() {
         let cur = person("Sales", true);
-        assert_eq!(
-            event_of(decide(None, &upsert(cur.clone()))),
-            Some(EventType::Joined)
-        );
-        assert_eq!(
-            event_of(decide(Some(&cur), &upsert(person("R&D", true)))),
-            Some(EventType::Moved)
-        );
+        assert_eq!(event_of(decide(None, &upsert(cur.clone()))), Some(EventType::Joined));
+        assert_eq!(event_of(decide(Some(&cur), &upsert(person("R&D", true)))), Some(EventType::Moved));
         let mut renamed = cur.clone();
         renamed.display_name = Some("New".into());
-        assert_eq!(
-            event_of(decide(Some(&cur), &upsert(renamed))),
-            Some(EventType::Updated)
-        );
-        let leave = Change::Deactivate {
-            external_id: cur.external_id.clone(),
-        };
+        assert_eq!(event_of(decide(Some(&cur), &upsert(renamed))), Some(EventType::Updated));
+        let leave = Change::Deactivate { external_id: cur.external_id.clone() };
         assert_eq!(event_of(decide(Some(&cur), &leave)), Some(EventType::Left));
         let gone = person("Sales", false);
-        assert_eq!(
-            event_of(decide(Some(&gone), &upsert(cur.clone()))),
-            Some(EventType::Rehired)
-        );
+        assert_eq!(event_of(decide(Some(&gone), &upsert(cur.clone()))), Some(EventType::Rehired));
     }
 
     #[test]
     fn nothing_new_means_no_write() {
         let cur = person("Sales", true);
-        assert_eq!(
-            decide(Some(&cur), &upsert(cur.clone())),
-            Decision::Unchanged
-        );
+        assert_eq!(decide(Some(&cur), &upsert(cur.clone())), Decision::Unchanged);
         let gone = person("Sales", false);
-        let leave = Change::Deactivate {
-            external_id: gone.external_id.clone(),
-        };
+        let leave = Change::Deactivate { external_id: gone.external_id.clone() };
         assert_eq!(decide(Some(&gone), &leave), Decision::Unchanged);
         assert_eq!(decide(None, &leave), Decision::Unchanged);
     }
 
     #[test]
     fn a_new_inactive_record_is_stored_without_an_event() {
-        assert_eq!(
-            event_of(decide(None, &upsert(person("Sales", false)))),
-            None
-        );
+        assert_eq!(event_of(decide(None, &upsert(person("Sales", false)))), None);
     }
 }

@@ -74,17 +74,9 @@ pub struct Person {
     pub manager: Option<ExternalId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employment_status: Option<String>,
-    #[serde(
-        default,
-        with = "iso_date::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "iso_date::option", skip_serializing_if = "Option::is_none")]
     pub hire_date: Option<Date>,
-    #[serde(
-        default,
-        with = "iso_date::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "iso_date::option", skip_serializing_if = "Option::is_none")]
     pub termination_date: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -155,10 +147,7 @@ impl Person {
 /// present, never their values.
 impl fmt::Debug for Person {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Person")
-            .field("active", &self.active)
-            .field("attributes", &"<redacted>")
-            .finish()
+        f.debug_struct("Person").field("active", &self.active).field("attributes", &"<redacted>").finish()
     }
 }
 

@@ -32,10 +32,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
+        Self { path: path.into(), message: message.into() }
     }
 }
 
@@ -74,10 +71,7 @@ pub fn parse_record(value: &Value) -> Result<ValidRecord, Vec<FieldError>> {
     let change = if op == "deactivate" {
         for key in obj.keys() {
             if !matches!(key.as_str(), "op" | "externalId" | "meta" | "schemas") {
-                p.err(
-                    key,
-                    "not allowed on a deactivation (only externalId and meta are)",
-                );
+                p.err(key, "not allowed on a deactivation (only externalId and meta are)");
             }
         }
         external_id.map(|external_id| Change::Deactivate { external_id })
@@ -86,10 +80,7 @@ pub fn parse_record(value: &Value) -> Result<ValidRecord, Vec<FieldError>> {
         person.map(|person| Change::Upsert { person })
     };
     match change {
-        Some(change) if p.errors.is_empty() => Ok(ValidRecord {
-            change,
-            last_modified,
-        }),
+        Some(change) if p.errors.is_empty() => Ok(ValidRecord { change, last_modified }),
         _ => Err(p.errors),
     }
 }
@@ -143,19 +134,12 @@ impl Parser {
                     _ => self.err(path, "must be an object"),
                 },
                 ENTERPRISE_USER => self.enterprise(value, &mut person),
-                _ => self.err(
-                    path,
-                    "unknown attribute (put source-specific data under customAttributes)",
-                ),
+                _ => self.err(path, "unknown attribute (put source-specific data under customAttributes)"),
             }
         }
         person.active = explicit_active.unwrap_or_else(|| {
             !matches!(
-                person
-                    .employment_status
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref(),
+                person.employment_status.as_deref().map(str::to_ascii_lowercase).as_deref(),
                 Some("terminated" | "inactive" | "leaver")
             )
         });
@@ -203,12 +187,7 @@ impl Parser {
         }
     }
 
-    fn external_id(
-        &mut self,
-        value: Option<&Value>,
-        path: &str,
-        required: bool,
-    ) -> Option<ExternalId> {
+    fn external_id(&mut self, value: Option<&Value>, path: &str, required: bool) -> Option<ExternalId> {
         match value {
             None | Some(Value::Null) => {
                 if required {
@@ -252,10 +231,7 @@ impl Parser {
             Value::Null => None,
             Value::String(s) => {
                 if s.chars().count() > MAX_STRING_LEN {
-                    self.err(
-                        path,
-                        &format!("must be at most {MAX_STRING_LEN} characters"),
-                    );
+                    self.err(path, &format!("must be at most {MAX_STRING_LEN} characters"));
                     None
                 } else if s.chars().any(char::is_control) {
                     self.err(path, "must not contain control characters");
@@ -282,10 +258,9 @@ impl Parser {
             }
         };
         // A SCIM dateTime is accepted too; its calendar date (UTC) is kept.
-        let parsed =
-            time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-                .or_else(|| Timestamp::parse_rfc3339(s).map(Timestamp::date));
+        let parsed = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+            .ok()
+            .or_else(|| Timestamp::parse_rfc3339(s).map(Timestamp::date));
         if parsed.is_none() {
             self.err(path, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time");
         }
@@ -316,9 +291,7 @@ impl Parser {
                             self.err(&format!("{at}.{key}"), "unknown attribute");
                         }
                     }
-                    let label = map
-                        .get("type")
-                        .and_then(|t| self.string(t, &format!("{at}.type")));
+                    let label = map.get("type").and_then(|t| self.string(t, &format!("{at}.type")));
                     let primary = match map.get("primary") {
                         None | Some(Value::Null) => false,
                         Some(Value::Bool(b)) => *b,
@@ -345,21 +318,13 @@ impl Parser {
                 }
             };
             let Some(raw) = raw else { continue };
-            let value_path = if item.is_object() {
-                format!("{at}.value")
-            } else {
-                at
-            };
+            let value_path = if item.is_object() { format!("{at}.value") } else { at };
             let checked = match kind {
                 Kind::Email => normalize_email(raw),
                 Kind::Phone => normalize_phone(raw),
             };
             match checked {
-                Ok(value) => out.push(Contact {
-                    value,
-                    kind: kind_label,
-                    primary,
-                }),
+                Ok(value) => out.push(Contact { value, kind: kind_label, primary }),
                 Err(message) => self.err(&value_path, message),
             }
         }
@@ -407,15 +372,12 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
     let Some((local, domain)) = s.split_once('@') else {
         return Err("must be an e-mail address (no @ found)");
     };
-    let bad = |c: char| {
-        c.is_whitespace() || c.is_control() || matches!(c, '@' | '<' | '>' | ',' | ';' | '"')
-    };
+    let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '@' | '<' | '>' | ',' | ';' | '"');
     if local.is_empty() || local.len() > 64 || local.chars().any(bad) {
         return Err("must be an e-mail address (invalid local part)");
     }
-    let labels_ok = domain
-        .split('.')
-        .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'));
+    let labels_ok =
+        domain.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'));
     if !domain.contains('.') || !labels_ok || domain.chars().any(|c| bad(c) || c == '_') {
         return Err("must be an e-mail address (invalid domain)");
     }
@@ -426,9 +388,7 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
 pub fn normalize_phone(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();
     let digits = s.chars().filter(char::is_ascii_digit).count();
-    let allowed = s
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
+    let allowed = s.chars().all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
     if !allowed || !(3..=20).contains(&digits) || s.len() > 40 {
         return Err("must be a phone number (digits, spaces and + - ( ) . x only)");
     }
@@ -442,11 +402,7 @@ mod tests {
     use super::*;
 
     fn paths(v: Value) -> Vec<String> {
-        parse_record(&v)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.path)
-            .collect()
+        parse_record(&v).unwrap_err().into_iter().map(|e| e.path).collect()
     }
 
     #[test]
@@ -466,9 +422,7 @@ mod tests {
             "meta": {"lastModified": "2026-11-01T10:00:00Z"}
         }))
         .unwrap();
-        let Change::Upsert { person } = rec.change else {
-            panic!("expected an upsert")
-        };
+        let Change::Upsert { person } = rec.change else { panic!("expected an upsert") };
         assert_eq!(person.emails[0].value, "alice@example.com");
         assert!(person.emails[0].primary);
         assert_eq!(person.manager.unwrap().as_str(), "E0");
@@ -502,31 +456,22 @@ mod tests {
 
     #[test]
     fn errors_never_echo_values() {
-        let errs = parse_record(&json!({"externalId": "E1", "emails": ["secret.person@nowhere"]}))
-            .unwrap_err();
+        let errs =
+            parse_record(&json!({"externalId": "E1", "emails": ["secret.person@nowhere"]})).unwrap_err();
         assert!(errs.iter().all(|e| !e.message.contains("secret.person")));
     }
 
     #[test]
     fn own_manager_is_refused() {
-        assert_eq!(
-            paths(json!({"externalId": "E1", "manager": "E1"})),
-            vec!["manager"]
-        );
+        assert_eq!(paths(json!({"externalId": "E1", "manager": "E1"})), vec!["manager"]);
     }
 
     #[test]
     fn deactivation_needs_only_the_key() {
         let rec = parse_record(&json!({"op": "deactivate", "externalId": "E9"})).unwrap();
         assert!(matches!(rec.change, Change::Deactivate { .. }));
-        assert_eq!(
-            paths(json!({"op": "deactivate", "externalId": "E9", "title": "x"})),
-            vec!["title"]
-        );
-        assert_eq!(
-            paths(json!({"op": "remove", "externalId": "E9"})),
-            vec!["op"]
-        );
+        assert_eq!(paths(json!({"op": "deactivate", "externalId": "E9", "title": "x"})), vec!["title"]);
+        assert_eq!(paths(json!({"op": "remove", "externalId": "E9"})), vec!["op"]);
     }
 
     #[test]
@@ -535,9 +480,7 @@ mod tests {
             json!({"externalId": "E1", "employmentStatus": "Terminated"}),
             json!({"externalId": "E1", "active": false}),
         ] {
-            let Change::Upsert { person } = parse_record(&rec).unwrap().change else {
-                panic!()
-            };
+            let Change::Upsert { person } = parse_record(&rec).unwrap().change else { panic!() };
             assert!(!person.active);
         }
     }
@@ -549,9 +492,7 @@ mod tests {
             ENTERPRISE_USER: {"department": "R&D", "manager": {"value": "E1"}, "costCenter": "CC-9"}
         }))
         .unwrap();
-        let Change::Upsert { person } = rec.change else {
-            panic!()
-        };
+        let Change::Upsert { person } = rec.change else { panic!() };
         assert_eq!(person.department.as_deref(), Some("R&D"));
         assert_eq!(person.cost_center.as_deref(), Some("CC-9"));
         assert_eq!(person.manager.unwrap().as_str(), "E1");

@@ -13,10 +13,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(300),
-        }
+        Self { base: Duration::from_secs(1), cap: Duration::from_secs(300) }
     }
 }
 
@@ -47,10 +44,7 @@ mod tests {
 
     #[test]
     fn grows_exponentially_with_jitter_and_stays_under_the_cap() {
-        let b = Backoff {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(60),
-        };
+        let b = Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(60) };
         for attempt in 1..=12 {
             let nominal = Duration::from_secs(1 << (attempt - 1)).min(b.cap);
             let d = b.delay(attempt);

@@ -67,12 +67,7 @@ impl Consumer {
         clock: Arc<dyn Clock>,
         config: ConsumerConfig,
     ) -> Self {
-        Self {
-            queue,
-            directory,
-            clock,
-            config,
-        }
+        Self { queue, directory, clock, config }
     }
 
     /// Starts the workers; each stops after its current cycle once
@@ -108,10 +103,7 @@ impl Consumer {
                 wait: self.config.wait,
             })
             .await?;
-        let mut report = CycleReport {
-            received: received.len(),
-            ..Default::default()
-        };
+        let mut report = CycleReport { received: received.len(), ..Default::default() };
         if received.is_empty() {
             return Ok(report);
         }
@@ -122,11 +114,8 @@ impl Consumer {
             match ChangeMessage::from_bytes(&msg.body) {
                 Ok(change) => batch.push((msg, change)),
                 Err(e) => {
-                    let reason = format!(
-                        "undecodable message body ({:?} error at line {})",
-                        e.classify(),
-                        e.line()
-                    );
+                    let reason =
+                        format!("undecodable message body ({:?} error at line {})", e.classify(), e.line());
                     self.dead_letter(&msg, None, &reason, &mut report).await;
                 }
             }
@@ -140,8 +129,7 @@ impl Consumer {
             Ok(outcomes) => self.settle(&batch, outcomes, &mut report).await,
             Err(StoreError::Unavailable(e)) => {
                 for (msg, change) in &batch {
-                    self.retry(msg, change, &format!("store unavailable: {e}"), &mut report)
-                        .await;
+                    self.retry(msg, change, &format!("store unavailable: {e}"), &mut report).await;
                 }
             }
             // One message may poison the whole batch: apply one by one so
@@ -151,14 +139,8 @@ impl Consumer {
                 for item in &batch {
                     let one = std::slice::from_ref(&item.1);
                     match self.directory.apply_batch(one, self.clock.now()).await {
-                        Ok(outcomes) => {
-                            self.settle(std::slice::from_ref(item), outcomes, &mut report)
-                                .await
-                        }
-                        Err(e) => {
-                            self.retry(&item.0, &item.1, &e.to_string(), &mut report)
-                                .await
-                        }
+                        Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, &mut report).await,
+                        Err(e) => self.retry(&item.0, &item.1, &e.to_string(), &mut report).await,
                     }
                 }
             }
@@ -204,11 +186,7 @@ impl Consumer {
         let delay = self.config.backoff.delay(msg.receive_count);
         report.retried += 1;
         tracing::info!(message_id = %msg.id, attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
-        match self
-            .queue
-            .change_visibility(&msg.receipt, delay, Some(error))
-            .await
-        {
+        match self.queue.change_visibility(&msg.receipt, delay, Some(error)).await {
             Ok(()) | Err(QueueError::InvalidReceipt) => {}
             Err(e) => tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry"),
         }
@@ -222,7 +200,7 @@ impl Consumer {
         report: &mut CycleReport,
     ) {
         tracing::warn!(message_id = %msg.id, receive_count = msg.receive_count, reason, "message dead-lettered");
-        match self.queue.dead_letter(&msg.receipt, reason).await {
+        match self.queue.dead_letter(msg, reason).await {
             Ok(()) => report.dead_lettered += 1,
             // Received again elsewhere meanwhile: that receipt decides.
             Err(QueueError::InvalidReceipt) => return,
@@ -232,10 +210,7 @@ impl Consumer {
             }
         }
         if let Some(change) = change
-            && let Err(e) = self
-                .directory
-                .record_failure(change, self.clock.now())
-                .await
+            && let Err(e) = self.directory.record_failure(change, self.clock.now()).await
         {
             tracing::error!(message_id = %msg.id, error = %e, "could not count the failure in its feed");
         }

@@ -33,11 +33,7 @@ pub enum IngestError {
     /// Back-pressure: the queue holds more than it should; nothing of the
     /// submission was accepted.
     #[error("the queue holds {depth} messages (limit {limit}); retry later")]
-    Busy {
-        depth: u64,
-        limit: u64,
-        retry_after: Duration,
-    },
+    Busy { depth: u64, limit: u64, retry_after: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -48,9 +44,7 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self {
-            max_queue_depth: 1_000_000,
-        }
+        Self { max_queue_depth: 1_000_000 }
     }
 }
 
@@ -73,13 +67,7 @@ impl Ingest {
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self {
-            directory,
-            queue,
-            clock,
-            config,
-            depth: Mutex::new(None),
-        }
+        Self { directory, queue, clock, config, depth: Mutex::new(None) }
     }
 
     /// Fails with `Busy` while the queue is over its limit.
@@ -95,22 +83,14 @@ impl Ingest {
         };
         let limit = self.config.max_queue_depth;
         if depth > limit {
-            return Err(IngestError::Busy {
-                depth,
-                limit,
-                retry_after: Duration::from_secs(5),
-            });
+            return Err(IngestError::Busy { depth, limit, retry_after: Duration::from_secs(5) });
         }
         Ok(())
     }
 
     /// Parses a JSON batch (off the async threads: a large body takes a
     /// while) and submits it.
-    pub async fn submit_json(
-        &self,
-        tenant: TenantId,
-        body: Bytes,
-    ) -> Result<IngestReceipt, IngestError> {
+    pub async fn submit_json(&self, tenant: TenantId, body: Bytes) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
         let parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body))
             .await
@@ -169,11 +149,7 @@ impl Ingest {
         if !messages.is_empty()
             && let Err(e) = self.queue.send_batch(messages).await
         {
-            if let Err(mark) = self
-                .directory
-                .fail_feed(tenant, feed_id, self.clock.now())
-                .await
-            {
+            if let Err(mark) = self.directory.fail_feed(tenant, feed_id, self.clock.now()).await {
                 tracing::error!(%feed_id, error = %mark, "could not mark feed failed");
             }
             return Err(e.into());
@@ -183,11 +159,6 @@ impl Ingest {
             *depth += accepted as u64;
         }
         tracing::info!(%feed_id, %tenant, received, accepted, rejected = feed.rejected.len(), "feed accepted");
-        Ok(IngestReceipt {
-            feed_id,
-            received,
-            accepted,
-            rejected: feed.rejected,
-        })
+        Ok(IngestReceipt { feed_id, received, accepted, rejected: feed.rejected })
     }
 }

@@ -9,9 +9,7 @@ use bytes::Bytes;
 use roster_core::{ChangeMessage, Clock, ExternalId, FeedId, ManualClock, TenantId, Timestamp};
 use roster_engine::backoff::Backoff;
 use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, IngestError};
-use roster_queue::{
-    DeadLetterFilter, OutgoingMessage, Queue, Redrive, SqliteQueue, SqliteQueueConfig,
-};
+use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, Redrive, SqliteQueue, SqliteQueueConfig};
 use roster_store::*;
 use serde_json::json;
 
@@ -33,21 +31,10 @@ async fn world() -> World {
     qc.clock = Arc::new(clock.clone());
     qc.max_receive_count = MAX_RECEIVES;
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(qc).unwrap());
-    let real: Arc<dyn Directory> =
-        Arc::new(SqliteDirectory::open(&dir.path().join("directory.db")).unwrap());
+    let real: Arc<dyn Directory> = Arc::new(SqliteDirectory::open(&dir.path().join("directory.db")).unwrap());
     let tenant = real.create_tenant("acme", clock.now()).await.unwrap().id;
-    let flaky = Arc::new(FlakyDirectory {
-        inner: real,
-        failing: AtomicBool::new(false),
-    });
-    World {
-        clock,
-        queue,
-        directory: flaky.clone(),
-        flaky,
-        tenant,
-        _dir: dir,
-    }
+    let flaky = Arc::new(FlakyDirectory { inner: real, failing: AtomicBool::new(false) });
+    World { clock, queue, directory: flaky.clone(), flaky, tenant, _dir: dir }
 }
 
 impl World {
@@ -70,10 +57,7 @@ impl World {
                 batch_size: 10,
                 visibility_timeout: Duration::from_secs(30),
                 wait: Duration::ZERO,
-                backoff: Backoff {
-                    base: Duration::from_secs(1),
-                    cap: Duration::from_secs(10),
-                },
+                backoff: Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(10) },
                 max_receive_count: MAX_RECEIVES,
             },
         )
@@ -81,40 +65,21 @@ impl World {
 
     async fn submit(&self, records: serde_json::Value) -> FeedId {
         let body = Bytes::from(serde_json::to_vec(&json!({ "records": records })).unwrap());
-        self.ingest(1_000)
-            .submit_json(self.tenant, body)
-            .await
-            .unwrap()
-            .feed_id
+        self.ingest(1_000).submit_json(self.tenant, body).await.unwrap().feed_id
     }
 
     async fn feed(&self, id: FeedId) -> Feed {
-        self.directory
-            .get_feed(self.tenant, id)
-            .await
-            .unwrap()
-            .unwrap()
+        self.directory.get_feed(self.tenant, id).await.unwrap().unwrap()
     }
 }
 
 #[tokio::test]
 async fn back_pressure_refuses_the_whole_submission() {
     let w = world().await;
-    w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}, {"externalId": "E3"}]))
-        .await;
+    w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}, {"externalId": "E3"}])).await;
     let body = Bytes::from_static(br#"{"records": [{"externalId": "E4"}]}"#);
     let err = w.ingest(2).submit_json(w.tenant, body).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            IngestError::Busy {
-                depth: 3,
-                limit: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, IngestError::Busy { depth: 3, limit: 2, .. }), "{err:?}");
     let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap();
     assert_eq!(feeds.items.len(), 1, "the refused submission left no feed");
     assert_eq!(w.queue.stats().await.unwrap().depth(), 3, "and no message");
@@ -138,21 +103,14 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_queue() {
     assert_eq!(report.dead_lettered, 1);
     assert_eq!(report.acknowledged, 1);
     assert_eq!(w.feed(feed).await.status, FeedStatus::Completed);
-    let dead = w
-        .queue
-        .get_dead_letter("garbage-1")
-        .await
-        .unwrap()
-        .expect("in the DLQ");
+    let dead = w.queue.get_dead_letter("garbage-1").await.unwrap().expect("in the DLQ");
     assert!(dead.reason.contains("undecodable"), "{}", dead.reason);
 }
 
 #[tokio::test]
 async fn transient_failures_back_off_then_dead_letter_and_a_redrive_applies() {
     let w = world().await;
-    let feed = w
-        .submit(json!([{"externalId": "E1", "title": "Clerk"}]))
-        .await;
+    let feed = w.submit(json!([{"externalId": "E1", "title": "Clerk"}])).await;
     w.flaky.failing.store(true, Ordering::SeqCst);
     let consumer = w.consumer();
 
@@ -165,52 +123,28 @@ async fn transient_failures_back_off_then_dead_letter_and_a_redrive_applies() {
         w.clock.advance_millis(10_001);
     }
     let r = consumer.run_once().await.unwrap();
-    assert_eq!(
-        r.dead_lettered, 1,
-        "dead-lettered after {MAX_RECEIVES} attempts"
-    );
+    assert_eq!(r.dead_lettered, 1, "dead-lettered after {MAX_RECEIVES} attempts");
     let feed_now = w.feed(feed).await;
     assert_eq!(feed_now.counts.failed, 1);
     assert_eq!(feed_now.status, FeedStatus::CompletedWithErrors);
     let dead = w
         .queue
-        .list_dead_letters(&DeadLetterFilter {
-            tenant: Some(w.tenant.to_string()),
-            after: None,
-            limit: 10,
-        })
+        .list_dead_letters(&DeadLetterFilter { tenant: Some(w.tenant.to_string()), after: None, limit: 10 })
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
-    assert!(
-        dead[0].reason.contains("store unavailable"),
-        "{}",
-        dead[0].reason
-    );
+    assert!(dead[0].reason.contains("store unavailable"), "{}", dead[0].reason);
     assert_eq!(dead[0].receive_count, MAX_RECEIVES);
 
     // The store recovers; the operator redrives; the change is applied once.
     w.flaky.failing.store(false, Ordering::SeqCst);
-    assert_eq!(
-        w.queue
-            .redrive(&Redrive::All {
-                tenant: Some(w.tenant.to_string())
-            })
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(w.queue.redrive(&Redrive::All { tenant: Some(w.tenant.to_string()) }).await.unwrap(), 1);
     let r = consumer.run_once().await.unwrap();
     assert_eq!(r.acknowledged, 1);
     let feed_now = w.feed(feed).await;
     assert_eq!((feed_now.counts.failed, feed_now.counts.applied), (0, 1));
     assert_eq!(feed_now.status, FeedStatus::Completed);
-    let person = w
-        .directory
-        .get_person(w.tenant, &ExternalId::parse("E1").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let person = w.directory.get_person(w.tenant, &ExternalId::parse("E1").unwrap()).await.unwrap().unwrap();
     assert_eq!(person.person.title.as_deref(), Some("Clerk"));
     assert_eq!(w.queue.stats().await.unwrap().dead_letters, 0);
 }
@@ -225,9 +159,7 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         index: 0,
         accepted_at: w.clock.now(),
         last_modified: None,
-        change: roster_core::Change::Deactivate {
-            external_id: ExternalId::parse("E1").unwrap(),
-        },
+        change: roster_core::Change::Deactivate { external_id: ExternalId::parse("E1").unwrap() },
     };
     w.queue
         .send_batch(vec![OutgoingMessage {
@@ -241,12 +173,7 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         .unwrap();
     let r = w.consumer().run_once().await.unwrap();
     assert_eq!(r.dead_lettered, 1);
-    let dead = w
-        .queue
-        .get_dead_letter(&msg.message_id.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let dead = w.queue.get_dead_letter(&msg.message_id.to_string()).await.unwrap().unwrap();
     assert!(dead.reason.contains("unknown feed"), "{}", dead.reason);
 }
 
@@ -280,11 +207,7 @@ impl Directory for FlakyDirectory {
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
         self.inner.tenant_by_name(name).await
     }
-    async fn create_api_key(
-        &self,
-        key: NewApiKey,
-        now: Timestamp,
-    ) -> Result<ApiKeyInfo, StoreError> {
+    async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
         self.inner.create_api_key(key, now).await
     }
     async fn authenticate_key(
@@ -303,22 +226,13 @@ impl Directory for FlakyDirectory {
     async fn get_feed(&self, t: TenantId, f: FeedId) -> Result<Option<Feed>, StoreError> {
         self.inner.get_feed(t, f).await
     }
-    async fn list_feeds(
-        &self,
-        t: TenantId,
-        limit: usize,
-        c: Option<&str>,
-    ) -> Result<Page<Feed>, StoreError> {
+    async fn list_feeds(&self, t: TenantId, limit: usize, c: Option<&str>) -> Result<Page<Feed>, StoreError> {
         self.inner.list_feeds(t, limit, c).await
     }
     async fn record_failure(&self, m: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
         self.inner.record_failure(m, now).await
     }
-    async fn get_person(
-        &self,
-        t: TenantId,
-        id: &ExternalId,
-    ) -> Result<Option<PersonRecord>, StoreError> {
+    async fn get_person(&self, t: TenantId, id: &ExternalId) -> Result<Option<PersonRecord>, StoreError> {
         self.inner.get_person(t, id).await
     }
     async fn list_people(
@@ -329,11 +243,7 @@ impl Directory for FlakyDirectory {
     ) -> Result<Page<PersonRecord>, StoreError> {
         self.inner.list_people(t, limit, c).await
     }
-    async fn person_history(
-        &self,
-        t: TenantId,
-        id: &ExternalId,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn person_history(&self, t: TenantId, id: &ExternalId) -> Result<Vec<HistoryEntry>, StoreError> {
         self.inner.person_history(t, id).await
     }
     async fn list_events(

@@ -29,12 +29,10 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, FormatError> {
             message: "must be \"delta\" or \"full\"".into(),
         })?,
     };
-    let records = envelope
-        .records
-        .ok_or_else(|| FormatError::InvalidEnvelope {
-            path: "records".into(),
-            message: "is required (an array of records)".into(),
-        })?;
+    let records = envelope.records.ok_or_else(|| FormatError::InvalidEnvelope {
+        path: "records".into(),
+        message: "is required (an array of records)".into(),
+    })?;
     if records.len() > MAX_RECORDS {
         return Err(FormatError::InvalidEnvelope {
             path: "records".into(),
@@ -60,11 +58,7 @@ fn malformed(e: serde_json::Error) -> FormatError {
         Category::Data => "unexpected type (expected an object with a records array)",
         Category::Io => "read error",
     };
-    FormatError::MalformedJson {
-        line: e.line(),
-        column: e.column(),
-        what,
-    }
+    FormatError::MalformedJson { line: e.line(), column: e.column(), what }
 }
 
 #[cfg(test)]
@@ -108,9 +102,6 @@ mod tests {
             parse_feed(br#"{"mode":"delta"}"#),
             Err(FormatError::InvalidEnvelope { path, .. }) if path == "records"
         ));
-        assert!(matches!(
-            parse_feed(br#"[1,2]"#),
-            Err(FormatError::MalformedJson { .. })
-        ));
+        assert!(matches!(parse_feed(br#"[1,2]"#), Err(FormatError::MalformedJson { .. })));
     }
 }

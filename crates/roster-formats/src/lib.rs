@@ -30,11 +30,7 @@ impl ParsedFeed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     #[error("malformed JSON at line {line}, column {column}: {what}")]
-    MalformedJson {
-        line: usize,
-        column: usize,
-        what: &'static str,
-    },
+    MalformedJson { line: usize, column: usize, what: &'static str },
     #[error("invalid feed: `{path}` {message}")]
     InvalidEnvelope { path: String, message: String },
 }
@@ -72,10 +68,6 @@ impl FeedBuilder {
     }
 
     pub fn finish(self, mode: FeedMode) -> ParsedFeed {
-        ParsedFeed {
-            mode,
-            valid: self.valid,
-            rejected: self.rejected,
-        }
+        ParsedFeed { mode, valid: self.valid, rejected: self.rejected }
     }
 }

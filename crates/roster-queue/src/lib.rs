@@ -22,8 +22,10 @@ use roster_core::Timestamp;
 
 pub mod conformance;
 pub mod sqlite;
+pub mod sqs;
 
 pub use sqlite::{SqliteQueue, SqliteQueueConfig};
+pub use sqs::{SqsConfig, SqsQueue};
 
 /// A message to send.
 #[derive(Clone, PartialEq, Eq)]
@@ -190,13 +192,11 @@ pub trait Queue: Send + Sync + 'static {
     ) -> Result<(), QueueError>;
 
     /// Moves a received message to the dead-letter queue at once (a permanent
-    /// error: it can never be applied).
-    async fn dead_letter(&self, receipt: &ReceiptHandle, reason: &str) -> Result<(), QueueError>;
+    /// error: it can never be applied). Fails with `InvalidReceipt` if it was
+    /// received again since.
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Result<(), QueueError>;
 
-    async fn list_dead_letters(
-        &self,
-        filter: &DeadLetterFilter,
-    ) -> Result<Vec<DeadLetter>, QueueError>;
+    async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, QueueError>;
 
     async fn get_dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, QueueError>;
 

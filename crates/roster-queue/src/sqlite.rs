@@ -120,19 +120,14 @@ fn millis(d: Duration) -> i64 {
 impl SqliteQueue {
     pub fn open(config: SqliteQueueConfig) -> Result<Self, QueueError> {
         let conn = Connection::open(&config.path).map_err(storage)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(storage)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
         // FULL: a committed send survives power loss, not only a crash.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(storage)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(storage)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(storage)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(storage)?;
         if version < 1 {
             conn.execute_batch(SCHEMA).map_err(storage)?;
-            conn.pragma_update(None, "user_version", 1)
-                .map_err(storage)?;
+            conn.pragma_update(None, "user_version", 1).map_err(storage)?;
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -151,9 +146,8 @@ impl SqliteQueue {
     ) -> Result<T, QueueError> {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| QueueError::Storage("queue connection poisoned".into()))?;
+            let mut guard =
+                conn.lock().map_err(|_| QueueError::Storage("queue connection poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -178,9 +172,7 @@ impl SqliteQueue {
                 for h in heads {
                     if h.receive_count >= max_receives {
                         let reason = match &h.last_error {
-                            Some(e) => format!(
-                                "exceeded maxReceiveCount ({max_receives}); last error: {e}"
-                            ),
+                            Some(e) => format!("exceeded maxReceiveCount ({max_receives}); last error: {e}"),
                             None => format!("exceeded maxReceiveCount ({max_receives})"),
                         };
                         move_to_dlq(&tx, h.seq, now, &reason)?;
@@ -255,12 +247,7 @@ fn mark_received(
          WHERE seq = ?1",
     )
     .map_err(storage)?
-    .execute(params![
-        h.seq,
-        receipt,
-        now,
-        now.saturating_add(visibility_ms)
-    ])
+    .execute(params![h.seq, receipt, now, now.saturating_add(visibility_ms)])
     .map_err(storage)?;
     Ok(ReceivedMessage {
         id: h.id,
@@ -385,7 +372,9 @@ impl Queue for SqliteQueue {
                         .map_err(storage)?;
                     for m in messages {
                         // 0 rows: the id was sent within the window.
-                        if seen.execute(params![m.id, now.saturating_add(dedup_ms), now]).map_err(storage)? == 0 {
+                        if seen.execute(params![m.id, now.saturating_add(dedup_ms), now]).map_err(storage)?
+                            == 0
+                        {
                             outcome.duplicates += 1;
                             continue;
                         }
@@ -393,7 +382,10 @@ impl Queue for SqliteQueue {
                         match insert.execute(params![m.id, m.group_id, m.tenant, m.body, now, visible_at]) {
                             Ok(_) => outcome.sent += 1,
                             // Still queued from before the window: a duplicate too.
-                            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                            Err(e)
+                                if e.sqlite_error_code()
+                                    == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                            {
                                 outcome.duplicates += 1
                             }
                             Err(e) => return Err(storage(e)),
@@ -432,10 +424,8 @@ impl Queue for SqliteQueue {
     }
 
     async fn delete_batch(&self, receipts: &[ReceiptHandle]) -> Result<(), QueueError> {
-        let keys: Vec<(i64, String)> = receipts
-            .iter()
-            .filter_map(|r| receipt_seq(r).map(|seq| (seq, r.0.clone())))
-            .collect();
+        let keys: Vec<(i64, String)> =
+            receipts.iter().filter_map(|r| receipt_seq(r).map(|seq| (seq, r.0.clone()))).collect();
         if keys.is_empty() {
             return Ok(());
         }
@@ -486,9 +476,9 @@ impl Queue for SqliteQueue {
         Ok(())
     }
 
-    async fn dead_letter(&self, receipt: &ReceiptHandle, reason: &str) -> Result<(), QueueError> {
-        let seq = receipt_seq(receipt).ok_or(QueueError::InvalidReceipt)?;
-        let (receipt, reason) = (receipt.0.clone(), reason.to_owned());
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Result<(), QueueError> {
+        let seq = receipt_seq(&message.receipt).ok_or(QueueError::InvalidReceipt)?;
+        let (receipt, reason) = (message.receipt.0.clone(), reason.to_owned());
         let now = self.clock.now().millis();
         self.with_conn(move |conn| {
             let tx = conn.transaction().map_err(storage)?;
@@ -510,10 +500,7 @@ impl Queue for SqliteQueue {
         Ok(())
     }
 
-    async fn list_dead_letters(
-        &self,
-        filter: &DeadLetterFilter,
-    ) -> Result<Vec<DeadLetter>, QueueError> {
+    async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, QueueError> {
         let filter = filter.clone();
         let limit = filter.limit.clamp(1, MAX_LIST) as i64;
         self.with_conn(move |conn| {
@@ -534,10 +521,7 @@ impl Queue for SqliteQueue {
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(storage)?;
             let rows = stmt
-                .query_map(
-                    params![after_seq, filter.tenant, limit],
-                    dead_letter_from_row,
-                )
+                .query_map(params![after_seq, filter.tenant, limit], dead_letter_from_row)
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })
@@ -570,16 +554,24 @@ impl Queue for SqliteQueue {
                 let moved = match &which {
                     Redrive::All { tenant } => {
                         let n = tx
-                            .execute(&format!("{select} WHERE (?2 IS NULL OR tenant = ?2)"), params![now, tenant])
+                            .execute(
+                                &format!("{select} WHERE (?2 IS NULL OR tenant = ?2)"),
+                                params![now, tenant],
+                            )
                             .map_err(storage)?;
-                        tx.execute("DELETE FROM dead_letters WHERE (?1 IS NULL OR tenant = ?1)", params![tenant])
-                            .map_err(storage)?;
+                        tx.execute(
+                            "DELETE FROM dead_letters WHERE (?1 IS NULL OR tenant = ?1)",
+                            params![tenant],
+                        )
+                        .map_err(storage)?;
                         n
                     }
                     Redrive::Ids(ids) => {
                         let mut n = 0;
                         for id in ids {
-                            n += tx.execute(&format!("{select} WHERE id = ?2"), params![now, id]).map_err(storage)?;
+                            n += tx
+                                .execute(&format!("{select} WHERE id = ?2"), params![now, id])
+                                .map_err(storage)?;
                             tx.execute("DELETE FROM dead_letters WHERE id = ?1", [id]).map_err(storage)?;
                         }
                         n
@@ -597,10 +589,7 @@ impl Queue for SqliteQueue {
         let tenant = tenant.map(str::to_owned);
         self.with_conn(move |conn| {
             let n = conn
-                .execute(
-                    "DELETE FROM dead_letters WHERE (?1 IS NULL OR tenant = ?1)",
-                    params![tenant],
-                )
+                .execute("DELETE FROM dead_letters WHERE (?1 IS NULL OR tenant = ?1)", params![tenant])
                 .map_err(storage)?;
             Ok(n as u64)
         })
@@ -617,18 +606,11 @@ impl Queue for SqliteQueue {
                     .map(|n| n as u64)
                     .map_err(storage)
             };
-            let visible = count(
-                "SELECT COUNT(*) FROM messages WHERE visible_at <= ?1",
-                &[&now],
-            )?;
-            let in_flight = count(
-                "SELECT COUNT(*) FROM messages WHERE visible_at > ?1 AND receive_count > 0",
-                &[&now],
-            )?;
-            let delayed = count(
-                "SELECT COUNT(*) FROM messages WHERE visible_at > ?1 AND receive_count = 0",
-                &[&now],
-            )?;
+            let visible = count("SELECT COUNT(*) FROM messages WHERE visible_at <= ?1", &[&now])?;
+            let in_flight =
+                count("SELECT COUNT(*) FROM messages WHERE visible_at > ?1 AND receive_count > 0", &[&now])?;
+            let delayed =
+                count("SELECT COUNT(*) FROM messages WHERE visible_at > ?1 AND receive_count = 0", &[&now])?;
             let dead_letters = count("SELECT COUNT(*) FROM dead_letters", &[])?;
             // seq follows send order, so the first message is (nearly) the oldest.
             let oldest: Option<i64> = conn
@@ -642,8 +624,7 @@ impl Queue for SqliteQueue {
                 in_flight,
                 delayed,
                 dead_letters,
-                oldest_age: oldest
-                    .map(|t| Duration::from_millis(now.saturating_sub(t).max(0) as u64)),
+                oldest_age: oldest.map(|t| Duration::from_millis(now.saturating_sub(t).max(0) as u64)),
             })
         })
         .await

@@ -15,10 +15,7 @@ struct Sqlite {
 }
 
 fn sqlite() -> Sqlite {
-    Sqlite {
-        clock: ManualClock::new(Timestamp(1_700_000_000_000)),
-        dir: tempfile::tempdir().unwrap(),
-    }
+    Sqlite { clock: ManualClock::new(Timestamp(1_700_000_000_000)), dir: tempfile::tempdir().unwrap() }
 }
 
 impl Sqlite {
@@ -43,40 +40,21 @@ impl Harness for Sqlite {
 
 roster_queue::conformance_tests!(sqlite());
 
-const RECEIVE: ReceiveRequest = ReceiveRequest {
-    max_messages: 10,
-    visibility_timeout: Duration::from_secs(30),
-    wait: Duration::ZERO,
-};
+const RECEIVE: ReceiveRequest =
+    ReceiveRequest { max_messages: 10, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO };
 
 #[tokio::test]
 async fn messages_and_their_state_survive_reopening_the_file() {
     let h = sqlite();
     let q = h.open(5);
-    q.send_batch(vec![message("a", "g1", "t"), message("b", "g2", "t")])
-        .await
-        .unwrap();
-    let got = q
-        .receive(ReceiveRequest {
-            max_messages: 1,
-            ..RECEIVE
-        })
-        .await
-        .unwrap();
+    q.send_batch(vec![message("a", "g1", "t"), message("b", "g2", "t")]).await.unwrap();
+    let got = q.receive(ReceiveRequest { max_messages: 1, ..RECEIVE }).await.unwrap();
     drop(q);
     let q = h.open(5);
     let s = q.stats().await.unwrap();
-    assert_eq!(
-        (s.visible, s.in_flight),
-        (1, 1),
-        "the in-flight one stays in flight"
-    );
+    assert_eq!((s.visible, s.in_flight), (1, 1), "the in-flight one stays in flight");
     q.delete_batch(&[got[0].receipt.clone()]).await.unwrap();
-    assert_eq!(
-        q.stats().await.unwrap().depth(),
-        1,
-        "receipts stay valid across reopening"
-    );
+    assert_eq!(q.stats().await.unwrap().depth(), 1, "receipts stay valid across reopening");
 }
 
 #[tokio::test]
@@ -91,15 +69,8 @@ async fn messages_past_retention_move_to_the_dlq_never_vanish() {
     q.send_batch(vec![message("new", "g2", "t")]).await.unwrap();
     h.clock.advance_millis(1_900_000);
     let got = q.receive(RECEIVE).await.unwrap();
-    assert_eq!(
-        got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
-        ["new"]
-    );
-    let dead = q
-        .get_dead_letter("old")
-        .await
-        .unwrap()
-        .expect("expired into the DLQ");
+    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["new"]);
+    let dead = q.get_dead_letter("old").await.unwrap().expect("expired into the DLQ");
     assert_eq!(dead.reason, "retention period expired");
     assert_eq!(dead.dead_lettered_at, h.clock.now());
 }

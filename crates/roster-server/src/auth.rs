@@ -32,39 +32,23 @@ impl Principal {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization header (expected: Bearer <API key>)",
-            ))?;
+            .ok_or(ApiError::Unauthorized("missing Authorization header (expected: Bearer <API key>)"))?;
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "the Authorization header must be `Bearer <API key>`",
-            ))?;
+            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`"))?;
         let key = state
             .directory
             .authenticate_key(&hash_api_key(token), state.clock.now())
             .await?
-            .ok_or(ApiError::Unauthorized(
-                "unknown, revoked or expired API key",
-            ))?;
-        Ok(Principal {
-            tenant_id: key.tenant_id,
-            key_id: key.id,
-            scopes: key.scopes,
-        })
+            .ok_or(ApiError::Unauthorized("unknown, revoked or expired API key"))?;
+        Ok(Principal { tenant_id: key.tenant_id, key_id: key.id, scopes: key.scopes })
     }
 }

@@ -27,15 +27,8 @@ pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<_>| {
             // The route template, never the raw path: paths carry external ids.
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", |m| m.as_str());
-            let request_id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
+            let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
+            let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), route, request_id)
         })
         .on_request(())
@@ -61,9 +54,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// How long a client may take to send a request's body before it is cut off.

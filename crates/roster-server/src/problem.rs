@@ -29,10 +29,7 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     #[error("{detail}")]
-    TooManyRequests {
-        detail: String,
-        retry_after_secs: u64,
-    },
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -43,37 +40,23 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not Found"),
-            ApiError::MethodNotAllowed(_) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method Not Allowed",
-            ),
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed")
+            }
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad Request"),
-            ApiError::UnsupportedMediaType { .. } => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported Media Type",
-            ),
-            ApiError::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload Too Large",
-            ),
-            ApiError::Unavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service Unavailable",
-            ),
-            ApiError::TooManyRequests { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
-                "Too Many Requests",
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal Server Error",
-            ),
+            ApiError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
+            }
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large")
+            }
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable")
+            }
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too Many Requests")
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal Server Error"),
         }
     }
 }
@@ -101,10 +84,7 @@ impl IntoResponse for ApiError {
         });
         let mut res = (status, Json(body)).into_response();
         let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -112,9 +92,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            ApiError::TooManyRequests {
-                retry_after_secs, ..
-            } => {
+            ApiError::TooManyRequests { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             _ => {}
@@ -139,9 +117,7 @@ impl From<StoreError> for ApiError {
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
-            QueueError::Unavailable(m) => {
-                ApiError::Unavailable(format!("the queue is busy ({m}); retry"))
-            }
+            QueueError::Unavailable(m) => ApiError::Unavailable(format!("the queue is busy ({m}); retry")),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -150,9 +126,7 @@ impl From<QueueError> for ApiError {
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Format(f @ FormatError::MalformedJson { .. }) => {
-                ApiError::BadRequest(f.to_string())
-            }
+            IngestError::Format(f @ FormatError::MalformedJson { .. }) => ApiError::BadRequest(f.to_string()),
             IngestError::Format(f @ FormatError::InvalidEnvelope { .. }) => {
                 ApiError::BadRequest(f.to_string())
             }

@@ -14,9 +14,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            body_limit: 32 * 1024 * 1024,
-        }
+        Self { body_limit: 32 * 1024 * 1024 }
     }
 }
 

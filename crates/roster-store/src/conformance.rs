@@ -82,27 +82,15 @@ fn eid(s: &str) -> ExternalId {
 }
 
 async fn apply(d: &impl Directory, m: &ChangeMessage) -> ApplyOutcome {
-    let mut out = d
-        .apply_batch(std::slice::from_ref(m), T0)
-        .await
-        .expect("apply");
+    let mut out = d.apply_batch(std::slice::from_ref(m), T0).await.expect("apply");
     out.pop().expect("one outcome per message")
 }
 
 pub async fn joiner_is_stored_with_history_and_event(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f = feed(d, t, 1).await;
-    let m = msg(
-        t,
-        f,
-        json!({"externalId": "E1", "name": {"givenName": "Ann"}, "department": "Sales"}),
-    );
-    assert_eq!(
-        apply(d, &m).await,
-        ApplyOutcome::Applied {
-            event: Some(EventType::Joined)
-        }
-    );
+    let m = msg(t, f, json!({"externalId": "E1", "name": {"givenName": "Ann"}, "department": "Sales"}));
+    assert_eq!(apply(d, &m).await, ApplyOutcome::Applied { event: Some(EventType::Joined) });
     let p = d.get_person(t, &eid("E1")).await.unwrap().expect("stored");
     assert_eq!(p.version, 1);
     assert_eq!(p.person.department.as_deref(), Some("Sales"));
@@ -124,60 +112,30 @@ pub async fn same_message_twice_changes_nothing(d: &impl Directory) {
     let m = msg(t, f, json!({"externalId": "E1", "title": "Clerk"}));
     apply(d, &m).await;
     assert_eq!(apply(d, &m).await, ApplyOutcome::Duplicate);
-    assert_eq!(
-        d.person_history(t, &eid("E1")).await.unwrap().len(),
-        1,
-        "no second history row"
-    );
-    assert_eq!(
-        d.list_events(t, 0, 10).await.unwrap().len(),
-        1,
-        "no second event"
-    );
+    assert_eq!(d.person_history(t, &eid("E1")).await.unwrap().len(), 1, "no second history row");
+    assert_eq!(d.list_events(t, 0, 10).await.unwrap().len(), 1, "no second event");
     let counts = d.get_feed(t, f).await.unwrap().unwrap().counts;
     assert_eq!((counts.applied, counts.unchanged), (1, 0), "counted once");
     // A new message with the same data is a real, but empty, change.
     let again = msg(t, f, json!({"externalId": "E1", "title": "Clerk"}));
     assert_eq!(apply(d, &again).await, ApplyOutcome::Unchanged);
-    assert_eq!(
-        d.get_person(t, &eid("E1")).await.unwrap().unwrap().version,
-        1
-    );
+    assert_eq!(d.get_person(t, &eid("E1")).await.unwrap().unwrap().version, 1);
 }
 
 pub async fn lifecycle_events_follow_the_changes(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f = feed(d, t, 4).await;
     for (rec, want) in [
-        (
-            json!({"externalId": "E1", "department": "Sales"}),
-            EventType::Joined,
-        ),
-        (
-            json!({"externalId": "E1", "department": "R&D"}),
-            EventType::Moved,
-        ),
-        (
-            json!({"op": "deactivate", "externalId": "E1"}),
-            EventType::Left,
-        ),
-        (
-            json!({"externalId": "E1", "department": "R&D"}),
-            EventType::Rehired,
-        ),
+        (json!({"externalId": "E1", "department": "Sales"}), EventType::Joined),
+        (json!({"externalId": "E1", "department": "R&D"}), EventType::Moved),
+        (json!({"op": "deactivate", "externalId": "E1"}), EventType::Left),
+        (json!({"externalId": "E1", "department": "R&D"}), EventType::Rehired),
     ] {
-        assert_eq!(
-            apply(d, &msg(t, f, rec)).await,
-            ApplyOutcome::Applied { event: Some(want) }
-        );
+        assert_eq!(apply(d, &msg(t, f, rec)).await, ApplyOutcome::Applied { event: Some(want) });
     }
     let events = d.list_events(t, 0, 10).await.unwrap();
     assert_eq!(events[1].payload["changedFields"], json!(["department"]));
-    assert_eq!(
-        d.list_events(t, events[1].seq, 10).await.unwrap().len(),
-        2,
-        "paging by seq"
-    );
+    assert_eq!(d.list_events(t, events[1].seq, 10).await.unwrap().len(), 2, "paging by seq");
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
     assert_eq!(p.version, 4);
     assert!(p.person.active);
@@ -186,16 +144,14 @@ pub async fn lifecycle_events_follow_the_changes(d: &impl Directory) {
 pub async fn stale_changes_are_skipped_and_counted(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f = feed(d, t, 2).await;
-    let newer = json!({"externalId": "E1", "title": "Lead", "meta": {"lastModified": "2026-11-02T00:00:00Z"}});
-    let older = json!({"externalId": "E1", "title": "Intern", "meta": {"lastModified": "2026-11-01T00:00:00Z"}});
+    let newer =
+        json!({"externalId": "E1", "title": "Lead", "meta": {"lastModified": "2026-11-02T00:00:00Z"}});
+    let older =
+        json!({"externalId": "E1", "title": "Intern", "meta": {"lastModified": "2026-11-01T00:00:00Z"}});
     apply(d, &msg(t, f, newer)).await;
     assert_eq!(apply(d, &msg(t, f, older)).await, ApplyOutcome::Stale);
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
-    assert_eq!(
-        p.person.title.as_deref(),
-        Some("Lead"),
-        "a late, older change never overwrites"
-    );
+    assert_eq!(p.person.title.as_deref(), Some("Lead"), "a late, older change never overwrites");
     let feed = d.get_feed(t, f).await.unwrap().unwrap();
     assert_eq!((feed.counts.applied, feed.counts.stale), (1, 1));
     assert_eq!(feed.status, FeedStatus::Completed);
@@ -204,15 +160,9 @@ pub async fn stale_changes_are_skipped_and_counted(d: &impl Directory) {
 pub async fn feed_status_follows_its_counts(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f = feed(d, t, 2).await;
-    assert_eq!(
-        d.get_feed(t, f).await.unwrap().unwrap().status,
-        FeedStatus::Accepted
-    );
+    assert_eq!(d.get_feed(t, f).await.unwrap().unwrap().status, FeedStatus::Accepted);
     apply(d, &msg(t, f, json!({"externalId": "E1"}))).await;
-    assert_eq!(
-        d.get_feed(t, f).await.unwrap().unwrap().status,
-        FeedStatus::Processing
-    );
+    assert_eq!(d.get_feed(t, f).await.unwrap().unwrap().status, FeedStatus::Processing);
     apply(d, &msg(t, f, json!({"externalId": "E2"}))).await;
     let done = d.get_feed(t, f).await.unwrap().unwrap();
     assert_eq!(done.status, FeedStatus::Completed);
@@ -237,15 +187,9 @@ pub async fn feed_status_follows_its_counts(d: &impl Directory) {
         .await
         .unwrap();
     assert_eq!(f2.status, FeedStatus::CompletedWithErrors);
-    assert_eq!(
-        d.get_feed(t, id).await.unwrap().unwrap().rejections,
-        vec![rejected]
-    );
+    assert_eq!(d.get_feed(t, id).await.unwrap().unwrap().rejections, vec![rejected]);
     d.fail_feed(t, f, T0).await.unwrap();
-    assert_eq!(
-        d.get_feed(t, f).await.unwrap().unwrap().status,
-        FeedStatus::Failed
-    );
+    assert_eq!(d.get_feed(t, f).await.unwrap().unwrap().status, FeedStatus::Failed);
 }
 
 pub async fn failure_then_redriven_success_moves_the_counts(d: &impl Directory) {
@@ -279,10 +223,7 @@ pub async fn unknown_feed_is_rejected(d: &impl Directory) {
     let out = apply(d, &msg(t, FeedId::new(), json!({"externalId": "E1"}))).await;
     assert!(matches!(out, ApplyOutcome::Rejected(_)), "{out:?}");
     let out = apply(d, &msg(t, f, json!({"externalId": "E1"}))).await;
-    assert!(
-        matches!(out, ApplyOutcome::Rejected(_)),
-        "another tenant's feed is unknown: {out:?}"
-    );
+    assert!(matches!(out, ApplyOutcome::Rejected(_)), "another tenant's feed is unknown: {out:?}");
     assert!(d.get_person(t, &eid("E1")).await.unwrap().is_none());
 }
 
@@ -315,61 +256,31 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
         expires_at,
     };
     d.create_api_key(key(1, None), T0).await.unwrap();
-    d.create_api_key(key(2, Some(T0.plus_millis(1000))), T0)
-        .await
-        .unwrap();
-    let ok = d
-        .authenticate_key(&[1; 32], T0)
-        .await
-        .unwrap()
-        .expect("a valid key");
+    d.create_api_key(key(2, Some(T0.plus_millis(1000))), T0).await.unwrap();
+    let ok = d.authenticate_key(&[1; 32], T0).await.unwrap().expect("a valid key");
     assert_eq!(ok.tenant_id, t);
     assert_eq!(ok.scopes, vec![Scope::Ingest, Scope::Read]);
-    assert!(
-        d.authenticate_key(&[3; 32], T0).await.unwrap().is_none(),
-        "unknown hash"
-    );
-    assert!(
-        d.authenticate_key(&[2; 32], T0).await.unwrap().is_some(),
-        "not yet expired"
-    );
-    assert!(
-        d.authenticate_key(&[2; 32], T0.plus_millis(1000))
-            .await
-            .unwrap()
-            .is_none(),
-        "expired"
-    );
-    let used = d
-        .authenticate_key(&[1; 32], T0.plus_millis(120_000))
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(d.authenticate_key(&[3; 32], T0).await.unwrap().is_none(), "unknown hash");
+    assert!(d.authenticate_key(&[2; 32], T0).await.unwrap().is_some(), "not yet expired");
+    assert!(d.authenticate_key(&[2; 32], T0.plus_millis(1000)).await.unwrap().is_none(), "expired");
+    let used = d.authenticate_key(&[1; 32], T0.plus_millis(120_000)).await.unwrap().unwrap();
     assert!(used.last_used_at.is_some(), "last use is recorded");
 }
 
 pub async fn people_pages_return_everyone_once(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f = feed(d, t, 25).await;
-    let batch: Vec<ChangeMessage> = (0..25)
-        .map(|i| msg(t, f, json!({"externalId": format!("E{i:02}")})))
-        .collect();
+    let batch: Vec<ChangeMessage> =
+        (0..25).map(|i| msg(t, f, json!({"externalId": format!("E{i:02}")}))).collect();
     d.apply_batch(&batch, T0).await.unwrap();
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = d.list_people(t, 10, cursor.as_deref()).await.unwrap();
-        seen.extend(
-            page.items
-                .iter()
-                .map(|p| p.person.external_id.as_str().to_owned()),
-        );
+        seen.extend(page.items.iter().map(|p| p.person.external_id.as_str().to_owned()));
         match page.next {
             Some(c) => {
-                assert!(
-                    !c.contains('E'),
-                    "cursors carry no external id in clear: {c}"
-                );
+                assert!(!c.contains('E'), "cursors carry no external id in clear: {c}");
                 cursor = Some(c);
             }
             None => break,
@@ -377,21 +288,12 @@ pub async fn people_pages_return_everyone_once(d: &impl Directory) {
     }
     let want: Vec<String> = (0..25).map(|i| format!("E{i:02}")).collect();
     assert_eq!(seen, want);
-    assert!(
-        d.list_people(t, 10, Some("zz-not-hex")).await.is_err(),
-        "a malformed cursor is an error"
-    );
+    assert!(d.list_people(t, 10, Some("zz-not-hex")).await.is_err(), "a malformed cursor is an error");
 }
 
 pub async fn duplicate_tenant_names_conflict(d: &impl Directory) {
     tenant(d, "acme").await;
-    assert!(matches!(
-        d.create_tenant("acme", T0).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        d.tenant_by_name("acme").await.unwrap().unwrap().name,
-        "acme"
-    );
+    assert!(matches!(d.create_tenant("acme", T0).await, Err(StoreError::Conflict(_))));
+    assert_eq!(d.tenant_by_name("acme").await.unwrap().unwrap().name, "acme");
     assert_eq!(d.list_tenants().await.unwrap().len(), 1);
 }

@@ -8,9 +8,7 @@
 
 use async_trait::async_trait;
 use roster_core::lifecycle::EventType;
-use roster_core::{
-    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp,
-};
+use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp};
 use serde::Serialize;
 
 pub mod conformance;
@@ -263,11 +261,7 @@ pub trait Directory: Send + Sync + 'static {
     async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError>;
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
-    async fn create_api_key(
-        &self,
-        key: NewApiKey,
-        now: Timestamp,
-    ) -> Result<ApiKeyInfo, StoreError>;
+    async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError>;
     /// The key with this hash, if it is neither revoked nor expired at `now`;
     /// records `now` as its last use.
     async fn authenticate_key(
@@ -280,12 +274,7 @@ pub trait Directory: Send + Sync + 'static {
 
     async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError>;
     /// Marks a feed whose messages could not be queued.
-    async fn fail_feed(
-        &self,
-        tenant: TenantId,
-        feed: FeedId,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
+    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError>;
     async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError>;
     async fn list_feeds(
         &self,
@@ -309,19 +298,12 @@ pub trait Directory: Send + Sync + 'static {
     /// Counts a message as failed in its feed (it went to the dead-letter
     /// queue). Idempotent per message id; a later successful apply of the
     /// same message (after a redrive) moves it from failed to applied.
-    async fn record_failure(
-        &self,
-        message: &ChangeMessage,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
+    async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError>;
 
     // --- reads ---
 
-    async fn get_person(
-        &self,
-        tenant: TenantId,
-        id: &ExternalId,
-    ) -> Result<Option<PersonRecord>, StoreError>;
+    async fn get_person(&self, tenant: TenantId, id: &ExternalId)
+    -> Result<Option<PersonRecord>, StoreError>;
     /// People ordered by external id.
     async fn list_people(
         &self,

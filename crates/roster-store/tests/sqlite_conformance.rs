@@ -20,10 +20,7 @@ impl Deref for Fresh {
 async fn fresh() -> Fresh {
     let dir = tempfile::tempdir().unwrap();
     let directory = SqliteDirectory::open(&dir.path().join("directory.db")).unwrap();
-    Fresh {
-        directory,
-        _dir: dir,
-    }
+    Fresh { directory, _dir: dir }
 }
 
 roster_store::directory_conformance_tests!(fresh());
@@ -33,10 +30,7 @@ async fn data_survives_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("directory.db");
     let d = SqliteDirectory::open(&path).unwrap();
-    let t = d
-        .create_tenant("acme", roster_core::Timestamp(1))
-        .await
-        .unwrap();
+    let t = d.create_tenant("acme", roster_core::Timestamp(1)).await.unwrap();
     drop(d);
     let d = SqliteDirectory::open(&path).unwrap();
     assert_eq!(d.tenant_by_name("acme").await.unwrap(), Some(t));

@@ -81,16 +81,8 @@ const TITLES: [&str; 10] = [
     "Associate",
     "Lead",
 ];
-const LOCATIONS: [&str; 8] = [
-    "Berlin",
-    "London",
-    "New York",
-    "Singapore",
-    "Toronto",
-    "Paris",
-    "Sydney",
-    "Austin",
-];
+const LOCATIONS: [&str; 8] =
+    ["Berlin", "London", "New York", "Singapore", "Toronto", "Paris", "Sydney", "Austin"];
 
 /// Each manager has this many direct reports in the generated tree.
 pub const SPAN_OF_CONTROL: u64 = 8;
@@ -117,11 +109,8 @@ impl PeopleGenerator {
         let pick = |shift: u32, len: usize| ((h >> shift) as usize) % len;
         let given = GIVEN[pick(0, GIVEN.len())];
         let family = FAMILY[pick(8, FAMILY.len())];
-        let email = format!(
-            "{}.{}{i}@example.com",
-            given.to_lowercase(),
-            family.to_lowercase().replace(' ', "")
-        );
+        let email =
+            format!("{}.{}{i}@example.com", given.to_lowercase(), family.to_lowercase().replace(' ', ""));
         let mut p = json!({
             "externalId": Self::external_id(i),
             "userName": email,

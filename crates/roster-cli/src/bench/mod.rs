@@ -77,12 +77,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     eprintln!("baseline: raw SQLite batched inserts (WAL, synchronous=FULL)...");
     let sample_body = sample_message_body(&people);
-    let base = baseline::measure(
-        &tmp.path().join("baseline.db"),
-        args.records,
-        args.batch,
-        sample_body.len(),
-    )?;
+    let base =
+        baseline::measure(&tmp.path().join("baseline.db"), args.records, args.batch, sample_body.len())?;
     report.push(Row::rate("baseline", "raw SQLite inserts", base, None));
 
     eprintln!(
@@ -108,30 +104,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         running.shutdown().await?;
         rate
     };
-    report.push(Row::rate(
-        "ingest",
-        "records/s acknowledged (durable 202)",
-        ingest,
-        Some(base),
-    ));
+    report.push(Row::rate("ingest", "records/s acknowledged (durable 202)", ingest, Some(base)));
 
-    eprintln!(
-        "end to end: ingest and consumer together for at least {} s...",
-        args.e2e_seconds
-    );
+    eprintln!("end to end: ingest and consumer together for at least {} s...", args.e2e_seconds);
     let settings = settings(tmp.path().join("e2e"), args.workers);
     let (e2e, applied) = end_to_end(&settings, &people, &args).await?;
-    report.push(Row::rate(
-        "end_to_end",
-        "records/s applied to the directory",
-        e2e,
-        Some(base),
-    ));
+    report.push(Row::rate("end_to_end", "records/s applied to the directory", e2e, Some(base)));
 
-    eprintln!(
-        "latency: {} records/s offered for {} s...",
-        args.latency_rate, args.latency_seconds
-    );
+    eprintln!("latency: {} records/s offered for {} s...", args.latency_rate, args.latency_seconds);
     let lat = latency(&settings, &people, &args, applied).await?;
     report.push(Row::latency("latency", &lat));
 
@@ -140,11 +120,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let running = app::start(&settings).await?;
     let http = reqwest::Client::new();
     loop {
-        let ok = http
-            .get(format!("http://{}/readyz", running.addr))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
+        let ok =
+            http.get(format!("http://{}/readyz", running.addr)).send().await.is_ok_and(|r| r.status() == 200);
         if ok {
             break;
         }
@@ -186,17 +163,13 @@ async fn tenant_key(settings: &Settings) -> anyhow::Result<String> {
     let directory = Embedded::open_directory(settings)?;
     match directory.tenant_by_name("bench").await? {
         Some(_) => anyhow::bail!("the bench tenant exists already"),
-        None => Ok(create_tenant(directory.as_ref(), "bench")
-            .await?
-            .2
-            .expose()
-            .to_owned()),
+        None => Ok(create_tenant(directory.as_ref(), "bench").await?.2.expose().to_owned()),
     }
 }
 
 fn sample_message_body(people: &PeopleGenerator) -> Vec<u8> {
-    let rec = roster_core::validate::parse_record(&people.person(12_345, 0))
-        .expect("generated records are valid");
+    let rec =
+        roster_core::validate::parse_record(&people.person(12_345, 0)).expect("generated records are valid");
     let msg = roster_core::ChangeMessage {
         message_id: roster_core::MessageId::new(),
         tenant_id: roster_core::TenantId::new(),
@@ -224,13 +197,8 @@ async fn push_all(
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (next, http, base, key, people) = (
-            next.clone(),
-            http.clone(),
-            base.to_owned(),
-            key.to_owned(),
-            *people,
-        );
+        let (next, http, base, key, people) =
+            (next.clone(), http.clone(), base.to_owned(), key.to_owned(), *people);
         tasks.push(tokio::spawn(async move {
             loop {
                 let b = next.fetch_add(1, Ordering::SeqCst);
@@ -251,12 +219,7 @@ async fn push_all(
 }
 
 async fn post(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> anyhow::Result<()> {
-    let res = http
-        .post(format!("{base}/integrations/hr-feed"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await?;
+    let res = http.post(format!("{base}/integrations/hr-feed")).bearer_auth(key).json(body).send().await?;
     anyhow::ensure!(res.status() == 202, "ingest answered {}", res.status());
     Ok(())
 }
@@ -274,26 +237,12 @@ async fn end_to_end(
     let t = Instant::now();
     let mut sent = 0;
     while t.elapsed() < Duration::from_secs(args.e2e_seconds) {
-        push_all(
-            &base,
-            &key,
-            people,
-            sent,
-            args.records,
-            args.batch,
-            args.clients,
-        )
-        .await?;
+        push_all(&base, &key, people, sent, args.records, args.batch, args.clients).await?;
         sent += args.records;
     }
     let stats_http = reqwest::Client::new();
     loop {
-        let ready: Value = stats_http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let ready: Value = stats_http.get(format!("{base}/readyz")).send().await?.json().await?;
         let q = &ready["queue"];
         if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
             break;
@@ -316,10 +265,7 @@ async fn latency(
     let running = app::start(settings).await?;
     let base = format!("http://{}", running.addr);
     let directory = Embedded::open_directory(settings)?;
-    let tenant = directory
-        .tenant_by_name("bench")
-        .await?
-        .context("the bench tenant")?;
+    let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
     // A fresh key for this run (the first one was shown once and dropped).
     let secret = roster_engine::credentials::generate_api_key();
     directory
@@ -356,21 +302,14 @@ async fn latency(
     let deadline = Instant::now() + Duration::from_secs(120);
     for (start, end, t0) in sent_at {
         for n in start..end {
-            let id =
-                roster_core::ExternalId::parse(&PeopleGenerator::external_id(n)).expect("valid id");
+            let id = roster_core::ExternalId::parse(&PeopleGenerator::external_id(n)).expect("valid id");
             loop {
-                let p = directory
-                    .get_person(tenant.id, &id)
-                    .await?
-                    .context("a sent person")?;
+                let p = directory.get_person(tenant.id, &id).await?.context("a sent person")?;
                 if p.version >= 2 {
                     latencies.push((p.updated_at.millis() - t0.millis()) as f64 / 1000.0);
                     break;
                 }
-                anyhow::ensure!(
-                    Instant::now() < deadline,
-                    "records not applied within 120 s"
-                );
+                anyhow::ensure!(Instant::now() < deadline, "records not applied within 120 s");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }

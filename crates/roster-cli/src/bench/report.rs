@@ -26,25 +26,14 @@ impl Row {
     }
 
     pub fn seconds(name: &'static str, what: &str, secs: f64) -> Self {
-        Row {
-            name,
-            what: what.into(),
-            value: Some(secs),
-            unit: "s",
-            ratio: None,
-            extra: Value::Null,
-        }
+        Row { name, what: what.into(), value: Some(secs), unit: "s", ratio: None, extra: Value::Null }
     }
 
     pub fn latency(name: &'static str, samples: &[f64]) -> Self {
         let mut s = samples.to_vec();
         s.sort_by(|a, b| a.total_cmp(b));
         let q = |p: f64| {
-            if s.is_empty() {
-                f64::NAN
-            } else {
-                s[((s.len() - 1) as f64 * p).round() as usize] * 1000.0
-            }
+            if s.is_empty() { f64::NAN } else { s[((s.len() - 1) as f64 * p).round() as usize] * 1000.0 }
         };
         Row {
             name,
@@ -63,14 +52,7 @@ impl Row {
     }
 
     pub fn missing(name: &'static str, why: &str) -> Self {
-        Row {
-            name,
-            what: why.into(),
-            value: None,
-            unit: "",
-            ratio: None,
-            extra: Value::Null,
-        }
+        Row { name, what: why.into(), value: None, unit: "", ratio: None, extra: Value::Null }
     }
 }
 
@@ -98,19 +80,11 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!(
-            "{:<12} {:>14} {:<10} {:>9}  WHAT",
-            "FIGURE", "VALUE", "UNIT", "VS RAW"
-        );
+        println!("{:<12} {:>14} {:<10} {:>9}  WHAT", "FIGURE", "VALUE", "UNIT", "VS RAW");
         for r in &self.rows {
             let value = r.value.map_or("n/a".to_owned(), |v| format!("{v:.1}"));
-            let ratio = r
-                .ratio
-                .map_or(String::new(), |x| format!("{:.0}%", x * 100.0));
-            println!(
-                "{:<12} {:>14} {:<10} {:>9}  {}",
-                r.name, value, r.unit, ratio, r.what
-            );
+            let ratio = r.ratio.map_or(String::new(), |x| format!("{:.0}%", x * 100.0));
+            println!("{:<12} {:>14} {:<10} {:>9}  {}", r.name, value, r.unit, ratio, r.what);
         }
     }
 

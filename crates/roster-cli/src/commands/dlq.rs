@@ -42,13 +42,8 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
     match cmd {
         DlqCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
-            let page = client
-                .get_json(&format!("/v1/dlq?limit={}", limit.clamp(1, 1000)))
-                .await?;
-            println!(
-                "{:<38} {:>8} {:<26} REASON",
-                "ID", "RECEIVES", "DEAD-LETTERED"
-            );
+            let page = client.get_json(&format!("/v1/dlq?limit={}", limit.clamp(1, 1000))).await?;
+            println!("{:<38} {:>8} {:<26} REASON", "ID", "RECEIVES", "DEAD-LETTERED");
             for d in page["items"].as_array().into_iter().flatten() {
                 println!(
                     "{:<38} {:>8} {:<26} {}",
@@ -64,9 +59,7 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
         }
         DlqCommand::Show { server, id } => {
             let client = Client::new(&server)?;
-            let d = client
-                .get_json(&format!("/v1/dlq/{}", urlencode(&id)))
-                .await?;
+            let d = client.get_json(&format!("/v1/dlq/{}", urlencode(&id))).await?;
             println!("{}", serde_json::to_string_pretty(&d)?);
         }
         DlqCommand::Redrive { server, id, all } => {

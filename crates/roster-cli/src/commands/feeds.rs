@@ -23,16 +23,12 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
     match cmd {
         FeedsCommand::Show { server, id } => {
             let client = Client::new(&server)?;
-            let feed = client
-                .get_json(&format!("/v1/feeds/{}", super::people::urlencode(&id)))
-                .await?;
+            let feed = client.get_json(&format!("/v1/feeds/{}", super::people::urlencode(&id))).await?;
             println!("{}", serde_json::to_string_pretty(&feed)?);
         }
         FeedsCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
-            let page = client
-                .get_json(&format!("/v1/feeds?limit={}", limit.clamp(1, 1000)))
-                .await?;
+            let page = client.get_json(&format!("/v1/feeds?limit={}", limit.clamp(1, 1000))).await?;
             println!(
                 "{:<38} {:<6} {:<22} {:>9} {:>9} {:>8}",
                 "FEED", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED"

@@ -29,11 +29,7 @@ pub enum PeopleCommand {
 
 pub async fn run(cmd: PeopleCommand) -> anyhow::Result<()> {
     match cmd {
-        PeopleCommand::Ls {
-            server,
-            limit,
-            json,
-        } => {
+        PeopleCommand::Ls { server, limit, json } => {
             let client = Client::new(&server)?;
             let mut items = Vec::new();
             let mut cursor: Option<String> = None;
@@ -54,10 +50,7 @@ pub async fn run(cmd: PeopleCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&items)?);
                 return Ok(());
             }
-            println!(
-                "{:<16} {:<28} {:<20} {:<7} VERSION",
-                "EXTERNAL ID", "NAME", "DEPARTMENT", "ACTIVE"
-            );
+            println!("{:<16} {:<28} {:<20} {:<7} VERSION", "EXTERNAL ID", "NAME", "DEPARTMENT", "ACTIVE");
             for p in &items {
                 println!(
                     "{:<16} {:<28} {:<20} {:<7} {}",
@@ -70,21 +63,14 @@ pub async fn run(cmd: PeopleCommand) -> anyhow::Result<()> {
             }
             eprintln!("{} people", items.len());
         }
-        PeopleCommand::Show {
-            server,
-            external_id,
-            history,
-        } => {
+        PeopleCommand::Show { server, external_id, history } => {
             let client = Client::new(&server)?;
             let path = format!(
                 "/v1/people/{}{}",
                 urlencode(&external_id),
                 if history { "?history=true" } else { "" }
             );
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&client.get_json(&path).await?)?
-            );
+            println!("{}", serde_json::to_string_pretty(&client.get_json(&path).await?)?);
         }
     }
     Ok(())

@@ -30,8 +30,7 @@ pub struct PushArgs {
 }
 
 pub async fn run(args: PushArgs) -> anyhow::Result<()> {
-    let text =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let text = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let doc: Value = serde_json::from_slice(&text).map_err(|e| {
         anyhow::anyhow!(
             "{} is not valid JSON (line {}, column {})",
@@ -49,18 +48,11 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
                 _ => bail!("{}: expected a \"records\" array", args.file.display()),
             }
         }
-        _ => bail!(
-            "{}: expected an object with \"records\" or an array",
-            args.file.display()
-        ),
+        _ => bail!("{}: expected an object with \"records\" or an array", args.file.display()),
     };
     let full = args.full || file_mode.as_deref() == Some("full");
     let mode = if full { "full" } else { "delta" };
-    let batch_size = if full {
-        records.len().max(1)
-    } else {
-        args.batch_size.max(1)
-    };
+    let batch_size = if full { records.len().max(1) } else { args.batch_size.max(1) };
 
     let client = Client::new(&args.server)?;
     let bar = ProgressBar::new(records.len() as u64);
@@ -141,10 +133,7 @@ async fn send_with_retries(
             Err(e) => return Err(e).context("sending the batch"),
         };
         bar.suspend(|| {
-            eprintln!(
-                "server busy; retrying in {}s (attempt {attempt}/{attempts})",
-                wait.as_secs()
-            )
+            eprintln!("server busy; retrying in {}s (attempt {attempt}/{attempts})", wait.as_secs())
         });
         tokio::time::sleep(wait).await;
     }

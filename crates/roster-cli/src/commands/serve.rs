@@ -4,11 +4,7 @@ use crate::config::Settings;
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let running = app::start(&settings).await?;
-    eprintln!(
-        "roster listening on http://{} (data in {})",
-        running.addr,
-        settings.data_dir.display()
-    );
+    eprintln!("roster listening on http://{} (data in {})", running.addr, settings.data_dir.display());
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests and batches");
     running.shutdown().await

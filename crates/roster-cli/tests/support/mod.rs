@@ -62,13 +62,7 @@ impl TestApp {
     }
 
     pub async fn post_feed_as(&self, key: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url("/integrations/hr-feed"))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url("/integrations/hr-feed")).bearer_auth(key).json(body).send().await.unwrap()
     }
 
     pub async fn post_feed(&self, body: &Value) -> Response {
@@ -77,20 +71,13 @@ impl TestApp {
 
     /// Posts a delta feed and returns the 202 answer's body.
     pub async fn push(&self, records: Value) -> Value {
-        let res = self
-            .post_feed(&json!({"mode": "delta", "records": records}))
-            .await;
+        let res = self.post_feed(&json!({"mode": "delta", "records": records})).await;
         assert_eq!(res.status(), 202, "ingest refused the feed");
         res.json().await.unwrap()
     }
 
     pub async fn get_as(&self, key: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).bearer_auth(key).send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -112,20 +99,14 @@ impl TestApp {
             if status.starts_with("completed") || status == "failed" {
                 return feed;
             }
-            assert!(
-                Instant::now() < deadline,
-                "feed {feed_id} still {status} after 30 s: {feed}"
-            );
+            assert!(Instant::now() < deadline, "feed {feed_id} still {status} after 30 s: {feed}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Every event of the tenant, oldest first.
     pub async fn events(&self) -> Vec<Value> {
-        self.get_json("/v1/events?limit=1000").await["items"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.get_json("/v1/events?limit=1000").await["items"].as_array().unwrap().clone()
     }
 
     /// Graceful shutdown, then a start over the same data directory.

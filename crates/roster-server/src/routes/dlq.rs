@@ -28,15 +28,9 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
     let limit = page_size(q.limit)?;
-    let filter = DeadLetterFilter {
-        tenant: Some(principal.tenant_id.to_string()),
-        after: q.after,
-        limit,
-    };
+    let filter = DeadLetterFilter { tenant: Some(principal.tenant_id.to_string()), after: q.after, limit };
     let items = state.queue.list_dead_letters(&filter).await?;
-    let next = (items.len() == limit)
-        .then(|| items.last().map(|d| d.id.clone()))
-        .flatten();
+    let next = (items.len() == limit).then(|| items.last().map(|d| d.id.clone())).flatten();
     let items: Vec<Value> = items.iter().map(|d| summary(d, false)).collect();
     Ok(Json(json!({ "items": items, "next": next })))
 }
@@ -76,23 +70,13 @@ pub async fn redrive_all(
 }
 
 /// `DELETE /v1/dlq`: purges the tenant's dead letters.
-pub async fn purge(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+pub async fn purge(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
-    let purged = state
-        .queue
-        .purge_dead_letters(Some(&principal.tenant_id.to_string()))
-        .await?;
+    let purged = state.queue.purge_dead_letters(Some(&principal.tenant_id.to_string())).await?;
     Ok(Json(json!({ "purged": purged })))
 }
 
-async fn own_dead_letter(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> Result<DeadLetter, ApiError> {
+async fn own_dead_letter(state: &AppState, principal: &Principal, id: &str) -> Result<DeadLetter, ApiError> {
     match state.queue.get_dead_letter(id).await? {
         Some(d) if d.tenant == principal.tenant_id.to_string() => Ok(d),
         _ => Err(ApiError::NotFound("dead letter")),

@@ -24,12 +24,7 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     principal.require(Scope::Read)?;
     let limit = page_size(q.limit)?;
-    let items: Vec<OutboxEvent> = state
-        .directory
-        .list_events(principal.tenant_id, q.after, limit)
-        .await?;
-    let next = (items.len() == limit)
-        .then(|| items.last().map(|e| e.seq))
-        .flatten();
+    let items: Vec<OutboxEvent> = state.directory.list_events(principal.tenant_id, q.after, limit).await?;
+    let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }

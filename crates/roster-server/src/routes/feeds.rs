@@ -36,9 +36,6 @@ pub async fn list(
 ) -> Result<Json<Page<Feed>>, ApiError> {
     principal.require(Scope::Read)?;
     let limit = page_size(q.limit)?;
-    let page = state
-        .directory
-        .list_feeds(principal.tenant_id, limit, q.cursor.as_deref())
-        .await?;
+    let page = state.directory.list_feeds(principal.tenant_id, limit, q.cursor.as_deref()).await?;
     Ok(Json(page))
 }

@@ -12,16 +12,9 @@ pub async fn healthz() -> Json<Value> {
 
 /// Readiness: the directory and the queue answer.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state
-        .directory
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("directory not ready: {e}")))?;
-    let stats = state
-        .queue
-        .stats()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("queue not ready: {e}")))?;
+    state.directory.ping().await.map_err(|e| ApiError::Unavailable(format!("directory not ready: {e}")))?;
+    let stats =
+        state.queue.stats().await.map_err(|e| ApiError::Unavailable(format!("queue not ready: {e}")))?;
     Ok(Json(json!({
         "status": "ready",
         "queue": {

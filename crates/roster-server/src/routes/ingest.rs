@@ -21,15 +21,11 @@ pub async fn hr_feed(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::Ingest)?;
     if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType {
-            expected: "application/json",
-        });
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
     }
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: state.config.body_limit,
-            }
+            ApiError::PayloadTooLarge { limit: state.config.body_limit }
         } else {
             ApiError::BadRequest("the request body could not be read".into())
         }

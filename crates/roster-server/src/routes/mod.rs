@@ -44,8 +44,6 @@ pub fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::BadRequest(format!(
-            "`limit` must be between 1 and {MAX_PAGE}"
-        ))),
+        Some(_) => Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_PAGE}"))),
     }
 }

@@ -24,10 +24,7 @@ pub async fn list(
 ) -> Result<Json<Page<PersonRecord>>, ApiError> {
     principal.require(Scope::Read)?;
     let limit = page_size(q.limit)?;
-    let page = state
-        .directory
-        .list_people(principal.tenant_id, limit, q.cursor.as_deref())
-        .await?;
+    let page = state.directory.list_people(principal.tenant_id, limit, q.cursor.as_deref()).await?;
     Ok(Json(page))
 }
 
@@ -46,19 +43,12 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
     let id = ExternalId::parse(&external_id).map_err(|_| ApiError::NotFound("person"))?;
-    let record = state
-        .directory
-        .get_person(principal.tenant_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound("person"))?;
+    let record =
+        state.directory.get_person(principal.tenant_id, &id).await?.ok_or(ApiError::NotFound("person"))?;
     let mut body = serde_json::to_value(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
     if q.history {
-        let history = state
-            .directory
-            .person_history(principal.tenant_id, &id)
-            .await?;
-        body["history"] =
-            serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let history = state.directory.person_history(principal.tenant_id, &id).await?;
+        body["history"] = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     Ok(Json(body))
 }

@@ -54,9 +54,7 @@ pub fn apply_batch(
             }
         };
         if !known {
-            out.push(ApplyOutcome::Rejected(
-                "unknown feed for this tenant".into(),
-            ));
+            out.push(ApplyOutcome::Rejected("unknown feed for this tenant".into()));
             continue;
         }
 
@@ -92,11 +90,7 @@ pub fn apply_batch(
 }
 
 /// Counts a dead-lettered message as failed, once.
-pub fn record_failure(
-    tx: &Transaction<'_>,
-    msg: &ChangeMessage,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn record_failure(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
     if !feed_exists(tx, msg)? {
         return Ok(());
     }
@@ -109,15 +103,7 @@ pub fn record_failure(
         .execute(params![msg.message_id.to_string(), msg.tenant_id.to_string(), msg.feed_id.to_string(), now.millis()])
         .map_err(storage)?;
     if inserted == 1 {
-        bump_feed(
-            tx,
-            msg.feed_id,
-            &Delta {
-                failed: 1,
-                ..Delta::default()
-            },
-            now,
-        )?;
+        bump_feed(tx, msg.feed_id, &Delta { failed: 1, ..Delta::default() }, now)?;
     }
     Ok(())
 }
@@ -125,24 +111,19 @@ pub fn record_failure(
 fn feed_exists(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<bool, StoreError> {
     tx.prepare_cached("SELECT 1 FROM feeds WHERE id = ?1 AND tenant_id = ?2")
         .map_err(storage)?
-        .query_row(
-            params![msg.feed_id.to_string(), msg.tenant_id.to_string()],
-            |_| Ok(()),
-        )
+        .query_row(params![msg.feed_id.to_string(), msg.tenant_id.to_string()], |_| Ok(()))
         .optional()
         .map_err(storage)
         .map(|r| r.is_some())
 }
 
-fn apply_one(
-    tx: &Transaction<'_>,
-    msg: &ChangeMessage,
-    now: Timestamp,
-) -> Result<ApplyOutcome, StoreError> {
+fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<ApplyOutcome, StoreError> {
     let tenant = msg.tenant_id.to_string();
     let external_id = msg.change.external_id().as_str().to_owned();
     let stored: Option<(i64, Option<i64>, String)> = tx
-        .prepare_cached("SELECT version, last_modified, data FROM people WHERE tenant_id = ?1 AND external_id = ?2")
+        .prepare_cached(
+            "SELECT version, last_modified, data FROM people WHERE tenant_id = ?1 AND external_id = ?2",
+        )
         .map_err(storage)?
         .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
@@ -166,18 +147,16 @@ fn apply_one(
     let (person, changed, event) = match decide(current.as_ref(), &msg.change) {
         Decision::Unchanged => {
             if current.is_some() && last_modified != stored_lm {
-                tx.prepare_cached("UPDATE people SET last_modified = ?3 WHERE tenant_id = ?1 AND external_id = ?2")
-                    .map_err(storage)?
-                    .execute(params![tenant, external_id, last_modified])
-                    .map_err(storage)?;
+                tx.prepare_cached(
+                    "UPDATE people SET last_modified = ?3 WHERE tenant_id = ?1 AND external_id = ?2",
+                )
+                .map_err(storage)?
+                .execute(params![tenant, external_id, last_modified])
+                .map_err(storage)?;
             }
             return Ok(ApplyOutcome::Unchanged);
         }
-        Decision::Write {
-            person,
-            changed,
-            event,
-        } => (person, changed, event),
+        Decision::Write { person, changed, event } => (person, changed, event),
     };
 
     let version = version + 1;
@@ -203,17 +182,9 @@ fn apply_one(
     .map_err(storage)?;
 
     // The new values of the changed attributes (null where cleared).
-    let changes: Map<String, Value> = changed
-        .iter()
-        .map(|f| {
-            (
-                (*f).to_owned(),
-                data.get(*f).cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect();
-    let changed_json =
-        serde_json::to_string(&changed).map_err(|e| StoreError::Storage(e.to_string()))?;
+    let changes: Map<String, Value> =
+        changed.iter().map(|f| ((*f).to_owned(), data.get(*f).cloned().unwrap_or(Value::Null))).collect();
+    let changed_json = serde_json::to_string(&changed).map_err(|e| StoreError::Storage(e.to_string()))?;
     tx.prepare_cached(
         "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -238,8 +209,7 @@ fn apply_one(
             changed_fields: changed.iter().map(|f| (*f).to_owned()).collect(),
             person,
         };
-        let payload =
-            serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
         tx.prepare_cached(
             "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
@@ -257,12 +227,7 @@ fn apply_one(
     Ok(ApplyOutcome::Applied { event })
 }
 
-fn bump_feed(
-    tx: &Transaction<'_>,
-    feed: FeedId,
-    d: &Delta,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> Result<(), StoreError> {
     let id = feed.to_string();
     let counts: Option<FeedCounts> = tx
         .prepare_cached(
@@ -272,15 +237,15 @@ fn bump_feed(
              RETURNING received, accepted, rejected, applied, unchanged, stale, failed",
         )
         .map_err(storage)?
-        .query_row(params![id, d.applied, d.unchanged, d.stale, d.failed, now.millis()], super::counts_from_row)
+        .query_row(
+            params![id, d.applied, d.unchanged, d.stale, d.failed, now.millis()],
+            super::counts_from_row,
+        )
         .optional()
         .map_err(storage)?;
     let Some(counts) = counts else { return Ok(()) };
     let status = status_of(&counts);
-    let done = matches!(
-        status,
-        FeedStatus::Completed | FeedStatus::CompletedWithErrors
-    );
+    let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
     tx.prepare_cached(
         "UPDATE feeds SET status = ?2,
                 completed_at = CASE WHEN ?3 THEN COALESCE(completed_at, ?4) ELSE NULL END
@@ -296,11 +261,7 @@ fn bump_feed(
 pub fn status_of(c: &FeedCounts) -> FeedStatus {
     let processed = c.applied + c.unchanged + c.stale + c.failed;
     if processed >= c.accepted {
-        if c.rejected > 0 || c.failed > 0 {
-            FeedStatus::CompletedWithErrors
-        } else {
-            FeedStatus::Completed
-        }
+        if c.rejected > 0 || c.failed > 0 { FeedStatus::CompletedWithErrors } else { FeedStatus::Completed }
     } else if processed == 0 {
         FeedStatus::Accepted
     } else {

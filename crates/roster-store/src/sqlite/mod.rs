@@ -10,16 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use roster_core::{
-    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp,
-};
+use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use apply::status_of;
 
 use crate::{
-    ApiKeyInfo, ApplyOutcome, Directory, Feed, FeedCounts, FeedStatus, HistoryEntry, NewApiKey,
-    NewFeed, OutboxEvent, Page, PersonRecord, Scope, StoreError, Tenant,
+    ApiKeyInfo, ApplyOutcome, Directory, Feed, FeedCounts, FeedStatus, HistoryEntry, NewApiKey, NewFeed,
+    OutboxEvent, Page, PersonRecord, Scope, StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -54,15 +52,12 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn id<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
-    s.parse().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Text)
-    })
+    s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Text))
 }
 
 fn json_col<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(crate) fn counts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedCounts> {
@@ -98,8 +93,7 @@ fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
     })
 }
 
-const KEY_COLUMNS: &str =
-    "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
+const KEY_COLUMNS: &str = "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
     let scopes: String = r.get(3)?;
@@ -136,10 +130,8 @@ fn decode_cursor(s: &str) -> Result<String, StoreError> {
     if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
-    let bytes: Result<Vec<u8>, _> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
-        .collect();
+    let bytes: Result<Vec<u8>, _> =
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16)).collect();
     String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
 }
 
@@ -148,10 +140,7 @@ impl SqliteDirectory {
         let mut writer = open_connection(path).map_err(storage)?;
         schema::migrate(&mut writer).map_err(storage)?;
         let reader = open_connection(path).map_err(storage)?;
-        Ok(Self {
-            writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
-        })
+        Ok(Self { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)) })
     }
 
     async fn run<T: Send + 'static>(
@@ -160,9 +149,7 @@ impl SqliteDirectory {
     ) -> Result<T, StoreError> {
         let conn = Arc::clone(conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Storage("connection poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| StoreError::Storage("connection poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -187,16 +174,11 @@ impl SqliteDirectory {
 #[async_trait]
 impl Directory for SqliteDirectory {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage))
-            .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage)).await
     }
 
     async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError> {
-        let tenant = Tenant {
-            id: TenantId::new(),
-            name: name.to_owned(),
-            created_at: now,
-        };
+        let tenant = Tenant { id: TenantId::new(), name: name.to_owned(), created_at: now };
         let t = tenant.clone();
         self.write(move |c| {
             match c.execute(
@@ -204,12 +186,8 @@ impl Directory for SqliteDirectory {
                 params![t.id.to_string(), t.name, t.created_at.millis()],
             ) {
                 Ok(_) => Ok(()),
-                Err(e)
-                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
-                {
-                    Err(StoreError::Conflict(
-                        "a tenant with this name exists".into(),
-                    ))
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    Err(StoreError::Conflict("a tenant with this name exists".into()))
                 }
                 Err(e) => Err(storage(e)),
             }
@@ -225,11 +203,7 @@ impl Directory for SqliteDirectory {
                 .map_err(storage)?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok(Tenant {
-                        id: id(r.get(0)?)?,
-                        name: r.get(1)?,
-                        created_at: Timestamp(r.get(2)?),
-                    })
+                    Ok(Tenant { id: id(r.get(0)?)?, name: r.get(1)?, created_at: Timestamp(r.get(2)?) })
                 })
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
@@ -243,11 +217,7 @@ impl Directory for SqliteDirectory {
             c.prepare_cached("SELECT id, name, created_at FROM tenants WHERE name = ?1")
                 .map_err(storage)?
                 .query_row([name], |r| {
-                    Ok(Tenant {
-                        id: id(r.get(0)?)?,
-                        name: r.get(1)?,
-                        created_at: Timestamp(r.get(2)?),
-                    })
+                    Ok(Tenant { id: id(r.get(0)?)?, name: r.get(1)?, created_at: Timestamp(r.get(2)?) })
                 })
                 .optional()
                 .map_err(storage)
@@ -255,11 +225,7 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn create_api_key(
-        &self,
-        key: NewApiKey,
-        now: Timestamp,
-    ) -> Result<ApiKeyInfo, StoreError> {
+    async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
         let info = ApiKeyInfo {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: key.tenant_id,
@@ -311,9 +277,7 @@ impl Directory for SqliteDirectory {
             })
             .await?;
         if let Some(k) = &key {
-            let stale = k
-                .last_used_at
-                .is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS);
+            let stale = k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS);
             if stale {
                 let key_id = k.id.clone();
                 self.write(move |c| {
@@ -339,10 +303,7 @@ impl Directory for SqliteDirectory {
             ..FeedCounts::default()
         };
         let status = status_of(&counts);
-        let done = matches!(
-            status,
-            FeedStatus::Completed | FeedStatus::CompletedWithErrors
-        );
+        let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
         let out = Feed {
             id: feed.id,
             tenant_id: feed.tenant_id,
@@ -382,12 +343,7 @@ impl Directory for SqliteDirectory {
         Ok(out)
     }
 
-    async fn fail_feed(
-        &self,
-        tenant: TenantId,
-        feed: FeedId,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {
             c.execute(
                 "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
@@ -401,13 +357,11 @@ impl Directory for SqliteDirectory {
 
     async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?1 AND tenant_id = ?2"
-            ))
-            .map_err(storage)?
-            .query_row(params![feed.to_string(), tenant.to_string()], feed_from_row)
-            .optional()
-            .map_err(storage)
+            c.prepare_cached(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?1 AND tenant_id = ?2"))
+                .map_err(storage)?
+                .query_row(params![feed.to_string(), tenant.to_string()], feed_from_row)
+                .optional()
+                .map_err(storage)
         })
         .await
     }
@@ -453,11 +407,7 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn record_failure(
-        &self,
-        message: &ChangeMessage,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
         let message = message.clone();
         self.write(move |c| {
             let tx = c.transaction().map_err(storage)?;
@@ -567,29 +517,24 @@ impl Directory for SqliteDirectory {
                 )
                 .map_err(storage)?;
             let rows = stmt
-                .query_map(
-                    params![tenant.to_string(), after as i64, limit as i64],
-                    |r| {
-                        let kind: String = r.get(2)?;
-                        Ok(OutboxEvent {
-                            seq: r.get::<_, i64>(0)? as u64,
-                            id: r.get(1)?,
-                            kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(
-                                |e| {
-                                    rusqlite::Error::FromSqlConversionFailure(
-                                        2,
-                                        rusqlite::types::Type::Text,
-                                        Box::new(e),
-                                    )
-                                },
-                            )?,
-                            tenant_id: id(r.get(3)?)?,
-                            feed_id: id(r.get(4)?)?,
-                            occurred_at: Timestamp(r.get(5)?),
-                            payload: json_col(r.get(6)?)?,
-                        })
-                    },
-                )
+                .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| {
+                    let kind: String = r.get(2)?;
+                    Ok(OutboxEvent {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        id: r.get(1)?,
+                        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                2,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?,
+                        tenant_id: id(r.get(3)?)?,
+                        feed_id: id(r.get(4)?)?,
+                        occurred_at: Timestamp(r.get(5)?),
+                        payload: json_col(r.get(6)?)?,
+                    })
+                })
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })
