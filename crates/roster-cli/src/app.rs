@@ -1,6 +1,6 @@
-//! The composition root: the one place that chooses adapters (today the
-//! embedded SQLite queue and directory) and wires them to the engine and the
-//! HTTP server.
+//! The composition root: the one place that chooses adapters (the embedded
+//! SQLite queue or Amazon SQS; the SQLite directory) and wires them to the
+//! engine and the HTTP server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,41 +10,64 @@ use anyhow::Context;
 use roster_core::{Clock, SystemClock};
 use roster_engine::backoff::Backoff;
 use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig};
-use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig};
+use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::{AppState, ServerConfig};
 use roster_store::{Directory, SqliteDirectory};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
+use crate::config::{QueueBackend, Settings};
 
-/// The embedded adapters over one data directory.
-pub struct Embedded {
+/// The adapters chosen by the settings: the queue (embedded SQLite or Amazon
+/// SQS) and the directory (embedded SQLite), with the clock.
+pub struct Adapters {
     pub queue: Arc<dyn Queue>,
     pub directory: Arc<dyn Directory>,
     pub clock: Arc<dyn Clock>,
 }
 
-impl Embedded {
-    pub fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let dir = &settings.data_dir;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+impl Adapters {
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let mut qc = SqliteQueueConfig::new(dir.join("queue.db"));
-        qc.max_receive_count = settings.max_receive_count;
-        qc.clock = Arc::clone(&clock);
-        let queue = SqliteQueue::open(qc).context("opening the queue")?;
-        let directory = SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?;
-        Ok(Self { queue: Arc::new(queue), directory: Arc::new(directory), clock })
+        let queue: Arc<dyn Queue> = match settings.queue {
+            QueueBackend::Sqlite => {
+                create_data_dir(settings)?;
+                let mut qc = SqliteQueueConfig::new(settings.data_dir.join("queue.db"));
+                qc.max_receive_count = settings.max_receive_count;
+                qc.clock = Arc::clone(&clock);
+                Arc::new(SqliteQueue::open(qc).context("opening the queue")?)
+            }
+            QueueBackend::Sqs => {
+                let (Some(queue_url), Some(dlq_url)) = (&settings.sqs_queue_url, &settings.sqs_dlq_url)
+                else {
+                    anyhow::bail!("queue = \"sqs\" needs sqs_queue_url and sqs_dlq_url");
+                };
+                Arc::new(
+                    SqsQueue::connect(SqsConfig {
+                        queue_url: queue_url.clone(),
+                        dead_letter_queue_url: dlq_url.clone(),
+                        endpoint_url: settings.sqs_endpoint_url.clone(),
+                        region: settings.aws_region.clone(),
+                    })
+                    .await,
+                )
+            }
+        };
+        Ok(Self { queue, directory: open_directory(settings)?, clock })
     }
+}
 
-    /// Only the directory, for admin commands that run beside a server.
-    pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
-        let dir = &settings.data_dir;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
-        Ok(Arc::new(SqliteDirectory::open(&dir.join("directory.db")).context("opening the directory")?))
-    }
+fn create_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    let dir = &settings.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))
+}
+
+/// Only the directory, for admin commands that run beside a server.
+pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
+    create_data_dir(settings)?;
+    let path = settings.data_dir.join("directory.db");
+    Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
 }
 
 /// A running platform: HTTP server and consumer workers.
@@ -74,7 +97,7 @@ impl Running {
 
 /// Starts the whole platform in this process.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
-    let Embedded { queue, directory, clock } = Embedded::open(settings)?;
+    let Adapters { queue, directory, clock } = Adapters::open(settings).await?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

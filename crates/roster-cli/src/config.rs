@@ -34,6 +34,24 @@ pub struct Settings {
     pub retry_cap_ms: u64,
     /// Ingest answers 429 while the queue holds more messages than this.
     pub max_queue_depth: u64,
+    /// Which queue: the embedded SQLite file or Amazon SQS.
+    pub queue: QueueBackend,
+    /// SQS: URL of the FIFO queue.
+    pub sqs_queue_url: Option<String>,
+    /// SQS: URL of its FIFO dead-letter queue (the target of its redrive policy).
+    pub sqs_dlq_url: Option<String>,
+    /// SQS: endpoint override (a VPC endpoint or a local emulator).
+    pub sqs_endpoint_url: Option<String>,
+    /// AWS region (default: the AWS configuration chain's).
+    pub aws_region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    #[default]
+    Sqlite,
+    Sqs,
 }
 
 impl Default for Settings {
@@ -49,6 +67,11 @@ impl Default for Settings {
             retry_base_ms: 1_000,
             retry_cap_ms: 300_000,
             max_queue_depth: 1_000_000,
+            queue: QueueBackend::Sqlite,
+            sqs_queue_url: None,
+            sqs_dlq_url: None,
+            sqs_endpoint_url: None,
+            aws_region: None,
         }
     }
 }
@@ -84,8 +107,13 @@ impl Settings {
             batch_size,
             visibility_timeout_secs,
             max_receive_count,
-            max_queue_depth
+            max_queue_depth,
+            queue
         );
+        macro_rules! overlay_option {
+            ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
+        }
+        overlay_option!(sqs_queue_url, sqs_dlq_url, sqs_endpoint_url, aws_region);
         if s.batch_size == 0 {
             anyhow::bail!("batch_size must be at least 1");
         }
@@ -136,6 +164,21 @@ pub struct ServeArgs {
     /// Ingest answers 429 while the queue holds more than this [default: 1000000].
     #[arg(long, env = "ROSTER_MAX_QUEUE_DEPTH")]
     pub max_queue_depth: Option<u64>,
+    /// Queue backend [default: sqlite].
+    #[arg(long, env = "ROSTER_QUEUE", value_enum)]
+    pub queue: Option<QueueBackend>,
+    /// URL of the SQS FIFO queue (with --queue sqs).
+    #[arg(long, env = "ROSTER_SQS_QUEUE_URL")]
+    pub sqs_queue_url: Option<String>,
+    /// URL of the SQS FIFO dead-letter queue (with --queue sqs).
+    #[arg(long, env = "ROSTER_SQS_DLQ_URL")]
+    pub sqs_dlq_url: Option<String>,
+    /// SQS endpoint override, e.g. a VPC endpoint or a local emulator.
+    #[arg(long, env = "ROSTER_SQS_ENDPOINT_URL")]
+    pub sqs_endpoint_url: Option<String>,
+    /// AWS region [default: from the AWS configuration chain].
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
 }
 
 #[cfg(test)]

@@ -273,7 +273,7 @@ async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
 async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     let app = spawn_app_with(|s| s.max_receive_count = 2).await;
     // A message no consumer can ever decode, as a broken producer would send.
-    let queue = roster_cli::app::Embedded::open(&app.settings).unwrap().queue;
+    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
     queue
         .send_batch(vec![roster_queue::OutgoingMessage {
             id: "poison-1".into(),
@@ -331,4 +331,41 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     assert_eq!(res["purged"], 1);
     assert_eq!(app.get("/v1/dlq/poison-1").await.status(), 404);
     assert_eq!(app.get_json("/readyz").await["queue"]["deadLetters"], 0);
+}
+
+/// The same platform with Amazon SQS as its queue (moto's emulator, started
+/// by scripts/test): the engine and the API do not change.
+#[tokio::test]
+async fn the_platform_runs_the_same_over_amazon_sqs() {
+    let Ok(endpoint) = std::env::var("ROSTER_TEST_SQS_ENDPOINT") else {
+        assert!(std::env::var_os("ROSTER_REQUIRE_SQS").is_none(), "ROSTER_TEST_SQS_ENDPOINT is not set");
+        eprintln!("ROSTER_TEST_SQS_ENDPOINT not set: SQS shape not run (scripts/test runs it)");
+        return;
+    };
+    let client = roster_queue::SqsQueue::emulator_client(&endpoint);
+    let name = format!("roster-e2e-{}", std::process::id());
+    let created = roster_queue::SqsQueue::create(client, &name, 5).await.unwrap();
+    let _ = created;
+    let (queue_url, dlq_url) =
+        (format!("{endpoint}/123456789012/{name}.fifo"), format!("{endpoint}/123456789012/{name}-dlq.fifo"));
+    let app = spawn_app_with(|s| {
+        s.queue = roster_cli::config::QueueBackend::Sqs;
+        s.sqs_queue_url = Some(queue_url);
+        s.sqs_dlq_url = Some(dlq_url);
+        s.sqs_endpoint_url = Some(endpoint.clone());
+        s.aws_region = Some("us-east-1".into());
+    })
+    .await;
+    let records: Vec<Value> = (0..30).map(|i| person(&format!("S{i:02}"), "Ops")).collect();
+    let body = app.push(Value::Array(records)).await;
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["status"], "completed");
+    assert_eq!(feed["counts"]["applied"], 30);
+    let moved = app.push(json!([person("S07", "Finance")])).await;
+    app.wait_feed(moved["feedId"].as_str().unwrap()).await;
+    let p = app.get_json("/v1/people/S07?history=true").await;
+    assert_eq!(p["department"], "Finance");
+    assert_eq!(p["history"].as_array().unwrap().len(), 2);
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["queue"]["deadLetters"], 0);
 }

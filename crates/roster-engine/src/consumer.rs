@@ -4,6 +4,7 @@
 //! Delivery is at least once; the directory makes a second apply of the same
 //! message a no-op, so the effect is exactly once.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,14 +134,25 @@ impl Consumer {
                 }
             }
             // One message may poison the whole batch: apply one by one so
-            // only that one is retried and, in the end, dead-lettered.
+            // only that one is retried and, in the end, dead-lettered. A
+            // later change of the same person (SQS may deliver several of a
+            // group at once) waits for it, so order is kept.
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.len(), "batch failed; applying one by one");
+                let mut failed_groups = HashSet::new();
                 for item in &batch {
+                    if failed_groups.contains(&item.0.group_id) {
+                        let why = "an earlier change of the same person failed";
+                        self.retry(&item.0, &item.1, why, &mut report).await;
+                        continue;
+                    }
                     let one = std::slice::from_ref(&item.1);
                     match self.directory.apply_batch(one, self.clock.now()).await {
                         Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, &mut report).await,
-                        Err(e) => self.retry(&item.0, &item.1, &e.to_string(), &mut report).await,
+                        Err(e) => {
+                            failed_groups.insert(item.0.group_id.clone());
+                            self.retry(&item.0, &item.1, &e.to_string(), &mut report).await;
+                        }
                     }
                 }
             }

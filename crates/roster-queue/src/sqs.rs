@@ -113,6 +113,14 @@ impl SqsQueue {
         Client::new(&loader.load().await)
     }
 
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    pub fn dead_letter_queue_url(&self) -> &str {
+        &self.dlq_url
+    }
+
     /// A client of a local SQS emulator (such as moto's server), which takes
     /// any credentials.
     pub fn emulator_client(endpoint_url: &str) -> Client {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::app::{self, Embedded};
+use crate::app;
 use crate::commands::tenants::create_tenant;
 use crate::config::Settings;
 use generate::PeopleGenerator;
@@ -160,7 +160,7 @@ fn settings(data_dir: PathBuf, workers: usize) -> Settings {
 }
 
 async fn tenant_key(settings: &Settings) -> anyhow::Result<String> {
-    let directory = Embedded::open_directory(settings)?;
+    let directory = app::open_directory(settings)?;
     match directory.tenant_by_name("bench").await? {
         Some(_) => anyhow::bail!("the bench tenant exists already"),
         None => Ok(create_tenant(directory.as_ref(), "bench").await?.2.expose().to_owned()),
@@ -264,7 +264,7 @@ async fn latency(
 ) -> anyhow::Result<Vec<f64>> {
     let running = app::start(settings).await?;
     let base = format!("http://{}", running.addr);
-    let directory = Embedded::open_directory(settings)?;
+    let directory = app::open_directory(settings)?;
     let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
     // A fresh key for this run (the first one was shown once and dropped).
     let secret = roster_engine::credentials::generate_api_key();

@@ -4,7 +4,7 @@ use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_api_key;
 use roster_store::{ApiKeyInfo, Directory, NewApiKey, Scope, StoreError, Tenant};
 
-use crate::app::Embedded;
+use crate::app;
 use crate::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Subcommand)]
@@ -20,7 +20,7 @@ pub enum TenantsCommand {
 
 pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
-    let directory = Embedded::open_directory(&settings)?;
+    let directory = app::open_directory(&settings)?;
     match cmd {
         TenantsCommand::Create { name } => {
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;

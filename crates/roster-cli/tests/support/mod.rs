@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Response;
-use roster_cli::app::{self, Embedded, Running};
+use roster_cli::app::{self, Running};
 use roster_cli::commands::tenants::create_tenant;
 use roster_cli::config::Settings;
 use serde_json::{Value, json};
@@ -42,7 +42,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         running: Some(running),
         _dir: dir,
     };
-    let directory = Embedded::open_directory(&app.settings).unwrap();
+    let directory = app::open_directory(&app.settings).unwrap();
     let (tenant, _, secret) = create_tenant(directory.as_ref(), "acme").await.unwrap();
     app.key = secret.expose().to_owned();
     app.tenant_id = tenant.id;
@@ -52,7 +52,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     /// Creates a tenant; returns its API key.
     pub async fn new_tenant(&self, name: &str) -> String {
-        let directory = Embedded::open_directory(&self.settings).unwrap();
+        let directory = app::open_directory(&self.settings).unwrap();
         let (_, _, secret) = create_tenant(directory.as_ref(), name).await.unwrap();
         secret.expose().to_owned()
     }
