@@ -35,6 +35,8 @@ impl Server {
             .env("ROSTER_DATA_DIR", data_dir)
             .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            // Messages in flight at a kill -9 come back after this.
+            .env("ROSTER_VISIBILITY_TIMEOUT_SECS", "2")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

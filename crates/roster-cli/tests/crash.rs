@@ -24,6 +24,8 @@ fn start(data_dir: &Path, port: u16) -> Child {
         .env("ROSTER_DATA_DIR", data_dir)
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
         .env("ROSTER_BATCH_SIZE", "16")
+        // Messages in flight at a kill come back after this.
+        .env("ROSTER_VISIBILITY_TIMEOUT_SECS", "2")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
