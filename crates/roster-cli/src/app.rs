@@ -132,7 +132,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         directory,
         queue,
         clock,
-        config: ServerConfig { body_limit: settings.body_limit },
+        config: ServerConfig { body_limit: settings.body_limit, upload_limit: settings.upload_limit },
     };
     let mut rx = shutdown_rx;
     let server = tokio::spawn(roster_server::serve(listener, state, async move {

@@ -36,6 +36,10 @@ impl Client {
         self.http.post(self.url(path)).bearer_auth(&self.key)
     }
 
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path)).bearer_auth(&self.key)
+    }
+
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.delete(self.url(path)).bearer_auth(&self.key)
     }

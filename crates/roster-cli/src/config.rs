@@ -18,8 +18,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Address of the HTTP server.
     pub listen: SocketAddr,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body held in memory, in bytes.
     pub body_limit: usize,
+    /// Largest CSV upload, streamed to the queue as it arrives, in bytes.
+    pub upload_limit: u64,
     /// Consumer workers; 0 makes an ingest-only node.
     pub workers: usize,
     /// Messages each worker applies per batch.
@@ -60,6 +62,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("roster-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 32 * 1024 * 1024,
+            upload_limit: 4 * 1024 * 1024 * 1024,
             workers: 2,
             batch_size: 256,
             visibility_timeout_secs: 30,
@@ -103,6 +106,7 @@ impl Settings {
         overlay!(
             listen,
             body_limit,
+            upload_limit,
             workers,
             batch_size,
             visibility_timeout_secs,
@@ -149,6 +153,9 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 33554432 (32 MiB)].
     #[arg(long, env = "ROSTER_BODY_LIMIT")]
     pub body_limit: Option<usize>,
+    /// Largest streamed CSV upload in bytes [default: 4294967296 (4 GiB)].
+    #[arg(long, env = "ROSTER_UPLOAD_LIMIT")]
+    pub upload_limit: Option<u64>,
     /// Consumer workers [default: 2].
     #[arg(long, env = "ROSTER_WORKERS")]
     pub workers: Option<usize>,

@@ -1,7 +1,7 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{Parser, Subcommand};
-use roster_cli::commands::{dlq, feeds, people, push, serve, tenants};
+use roster_cli::commands::{dlq, feeds, people, push, serve, sources, tenants};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
@@ -20,12 +20,18 @@ enum Command {
     /// Manages tenants (opens the data directory directly).
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
-    /// Sends a JSON file of records to a running Roster.
+    /// Sends a feed file (JSON, CSV or SCIM BulkRequest) to a running Roster.
     Push(push::PushArgs),
+    /// Configures a tenant's sources: validation mode and deletion threshold.
+    #[command(subcommand)]
+    Sources(sources::SourcesCommand),
+    /// Shows and stores the CSV mapping profile of a source.
+    #[command(subcommand)]
+    Mappings(sources::MappingsCommand),
     /// Reads people from a running Roster.
     #[command(subcommand)]
     People(people::PeopleCommand),
-    /// Reads feeds from a running Roster.
+    /// Reads feeds of a running Roster; approves or rejects halted snapshots.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
@@ -48,6 +54,8 @@ async fn main() -> anyhow::Result<()> {
             match command {
                 Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
                 Command::Push(args) => push::run(args).await,
+                Command::Sources(cmd) => sources::run(cmd).await,
+                Command::Mappings(cmd) => sources::run_mappings(cmd).await,
                 Command::People(cmd) => people::run(cmd).await,
                 Command::Feeds(cmd) => feeds::run(cmd).await,
                 Command::Dlq(cmd) => dlq::run(cmd).await,

@@ -212,3 +212,26 @@ async fn an_acknowledged_feed_survives_kill_9() {
     assert_eq!(one["history"].as_array().unwrap().len(), 1);
     server.terminate();
 }
+
+#[test]
+fn bench_smoke_run_reports_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args(["bench", "--smoke", "--records", "2000", "--json", json_path.to_str().unwrap()])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let table = ok(out);
+    for figure in ["baseline", "ingest", "end_to_end", "latency", "restart", "snapshot"] {
+        assert!(table.contains(figure), "the table lacks {figure}: {table}");
+    }
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    for name in ["baseline", "ingest", "end_to_end", "latency", "restart"] {
+        let row =
+            results.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no {name} in {report}"));
+        assert!(row["value"].as_f64().is_some_and(|v| v > 0.0), "{name} measured nothing: {row}");
+    }
+    assert_eq!(report["params"]["smoke"], true);
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{ExternalId, FeedId, MessageId, TenantId};
+use crate::ids::{ExternalId, FeedId, MessageId, SourceName, TenantId};
 use crate::person::Person;
 
 /// A delta feed carries changes; a full feed is a snapshot of a source's
@@ -76,6 +76,10 @@ pub struct ChangeMessage {
     pub message_id: MessageId,
     pub tenant_id: TenantId,
     pub feed_id: FeedId,
+    /// The integration channel the feed came through; a person belongs to
+    /// the source that last wrote it (full snapshots reconcile per source).
+    #[serde(default)]
+    pub source: SourceName,
     /// The record's position in its feed (0-based).
     pub index: u32,
     /// When ingest accepted the record; ingest-to-apply latency starts here.
@@ -127,6 +131,7 @@ mod tests {
             message_id: MessageId::new(),
             tenant_id: tenant,
             feed_id: FeedId::new(),
+            source: SourceName::default(),
             index: 3,
             accepted_at: Timestamp(42),
             last_modified: None,

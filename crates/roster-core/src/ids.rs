@@ -138,9 +138,62 @@ impl<'de> Deserialize<'de> for ExternalId {
     }
 }
 
+/// The name of one of a tenant's integration channels (`workday`,
+/// `nightly-csv`, ...): 1–64 of `a-z`, `0-9`, `-` and `_`, so it is safe in
+/// URLs, file names and log lines. Feeds that name none belong to `default`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SourceName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a source name is 1 to 64 characters of a-z, 0-9, '-' and '_'")]
+pub struct SourceNameError;
+
+impl SourceName {
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn parse(s: &str) -> Result<Self, SourceNameError> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok { Ok(Self(s.to_owned())) } else { Err(SourceNameError) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SourceName {
+    fn default() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SourceName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_names_are_url_safe() {
+        assert_eq!(SourceName::default().as_str(), "default");
+        assert!(SourceName::parse("workday-eu_2").is_ok());
+        for bad in ["", "Workday", "a b", "x/y", &"a".repeat(65)] {
+            assert!(SourceName::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn external_id_rejects_what_a_source_key_cannot_be() {

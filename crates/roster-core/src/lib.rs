@@ -9,12 +9,14 @@ pub mod change;
 pub mod clock;
 pub mod ids;
 pub mod lifecycle;
+pub mod mapping;
 pub mod person;
 pub mod validate;
 
 pub use change::{Change, ChangeMessage, FeedMode};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use ids::{ExternalId, FeedId, MessageId, TenantId};
+pub use ids::{ExternalId, FeedId, MessageId, SourceName, TenantId};
 pub use lifecycle::{Decision, EventType, LifecycleEvent};
+pub use mapping::MappingProfile;
 pub use person::Person;
 pub use validate::{FieldError, RecordError};

@@ -38,10 +38,23 @@ impl FieldError {
 
 /// All the problems of one rejected record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecordError {
     /// The record's position in the feed (0-based).
     pub index: usize,
+    /// For CSV: the row as a spreadsheet numbers it (the header is row 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// For SCIM: the operation's `bulkId`, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_id: Option<String>,
     pub errors: Vec<FieldError>,
+}
+
+impl RecordError {
+    pub fn new(index: usize, errors: Vec<FieldError>) -> Self {
+        Self { index, row: None, bulk_id: None, errors }
+    }
 }
 
 /// A valid record: the change it asks for and the source's modification time.

@@ -6,18 +6,40 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use roster_core::{ChangeMessage, Clock, FeedId, MessageId, RecordError, TenantId};
+use roster_core::mapping::MappingProfile;
+use roster_core::validate::ValidRecord;
+use roster_core::{
+    ChangeMessage, Clock, ExternalId, FeedId, FeedMode, FieldError, MessageId, RecordError, SourceName,
+    TenantId, Timestamp,
+};
+use roster_formats::csv::CsvFeedReader;
 use roster_formats::{FormatError, ParsedFeed};
 use roster_queue::{OutgoingMessage, Queue, QueueError};
-use roster_store::{Directory, NewFeed, StoreError};
+use roster_store::{Directory, FeedSeal, NewFeed, SourceSettings, StoreError, Validation};
+
+/// Who submits, through which channel, and whether for real.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub tenant: TenantId,
+    pub source: SourceName,
+    /// `json`, `csv` or `scim`.
+    pub format: &'static str,
+    /// Parse, map and validate only: nothing is stored or queued.
+    pub dry_run: bool,
+}
 
 /// What ingest promises the submitter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IngestReceipt {
-    pub feed_id: FeedId,
+    /// `None` for a dry run.
+    pub feed_id: Option<FeedId>,
+    pub mode: FeedMode,
     pub received: usize,
     pub accepted: usize,
     pub rejected: Vec<RecordError>,
+    pub warnings: Vec<String>,
+    /// A dry run's valid records as they would be queued (canonical JSON).
+    pub preview: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +52,10 @@ pub enum IngestError {
     Queue(#[from] QueueError),
     #[error("could not record the feed: {0}")]
     Store(#[from] StoreError),
+    /// The source validates strictly and some records are invalid: nothing
+    /// of the feed was queued.
+    #[error("{} of {received} records are invalid and the source `{source_name}` is strict: nothing was queued", rejected.len())]
+    Strict { source_name: SourceName, received: usize, rejected: Vec<RecordError> },
     /// Back-pressure: the queue holds more than it should; nothing of the
     /// submission was accepted.
     #[error("the queue holds {depth} messages (limit {limit}); retry later")]
@@ -45,6 +71,40 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         Self { max_queue_depth: 1_000_000 }
+    }
+}
+
+/// Most records a dry run shows.
+pub const MAX_PREVIEW: usize = 1000;
+/// Valid records queued together while a large upload streams in.
+const STREAM_CHUNK: usize = 2000;
+/// Most rejected records reported for one streamed upload (all are counted).
+const MAX_REPORTED_REJECTIONS: usize = 1000;
+
+/// The queue message of one valid record.
+fn message(
+    sub: &Submission,
+    feed_id: FeedId,
+    now: Timestamp,
+    index: usize,
+    record: ValidRecord,
+) -> OutgoingMessage {
+    let msg = ChangeMessage {
+        message_id: MessageId::new(),
+        tenant_id: sub.tenant,
+        feed_id,
+        source: sub.source.clone(),
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        accepted_at: now,
+        last_modified: record.last_modified,
+        change: record.change,
+    };
+    OutgoingMessage {
+        id: msg.message_id.to_string(),
+        group_id: msg.group_id(),
+        tenant: sub.tenant.to_string(),
+        body: msg.to_bytes(),
+        delay: Duration::ZERO,
     }
 }
 
@@ -88,77 +148,341 @@ impl Ingest {
         Ok(())
     }
 
-    /// Parses a JSON batch (off the async threads: a large body takes a
-    /// while) and submits it.
-    pub async fn submit_json(&self, tenant: TenantId, body: Bytes) -> Result<IngestReceipt, IngestError> {
+    /// The settings of a submission's source (defaults if never set).
+    pub async fn source_settings(
+        &self,
+        tenant: TenantId,
+        source: &SourceName,
+    ) -> Result<SourceSettings, IngestError> {
+        Ok(self.directory.get_source(tenant, source).await?.map(|s| s.settings).unwrap_or_default())
+    }
+
+    /// The CSV mapping profile of a source: its own, or canonical column names.
+    fn profile(settings: &SourceSettings) -> Result<MappingProfile, IngestError> {
+        match &settings.mapping {
+            None => Ok(MappingProfile::identity()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                FormatError::InvalidProfile(vec![FieldError::new("mapping", format!("does not parse: {e}"))])
+                    .into()
+            }),
+        }
+    }
+
+    /// A CSV body held in memory: parsed whole, then submitted atomically,
+    /// like a JSON batch.
+    pub async fn submit_csv(
+        &self,
+        sub: &Submission,
+        mode: FeedMode,
+        body: Bytes,
+    ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
-        let parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body))
+        let profile = Self::profile(&self.source_settings(sub.tenant, &sub.source).await?)?;
+        let parsed =
+            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode))
+                .await
+                .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
+        self.submit(sub, parsed).await
+    }
+
+    /// A CSV upload too large to hold: read as it arrives, queued in chunks,
+    /// so memory does not grow with the file. A delta upload that fails
+    /// part-way may have queued some of its records (resending it is safe:
+    /// applying a record twice changes nothing); a full snapshot is sealed,
+    /// and so reconciled, only once all of it is queued. Strict sources and
+    /// dry runs need the whole file first and take the in-memory path.
+    pub async fn submit_csv_stream<R: std::io::Read + Send + 'static>(
+        &self,
+        sub: &Submission,
+        mode: FeedMode,
+        input: R,
+    ) -> Result<IngestReceipt, IngestError> {
+        self.check_capacity().await?;
+        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let profile = Self::profile(&settings)?;
+        let now = self.clock.now();
+        let feed_id = FeedId::new();
+        let full = mode == FeedMode::Full;
+        self.directory
+            .create_feed(NewFeed {
+                id: feed_id,
+                tenant_id: sub.tenant,
+                source: sub.source.clone(),
+                mode,
+                format: sub.format.to_owned(),
+                sealed: false,
+                received: 0,
+                accepted: 0,
+                rejections: Vec::new(),
+                created_at: now,
+            })
+            .await?;
+        let handle = tokio::runtime::Handle::current();
+        let (directory, queue, s) = (Arc::clone(&self.directory), Arc::clone(&self.queue), sub.clone());
+        let streamed = tokio::task::spawn_blocking(move || {
+            stream_csv(&handle, directory.as_ref(), queue.as_ref(), &s, feed_id, mode, now, input, &profile)
+        })
+        .await
+        .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
+        let tally = match streamed {
+            Ok(Ok(tally)) => tally,
+            Ok(Err(e)) | Err(e) => {
+                self.mark_failed(sub.tenant, feed_id).await;
+                return Err(e);
+            }
+        };
+        let rejected_n = tally.received - tally.accepted;
+        let seal = FeedSeal {
+            received: tally.received as u64,
+            accepted: tally.accepted as u64,
+            rejected: rejected_n as u64,
+            rejections: tally.rejected.clone(),
+        };
+        self.directory.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
+        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
+            *depth += tally.accepted as u64;
+        }
+        tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
+            received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
+        Ok(IngestReceipt {
+            feed_id: Some(feed_id),
+            mode,
+            received: tally.received,
+            accepted: tally.accepted,
+            rejected: tally.rejected,
+            warnings: tally.warnings,
+            preview: None,
+        })
+    }
+
+    /// A SCIM BulkRequest: its operations, each queued or rejected; the
+    /// operations are returned to build the BulkResponse.
+    pub async fn submit_scim(
+        &self,
+        sub: &Submission,
+        body: Bytes,
+    ) -> Result<(IngestReceipt, Vec<roster_formats::scim::BulkOperation>), IngestError> {
+        self.check_capacity().await?;
+        let parsed = tokio::task::spawn_blocking(move || roster_formats::scim::parse_bulk_request(&body))
             .await
             .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
-        self.submit(tenant, parsed, "json").await
+        let receipt = self.submit(sub, parsed.feed).await?;
+        Ok((receipt, parsed.operations))
+    }
+
+    /// Parses a JSON batch (off the async threads: a large body takes a
+    /// while) and submits it.
+    /// `mode`, when given, overrides the envelope's.
+    pub async fn submit_json(
+        &self,
+        sub: &Submission,
+        mode: Option<FeedMode>,
+        body: Bytes,
+    ) -> Result<IngestReceipt, IngestError> {
+        self.check_capacity().await?;
+        let mut parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body))
+            .await
+            .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
+        if let Some(mode) = mode {
+            parsed.mode = mode;
+        }
+        self.submit(sub, parsed).await
     }
 
     /// Records the feed, then queues its valid records in one atomic, durable
     /// batch. If queueing fails the feed is marked failed and nothing of it is
-    /// queued.
-    pub async fn submit(
-        &self,
-        tenant: TenantId,
-        feed: ParsedFeed,
-        format: &str,
-    ) -> Result<IngestReceipt, IngestError> {
+    /// queued. A full snapshot lists its members first and is sealed last, so
+    /// it is reconciled only if all of it was queued.
+    pub async fn submit(&self, sub: &Submission, feed: ParsedFeed) -> Result<IngestReceipt, IngestError> {
+        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let received = feed.received();
+        if settings.validation == Validation::Strict && !feed.rejected.is_empty() {
+            return Err(IngestError::Strict {
+                source_name: sub.source.clone(),
+                received,
+                rejected: feed.rejected,
+            });
+        }
+        let accepted = feed.valid.len();
+        if sub.dry_run {
+            let preview = feed
+                .valid
+                .iter()
+                .take(MAX_PREVIEW)
+                .map(|(index, r)| {
+                    let mut v = serde_json::to_value(&r.change).unwrap_or_default();
+                    v["index"] = (*index).into();
+                    v
+                })
+                .collect();
+            return Ok(IngestReceipt {
+                feed_id: None,
+                mode: feed.mode,
+                received,
+                accepted,
+                rejected: feed.rejected,
+                warnings: feed.warnings,
+                preview: Some(preview),
+            });
+        }
         let now = self.clock.now();
         let feed_id = FeedId::new();
-        let received = feed.received();
-        let accepted = feed.valid.len();
-        let messages: Vec<OutgoingMessage> = feed
-            .valid
-            .into_iter()
-            .map(|(index, record)| {
-                let msg = ChangeMessage {
-                    message_id: MessageId::new(),
-                    tenant_id: tenant,
-                    feed_id,
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
-                    accepted_at: now,
-                    last_modified: record.last_modified,
-                    change: record.change,
-                };
-                OutgoingMessage {
-                    id: msg.message_id.to_string(),
-                    group_id: msg.group_id(),
-                    tenant: tenant.to_string(),
-                    body: msg.to_bytes(),
-                    delay: std::time::Duration::ZERO,
-                }
-            })
-            .collect();
+        let tenant = sub.tenant;
+        let full = feed.mode == FeedMode::Full;
+        let members: Vec<_> = if full {
+            feed.valid
+                .iter()
+                .map(|(_, r)| r.change.external_id().clone())
+                .chain(feed.rejected_ids.iter().cloned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let messages: Vec<OutgoingMessage> =
+            feed.valid.into_iter().map(|(index, record)| message(sub, feed_id, now, index, record)).collect();
 
         self.directory
             .create_feed(NewFeed {
                 id: feed_id,
                 tenant_id: tenant,
+                source: sub.source.clone(),
                 mode: feed.mode,
-                format: format.to_owned(),
+                format: sub.format.to_owned(),
+                sealed: !full,
                 received: received as u64,
                 accepted: accepted as u64,
                 rejections: feed.rejected.clone(),
                 created_at: now,
             })
             .await?;
+        if full && let Err(e) = self.directory.add_snapshot_members(tenant, feed_id, members).await {
+            self.mark_failed(tenant, feed_id).await;
+            return Err(e.into());
+        }
         if !messages.is_empty()
             && let Err(e) = self.queue.send_batch(messages).await
         {
-            if let Err(mark) = self.directory.fail_feed(tenant, feed_id, self.clock.now()).await {
-                tracing::error!(%feed_id, error = %mark, "could not mark feed failed");
-            }
+            self.mark_failed(tenant, feed_id).await;
             return Err(e.into());
+        }
+        if full {
+            let seal = FeedSeal {
+                received: received as u64,
+                accepted: accepted as u64,
+                rejected: feed.rejected.len() as u64,
+                rejections: feed.rejected.clone(),
+            };
+            // Queued but unsealed, the snapshot's records still apply; it is
+            // just never reconciled. The client, told of the error, resends.
+            self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
         }
         // Keep the cached depth honest between measurements.
         if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
             *depth += accepted as u64;
         }
-        tracing::info!(%feed_id, %tenant, received, accepted, rejected = feed.rejected.len(), "feed accepted");
-        Ok(IngestReceipt { feed_id, received, accepted, rejected: feed.rejected })
+        tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
+            received, accepted, rejected = feed.rejected.len(), "feed accepted");
+        Ok(IngestReceipt {
+            feed_id: Some(feed_id),
+            mode: feed.mode,
+            received,
+            accepted,
+            rejected: feed.rejected,
+            warnings: feed.warnings,
+            preview: None,
+        })
     }
+
+    async fn mark_failed(&self, tenant: TenantId, feed_id: FeedId) {
+        if let Err(mark) = self.directory.fail_feed(tenant, feed_id, self.clock.now()).await {
+            tracing::error!(%feed_id, error = %mark, "could not mark feed failed");
+        }
+    }
+}
+
+/// What a streamed upload amounted to.
+struct StreamTally {
+    received: usize,
+    accepted: usize,
+    /// The first rejected records (all are counted in `received - accepted`).
+    rejected: Vec<RecordError>,
+    warnings: Vec<String>,
+}
+
+/// Reads a CSV stream on a blocking thread, queueing valid records in chunks
+/// (a full snapshot lists each chunk's people before queueing it).
+#[allow(clippy::too_many_arguments)]
+fn stream_csv(
+    rt: &tokio::runtime::Handle,
+    directory: &dyn Directory,
+    queue: &dyn Queue,
+    sub: &Submission,
+    feed_id: FeedId,
+    mode: FeedMode,
+    now: Timestamp,
+    input: impl std::io::Read,
+    profile: &MappingProfile,
+) -> Result<StreamTally, IngestError> {
+    let mut reader = CsvFeedReader::new(input, profile)?;
+    let warnings = reader.warnings().to_vec();
+    let mut seen: std::collections::HashMap<ExternalId, u64> = std::collections::HashMap::new();
+    let mut tally = StreamTally { received: 0, accepted: 0, rejected: Vec::new(), warnings };
+    let mut chunk: Vec<OutgoingMessage> = Vec::with_capacity(STREAM_CHUNK);
+    let mut members: Vec<ExternalId> = Vec::new();
+    let full = mode == FeedMode::Full;
+    let flush =
+        |chunk: &mut Vec<OutgoingMessage>, members: &mut Vec<ExternalId>| -> Result<(), IngestError> {
+            rt.block_on(async {
+                if full && !members.is_empty() {
+                    directory.add_snapshot_members(sub.tenant, feed_id, std::mem::take(members)).await?;
+                }
+                if !chunk.is_empty() {
+                    queue.send_batch(std::mem::take(chunk)).await?;
+                }
+                Ok(())
+            })
+        };
+    for record in &mut reader {
+        let record = record?;
+        tally.received += 1;
+        let (index, row) = (record.index, record.row);
+        let reject = |tally: &mut StreamTally, errors: Vec<FieldError>| {
+            if tally.rejected.len() < MAX_REPORTED_REJECTIONS {
+                let mut e = RecordError::new(index, errors);
+                e.row = Some(row);
+                tally.rejected.push(e);
+            }
+        };
+        match record.result {
+            Ok(valid) => {
+                let id = valid.change.external_id().clone();
+                if let Some(first) = seen.get(&id) {
+                    let message = format!("duplicate in this feed (first at row {first})");
+                    reject(&mut tally, vec![FieldError::new("externalId", message)]);
+                    continue;
+                }
+                seen.insert(id.clone(), row);
+                if full {
+                    members.push(id);
+                }
+                chunk.push(message(sub, feed_id, now, index, valid));
+                tally.accepted += 1;
+            }
+            Err(errors) => {
+                if full
+                    && let Some(id) =
+                        record.external_id.as_deref().and_then(|s| ExternalId::parse(s.trim()).ok())
+                    && !seen.contains_key(&id)
+                {
+                    members.push(id);
+                }
+                reject(&mut tally, errors);
+            }
+        }
+        if chunk.len() >= STREAM_CHUNK {
+            flush(&mut chunk, &mut members)?;
+        }
+    }
+    flush(&mut chunk, &mut members)?;
+    Ok(tally)
 }

@@ -13,4 +13,4 @@ pub mod ingest;
 
 pub use consumer::{Consumer, ConsumerConfig};
 pub use credentials::{ApiKeySecret, hash_api_key};
-pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt};
+pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, Submission};

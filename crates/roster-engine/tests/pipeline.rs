@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use roster_core::{ChangeMessage, Clock, ExternalId, FeedId, ManualClock, TenantId, Timestamp};
+use roster_core::{
+    ChangeMessage, Clock, ExternalId, FeedId, FeedMode, ManualClock, SourceName, TenantId, Timestamp,
+};
 use roster_engine::backoff::Backoff;
-use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, IngestError};
+use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, IngestError, Submission};
 use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, Redrive, SqliteQueue, SqliteQueueConfig};
 use roster_store::*;
 use serde_json::json;
@@ -65,7 +67,11 @@ impl World {
 
     async fn submit(&self, records: serde_json::Value) -> FeedId {
         let body = Bytes::from(serde_json::to_vec(&json!({ "records": records })).unwrap());
-        self.ingest(1_000).submit_json(self.tenant, body).await.unwrap().feed_id
+        self.ingest(1_000).submit_json(&self.sub(), None, body).await.unwrap().feed_id.expect("not a dry run")
+    }
+
+    fn sub(&self) -> Submission {
+        Submission { tenant: self.tenant, source: SourceName::default(), format: "json", dry_run: false }
     }
 
     async fn feed(&self, id: FeedId) -> Feed {
@@ -78,11 +84,74 @@ async fn back_pressure_refuses_the_whole_submission() {
     let w = world().await;
     w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}, {"externalId": "E3"}])).await;
     let body = Bytes::from_static(br#"{"records": [{"externalId": "E4"}]}"#);
-    let err = w.ingest(2).submit_json(w.tenant, body).await.unwrap_err();
+    let err = w.ingest(2).submit_json(&w.sub(), None, body).await.unwrap_err();
     assert!(matches!(err, IngestError::Busy { depth: 3, limit: 2, .. }), "{err:?}");
     let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap();
     assert_eq!(feeds.items.len(), 1, "the refused submission left no feed");
     assert_eq!(w.queue.stats().await.unwrap().depth(), 3, "and no message");
+}
+
+/// A CSV of people `0..n` generated as it is read, never held whole.
+struct CsvRows {
+    n: usize,
+    next: usize,
+    pending: Vec<u8>,
+}
+
+impl std::io::Read for CsvRows {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.len() < buf.len() && self.next <= self.n {
+            if self.next == 0 {
+                self.pending.extend_from_slice(b"externalId,name.givenName,department\n");
+            } else {
+                let i = self.next - 1;
+                self.pending.extend_from_slice(format!("E{i},Person {i},Dept {}\n", i % 7).as_bytes());
+            }
+            self.next += 1;
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_csv_snapshot_is_queued_in_chunks_and_reconciled_once_sealed() {
+    let w = world().await;
+    let sub = Submission {
+        tenant: w.tenant,
+        source: SourceName::parse("hris").unwrap(),
+        format: "csv",
+        dry_run: false,
+    };
+    let consumer = Consumer::new(
+        w.queue.clone(),
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        ConsumerConfig { batch_size: 1000, wait: Duration::ZERO, ..ConsumerConfig::default() },
+    );
+    let drain = || async { while consumer.run_once().await.unwrap().received > 0 {} };
+    let input = CsvRows { n: 5_000, next: 0, pending: Vec::new() };
+    let first = w.ingest(1_000_000).submit_csv_stream(&sub, FeedMode::Full, input).await.unwrap();
+    assert_eq!((first.received, first.accepted), (5_000, 5_000));
+    drain().await;
+    let feed = w.feed(first.feed_id.unwrap()).await;
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!((feed.counts.applied, feed.counts.leavers), (5_000, 0));
+
+    // The next night's export lacks 100 people (2%): they leave.
+    w.clock.advance_millis(60_000);
+    let input = CsvRows { n: 4_900, next: 0, pending: Vec::new() };
+    let second = w.ingest(1_000_000).submit_csv_stream(&sub, FeedMode::Full, input).await.unwrap();
+    drain().await;
+    let feed = w.feed(second.feed_id.unwrap()).await;
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!((feed.counts.unchanged, feed.counts.leavers), (4_900, 100));
+    let gone = w.directory.get_person(w.tenant, &ExternalId::parse("E4950").unwrap()).await.unwrap().unwrap();
+    assert!(!gone.person.active);
+    let kept = w.directory.get_person(w.tenant, &ExternalId::parse("E10").unwrap()).await.unwrap().unwrap();
+    assert!(kept.person.active);
 }
 
 #[tokio::test]
@@ -156,6 +225,7 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         message_id: roster_core::MessageId::new(),
         tenant_id: w.tenant,
         feed_id: FeedId::new(),
+        source: SourceName::default(),
         index: 0,
         accepted_at: w.clock.now(),
         last_modified: None,
@@ -253,5 +323,68 @@ impl Directory for FlakyDirectory {
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         self.inner.list_events(t, after, limit).await
+    }
+    async fn add_snapshot_members(
+        &self,
+        t: TenantId,
+        f: FeedId,
+        ids: Vec<ExternalId>,
+    ) -> Result<(), StoreError> {
+        self.inner.add_snapshot_members(t, f, ids).await
+    }
+    async fn seal_feed(
+        &self,
+        t: TenantId,
+        f: FeedId,
+        seal: FeedSeal,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.inner.seal_feed(t, f, seal, now).await
+    }
+    async fn decide_snapshot(
+        &self,
+        t: TenantId,
+        f: FeedId,
+        ok: bool,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.inner.decide_snapshot(t, f, ok, now).await
+    }
+    async fn get_source(&self, t: TenantId, n: &SourceName) -> Result<Option<Source>, StoreError> {
+        self.inner.get_source(t, n).await
+    }
+    async fn put_source(
+        &self,
+        t: TenantId,
+        n: &SourceName,
+        s: SourceSettings,
+        now: Timestamp,
+    ) -> Result<Source, StoreError> {
+        self.inner.put_source(t, n, s, now).await
+    }
+    async fn list_sources(&self, t: TenantId) -> Result<Vec<Source>, StoreError> {
+        self.inner.list_sources(t).await
+    }
+    async fn claim_idempotency_key(
+        &self,
+        t: TenantId,
+        k: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        self.inner.claim_idempotency_key(t, k, now).await
+    }
+    async fn complete_idempotency_key(
+        &self,
+        t: TenantId,
+        k: &str,
+        fp: [u8; 32],
+        status: u16,
+        body: String,
+        location: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.inner.complete_idempotency_key(t, k, fp, status, body, location).await
+    }
+    async fn release_idempotency_key(&self, t: TenantId, k: &str) -> Result<(), StoreError> {
+        self.inner.release_idempotency_key(t, k).await
     }
 }

@@ -43,7 +43,11 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, FormatError> {
     for (index, raw) in records.into_iter().enumerate() {
         // The envelope parsed, so every raw record is well-formed JSON.
         let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(malformed)?;
-        feed.push(index, parse_record(&value));
+        let record = parse_record(&value);
+        if record.is_err() {
+            feed.note_rejected_id(value.get("externalId").and_then(serde_json::Value::as_str));
+        }
+        feed.push(index, record);
     }
     Ok(feed.finish(mode))
 }

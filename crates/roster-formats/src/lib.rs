@@ -4,8 +4,11 @@
 //! validation itself is `roster_core::validate`. Nothing here does I/O besides
 //! reading the bytes it is given.
 
+pub mod csv;
 pub mod json;
+pub mod scim;
 
+use roster_core::mapping::BindError;
 use roster_core::validate::ValidRecord;
 use roster_core::{ExternalId, FeedMode, FieldError, RecordError};
 use std::collections::HashMap;
@@ -17,6 +20,11 @@ pub struct ParsedFeed {
     /// Valid records with their position in the submission.
     pub valid: Vec<(usize, ValidRecord)>,
     pub rejected: Vec<RecordError>,
+    /// Problems that reject nothing (e.g. a CSV column no mapping uses).
+    pub warnings: Vec<String>,
+    /// External ids of rejected records, where they could be read: a full
+    /// snapshot still lists these people, so they are not its leavers.
+    pub rejected_ids: Vec<ExternalId>,
 }
 
 impl ParsedFeed {
@@ -33,6 +41,37 @@ pub enum FormatError {
     MalformedJson { line: usize, column: usize, what: &'static str },
     #[error("invalid feed: `{path}` {message}")]
     InvalidEnvelope { path: String, message: String },
+    /// A CSV file that cannot be read on: no header, not UTF-8, a duplicate
+    /// column name. `row` counts as a spreadsheet does (the header is row 1).
+    #[error("row {row}: {message}")]
+    Csv { row: u64, message: String },
+    /// The CSV header lacks columns the mapping profile names.
+    #[error("the CSV header has no column {} (the mapping profile needs it)", quote_all(.columns))]
+    MissingColumns { columns: Vec<String> },
+    /// The mapping profile itself is wrong (paths like `fields.hireDate.dateFormat`).
+    #[error("invalid mapping profile: {}", describe_errors(.0))]
+    InvalidProfile(Vec<FieldError>),
+}
+
+impl From<BindError> for FormatError {
+    fn from(e: BindError) -> Self {
+        match e {
+            BindError::InvalidProfile(errors) => FormatError::InvalidProfile(errors),
+            BindError::MissingColumns(columns) => FormatError::MissingColumns { columns },
+            BindError::DuplicateColumn(column) => FormatError::Csv {
+                row: 1,
+                message: format!("column `{column}` appears more than once in the header"),
+            },
+        }
+    }
+}
+
+fn quote_all(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn describe_errors(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("`{}` {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
 }
 
 /// Collects records, rejecting a second record with an external id already
@@ -40,34 +79,68 @@ pub enum FormatError {
 /// unknowable, so the later one is refused and the source must fix it).
 #[derive(Default)]
 pub struct FeedBuilder {
-    seen: HashMap<ExternalId, usize>,
+    /// Each external id's first record: its index and, for CSV, its row.
+    seen: HashMap<ExternalId, (usize, Option<u64>)>,
     valid: Vec<(usize, ValidRecord)>,
     rejected: Vec<RecordError>,
+    rejected_ids: Vec<ExternalId>,
 }
 
 impl FeedBuilder {
     pub fn push(&mut self, index: usize, record: Result<ValidRecord, Vec<FieldError>>) {
-        match record {
+        self.push_at(index, None, None, record);
+    }
+
+    /// Like [`FeedBuilder::push`], with the record's location as the format
+    /// knows it (a CSV row, a SCIM `bulkId`), kept in its [`RecordError`].
+    pub fn push_at(
+        &mut self,
+        index: usize,
+        row: Option<u64>,
+        bulk_id: Option<String>,
+        record: Result<ValidRecord, Vec<FieldError>>,
+    ) {
+        let errors = match record {
             Ok(rec) => {
                 let id = rec.change.external_id().clone();
-                if let Some(first) = self.seen.get(&id) {
-                    self.rejected.push(RecordError {
-                        index,
-                        errors: vec![FieldError::new(
-                            "externalId",
-                            format!("duplicate in this feed (first at record {first})"),
-                        )],
-                    });
-                } else {
-                    self.seen.insert(id, index);
+                let Some(&(first, first_row)) = self.seen.get(&id) else {
+                    self.seen.insert(id, (index, row));
                     self.valid.push((index, rec));
-                }
+                    return;
+                };
+                let at = match first_row {
+                    Some(r) => format!("row {r}"),
+                    None => format!("record {first}"),
+                };
+                vec![FieldError::new("externalId", format!("duplicate in this feed (first at {at})"))]
             }
-            Err(errors) => self.rejected.push(RecordError { index, errors }),
+            Err(errors) => errors,
+        };
+        self.rejected.push(RecordError { index, row, bulk_id, errors });
+    }
+
+    /// Notes the external id of a rejected record, read from the raw record
+    /// (`raw_id` is whatever the record had as `externalId`).
+    pub fn note_rejected_id(&mut self, raw_id: Option<&str>) {
+        if let Some(id) = raw_id.and_then(|s| ExternalId::parse(s.trim()).ok())
+            && !self.seen.contains_key(&id)
+        {
+            self.rejected_ids.push(id);
         }
     }
 
+    /// How many records have been rejected so far (SCIM's `failOnErrors`).
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.len()
+    }
+
     pub fn finish(self, mode: FeedMode) -> ParsedFeed {
-        ParsedFeed { mode, valid: self.valid, rejected: self.rejected }
+        ParsedFeed {
+            mode,
+            valid: self.valid,
+            rejected: self.rejected,
+            warnings: Vec::new(),
+            rejected_ids: self.rejected_ids,
+        }
     }
 }

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use roster_core::RecordError;
 use roster_engine::IngestError;
-use roster_formats::FormatError;
 use roster_queue::QueueError;
 use roster_store::StoreError;
 use serde_json::json;
@@ -22,6 +22,12 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is well-formed but cannot be done; `errors` lists the
+    /// records and fields at fault (no values).
+    #[error("{detail}")]
+    Unprocessable { detail: String, errors: Vec<RecordError> },
     #[error("Content-Type must be {expected}")]
     UnsupportedMediaType { expected: &'static str },
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -44,6 +50,10 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed")
             }
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad Request"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::Unprocessable { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Unprocessable Content")
+            }
             ApiError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
             }
@@ -76,12 +86,17 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), detail, "request failed");
         }
-        let body = json!({
+        let mut body = json!({
             "type": format!("https://roster.dev/problems/{slug}"),
             "title": title,
             "status": status.as_u16(),
             "detail": detail,
         });
+        if let ApiError::Unprocessable { errors, .. } = &self
+            && !errors.is_empty()
+        {
+            body["errors"] = json!(errors);
+        }
         let mut res = (status, Json(body)).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
@@ -106,6 +121,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Invalid(m) => ApiError::BadRequest(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unavailable(m) => {
                 ApiError::Unavailable(format!("the directory is busy ({m}); retry"))
             }
@@ -126,9 +142,11 @@ impl From<QueueError> for ApiError {
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Format(f @ FormatError::MalformedJson { .. }) => ApiError::BadRequest(f.to_string()),
-            IngestError::Format(f @ FormatError::InvalidEnvelope { .. }) => {
-                ApiError::BadRequest(f.to_string())
+            IngestError::Format(f) => ApiError::BadRequest(f.to_string()),
+            strict @ IngestError::Strict { .. } => {
+                let detail = strict.to_string();
+                let IngestError::Strict { rejected, .. } = strict else { unreachable!() };
+                ApiError::Unprocessable { detail, errors: rejected }
             }
             IngestError::Queue(q) => q.into(),
             IngestError::Store(s) => s.into(),

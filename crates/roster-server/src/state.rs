@@ -8,13 +8,15 @@ use roster_store::Directory;
 /// Settings of the HTTP edge.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body held in memory, in bytes.
     pub body_limit: usize,
+    /// Largest CSV upload streamed to the queue as it arrives, in bytes.
+    pub upload_limit: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { body_limit: 32 * 1024 * 1024 }
+        Self { body_limit: 32 * 1024 * 1024, upload_limit: 4 * 1024 * 1024 * 1024 }
     }
 }
 

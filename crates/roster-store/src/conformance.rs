@@ -5,10 +5,13 @@
 
 use roster_core::lifecycle::EventType;
 use roster_core::validate::parse_record;
-use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, TenantId, Timestamp};
+use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, SourceName, TenantId, Timestamp};
 use serde_json::{Value, json};
 
-use crate::{ApplyOutcome, Directory, FeedStatus, NewApiKey, NewFeed, Scope, StoreError};
+use crate::{
+    ApplyOutcome, Directory, FeedSeal, FeedStatus, IdempotencyClaim, NewApiKey, NewFeed, ReconcileState,
+    Scope, SourceSettings, StoreError,
+};
 
 /// One `#[tokio::test]` per conformance function; `$make` is an async
 /// expression yielding a fresh, empty directory behind a value that derefs to
@@ -27,7 +30,15 @@ macro_rules! directory_conformance_tests {
             tenants_are_isolated_in_the_store,
             api_keys_expire_and_authenticate_by_hash,
             people_pages_return_everyone_once,
-            duplicate_tenant_names_conflict
+            duplicate_tenant_names_conflict,
+            full_snapshot_deactivates_the_absent,
+            snapshot_over_threshold_halts_until_approved,
+            rejected_snapshot_deactivates_nobody,
+            empty_snapshot_halts,
+            snapshot_judges_only_its_own_source,
+            streamed_feed_completes_only_once_sealed,
+            sources_keep_their_settings,
+            idempotency_keys_replay_and_refuse_other_bodies
         );
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -52,8 +63,10 @@ async fn feed(d: &impl Directory, tenant: TenantId, accepted: u64) -> FeedId {
     d.create_feed(NewFeed {
         id,
         tenant_id: tenant,
+        source: SourceName::default(),
         mode: FeedMode::Delta,
         format: "json".into(),
+        sealed: true,
         received: accepted,
         accepted,
         rejections: vec![],
@@ -70,6 +83,7 @@ fn msg(tenant: TenantId, feed: FeedId, record: Value) -> ChangeMessage {
         message_id: MessageId::new(),
         tenant_id: tenant,
         feed_id: feed,
+        source: SourceName::default(),
         index: 0,
         accepted_at: T0,
         last_modified: rec.last_modified,
@@ -169,16 +183,16 @@ pub async fn feed_status_follows_its_counts(d: &impl Directory) {
     assert!(done.completed_at.is_some());
     // A feed whose records were all rejected is done at once.
     let id = FeedId::new();
-    let rejected = roster_core::RecordError {
-        index: 0,
-        errors: vec![roster_core::FieldError::new("externalId", "is required")],
-    };
+    let rejected =
+        roster_core::RecordError::new(0, vec![roster_core::FieldError::new("externalId", "is required")]);
     let f2 = d
         .create_feed(NewFeed {
             id,
             tenant_id: t,
+            source: SourceName::default(),
             mode: FeedMode::Delta,
             format: "json".into(),
+            sealed: true,
             received: 1,
             accepted: 0,
             rejections: vec![rejected.clone()],
@@ -296,4 +310,239 @@ pub async fn duplicate_tenant_names_conflict(d: &impl Directory) {
     assert!(matches!(d.create_tenant("acme", T0).await, Err(StoreError::Conflict(_))));
     assert_eq!(d.tenant_by_name("acme").await.unwrap().unwrap().name, "acme");
     assert_eq!(d.list_tenants().await.unwrap().len(), 1);
+}
+
+// --- full snapshots ---
+
+/// Later than everything applied at `T0`: a snapshot judges only people
+/// written before it was accepted.
+const T1: Timestamp = Timestamp(T0.0 + 60_000);
+
+/// Puts `n` active people `E0..En` into `source` through a delta feed.
+async fn population(d: &impl Directory, t: TenantId, source: &str, n: usize) {
+    let f = feed(d, t, n as u64).await;
+    let msgs: Vec<ChangeMessage> = (0..n)
+        .map(|i| {
+            let mut m = msg(t, f, json!({"externalId": format!("E{i}"), "department": "Sales"}));
+            m.source = SourceName::parse(source).unwrap();
+            m
+        })
+        .collect();
+    d.apply_batch(&msgs, T0).await.expect("apply population");
+}
+
+/// A sealed full snapshot of `source` listing `E0..Ekeep` (all applied,
+/// unchanged).
+async fn snapshot(d: &impl Directory, t: TenantId, source: &str, keep: usize) -> FeedId {
+    let id = FeedId::new();
+    let source = SourceName::parse(source).unwrap();
+    d.create_feed(NewFeed {
+        id,
+        tenant_id: t,
+        source: source.clone(),
+        mode: FeedMode::Full,
+        format: "json".into(),
+        sealed: false,
+        received: 0,
+        accepted: 0,
+        rejections: vec![],
+        created_at: T1,
+    })
+    .await
+    .expect("create snapshot");
+    let ids: Vec<ExternalId> = (0..keep).map(|i| eid(&format!("E{i}"))).collect();
+    d.add_snapshot_members(t, id, ids).await.expect("members");
+    let msgs: Vec<ChangeMessage> = (0..keep)
+        .map(|i| {
+            let mut m = msg(t, id, json!({"externalId": format!("E{i}"), "department": "Sales"}));
+            m.source = source.clone();
+            m
+        })
+        .collect();
+    let seal = FeedSeal { received: keep as u64, accepted: keep as u64, rejections: vec![], rejected: 0 };
+    d.seal_feed(t, id, seal, T1).await.expect("seal");
+    if !msgs.is_empty() {
+        d.apply_batch(&msgs, T1).await.expect("apply snapshot");
+    }
+    id
+}
+
+async fn active(d: &impl Directory, t: TenantId, n: usize) -> usize {
+    let mut count = 0;
+    for i in 0..n {
+        let p = d.get_person(t, &eid(&format!("E{i}"))).await.unwrap().expect("person");
+        count += usize::from(p.person.active);
+    }
+    count
+}
+
+pub async fn full_snapshot_deactivates_the_absent(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    // 18 of 20 listed: 2 leavers, within the default threshold (20%).
+    let f = snapshot(d, t, "hris", 18).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!(feed.counts.leavers, 2);
+    let r = feed.reconciliation.expect("reconciled");
+    assert_eq!((r.state, r.active, r.absent), (ReconcileState::Applied, 20, 2));
+    assert_eq!(active(d, t, 20).await, 18);
+    let left = d.get_person(t, &eid("E19")).await.unwrap().unwrap();
+    assert!(!left.person.active);
+    assert_eq!(left.last_feed_id, Some(f));
+    let events = d.list_events(t, 0, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == EventType::Left).count(), 2);
+    let h = d.person_history(t, &eid("E19")).await.unwrap();
+    assert_eq!(h.last().unwrap().event, Some(EventType::Left));
+}
+
+pub async fn snapshot_over_threshold_halts_until_approved(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    // A truncated export: 10 of 20 listed would deactivate 50%.
+    let f = snapshot(d, t, "hris", 10).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Halted);
+    let r = feed.reconciliation.clone().expect("halted reconciliation");
+    assert_eq!((r.state, r.absent, r.allowed), (ReconcileState::Halted, 10, 5));
+    assert!(r.reason.unwrap().contains("10 of 20"));
+    assert_eq!(active(d, t, 20).await, 20, "nobody deactivated while halted");
+    assert_eq!(feed.completed_at, None);
+    // Approving deactivates the absent.
+    let approved = d.decide_snapshot(t, f, true, T1).await.unwrap();
+    assert_eq!(approved.status, FeedStatus::Completed);
+    assert_eq!(approved.counts.leavers, 10);
+    assert_eq!(active(d, t, 20).await, 10);
+    // A decision is taken once.
+    assert!(matches!(d.decide_snapshot(t, f, false, T1).await, Err(StoreError::Conflict(_))));
+    // Another tenant cannot decide it.
+    let other = tenant(d, "globex").await;
+    assert!(matches!(d.decide_snapshot(other, f, true, T1).await, Err(StoreError::NotFound)));
+}
+
+pub async fn rejected_snapshot_deactivates_nobody(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    let f = snapshot(d, t, "hris", 4).await;
+    let rejected = d.decide_snapshot(t, f, false, T1).await.unwrap();
+    assert_eq!(rejected.status, FeedStatus::Rejected);
+    assert_eq!(rejected.reconciliation.unwrap().state, ReconcileState::Rejected);
+    assert_eq!(rejected.counts.leavers, 0);
+    assert_eq!(active(d, t, 20).await, 20);
+}
+
+pub async fn empty_snapshot_halts(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    // Few enough people that the floor alone would let them all go.
+    population(d, t, "hris", 3).await;
+    let f = snapshot(d, t, "hris", 0).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Halted);
+    assert!(feed.reconciliation.unwrap().reason.unwrap().contains("empty"));
+    assert_eq!(active(d, t, 3).await, 3);
+}
+
+pub async fn snapshot_judges_only_its_own_source(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 10).await;
+    // `contractors` has nobody; its empty-but-harmless snapshot changes nothing.
+    let id = FeedId::new();
+    d.create_feed(NewFeed {
+        id,
+        tenant_id: t,
+        source: SourceName::parse("contractors").unwrap(),
+        mode: FeedMode::Full,
+        format: "json".into(),
+        sealed: true,
+        received: 0,
+        accepted: 0,
+        rejections: vec![],
+        created_at: T1,
+    })
+    .await
+    .unwrap();
+    let feed = d.get_feed(t, id).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!(feed.reconciliation.unwrap().absent, 0);
+    assert_eq!(active(d, t, 10).await, 10);
+}
+
+pub async fn streamed_feed_completes_only_once_sealed(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let id = FeedId::new();
+    d.create_feed(NewFeed {
+        id,
+        tenant_id: t,
+        source: SourceName::default(),
+        mode: FeedMode::Delta,
+        format: "csv".into(),
+        sealed: false,
+        received: 0,
+        accepted: 0,
+        rejections: vec![],
+        created_at: T0,
+    })
+    .await
+    .unwrap();
+    apply(d, &msg(t, id, json!({"externalId": "E1"}))).await;
+    let receiving = d.get_feed(t, id).await.unwrap().unwrap();
+    assert_eq!(receiving.status, FeedStatus::Receiving);
+    assert_eq!(receiving.counts.applied, 1);
+    let rejections = vec![roster_core::RecordError::new(1, vec![roster_core::FieldError::new("x", "bad")])];
+    let sealed =
+        d.seal_feed(t, id, FeedSeal { received: 2, accepted: 1, rejections, rejected: 1 }, T0).await.unwrap();
+    assert_eq!(sealed.status, FeedStatus::CompletedWithErrors);
+    assert_eq!((sealed.counts.received, sealed.counts.rejected), (2, 1));
+    assert!(matches!(
+        d.seal_feed(t, id, FeedSeal { received: 2, accepted: 1, rejections: vec![], rejected: 0 }, T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn sources_keep_their_settings(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let name = SourceName::parse("workday").unwrap();
+    assert!(d.get_source(t, &name).await.unwrap().is_none());
+    let settings = SourceSettings {
+        deletion_threshold_percent: 5,
+        mapping: Some(json!({"fields": {"externalId": {"column": "ID"}}})),
+        ..SourceSettings::default()
+    };
+    let s = d.put_source(t, &name, settings.clone(), T0).await.unwrap();
+    assert_eq!(s.settings, settings);
+    assert_eq!(d.get_source(t, &name).await.unwrap().unwrap().settings, settings);
+    assert_eq!(d.list_sources(t).await.unwrap().len(), 1);
+    let other = tenant(d, "globex").await;
+    assert!(d.get_source(other, &name).await.unwrap().is_none());
+    assert!(d.list_sources(other).await.unwrap().is_empty());
+}
+
+pub async fn idempotency_keys_replay_and_refuse_other_bodies(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let fp = [7u8; 32];
+    assert_eq!(d.claim_idempotency_key(t, "k1", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(t, "k1", T0).await.unwrap(), IdempotencyClaim::InProgress);
+    d.complete_idempotency_key(t, "k1", fp, 202, "{}".into(), Some("/v1/feeds/x".into())).await.unwrap();
+    assert_eq!(
+        d.claim_idempotency_key(t, "k1", T0).await.unwrap(),
+        IdempotencyClaim::Completed {
+            fingerprint: fp,
+            status: 202,
+            body: "{}".into(),
+            location: Some("/v1/feeds/x".into())
+        }
+    );
+    // Keys are per tenant.
+    let other = tenant(d, "globex").await;
+    assert_eq!(d.claim_idempotency_key(other, "k1", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    // A failed request releases its claim, so the retry runs.
+    assert_eq!(d.claim_idempotency_key(t, "k2", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    d.release_idempotency_key(t, "k2").await.unwrap();
+    assert_eq!(d.claim_idempotency_key(t, "k2", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    // A claim whose request never finished is given up after a while...
+    let soon = Timestamp(T0.0 + 10 * 60 * 1000);
+    assert_eq!(d.claim_idempotency_key(t, "k2", soon).await.unwrap(), IdempotencyClaim::Claimed);
+    // ...and a finished key is forgotten after a day.
+    let later = Timestamp(T0.0 + 25 * 3600 * 1000);
+    assert_eq!(d.claim_idempotency_key(t, "k1", later).await.unwrap(), IdempotencyClaim::Claimed);
 }

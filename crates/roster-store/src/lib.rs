@@ -8,7 +8,9 @@
 
 use async_trait::async_trait;
 use roster_core::lifecycle::EventType;
-use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp};
+use roster_core::{
+    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, TenantId, Timestamp,
+};
 use serde::Serialize;
 
 pub mod conformance;
@@ -77,10 +79,121 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// How a source treats a feed with invalid records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validation {
+    /// Valid records go on; invalid ones are reported (the default).
+    #[default]
+    Partial,
+    /// Any invalid record rejects the whole feed; nothing is queued.
+    Strict,
+}
+
+impl Validation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validation::Partial => "partial",
+            Validation::Strict => "strict",
+        }
+    }
+}
+
+/// A source's settings, as an operator sets them.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceSettings {
+    #[serde(default)]
+    pub validation: Validation,
+    /// The CSV mapping profile (`roster_core::mapping::MappingProfile`,
+    /// kept as JSON here: the store does not interpret it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<serde_json::Value>,
+    /// A full snapshot may deactivate at most this percentage of the
+    /// source's active people without an operator's approval...
+    #[serde(default = "default_threshold_percent")]
+    pub deletion_threshold_percent: u8,
+    /// ...or this many people, whichever is more.
+    #[serde(default = "default_threshold_floor")]
+    pub deletion_threshold_floor: u64,
+}
+
+fn default_threshold_percent() -> u8 {
+    20
+}
+
+fn default_threshold_floor() -> u64 {
+    5
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            validation: Validation::default(),
+            mapping: None,
+            deletion_threshold_percent: default_threshold_percent(),
+            deletion_threshold_floor: default_threshold_floor(),
+        }
+    }
+}
+
+impl SourceSettings {
+    /// Most leavers a snapshot may cause without approval, given how many
+    /// active people the source has.
+    pub fn allowed_leavers(&self, active: u64) -> u64 {
+        (active * u64::from(self.deletion_threshold_percent.min(100)) / 100)
+            .max(self.deletion_threshold_floor)
+    }
+}
+
+/// One of a tenant's integration channels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub name: SourceName,
+    pub tenant_id: TenantId,
+    #[serde(flatten)]
+    pub settings: SourceSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where a full snapshot's reconciliation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileState {
+    /// Too many leavers: nothing deactivated until an operator decides.
+    Halted,
+    /// The absent people were deactivated (automatically or approved).
+    Applied,
+    /// An operator rejected the snapshot: nobody was deactivated.
+    Rejected,
+}
+
+/// The outcome of comparing a full snapshot with the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciliation {
+    pub state: ReconcileState,
+    /// Active people of the source when the snapshot was compared.
+    pub active: u64,
+    /// Of those, the ones absent from the snapshot: the leavers it asks for.
+    pub absent: u64,
+    /// Most leavers allowed without approval.
+    pub allowed: u64,
+    /// Why it halted, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+}
+
 /// Where a feed is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedStatus {
+    /// Still being received (a streamed upload); not yet acknowledged.
+    Receiving,
     /// Durably queued; nothing applied yet.
     Accepted,
     /// Some changes applied, some not yet.
@@ -91,26 +204,37 @@ pub enum FeedStatus {
     CompletedWithErrors,
     /// Ingest could not queue it; nothing of it was queued.
     Failed,
+    /// A full snapshot whose leavers exceed the source's threshold: its
+    /// records are applied, nobody is deactivated until an operator approves.
+    Halted,
+    /// A halted snapshot an operator rejected: nobody was deactivated.
+    Rejected,
 }
 
 impl FeedStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            FeedStatus::Receiving => "receiving",
             FeedStatus::Accepted => "accepted",
             FeedStatus::Processing => "processing",
             FeedStatus::Completed => "completed",
             FeedStatus::CompletedWithErrors => "completed_with_errors",
             FeedStatus::Failed => "failed",
+            FeedStatus::Halted => "halted",
+            FeedStatus::Rejected => "rejected",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         [
+            FeedStatus::Receiving,
             FeedStatus::Accepted,
             FeedStatus::Processing,
             FeedStatus::Completed,
             FeedStatus::CompletedWithErrors,
             FeedStatus::Failed,
+            FeedStatus::Halted,
+            FeedStatus::Rejected,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -122,9 +246,13 @@ impl FeedStatus {
 pub struct NewFeed {
     pub id: FeedId,
     pub tenant_id: TenantId,
+    pub source: SourceName,
     pub mode: FeedMode,
-    /// `json`, later `csv`, `scim`.
+    /// `json`, `csv` or `scim`.
     pub format: String,
+    /// False while a streamed upload is still arriving: its counts are not
+    /// final and a full snapshot is not reconciled until [`Directory::seal_feed`].
+    pub sealed: bool,
     /// Records in the submission.
     pub received: u64,
     /// Records queued as messages.
@@ -149,6 +277,8 @@ pub struct FeedCounts {
     pub stale: u64,
     /// Changes dead-lettered.
     pub failed: u64,
+    /// People a full snapshot deactivated because it did not list them.
+    pub leavers: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,14 +286,40 @@ pub struct FeedCounts {
 pub struct Feed {
     pub id: FeedId,
     pub tenant_id: TenantId,
+    pub source: SourceName,
     pub mode: FeedMode,
     pub format: String,
     pub status: FeedStatus,
     pub counts: FeedCounts,
+    /// Full snapshots only, once all their records are processed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<Reconciliation>,
     pub rejections: Vec<RecordError>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub completed_at: Option<Timestamp>,
+}
+
+/// The final figures of a streamed feed, given when its last record is queued.
+#[derive(Debug, Clone)]
+pub struct FeedSeal {
+    pub received: u64,
+    pub accepted: u64,
+    pub rejections: Vec<RecordError>,
+    /// Rejected records beyond those kept in `rejections`.
+    pub rejected: u64,
+}
+
+/// What a repeated `Idempotency-Key` finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is new and now claimed for this request.
+    Claimed,
+    /// The first request with this key has not finished.
+    InProgress,
+    /// The first request finished with this answer; replay it if the new
+    /// request is the same (same fingerprint), refuse it otherwise.
+    Completed { fingerprint: [u8; 32], status: u16, body: String, location: Option<String> },
 }
 
 /// A person as the directory holds it.
@@ -273,6 +429,33 @@ pub trait Directory: Send + Sync + 'static {
     // --- feeds ---
 
     async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError>;
+    /// Records the external ids a full snapshot lists (called before the
+    /// records are queued, in as many calls as the upload needs). People of
+    /// the source not listed are the snapshot's leavers.
+    async fn add_snapshot_members(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        ids: Vec<ExternalId>,
+    ) -> Result<(), StoreError>;
+    /// Gives a streamed feed its final counts; from now on it completes (and
+    /// a full snapshot reconciles) once all its records are processed.
+    async fn seal_feed(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        seal: FeedSeal,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError>;
+    /// An operator's decision on a halted snapshot: approve deactivates the
+    /// absent people, reject deactivates nobody. `Conflict` if not halted.
+    async fn decide_snapshot(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        approve: bool,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError>;
     /// Marks a feed whose messages could not be queued.
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError>;
     async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError>;
@@ -282,6 +465,42 @@ pub trait Directory: Send + Sync + 'static {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError>;
+
+    // --- sources ---
+
+    /// The source's settings; `None` if it was never configured (defaults apply).
+    async fn get_source(&self, tenant: TenantId, name: &SourceName) -> Result<Option<Source>, StoreError>;
+    async fn put_source(
+        &self,
+        tenant: TenantId,
+        name: &SourceName,
+        settings: SourceSettings,
+        now: Timestamp,
+    ) -> Result<Source, StoreError>;
+    async fn list_sources(&self, tenant: TenantId) -> Result<Vec<Source>, StoreError>;
+
+    // --- idempotency keys ---
+
+    /// Claims `key` for a new request, or says what the first request with
+    /// the key did. Keys are kept for 24 hours.
+    async fn claim_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    /// Stores the answer of a claimed key and the fingerprint of its request.
+    async fn complete_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        fingerprint: [u8; 32],
+        status: u16,
+        body: String,
+        location: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// Releases a claim whose request failed, so a retry can run.
+    async fn release_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<(), StoreError>;
 
     // --- applying changes ---
 

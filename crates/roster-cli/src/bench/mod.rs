@@ -174,6 +174,7 @@ fn sample_message_body(people: &PeopleGenerator) -> Vec<u8> {
         message_id: roster_core::MessageId::new(),
         tenant_id: roster_core::TenantId::new(),
         feed_id: roster_core::FeedId::new(),
+        source: roster_core::SourceName::default(),
         index: 0,
         accepted_at: roster_core::Timestamp(0),
         last_modified: None,

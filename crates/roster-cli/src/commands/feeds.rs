@@ -10,6 +10,18 @@ pub enum FeedsCommand {
         server: ServerArgs,
         id: String,
     },
+    /// Approves a halted full snapshot: the people it did not list leave.
+    Approve {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
+    /// Rejects a halted full snapshot: nobody is deactivated.
+    Reject {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
     /// Lists recent feeds, newest first.
     Ls {
         #[command(flatten)]
@@ -19,30 +31,54 @@ pub enum FeedsCommand {
     },
 }
 
+enum Kind {
+    Approve,
+    Other,
+}
+
 pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
+    let cmd_kind = if matches!(cmd, FeedsCommand::Approve { .. }) { Kind::Approve } else { Kind::Other };
     match cmd {
         FeedsCommand::Show { server, id } => {
             let client = Client::new(&server)?;
             let feed = client.get_json(&format!("/v1/feeds/{}", super::people::urlencode(&id))).await?;
             println!("{}", serde_json::to_string_pretty(&feed)?);
         }
+        FeedsCommand::Approve { server, id } | FeedsCommand::Reject { server, id } => {
+            let verb = if matches!(cmd_kind, Kind::Approve) { "approve" } else { "reject" };
+            let client = Client::new(&server)?;
+            let path = format!("/v1/feeds/{}/{verb}", super::people::urlencode(&id));
+            let res = client.post(&path).send().await?;
+            let feed = crate::client::json_or_problem(res).await?;
+            let r = &feed["reconciliation"];
+            println!(
+                "feed {} is {}: {} of {} active people absent, {} deactivated",
+                feed["id"].as_str().unwrap_or("?"),
+                feed["status"].as_str().unwrap_or("?"),
+                r["absent"],
+                r["active"],
+                feed["counts"]["leavers"]
+            );
+        }
         FeedsCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
             let page = client.get_json(&format!("/v1/feeds?limit={}", limit.clamp(1, 1000))).await?;
             println!(
-                "{:<38} {:<6} {:<22} {:>9} {:>9} {:>8}",
-                "FEED", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED"
+                "{:<38} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
+                "FEED", "SOURCE", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED", "LEAVERS"
             );
             for f in page["items"].as_array().into_iter().flatten() {
                 let c = &f["counts"];
                 println!(
-                    "{:<38} {:<6} {:<22} {:>9} {:>9} {:>8}",
+                    "{:<38} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
                     f["id"].as_str().unwrap_or("-"),
+                    f["source"].as_str().unwrap_or("-"),
                     f["mode"].as_str().unwrap_or("-"),
                     f["status"].as_str().unwrap_or("-"),
                     c["accepted"],
                     c["applied"],
-                    c["failed"]
+                    c["failed"],
+                    c["leavers"]
                 );
             }
         }

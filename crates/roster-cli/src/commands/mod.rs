@@ -3,4 +3,5 @@ pub mod feeds;
 pub mod people;
 pub mod push;
 pub mod serve;
+pub mod sources;
 pub mod tenants;

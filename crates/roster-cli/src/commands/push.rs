@@ -1,5 +1,6 @@
-//! `roster push FILE`: sends a JSON file of records in batches, with a
-//! progress bar, retrying when the server asks to (429/503).
+//! `roster push FILE`: sends a feed file — JSON records in batches, a CSV
+//! file or a SCIM BulkRequest whole — with a progress bar, retrying when the
+//! server asks to (429/503).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,10 +13,30 @@ use serde_json::{Value, json};
 
 use crate::client::{Client, ServerArgs, json_or_problem, problem_text};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Json,
+    Csv,
+    Scim,
+}
+
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// A JSON file: `{"mode": ..., "records": [...]}` or a bare array of records.
+    /// A JSON file (`{"mode": ..., "records": [...]}` or a bare array of
+    /// records), a CSV file (mapped by the source's profile) or a SCIM
+    /// BulkRequest.
     pub file: PathBuf,
+    /// The file's format [default: by its extension: .csv is CSV, .scim.json
+    /// is SCIM, anything else JSON].
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    /// The tenant's source (integration channel) the feed comes through.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Parse, map and validate only: print the mapped records and errors,
+    /// queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Records per request (a delta feed is split into one feed per batch).
@@ -29,7 +50,116 @@ pub struct PushArgs {
     pub attempts: u32,
 }
 
+fn query(args: &PushArgs, mode: &str) -> String {
+    let mut q = format!("?mode={mode}");
+    if let Some(source) = &args.source {
+        q.push_str(&format!("&source={}", super::people::urlencode(source)));
+    }
+    if args.dry_run {
+        q.push_str("&dryRun=true");
+    }
+    q
+}
+
 pub async fn run(args: PushArgs) -> anyhow::Result<()> {
+    let name = args.file.to_string_lossy().to_ascii_lowercase();
+    let format = args.format.unwrap_or(if name.ends_with(".csv") {
+        FileFormat::Csv
+    } else if name.ends_with(".scim.json") {
+        FileFormat::Scim
+    } else {
+        FileFormat::Json
+    });
+    match format {
+        FileFormat::Json => push_json(args).await,
+        FileFormat::Csv => push_whole(args, "text/csv").await,
+        FileFormat::Scim => push_whole(args, "application/scim+json").await,
+    }
+}
+
+/// A CSV file or a SCIM BulkRequest goes as one request: a CSV full
+/// snapshot must be one feed, and the server streams large CSV files.
+async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Result<()> {
+    let mode = if args.full { "full" } else { "delta" };
+    let path = format!("/integrations/hr-feed{}", query(&args, mode));
+    let client = Client::new(&args.server)?;
+    let size =
+        std::fs::metadata(&args.file).with_context(|| format!("reading {}", args.file.display()))?.len();
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec})",
+        )
+        .expect("a valid template"),
+    );
+    let file = args.file.clone();
+    let progress = bar.clone();
+    let body = move || -> anyhow::Result<reqwest::Body> {
+        let f = std::fs::File::open(&file).with_context(|| format!("reading {}", file.display()))?;
+        let progress = progress.clone();
+        progress.set_position(0);
+        let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(f));
+        let stream = futures_util::StreamExt::inspect(stream, move |chunk| {
+            if let Ok(c) = chunk {
+                progress.inc(c.len() as u64);
+            }
+        });
+        Ok(reqwest::Body::wrap_stream(stream))
+    };
+    let answer =
+        send_with_retries(&client, &path, content_type, Some(size), body, args.attempts, &bar).await?;
+    bar.finish_and_clear();
+    if args.dry_run {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    if content_type == "text/csv" {
+        report_rejections(&answer, 0, &bar);
+        for w in answer["warnings"].as_array().into_iter().flatten() {
+            eprintln!("warning: {}", w.as_str().unwrap_or(""));
+        }
+        println!("{}", answer["feedId"].as_str().unwrap_or("?"));
+        eprintln!(
+            "pushed {}: {} received, {} accepted, {} rejected",
+            args.file.display(),
+            answer["received"],
+            answer["accepted"],
+            answer["received"].as_u64().unwrap_or(0).saturating_sub(answer["accepted"].as_u64().unwrap_or(0))
+        );
+    } else {
+        for op in answer["Operations"].as_array().into_iter().flatten() {
+            if op["status"] != "202" {
+                eprintln!(
+                    "operation {}: {}",
+                    op["bulkId"].as_str().unwrap_or("-"),
+                    op["response"]["detail"].as_str().unwrap_or("rejected")
+                );
+            }
+        }
+        println!("{}", answer["feedId"].as_str().unwrap_or("?"));
+    }
+    Ok(())
+}
+
+fn report_rejections(answer: &Value, offset: u64, bar: &ProgressBar) {
+    for r in answer["rejected"].as_array().into_iter().flatten() {
+        let at = match r["row"].as_u64() {
+            Some(row) => format!("row {row}"),
+            None => format!("record {}", r["index"].as_u64().unwrap_or(0) + offset),
+        };
+        for e in r["errors"].as_array().into_iter().flatten() {
+            bar.suspend(|| {
+                eprintln!(
+                    "{at}: {}: {}",
+                    e["path"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                )
+            });
+        }
+    }
+}
+
+async fn push_json(args: PushArgs) -> anyhow::Result<()> {
     let text = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let doc: Value = serde_json::from_slice(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -63,24 +193,23 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
         .expect("a valid template"),
     );
     let (mut accepted, mut rejected, mut feeds) = (0u64, 0u64, 0usize);
+    let path = format!("/integrations/hr-feed{}", query(&args, mode));
     for (batch_no, chunk) in records.chunks(batch_size).enumerate() {
         let body = serde_json::to_vec(&json!({"mode": mode, "records": chunk}))?;
-        let answer = send_with_retries(&client, body, args.attempts, &bar).await?;
+        let size = body.len() as u64;
+        let make = move || Ok(reqwest::Body::from(body.clone()));
+        let answer =
+            send_with_retries(&client, &path, "application/json", Some(size), make, args.attempts, &bar)
+                .await?;
+        if args.dry_run {
+            bar.suspend(|| println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default()));
+            bar.inc(chunk.len() as u64);
+            continue;
+        }
         let feed_id = answer["feedId"].as_str().unwrap_or("?").to_owned();
         accepted += answer["accepted"].as_u64().unwrap_or(0);
-        for r in answer["rejected"].as_array().into_iter().flatten() {
-            rejected += 1;
-            let index = r["index"].as_u64().unwrap_or(0) + (batch_no * batch_size) as u64;
-            for e in r["errors"].as_array().into_iter().flatten() {
-                bar.suspend(|| {
-                    eprintln!(
-                        "record {index}: {}: {}",
-                        e["path"].as_str().unwrap_or(""),
-                        e["message"].as_str().unwrap_or("")
-                    )
-                });
-            }
-        }
+        rejected += answer["rejected"].as_array().map_or(0, |r| r.len() as u64);
+        report_rejections(&answer, (batch_no * batch_size) as u64, &bar);
         bar.suspend(|| println!("{feed_id}"));
         feeds += 1;
         bar.inc(chunk.len() as u64);
@@ -95,19 +224,21 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
 
 async fn send_with_retries(
     client: &Client,
-    body: Vec<u8>,
+    path: &str,
+    content_type: &str,
+    length: Option<u64>,
+    body: impl Fn() -> anyhow::Result<reqwest::Body>,
     attempts: u32,
     bar: &ProgressBar,
 ) -> anyhow::Result<Value> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let sent = client
-            .post("/integrations/hr-feed")
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await;
+        let mut req = client.post(path).header("content-type", content_type).body(body()?);
+        if let Some(n) = length {
+            req = req.header("content-length", n);
+        }
+        let sent = req.send().await;
         let wait = match sent {
             Ok(res)
                 if res.status() == StatusCode::TOO_MANY_REQUESTS

@@ -39,3 +39,41 @@ pub async fn list(
     let page = state.directory.list_feeds(principal.tenant_id, limit, q.cursor.as_deref()).await?;
     Ok(Json(page))
 }
+
+/// `POST /v1/feeds/{id}/approve`: deactivates the absent people of a halted
+/// full snapshot.
+pub async fn approve(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Feed>, ApiError> {
+    decide(state, principal, id, true).await
+}
+
+/// `POST /v1/feeds/{id}/reject`: a halted full snapshot deactivates nobody.
+pub async fn reject(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Feed>, ApiError> {
+    decide(state, principal, id, false).await
+}
+
+async fn decide(
+    state: AppState,
+    principal: Principal,
+    id: String,
+    approve: bool,
+) -> Result<Json<Feed>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let id: FeedId = id.parse().map_err(|_| ApiError::NotFound("feed"))?;
+    let feed =
+        state.directory.decide_snapshot(principal.tenant_id, id, approve, state.clock.now()).await.map_err(
+            |e| match e {
+                roster_store::StoreError::NotFound => ApiError::NotFound("feed"),
+                other => other.into(),
+            },
+        )?;
+    tracing::info!(feed_id = %id, tenant = %principal.tenant_id, key = %principal.key_id, approve, "halted snapshot decided");
+    Ok(Json(feed))
+}

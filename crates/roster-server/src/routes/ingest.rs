@@ -1,54 +1,349 @@
-use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+//! `POST /integrations/hr-feed`: a feed as JSON, CSV or a SCIM BulkRequest,
+//! answered `202 Accepted` once its accepted records are durably queued.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use roster_store::Scope;
-use serde_json::json;
+use futures_util::StreamExt;
+use roster_core::{FeedMode, SourceName};
+use roster_engine::{IngestReceipt, Submission};
+use roster_store::{IdempotencyClaim, Scope, Validation};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// `POST /integrations/hr-feed`: answers 202 once the accepted records are
-/// durably queued.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngestQuery {
+    /// The tenant's integration channel; `default` when absent.
+    source: Option<String>,
+    /// `delta` or `full`; for JSON it overrides the envelope's `mode`.
+    mode: Option<String>,
+    /// Parse, map and validate only.
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Scim,
+}
+
+impl Format {
+    fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let mime = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        match mime.as_deref() {
+            Some("application/json") => Ok(Format::Json),
+            Some("text/csv") => Ok(Format::Csv),
+            Some("application/scim+json") => Ok(Format::Scim),
+            _ => Err(ApiError::UnsupportedMediaType {
+                expected: "application/json, text/csv or application/scim+json",
+            }),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Scim => "scim",
+        }
+    }
+}
+
+/// An answer, kept whole so an `Idempotency-Key` can replay it.
+struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Value,
+    location: Option<String>,
+}
+
+impl Reply {
+    fn into_response(self, replayed: bool) -> Response {
+        let mut res = (self.status, self.body.to_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(v) = self.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            h.insert(header::LOCATION, v);
+        }
+        if replayed {
+            h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        res
+    }
+}
+
+/// The request's identity for `Idempotency-Key`: what it asks (method,
+/// path, query, content type) and its body, hashed as the body streams by.
+type Fingerprint = Arc<Mutex<Sha256>>;
+
+fn fingerprint_of(req: &Request) -> Fingerprint {
+    let mut h = Sha256::new();
+    h.update(req.method().as_str());
+    h.update(b"\n");
+    h.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
+    h.update(b"\n");
+    h.update(req.headers().get(header::CONTENT_TYPE).map_or(&b""[..], |v| v.as_bytes()));
+    h.update(b"\n");
+    Arc::new(Mutex::new(h))
+}
+
+fn finish(fp: &Fingerprint) -> [u8; 32] {
+    fp.lock().expect("fingerprint lock").clone().finalize().into()
+}
+
 pub async fn hr_feed(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    query: Result<Query<IngestQuery>, QueryRejection>,
+    req: Request,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::Ingest)?;
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let format = Format::of(req.headers())?;
+    let source = match q.source.as_deref() {
+        None => SourceName::default(),
+        Some(s) => SourceName::parse(s).map_err(|e| ApiError::BadRequest(format!("`source`: {e}")))?,
+    };
+    let mode = match q.mode.as_deref() {
+        None => None,
+        Some(m) => Some(
+            FeedMode::parse(m).ok_or_else(|| ApiError::BadRequest("`mode` must be delta or full".into()))?,
+        ),
+    };
+    if format == Format::Scim && mode == Some(FeedMode::Full) {
+        return Err(ApiError::BadRequest(
+            "a SCIM BulkRequest is a delta; it cannot be a full snapshot".into(),
+        ));
     }
-    let body = body.map_err(|rejection| {
+    let sub = Submission {
+        tenant: principal.tenant_id,
+        source,
+        format: format.name(),
+        dry_run: q.dry_run.unwrap_or(false),
+    };
+    let Some(key) = idempotency_key(req.headers())? else {
+        let fp = fingerprint_of(&req);
+        return Ok(run(&state, &sub, format, mode, req, &fp).await?.into_response(false));
+    };
+
+    let tenant = principal.tenant_id;
+    let fp = fingerprint_of(&req);
+    match state.directory.claim_idempotency_key(tenant, &key, state.clock.now()).await? {
+        IdempotencyClaim::InProgress => Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is still being processed; retry later".into(),
+        )),
+        IdempotencyClaim::Completed { fingerprint, status, body, location } => {
+            drain(&state, req, &fp).await?;
+            if finish(&fp) != fingerprint {
+                return Err(ApiError::Unprocessable {
+                    detail: "this Idempotency-Key was used for a different request; use a new key".into(),
+                    errors: Vec::new(),
+                });
+            }
+            let body: Value = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let content_type =
+                if format == Format::Scim { "application/scim+json" } else { "application/json" };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
+            Ok(Reply { status, content_type, body, location }.into_response(true))
+        }
+        IdempotencyClaim::Claimed => match run(&state, &sub, format, mode, req, &fp).await {
+            Ok(reply) if reply.status.is_success() && !sub.dry_run => {
+                let body = reply.body.to_string();
+                let location = reply.location.clone();
+                state
+                    .directory
+                    .complete_idempotency_key(
+                        tenant,
+                        &key,
+                        finish(&fp),
+                        reply.status.as_u16(),
+                        body,
+                        location,
+                    )
+                    .await?;
+                Ok(reply.into_response(false))
+            }
+            other => {
+                state.directory.release_idempotency_key(tenant, &key).await?;
+                other.map(|r| r.into_response(false))
+            }
+        },
+    }
+}
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        ApiError::BadRequest("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
+    })
+}
+
+async fn run(
+    state: &AppState,
+    sub: &Submission,
+    format: Format,
+    mode: Option<FeedMode>,
+    req: Request,
+    fp: &Fingerprint,
+) -> Result<Reply, ApiError> {
+    match format {
+        Format::Json => {
+            let body = buffered(state, req, fp).await?;
+            let receipt = state.ingest.submit_json(sub, mode, body).await?;
+            Ok(receipt_reply(sub, receipt))
+        }
+        Format::Scim => {
+            let body = buffered(state, req, fp).await?;
+            let (receipt, operations) = state.ingest.submit_scim(sub, body).await?;
+            if sub.dry_run {
+                return Ok(receipt_reply(sub, receipt));
+            }
+            let feed_id = receipt.feed_id.map(|f| f.to_string()).unwrap_or_default();
+            let body = roster_formats::scim::bulk_response(&operations, &feed_id, &receipt.rejected);
+            Ok(Reply {
+                status: StatusCode::ACCEPTED,
+                content_type: "application/scim+json",
+                body,
+                location: Some(format!("/v1/feeds/{feed_id}")),
+            })
+        }
+        Format::Csv => {
+            let mode = mode.unwrap_or_default();
+            let length = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let small = length.is_some_and(|n| n <= state.config.body_limit as u64);
+            // Strict sources and dry runs judge the file whole before
+            // queueing anything, so they hold it in memory.
+            let whole = small
+                || sub.dry_run
+                || state.ingest.source_settings(sub.tenant, &sub.source).await?.validation
+                    == Validation::Strict;
+            let receipt = if whole {
+                let body = buffered(state, req, fp).await?;
+                state.ingest.submit_csv(sub, mode, body).await?
+            } else {
+                let too_large = Arc::new(AtomicBool::new(false));
+                let input = stream(state, req, fp, Arc::clone(&too_large));
+                match state.ingest.submit_csv_stream(sub, mode, input).await {
+                    Err(_) if too_large.load(Ordering::Relaxed) => {
+                        return Err(ApiError::PayloadTooLarge { limit: state.config.upload_limit as usize });
+                    }
+                    other => other?,
+                }
+            };
+            Ok(receipt_reply(sub, receipt))
+        }
+    }
+}
+
+fn receipt_reply(sub: &Submission, r: IngestReceipt) -> Reply {
+    let rejected_count = r.received - r.accepted;
+    let mut body = json!({
+        "source": sub.source,
+        "mode": r.mode,
+        "received": r.received,
+        "accepted": r.accepted,
+        "rejected": r.rejected,
+    });
+    if rejected_count > r.rejected.len() {
+        body["rejectedCount"] = rejected_count.into();
+    }
+    if !r.warnings.is_empty() {
+        body["warnings"] = json!(r.warnings);
+    }
+    match (r.feed_id, r.preview) {
+        (Some(feed_id), _) => {
+            body["feedId"] = json!(feed_id);
+            Reply {
+                status: StatusCode::ACCEPTED,
+                content_type: "application/json",
+                body,
+                location: Some(format!("/v1/feeds/{feed_id}")),
+            }
+        }
+        (None, preview) => {
+            body["dryRun"] = true.into();
+            body["records"] = json!(preview.unwrap_or_default());
+            Reply { status: StatusCode::OK, content_type: "application/json", body, location: None }
+        }
+    }
+}
+
+/// The whole body, within the body limit.
+async fn buffered(state: &AppState, req: Request, fp: &Fingerprint) -> Result<Bytes, ApiError> {
+    let body = Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: state.config.body_limit }
         } else {
             ApiError::BadRequest("the request body could not be read".into())
         }
     })?;
-    let receipt = state.ingest.submit_json(principal.tenant_id, body).await?;
-    let location = format!("/v1/feeds/{}", receipt.feed_id);
-    let body = json!({
-        "feedId": receipt.feed_id,
-        "received": receipt.received,
-        "accepted": receipt.accepted,
-        "rejected": receipt.rejected,
-    });
-    let mut res = (StatusCode::ACCEPTED, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    fp.lock().expect("fingerprint lock").update(&body);
+    Ok(body)
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+/// The body as a blocking reader for the CSV parser, hashed and counted
+/// as it streams by; past the upload limit it fails (and flags why).
+fn stream(
+    state: &AppState,
+    req: Request,
+    fp: &Fingerprint,
+    too_large: Arc<AtomicBool>,
+) -> impl io::Read + Send + 'static {
+    let limit = state.config.upload_limit;
+    let fp = Arc::clone(fp);
+    let mut seen = 0u64;
+    let chunks = req.into_body().into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(io::Error::other)?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            too_large.store(true, Ordering::Relaxed);
+            return Err(io::Error::other("upload over the limit"));
+        }
+        fp.lock().expect("fingerprint lock").update(&chunk);
+        Ok::<_, io::Error>(chunk)
+    });
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks))
+}
+
+/// Reads (and hashes) a body only to compare it with the first request's.
+async fn drain(state: &AppState, req: Request, fp: &Fingerprint) -> Result<(), ApiError> {
+    let limit = state.config.upload_limit;
+    let mut seen = 0u64;
+    let mut chunks = req.into_body().into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return Err(ApiError::PayloadTooLarge { limit: limit as usize });
+        }
+        fp.lock().expect("fingerprint lock").update(&chunk);
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ mod feeds;
 mod health;
 mod ingest;
 mod people;
+mod sources;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,6 +19,11 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/hr-feed", post(ingest::hr_feed))
         .route("/v1/feeds", get(feeds::list))
         .route("/v1/feeds/{id}", get(feeds::show))
+        .route("/v1/feeds/{id}/approve", post(feeds::approve))
+        .route("/v1/feeds/{id}/reject", post(feeds::reject))
+        .route("/v1/sources", get(sources::list))
+        .route("/v1/sources/{name}", get(sources::show).put(sources::put))
+        .route("/v1/sources/{name}/mapping", get(sources::show_mapping).put(sources::put_mapping))
         .route("/v1/events", get(events::list))
         .route("/v1/dlq", get(dlq::list).delete(dlq::purge))
         .route("/v1/dlq/redrive", post(dlq::redrive_all))

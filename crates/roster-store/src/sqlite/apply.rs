@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 
+use roster_core::lifecycle::EventType;
 use roster_core::lifecycle::{Decision, decide};
 use roster_core::{ChangeMessage, FeedId, LifecycleEvent, Person, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::storage;
-use crate::{ApplyOutcome, FeedCounts, FeedStatus, StoreError};
+use crate::{ApplyOutcome, FeedCounts, FeedStatus, ReconcileState, Reconciliation, StoreError};
 
 /// Counter changes of one feed within a batch.
 #[derive(Default)]
@@ -119,23 +120,8 @@ fn feed_exists(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<bool, StoreE
 
 fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<ApplyOutcome, StoreError> {
     let tenant = msg.tenant_id.to_string();
-    let external_id = msg.change.external_id().as_str().to_owned();
-    let stored: Option<(i64, Option<i64>, String)> = tx
-        .prepare_cached(
-            "SELECT version, last_modified, data FROM people WHERE tenant_id = ?1 AND external_id = ?2",
-        )
-        .map_err(storage)?
-        .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()
-        .map_err(storage)?;
-    let (version, stored_lm, current) = match stored {
-        Some((v, lm, data)) => {
-            let person: Person = serde_json::from_str(&data)
-                .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
-            (v, lm, Some(person))
-        }
-        None => (0, None, None),
-    };
+    let external_id = msg.change.external_id().as_str();
+    let (version, stored_lm, current) = load_person(tx, &tenant, external_id)?;
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
     if let (Some(incoming), Some(stored)) = (incoming_lm, stored_lm)
         && incoming < stored
@@ -158,113 +144,161 @@ fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Resul
         }
         Decision::Write { person, changed, event } => (person, changed, event),
     };
-
-    let version = version + 1;
-    let data = serde_json::to_value(&person).map_err(|e| StoreError::Storage(e.to_string()))?;
-    tx.prepare_cached(
-        "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at, last_feed_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
-         ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-            version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
-            data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id",
-    )
-    .map_err(storage)?
-    .execute(params![
-        tenant,
-        external_id,
-        version,
-        person.active,
+    let write = PersonWrite {
+        tenant: &tenant,
+        source: msg.source.as_str(),
+        feed_id: msg.feed_id,
+        message_id: &msg.message_id.to_string(),
         last_modified,
-        data.to_string(),
-        now.millis(),
-        msg.feed_id.to_string()
-    ])
-    .map_err(storage)?;
-
-    // The new values of the changed attributes (null where cleared).
-    let changes: Map<String, Value> =
-        changed.iter().map(|f| ((*f).to_owned(), data.get(*f).cloned().unwrap_or(Value::Null))).collect();
-    let changed_json = serde_json::to_string(&changed).map_err(|e| StoreError::Storage(e.to_string()))?;
-    tx.prepare_cached(
-        "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .map_err(storage)?
-    .execute(params![
-        tenant,
-        external_id,
-        version,
-        msg.feed_id.to_string(),
-        msg.message_id.to_string(),
-        event.map(|e| e.as_str()),
-        changed_json,
-        Value::Object(changes).to_string(),
-        now.millis()
-    ])
-    .map_err(storage)?;
-
-    if let Some(kind) = event {
-        let payload = LifecycleEvent {
-            kind,
-            changed_fields: changed.iter().map(|f| (*f).to_owned()).collect(),
-            person,
-        };
-        let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
-        tx.prepare_cached(
-            "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .map_err(storage)?
-        .execute(params![
-            uuid::Uuid::now_v7().to_string(),
-            tenant,
-            kind.as_str(),
-            msg.feed_id.to_string(),
-            now.millis(),
-            payload
-        ])
-        .map_err(storage)?;
-    }
+        now,
+    };
+    write.write(tx, version + 1, &person, &changed, event)?;
     Ok(ApplyOutcome::Applied { event })
 }
 
-fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> Result<(), StoreError> {
-    let id = feed.to_string();
-    let counts: Option<FeedCounts> = tx
+/// The stored version, source modification time and person, if any.
+pub(super) fn load_person(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    external_id: &str,
+) -> Result<(i64, Option<i64>, Option<Person>), StoreError> {
+    let stored: Option<(i64, Option<i64>, String)> = tx
         .prepare_cached(
-            "UPDATE feeds SET applied = applied + ?2, unchanged = unchanged + ?3, stale = stale + ?4,
-                              failed = MAX(failed + ?5, 0), updated_at = ?6
-             WHERE id = ?1
-             RETURNING received, accepted, rejected, applied, unchanged, stale, failed",
+            "SELECT version, last_modified, data FROM people WHERE tenant_id = ?1 AND external_id = ?2",
         )
         .map_err(storage)?
-        .query_row(
-            params![id, d.applied, d.unchanged, d.stale, d.failed, now.millis()],
-            super::counts_from_row,
-        )
+        .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(storage)?;
-    let Some(counts) = counts else { return Ok(()) };
-    let status = status_of(&counts);
-    let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
+    match stored {
+        Some((v, lm, data)) => {
+            let person: Person = serde_json::from_str(&data)
+                .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
+            Ok((v, lm, Some(person)))
+        }
+        None => Ok((0, None, None)),
+    }
+}
+
+/// Writes one new version of a person: the person, its history row and its
+/// lifecycle event, together (the caller's transaction).
+pub(super) struct PersonWrite<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub feed_id: FeedId,
+    /// What caused the version: a message id, or the reconciliation of a feed.
+    pub message_id: &'a str,
+    pub last_modified: Option<i64>,
+    pub now: Timestamp,
+}
+
+impl PersonWrite<'_> {
+    pub fn write(
+        &self,
+        tx: &Transaction<'_>,
+        version: i64,
+        person: &Person,
+        changed: &[&'static str],
+        event: Option<EventType>,
+    ) -> Result<(), StoreError> {
+        let external_id = person.external_id.as_str();
+        let feed_id = self.feed_id.to_string();
+        let data = serde_json::to_value(person).map_err(|e| StoreError::Storage(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at, last_feed_id, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+             ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+                version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
+                data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
+                source = excluded.source",
+        )
+        .map_err(storage)?
+        .execute(params![
+            self.tenant,
+            external_id,
+            version,
+            person.active,
+            self.last_modified,
+            data.to_string(),
+            self.now.millis(),
+            feed_id,
+            self.source
+        ])
+        .map_err(storage)?;
+
+        // The new values of the changed attributes (null where cleared).
+        let changes: Map<String, Value> =
+            changed.iter().map(|f| ((*f).to_owned(), data.get(*f).cloned().unwrap_or(Value::Null))).collect();
+        let changed_json = serde_json::to_string(changed).map_err(|e| StoreError::Storage(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(storage)?
+        .execute(params![
+            self.tenant,
+            external_id,
+            version,
+            feed_id,
+            self.message_id,
+            event.map(|e| e.as_str()),
+            changed_json,
+            Value::Object(changes).to_string(),
+            self.now.millis()
+        ])
+        .map_err(storage)?;
+
+        if let Some(kind) = event {
+            let payload = LifecycleEvent {
+                kind,
+                changed_fields: changed.iter().map(|f| (*f).to_owned()).collect(),
+                person: person.clone(),
+            };
+            let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
+            tx.prepare_cached(
+                "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(storage)?
+            .execute(params![
+                uuid::Uuid::now_v7().to_string(),
+                self.tenant,
+                kind.as_str(),
+                feed_id,
+                self.now.millis(),
+                payload
+            ])
+            .map_err(storage)?;
+        }
+        Ok(())
+    }
+}
+
+fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "UPDATE feeds SET status = ?2,
-                completed_at = CASE WHEN ?3 THEN COALESCE(completed_at, ?4) ELSE NULL END
+        "UPDATE feeds SET applied = applied + ?2, unchanged = unchanged + ?3, stale = stale + ?4,
+                          failed = MAX(failed + ?5, 0), updated_at = ?6
          WHERE id = ?1",
     )
     .map_err(storage)?
-    .execute(params![id, status.as_str(), done, now.millis()])
+    .execute(params![feed.to_string(), d.applied, d.unchanged, d.stale, d.failed, now.millis()])
     .map_err(storage)?;
-    Ok(())
+    super::reconcile::refresh_feed(tx, feed, now)
 }
 
-/// Where a feed is, from its counts.
-pub fn status_of(c: &FeedCounts) -> FeedStatus {
+/// Where a feed is, from its counts and, for a full snapshot, its
+/// reconciliation.
+pub fn status_of(c: &FeedCounts, sealed: bool, reconciliation: Option<&Reconciliation>) -> FeedStatus {
+    if !sealed {
+        return FeedStatus::Receiving;
+    }
     let processed = c.applied + c.unchanged + c.stale + c.failed;
-    if processed >= c.accepted {
-        if c.rejected > 0 || c.failed > 0 { FeedStatus::CompletedWithErrors } else { FeedStatus::Completed }
-    } else if processed == 0 {
-        FeedStatus::Accepted
-    } else {
-        FeedStatus::Processing
+    if processed < c.accepted {
+        return if processed == 0 { FeedStatus::Accepted } else { FeedStatus::Processing };
+    }
+    match reconciliation.map(|r| r.state) {
+        Some(ReconcileState::Halted) => FeedStatus::Halted,
+        Some(ReconcileState::Rejected) => FeedStatus::Rejected,
+        _ if c.rejected > 0 || c.failed > 0 => FeedStatus::CompletedWithErrors,
+        _ => FeedStatus::Completed,
     }
 }

@@ -3,6 +3,7 @@
 //! the consumer writes.
 
 mod apply;
+mod reconcile;
 mod schema;
 
 use std::path::Path;
@@ -10,14 +11,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, TenantId, Timestamp};
+use roster_core::{
+    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, TenantId, Timestamp,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use apply::status_of;
 
 use crate::{
-    ApiKeyInfo, ApplyOutcome, Directory, Feed, FeedCounts, FeedStatus, HistoryEntry, NewApiKey, NewFeed,
-    OutboxEvent, Page, PersonRecord, Scope, StoreError, Tenant,
+    ApiKeyInfo, ApplyOutcome, Directory, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry,
+    IdempotencyClaim, NewApiKey, NewFeed, OutboxEvent, Page, PersonRecord, Scope, Source, SourceSettings,
+    StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -70,28 +74,50 @@ pub(crate) fn counts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedCou
         unchanged: n(4)?,
         stale: n(5)?,
         failed: n(6)?,
+        leavers: n(7)?,
     })
 }
 
-const FEED_COLUMNS: &str = "received, accepted, rejected, applied, unchanged, stale, failed, \
-                            id, tenant_id, mode, format, status, rejections, created_at, updated_at, completed_at";
+const FEED_COLUMNS: &str = "received, accepted, rejected, applied, unchanged, stale, failed, leavers, \
+                            id, tenant_id, mode, format, status, rejections, created_at, updated_at, completed_at, \
+                            source, reconciliation";
 
 fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
-    let status: String = r.get(11)?;
-    let mode: String = r.get(9)?;
+    let status: String = r.get(12)?;
+    let mode: String = r.get(10)?;
+    let source: String = r.get(17)?;
     Ok(Feed {
         counts: counts_from_row(r)?,
-        id: id(r.get(7)?)?,
-        tenant_id: id(r.get(8)?)?,
+        id: id(r.get(8)?)?,
+        tenant_id: id(r.get(9)?)?,
+        source: SourceName::parse(&source).unwrap_or_default(),
         mode: FeedMode::parse(&mode).unwrap_or_default(),
-        format: r.get(10)?,
+        format: r.get(11)?,
         status: FeedStatus::parse(&status).unwrap_or(FeedStatus::Failed),
-        rejections: json_col::<Vec<RecordError>>(r.get(12)?)?,
-        created_at: Timestamp(r.get(13)?),
-        updated_at: Timestamp(r.get(14)?),
-        completed_at: r.get::<_, Option<i64>>(15)?.map(Timestamp),
+        reconciliation: r.get::<_, Option<String>>(18)?.map(json_col).transpose()?,
+        rejections: json_col::<Vec<RecordError>>(r.get(13)?)?,
+        created_at: Timestamp(r.get(14)?),
+        updated_at: Timestamp(r.get(15)?),
+        completed_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
     })
 }
+
+fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
+    let name: String = r.get(0)?;
+    Ok(Source {
+        name: SourceName::parse(&name).unwrap_or_default(),
+        tenant_id: id(r.get(1)?)?,
+        settings: json_col::<SourceSettings>(r.get(2)?)?,
+        created_at: Timestamp(r.get(3)?),
+        updated_at: Timestamp(r.get(4)?),
+    })
+}
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+/// A claim whose request never finished (the process died) is given up
+/// after this long, so the client's retry is not refused forever.
+const IDEMPOTENCY_ABANDONED_MS: i64 = 5 * 60 * 1000;
 
 const KEY_COLUMNS: &str = "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
 
@@ -302,11 +328,16 @@ impl Directory for SqliteDirectory {
             rejected: feed.rejections.len() as u64,
             ..FeedCounts::default()
         };
-        let status = status_of(&counts);
+        let status = status_of(&counts, feed.sealed, None);
         let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
-        let out = Feed {
+        // A full snapshot with nothing queued is reconciled at once (below).
+        let reconcile_now = feed.sealed && feed.mode == FeedMode::Full && counts.accepted == 0;
+        let sealed = feed.sealed;
+        let mut out = Feed {
             id: feed.id,
             tenant_id: feed.tenant_id,
+            source: feed.source,
+            reconciliation: None,
             mode: feed.mode,
             format: feed.format,
             status,
@@ -318,11 +349,12 @@ impl Directory for SqliteDirectory {
         };
         let f = out.clone();
         self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
             let rejections = serde_json::to_string(&f.rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
-            c.execute(
+            tx.execute(
                 "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
-                                    created_at, updated_at, completed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+                                    created_at, updated_at, completed_at, source, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
                 params![
                     f.id.to_string(),
                     f.tenant_id.to_string(),
@@ -334,13 +366,223 @@ impl Directory for SqliteDirectory {
                     f.counts.rejected as i64,
                     rejections,
                     f.created_at.millis(),
-                    f.completed_at.map(Timestamp::millis)
+                    f.completed_at.map(Timestamp::millis),
+                    f.source.as_str(),
+                    sealed
                 ],
             )
-            .map_err(storage)
+            .map_err(storage)?;
+            if reconcile_now {
+                reconcile::refresh_feed(&tx, f.id, f.created_at)?;
+            }
+            tx.commit().map_err(storage)
         })
         .await?;
+        if reconcile_now {
+            let tenant = out.tenant_id;
+            out = self.get_feed(tenant, out.id).await?.ok_or(StoreError::NotFound)?;
+        }
         Ok(out)
+    }
+
+    async fn add_snapshot_members(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        ids: Vec<ExternalId>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
+            reconcile::add_members(&tx, tenant, feed, &ids)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn seal_feed(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        seal: FeedSeal,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
+            let mut rejections = seal.rejections;
+            rejections.truncate(MAX_STORED_REJECTIONS);
+            let rejections = serde_json::to_string(&rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
+            let n = tx
+                .execute(
+                    "UPDATE feeds SET sealed = 1, received = ?3, accepted = ?4, rejected = ?5, rejections = ?6,
+                                      updated_at = ?7
+                     WHERE id = ?1 AND tenant_id = ?2 AND sealed = 0",
+                    params![
+                        feed.to_string(),
+                        tenant.to_string(),
+                        seal.received as i64,
+                        seal.accepted as i64,
+                        seal.rejected as i64,
+                        rejections,
+                        now.millis()
+                    ],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("the feed is unknown or already sealed".into()));
+            }
+            reconcile::refresh_feed(&tx, feed, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await?;
+        self.get_feed(tenant, feed).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn decide_snapshot(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        approve: bool,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
+            reconcile::decide_snapshot(&tx, tenant, feed, approve, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await?;
+        self.get_feed(tenant, feed).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn get_source(&self, tenant: TenantId, name: &SourceName) -> Result<Option<Source>, StoreError> {
+        let name = name.as_str().to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 AND name = ?2",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), name], source_from_row)
+            .optional()
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn put_source(
+        &self,
+        tenant: TenantId,
+        name: &SourceName,
+        settings: SourceSettings,
+        now: Timestamp,
+    ) -> Result<Source, StoreError> {
+        let name = name.clone();
+        let json = serde_json::to_string(&settings).map_err(|e| StoreError::Storage(e.to_string()))?;
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO sources (tenant_id, name, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+                 RETURNING name, tenant_id, settings, created_at, updated_at",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), name.as_str(), json, now.millis()], source_from_row)
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list_sources(&self, tenant: TenantId) -> Result<Vec<Source>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 ORDER BY name",
+                )
+                .map_err(storage)?;
+            let rows = stmt.query_map([tenant.to_string()], source_from_row).map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
+            let t = tenant.to_string();
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2
+                   AND (created_at < ?3 OR (status IS NULL AND created_at < ?4))",
+                params![t, key, now.millis() - IDEMPOTENCY_TTL_MS, now.millis() - IDEMPOTENCY_ABANDONED_MS],
+            )
+            .map_err(storage)?;
+            type Row = (Vec<u8>, Option<u16>, Option<String>, Option<String>);
+            let found: Option<Row> = tx
+                .query_row(
+                    "SELECT fingerprint, status, body, location FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2",
+                    params![t, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(storage)?;
+            let claim = match found {
+                None => {
+                    tx.execute(
+                        "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, created_at) VALUES (?1, ?2, x'', ?3)",
+                        params![t, key, now.millis()],
+                    )
+                    .map_err(storage)?;
+                    IdempotencyClaim::Claimed
+                }
+                Some((fp, Some(status), Some(body), location)) => IdempotencyClaim::Completed {
+                    fingerprint: fp.try_into().unwrap_or([0; 32]),
+                    status,
+                    body,
+                    location,
+                },
+                Some(_) => IdempotencyClaim::InProgress,
+            };
+            tx.commit().map_err(storage)?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        fingerprint: [u8; 32],
+        status: u16,
+        body: String,
+        location: Option<String>,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE idempotency_keys SET fingerprint = ?3, status = ?4, body = ?5, location = ?6
+                 WHERE tenant_id = ?1 AND key = ?2",
+                params![tenant.to_string(), key, &fingerprint[..], status, body, location],
+            )
+            .map_err(storage)
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn release_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2 AND status IS NULL",
+                params![tenant.to_string(), key],
+            )
+            .map_err(storage)
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {

@@ -84,6 +84,38 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 2: sources, full-snapshot reconciliation, idempotency keys.
+    "
+    CREATE TABLE sources (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        name TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    ) WITHOUT ROWID;
+    ALTER TABLE feeds ADD COLUMN source TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE feeds ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE feeds ADD COLUMN leavers INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN reconciliation TEXT;
+    ALTER TABLE people ADD COLUMN source TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX people_source_active ON people (tenant_id, source, active);
+    CREATE TABLE snapshot_members (
+        feed_id TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (feed_id, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE idempotency_keys (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
+        status INTEGER,
+        body TEXT,
+        location TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

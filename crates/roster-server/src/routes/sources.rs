@@ -1,0 +1,116 @@
+//! `/v1/sources`: a tenant's integration channels — validation mode, CSV
+//! mapping profile and the deletion threshold of full snapshots.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use roster_core::mapping::MappingProfile;
+use roster_core::{RecordError, SourceName};
+use roster_store::{Scope, Source, SourceSettings};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+fn source_name(s: &str) -> Result<SourceName, ApiError> {
+    SourceName::parse(s).map_err(|e| ApiError::BadRequest(format!("source name: {e}")))
+}
+
+/// A source as the API shows it: never configured means the defaults.
+fn view(name: &SourceName, source: Option<Source>) -> Value {
+    match source {
+        Some(s) => json!(s),
+        None => {
+            let mut v = json!(SourceSettings::default());
+            v["name"] = json!(name);
+            v["configured"] = false.into();
+            v
+        }
+    }
+}
+
+/// `GET /v1/sources`
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let items = state.directory.list_sources(principal.tenant_id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /v1/sources/{name}`
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let name = source_name(&name)?;
+    let source = state.directory.get_source(principal.tenant_id, &name).await?;
+    Ok(Json(view(&name, source)))
+}
+
+/// `PUT /v1/sources/{name}`: the whole settings object.
+pub async fn put(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    body: Result<Json<SourceSettings>, JsonRejection>,
+) -> Result<Json<Source>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let name = source_name(&name)?;
+    let Json(settings) =
+        body.map_err(|e| ApiError::BadRequest(format!("invalid source settings: {}", e.body_text())))?;
+    if settings.deletion_threshold_percent > 100 {
+        return Err(ApiError::BadRequest("`deletionThresholdPercent` must be between 0 and 100".into()));
+    }
+    if let Some(mapping) = &settings.mapping {
+        check_profile(mapping)?;
+    }
+    let source = state.directory.put_source(principal.tenant_id, &name, settings, state.clock.now()).await?;
+    tracing::info!(source = %name, tenant = %principal.tenant_id, key = %principal.key_id, "source settings changed");
+    Ok(Json(source))
+}
+
+/// `GET /v1/sources/{name}/mapping`
+pub async fn show_mapping(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let name = source_name(&name)?;
+    let source = state.directory.get_source(principal.tenant_id, &name).await?;
+    source.and_then(|s| s.settings.mapping).map(Json).ok_or(ApiError::NotFound("mapping profile"))
+}
+
+/// `PUT /v1/sources/{name}/mapping`: only the mapping profile; the other
+/// settings stay as they are.
+pub async fn put_mapping(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Source>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let name = source_name(&name)?;
+    let Json(mapping) =
+        body.map_err(|e| ApiError::BadRequest(format!("invalid mapping profile: {}", e.body_text())))?;
+    check_profile(&mapping)?;
+    let tenant = principal.tenant_id;
+    let mut settings =
+        state.directory.get_source(tenant, &name).await?.map(|s| s.settings).unwrap_or_default();
+    settings.mapping = Some(mapping);
+    let source = state.directory.put_source(tenant, &name, settings, state.clock.now()).await?;
+    tracing::info!(source = %name, tenant = %tenant, key = %principal.key_id, "mapping profile changed");
+    Ok(Json(source))
+}
+
+/// A profile is checked when it is stored, so a feed never meets a broken one.
+fn check_profile(mapping: &Value) -> Result<(), ApiError> {
+    let profile: MappingProfile = serde_json::from_value(mapping.clone())
+        .map_err(|e| ApiError::BadRequest(format!("invalid mapping profile: {e}")))?;
+    profile.validate().map_err(|errors| ApiError::Unprocessable {
+        detail: format!("the mapping profile has {} error(s)", errors.len()),
+        errors: vec![RecordError::new(0, errors)],
+    })
+}
