@@ -235,3 +235,82 @@ fn bench_smoke_run_reports_every_figure() {
     }
     assert_eq!(report["params"]["smoke"], true);
 }
+
+/// `roster` as a client of `server`, with the key in the environment.
+fn client(server: &Server, key: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("ROSTER_SERVER", &server.base)
+        .env("ROSTER_KEY", key)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn csv_snapshots_with_a_mapping_profile_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    let profile = dir.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"delimiter": ";", "fields": {
+              "externalId": {"column": "ID"},
+              "name.familyName": {"column": "Surname"},
+              "hireDate": {"column": "Start", "dateFormat": "DD.MM.YYYY"}}}"#,
+    )
+    .unwrap();
+    ok(client(&server, &key, &["mappings", "set", "sap", profile.to_str().unwrap()]));
+    let shown: Value =
+        serde_json::from_str(&ok(client(&server, &key, &["mappings", "show", "sap"]))).unwrap();
+    assert_eq!(shown["fields"]["hireDate"]["dateFormat"], "DD.MM.YYYY");
+    // A broken profile is refused with the path at fault.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, r#"{"fields": {"name.familyName": {"column": "Surname"}}}"#).unwrap();
+    let out = client(&server, &key, &["mappings", "set", "sap", broken.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fields.externalId"));
+
+    let mut csv = String::from("ID;Surname;Start\n");
+    for i in 0..20 {
+        csv.push_str(&format!("X{i};Name{i};0{}.03.2021\n", 1 + i % 9));
+    }
+    let full = dir.path().join("sap.csv");
+    std::fs::write(&full, &csv).unwrap();
+    // The dry run prints the mapped records and queues nothing.
+    let dry: Value = serde_json::from_str(&ok(client(
+        &server,
+        &key,
+        &["push", full.to_str().unwrap(), "--source", "sap", "--full", "--dry-run"],
+    )))
+    .unwrap();
+    assert_eq!(dry["accepted"], 20);
+    assert_eq!(dry["records"][0]["person"]["hireDate"], "2021-03-01");
+    assert!(get(&server.base, &key, "/v1/feeds").await["items"].as_array().unwrap().is_empty());
+
+    let out = ok(client(&server, &key, &["push", full.to_str().unwrap(), "--source", "sap", "--full"]));
+    let first = out.lines().last().unwrap().trim().to_owned();
+    assert_eq!(wait_completed(&server.base, &key, &first).await["counts"]["applied"], 20);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    // A truncated file: half the people missing halts the snapshot...
+    let half: String = csv.lines().take(11).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&full, half).unwrap();
+    let out = ok(client(&server, &key, &["push", full.to_str().unwrap(), "--source", "sap", "--full"]));
+    let second = out.lines().last().unwrap().trim().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&server.base, &key, &format!("/v1/feeds/{second}")).await["status"] != "halted" {
+        assert!(Instant::now() < deadline, "the truncated snapshot did not halt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let listing = ok(client(&server, &key, &["feeds", "ls"]));
+    assert!(listing.contains("halted") && listing.contains("sap"), "{listing}");
+    // ...until an operator approves it.
+    let said = ok(client(&server, &key, &["feeds", "approve", &second]));
+    assert!(said.contains("completed") && said.contains("10 deactivated"), "{said}");
+    let people = get(&server.base, &key, "/v1/people?limit=100").await;
+    let active = people["items"].as_array().unwrap().iter().filter(|p| p["active"] == true).count();
+    assert_eq!(active, 10);
+    server.terminate();
+}

@@ -90,13 +90,40 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
-    /// Polls a feed until it is done (completed or completed_with_errors).
+    /// Sends a body of any content type to the ingest endpoint.
+    pub async fn post_raw(
+        &self,
+        query: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.http
+            .post(self.url(&format!("/integrations/hr-feed{query}")))
+            .bearer_auth(&self.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
+        self.http.put(self.url(path)).bearer_auth(&self.key).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_empty(&self, path: &str) -> Response {
+        self.http.post(self.url(path)).bearer_auth(&self.key).send().await.unwrap()
+    }
+
+    /// Polls a feed until it is done (completed, completed_with_errors,
+    /// halted, rejected or failed).
     pub async fn wait_feed(&self, feed_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let feed = self.get_json(&format!("/v1/feeds/{feed_id}")).await;
             let status = feed["status"].as_str().unwrap_or_default().to_owned();
-            if status.starts_with("completed") || status == "failed" {
+            if status.starts_with("completed") || matches!(status.as_str(), "failed" | "halted" | "rejected")
+            {
                 return feed;
             }
             assert!(Instant::now() < deadline, "feed {feed_id} still {status} after 30 s: {feed}");

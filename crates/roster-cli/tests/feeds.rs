@@ -1,0 +1,298 @@
+//! Feeds as HR systems send them, end to end over HTTP: CSV with a mapping
+//! profile (and dry runs), SCIM BulkRequests, full snapshots with the
+//! deletion threshold, strict sources, stale updates and idempotency keys.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{TestApp, person, spawn_app, spawn_app_with};
+
+const PROFILE: &str = r#"{
+  "fields": {
+    "externalId": {"column": "Employee ID"},
+    "name.givenName": {"column": "First Name"},
+    "name.familyName": {"column": "Last Name"},
+    "displayName": {"concat": ["First Name", "Last Name"]},
+    "emails": {"column": "Work Email", "transforms": ["lowercase"]},
+    "hireDate": {"column": "Start Date", "dateFormat": "MM/DD/YYYY"},
+    "employmentStatus": {"column": "Status", "valueMap": {"A": "active", "T": "terminated"}},
+    "department": {"column": "Dept"},
+    "organization": {"default": "Acme Corp"}
+  }
+}"#;
+
+const CSV: &str = "Employee ID;First Name;Last Name;Work Email;Start Date;Status;Dept;Shoe Size\n\
+                   1001;Ada;Lovelace;ADA@Example.com;03/01/2024;A;R&D;38\n\
+                   1002;Grace;Hopper;grace@example.com;31/12/2024;A;Navy;40\n\
+                   1003;\"Alan; \"\"M.\"\"\";Turing;alan@example.com;06/23/2020;T;Math;\"44\n45\"\n";
+
+async fn with_profile(app: &TestApp, source: &str) {
+    let profile: Value = serde_json::from_str(PROFILE).unwrap();
+    let res = app.put_json(&format!("/v1/sources/{source}/mapping"), &profile).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+async fn feeds(app: &TestApp) -> Vec<Value> {
+    app.get_json("/v1/feeds").await["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn csv_is_mapped_by_the_source_profile_and_a_dry_run_queues_nothing() {
+    let app = spawn_app().await;
+    with_profile(&app, "workday").await;
+
+    let res = app.post_raw("?source=workday&dryRun=true", "text/csv", CSV).await;
+    assert_eq!(res.status(), 200);
+    let dry: Value = res.json().await.unwrap();
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!((dry["received"].as_u64(), dry["accepted"].as_u64()), (Some(3), Some(2)));
+    let ada = &dry["records"][0]["person"];
+    assert_eq!(ada["externalId"], "1001");
+    assert_eq!(ada["displayName"], "Ada Lovelace");
+    assert_eq!(ada["emails"][0]["value"], "ada@example.com");
+    assert_eq!(ada["hireDate"], "2024-03-01");
+    assert_eq!(ada["organization"], "Acme Corp");
+    // Grace's start date is not MM/DD/YYYY: her row is rejected, by row
+    // number and field, and the error does not repeat the value.
+    let rejected = &dry["rejected"][0];
+    assert_eq!(rejected["row"], 3);
+    assert_eq!(rejected["errors"][0]["path"], "hireDate");
+    assert!(rejected["errors"][0]["message"].as_str().unwrap().contains("Start Date"));
+    assert!(!rejected.to_string().contains("31/12/2024"));
+    assert!(dry["warnings"][0].as_str().unwrap().contains("Shoe Size"));
+    assert!(feeds(&app).await.is_empty(), "a dry run records no feed");
+    assert!(app.get_json("/v1/people").await["items"].as_array().unwrap().is_empty());
+
+    let res = app.post_raw("?source=workday", "text/csv", CSV).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["source"], "workday");
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["status"], "completed_with_errors");
+    assert_eq!(feed["format"], "csv");
+    assert_eq!(feed["counts"]["applied"], 2);
+    let alan = app.get_json("/v1/people/1003").await;
+    assert_eq!(alan["name"]["givenName"], "Alan; \"M.\"", "quoted delimiters and quotes survive");
+    assert_eq!(alan["active"], false, "status T maps to terminated");
+}
+
+#[tokio::test]
+async fn a_broken_mapping_profile_is_refused_with_its_paths() {
+    let app = spawn_app().await;
+    let res = app
+        .put_json(
+            "/v1/sources/workday/mapping",
+            &json!({"fields": {"hireDate": {"column": "Start", "dateFormat": "DD-MON-YY"}}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await.unwrap();
+    let paths: Vec<&str> = problem["errors"][0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"fields.hireDate.dateFormat"), "{paths:?}");
+    assert!(paths.contains(&"fields.externalId"), "externalId must be mapped: {paths:?}");
+    assert_eq!(app.get("/v1/sources/workday/mapping").await.status(), 404, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_csv_larger_than_the_body_limit_is_streamed() {
+    let app = spawn_app_with(|s| s.body_limit = 4096).await;
+    let mut csv = String::from("externalId,name.givenName,department\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("S{i:05},Name{i},Dept{}\n", i % 9));
+    }
+    csv.push_str("S00001,Again,Dup\n");
+    assert!(csv.len() > 4096 * 10);
+    let res = app.post_raw("?mode=full&source=hris", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["received"].as_u64(), body["accepted"].as_u64()), (Some(3001), Some(3000)));
+    assert!(body["rejected"][0]["errors"][0]["message"].as_str().unwrap().contains("duplicate"));
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["counts"]["applied"], 3000);
+    assert_eq!(feed["mode"], "full");
+    // JSON is still held to the body limit.
+    let big = json!({"records": (0..200).map(|i| person(&format!("J{i}"), "Sales")).collect::<Vec<_>>()});
+    assert_eq!(app.post_feed(&big).await.status(), 413);
+}
+
+#[tokio::test]
+async fn a_scim_bulk_request_is_answered_per_operation() {
+    let app = spawn_app().await;
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "bulkId": "op-1", "path": "/Users", "data": {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ent],
+                "externalId": "701984", "userName": "bjensen@example.com",
+                "name": {"givenName": "Barbara", "familyName": "Jensen"}, "active": true,
+                ent: {"employeeNumber": "701984", "department": "Tour Operations", "manager": {"value": "89607"}}}},
+            {"method": "POST", "bulkId": "op-2", "path": "/Users", "data": {
+                "externalId": "89607", "userName": "boss@example.com", "active": true}},
+            {"method": "POST", "bulkId": "op-3", "path": "/Users", "data": {
+                "externalId": "555", "emails": [{"value": "unique-bad-address"}]}}
+        ]
+    });
+    let res = app.post_raw("", "application/scim+json", bulk.to_string()).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.headers()["content-type"], "application/scim+json");
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:BulkResponse");
+    let ops = answer["Operations"].as_array().unwrap();
+    let status: Vec<(&str, &str)> =
+        ops.iter().map(|o| (o["bulkId"].as_str().unwrap(), o["status"].as_str().unwrap())).collect();
+    assert_eq!(status, [("op-1", "202"), ("op-2", "202"), ("op-3", "400")]);
+    assert!(ops[2]["response"]["detail"].as_str().unwrap().contains("emails[0].value"));
+    assert!(!answer.to_string().contains("unique-bad-address"));
+    app.wait_feed(answer["feedId"].as_str().unwrap()).await;
+    let barbara = app.get_json("/v1/people/701984").await;
+    assert_eq!(barbara["department"], "Tour Operations");
+    assert_eq!(barbara["manager"], "89607");
+
+    // DELETE is a leaver.
+    let leave = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "DELETE", "bulkId": "d", "path": "/Users/701984"}]
+    });
+    let answer: Value =
+        app.post_raw("", "application/scim+json", leave.to_string()).await.json().await.unwrap();
+    app.wait_feed(answer["feedId"].as_str().unwrap()).await;
+    assert_eq!(app.get_json("/v1/people/701984").await["active"], false);
+    let kinds: Vec<String> =
+        app.events().await.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds.last().unwrap(), "person.left");
+}
+
+/// Ten active people in source `hris`, sent as a full snapshot.
+async fn ten_people(app: &TestApp) {
+    let records: Vec<Value> = (0..10).map(|i| person(&format!("H{i}"), "Ops")).collect();
+    let res = app
+        .post_raw("?source=hris", "application/json", json!({"mode": "full", "records": records}).to_string())
+        .await;
+    let body: Value = res.json().await.unwrap();
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["status"], "completed");
+    assert_eq!(feed["reconciliation"]["state"], "applied");
+    // A snapshot judges people written before it: let the clock move on.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+}
+
+async fn active_count(app: &TestApp) -> usize {
+    let people = app.get_json("/v1/people?limit=1000").await;
+    people["items"].as_array().unwrap().iter().filter(|p| p["active"] == true).count()
+}
+
+#[tokio::test]
+async fn a_truncated_snapshot_halts_until_an_operator_approves() {
+    let app = spawn_app().await;
+    ten_people(&app).await;
+    // Last night's export was cut off after two rows.
+    let csv = "externalId,name.givenName,department\nH0,GivenH0,Ops\nH1,GivenH1,Ops\n";
+    let res = app.post_raw("?source=hris&mode=full", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    let feed = app.wait_feed(&id).await;
+    assert_eq!(feed["status"], "halted");
+    assert_eq!(feed["reconciliation"]["absent"], 8);
+    assert_eq!(feed["reconciliation"]["active"], 10);
+    assert!(feed["reconciliation"]["reason"].as_str().unwrap().contains("8 of 10"));
+    assert_eq!(active_count(&app).await, 10, "nobody leaves while the feed is halted");
+
+    let approved: Value = app.post_empty(&format!("/v1/feeds/{id}/approve")).await.json().await.unwrap();
+    assert_eq!(approved["status"], "completed");
+    assert_eq!(approved["counts"]["leavers"], 8);
+    assert_eq!(active_count(&app).await, 2);
+    let left = app.events().await.iter().filter(|e| e["type"] == "person.left").count();
+    assert_eq!(left, 8);
+    // Deciding twice is a conflict.
+    assert_eq!(app.post_empty(&format!("/v1/feeds/{id}/reject")).await.status(), 409);
+}
+
+#[tokio::test]
+async fn an_empty_snapshot_halts_and_a_rejected_one_deactivates_nobody() {
+    let app = spawn_app().await;
+    ten_people(&app).await;
+    let res = app.post_raw("?source=hris&mode=full", "text/csv", "externalId,name.givenName\n").await;
+    let id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    let feed = app.wait_feed(&id).await;
+    assert_eq!(feed["status"], "halted");
+    assert!(feed["reconciliation"]["reason"].as_str().unwrap().contains("empty"));
+    let rejected: Value = app.post_empty(&format!("/v1/feeds/{id}/reject")).await.json().await.unwrap();
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(active_count(&app).await, 10);
+    // Another tenant cannot see or decide the feed.
+    let other = app.new_tenant("globex").await;
+    let res =
+        app.http.post(app.url(&format!("/v1/feeds/{id}/approve"))).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_strict_source_rejects_the_whole_feed() {
+    let app = spawn_app().await;
+    let res = app.put_json("/v1/sources/payroll", &json!({"validation": "strict"})).await;
+    assert_eq!(res.status(), 200);
+    let body = json!({"records": [person("P1", "Sales"), {"externalId": "P2", "hireDate": "someday"}]});
+    let res = app.post_raw("?source=payroll", "application/json", body.to_string()).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("strict"));
+    assert_eq!(problem["errors"][0]["index"], 1);
+    assert_eq!(problem["errors"][0]["errors"][0]["path"], "hireDate");
+    assert!(feeds(&app).await.is_empty());
+    assert_eq!(app.get("/v1/people/P1").await.status(), 404, "the valid record was not queued either");
+    let source = app.get_json("/v1/sources/payroll").await;
+    assert_eq!(source["validation"], "strict");
+    assert_eq!(source["deletionThresholdPercent"], 20);
+}
+
+#[tokio::test]
+async fn an_older_change_never_overwrites_a_newer_one() {
+    let app = spawn_app().await;
+    let mut newer = person("E1", "Finance");
+    newer["meta"] = json!({"lastModified": "2026-11-02T10:00:00Z"});
+    let mut older = person("E1", "Sales");
+    older["meta"] = json!({"lastModified": "2026-11-01T10:00:00Z"});
+    let first = app.push(json!([newer])).await;
+    app.wait_feed(first["feedId"].as_str().unwrap()).await;
+    let late = app.push(json!([older])).await;
+    let feed = app.wait_feed(late["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["counts"]["stale"], 1);
+    assert_eq!(feed["counts"]["applied"], 0);
+    assert_eq!(app.get_json("/v1/people/E1").await["department"], "Finance");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer() {
+    let app = spawn_app().await;
+    let body = json!({"records": [person("K1", "Sales")]}).to_string();
+    let send = |key: &'static str, body: String| {
+        app.http
+            .post(app.url("/integrations/hr-feed"))
+            .bearer_auth(&app.key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(body)
+            .send()
+    };
+    let first = send("nightly-2026-11-25", body.clone()).await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = send("nightly-2026-11-25", body.clone()).await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["feedId"], first["feedId"]);
+    assert_eq!(feeds(&app).await.len(), 1, "the replay queued nothing");
+    // The same key with another body is refused.
+    let other = json!({"records": [person("K2", "Sales")]}).to_string();
+    let res = send("nightly-2026-11-25", other).await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(feeds(&app).await.len(), 1);
+}
