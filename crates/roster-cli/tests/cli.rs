@@ -228,7 +228,7 @@ fn bench_smoke_run_reports_every_figure() {
     }
     let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let results = report["results"].as_array().unwrap();
-    for name in ["baseline", "ingest", "end_to_end", "latency", "restart"] {
+    for name in ["baseline", "ingest", "end_to_end", "latency", "restart", "snapshot"] {
         let row =
             results.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no {name} in {report}"));
         assert!(row["value"].as_f64().is_some_and(|v| v > 0.0), "{name} measured nothing: {row}");

@@ -140,6 +140,43 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The columns of [`PeopleGenerator::csv_row`]: canonical names, so the
+/// identity mapping profile reads them.
+pub const CSV_HEADER: &str = "externalId,userName,name.givenName,name.familyName,displayName,emails,title,\
+                              department,costCenter,location,employeeNumber,employmentStatus,hireDate,manager";
+
+impl PeopleGenerator {
+    /// Person `i` as a CSV row under [`CSV_HEADER`].
+    pub fn csv_row(&self, i: u64) -> String {
+        let p = self.person(i, 0);
+        let cell = |v: &serde_json::Value| -> String {
+            let s = v.as_str().unwrap_or_default();
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        };
+        [
+            cell(&p["externalId"]),
+            cell(&p["userName"]),
+            cell(&p["name"]["givenName"]),
+            cell(&p["name"]["familyName"]),
+            cell(&p["displayName"]),
+            cell(&p["emails"][0]["value"]),
+            cell(&p["title"]),
+            cell(&p["department"]),
+            cell(&p["costCenter"]),
+            cell(&p["location"]),
+            cell(&p["employeeNumber"]),
+            cell(&p["employmentStatus"]),
+            cell(&p["hireDate"]),
+            cell(&p["manager"]),
+        ]
+        .join(",")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,9 @@ pub struct BenchArgs {
     /// Seed of the generated people.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Rows of the CSV full snapshot.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub snapshot_rows: u64,
     /// Write the results as JSON to this file too.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -62,6 +65,7 @@ impl BenchArgs {
             self.e2e_seconds = self.e2e_seconds.min(2);
             self.latency_rate = self.latency_rate.min(1_000);
             self.latency_seconds = self.latency_seconds.min(2);
+            self.snapshot_rows = self.snapshot_rows.min(5_000);
         }
         self.batch = self.batch.clamp(1, 10_000);
         self.clients = self.clients.max(1);
@@ -134,10 +138,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     ));
     running.shutdown().await?;
 
-    report.push(Row::missing(
+    eprintln!(
+        "snapshot: a {}-row CSV full snapshot, streamed, applied and reconciled...",
+        args.snapshot_rows
+    );
+    let (secs, peak) = snapshot(tmp.path(), &people, &args).await?;
+    report.push(Row::rate(
         "snapshot",
-        "1M-row CSV full snapshot: needs CSV feeds and reconciliation (issue 4)",
+        &format!("rows/s of a {}-row CSV full snapshot, reconciled in {secs:.1} s", args.snapshot_rows),
+        args.snapshot_rows as f64 / secs,
+        None,
     ));
+    if let Some(mib) = peak {
+        report.push(Row::mib("snapshot_peak_rss", "peak RSS of the process during the snapshot", mib));
+    }
 
     report.print();
     if let Some(path) = &args.json {
@@ -317,4 +331,76 @@ async fn latency(
     }
     running.shutdown().await?;
     Ok(latencies)
+}
+
+/// Writes a generated CSV of `snapshot_rows` people, pushes it as a full
+/// snapshot (streamed: it is larger than the body limit) and waits until it
+/// is applied and reconciled. Returns the seconds it took and the peak RSS
+/// (MiB) of this process meanwhile, which runs the server.
+async fn snapshot(
+    tmp: &std::path::Path,
+    people: &PeopleGenerator,
+    args: &BenchArgs,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    use std::io::Write;
+    let file = tmp.join("snapshot.csv");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        writeln!(out, "{}", generate::CSV_HEADER)?;
+        for i in 0..args.snapshot_rows {
+            writeln!(out, "{}", people.csv_row(i))?;
+        }
+        out.flush()?;
+    }
+    let mut settings = settings(tmp.join("snapshot"), args.workers);
+    settings.body_limit = 1024 * 1024;
+    let running = app::start(&settings).await?;
+    let key = tenant_key(&settings).await?;
+    let base = format!("http://{}", running.addr);
+    reset_peak_rss();
+    let t = Instant::now();
+    let size = std::fs::metadata(&file)?.len();
+    let body =
+        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::open(&file).await?));
+    let res = reqwest::Client::new()
+        .post(format!("{base}/integrations/hr-feed?mode=full&source=bench"))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .header("content-length", size)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 202, "ingest answered {}", res.status());
+    let answer: Value = res.json().await?;
+    let feed = answer["feedId"].as_str().context("a feed id")?.to_owned();
+    anyhow::ensure!(answer["accepted"].as_u64() == Some(args.snapshot_rows), "rows were rejected: {answer}");
+    let http = reqwest::Client::new();
+    loop {
+        let f: Value =
+            http.get(format!("{base}/v1/feeds/{feed}")).bearer_auth(&key).send().await?.json().await?;
+        match f["status"].as_str() {
+            Some("completed") => break,
+            Some("accepted" | "processing" | "receiving") => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => anyhow::bail!("the snapshot ended {other:?}: {f}"),
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    running.shutdown().await?;
+    Ok((secs, peak))
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux), so the
+/// snapshot's peak is not an earlier phase's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -29,6 +29,10 @@ impl Row {
         Row { name, what: what.into(), value: Some(secs), unit: "s", ratio: None, extra: Value::Null }
     }
 
+    pub fn mib(name: &'static str, what: &str, mib: f64) -> Self {
+        Row { name, what: what.into(), value: Some(mib), unit: "MiB", ratio: None, extra: Value::Null }
+    }
+
     pub fn latency(name: &'static str, samples: &[f64]) -> Self {
         let mut s = samples.to_vec();
         s.sort_by(|a, b| a.total_cmp(b));
@@ -49,10 +53,6 @@ impl Row {
             ratio: None,
             extra: json!({"p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99), "samples": s.len()}),
         }
-    }
-
-    pub fn missing(name: &'static str, why: &str) -> Self {
-        Row { name, what: why.into(), value: None, unit: "", ratio: None, extra: Value::Null }
     }
 }
 
