@@ -37,15 +37,25 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
     Ok(Json(json!({ "items": items })))
 }
 
+/// The caller's source of that name, if it was ever configured.
+async fn find(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<(SourceName, Option<Source>), ApiError> {
+    principal.require(Scope::Read)?;
+    let name = source_name(name)?;
+    let source = state.directory.get_source(principal.tenant_id, &name).await?;
+    Ok((name, source))
+}
+
 /// `GET /v1/sources/{name}`
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(Scope::Read)?;
-    let name = source_name(&name)?;
-    let source = state.directory.get_source(principal.tenant_id, &name).await?;
+    let (name, source) = find(&state, &principal, &name).await?;
     Ok(Json(view(&name, source)))
 }
 
@@ -77,9 +87,7 @@ pub async fn show_mapping(
     principal: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(Scope::Read)?;
-    let name = source_name(&name)?;
-    let source = state.directory.get_source(principal.tenant_id, &name).await?;
+    let (_, source) = find(&state, &principal, &name).await?;
     source.and_then(|s| s.settings.mapping).map(Json).ok_or(ApiError::NotFound("mapping profile"))
 }
 
