@@ -31,35 +31,15 @@ pub enum FeedsCommand {
     },
 }
 
-enum Kind {
-    Approve,
-    Other,
-}
-
 pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
-    let cmd_kind = if matches!(cmd, FeedsCommand::Approve { .. }) { Kind::Approve } else { Kind::Other };
     match cmd {
         FeedsCommand::Show { server, id } => {
             let client = Client::new(&server)?;
             let feed = client.get_json(&format!("/v1/feeds/{}", super::people::urlencode(&id))).await?;
             println!("{}", serde_json::to_string_pretty(&feed)?);
         }
-        FeedsCommand::Approve { server, id } | FeedsCommand::Reject { server, id } => {
-            let verb = if matches!(cmd_kind, Kind::Approve) { "approve" } else { "reject" };
-            let client = Client::new(&server)?;
-            let path = format!("/v1/feeds/{}/{verb}", super::people::urlencode(&id));
-            let res = client.post(&path).send().await?;
-            let feed = crate::client::json_or_problem(res).await?;
-            let r = &feed["reconciliation"];
-            println!(
-                "feed {} is {}: {} of {} active people absent, {} deactivated",
-                feed["id"].as_str().unwrap_or("?"),
-                feed["status"].as_str().unwrap_or("?"),
-                r["absent"],
-                r["active"],
-                feed["counts"]["leavers"]
-            );
-        }
+        FeedsCommand::Approve { server, id } => decide(&server, &id, "approve").await?,
+        FeedsCommand::Reject { server, id } => decide(&server, &id, "reject").await?,
         FeedsCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
             let page = client.get_json(&format!("/v1/feeds?limit={}", limit.clamp(1, 1000))).await?;
@@ -83,5 +63,23 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Approves or rejects a halted full snapshot and says what it did.
+async fn decide(server: &ServerArgs, id: &str, verb: &str) -> anyhow::Result<()> {
+    let client = Client::new(server)?;
+    let path = format!("/v1/feeds/{}/{verb}", super::people::urlencode(id));
+    let res = client.post(&path).send().await?;
+    let feed = crate::client::json_or_problem(res).await?;
+    let r = &feed["reconciliation"];
+    println!(
+        "feed {} is {}: {} of {} active people absent, {} deactivated",
+        feed["id"].as_str().unwrap_or("?"),
+        feed["status"].as_str().unwrap_or("?"),
+        r["absent"],
+        r["active"],
+        feed["counts"]["leavers"]
+    );
     Ok(())
 }
