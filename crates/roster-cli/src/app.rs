@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use roster_core::{Clock, SystemClock};
 use roster_engine::backoff::Backoff;
-use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig};
+use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, Scheduler, SchedulerConfig};
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::{AppState, ServerConfig};
 use roster_store::{Directory, SqliteDirectory};
@@ -120,7 +120,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_receive_count: settings.max_receive_count,
         },
     ));
-    let workers = consumer.spawn(shutdown_rx.clone());
+    let mut workers = consumer.spawn(shutdown_rx.clone());
+    // Nodes that apply changes also apply those that fall due by date.
+    if settings.workers > 0 {
+        let scheduler = Scheduler::new(
+            Arc::clone(&directory),
+            Arc::clone(&clock),
+            SchedulerConfig {
+                interval: Duration::from_secs(settings.schedule_interval_secs.max(1)),
+                stall_timeout: Duration::from_secs(settings.upload_stall_secs),
+                ..SchedulerConfig::default()
+            },
+        );
+        workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
+    }
 
     let state = AppState {
         ingest: Arc::new(Ingest::new(

@@ -46,6 +46,11 @@ pub struct Settings {
     pub sqs_endpoint_url: Option<String>,
     /// AWS region (default: the AWS configuration chain's).
     pub aws_region: Option<String>,
+    /// Seconds between sweeps for future-dated hires and terminations that
+    /// fell due, and for stalled uploads.
+    pub schedule_interval_secs: u64,
+    /// Seconds without progress after which a `receiving` upload is failed.
+    pub upload_stall_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -75,6 +80,8 @@ impl Default for Settings {
             sqs_dlq_url: None,
             sqs_endpoint_url: None,
             aws_region: None,
+            schedule_interval_secs: 60,
+            upload_stall_secs: 3600,
         }
     }
 }

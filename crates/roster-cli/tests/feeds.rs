@@ -296,3 +296,27 @@ async fn an_idempotency_key_replays_the_first_answer() {
     assert_eq!(res.status(), 422);
     assert_eq!(feeds(&app).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_future_hire_is_pending_and_a_future_leaver_still_active() {
+    let app = spawn_app().await;
+    let now = roster_core::Clock::now(&roster_core::SystemClock);
+    let ahead = now.plus_millis(30 * 86_400_000).date().to_string();
+    let receipt = app
+        .push(json!([
+            {"externalId": "E1", "name": {"givenName": "Ada"}, "hireDate": ahead},
+            {"externalId": "E2", "hireDate": "2019-05-01", "terminationDate": ahead},
+            {"externalId": "E3", "hireDate": "2019-05-01", "terminationDate": "2020-01-31", "active": true}
+        ]))
+        .await;
+    app.wait_feed(receipt["feedId"].as_str().unwrap()).await;
+    let status = |p: Value| p["status"].as_str().unwrap().to_owned();
+    assert_eq!(status(app.get_json("/v1/people/E1").await), "pending");
+    assert_eq!(status(app.get_json("/v1/people/E2").await), "active");
+    // A termination date in the past wins over `active: true`.
+    let e3 = app.get_json("/v1/people/E3").await;
+    assert_eq!((status(e3.clone()), e3["active"].as_bool()), ("inactive".to_owned(), Some(false)));
+    // Only E2 joined: the pending hire is not announced before the day.
+    let kinds: Vec<Value> = app.events().await.iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(kinds, vec![json!("person.joined")]);
+}

@@ -218,9 +218,16 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
-        let (directory, queue, s) = (Arc::clone(&self.directory), Arc::clone(&self.queue), sub.clone());
+        let (directory, queue, clock, s) =
+            (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let streamed = tokio::task::spawn_blocking(move || {
-            stream_csv(&handle, directory.as_ref(), queue.as_ref(), &s, feed_id, mode, now, input, &profile)
+            let ports = StreamPorts {
+                rt: &handle,
+                directory: directory.as_ref(),
+                queue: queue.as_ref(),
+                clock: clock.as_ref(),
+            };
+            stream_csv(&ports, &s, feed_id, mode, now, input, &profile)
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
@@ -355,7 +362,7 @@ impl Ingest {
                 created_at: now,
             })
             .await?;
-        if full && let Err(e) = self.directory.add_snapshot_members(tenant, feed_id, members).await {
+        if full && let Err(e) = self.directory.add_snapshot_members(tenant, feed_id, members, now).await {
             self.mark_failed(tenant, feed_id).await;
             return Err(e.into());
         }
@@ -409,13 +416,18 @@ struct StreamTally {
     warnings: Vec<String>,
 }
 
+/// What a streamed upload talks to from its blocking thread.
+struct StreamPorts<'a> {
+    rt: &'a tokio::runtime::Handle,
+    directory: &'a dyn Directory,
+    queue: &'a dyn Queue,
+    clock: &'a dyn Clock,
+}
+
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
 /// (a full snapshot lists each chunk's people before queueing it).
-#[allow(clippy::too_many_arguments)]
 fn stream_csv(
-    rt: &tokio::runtime::Handle,
-    directory: &dyn Directory,
-    queue: &dyn Queue,
+    ports: &StreamPorts<'_>,
     sub: &Submission,
     feed_id: FeedId,
     mode: FeedMode,
@@ -432,12 +444,13 @@ fn stream_csv(
     let full = mode == FeedMode::Full;
     let flush =
         |chunk: &mut Vec<OutgoingMessage>, members: &mut Vec<ExternalId>| -> Result<(), IngestError> {
-            rt.block_on(async {
+            ports.rt.block_on(async {
                 if full && !members.is_empty() {
-                    directory.add_snapshot_members(sub.tenant, feed_id, std::mem::take(members)).await?;
+                    let ids = std::mem::take(members);
+                    ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
-                    queue.send_batch(std::mem::take(chunk)).await?;
+                    ports.queue.send_batch(std::mem::take(chunk)).await?;
                 }
                 Ok(())
             })

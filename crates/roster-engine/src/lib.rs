@@ -1,6 +1,7 @@
 //! The engine: what happens between the edge and the ports. Ingest turns a
 //! submission into a feed and durable messages; the consumer applies messages
-//! to the directory with retries and dead letters.
+//! to the directory with retries and dead letters; the scheduler applies
+//! what falls due by date.
 //!
 //! Architecture invariant: the engine sees only the `Queue` and `Directory`
 //! traits and a `Clock`; which adapters sit behind them is decided by the
@@ -9,8 +10,11 @@
 pub mod backoff;
 pub mod consumer;
 pub mod credentials;
+pub mod dispatch;
 pub mod ingest;
+pub mod scheduler;
 
 pub use consumer::{Consumer, ConsumerConfig};
 pub use credentials::{ApiKeySecret, hash_api_key};
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, Submission};
+pub use scheduler::{Scheduler, SchedulerConfig};

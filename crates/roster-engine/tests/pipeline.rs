@@ -329,8 +329,15 @@ impl Directory for FlakyDirectory {
         t: TenantId,
         f: FeedId,
         ids: Vec<ExternalId>,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.inner.add_snapshot_members(t, f, ids).await
+        self.inner.add_snapshot_members(t, f, ids, now).await
+    }
+    async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.inner.apply_due(now, limit).await
+    }
+    async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.fail_stalled_feeds(idle_since, now).await
     }
     async fn seal_feed(
         &self,
@@ -387,4 +394,71 @@ impl Directory for FlakyDirectory {
     async fn release_idempotency_key(&self, t: TenantId, k: &str) -> Result<(), StoreError> {
         self.inner.release_idempotency_key(t, k).await
     }
+}
+
+#[tokio::test]
+async fn future_dated_hires_and_terminations_happen_on_their_day() {
+    let w = world().await; // 2023-11-14
+    w.submit(json!([
+        {"externalId": "NEW", "title": "Analyst", "hireDate": "2023-11-20"},
+        {"externalId": "OLD", "hireDate": "2019-03-01", "terminationDate": "2023-11-17"}
+    ]))
+    .await;
+    w.consumer().run_once().await.unwrap();
+    let status = |id: &'static str| {
+        let d = w.directory.clone();
+        let t = w.tenant;
+        async move { d.get_person(t, &ExternalId::parse(id).unwrap()).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status("NEW").await, roster_core::Status::Pending);
+    assert_eq!(status("OLD").await, roster_core::Status::Active);
+    let kinds = |events: Vec<OutboxEvent>| events.into_iter().map(|e| e.kind.as_str()).collect::<Vec<_>>();
+    assert_eq!(kinds(w.directory.list_events(w.tenant, 0, 10).await.unwrap()), ["person.joined"]);
+
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig { batch: 1, ..Default::default() },
+    );
+    assert_eq!(scheduler.run_once().await.unwrap().due, 0, "nothing is due on the 14th");
+    w.clock.advance_millis(3 * 86_400_000); // the 17th: the notice period ends
+    assert_eq!(scheduler.run_once().await.unwrap().due, 1);
+    assert_eq!(status("OLD").await, roster_core::Status::Inactive);
+    w.clock.advance_millis(3 * 86_400_000); // the 20th: the hire starts
+    assert_eq!(scheduler.run_once().await.unwrap().due, 1);
+    assert_eq!(status("NEW").await, roster_core::Status::Active);
+    let events = w.directory.list_events(w.tenant, 0, 10).await.unwrap();
+    assert_eq!(kinds(events.clone()), ["person.joined", "person.left", "person.joined"]);
+    assert_eq!(events[2].payload["person"]["title"], "Analyst");
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_arriving_is_failed_by_the_scheduler() {
+    let w = world().await;
+    let id = FeedId::new();
+    w.directory
+        .create_feed(NewFeed {
+            id,
+            tenant_id: w.tenant,
+            source: SourceName::default(),
+            mode: FeedMode::Full,
+            format: "csv".into(),
+            sealed: false,
+            received: 0,
+            accepted: 0,
+            rejections: vec![],
+            created_at: w.clock.now(),
+        })
+        .await
+        .unwrap();
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig { stall_timeout: Duration::from_secs(3600), ..Default::default() },
+    );
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 0);
+    assert_eq!(w.feed(id).await.status, FeedStatus::Receiving, "still arriving, as far as anyone knows");
+    w.clock.advance_millis(3_601_000);
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
+    assert_eq!(w.feed(id).await.status, FeedStatus::Failed);
 }

@@ -7,7 +7,7 @@
 //! `roster_core::lifecycle::decide`; adapters only read, call it and write.
 
 use async_trait::async_trait;
-use roster_core::lifecycle::EventType;
+use roster_core::lifecycle::{EventType, Status};
 use roster_core::{
     ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, TenantId, Timestamp,
 };
@@ -332,6 +332,8 @@ pub struct PersonRecord {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_feed_id: Option<FeedId>,
+    /// `pending` until a future hire date, then `active`; `inactive` once left.
+    pub status: Status,
 }
 
 /// One version of a person.
@@ -437,6 +439,7 @@ pub trait Directory: Send + Sync + 'static {
         tenant: TenantId,
         feed: FeedId,
         ids: Vec<ExternalId>,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
     /// Gives a streamed feed its final counts; from now on it completes (and
     /// a full snapshot reconciles) once all its records are processed.
@@ -518,6 +521,18 @@ pub trait Directory: Send + Sync + 'static {
     /// queue). Idempotent per message id; a later successful apply of the
     /// same message (after a redrive) moves it from failed to applied.
     async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Applies the status changes that have fallen due by `now`'s date: a
+    /// pending person whose hire date has come joins, an active person whose
+    /// termination date has come leaves — each a new version with its event,
+    /// caused by the feed that set the date. At most `limit` people per call;
+    /// returns how many changed. Runs across tenants (a system job).
+    async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError>;
+
+    /// Marks failed the feeds still `receiving` with no progress since
+    /// `idle_since`: their upload died with its process. Records already
+    /// queued still apply; a full snapshot is then never reconciled.
+    async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
 
     // --- reads ---
 

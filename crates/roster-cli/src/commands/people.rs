@@ -50,14 +50,14 @@ pub async fn run(cmd: PeopleCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&items)?);
                 return Ok(());
             }
-            println!("{:<16} {:<28} {:<20} {:<7} VERSION", "EXTERNAL ID", "NAME", "DEPARTMENT", "ACTIVE");
+            println!("{:<16} {:<28} {:<20} {:<8} VERSION", "EXTERNAL ID", "NAME", "DEPARTMENT", "STATUS");
             for p in &items {
                 println!(
-                    "{:<16} {:<28} {:<20} {:<7} {}",
+                    "{:<16} {:<28} {:<20} {:<8} {}",
                     text(&p["externalId"]),
                     display_name(p),
                     text(&p["department"]),
-                    p["active"].as_bool().unwrap_or(false),
+                    text(&p["status"]),
                     p["version"]
                 );
             }

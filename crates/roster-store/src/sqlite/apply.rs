@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use roster_core::lifecycle::EventType;
-use roster_core::lifecycle::{Decision, decide};
+use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
 use roster_core::{ChangeMessage, FeedId, LifecycleEvent, Person, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
@@ -121,18 +120,19 @@ fn feed_exists(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<bool, StoreE
 fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<ApplyOutcome, StoreError> {
     let tenant = msg.tenant_id.to_string();
     let external_id = msg.change.external_id().as_str();
-    let (version, stored_lm, current) = load_person(tx, &tenant, external_id)?;
+    let stored = load_person(tx, &tenant, external_id)?;
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
-    if let (Some(incoming), Some(stored)) = (incoming_lm, stored_lm)
+    if let (Some(incoming), Some(stored)) = (incoming_lm, stored.last_modified)
         && incoming < stored
     {
         return Ok(ApplyOutcome::Stale);
     }
-    let last_modified = incoming_lm.max(stored_lm);
+    let last_modified = incoming_lm.max(stored.last_modified);
 
-    let (person, changed, event) = match decide(current.as_ref(), &msg.change) {
+    let (person, status, changed, event) = match decide(stored.current(tx, &tenant)?, &msg.change, now.date())
+    {
         Decision::Unchanged => {
-            if current.is_some() && last_modified != stored_lm {
+            if stored.person.is_some() && last_modified != stored.last_modified {
                 tx.prepare_cached(
                     "UPDATE people SET last_modified = ?3 WHERE tenant_id = ?1 AND external_id = ?2",
                 )
@@ -142,7 +142,7 @@ fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Resul
             }
             return Ok(ApplyOutcome::Unchanged);
         }
-        Decision::Write { person, changed, event } => (person, changed, event),
+        Decision::Write { person, status, changed, event } => (person, status, changed, event),
     };
     let write = PersonWrite {
         tenant: &tenant,
@@ -152,31 +152,61 @@ fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Resul
         last_modified,
         now,
     };
-    write.write(tx, version + 1, &person, &changed, event)?;
+    write.write(tx, stored.version + 1, &person, status, &changed, event)?;
     Ok(ApplyOutcome::Applied { event })
 }
 
-/// The stored version, source modification time and person, if any.
+/// A person's stored row, or version 0 and nothing.
+pub(super) struct Loaded {
+    pub version: i64,
+    /// The source's modification time of what is stored.
+    pub last_modified: Option<i64>,
+    pub person: Option<Person>,
+    pub status: Status,
+}
+
+impl Loaded {
+    /// What `decide` needs; asks the history whether a pending person was
+    /// ever joined only when it matters.
+    pub fn current(&self, tx: &Transaction<'_>, tenant: &str) -> Result<Option<Stored<'_>>, StoreError> {
+        let Some(person) = &self.person else { return Ok(None) };
+        let was_active = self.status == Status::Pending && {
+            tx.prepare_cached(
+                "SELECT 1 FROM person_history WHERE tenant_id = ?1 AND external_id = ?2
+                   AND event IN ('person.joined', 'person.rehired') LIMIT 1",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant, person.external_id.as_str()], |_| Ok(()))
+            .optional()
+            .map_err(storage)?
+            .is_some()
+        };
+        Ok(Some(Stored { person, status: self.status, was_active }))
+    }
+}
+
 pub(super) fn load_person(
     tx: &Transaction<'_>,
     tenant: &str,
     external_id: &str,
-) -> Result<(i64, Option<i64>, Option<Person>), StoreError> {
-    let stored: Option<(i64, Option<i64>, String)> = tx
+) -> Result<Loaded, StoreError> {
+    let stored: Option<(i64, Option<i64>, String, String)> = tx
         .prepare_cached(
-            "SELECT version, last_modified, data FROM people WHERE tenant_id = ?1 AND external_id = ?2",
+            "SELECT version, last_modified, data, status FROM people WHERE tenant_id = ?1 AND external_id = ?2",
         )
         .map_err(storage)?
-        .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .map_err(storage)?;
     match stored {
-        Some((v, lm, data)) => {
+        Some((version, last_modified, data, status)) => {
             let person: Person = serde_json::from_str(&data)
                 .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
-            Ok((v, lm, Some(person)))
+            let status = Status::parse(&status)
+                .ok_or_else(|| StoreError::Storage(format!("unknown stored status {status:?}")))?;
+            Ok(Loaded { version, last_modified, person: Some(person), status })
         }
-        None => Ok((0, None, None)),
+        None => Ok(Loaded { version: 0, last_modified: None, person: None, status: Status::Inactive }),
     }
 }
 
@@ -198,6 +228,7 @@ impl PersonWrite<'_> {
         tx: &Transaction<'_>,
         version: i64,
         person: &Person,
+        status: Status,
         changed: &[&'static str],
         event: Option<EventType>,
     ) -> Result<(), StoreError> {
@@ -205,24 +236,27 @@ impl PersonWrite<'_> {
         let feed_id = self.feed_id.to_string();
         let data = serde_json::to_value(person).map_err(|e| StoreError::Storage(e.to_string()))?;
         tx.prepare_cached(
-            "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at, last_feed_id, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+            "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
+                                 last_feed_id, source, status, due_on)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (tenant_id, external_id) DO UPDATE SET
                 version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
                 data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
-                source = excluded.source",
+                source = excluded.source, status = excluded.status, due_on = excluded.due_on",
         )
         .map_err(storage)?
         .execute(params![
             self.tenant,
             external_id,
             version,
-            person.active,
+            status != Status::Inactive,
             self.last_modified,
             data.to_string(),
             self.now.millis(),
             feed_id,
-            self.source
+            self.source,
+            status.as_str(),
+            lifecycle::due_on(person, status).map(|d| d.to_string())
         ])
         .map_err(storage)?;
 
@@ -301,4 +335,51 @@ pub fn status_of(c: &FeedCounts, sealed: bool, reconciliation: Option<&Reconcili
         _ if c.rejected > 0 || c.failed > 0 => FeedStatus::CompletedWithErrors,
         _ => FeedStatus::Completed,
     }
+}
+
+/// Applies the status changes that have fallen due by `now`'s date (a
+/// pending person's hire date, an active person's termination date), at most
+/// `limit`. Each is a new version caused by the feed that set the date.
+pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+    let today = now.date();
+    let due: Vec<(String, String, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT tenant_id, external_id, source, last_feed_id FROM people
+             WHERE due_on IS NOT NULL AND due_on <= ?1 ORDER BY due_on LIMIT ?2",
+        )
+        .map_err(storage)?
+        .query_map(params![today.to_string(), limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)?;
+    let cause = format!("scheduled:{today}");
+    let mut written = 0;
+    for (tenant, ext, source, feed) in due {
+        let stored = load_person(tx, &tenant, &ext)?;
+        let Some(person) = stored.person.clone() else { continue };
+        let feed_id = feed.and_then(|f| f.parse().ok()).unwrap_or_else(|| FeedId::from(uuid::Uuid::nil()));
+        let decision = decide(stored.current(tx, &tenant)?, &roster_core::Change::Upsert { person }, today);
+        let Decision::Write { person, status, changed, event } = decision else {
+            // Due but nothing changes (e.g. a date in the past that no
+            // longer applies): stop asking.
+            tx.prepare_cached("UPDATE people SET due_on = NULL WHERE tenant_id = ?1 AND external_id = ?2")
+                .map_err(storage)?
+                .execute(params![tenant, ext])
+                .map_err(storage)?;
+            continue;
+        };
+        let write = PersonWrite {
+            tenant: &tenant,
+            source: &source,
+            feed_id,
+            message_id: &cause,
+            last_modified: stored.last_modified,
+            now,
+        };
+        write.write(tx, stored.version + 1, &person, status, &changed, event)?;
+        written += 1;
+    }
+    Ok(written)
 }

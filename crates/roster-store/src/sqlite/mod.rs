@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use roster_core::{
-    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, TenantId, Timestamp,
+    ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, Status, TenantId, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -142,6 +142,11 @@ fn person_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRecord> {
         created_at: Timestamp(r.get(2)?),
         updated_at: Timestamp(r.get(3)?),
         last_feed_id: r.get::<_, Option<String>>(4)?.map(id).transpose()?,
+        status: {
+            let s: String = r.get(5)?;
+            Status::parse(&s)
+                .ok_or_else(|| rusqlite::Error::InvalidColumnType(5, s, rusqlite::types::Type::Text))?
+        },
     })
 }
 
@@ -390,10 +395,11 @@ impl Directory for SqliteDirectory {
         tenant: TenantId,
         feed: FeedId,
         ids: Vec<ExternalId>,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
             let tx = c.transaction().map_err(storage)?;
-            reconcile::add_members(&tx, tenant, feed, &ids)?;
+            reconcile::add_members(&tx, tenant, feed, &ids, now)?;
             tx.commit().map_err(storage)
         })
         .await
@@ -649,6 +655,29 @@ impl Directory for SqliteDirectory {
         .await
     }
 
+    async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(storage)?;
+            let n = apply::apply_due(&tx, now, limit)?;
+            tx.commit().map_err(storage)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE feeds SET status = 'failed', updated_at = ?2, completed_at = ?2
+                 WHERE sealed = 0 AND status = 'receiving' AND updated_at < ?1",
+                params![idle_since.millis(), now.millis()],
+            )
+            .map_err(storage)
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
     async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
         let message = message.clone();
         self.write(move |c| {
@@ -667,7 +696,8 @@ impl Directory for SqliteDirectory {
         let ext = ext.as_str().to_owned();
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT data, version, created_at, updated_at, last_feed_id FROM people WHERE tenant_id = ?1 AND external_id = ?2",
+                "SELECT data, version, created_at, updated_at, last_feed_id, status FROM people
+                 WHERE tenant_id = ?1 AND external_id = ?2",
             )
             .map_err(storage)?
             .query_row(params![tenant.to_string(), ext], person_from_row)
@@ -688,14 +718,14 @@ impl Directory for SqliteDirectory {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT data, version, created_at, updated_at, last_feed_id, external_id FROM people
+                    "SELECT data, version, created_at, updated_at, last_feed_id, status, external_id FROM people
                      WHERE tenant_id = ?1 AND external_id > ?2 ORDER BY external_id LIMIT ?3",
                 )
                 .map_err(storage)?;
             let mut last = None;
             let items = stmt
                 .query_map(params![tenant.to_string(), after, limit as i64], |r| {
-                    Ok((person_from_row(r)?, r.get::<_, String>(5)?))
+                    Ok((person_from_row(r)?, r.get::<_, String>(6)?))
                 })
                 .map_err(storage)?
                 .map(|row| {

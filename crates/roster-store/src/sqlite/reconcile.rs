@@ -181,20 +181,21 @@ fn deactivate(
     let feed_id: FeedId = id.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
     let cause = format!("reconcile:{id}");
     for ext in leavers {
-        let (version, last_modified, current) = load_person(tx, &state.tenant, ext)?;
+        let stored = load_person(tx, &state.tenant, ext)?;
         let Ok(external_id) = ExternalId::parse(ext) else { continue };
-        if let Decision::Write { person, changed, event } =
-            decide(current.as_ref(), &Change::Deactivate { external_id })
+        let change = Change::Deactivate { external_id };
+        if let Decision::Write { person, status, changed, event } =
+            decide(stored.current(tx, &state.tenant)?, &change, now.date())
         {
             let write = PersonWrite {
                 tenant: &state.tenant,
                 source: &state.source,
                 feed_id,
                 message_id: &cause,
-                last_modified,
+                last_modified: stored.last_modified,
                 now,
             };
-            write.write(tx, version + 1, &person, &changed, event)?;
+            write.write(tx, stored.version + 1, &person, status, &changed, event)?;
         }
     }
     Ok(())
@@ -247,6 +248,7 @@ pub fn add_members(
     tenant: TenantId,
     feed: FeedId,
     ids: &[ExternalId],
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     let id = feed.to_string();
     let owned: Option<String> = tx
@@ -260,6 +262,12 @@ pub fn add_members(
         Some("full") => {}
         Some(_) => return Err(StoreError::Invalid("only a full feed has snapshot members".into())),
     }
+    // A streaming upload is alive while its members arrive (see
+    // `fail_stalled_feeds`).
+    tx.prepare_cached("UPDATE feeds SET updated_at = MAX(updated_at, ?2) WHERE id = ?1")
+        .map_err(storage)?
+        .execute(params![id, now.millis()])
+        .map_err(storage)?;
     let mut stmt = tx
         .prepare_cached("INSERT OR IGNORE INTO snapshot_members (feed_id, external_id) VALUES (?1, ?2)")
         .map_err(storage)?;

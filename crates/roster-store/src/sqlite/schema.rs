@@ -116,6 +116,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, key)
     ) WITHOUT ROWID;
     ",
+    // 3: future-dated hires and terminations: a person's status and the day
+    // it changes by itself.
+    "
+    ALTER TABLE people ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+    UPDATE people SET status = 'inactive' WHERE active = 0;
+    ALTER TABLE people ADD COLUMN due_on TEXT;
+    CREATE INDEX people_due ON people (due_on) WHERE due_on IS NOT NULL;
+    CREATE INDEX feeds_receiving ON feeds (updated_at) WHERE sealed = 0;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
