@@ -1,6 +1,6 @@
 //! The composition root: the one place that chooses adapters (the embedded
-//! SQLite queue or Amazon SQS; the SQLite directory) and wires them to the
-//! engine and the HTTP server.
+//! SQLite queue or Amazon SQS; the SQLite directory; the notifiers) and wires
+//! them to the engine and the HTTP server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +9,11 @@ use std::time::Duration;
 use anyhow::Context;
 use roster_core::{Clock, SystemClock};
 use roster_engine::backoff::Backoff;
-use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, Scheduler, SchedulerConfig};
+use roster_engine::dispatch::{DispatchConfig, Dispatcher};
+use roster_engine::{
+    AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, Scheduler, SchedulerConfig,
+};
+use roster_notify::{LogNotifier, Notifier, SmtpNotifier, SnsNotifier, WebhookNotifier};
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::{AppState, ServerConfig};
 use roster_store::{Directory, SqliteDirectory};
@@ -17,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{QueueBackend, Settings};
+use crate::config::{NotifiersConfig, QueueBackend, Settings};
 
 /// The adapters chosen by the settings: the queue (embedded SQLite or Amazon
 /// SQS) and the directory (embedded SQLite), with the clock.
@@ -70,6 +74,24 @@ pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>>
     Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
 }
 
+/// The notifiers the settings name, after the log notifier (always on).
+pub async fn notifiers(config: &NotifiersConfig) -> anyhow::Result<Vec<Arc<dyn Notifier>>> {
+    let mut out: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
+    for (i, w) in config.webhook.iter().enumerate() {
+        let n = WebhookNotifier::new(w.url.expose(), w.secret.clone())
+            .with_context(|| format!("notifiers.webhook[{i}]"))?;
+        out.push(Arc::new(n));
+    }
+    for s in &config.sns {
+        let client = SnsNotifier::client(s.endpoint_url.as_deref(), s.region.as_deref()).await;
+        out.push(Arc::new(SnsNotifier::new(client, &s.topic_arn)));
+    }
+    for (i, s) in config.smtp.iter().enumerate() {
+        out.push(Arc::new(SmtpNotifier::new(s.clone()).with_context(|| format!("notifiers.smtp[{i}]"))?));
+    }
+    Ok(out)
+}
+
 /// A running platform: HTTP server and consumer workers.
 pub struct Running {
     pub addr: SocketAddr,
@@ -79,7 +101,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting requests, lets in-flight requests and batches finish.
+    /// Stops accepting requests, lets in-flight requests and batches finish,
+    /// then the alarm notifications already queued.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await.context("server task")??;
@@ -97,6 +120,8 @@ impl Running {
 
 /// Starts the whole platform in this process.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    settings.validate()?;
+    roster_server::metrics::install();
     let Adapters { queue, directory, clock } = Adapters::open(settings).await?;
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -120,9 +145,25 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_receive_count: settings.max_receive_count,
         },
     ));
+    let consumer_stats = consumer.stats();
     let mut workers = consumer.spawn(shutdown_rx.clone());
-    // Nodes that apply changes also apply those that fall due by date.
+    let mut alarms = None;
+    // Nodes that apply changes also apply those that fall due by date, and
+    // evaluate the alarms.
     if settings.workers > 0 {
+        let dispatcher = Dispatcher::spawn(notifiers(&settings.notifiers).await?, DispatchConfig::default());
+        let evaluator = AlarmEvaluator::new(
+            settings.alarm_rules(),
+            Arc::clone(&queue),
+            Arc::clone(&directory),
+            Arc::clone(&clock),
+            consumer_stats,
+            dispatcher,
+            AlarmConfig { interval: Duration::from_secs(settings.alarm_interval_secs.max(1)) },
+        )
+        .context("invalid [[alarms]] in the configuration")?;
+        alarms = Some(evaluator.board());
+        workers.push(evaluator.spawn(shutdown_rx.clone()));
         let scheduler = Scheduler::new(
             Arc::clone(&directory),
             Arc::clone(&clock),
@@ -146,6 +187,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         queue,
         clock,
         config: ServerConfig { body_limit: settings.body_limit, upload_limit: settings.upload_limit },
+        alarms,
     };
     let mut rx = shutdown_rx;
     let server = tokio::spawn(roster_server::serve(listener, state, async move {

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use roster_core::alarm::{AlarmRule, default_rules, validate_rules};
+use roster_core::secret::Secret;
+use roster_notify::SmtpConfig;
 use serde::Deserialize;
 
 /// Settings of `roster serve`. Every field is also a key of the TOML file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Where the SQLite queue and directory live.
@@ -51,6 +54,55 @@ pub struct Settings {
     pub schedule_interval_secs: u64,
     /// Seconds without progress after which a `receiving` upload is failed.
     pub upload_stall_secs: u64,
+    /// Seconds between alarm evaluations (on nodes with workers).
+    pub alarm_interval_secs: u64,
+    /// Alarm rules (`[[alarms]]`); when given they replace the defaults.
+    pub alarms: Option<Vec<AlarmRule>>,
+    /// Where alarm transitions go besides the log (`[notifiers]`).
+    pub notifiers: NotifiersConfig,
+}
+
+/// `[notifiers]`: lists of webhooks, SNS topics and SMTP servers. The log
+/// notifier is always on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifiersConfig {
+    pub webhook: Vec<WebhookConfig>,
+    pub sns: Vec<SnsConfig>,
+    pub smtp: Vec<SmtpConfig>,
+}
+
+/// A webhook (Slack incoming webhooks included). The URL is a credential
+/// (Slack's carry a token), so it is a [`Secret`] and `Debug` names its host.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: Secret,
+    /// Signs each request (`X-Roster-Signature`, HMAC-SHA256).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = reqwest::Url::parse(self.url.expose()).ok().and_then(|u| u.host_str().map(str::to_owned));
+        f.debug_struct("WebhookConfig")
+            .field("host", &host.unwrap_or_default())
+            .field("signed", &self.secret.is_some())
+            .finish()
+    }
+}
+
+/// An Amazon SNS topic; credentials come from the AWS configuration chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsConfig {
+    pub topic_arn: String,
+    /// A VPC endpoint or an emulator.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -82,6 +134,9 @@ impl Default for Settings {
             aws_region: None,
             schedule_interval_secs: 60,
             upload_stall_secs: 3600,
+            alarm_interval_secs: 15,
+            alarms: None,
+            notifiers: NotifiersConfig::default(),
         }
     }
 }
@@ -89,6 +144,25 @@ impl Default for Settings {
 impl Settings {
     pub fn visibility_timeout(&self) -> Duration {
         Duration::from_secs(self.visibility_timeout_secs)
+    }
+
+    /// The configured alarm rules, or the defaults.
+    pub fn alarm_rules(&self) -> Vec<AlarmRule> {
+        self.alarms.clone().unwrap_or_else(default_rules)
+    }
+
+    /// What serde cannot check: a bad alarm rule is refused here, at start,
+    /// naming the rule and the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.batch_size == 0 {
+            anyhow::bail!("batch_size must be at least 1");
+        }
+        if self.alarm_interval_secs == 0 {
+            anyhow::bail!("alarm_interval_secs must be at least 1");
+        }
+        validate_rules(&self.alarm_rules(), roster_engine::alarms::METRICS)
+            .context("invalid [[alarms]] in the configuration")?;
+        Ok(())
     }
 
     /// Reads a TOML file of settings (absent keys keep their defaults).
@@ -125,9 +199,7 @@ impl Settings {
             ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
         }
         overlay_option!(sqs_queue_url, sqs_dlq_url, sqs_endpoint_url, aws_region);
-        if s.batch_size == 0 {
-            anyhow::bail!("batch_size must be at least 1");
-        }
+        s.validate()?;
         Ok(s)
     }
 }
@@ -193,6 +265,10 @@ pub struct ServeArgs {
     /// AWS region [default: from the AWS configuration chain].
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
+    /// Log level or filter, e.g. `debug` or `info,roster_engine=debug`
+    /// [default: info]; `RUST_LOG`, when set, wins.
+    #[arg(long)]
+    pub log_level: Option<String>,
 }
 
 #[cfg(test)]
@@ -224,5 +300,64 @@ mod tests {
         std::fs::write(&file, "listne = \"127.0.0.1:1\"\n").unwrap();
         let err = Settings::from_file(&file).unwrap_err();
         assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+
+    #[test]
+    fn alarms_and_notifiers_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            r#"
+alarm_interval_secs = 5
+
+[[alarms]]
+name = "dlq"
+metric = "dlq_depth"
+comparison = ">"
+threshold = 10
+
+[notifiers]
+webhook = [{ url = "https://hooks.slack.com/services/T0/B0/TOKEN", secret = "whsec" }]
+sns = [{ topic_arn = "arn:aws:sns:eu-west-1:123456789012:roster-alarms", region = "eu-west-1" }]
+
+[[notifiers.smtp]]
+host = "smtp.example.com"
+from = "roster@example.com"
+to = ["ops@example.com"]
+password = "hunter2"
+"#,
+        )
+        .unwrap();
+        let s = Settings::from_file(&file).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.alarm_interval_secs, 5);
+        let rules = s.alarm_rules();
+        assert_eq!((rules.len(), rules[0].name.as_str(), rules[0].threshold), (1, "dlq", 10.0));
+        assert_eq!(s.notifiers.webhook.len(), 1);
+        assert_eq!(s.notifiers.sns[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.notifiers.smtp[0].to.len(), 1);
+        let debug = format!("{s:?}");
+        for secret in ["TOKEN", "whsec", "hunter2", "ops@example.com"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("hooks.slack.com"), "the host names the webhook");
+
+        assert_eq!(Settings::default().alarm_rules().len(), 4, "the defaults without [[alarms]]");
+    }
+
+    #[test]
+    fn a_bad_alarm_rule_is_a_start_up_error_naming_rule_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "[[alarms]]\nname = \"slow\"\nmetric = \"oldest_message_age\"\ncomparison = \">\"\nthreshold = 60\n",
+        )
+        .unwrap();
+        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let err = Settings::resolve(&global, &ServeArgs::default()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("alarm rule `slow`: metric: unknown metric `oldest_message_age`"), "{text}");
     }
 }

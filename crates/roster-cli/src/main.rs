@@ -1,7 +1,7 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{Parser, Subcommand};
-use roster_cli::commands::{dlq, feeds, people, push, serve, sources, tenants};
+use roster_cli::commands::{alarms, dlq, feeds, people, push, serve, sources, tenants};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
@@ -37,6 +37,9 @@ enum Command {
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Shows the alarms of a running Roster (needs an admin key).
+    #[command(subcommand)]
+    Alarms(alarms::AlarmsCommand),
     /// Measures the platform against raw SQLite on this machine (see BENCHMARKS.md).
     Bench(roster_cli::bench::BenchArgs),
 }
@@ -46,11 +49,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            roster_cli::logging::init("info");
+            roster_cli::logging::init(args.log_level.as_deref().unwrap_or("info"))?;
             serve::run(Settings::resolve(&cli.global, &args)?).await
         }
         command => {
-            roster_cli::logging::init("warn");
+            roster_cli::logging::init("warn")?;
             match command {
                 Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
                 Command::Push(args) => push::run(args).await,
@@ -59,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
                 Command::People(cmd) => people::run(cmd).await,
                 Command::Feeds(cmd) => feeds::run(cmd).await,
                 Command::Dlq(cmd) => dlq::run(cmd).await,
+                Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
                 Command::Serve(_) => unreachable!("handled above"),
             }

@@ -107,10 +107,10 @@ pub struct AlarmRule {
     pub metric: String,
     pub comparison: Comparison,
     pub threshold: f64,
-    /// The evaluation window: the evaluator aggregates the metric over the
-    /// last `period_seconds` (a rate for rates such as `failure_rate`, the
-    /// latest sample for gauges such as `dlq_depth`) and observes one value
-    /// per period. At most a day.
+    /// The evaluation window: rates such as `failure_rate` are computed over
+    /// the last `period_seconds`; gauges such as `dlq_depth` are the latest
+    /// sample. The evaluator observes every rule at each of its evaluations
+    /// (`alarm_interval_secs`). At most a day.
     #[serde(default = "default_period")]
     pub period_seconds: u64,
     /// While in `ALARM`, repeat the notification this often (as a reminder);

@@ -88,6 +88,11 @@ pub struct ChangeMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<Timestamp>,
     pub change: Change,
+    /// The `x-request-id` of the request that submitted it, so the consumer's
+    /// log lines of this change can be found from the request's. Absent in
+    /// messages queued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ChangeMessage {
@@ -136,9 +141,16 @@ mod tests {
             accepted_at: Timestamp(42),
             last_modified: None,
             change: Change::Deactivate { external_id: ExternalId::parse("EMP-77").unwrap() },
+            request_id: None,
         };
         let back = ChangeMessage::from_bytes(&msg.to_bytes()).unwrap();
         assert_eq!(back, msg);
+        assert!(!String::from_utf8(msg.to_bytes()).unwrap().contains("requestId"), "absent, not null");
+        let traced = ChangeMessage { request_id: Some("req-1".into()), ..msg.clone() };
+        assert_eq!(
+            ChangeMessage::from_bytes(&traced.to_bytes()).unwrap().request_id.as_deref(),
+            Some("req-1")
+        );
         let g = msg.group_id();
         assert!(!g.contains("EMP-77"));
         assert!(g.len() <= 128, "SQS limits MessageGroupId to 128 characters");

@@ -6,15 +6,18 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use roster_core::{ChangeMessage, Clock};
 use roster_queue::{Queue, QueueError, ReceiveRequest, ReceivedMessage};
 use roster_store::{ApplyOutcome, Directory, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::backoff::Backoff;
+use crate::telemetry::{self, CycleCounts};
 
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -54,11 +57,58 @@ pub struct CycleReport {
     pub dead_lettered: usize,
 }
 
+/// What the consumers of this process have settled since it started, for
+/// the alarm evaluator's failure rate (it samples these cumulative counts and
+/// takes differences over each rule's window).
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    applied: AtomicU64,
+    dead_lettered: AtomicU64,
+}
+
+impl ConsumerStats {
+    /// Messages acknowledged (applied, unchanged, stale or duplicate).
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
+    /// Messages moved to the dead-letter queue.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+}
+
+/// A cycle's report and its per-tenant counts, filled in as it goes.
+#[derive(Default)]
+struct Tally {
+    report: CycleReport,
+    counts: CycleCounts,
+}
+
+/// The span of one message: every line logged while it is handled carries
+/// its ids, so a record can be followed from its ingest request to its apply
+/// by grepping the request id. Debug level: a span per message costs, and
+/// the lines that matter at `info` (retries, dead letters) name the ids
+/// themselves.
+fn message_span(msg: &ReceivedMessage, change: Option<&ChangeMessage>) -> tracing::Span {
+    match change {
+        Some(c) => tracing::debug_span!(
+            "message",
+            message_id = %msg.id,
+            tenant = %msg.tenant,
+            feed_id = %c.feed_id,
+            request_id = c.request_id.as_deref().unwrap_or("-"),
+        ),
+        None => tracing::debug_span!("message", message_id = %msg.id, tenant = %msg.tenant),
+    }
+}
+
 pub struct Consumer {
     queue: Arc<dyn Queue>,
     directory: Arc<dyn Directory>,
     clock: Arc<dyn Clock>,
     config: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
 }
 
 impl Consumer {
@@ -68,7 +118,12 @@ impl Consumer {
         clock: Arc<dyn Clock>,
         config: ConsumerConfig,
     ) -> Self {
-        Self { queue, directory, clock, config }
+        Self { queue, directory, clock, config, stats: Arc::default() }
+    }
+
+    /// Cumulative counts of what this consumer settled.
+    pub fn stats(&self) -> Arc<ConsumerStats> {
+        Arc::clone(&self.stats)
     }
 
     /// Starts the workers; each stops after its current cycle once
@@ -96,6 +151,16 @@ impl Consumer {
 
     /// One receive → apply → acknowledge cycle.
     pub async fn run_once(&self) -> Result<CycleReport, QueueError> {
+        let mut tally = Tally::default();
+        let result = self.cycle(&mut tally).await;
+        let Tally { report, counts } = tally;
+        counts.emit();
+        self.stats.applied.fetch_add(report.acknowledged as u64, Ordering::Relaxed);
+        self.stats.dead_lettered.fetch_add(report.dead_lettered as u64, Ordering::Relaxed);
+        result.map(|()| report)
+    }
+
+    async fn cycle(&self, tally: &mut Tally) -> Result<(), QueueError> {
         let received = self
             .queue
             .receive(ReceiveRequest {
@@ -104,9 +169,12 @@ impl Consumer {
                 wait: self.config.wait,
             })
             .await?;
-        let mut report = CycleReport { received: received.len(), ..Default::default() };
+        tally.report.received = received.len();
         if received.is_empty() {
-            return Ok(report);
+            return Ok(());
+        }
+        for msg in &received {
+            tally.counts.received(&msg.tenant);
         }
 
         // A body that cannot be decoded will never decode: dead-letter it now.
@@ -117,20 +185,23 @@ impl Consumer {
                 Err(e) => {
                     let reason =
                         format!("undecodable message body ({:?} error at line {})", e.classify(), e.line());
-                    self.dead_letter(&msg, None, &reason, &mut report).await;
+                    self.dead_letter(&msg, None, &reason, tally).instrument(message_span(&msg, None)).await;
                 }
             }
         }
         if batch.is_empty() {
-            return Ok(report);
+            return Ok(());
         }
 
         let changes: Vec<ChangeMessage> = batch.iter().map(|(_, c)| c.clone()).collect();
-        match self.directory.apply_batch(&changes, self.clock.now()).await {
-            Ok(outcomes) => self.settle(&batch, outcomes, &mut report).await,
+        let started = Instant::now();
+        let applied = self.directory.apply_batch(&changes, self.clock.now()).await;
+        telemetry::batch_applied(started.elapsed());
+        match applied {
+            Ok(outcomes) => self.settle(&batch, outcomes, tally).await,
             Err(StoreError::Unavailable(e)) => {
                 for (msg, change) in &batch {
-                    self.retry(msg, change, &format!("store unavailable: {e}"), &mut report).await;
+                    self.retry(msg, change, &format!("store unavailable: {e}"), tally).await;
                 }
             }
             // One message may poison the whole batch: apply one by one so
@@ -143,39 +214,48 @@ impl Consumer {
                 for item in &batch {
                     if failed_groups.contains(&item.0.group_id) {
                         let why = "an earlier change of the same person failed";
-                        self.retry(&item.0, &item.1, why, &mut report).await;
+                        self.retry(&item.0, &item.1, why, tally).await;
                         continue;
                     }
                     let one = std::slice::from_ref(&item.1);
                     match self.directory.apply_batch(one, self.clock.now()).await {
-                        Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, &mut report).await,
+                        Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, tally).await,
                         Err(e) => {
                             failed_groups.insert(item.0.group_id.clone());
-                            self.retry(&item.0, &item.1, &e.to_string(), &mut report).await;
+                            self.retry(&item.0, &item.1, &e.to_string(), tally).await;
                         }
                     }
                 }
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     async fn settle(
         &self,
         batch: &[(ReceivedMessage, ChangeMessage)],
         outcomes: Vec<ApplyOutcome>,
-        report: &mut CycleReport,
+        tally: &mut Tally,
     ) {
         let mut done = Vec::with_capacity(batch.len());
+        let now = self.clock.now();
+        let latency = telemetry::ingest_to_apply();
         for ((msg, change), outcome) in batch.iter().zip(outcomes) {
+            let span = message_span(msg, Some(change));
             match outcome {
                 ApplyOutcome::Rejected(reason) => {
-                    self.dead_letter(msg, Some(change), &reason, report).await;
+                    self.dead_letter(msg, Some(change), &reason, tally).instrument(span).await;
                 }
-                _ => done.push(msg.receipt.clone()),
+                outcome => {
+                    span.in_scope(|| tracing::debug!(outcome = outcome_name(&outcome), "change applied"));
+                    let waited = now.millis().saturating_sub(change.accepted_at.millis()).max(0);
+                    latency.record(Duration::from_millis(waited as u64).as_secs_f64());
+                    tally.counts.deleted(&msg.tenant);
+                    done.push(msg.receipt.clone());
+                }
             }
         }
-        report.acknowledged += done.len();
+        tally.report.acknowledged += done.len();
         if let Err(e) = self.queue.delete_batch(&done).await {
             // The messages come back after their visibility timeout and are
             // found applied: nothing is lost or doubled.
@@ -183,21 +263,27 @@ impl Consumer {
         }
     }
 
-    async fn retry(
+    async fn retry(&self, msg: &ReceivedMessage, change: &ChangeMessage, error: &str, tally: &mut Tally) {
+        self.retry_in_span(msg, change, error, tally).instrument(message_span(msg, Some(change))).await;
+    }
+
+    async fn retry_in_span(
         &self,
         msg: &ReceivedMessage,
         change: &ChangeMessage,
         error: &str,
-        report: &mut CycleReport,
+        tally: &mut Tally,
     ) {
         if msg.receive_count >= self.config.max_receive_count {
             let reason = format!("failed {} times; last error: {error}", msg.receive_count);
-            self.dead_letter(msg, Some(change), &reason, report).await;
+            self.dead_letter(msg, Some(change), &reason, tally).await;
             return;
         }
         let delay = self.config.backoff.delay(msg.receive_count);
-        report.retried += 1;
-        tracing::info!(message_id = %msg.id, attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
+        tally.report.retried += 1;
+        tally.counts.retried(&msg.tenant);
+        tracing::info!(message_id = %msg.id, feed_id = %change.feed_id, request_id = change.request_id.as_deref().unwrap_or("-"),
+            attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
         match self.queue.change_visibility(&msg.receipt, delay, Some(error)).await {
             Ok(()) | Err(QueueError::InvalidReceipt) => {}
             Err(e) => tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry"),
@@ -209,11 +295,15 @@ impl Consumer {
         msg: &ReceivedMessage,
         change: Option<&ChangeMessage>,
         reason: &str,
-        report: &mut CycleReport,
+        tally: &mut Tally,
     ) {
-        tracing::warn!(message_id = %msg.id, receive_count = msg.receive_count, reason, "message dead-lettered");
+        tracing::warn!(message_id = %msg.id, tenant = %msg.tenant, feed_id = change.map(|c| tracing::field::display(c.feed_id)),
+            request_id = change.and_then(|c| c.request_id.as_deref()), receive_count = msg.receive_count, reason, "message dead-lettered");
         match self.queue.dead_letter(msg, reason).await {
-            Ok(()) => report.dead_lettered += 1,
+            Ok(()) => {
+                tally.report.dead_lettered += 1;
+                tally.counts.dead_lettered(&msg.tenant);
+            }
             // Received again elsewhere meanwhile: that receipt decides.
             Err(QueueError::InvalidReceipt) => return,
             Err(e) => {
@@ -226,5 +316,15 @@ impl Consumer {
         {
             tracing::error!(message_id = %msg.id, error = %e, "could not count the failure in its feed");
         }
+    }
+}
+
+fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
+    match outcome {
+        ApplyOutcome::Applied { .. } => "applied",
+        ApplyOutcome::Unchanged => "unchanged",
+        ApplyOutcome::Stale => "stale",
+        ApplyOutcome::Duplicate => "duplicate",
+        ApplyOutcome::Rejected(_) => "rejected",
     }
 }

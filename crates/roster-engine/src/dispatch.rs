@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
+use crate::telemetry::{self, Notification};
 use roster_notify::Notifier;
 
 /// How the dispatcher queues and retries.
@@ -107,6 +108,7 @@ impl Dispatcher {
         for lane in &self.lanes {
             if let Err(e) = lane.tx.try_send(t.clone()) {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                telemetry::notification(&lane.name, Notification::Dropped);
                 let why = match e {
                     mpsc::error::TrySendError::Full(_) => "the notifier's queue is full",
                     mpsc::error::TrySendError::Closed(_) => "the notifier's task has stopped",
@@ -151,6 +153,7 @@ async fn deliver(notifier: &dyn Notifier, t: &Transition, config: &DispatchConfi
         let error = match tokio::time::timeout(config.attempt_timeout, notifier.notify(t)).await {
             Ok(Ok(())) => {
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
+                telemetry::notification(notifier.name(), Notification::Delivered);
                 return;
             }
             Ok(Err(e)) => e.to_string(),
@@ -158,6 +161,7 @@ async fn deliver(notifier: &dyn Notifier, t: &Transition, config: &DispatchConfi
         };
         if attempt == attempts {
             counters.failed.fetch_add(1, Ordering::Relaxed);
+            telemetry::notification(notifier.name(), Notification::Failed);
             tracing::error!(
                 notifier = notifier.name(), alarm = %t.rule, state = %t.to, attempts, error,
                 "alarm notification dropped after its last attempt"
@@ -165,6 +169,7 @@ async fn deliver(notifier: &dyn Notifier, t: &Transition, config: &DispatchConfi
             return;
         }
         counters.retried.fetch_add(1, Ordering::Relaxed);
+        telemetry::notification(notifier.name(), Notification::Retried);
         let delay = config.backoff.delay(attempt);
         tracing::warn!(
             notifier = notifier.name(), alarm = %t.rule, attempt, retry_in_ms = delay.as_millis() as u64, error,

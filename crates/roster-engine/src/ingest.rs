@@ -17,6 +17,8 @@ use roster_formats::{FormatError, ParsedFeed};
 use roster_queue::{OutgoingMessage, Queue, QueueError};
 use roster_store::{Directory, FeedSeal, NewFeed, SourceSettings, StoreError, Validation};
 
+use crate::telemetry;
+
 /// Who submits, through which channel, and whether for real.
 #[derive(Debug, Clone)]
 pub struct Submission {
@@ -26,6 +28,9 @@ pub struct Submission {
     pub format: &'static str,
     /// Parse, map and validate only: nothing is stored or queued.
     pub dry_run: bool,
+    /// The submitting request's id, carried by each message to the consumer's
+    /// log lines.
+    pub request_id: Option<String>,
 }
 
 /// What ingest promises the submitter.
@@ -98,6 +103,7 @@ fn message(
         accepted_at: now,
         last_modified: record.last_modified,
         change: record.change,
+        request_id: sub.request_id.clone(),
     };
     OutgoingMessage {
         id: msg.message_id.to_string(),
@@ -249,6 +255,7 @@ impl Ingest {
         if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
             *depth += tally.accepted as u64;
         }
+        telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
         Ok(IngestReceipt {
@@ -304,6 +311,9 @@ impl Ingest {
         let settings = self.source_settings(sub.tenant, &sub.source).await?;
         let received = feed.received();
         if settings.validation == Validation::Strict && !feed.rejected.is_empty() {
+            if !sub.dry_run {
+                telemetry::records_ingested(&sub.tenant.to_string(), sub.format, received, 0);
+            }
             return Err(IngestError::Strict {
                 source_name: sub.source.clone(),
                 received,
@@ -366,11 +376,14 @@ impl Ingest {
             self.mark_failed(tenant, feed_id).await;
             return Err(e.into());
         }
-        if !messages.is_empty()
-            && let Err(e) = self.queue.send_batch(messages).await
-        {
-            self.mark_failed(tenant, feed_id).await;
-            return Err(e.into());
+        if !messages.is_empty() {
+            match self.queue.send_batch(messages).await {
+                Ok(sent) => telemetry::messages_sent(&tenant.to_string(), sent.sent),
+                Err(e) => {
+                    self.mark_failed(tenant, feed_id).await;
+                    return Err(e.into());
+                }
+            }
         }
         if full {
             let seal = FeedSeal {
@@ -387,6 +400,7 @@ impl Ingest {
         if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
             *depth += accepted as u64;
         }
+        telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
             received, accepted, rejected = feed.rejected.len(), "feed accepted");
         Ok(IngestReceipt {
@@ -450,7 +464,8 @@ fn stream_csv(
                     ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
-                    ports.queue.send_batch(std::mem::take(chunk)).await?;
+                    let sent = ports.queue.send_batch(std::mem::take(chunk)).await?;
+                    telemetry::messages_sent(&sub.tenant.to_string(), sent.sent);
                 }
                 Ok(())
             })

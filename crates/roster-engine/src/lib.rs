@@ -1,20 +1,24 @@
 //! The engine: what happens between the edge and the ports. Ingest turns a
 //! submission into a feed and durable messages; the consumer applies messages
 //! to the directory with retries and dead letters; the scheduler applies
-//! what falls due by date.
+//! what falls due by date; the alarm evaluator watches all of it and tells
+//! operators (`dispatch`) when a rule is breached; `telemetry` counts.
 //!
 //! Architecture invariant: the engine sees only the `Queue` and `Directory`
 //! traits and a `Clock`; which adapters sit behind them is decided by the
 //! composition root (the `roster` binary). Nothing here knows about HTTP.
 
+pub mod alarms;
 pub mod backoff;
 pub mod consumer;
 pub mod credentials;
 pub mod dispatch;
 pub mod ingest;
 pub mod scheduler;
+pub mod telemetry;
 
-pub use consumer::{Consumer, ConsumerConfig};
+pub use alarms::{AlarmBoard, AlarmConfig, AlarmEvaluator};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 pub use credentials::{ApiKeySecret, hash_api_key};
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, Submission};
 pub use scheduler::{Scheduler, SchedulerConfig};

@@ -71,7 +71,13 @@ impl World {
     }
 
     fn sub(&self) -> Submission {
-        Submission { tenant: self.tenant, source: SourceName::default(), format: "json", dry_run: false }
+        Submission {
+            tenant: self.tenant,
+            source: SourceName::default(),
+            format: "json",
+            dry_run: false,
+            request_id: None,
+        }
     }
 
     async fn feed(&self, id: FeedId) -> Feed {
@@ -124,6 +130,7 @@ async fn a_streamed_csv_snapshot_is_queued_in_chunks_and_reconciled_once_sealed(
         source: SourceName::parse("hris").unwrap(),
         format: "csv",
         dry_run: false,
+        request_id: None,
     };
     let consumer = Consumer::new(
         w.queue.clone(),
@@ -230,6 +237,7 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         accepted_at: w.clock.now(),
         last_modified: None,
         change: roster_core::Change::Deactivate { external_id: ExternalId::parse("E1").unwrap() },
+        request_id: None,
     };
     w.queue
         .send_batch(vec![OutgoingMessage {
@@ -267,6 +275,9 @@ impl Directory for FlakyDirectory {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+    async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError> {
+        self.inner.count_feeds_by_status().await
     }
     async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError> {
         self.inner.create_tenant(name, now).await

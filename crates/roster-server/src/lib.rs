@@ -1,10 +1,12 @@
-//! Roster's HTTP edge: the ingest API, the read API and health checks.
+//! Roster's HTTP edge: the ingest API, the read API, alarms, health checks
+//! and `/metrics`.
 //!
 //! Architecture invariant: handlers authenticate, translate HTTP to engine
 //! and store calls, and translate results back; every error becomes an RFC
 //! 9457 problem in exactly one place ([`problem`]). No business rule lives here.
 
 pub mod auth;
+pub mod metrics;
 pub mod problem;
 mod routes;
 mod state;

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use roster_core::Clock;
-use roster_engine::Ingest;
+use roster_engine::{AlarmBoard, Ingest};
 use roster_queue::Queue;
 use roster_store::Directory;
 
@@ -28,4 +28,6 @@ pub struct AppState {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub config: ServerConfig,
+    /// The alarm statuses, on a node that evaluates alarms (one with workers).
+    pub alarms: Option<AlarmBoard>,
 }

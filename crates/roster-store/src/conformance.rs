@@ -41,7 +41,8 @@ macro_rules! directory_conformance_tests {
             idempotency_keys_replay_and_refuse_other_bodies,
             future_hire_is_pending_until_its_day,
             future_termination_leaves_on_its_day,
-            stalled_uploads_are_failed
+            stalled_uploads_are_failed,
+            feeds_are_counted_by_status_across_tenants
         );
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -91,6 +92,7 @@ fn msg(tenant: TenantId, feed: FeedId, record: Value) -> ChangeMessage {
         accepted_at: T0,
         last_modified: rec.last_modified,
         change: rec.change,
+        request_id: None,
     }
 }
 
@@ -621,4 +623,28 @@ pub async fn stalled_uploads_are_failed(d: &impl Directory) {
     assert_eq!(d.fail_stalled_feeds(TEN_DAYS_LATER, TEN_DAYS_LATER).await.unwrap(), 1);
     assert_eq!(d.get_feed(t, receiving).await.unwrap().unwrap().status, FeedStatus::Failed);
     assert_eq!(d.get_feed(t, sealed).await.unwrap().unwrap().status, FeedStatus::Accepted, "untouched");
+}
+
+pub async fn feeds_are_counted_by_status_across_tenants(d: &impl Directory) {
+    assert_eq!(d.count_feeds_by_status().await.unwrap(), vec![], "no feeds, no rows");
+    let t = tenant(d, "acme").await;
+    let other = tenant(d, "globex").await;
+    population(d, t, "hris", 20).await;
+    snapshot(d, t, "hris", 10).await;
+    feed(d, t, 1).await;
+    feed(d, other, 1).await;
+    let failed = feed(d, other, 1).await;
+    d.fail_feed(other, failed, T1).await.unwrap();
+
+    let mut counts = d.count_feeds_by_status().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(
+        counts,
+        vec![
+            (FeedStatus::Accepted, 2),
+            (FeedStatus::Completed, 1),
+            (FeedStatus::Failed, 1),
+            (FeedStatus::Halted, 1)
+        ]
+    );
 }

@@ -558,4 +558,9 @@ pub trait Directory: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// How many feeds are in each status, all tenants together (statuses
+    /// with none are left out): for the `halted_feeds` alarm and the
+    /// `roster_feeds` gauge. A system read, never shown to a tenant.
+    async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError>;
 }

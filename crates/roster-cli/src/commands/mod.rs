@@ -1,3 +1,4 @@
+pub mod alarms;
 pub mod dlq;
 pub mod feeds;
 pub mod people;

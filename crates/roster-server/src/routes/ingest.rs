@@ -137,6 +137,7 @@ pub async fn hr_feed(
         source,
         format: format.name(),
         dry_run: q.dry_run.unwrap_or(false),
+        request_id: request_id(req.headers()),
     };
     let Some(key) = idempotency_key(req.headers())? else {
         let fp = fingerprint_of(&req);
@@ -186,6 +187,14 @@ pub async fn hr_feed(
             }
         },
     }
+}
+
+/// The request's `x-request-id` (the client's, or the one the server made),
+/// to be carried by each queued message: only if it is 1–128 visible ASCII
+/// characters, as it is copied into every message of the feed.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
+    ((1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())).then(|| id.to_owned())
 }
 
 /// `Idempotency-Key`: 1–255 visible ASCII characters.

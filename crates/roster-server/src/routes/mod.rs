@@ -1,8 +1,10 @@
+mod alarms;
 mod dlq;
 mod events;
 mod feeds;
 mod health;
 mod ingest;
+mod metrics;
 mod people;
 mod sources;
 
@@ -16,6 +18,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/alarms", get(alarms::list))
         .route("/integrations/hr-feed", post(ingest::hr_feed))
         .route("/v1/feeds", get(feeds::list))
         .route("/v1/feeds/{id}", get(feeds::show))

@@ -124,6 +124,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE people ADD COLUMN due_on TEXT;
     CREATE INDEX people_due ON people (due_on) WHERE due_on IS NOT NULL;
     CREATE INDEX feeds_receiving ON feeds (updated_at) WHERE sealed = 0;
+    CREATE INDEX feeds_status ON feeds (status);
     ",
 ];
 

@@ -1,0 +1,274 @@
+//! The alarm evaluator: every interval it measures each metric the rules
+//! name (from the queue's stats, the directory's feed counts and the
+//! consumer's counts), feeds the rules' state machines, hands transitions
+//! into or out of `ALARM` to the [`Dispatcher`], and publishes every rule's
+//! status on an [`AlarmBoard`] for the API.
+//!
+//! State lives in memory: after a restart every rule starts in
+//! `INSUFFICIENT_DATA` and the first evaluation re-establishes it — an alarm
+//! still breached fires again (`INSUFFICIENT_DATA → ALARM` is notified), one
+//! that cleared while the process was down is silent.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use roster_core::alarm::{Alarm, AlarmRule, AlarmState, AlarmStatus, RuleError, Transition, validate_rules};
+use roster_core::{Clock, Timestamp};
+use roster_queue::{Queue, QueueStats};
+use roster_store::{Directory, FeedStatus};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::consumer::ConsumerStats;
+use crate::dispatch::{DispatchStats, Dispatcher};
+
+/// The metrics a rule may name.
+pub const METRICS: &[&str] = &[
+    "dlq_depth",
+    "oldest_message_age_seconds",
+    "visible_messages",
+    "in_flight_messages",
+    "failure_rate",
+    "halted_feeds",
+];
+
+#[derive(Debug, Clone)]
+pub struct AlarmConfig {
+    /// How often every rule is evaluated.
+    pub interval: Duration,
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(15) }
+    }
+}
+
+/// Every rule's latest status, shared with whoever shows it (the API, the
+/// `/metrics` route). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmBoard(Arc<RwLock<Vec<AlarmStatus>>>);
+
+impl AlarmBoard {
+    pub fn statuses(&self) -> Vec<AlarmStatus> {
+        self.0.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn publish(&self, statuses: Vec<AlarmStatus>) {
+        if let Ok(mut s) = self.0.write() {
+            *s = statuses;
+        }
+    }
+}
+
+/// The consumer's cumulative counts at one evaluation.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: Timestamp,
+    applied: u64,
+    dead_lettered: u64,
+}
+
+/// What one evaluation measured; `None` where the source could not be read.
+#[derive(Debug, Default)]
+struct Measures {
+    queue: Option<QueueStats>,
+    halted: Option<u64>,
+}
+
+/// How long shutdown waits for queued notifications.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub struct AlarmEvaluator {
+    queue: Arc<dyn Queue>,
+    directory: Arc<dyn Directory>,
+    clock: Arc<dyn Clock>,
+    consumer: Arc<ConsumerStats>,
+    dispatcher: Dispatcher,
+    config: AlarmConfig,
+    alarms: Vec<Alarm>,
+    /// One per evaluation, as far back as the longest rate window needs.
+    samples: VecDeque<Sample>,
+    board: AlarmBoard,
+}
+
+impl AlarmEvaluator {
+    /// Checks the rules (a bad one names itself and its field) and starts
+    /// them in `INSUFFICIENT_DATA`.
+    pub fn new(
+        rules: Vec<AlarmRule>,
+        queue: Arc<dyn Queue>,
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        consumer: Arc<ConsumerStats>,
+        dispatcher: Dispatcher,
+        config: AlarmConfig,
+    ) -> Result<Self, RuleError> {
+        validate_rules(&rules, METRICS)?;
+        let now = clock.now();
+        let alarms = rules.into_iter().map(|r| Alarm::new(r, now)).collect::<Result<Vec<_>, _>>()?;
+        let first = Sample { at: now, applied: consumer.applied(), dead_lettered: consumer.dead_lettered() };
+        let board = AlarmBoard::default();
+        board.publish(alarms.iter().map(Alarm::status).collect());
+        Ok(Self {
+            queue,
+            directory,
+            clock,
+            consumer,
+            dispatcher,
+            config,
+            alarms,
+            samples: VecDeque::from([first]),
+            board,
+        })
+    }
+
+    /// Where the statuses are published after each evaluation.
+    pub fn board(&self) -> AlarmBoard {
+        self.board.clone()
+    }
+
+    pub fn dispatch_stats(&self) -> DispatchStats {
+        self.dispatcher.stats()
+    }
+
+    /// Measures, evaluates every rule once, sends what must be notified and
+    /// returns every transition (notified or not).
+    pub async fn evaluate_once(&mut self) -> Vec<Transition> {
+        let measures = self.measure().await;
+        let now = self.clock.now();
+        self.samples.push_back(Sample {
+            at: now,
+            applied: self.consumer.applied(),
+            dead_lettered: self.consumer.dead_lettered(),
+        });
+        self.prune(now);
+
+        let mut transitions = Vec::new();
+        for i in 0..self.alarms.len() {
+            let rule = self.alarms[i].rule();
+            // A source that could not be read says nothing about the rule:
+            // keep its state rather than fall to INSUFFICIENT_DATA and back.
+            let Some(value) = self.value(rule, &measures, now) else { continue };
+            if let Some(t) = self.alarms[i].observe(value, now) {
+                if notify(&t) {
+                    tracing::info!(alarm = %t.rule, from = %t.from, to = %t.to, reason = %t.reason, "alarm changed state");
+                    self.dispatcher.send(t.clone());
+                }
+                transitions.push(t);
+            }
+        }
+        self.board.publish(self.alarms.iter().map(Alarm::status).collect());
+        transitions
+    }
+
+    async fn measure(&self) -> Measures {
+        let mut m = Measures::default();
+        let rules = || self.alarms.iter().map(|a| a.rule().metric.as_str());
+        let needs_queue = rules().any(|m| m != "halted_feeds" && m != "failure_rate");
+        if needs_queue {
+            match self.queue.stats().await {
+                Ok(s) => m.queue = Some(s),
+                Err(e) => tracing::warn!(error = %e, "alarms: could not read the queue's stats"),
+            }
+        }
+        if rules().any(|m| m == "halted_feeds") {
+            match self.directory.count_feeds_by_status().await {
+                Ok(counts) => {
+                    m.halted =
+                        Some(counts.iter().filter(|(s, _)| *s == FeedStatus::Halted).map(|(_, n)| *n).sum());
+                }
+                Err(e) => tracing::warn!(error = %e, "alarms: could not count halted feeds"),
+            }
+        }
+        m
+    }
+
+    /// The rule's metric: `None` when it could not be measured this time,
+    /// `Some(None)` when there is no data (nothing processed in the window).
+    fn value(&self, rule: &AlarmRule, m: &Measures, now: Timestamp) -> Option<Option<f64>> {
+        let q = m.queue.as_ref();
+        Some(match rule.metric.as_str() {
+            "dlq_depth" => Some(q?.dead_letters as f64),
+            "visible_messages" => Some(q?.visible as f64),
+            "in_flight_messages" => Some(q?.in_flight as f64),
+            "oldest_message_age_seconds" => {
+                let q = q?;
+                match q.oldest_age {
+                    Some(age) => Some(age.as_secs_f64()),
+                    // Empty: nothing waits. Not empty but no age: the
+                    // backend cannot tell (SQS), so no data.
+                    None if q.depth() == 0 => Some(0.0),
+                    None => None,
+                }
+            }
+            "halted_feeds" => Some(m.halted? as f64),
+            "failure_rate" => self.failure_rate(rule.period_seconds, now),
+            _ => None,
+        })
+    }
+
+    /// Dead-lettered / (applied + dead-lettered) over the last `period`
+    /// seconds; `None` when nothing was settled in that window.
+    fn failure_rate(&self, period_seconds: u64, now: Timestamp) -> Option<f64> {
+        let latest = self.samples.back()?;
+        let start = now.plus_millis(-period_ms(period_seconds));
+        // The newest sample at or before the window's start; the oldest kept
+        // if the process is younger than the window.
+        let base = self.samples.iter().rev().find(|s| s.at <= start).or(self.samples.front())?;
+        let applied = latest.applied.saturating_sub(base.applied);
+        let failed = latest.dead_lettered.saturating_sub(base.dead_lettered);
+        let total = applied + failed;
+        (total > 0).then(|| failed as f64 / total as f64)
+    }
+
+    /// Drops samples older than the longest window needs (keeping one at or
+    /// before its start).
+    fn prune(&mut self, now: Timestamp) {
+        let longest = self.alarms.iter().map(|a| a.rule().period_seconds).max().unwrap_or(0);
+        let start = now.plus_millis(-period_ms(longest));
+        while self.samples.len() > 1 && self.samples[1].at <= start {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Evaluates every `interval` until `shutdown` turns true, then lets the
+    /// dispatcher deliver what it holds (retries included) and stops.
+    pub fn spawn(mut self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.config.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => { self.evaluate_once().await; }
+                    changed = shutdown.changed() => if changed.is_err() { break },
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+            // A dead endpoint must not hold the process for minutes of retries.
+            match tokio::time::timeout(SHUTDOWN_GRACE, self.shutdown()).await {
+                Ok(stats) => tracing::debug!(?stats, "alarm evaluator stopped"),
+                Err(_) => tracing::warn!("alarm notifications still undelivered at shutdown were dropped"),
+            }
+        })
+    }
+
+    /// Lets the dispatcher deliver what it holds (retries included).
+    pub async fn shutdown(self) -> DispatchStats {
+        self.dispatcher.shutdown().await
+    }
+}
+
+fn period_ms(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX / 1000).saturating_mul(1000)
+}
+
+/// Operators hear of every move into or out of `ALARM` (and reminders);
+/// the first `INSUFFICIENT_DATA → OK` at start, or a rate going quiet
+/// (`OK → INSUFFICIENT_DATA`), is only shown on the board.
+fn notify(t: &Transition) -> bool {
+    t.reminder || t.from == AlarmState::Alarm || t.to == AlarmState::Alarm
+}
