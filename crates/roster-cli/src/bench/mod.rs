@@ -7,8 +7,7 @@ pub mod generate;
 mod report;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -47,6 +46,9 @@ pub struct BenchArgs {
     /// Seed of the generated people.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Messages queued before the restart run.
+    #[arg(long, default_value_t = 100_000)]
+    pub restart_backlog: u64,
     /// Rows of the CSV full snapshot.
     #[arg(long, default_value_t = 1_000_000)]
     pub snapshot_rows: u64,
@@ -66,6 +68,7 @@ impl BenchArgs {
             self.latency_rate = self.latency_rate.min(1_000);
             self.latency_seconds = self.latency_seconds.min(2);
             self.snapshot_rows = self.snapshot_rows.min(5_000);
+            self.restart_backlog = self.restart_backlog.min(2_000);
         }
         self.batch = self.batch.clamp(1, 10_000);
         self.clients = self.clients.max(1);
@@ -93,17 +96,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let settings = settings(tmp.path().join("ingest"), 0);
         let running = app::start(&settings).await?;
         let key = tenant_key(&settings).await?;
+        let prepared = bodies(&people, 0, args.records, args.batch);
         let t = Instant::now();
-        push_all(
-            &format!("http://{}", running.addr),
-            &key,
-            &people,
-            0,
-            args.records,
-            args.batch,
-            args.clients,
-        )
-        .await?;
+        send_all(&format!("http://{}", running.addr), &key, prepared, args.clients).await?;
         let rate = args.records as f64 / t.elapsed().as_secs_f64();
         running.shutdown().await?;
         rate
@@ -119,7 +114,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let lat = latency(&settings, &people, &args, applied).await?;
     report.push(Row::latency("latency", &lat));
 
-    eprintln!("restart: time to be ready again with {applied} people...");
+    // Restart with a backlog: an ingest-only node queues `restart_backlog`
+    // changes, then the full node starts over the same files.
+    let backlog = args.restart_backlog;
+    eprintln!("restart: time to be ready again with {applied} people and {backlog} queued messages...");
+    {
+        let ingest_only = Settings { workers: 0, ..settings.clone() };
+        let running = app::start(&ingest_only).await?;
+        let key = fresh_key(&ingest_only).await?;
+        let base = format!("http://{}", running.addr);
+        push_all(&base, &key, &people, 0, backlog, args.batch, args.clients).await?;
+        running.shutdown().await?;
+    }
     let t = Instant::now();
     let running = app::start(&settings).await?;
     let http = reqwest::Client::new();
@@ -133,7 +139,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     report.push(Row::seconds(
         "restart",
-        &format!("seconds to ready with {applied} people"),
+        &format!("seconds to ready with {applied} people and {backlog} queued messages"),
         t.elapsed().as_secs_f64(),
     ));
     running.shutdown().await?;
@@ -192,9 +198,24 @@ fn sample_message_body(people: &PeopleGenerator) -> Vec<u8> {
         index: 0,
         accepted_at: roster_core::Timestamp(0),
         last_modified: None,
+        request_id: None,
         change: rec.change,
     };
     msg.to_bytes()
+}
+
+/// The request bodies for people `first..first+count`, `batch` per request,
+/// built before any timing starts so the load generator's JSON work does not
+/// compete with the server under test for the same cores.
+fn bodies(people: &PeopleGenerator, first: u64, count: u64, batch: u64) -> Vec<Vec<u8>> {
+    (first..first + count)
+        .step_by(batch as usize)
+        .map(|start| {
+            let end = (start + batch).min(first + count);
+            let records: Vec<Value> = (start..end).map(|i| people.person(i, 0)).collect();
+            serde_json::to_vec(&json!({ "records": records })).expect("JSON")
+        })
+        .collect()
 }
 
 /// Sends people `first..first+count` in batches from `clients` concurrent clients.
@@ -207,23 +228,29 @@ async fn push_all(
     batch: u64,
     clients: u64,
 ) -> anyhow::Result<()> {
-    let next = Arc::new(AtomicU64::new(0));
-    let batches = count.div_ceil(batch);
+    send_all(base, key, bodies(people, first, count, batch), clients).await
+}
+
+/// Posts prepared bodies from `clients` concurrent clients.
+async fn send_all(base: &str, key: &str, bodies: Vec<Vec<u8>>, clients: u64) -> anyhow::Result<()> {
+    let queue = Arc::new(Mutex::new(bodies.into_iter()));
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (next, http, base, key, people) =
-            (next.clone(), http.clone(), base.to_owned(), key.to_owned(), *people);
+        let (queue, http, base, key) = (queue.clone(), http.clone(), base.to_owned(), key.to_owned());
         tasks.push(tokio::spawn(async move {
             loop {
-                let b = next.fetch_add(1, Ordering::SeqCst);
-                if b >= batches {
+                let Some(body) = queue.lock().expect("body queue").next() else {
                     return anyhow::Ok(());
-                }
-                let start = first + b * batch;
-                let end = (start + batch).min(first + count);
-                let records: Vec<Value> = (start..end).map(|i| people.person(i, 0)).collect();
-                post(&http, &base, &key, &json!({"records": records})).await?;
+                };
+                let res = http
+                    .post(format!("{base}/integrations/hr-feed"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(res.status() == 202, "ingest answered {}", res.status());
             }
         }));
     }
@@ -269,19 +296,11 @@ async fn end_to_end(
     Ok((rate, sent))
 }
 
-/// Offers `latency_rate` records/s in small batches and measures, per record,
-/// the time from sending to being applied (the person's `updatedAt`).
-async fn latency(
-    settings: &Settings,
-    people: &PeopleGenerator,
-    args: &BenchArgs,
-    existing: u64,
-) -> anyhow::Result<Vec<f64>> {
-    let running = app::start(settings).await?;
-    let base = format!("http://{}", running.addr);
+/// A new ingest key of the bench tenant (the first one was shown once and
+/// dropped).
+async fn fresh_key(settings: &Settings) -> anyhow::Result<String> {
     let directory = app::open_directory(settings)?;
     let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
-    // A fresh key for this run (the first one was shown once and dropped).
     let secret = roster_engine::credentials::generate_api_key();
     directory
         .create_api_key(
@@ -295,7 +314,22 @@ async fn latency(
             roster_core::Clock::now(&roster_core::SystemClock),
         )
         .await?;
-    let key = secret.expose().to_owned();
+    Ok(secret.expose().to_owned())
+}
+
+/// Offers `latency_rate` records/s in small batches and measures, per record,
+/// the time from sending to being applied (the person's `updatedAt`).
+async fn latency(
+    settings: &Settings,
+    people: &PeopleGenerator,
+    args: &BenchArgs,
+    existing: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let running = app::start(settings).await?;
+    let base = format!("http://{}", running.addr);
+    let directory = app::open_directory(settings)?;
+    let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
+    let key = fresh_key(settings).await?;
     let http = reqwest::Client::new();
     let per_request = (args.latency_rate / 50).max(1); // 50 requests a second
     let total = args.latency_rate * args.latency_seconds;
