@@ -1,7 +1,7 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{Parser, Subcommand};
-use roster_cli::commands::{alarms, dlq, feeds, people, push, serve, sources, tenants};
+use roster_cli::commands::{alarms, dlq, feeds, keys, people, push, serve, sources, tenants};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
@@ -37,6 +37,12 @@ enum Command {
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Creates, lists and revokes a tenant's API keys (needs an admin key).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Reads a tenant's audit log of administrative actions (needs an admin key).
+    #[command(subcommand)]
+    Audit(keys::AuditCommand),
     /// Shows the alarms of a running Roster (needs an admin key).
     #[command(subcommand)]
     Alarms(alarms::AlarmsCommand),
@@ -63,6 +69,8 @@ async fn main() -> anyhow::Result<()> {
                 Command::Feeds(cmd) => feeds::run(cmd).await,
                 Command::Dlq(cmd) => dlq::run(cmd).await,
                 Command::Alarms(cmd) => alarms::run(cmd).await,
+                Command::Keys(cmd) => keys::run(cmd).await,
+                Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
                 Command::Serve(_) => unreachable!("handled above"),
             }

@@ -344,6 +344,18 @@ impl Directory for FlakyDirectory {
     ) -> Result<(), StoreError> {
         self.inner.add_snapshot_members(t, f, ids, now).await
     }
+    async fn list_api_keys(&self, t: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.inner.list_api_keys(t).await
+    }
+    async fn revoke_api_key(&self, t: TenantId, id: &str, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
+        self.inner.revoke_api_key(t, id, now).await
+    }
+    async fn append_audit(&self, e: NewAuditEntry) -> Result<(), StoreError> {
+        self.inner.append_audit(e).await
+    }
+    async fn list_audit(&self, t: TenantId, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.list_audit(t, after, limit).await
+    }
     async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
         self.inner.apply_due(now, limit).await
     }

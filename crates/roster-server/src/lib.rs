@@ -5,6 +5,7 @@
 //! and store calls, and translate results back; every error becomes an RFC
 //! 9457 problem in exactly one place ([`problem`]). No business rule lives here.
 
+pub mod audit;
 pub mod auth;
 pub mod metrics;
 pub mod problem;

@@ -42,6 +42,8 @@ macro_rules! directory_conformance_tests {
             future_hire_is_pending_until_its_day,
             future_termination_leaves_on_its_day,
             stalled_uploads_are_failed,
+            api_keys_are_listed_and_revoked_per_tenant,
+            audit_log_is_per_tenant_and_in_order,
             feeds_are_counted_by_status_across_tenants
         );
     };
@@ -647,4 +649,57 @@ pub async fn feeds_are_counted_by_status_across_tenants(d: &impl Directory) {
             (FeedStatus::Halted, 1)
         ]
     );
+}
+
+pub async fn api_keys_are_listed_and_revoked_per_tenant(d: &impl Directory) {
+    let a = tenant(d, "acme").await;
+    let b = tenant(d, "globex").await;
+    let key = |tenant, hash: u8| NewApiKey {
+        tenant_id: tenant,
+        prefix: "rk_live_abcd".into(),
+        hash: [hash; 32],
+        scopes: vec![Scope::Ingest],
+        expires_at: None,
+    };
+    let old = d.create_api_key(key(a, 1), T0).await.unwrap();
+    let new = d.create_api_key(key(a, 2), T1).await.unwrap();
+    d.create_api_key(key(b, 3), T0).await.unwrap();
+    let listed: Vec<String> = d.list_api_keys(a).await.unwrap().into_iter().map(|k| k.id).collect();
+    assert_eq!(listed, vec![new.id.clone(), old.id.clone()], "newest first, only the tenant's");
+
+    // Rotation: both keys work until the old one is revoked.
+    assert!(d.authenticate_key(&[1; 32], T1).await.unwrap().is_some());
+    assert!(d.authenticate_key(&[2; 32], T1).await.unwrap().is_some());
+    assert!(
+        matches!(d.revoke_api_key(b, &old.id, T1).await, Err(StoreError::NotFound)),
+        "another tenant cannot revoke it, nor learn that it exists"
+    );
+    let revoked = d.revoke_api_key(a, &old.id, T1).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(T1));
+    assert!(d.authenticate_key(&[1; 32], T1).await.unwrap().is_none(), "revocation is immediate");
+    assert!(d.authenticate_key(&[2; 32], T1).await.unwrap().is_some());
+    let again = d.revoke_api_key(a, &old.id, T1.plus_millis(5)).await.unwrap();
+    assert_eq!(again.revoked_at, Some(T1), "revoking twice keeps the first time");
+}
+
+pub async fn audit_log_is_per_tenant_and_in_order(d: &impl Directory) {
+    let a = tenant(d, "acme").await;
+    let b = tenant(d, "globex").await;
+    let entry = |tenant, action, target: &str| crate::NewAuditEntry {
+        at: T0,
+        tenant_id: tenant,
+        actor: "key:k1".into(),
+        action,
+        target: Some(target.into()),
+        request_id: Some("req-1".into()),
+    };
+    d.append_audit(entry(a, "key.created", "k2")).await.unwrap();
+    d.append_audit(entry(b, "dlq.purged", "all")).await.unwrap();
+    d.append_audit(entry(a, "key.revoked", "k1")).await.unwrap();
+    let log = d.list_audit(a, 0, 10).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["key.created", "key.revoked"]);
+    assert_eq!((log[0].actor.as_str(), log[0].request_id.as_deref()), ("key:k1", Some("req-1")));
+    assert_eq!(d.list_audit(a, log[0].seq, 10).await.unwrap().len(), 1, "paging by seq");
+    assert_eq!(d.list_audit(b, 0, 10).await.unwrap().len(), 1);
 }

@@ -79,6 +79,37 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// One administrative action, as the append-only audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Position in the log; increases with each entry.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub tenant_id: TenantId,
+    /// Who: `key:<id>` for an API key, `jwt:<client id>` for a token,
+    /// `cli` for a command run beside the server.
+    pub actor: String,
+    /// What, e.g. `key.created`, `feed.approved`, `dlq.purged`.
+    pub action: String,
+    /// On what: an id or a source name, never personal data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// An entry to append to the audit log.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry {
+    pub at: Timestamp,
+    pub tenant_id: TenantId,
+    pub actor: String,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// How a source treats a feed with invalid records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -420,6 +451,17 @@ pub trait Directory: Send + Sync + 'static {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
     async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError>;
+    /// The tenant's keys, newest first, revoked and expired ones included.
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// Revokes one of the tenant's keys, effective for the next request.
+    /// Revoking a revoked key changes nothing. `NotFound` if the tenant has
+    /// no key with this id.
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<ApiKeyInfo, StoreError>;
     /// The key with this hash, if it is neither revoked nor expired at `now`;
     /// records `now` as its last use.
     async fn authenticate_key(
@@ -427,6 +469,17 @@ pub trait Directory: Send + Sync + 'static {
         hash: &[u8; 32],
         now: Timestamp,
     ) -> Result<Option<ApiKeyInfo>, StoreError>;
+
+    // --- audit log (append-only: there is no way to change or remove an entry) ---
+
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError>;
+    /// The tenant's entries with `seq > after`, oldest first.
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     // --- feeds ---
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::page_size;
+use crate::audit::{self, RequestId};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -50,11 +51,13 @@ pub async fn show(
 pub async fn redrive_one(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     own_dead_letter(&state, &principal, &id).await?;
-    let moved = state.queue.redrive(&Redrive::Ids(vec![id])).await?;
+    let moved = state.queue.redrive(&Redrive::Ids(vec![id.clone()])).await?;
+    audit::record(&state, &principal, &request_id, "dlq.redriven", Some(id)).await;
     Ok(Json(json!({ "redriven": moved })))
 }
 
@@ -62,17 +65,24 @@ pub async fn redrive_one(
 pub async fn redrive_all(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let tenant = Some(principal.tenant_id.to_string());
     let moved = state.queue.redrive(&Redrive::All { tenant }).await?;
+    audit::record(&state, &principal, &request_id, "dlq.redriven", Some(format!("all ({moved})"))).await;
     Ok(Json(json!({ "redriven": moved })))
 }
 
 /// `DELETE /v1/dlq`: purges the tenant's dead letters.
-pub async fn purge(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn purge(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let purged = state.queue.purge_dead_letters(Some(&principal.tenant_id.to_string())).await?;
+    audit::record(&state, &principal, &request_id, "dlq.purged", Some(format!("all ({purged})"))).await;
     Ok(Json(json!({ "purged": purged })))
 }
 

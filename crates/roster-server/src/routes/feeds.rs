@@ -5,6 +5,7 @@ use roster_store::{Feed, Page, Scope};
 use serde::Deserialize;
 
 use super::page_size;
+use crate::audit::{self, RequestId};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -45,23 +46,26 @@ pub async fn list(
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Feed>, ApiError> {
-    decide(state, principal, id, true).await
+    decide(state, principal, request_id, id, true).await
 }
 
 /// `POST /v1/feeds/{id}/reject`: a halted full snapshot deactivates nobody.
 pub async fn reject(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Feed>, ApiError> {
-    decide(state, principal, id, false).await
+    decide(state, principal, request_id, id, false).await
 }
 
 async fn decide(
     state: AppState,
     principal: Principal,
+    request_id: RequestId,
     id: String,
     approve: bool,
 ) -> Result<Json<Feed>, ApiError> {
@@ -74,6 +78,7 @@ async fn decide(
                 other => other.into(),
             },
         )?;
-    tracing::info!(feed_id = %id, tenant = %principal.tenant_id, key = %principal.key_id, approve, "halted snapshot decided");
+    let action = if approve { "feed.approved" } else { "feed.rejected" };
+    audit::record(&state, &principal, &request_id, action, Some(id.to_string())).await;
     Ok(Json(feed))
 }

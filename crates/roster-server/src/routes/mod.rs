@@ -1,9 +1,11 @@
 mod alarms;
+mod audit;
 mod dlq;
 mod events;
 mod feeds;
 mod health;
 mod ingest;
+mod keys;
 mod metrics;
 mod people;
 mod sources;
@@ -33,6 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/dlq/redrive", post(dlq::redrive_all))
         .route("/v1/dlq/{id}", get(dlq::show))
         .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
+        .route("/v1/keys", get(keys::list).post(keys::create))
+        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/v1/audit", get(audit::list))
         .route("/v1/people", get(people::list))
         .route("/v1/people/{external_id}", get(people::show))
 }

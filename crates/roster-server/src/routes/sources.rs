@@ -9,6 +9,7 @@ use roster_core::{RecordError, SourceName};
 use roster_store::{Scope, Source, SourceSettings};
 use serde_json::{Value, json};
 
+use crate::audit::{self, RequestId};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -63,6 +64,7 @@ pub async fn show(
 pub async fn put(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(name): Path<String>,
     body: Result<Json<SourceSettings>, JsonRejection>,
 ) -> Result<Json<Source>, ApiError> {
@@ -77,7 +79,7 @@ pub async fn put(
         check_profile(mapping)?;
     }
     let source = state.directory.put_source(principal.tenant_id, &name, settings, state.clock.now()).await?;
-    tracing::info!(source = %name, tenant = %principal.tenant_id, key = %principal.key_id, "source settings changed");
+    audit::record(&state, &principal, &request_id, "source.updated", Some(name.to_string())).await;
     Ok(Json(source))
 }
 
@@ -96,6 +98,7 @@ pub async fn show_mapping(
 pub async fn put_mapping(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(name): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Source>, ApiError> {
@@ -109,7 +112,7 @@ pub async fn put_mapping(
         state.directory.get_source(tenant, &name).await?.map(|s| s.settings).unwrap_or_default();
     settings.mapping = Some(mapping);
     let source = state.directory.put_source(tenant, &name, settings, state.clock.now()).await?;
-    tracing::info!(source = %name, tenant = %tenant, key = %principal.key_id, "mapping profile changed");
+    audit::record(&state, &principal, &request_id, "mapping.updated", Some(name.to_string())).await;
     Ok(Json(source))
 }
 

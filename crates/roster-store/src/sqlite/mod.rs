@@ -3,6 +3,7 @@
 //! the consumer writes.
 
 mod apply;
+mod audit;
 mod reconcile;
 mod schema;
 
@@ -19,9 +20,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use apply::status_of;
 
 use crate::{
-    ApiKeyInfo, ApplyOutcome, Directory, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry,
-    IdempotencyClaim, NewApiKey, NewFeed, OutboxEvent, Page, PersonRecord, Scope, Source, SourceSettings,
-    StoreError, Tenant,
+    ApiKeyInfo, ApplyOutcome, AuditEntry, Directory, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry,
+    IdempotencyClaim, NewApiKey, NewAuditEntry, NewFeed, OutboxEvent, Page, PersonRecord, Scope, Source,
+    SourceSettings, StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -287,6 +288,33 @@ impl Directory for SqliteDirectory {
         })
         .await?;
         Ok(info)
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(move |c| audit::list_keys(c, tenant)).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let key_id = key_id.to_owned();
+        self.write(move |c| audit::revoke_key(c, tenant, &key_id, now)).await
+    }
+
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
+        self.write(move |c| audit::append(c, &entry)).await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |c| audit::list(c, tenant, after, limit)).await
     }
 
     async fn authenticate_key(

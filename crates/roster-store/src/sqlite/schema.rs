@@ -126,6 +126,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX feeds_receiving ON feeds (updated_at) WHERE sealed = 0;
     CREATE INDEX feeds_status ON feeds (status);
     ",
+    // 4: the audit log. Append-only: nothing in the code updates or deletes it.
+    "
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        tenant_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        request_id TEXT
+    );
+    CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

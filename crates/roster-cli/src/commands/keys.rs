@@ -1,0 +1,128 @@
+//! `roster keys` and `roster audit`: a tenant's API keys and its audit log,
+//! through the API of a running Roster (an admin key).
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::client::{Client, ServerArgs, json_or_problem};
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Creates a key and prints its secret (shown once) on the last line.
+    Create {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Comma-separated: ingest, read, admin.
+        #[arg(long, default_value = "ingest")]
+        scopes: String,
+        /// When the key stops working (RFC 3339); default: never.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Lists the tenant's keys (prefixes only; secrets are never shown again).
+    Ls {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Revokes a key at once. To rotate: create a new key, switch to it, revoke the old.
+    Revoke {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Lists the tenant's audit log, oldest first.
+    Ls {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Only entries after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create { server, scopes, expires_at } => {
+            let client = Client::new(&server)?;
+            let scopes: Vec<&str> = scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let res = client
+                .post("/v1/keys")
+                .json(&json!({"scopes": scopes, "expiresAt": expires_at}))
+                .send()
+                .await?;
+            let key = json_or_problem(res).await?;
+            println!(
+                "API key {} (scopes: {}); store it now, it is not shown again:",
+                text(&key["id"]),
+                key["scopes"].as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join(", ")
+            );
+            println!("{}", text(&key["secret"]));
+        }
+        KeysCommand::Ls { server } => {
+            let client = Client::new(&server)?;
+            let page = client.get_json("/v1/keys").await?;
+            println!(
+                "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                "ID", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
+            );
+            for k in page["items"].as_array().into_iter().flatten() {
+                let scopes: Vec<String> = k["scopes"].as_array().into_iter().flatten().map(text).collect();
+                println!(
+                    "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                    text(&k["id"]),
+                    text(&k["prefix"]),
+                    scopes.join(","),
+                    text(&k["expiresAt"]),
+                    text(&k["lastUsedAt"]),
+                    text(&k["revokedAt"])
+                );
+            }
+        }
+        KeysCommand::Revoke { server, id } => {
+            let client = Client::new(&server)?;
+            let path = format!("/v1/keys/{}", super::people::urlencode(&id));
+            let key = json_or_problem(client.delete(&path).send().await?).await?;
+            println!("API key {} revoked", text(&key["id"]));
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_audit(cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::Ls { server, after, limit, json } = cmd;
+    let client = Client::new(&server)?;
+    let page = client.get_json(&format!("/v1/audit?after={after}&limit={}", limit.clamp(1, 1000))).await?;
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(());
+    }
+    println!("{:<6} {:<15} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
+    for e in &items {
+        println!(
+            "{:<6} {:<15} {:<44} {:<16} {}",
+            text(&e["seq"]),
+            text(&e["at"]),
+            text(&e["actor"]),
+            text(&e["action"]),
+            text(&e["target"])
+        );
+    }
+    Ok(())
+}

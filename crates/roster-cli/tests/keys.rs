@@ -1,0 +1,164 @@
+//! API keys and the audit log over HTTP and the CLI: scoped keys, rotation
+//! without downtime, immediate revocation, tenant isolation, and an audit
+//! entry for each administrative action.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::{TestApp, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+async fn create_key(app: &TestApp, admin: &str, body: Value) -> reqwest::Response {
+    app.http.post(app.url("/v1/keys")).bearer_auth(admin).json(&body).send().await.unwrap()
+}
+
+async fn revoke(app: &TestApp, admin: &str, id: &str, request_id: &str) -> reqwest::Response {
+    app.http
+        .delete(app.url(&format!("/v1/keys/{id}")))
+        .bearer_auth(admin)
+        .header("x-request-id", request_id)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn audit(app: &TestApp, key: &str) -> Vec<Value> {
+    let res = app.get_as(key, "/v1/audit").await;
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone()
+}
+
+/// `roster <args> --server .. --key ..`, off the runtime's thread (the server
+/// it talks to runs on it).
+async fn roster(app: &TestApp, key: &str, args: &[&str]) -> String {
+    let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    all.extend(["--server".into(), app.base.clone(), "--key".into(), key.to_owned()]);
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(BIN).args(&all).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "roster {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
+    let app = spawn_app().await;
+    let res = create_key(&app, &app.key, json!({"scopes": ["ingest"]})).await;
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    let first_secret = first["secret"].as_str().unwrap().to_owned();
+    assert!(first_secret.starts_with("rk_live_"), "greppable when leaked");
+    assert_eq!(first["scopes"], json!(["ingest"]));
+
+    // An ingest key pushes, and cannot read people or manage keys.
+    assert_eq!(
+        app.post_feed_as(&first_secret, &json!({"records": [{"externalId": "E1"}]})).await.status(),
+        202
+    );
+    assert_eq!(app.get_as(&first_secret, "/v1/people").await.status(), 403);
+    assert_eq!(app.get_as(&first_secret, "/v1/keys").await.status(), 403);
+
+    // Listing never shows a secret again.
+    let listed = app.get_json("/v1/keys").await;
+    let text = listed.to_string();
+    assert!(text.contains(first["id"].as_str().unwrap()));
+    assert!(!text.contains(&first_secret), "the secret is shown once only");
+    assert!(text.contains(&first_secret[..14]), "the prefix identifies it");
+
+    // Rotation: a second key; both work until the first is revoked.
+    let second: Value = create_key(&app, &app.key, json!({"scopes": ["ingest"]})).await.json().await.unwrap();
+    let second_secret = second["secret"].as_str().unwrap();
+    for key in [first_secret.as_str(), second_secret] {
+        assert_eq!(app.post_feed_as(key, &json!({"records": [{"externalId": "E2"}]})).await.status(), 202);
+    }
+    let res = revoke(&app, &app.key, first["id"].as_str().unwrap(), "rotate-1").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.json::<Value>().await.unwrap()["revokedAt"].is_number());
+    let refused = app.post_feed_as(&first_secret, &json!({"records": [{"externalId": "E3"}]})).await;
+    assert_eq!(refused.status(), 401, "revoked on the next request");
+    assert_eq!(
+        app.post_feed_as(second_secret, &json!({"records": [{"externalId": "E3"}]})).await.status(),
+        202
+    );
+
+    // Each administrative action is in the audit log, with who and the request id.
+    let log = audit(&app, &app.key).await;
+    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["key.created", "key.created", "key.revoked"]);
+    let revoked = &log[2];
+    assert_eq!(revoked["target"], first["id"]);
+    assert_eq!(revoked["requestId"], "rotate-1");
+    assert!(revoked["actor"].as_str().unwrap().starts_with("key:"));
+    assert!(!revoked["actor"].as_str().unwrap().contains(&app.key[8..]), "never the secret");
+}
+
+#[tokio::test]
+async fn bad_key_requests_are_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    for (body, field) in [
+        (json!({"scopes": ["root"]}), "scopes"),
+        (json!({"scopes": []}), "scopes"),
+        (json!({"scopes": ["read"], "expiresAt": "2001-01-01T00:00:00Z"}), "expiresAt"),
+        (json!({"scopes": ["read"], "expiresAt": "tomorrow"}), "expiresAt"),
+    ] {
+        let res = create_key(&app, &app.key, body.clone()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains(field), "{problem}");
+    }
+    assert!(audit(&app, &app.key).await.is_empty(), "nothing was created, nothing is logged");
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_see_revoke_or_read_the_audit_of_a_key() {
+    let app = spawn_app().await;
+    let other = app.new_tenant("globex").await;
+    let mine: Value = create_key(&app, &app.key, json!({"scopes": ["read"]})).await.json().await.unwrap();
+    let id = mine["id"].as_str().unwrap();
+    assert_eq!(revoke(&app, &other, id, "x").await.status(), 404, "as if it did not exist");
+    assert!(!app.get_as(&other, "/v1/keys").await.text().await.unwrap().contains(id));
+    assert!(audit(&app, &other).await.is_empty(), "globex sees none of acme's entries");
+    assert_eq!(app.get_as(mine["secret"].as_str().unwrap(), "/v1/people").await.status(), 200, "still valid");
+}
+
+#[tokio::test]
+async fn admin_actions_on_sources_and_the_dlq_are_audited() {
+    let app = spawn_app().await;
+    let res = app.put_json("/v1/sources/workday", &json!({"validation": "strict"})).await;
+    assert_eq!(res.status(), 200);
+    let res = app.http.delete(app.url("/v1/dlq")).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let log = audit(&app, &app.key).await;
+    let got: Vec<(String, String)> = log
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().into(), e["target"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(got, [("source.updated".into(), "workday".into()), ("dlq.purged".into(), "all (0)".into())]);
+    assert!(
+        log.iter().all(|e| e["requestId"].is_string()),
+        "the server's request id when the client sent none"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
+    let app = spawn_app().await;
+    let out = roster(&app, &app.key, &["keys", "create", "--scopes", "read,ingest"]).await;
+    let secret = out.lines().last().unwrap().trim().to_owned();
+    assert!(secret.starts_with("rk_live_"), "{out}");
+    assert_eq!(app.get_as(&secret, "/v1/people").await.status(), 200);
+
+    let table = roster(&app, &app.key, &["keys", "ls"]).await;
+    let row = table.lines().find(|l| l.contains(&secret[..14])).expect("the new key is listed");
+    let id = row.split_whitespace().next().unwrap().to_owned();
+    assert!(!table.contains(&secret), "ls never prints a secret");
+
+    roster(&app, &app.key, &["keys", "revoke", &id]).await;
+    assert_eq!(app.get_as(&secret, "/v1/people").await.status(), 401);
+
+    let log: Value = serde_json::from_str(&roster(&app, &app.key, &["audit", "ls", "--json"]).await).unwrap();
+    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["key.created", "key.revoked"]);
+}

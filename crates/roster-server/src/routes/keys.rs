@@ -1,0 +1,104 @@
+//! `/v1/keys`: a tenant's API keys. A new key's secret is shown once, in the
+//! answer that creates it; rotation is create-then-revoke (both work
+//! meanwhile); revocation takes effect on the next request.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use roster_core::Timestamp;
+use roster_engine::credentials::generate_api_key;
+use roster_store::{ApiKeyInfo, NewApiKey, Scope, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::audit::{self, RequestId};
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewKey {
+    /// `ingest`, `read`, `admin`.
+    scopes: Vec<String>,
+    /// RFC 3339; none: the key does not expire.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+/// `GET /v1/keys`: the tenant's keys (never their secrets), newest first.
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let items = state.directory.list_api_keys(principal.tenant_id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /v1/keys`: a new key; `secret` is in this answer only.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    body: Result<Json<NewKey>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Scope::Admin)?;
+    let Json(new) =
+        body.map_err(|e| ApiError::BadRequest(format!("invalid key request: {}", e.body_text())))?;
+    let mut scopes = Vec::new();
+    for s in &new.scopes {
+        let scope = Scope::parse(s).ok_or_else(|| {
+            ApiError::BadRequest("`scopes`: each must be `ingest`, `read` or `admin`".to_owned())
+        })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::BadRequest("`scopes`: name at least one of `ingest`, `read`, `admin`".into()));
+    }
+    let now = state.clock.now();
+    let expires_at = match new.expires_at.as_deref() {
+        None => None,
+        Some(s) => match Timestamp::parse_rfc3339(s) {
+            Some(t) if t > now => Some(t),
+            Some(_) => return Err(ApiError::BadRequest("`expiresAt` must be in the future".into())),
+            None => return Err(ApiError::BadRequest("`expiresAt` must be an RFC 3339 timestamp".into())),
+        },
+    };
+    let secret = generate_api_key();
+    let key = state
+        .directory
+        .create_api_key(
+            NewApiKey {
+                tenant_id: principal.tenant_id,
+                prefix: secret.shown_prefix(),
+                hash: secret.hash(),
+                scopes,
+                expires_at,
+            },
+            now,
+        )
+        .await?;
+    audit::record(&state, &principal, &request_id, "key.created", Some(key.id.clone())).await;
+    let mut body = json!(key);
+    body["secret"] = json!(secret.expose());
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `DELETE /v1/keys/{id}`: revokes the key at once.
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyInfo>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let key = state.directory.revoke_api_key(principal.tenant_id, &id, state.clock.now()).await.map_err(
+        |e| match e {
+            StoreError::NotFound => ApiError::NotFound("API key"),
+            other => other.into(),
+        },
+    )?;
+    audit::record(&state, &principal, &request_id, "key.revoked", Some(key.id.clone())).await;
+    Ok(Json(key))
+}
