@@ -15,6 +15,8 @@ use roster_engine::{
 };
 use roster_notify::{LogNotifier, Notifier, SmtpNotifier, SnsNotifier, WebhookNotifier};
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
+use roster_server::auth::jwt::JwtAuthenticator;
+use roster_server::ratelimit::{RateLimit, RateLimiter};
 use roster_server::{AppState, ServerConfig};
 use roster_store::{Directory, SqliteDirectory};
 use tokio::net::TcpListener;
@@ -176,6 +178,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
     }
 
+    let jwt = if settings.jwt_issuers.is_empty() {
+        None
+    } else {
+        let verifier = JwtAuthenticator::new(&settings.jwt_issuers)
+            .context("invalid [[jwt_issuers]] in the configuration")?;
+        Some(Arc::new(verifier))
+    };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
             Arc::clone(&directory),
@@ -186,13 +195,31 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         directory,
         queue,
         clock,
-        config: ServerConfig { body_limit: settings.body_limit, upload_limit: settings.upload_limit },
+        config: ServerConfig {
+            body_limit: settings.body_limit,
+            upload_limit: settings.upload_limit,
+            hsts: settings.tls_cert.is_some(),
+        },
+        limiter: Arc::new(RateLimiter::new(RateLimit {
+            per_sec: settings.rate_limit_per_sec,
+            burst: settings.rate_limit_burst,
+        })),
         alarms,
+        jwt,
     };
     let mut rx = shutdown_rx;
-    let server = tokio::spawn(roster_server::serve(listener, state, async move {
+    let stop = async move {
         let _ = rx.wait_for(|stop| *stop).await;
-    }));
+    };
+    let server = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = roster_server::tls::load(cert, key)
+                .await
+                .with_context(|| format!("loading the TLS certificate {} and key", cert.display()))?;
+            tokio::spawn(roster_server::tls::serve_tls(listener, state, tls, stop))
+        }
+        _ => tokio::spawn(roster_server::serve(listener, state, stop)),
+    };
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "roster is serving");
     Ok(Running { addr, shutdown, server, workers })
 }

@@ -11,6 +11,7 @@ use clap::Args;
 use roster_core::alarm::{AlarmRule, default_rules, validate_rules};
 use roster_core::secret::Secret;
 use roster_notify::SmtpConfig;
+use roster_server::auth::jwt::JwtIssuerConfig;
 use serde::Deserialize;
 
 /// Settings of `roster serve`. Every field is also a key of the TOML file.
@@ -49,6 +50,18 @@ pub struct Settings {
     pub sqs_endpoint_url: Option<String>,
     /// AWS region (default: the AWS configuration chain's).
     pub aws_region: Option<String>,
+    /// PEM certificate chain: with `tls_key`, the server speaks HTTPS only
+    /// (and sends HSTS).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Plain HTTP on a non-loopback address is refused unless this is set
+    /// (e.g. behind a TLS-terminating load balancer in a private network).
+    pub allow_insecure_http: bool,
+    /// Requests per second per credential (API key or token client); 0: no limit.
+    pub rate_limit_per_sec: f64,
+    /// Requests a credential may send at once after a quiet spell.
+    pub rate_limit_burst: f64,
     /// Seconds between sweeps for future-dated hires and terminations that
     /// fell due, and for stalled uploads.
     pub schedule_interval_secs: u64,
@@ -60,6 +73,9 @@ pub struct Settings {
     pub alarms: Option<Vec<AlarmRule>>,
     /// Where alarm transitions go besides the log (`[notifiers]`).
     pub notifiers: NotifiersConfig,
+    /// Issuers of OAuth2 client-credentials JWTs accepted beside API keys
+    /// (`[[jwt_issuers]]`); none by default.
+    pub jwt_issuers: Vec<JwtIssuerConfig>,
 }
 
 /// `[notifiers]`: lists of webhooks, SNS topics and SMTP servers. The log
@@ -134,9 +150,15 @@ impl Default for Settings {
             aws_region: None,
             schedule_interval_secs: 60,
             upload_stall_secs: 3600,
+            tls_cert: None,
+            tls_key: None,
+            allow_insecure_http: false,
+            rate_limit_per_sec: 50.0,
+            rate_limit_burst: 100.0,
             alarm_interval_secs: 15,
             alarms: None,
             notifiers: NotifiersConfig::default(),
+            jwt_issuers: Vec::new(),
         }
     }
 }
@@ -157,11 +179,24 @@ impl Settings {
         if self.batch_size == 0 {
             anyhow::bail!("batch_size must be at least 1");
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => anyhow::bail!("tls_cert and tls_key go together"),
+            (None, None) if !self.listen.ip().is_loopback() && !self.allow_insecure_http => anyhow::bail!(
+                "refusing plain HTTP on {}: personal data would cross the network in clear. Give                  --tls-cert and --tls-key, or --allow-insecure-http behind a TLS-terminating proxy",
+                self.listen
+            ),
+            _ => {}
+        }
+        if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_burst >= 0.0) {
+            anyhow::bail!("rate_limit_per_sec and rate_limit_burst must be 0 or more");
+        }
         if self.alarm_interval_secs == 0 {
             anyhow::bail!("alarm_interval_secs must be at least 1");
         }
         validate_rules(&self.alarm_rules(), roster_engine::alarms::METRICS)
             .context("invalid [[alarms]] in the configuration")?;
+        roster_server::auth::jwt::validate_issuers(&self.jwt_issuers)
+            .context("invalid [[jwt_issuers]] in the configuration")?;
         Ok(())
     }
 
@@ -193,12 +228,14 @@ impl Settings {
             visibility_timeout_secs,
             max_receive_count,
             max_queue_depth,
-            queue
+            queue,
+            rate_limit_per_sec
         );
         macro_rules! overlay_option {
             ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
         }
-        overlay_option!(sqs_queue_url, sqs_dlq_url, sqs_endpoint_url, aws_region);
+        overlay_option!(sqs_queue_url, sqs_dlq_url, sqs_endpoint_url, aws_region, tls_cert, tls_key);
+        s.allow_insecure_http |= serve.allow_insecure_http;
         s.validate()?;
         Ok(s)
     }
@@ -265,6 +302,19 @@ pub struct ServeArgs {
     /// AWS region [default: from the AWS configuration chain].
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
+    /// PEM certificate chain; with --tls-key the server speaks HTTPS only.
+    #[arg(long, env = "ROSTER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "ROSTER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Requests per second per credential; 0: no limit [default: 50].
+    #[arg(long, env = "ROSTER_RATE_LIMIT_PER_SEC")]
+    pub rate_limit_per_sec: Option<f64>,
+    /// Allow plain HTTP on a non-loopback address (e.g. behind a TLS-terminating
+    /// load balancer).
+    #[arg(long, env = "ROSTER_ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
     /// Log level or filter, e.g. `debug` or `info,roster_engine=debug`
     /// [default: info]; `RUST_LOG`, when set, wins.
     #[arg(long)]
@@ -344,6 +394,46 @@ password = "hunter2"
         assert!(debug.contains("hooks.slack.com"), "the host names the webhook");
 
         assert_eq!(Settings::default().alarm_rules().len(), 4, "the defaults without [[alarms]]");
+    }
+
+    #[test]
+    fn jwt_issuers_come_from_the_file_with_documented_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            r#"
+[[jwt_issuers]]
+issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+audiences = ["3n4b5urk1ft4fl3mg5e62d9ado"]
+required_token_use = "access"
+clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
+"#,
+        )
+        .unwrap();
+        let s = Settings::from_file(&file).unwrap();
+        s.validate().unwrap();
+        let issuer = &s.jwt_issuers[0];
+        assert_eq!(issuer.clients["3n4b5urk1ft4fl3mg5e62d9ado"], "acme");
+        assert_eq!(issuer.required_token_use.as_deref(), Some("access"));
+        assert_eq!(
+            (issuer.jwks_url.as_deref(), issuer.leeway_secs, issuer.jwks_refetch_secs),
+            (None, 60, 60)
+        );
+        assert_eq!(issuer.scope_map["roster/ingest"], "ingest");
+
+        std::fs::write(
+            &file,
+            "[[jwt_issuers]]\nissuer = \"https://id.example.com\"\naudiences = [\"roster\"]\n\
+             clients = { c1 = \"acme\" }\nscope_map = { \"roster.write\" = \"write\" }\n",
+        )
+        .unwrap();
+        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let err = format!("{:#}", Settings::resolve(&global, &ServeArgs::default()).unwrap_err());
+        assert!(
+            err.contains("jwt_issuers[0] (https://id.example.com): scope_map: `write` is not a scope"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the whole platform in this process: HTTP API and consumer workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manages tenants (opens the data directory directly).
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),

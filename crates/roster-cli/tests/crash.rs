@@ -27,6 +27,8 @@ fn start(data_dir: &Path, port: u16) -> Child {
         // Messages in flight at a kill come back after this.
         .env("ROSTER_VISIBILITY_TIMEOUT_SECS", "2")
         .env("RUST_LOG", "error")
+        // Four clients as fast as they can: durability is tested here, not the rate limit.
+        .env("ROSTER_RATE_LIMIT_PER_SEC", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

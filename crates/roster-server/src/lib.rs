@@ -9,8 +9,10 @@ pub mod audit;
 pub mod auth;
 pub mod metrics;
 pub mod problem;
+pub mod ratelimit;
 mod routes;
 mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,8 +20,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::Request;
+use axum::http::{HeaderValue, header};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, ServerConfig};
@@ -40,11 +44,19 @@ pub fn router(state: AppState) -> Router {
                 .level(tracing::Level::INFO)
                 .latency_unit(tower_http::LatencyUnit::Millis),
         );
+    let hsts = state.config.hsts.then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
     routes::routes()
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .layer(trace)
+        .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

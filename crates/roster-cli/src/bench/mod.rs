@@ -175,6 +175,8 @@ fn settings(data_dir: PathBuf, workers: usize) -> Settings {
         workers,
         batch_size: 512,
         max_queue_depth: u64::MAX,
+        // The load generator is one credential sending as fast as it can.
+        rate_limit_per_sec: 0.0,
         ..Settings::default()
     }
 }

@@ -1,4 +1,9 @@
-//! Who is calling: a tenant's API key from `Authorization: Bearer`.
+//! Who is calling: `Authorization: Bearer` with a tenant's API key
+//! (`rk_...`, looked up by its hash) or, when `[[jwt_issuers]]` are
+//! configured, an OAuth2 client-credentials JWT ([`jwt`]).
+
+pub mod jwt;
+mod ring_crypto;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -15,6 +20,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant_id: TenantId,
+    /// The API key's id, or `jwt:<client id>` for a JWT's client.
     pub key_id: String,
     pub scopes: Vec<Scope>,
 }
@@ -29,21 +35,32 @@ impl Principal {
     }
 }
 
+/// What every Roster API key starts with (`rk_live_...`); anything else with
+/// the shape of a JWT is verified as one.
+const API_KEY_FAMILY: &str = "rk_";
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing Authorization header (expected: Bearer <API key>)"))?;
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(
+            "missing Authorization header (expected: Bearer <API key or token>)",
+        ))?;
         let token = value
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`"))?;
+            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+        if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
+            return match &state.jwt {
+                Some(jwt) => jwt.authenticate(token, state.directory.as_ref(), state.clock.now()).await,
+                None => Err(ApiError::Unauthorized(
+                    "bearer tokens (JWTs) are not accepted: no issuer is configured",
+                )),
+            };
+        }
         let key = state
             .directory
             .authenticate_key(&hash_api_key(token), state.clock.now())

@@ -1,0 +1,756 @@
+//! OAuth2 client-credentials bearer tokens (JWTs), as Amazon Cognito's
+//! machine-to-machine app clients or any OIDC issuer hand them out.
+//!
+//! A token is accepted when all of this holds, checked in this order:
+//! 1. it is a compact JWS whose header names RS256, RS384, RS512 or ES256
+//!    (never `none`, never HS*: see [`super::ring_crypto`]) and a `kid`;
+//! 2. its `iss` is exactly a configured issuer;
+//! 3. the `kid` names a signing key in that issuer's JWKS (cached; an unknown
+//!    `kid` refetches the JWKS, at most once per `jwks_refetch_secs`), whose
+//!    type and `alg` fit the token's algorithm, and the signature verifies;
+//! 4. `exp` (required) and `nbf` hold at the server's clock, give or take
+//!    `leeway_secs`; `token_use` is the required one, if configured;
+//! 5. an `aud` value is one of the `audiences` — or, for a token without
+//!    `aud` (a Cognito access token), its `client_id` is;
+//! 6. its client (`client_id`, else `azp`) is mapped to a tenant by `clients`,
+//!    and that tenant exists.
+//!
+//! Its scopes (`scope`, space-separated, and/or `scp`) become Roster scopes
+//! through `scope_map`; unmapped ones are ignored. The principal is named
+//! `jwt:<client id>`. Each refusal is a 401 naming the rule that failed; no
+//! refusal, log line or `Debug` output carries the token.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use roster_core::{TenantId, Timestamp};
+use roster_store::{Directory, Scope};
+use serde::Deserialize;
+
+use super::{Principal, ring_crypto};
+use crate::problem::ApiError;
+
+/// Default `leeway_secs`: clock skew tolerated on `exp` and `nbf`.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// Default `jwks_refetch_secs`: the least time between two fetches of an
+/// issuer's JWKS caused by tokens (unknown `kid`s), so that made-up key ids
+/// cannot turn the server into a fetch amplifier.
+pub const DEFAULT_JWKS_REFETCH_SECS: u64 = 60;
+/// A JWKS older than this is fetched again on the next token.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const JWKS_MAX_BYTES: usize = 256 * 1024;
+/// Longer bearer tokens are refused unread.
+const TOKEN_MAX_BYTES: usize = 16 * 1024;
+const MAX_LEEWAY_SECS: u64 = 600;
+
+/// `[[jwt_issuers]]`: one trusted token issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerConfig {
+    /// The tokens' `iss`, exactly (Cognito:
+    /// `https://cognito-idp.<region>.amazonaws.com/<user pool id>`).
+    pub issuer: String,
+    /// Where the issuer's signing keys are; default `<issuer>/.well-known/jwks.json`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Accepted `aud` values; for tokens without `aud` (Cognito access
+    /// tokens), accepted `client_id` values.
+    pub audiences: Vec<String>,
+    /// Client id → the name of the tenant its tokens act for.
+    pub clients: BTreeMap<String, String>,
+    /// Token scope → Roster scope (`ingest`, `read` or `admin`); when given,
+    /// it replaces [`default_scope_map`].
+    #[serde(default = "default_scope_map")]
+    pub scope_map: BTreeMap<String, String>,
+    #[serde(default = "default_leeway_secs")]
+    pub leeway_secs: u64,
+    /// When set, a token's `token_use` claim must be this (Cognito: `access`).
+    #[serde(default)]
+    pub required_token_use: Option<String>,
+    #[serde(default = "default_jwks_refetch_secs")]
+    pub jwks_refetch_secs: u64,
+}
+
+/// `roster/ingest` → `ingest`, `roster/read` → `read`, `roster/admin` →
+/// `admin`: the custom scopes of a Cognito resource server named `roster`.
+pub fn default_scope_map() -> BTreeMap<String, String> {
+    ["ingest", "read", "admin"].into_iter().map(|s| (format!("roster/{s}"), s.to_owned())).collect()
+}
+
+fn default_leeway_secs() -> u64 {
+    DEFAULT_LEEWAY_SECS
+}
+
+fn default_jwks_refetch_secs() -> u64 {
+    DEFAULT_JWKS_REFETCH_SECS
+}
+
+/// A `[[jwt_issuers]]` entry that cannot work; stops the server at start.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    #[error("jwt_issuers[{index}] ({issuer}): {problem}")]
+    Issuer { index: usize, issuer: String, problem: String },
+    #[error("the HTTP client for fetching JWKS: {0}")]
+    Client(String),
+}
+
+/// Checks every `[[jwt_issuers]]` entry, as the server would at start.
+pub fn validate_issuers(configs: &[JwtIssuerConfig]) -> Result<(), JwtConfigError> {
+    let mut seen = HashSet::new();
+    for (index, config) in configs.iter().enumerate() {
+        let issuer = Issuer::from_config(index, config)?;
+        if !seen.insert(issuer.issuer) {
+            return Err(JwtConfigError::Issuer {
+                index,
+                issuer: config.issuer.clone(),
+                problem: "this issuer is configured twice".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why a token was refused. Each is a 401 (except an unreachable JWKS, a
+/// 503), with a detail that names the rule, never the token or its claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Malformed,
+    Algorithm,
+    Issuer,
+    NoKeyId,
+    UnknownKey,
+    KeyMismatch,
+    Signature,
+    NoExpiry,
+    Expired,
+    NotYetValid,
+    TokenUse,
+    Audience,
+    NoClient,
+    UnmappedClient,
+    UnknownTenant,
+    KeysUnavailable,
+}
+
+impl Refusal {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed bearer token",
+            Refusal::Algorithm => "token signing algorithm not accepted (RS256, RS384, RS512 or ES256 only)",
+            Refusal::Issuer => "token issuer not accepted",
+            Refusal::NoKeyId => "token header names no signing key (kid)",
+            Refusal::UnknownKey => "unknown signing key",
+            Refusal::KeyMismatch => "the signing key does not fit the token's algorithm",
+            Refusal::Signature => "invalid token signature",
+            Refusal::NoExpiry => "token has no expiry (exp)",
+            Refusal::Expired => "token expired",
+            Refusal::NotYetValid => "token not yet valid",
+            Refusal::TokenUse => "token_use not accepted",
+            Refusal::Audience => "token audience not accepted",
+            Refusal::NoClient => "token names no client (client_id or azp)",
+            Refusal::UnmappedClient => "token client is not mapped to a tenant",
+            Refusal::UnknownTenant => "the tenant of the token's client does not exist",
+            Refusal::KeysUnavailable => "the token issuer's signing keys could not be fetched; retry",
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::KeysUnavailable => ApiError::Unavailable(r.detail().to_owned()),
+            other => ApiError::Unauthorized(other.detail()),
+        }
+    }
+}
+
+/// A JWT signing key from a JWKS, with the algorithms it may verify.
+#[derive(Clone)]
+struct SigningKey {
+    key: DecodingKey,
+    algorithms: Vec<Algorithm>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, SigningKey>,
+    /// The last successful fetch.
+    fetched_at: Option<Instant>,
+    /// The last fetch, successful or not.
+    attempted_at: Option<Instant>,
+    last_failed: bool,
+}
+
+/// One configured issuer, checked.
+struct Issuer {
+    issuer: String,
+    jwks_url: reqwest::Url,
+    audiences: HashSet<String>,
+    clients: HashMap<String, String>,
+    scope_map: HashMap<String, Scope>,
+    leeway_secs: f64,
+    required_token_use: Option<String>,
+    refetch_interval: Duration,
+    keys: tokio::sync::Mutex<KeyCache>,
+}
+
+impl Issuer {
+    fn from_config(index: usize, c: &JwtIssuerConfig) -> Result<Self, JwtConfigError> {
+        let problem = |p: String| JwtConfigError::Issuer { index, issuer: c.issuer.clone(), problem: p };
+        if c.issuer.trim().is_empty() {
+            return Err(problem("`issuer` is empty".into()));
+        }
+        let url = match &c.jwks_url {
+            Some(u) => u.clone(),
+            None => format!("{}/.well-known/jwks.json", c.issuer.trim_end_matches('/')),
+        };
+        let jwks_url = reqwest::Url::parse(&url).map_err(|e| problem(format!("jwks_url `{url}`: {e}")))?;
+        let host = jwks_url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        match jwks_url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err(problem(format!("jwks_url `{url}` must be https (http only on loopback)"))),
+        }
+        if c.audiences.is_empty() {
+            return Err(problem("`audiences` is empty: no token could be accepted".into()));
+        }
+        if c.clients.is_empty() {
+            return Err(problem("`clients` is empty: no client is mapped to a tenant".into()));
+        }
+        let mut scope_map = HashMap::new();
+        for (token_scope, roster_scope) in &c.scope_map {
+            let scope = Scope::parse(roster_scope).ok_or_else(|| {
+                problem(format!("scope_map: `{roster_scope}` is not a scope (ingest, read or admin)"))
+            })?;
+            scope_map.insert(token_scope.clone(), scope);
+        }
+        if c.leeway_secs > MAX_LEEWAY_SECS {
+            return Err(problem(format!("leeway_secs must be at most {MAX_LEEWAY_SECS}")));
+        }
+        Ok(Issuer {
+            issuer: c.issuer.clone(),
+            jwks_url,
+            audiences: c.audiences.iter().cloned().collect(),
+            clients: c.clients.clone().into_iter().collect(),
+            scope_map,
+            leeway_secs: c.leeway_secs as f64,
+            required_token_use: c.required_token_use.clone(),
+            refetch_interval: Duration::from_secs(c.jwks_refetch_secs),
+            keys: tokio::sync::Mutex::new(KeyCache::default()),
+        })
+    }
+}
+
+/// Verifies bearer JWTs against the configured issuers; holds their key sets
+/// and the tenants their clients map to.
+pub struct JwtAuthenticator {
+    issuers: Vec<Issuer>,
+    http: reqwest::Client,
+    tenants: Mutex<HashMap<String, TenantId>>,
+}
+
+impl fmt::Debug for JwtAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let issuers: Vec<&str> = self.issuers.iter().map(|i| i.issuer.as_str()).collect();
+        f.debug_struct("JwtAuthenticator").field("issuers", &issuers).finish()
+    }
+}
+
+impl JwtAuthenticator {
+    pub fn new(configs: &[JwtIssuerConfig]) -> Result<Self, JwtConfigError> {
+        validate_issuers(configs)?;
+        ring_crypto::install();
+        let issuers =
+            configs.iter().enumerate().map(|(i, c)| Issuer::from_config(i, c)).collect::<Result<_, _>>()?;
+        let http = reqwest::Client::builder()
+            .timeout(JWKS_FETCH_TIMEOUT)
+            // A JWKS may move, but only to another https URL.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 3 {
+                    attempt.error("too many redirects")
+                } else if attempt.url().scheme() != "https" {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(|e| JwtConfigError::Client(e.to_string()))?;
+        Ok(Self { issuers, http, tenants: Mutex::new(HashMap::new()) })
+    }
+
+    /// Verifies a bearer token and names the principal it stands for.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        directory: &dyn Directory,
+        now: Timestamp,
+    ) -> Result<Principal, ApiError> {
+        let grant = match self.verify(token, now).await {
+            Ok(grant) => grant,
+            Err(refusal) => {
+                tracing::debug!(reason = refusal.detail(), "bearer token refused");
+                return Err(refusal.into());
+            }
+        };
+        let tenant_id = self.tenant(&grant.tenant, directory).await?.ok_or_else(|| {
+            tracing::warn!(
+                client = grant.client_id,
+                tenant = grant.tenant,
+                "a [[jwt_issuers]] client maps to a tenant that does not exist"
+            );
+            ApiError::from(Refusal::UnknownTenant)
+        })?;
+        Ok(Principal { tenant_id, key_id: format!("jwt:{}", grant.client_id), scopes: grant.scopes })
+    }
+
+    async fn verify(&self, token: &str, now: Timestamp) -> Result<Grant, Refusal> {
+        let parts = split(token).ok_or(Refusal::Malformed)?;
+        let header: RawHeader = decode_part(parts.header)?;
+        let alg = header
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|a| ring_crypto::ACCEPTED.contains(a))
+            .ok_or(Refusal::Algorithm)?;
+        // Which issuer (and so which keys) is chosen from the claims before
+        // the signature is checked; they are all checked again after it.
+        let peek: Peek = decode_part(parts.payload)?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| peek.iss.as_deref() == Some(i.issuer.as_str()))
+            .ok_or(Refusal::Issuer)?;
+        let kid = header.kid.ok_or(Refusal::NoKeyId)?;
+        let key = self.signing_key(issuer, &kid).await?;
+        if !key.algorithms.contains(&alg) {
+            return Err(Refusal::KeyMismatch);
+        }
+        let mut validation = Validation::new(alg);
+        // The claims are checked below, against the server's clock.
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => Refusal::Signature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
+                | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+                | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => Refusal::KeyMismatch,
+                _ => Refusal::Malformed,
+            })?;
+        check_claims(issuer, &data.claims, now.millis() as f64 / 1000.0)
+    }
+
+    /// The key named `kid`, from the cached JWKS or, when it is unknown or
+    /// the set is old, a fresh one — fetched at most once per refetch interval.
+    async fn signing_key(&self, issuer: &Issuer, kid: &str) -> Result<SigningKey, Refusal> {
+        let mut cache = issuer.keys.lock().await;
+        let now = Instant::now();
+        let old = cache.fetched_at.is_none_or(|t| now.duration_since(t) >= JWKS_MAX_AGE);
+        let may_fetch = cache.attempted_at.is_none_or(|t| now.duration_since(t) >= issuer.refetch_interval);
+        if (old || !cache.keys.contains_key(kid)) && may_fetch {
+            cache.attempted_at = Some(now);
+            match fetch_jwks(&self.http, &issuer.jwks_url).await {
+                Ok(keys) => {
+                    tracing::info!(issuer = issuer.issuer, keys = keys.len(), "fetched the issuer's JWKS");
+                    cache.keys = keys;
+                    cache.fetched_at = Some(now);
+                    cache.last_failed = false;
+                }
+                Err(error) => {
+                    tracing::warn!(issuer = issuer.issuer, url = %issuer.jwks_url, error, "could not fetch the JWKS");
+                    cache.last_failed = true;
+                }
+            }
+        }
+        match cache.keys.get(kid) {
+            Some(key) => Ok(key.clone()),
+            None if cache.fetched_at.is_none() || cache.last_failed => Err(Refusal::KeysUnavailable),
+            None => Err(Refusal::UnknownKey),
+        }
+    }
+
+    /// The tenant named `name`, remembered once found.
+    async fn tenant(&self, name: &str, directory: &dyn Directory) -> Result<Option<TenantId>, ApiError> {
+        if let Some(id) = self.tenants.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(Some(*id));
+        }
+        let Some(tenant) = directory.tenant_by_name(name).await? else { return Ok(None) };
+        self.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), tenant.id);
+        Ok(Some(tenant.id))
+    }
+}
+
+/// Whether a bearer credential has the shape of a JWT (three base64url
+/// parts), as opposed to an API key.
+pub fn looks_like_jwt(token: &str) -> bool {
+    split(token).is_some()
+}
+
+struct Parts<'a> {
+    header: &'a str,
+    payload: &'a str,
+}
+
+fn split(token: &str) -> Option<Parts<'_>> {
+    if token.len() > TOKEN_MAX_BYTES {
+        return None;
+    }
+    let mut it = token.split('.');
+    let (header, payload, signature) = (it.next()?, it.next()?, it.next()?);
+    let b64url =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (it.next().is_none() && b64url(header) && b64url(payload) && (signature.is_empty() || b64url(signature)))
+        .then_some(Parts { header, payload })
+}
+
+fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, Refusal> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| Refusal::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Peek {
+    #[serde(default)]
+    iss: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self {
+            OneOrMany::One(s) => (Some(s.as_str()), &[][..]),
+            OneOrMany::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+}
+
+/// The claims Roster reads; others are ignored.
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<OneOrMany>,
+    #[serde(default)]
+    exp: Option<f64>,
+    #[serde(default)]
+    nbf: Option<f64>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<OneOrMany>,
+    #[serde(default)]
+    token_use: Option<String>,
+}
+
+/// What a verified token grants.
+#[derive(Debug, PartialEq)]
+struct Grant {
+    client_id: String,
+    tenant: String,
+    scopes: Vec<Scope>,
+}
+
+/// Rules 2 and 4–6 of the module documentation, on verified claims;
+/// `now` in seconds since the epoch.
+fn check_claims(issuer: &Issuer, claims: &Claims, now: f64) -> Result<Grant, Refusal> {
+    if claims.iss.as_deref() != Some(issuer.issuer.as_str()) {
+        return Err(Refusal::Issuer);
+    }
+    let exp = claims.exp.ok_or(Refusal::NoExpiry)?;
+    if now > exp + issuer.leeway_secs {
+        return Err(Refusal::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| now + issuer.leeway_secs < nbf) {
+        return Err(Refusal::NotYetValid);
+    }
+    if let Some(required) = &issuer.required_token_use
+        && claims.token_use.as_ref() != Some(required)
+    {
+        return Err(Refusal::TokenUse);
+    }
+    let audience_ok = match &claims.aud {
+        Some(aud) => aud.iter().any(|a| issuer.audiences.contains(a)),
+        None => claims.client_id.as_ref().is_some_and(|c| issuer.audiences.contains(c)),
+    };
+    if !audience_ok {
+        return Err(Refusal::Audience);
+    }
+    let client_id = claims.client_id.as_ref().or(claims.azp.as_ref()).ok_or(Refusal::NoClient)?;
+    let tenant = issuer.clients.get(client_id).ok_or(Refusal::UnmappedClient)?;
+    let mut scopes = Vec::new();
+    let named = claims
+        .scope
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .chain(claims.scp.iter().flat_map(|s| s.iter()));
+    for scope in named.filter_map(|s| issuer.scope_map.get(s)) {
+        if !scopes.contains(scope) {
+            scopes.push(*scope);
+        }
+    }
+    Ok(Grant { client_id: client_id.clone(), tenant: tenant.clone(), scopes })
+}
+
+#[derive(Deserialize)]
+struct RawJwks {
+    keys: Vec<serde_json::Value>,
+}
+
+/// The members of a JWK that Roster reads.
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+}
+
+/// A JWKS document's signing keys by `kid`: RSA keys for RS256/384/512 and
+/// P-256 keys for ES256. Other keys (symmetric `oct` keys above all,
+/// encryption keys, keys without `kid`) are left out.
+fn parse_jwks(body: &[u8]) -> Result<HashMap<String, SigningKey>, String> {
+    let jwks: RawJwks = serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let mut keys = HashMap::new();
+    for value in jwks.keys {
+        let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else { continue };
+        let Some(kid) = jwk.kid else { continue };
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let (key, family) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("RSA", _) => {
+                let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else { continue };
+                let Ok(key) = DecodingKey::from_rsa_components(n, e) else { continue };
+                (key, &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512][..])
+            }
+            ("EC", Some("P-256")) => {
+                let (Some(x), Some(y)) = (&jwk.x, &jwk.y) else { continue };
+                let Ok(key) = DecodingKey::from_ec_components(x, y) else { continue };
+                (key, &[Algorithm::ES256][..])
+            }
+            _ => continue,
+        };
+        let algorithms: Vec<Algorithm> = match &jwk.alg {
+            Some(alg) => family.iter().copied().filter(|a| alg.parse() == Ok(*a)).collect(),
+            None => family.to_vec(),
+        };
+        if !algorithms.is_empty() {
+            keys.insert(kid, SigningKey { key, algorithms });
+        }
+    }
+    Ok(keys)
+}
+
+async fn fetch_jwks(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+) -> Result<HashMap<String, SigningKey>, String> {
+    let mut res = http.get(url.clone()).send().await.map_err(|e| e.without_url().to_string())?;
+    if !res.status().is_success() {
+        return Err(format!("HTTP {}", res.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.without_url().to_string())? {
+        if body.len() + chunk.len() > JWKS_MAX_BYTES {
+            return Err(format!("larger than {JWKS_MAX_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_jwks(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtIssuerConfig {
+        JwtIssuerConfig {
+            issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool".into(),
+            jwks_url: None,
+            audiences: vec!["client-a".into(), "api://roster".into()],
+            clients: [("client-a".to_owned(), "acme".to_owned())].into(),
+            scope_map: default_scope_map(),
+            leeway_secs: 60,
+            required_token_use: None,
+            jwks_refetch_secs: 60,
+        }
+    }
+
+    fn claims(json: serde_json::Value) -> Claims {
+        serde_json::from_value(json).unwrap()
+    }
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn cognito_access() -> serde_json::Value {
+        serde_json::json!({
+            "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool",
+            "client_id": "client-a", "token_use": "access",
+            "scope": "roster/ingest roster/read other/scope", "exp": NOW + 3600.0,
+        })
+    }
+
+    #[test]
+    fn a_cognito_access_token_maps_client_and_scopes() {
+        let issuer = Issuer::from_config(0, &config()).unwrap();
+        assert_eq!(
+            issuer.jwks_url.as_str(),
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
+        );
+        let grant = check_claims(&issuer, &claims(cognito_access()), NOW).unwrap();
+        assert_eq!(
+            grant,
+            Grant {
+                client_id: "client-a".into(),
+                tenant: "acme".into(),
+                scopes: vec![Scope::Ingest, Scope::Read]
+            }
+        );
+    }
+
+    #[test]
+    fn each_claim_rule_refuses_with_its_own_reason() {
+        let mut c = config();
+        c.required_token_use = Some("access".into());
+        let issuer = Issuer::from_config(0, &c).unwrap();
+        let check = |patch: serde_json::Value| {
+            let mut json = cognito_access();
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    json.as_object_mut().unwrap().remove(k);
+                } else {
+                    json[k] = v.clone();
+                }
+            }
+            check_claims(&issuer, &claims(json), NOW)
+        };
+        assert_eq!(check(serde_json::json!({"iss": "https://evil.example.com"})), Err(Refusal::Issuer));
+        assert_eq!(check(serde_json::json!({"exp": null})), Err(Refusal::NoExpiry));
+        assert_eq!(check(serde_json::json!({"exp": NOW - 61.0})), Err(Refusal::Expired));
+        assert!(check(serde_json::json!({"exp": NOW - 59.0})).is_ok(), "within the leeway");
+        assert_eq!(check(serde_json::json!({"nbf": NOW + 61.0})), Err(Refusal::NotYetValid));
+        assert!(check(serde_json::json!({"nbf": NOW + 59.0})).is_ok(), "within the leeway");
+        assert_eq!(check(serde_json::json!({"token_use": "id"})), Err(Refusal::TokenUse));
+        assert_eq!(check(serde_json::json!({"client_id": "client-b"})), Err(Refusal::Audience));
+        assert_eq!(check(serde_json::json!({"aud": "someone-else"})), Err(Refusal::Audience));
+        assert_eq!(
+            check(serde_json::json!({"aud": ["api://roster"], "client_id": "client-z"})),
+            Err(Refusal::UnmappedClient)
+        );
+        assert_eq!(
+            check(serde_json::json!({"aud": "api://roster", "client_id": null})),
+            Err(Refusal::NoClient)
+        );
+        let grant = check(serde_json::json!({"aud": "api://roster", "client_id": null, "azp": "client-a", "scope": null, "scp": ["roster/admin"]}))
+            .unwrap();
+        assert_eq!(grant.scopes, vec![Scope::Admin]);
+    }
+
+    #[test]
+    fn bad_issuer_entries_are_refused_at_start() {
+        let bad = |f: fn(&mut JwtIssuerConfig)| {
+            let mut c = config();
+            f(&mut c);
+            validate_issuers(&[c]).unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.audiences.clear()).contains("`audiences` is empty"));
+        assert!(bad(|c| c.clients.clear()).contains("`clients` is empty"));
+        assert!(bad(|c| c.jwks_url = Some("http://keys.example.com/jwks".into())).contains("must be https"));
+        assert!(
+            bad(|c| {
+                c.scope_map.insert("x".into(), "write".into());
+            })
+            .contains("`write` is not a scope")
+        );
+        assert!(
+            validate_issuers(&[config(), config()]).unwrap_err().to_string().contains("configured twice")
+        );
+        let mut local = config();
+        local.jwks_url = Some("http://127.0.0.1:9000/jwks.json".into());
+        validate_issuers(&[local]).unwrap();
+    }
+
+    #[test]
+    fn only_signing_keys_with_a_kid_are_kept() {
+        let jwks = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "r1", "alg": "RS256", "use": "sig", "n": "AQAB", "e": "AQAB"},
+            {"kty": "RSA", "kid": "r2", "n": "AQAB", "e": "AQAB"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"},
+            {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "EC", "kid": "e1", "crv": "P-256", "x": "AQAB", "y": "AQAB"},
+            {"kty": "EC", "kid": "e2", "crv": "P-384", "x": "AQAB", "y": "AQAB"},
+            {"kty": "RSA", "kid": "weird", "alg": "HS256", "n": "AQAB", "e": "AQAB"},
+            {"unexpected": true}
+        ]});
+        let keys = parse_jwks(jwks.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<_> = keys.keys().map(String::as_str).collect();
+        kids.sort();
+        assert_eq!(kids, ["e1", "r1", "r2"]);
+        assert_eq!(keys["r1"].algorithms, [Algorithm::RS256]);
+        assert_eq!(keys["r2"].algorithms.len(), 3);
+        assert!(parse_jwks(b"<html>").is_err());
+    }
+
+    #[test]
+    fn the_shape_of_a_jwt() {
+        assert!(looks_like_jwt("eyJh.eyJp.c2ln"));
+        assert!(looks_like_jwt("eyJh.eyJp."), "alg none has an empty signature");
+        assert!(!looks_like_jwt("rk_live_0123"));
+        assert!(!looks_like_jwt("a.b"));
+        assert!(!looks_like_jwt("a.b.c.d"));
+        assert!(!looks_like_jwt("a+.b.c"));
+        assert!(!looks_like_jwt(&format!("{}.b.c", "a".repeat(TOKEN_MAX_BYTES))));
+    }
+
+    #[test]
+    fn refusals_name_the_rule_and_are_401_but_for_unreachable_keys() {
+        let e: ApiError = Refusal::Expired.into();
+        assert!(matches!(e, ApiError::Unauthorized("token expired")));
+        assert!(matches!(ApiError::from(Refusal::KeysUnavailable), ApiError::Unavailable(_)));
+    }
+}
