@@ -190,7 +190,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             Arc::clone(&directory),
             Arc::clone(&queue),
             Arc::clone(&clock),
-            IngestConfig { max_queue_depth: settings.max_queue_depth },
+            IngestConfig {
+                max_queue_depth: settings.max_queue_depth,
+                max_records: settings.max_records_per_request,
+            },
         )),
         directory,
         queue,

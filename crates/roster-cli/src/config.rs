@@ -58,6 +58,9 @@ pub struct Settings {
     /// Plain HTTP on a non-loopback address is refused unless this is set
     /// (e.g. behind a TLS-terminating load balancer in a private network).
     pub allow_insecure_http: bool,
+    /// Most records in one request held in memory (JSON, SCIM, a small CSV);
+    /// a streamed CSV is bounded by `upload_limit` instead.
+    pub max_records_per_request: usize,
     /// Requests per second per credential (API key or token client); 0: no limit.
     pub rate_limit_per_sec: f64,
     /// Requests a credential may send at once after a quiet spell.
@@ -153,6 +156,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             allow_insecure_http: false,
+            max_records_per_request: 100_000,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
             alarm_interval_secs: 15,

@@ -464,3 +464,23 @@ async fn tokens_of_a_cognito_user_pool_on_moto_are_verified_against_its_jwks() {
     let app = spawn_app_with(|s| s.jwt_issuers = vec![config("another-app-client")]).await;
     assert_eq!(answer(&app, &access, "/v1/people").await, (401, "token audience not accepted".to_owned()));
 }
+
+#[tokio::test]
+async fn a_clients_rate_budget_follows_it_across_fresh_tokens() {
+    let issuer = Issuer::start().await;
+    let config = issuer.config();
+    let app = spawn_app_with(|s| {
+        s.jwt_issuers = vec![config];
+        s.rate_limit_per_sec = 0.1;
+        s.rate_limit_burst = 2.0;
+    })
+    .await;
+    app.new_tenant("beta").await;
+    // Each token is new (its own jti): asking for another does not buy more.
+    for _ in 0..2 {
+        assert_eq!(answer(&app, &issuer.good("client-acme", "roster/read"), "/v1/people").await.0, 200);
+    }
+    let (status, detail) = answer(&app, &issuer.good("client-acme", "roster/read"), "/v1/people").await;
+    assert_eq!(status, 429, "{detail}");
+    assert_eq!(answer(&app, &issuer.good("client-beta", "roster/read"), "/v1/people").await.0, 200);
+}

@@ -86,3 +86,18 @@ async fn a_credential_over_its_rate_gets_429_with_retry_after() {
         "health checks are not limited"
     );
 }
+
+#[tokio::test]
+async fn a_request_over_the_record_limit_is_refused_whole() {
+    let app = spawn_app_with(|s| s.max_records_per_request = 3).await;
+    let records: Vec<serde_json::Value> =
+        (1..=4).map(|i| serde_json::json!({"externalId": format!("E{i}")})).collect();
+    let res = app.post_feed(&serde_json::json!({"records": records})).await;
+    assert_eq!(res.status(), 413);
+    let problem: serde_json::Value = res.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("4 records") && detail.contains("at most 3"), "{detail}");
+    assert!(app.get_json("/v1/feeds").await["items"].as_array().unwrap().is_empty(), "nothing was stored");
+    let res = app.post_feed(&serde_json::json!({"records": records[..3]})).await;
+    assert_eq!(res.status(), 202, "at the limit is fine");
+}

@@ -65,17 +65,25 @@ pub enum IngestError {
     /// submission was accepted.
     #[error("the queue holds {depth} messages (limit {limit}); retry later")]
     Busy { depth: u64, limit: u64, retry_after: Duration },
+    /// More records than one request may carry: nothing was stored.
+    #[error(
+        "the feed has {received} records; at most {limit} are accepted per request: split it, or send a CSV file (streamed)"
+    )]
+    TooManyRecords { received: usize, limit: usize },
 }
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// Refuse submissions while the queue holds more messages than this.
     pub max_queue_depth: u64,
+    /// Most records one request held in memory may carry (JSON, SCIM, a
+    /// small CSV); a streamed CSV upload is bounded by its size instead.
+    pub max_records: usize,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_queue_depth: 1_000_000 }
+        Self { max_queue_depth: 1_000_000, max_records: 100_000 }
     }
 }
 
@@ -308,8 +316,11 @@ impl Ingest {
     /// queued. A full snapshot lists its members first and is sealed last, so
     /// it is reconciled only if all of it was queued.
     pub async fn submit(&self, sub: &Submission, feed: ParsedFeed) -> Result<IngestReceipt, IngestError> {
-        let settings = self.source_settings(sub.tenant, &sub.source).await?;
         let received = feed.received();
+        if received > self.config.max_records {
+            return Err(IngestError::TooManyRecords { received, limit: self.config.max_records });
+        }
+        let settings = self.source_settings(sub.tenant, &sub.source).await?;
         if settings.validation == Validation::Strict && !feed.rejected.is_empty() {
             if !sub.dry_run {
                 telemetry::records_ingested(&sub.tenant.to_string(), sub.format, received, 0);

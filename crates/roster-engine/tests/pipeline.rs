@@ -45,7 +45,7 @@ impl World {
             self.directory.clone(),
             self.queue.clone(),
             Arc::new(self.clock.clone()),
-            IngestConfig { max_queue_depth },
+            IngestConfig { max_queue_depth, ..IngestConfig::default() },
         )
     }
 

@@ -15,7 +15,6 @@ mod state;
 pub mod tls;
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -71,6 +70,3 @@ pub async fn serve(
     let app = router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
-
-/// How long a client may take to send a request's body before it is cut off.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);

@@ -32,6 +32,9 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// Too many records in one request (the detail says how to send them).
+    #[error("{0}")]
+    TooManyRecords(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{detail}")]
@@ -57,7 +60,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
             }
-            ApiError::PayloadTooLarge { .. } => {
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large")
             }
             ApiError::Unavailable(_) => {
@@ -148,6 +151,7 @@ impl From<IngestError> for ApiError {
                 let IngestError::Strict { rejected, .. } = strict else { unreachable!() };
                 ApiError::Unprocessable { detail, errors: rejected }
             }
+            too_many @ IngestError::TooManyRecords { .. } => ApiError::TooManyRecords(too_many.to_string()),
             IngestError::Queue(q) => q.into(),
             IngestError::Store(s) => s.into(),
             busy @ IngestError::Busy { retry_after, .. } => ApiError::TooManyRequests {

@@ -65,9 +65,10 @@ impl RateLimiter {
     }
 }
 
-/// The middleware: a bucket per presented credential (the SHA-256 of the
+/// The middleware: a bucket per presented API key (the SHA-256 of the
 /// `Authorization` header, so the limit holds before — and whether or not —
-/// the credential authenticates, and guessing keys is throttled too).
+/// the key authenticates, and guessing keys is throttled too); a JWT is
+/// charged to its client once verified.
 /// Requests without credentials (health checks, metrics) are not limited.
 pub async fn limit(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
@@ -77,17 +78,27 @@ pub async fn limit(
     use axum::response::IntoResponse;
     use sha2::{Digest, Sha256};
     if let Some(value) = req.headers().get(axum::http::header::AUTHORIZATION) {
-        let digest = Sha256::digest(value.as_bytes());
-        let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        if let Err(wait) = state.limiter.check(&id, Instant::now()) {
-            return crate::problem::ApiError::TooManyRequests {
-                detail: "too many requests with this credential; slow down and retry after the delay".into(),
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        let bearer = value.to_str().unwrap_or_default().trim_start_matches("Bearer ").trim();
+        // JWTs are charged to their client once verified (`charge`).
+        if !crate::auth::jwt::looks_like_jwt(bearer) {
+            let digest = Sha256::digest(value.as_bytes());
+            let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            if let Err(e) = charge(&state, &id) {
+                return e.into_response();
             }
-            .into_response();
         }
     }
     next.run(req).await
+}
+
+/// Takes one request from `credential`'s budget, or says how long to wait.
+pub fn charge(state: &crate::state::AppState, credential: &str) -> Result<(), crate::problem::ApiError> {
+    state.limiter.check(credential, Instant::now()).map_err(|wait| {
+        crate::problem::ApiError::TooManyRequests {
+            detail: "too many requests with this credential; slow down and retry after the delay".into(),
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    })
 }
 
 #[cfg(test)]

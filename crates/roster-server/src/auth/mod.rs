@@ -55,7 +55,13 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
         if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
             return match &state.jwt {
-                Some(jwt) => jwt.authenticate(token, state.directory.as_ref(), state.clock.now()).await,
+                Some(jwt) => {
+                    let principal =
+                        jwt.authenticate(token, state.directory.as_ref(), state.clock.now()).await?;
+                    // A client may get a fresh token at will: its budget follows the client.
+                    crate::ratelimit::charge(state, &principal.key_id)?;
+                    Ok(principal)
+                }
                 None => Err(ApiError::Unauthorized(
                     "bearer tokens (JWTs) are not accepted: no issuer is configured",
                 )),
