@@ -1,7 +1,7 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{Parser, Subcommand};
-use roster_cli::commands::{alarms, dlq, feeds, keys, people, push, serve, sources, tenants};
+use roster_cli::commands::{alarms, dlq, feeds, keys, operators, people, push, serve, sources, tenants};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
@@ -37,6 +37,9 @@ enum Command {
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Creates operator keys for cross-tenant administration; works on the data directory.
+    #[command(subcommand)]
+    Operators(operators::OperatorsCommand),
     /// Creates, lists and revokes a tenant's API keys (needs an admin key).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -70,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
                 Command::Dlq(cmd) => dlq::run(cmd).await,
                 Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Keys(cmd) => keys::run(cmd).await,
+                Command::Operators(cmd) => operators::run(&cli.global, cmd).await,
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
                 Command::Serve(_) => unreachable!("handled above"),

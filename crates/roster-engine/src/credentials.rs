@@ -41,12 +41,25 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
+/// Every operator key starts with this: greppable too, and never mistaken
+/// for a tenant's key.
+pub const OPERATOR_KEY_PREFIX: &str = "rk_op_";
+
 /// Generates a new key: `rk_live_` and 48 hex digits (24 random bytes).
 pub fn generate_api_key() -> ApiKeySecret {
+    generate_with(KEY_PREFIX)
+}
+
+/// Generates an operator key: `rk_op_` and 48 hex digits.
+pub fn generate_operator_key() -> ApiKeySecret {
+    generate_with(OPERATOR_KEY_PREFIX)
+}
+
+fn generate_with(prefix: &str) -> ApiKeySecret {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
-    let mut s = String::with_capacity(KEY_PREFIX.len() + 48);
-    s.push_str(KEY_PREFIX);
+    let mut s = String::with_capacity(prefix.len() + 48);
+    s.push_str(prefix);
     for b in bytes {
         s.push_str(&format!("{b:02x}"));
     }

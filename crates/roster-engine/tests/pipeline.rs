@@ -350,6 +350,21 @@ impl Directory for FlakyDirectory {
     async fn revoke_api_key(&self, t: TenantId, id: &str, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
         self.inner.revoke_api_key(t, id, now).await
     }
+    async fn create_operator_key(
+        &self,
+        name: &str,
+        prefix: String,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<OperatorKeyInfo, StoreError> {
+        self.inner.create_operator_key(name, prefix, hash, now).await
+    }
+    async fn authenticate_operator_key(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        self.inner.authenticate_operator_key(hash).await
+    }
     async fn append_audit(&self, e: NewAuditEntry) -> Result<(), StoreError> {
         self.inner.append_audit(e).await
     }

@@ -16,6 +16,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("this credential lacks the `{0}` scope")]
     Forbidden(&'static str),
+    #[error("this route needs an operator credential (`rk_op_...`)")]
+    OperatorOnly,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -47,7 +49,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Forbidden(_) | ApiError::OperatorOnly => {
+                (StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not Found"),
             ApiError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed")

@@ -44,6 +44,7 @@ macro_rules! directory_conformance_tests {
             stalled_uploads_are_failed,
             api_keys_are_listed_and_revoked_per_tenant,
             audit_log_is_per_tenant_and_in_order,
+            operator_keys_are_apart_from_tenant_keys,
             feeds_are_counted_by_status_across_tenants
         );
     };
@@ -702,4 +703,13 @@ pub async fn audit_log_is_per_tenant_and_in_order(d: &impl Directory) {
     assert_eq!((log[0].actor.as_str(), log[0].request_id.as_deref()), ("key:k1", Some("req-1")));
     assert_eq!(d.list_audit(a, log[0].seq, 10).await.unwrap().len(), 1, "paging by seq");
     assert_eq!(d.list_audit(b, 0, 10).await.unwrap().len(), 1);
+}
+
+pub async fn operator_keys_are_apart_from_tenant_keys(d: &impl Directory) {
+    let op = d.create_operator_key("platform-team", "rk_op_abcd".into(), [7; 32], T0).await.unwrap();
+    assert_eq!(op.name, "platform-team");
+    let found = d.authenticate_operator_key(&[7; 32]).await.unwrap().expect("the operator key");
+    assert_eq!(found.id, op.id);
+    assert!(d.authenticate_key(&[7; 32], T0).await.unwrap().is_none(), "not a tenant's key");
+    assert!(d.authenticate_operator_key(&[8; 32]).await.unwrap().is_none());
 }

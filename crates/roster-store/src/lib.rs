@@ -79,6 +79,18 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// An operator's credential: cross-tenant administration, never a tenant's data API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorKeyInfo {
+    pub id: String,
+    /// Who holds it (a person or a team), as shown in the audit log.
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// One administrative action, as the append-only audit log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -469,6 +481,20 @@ pub trait Directory: Send + Sync + 'static {
         hash: &[u8; 32],
         now: Timestamp,
     ) -> Result<Option<ApiKeyInfo>, StoreError>;
+
+    // --- operators ---
+
+    /// Stores an operator key (only its hash).
+    async fn create_operator_key(
+        &self,
+        name: &str,
+        prefix: String,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<OperatorKeyInfo, StoreError>;
+    /// The operator key with this hash, unless revoked.
+    async fn authenticate_operator_key(&self, hash: &[u8; 32])
+    -> Result<Option<OperatorKeyInfo>, StoreError>;
 
     // --- audit log (append-only: there is no way to change or remove an entry) ---
 

@@ -2,6 +2,7 @@ pub mod alarms;
 pub mod dlq;
 pub mod feeds;
 pub mod keys;
+pub mod operators;
 pub mod people;
 pub mod push;
 pub mod serve;

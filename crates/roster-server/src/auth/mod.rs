@@ -75,3 +75,59 @@ impl FromRequestParts<AppState> for Principal {
         Ok(Principal { tenant_id: key.tenant_id, key_id: key.id, scopes: key.scopes })
     }
 }
+
+/// An authenticated operator (`rk_op_` key): cross-tenant administration
+/// only. Operator keys are not tenant keys: they open no tenant's data API.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub key_id: String,
+    /// The holder's name, as the audit log shows it (`operator:<name>`).
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization header (expected: Bearer <operator key>)",
+            ))?;
+        if !token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
+            return Err(ApiError::OperatorOnly);
+        }
+        let key = state
+            .directory
+            .authenticate_operator_key(&hash_api_key(token))
+            .await?
+            .ok_or(ApiError::Unauthorized("unknown or revoked operator key"))?;
+        Ok(Operator { key_id: key.id, name: key.name })
+    }
+}
+
+/// An operator, or a tenant's admin: for platform-wide reads such as the
+/// alarms.
+#[derive(Debug, Clone)]
+pub struct PlatformReader;
+
+impl FromRequestParts<AppState> for PlatformReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let operator =
+            parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.trim_start_matches("Bearer ").starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX)
+            });
+        if operator {
+            Operator::from_request_parts(parts, state).await?;
+        } else {
+            Principal::from_request_parts(parts, state).await?.require(Scope::Admin)?;
+        }
+        Ok(PlatformReader)
+    }
+}

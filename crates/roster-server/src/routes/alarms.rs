@@ -1,20 +1,17 @@
 //! `GET /v1/alarms`: every alarm rule's state, since when and why.
 //!
 //! Alarms are platform-wide (the DLQ and the queue are shared by all
-//! tenants), so any `admin` key may read them; a dedicated operator role
-//! is issue #5's.
+//! tenants): an operator key or any tenant's `admin` key may read them.
 
 use axum::Json;
 use axum::extract::State;
-use roster_store::Scope;
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use crate::auth::PlatformReader;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    principal.require(Scope::Admin)?;
+pub async fn list(State(state): State<AppState>, _reader: PlatformReader) -> Result<Json<Value>, ApiError> {
     let (evaluated, items) = match &state.alarms {
         Some(board) => (true, board.statuses()),
         // An ingest-only node (no workers) runs no evaluator.

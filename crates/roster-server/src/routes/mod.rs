@@ -7,6 +7,7 @@ mod health;
 mod ingest;
 mod keys;
 mod metrics;
+mod operator;
 mod people;
 mod sources;
 
@@ -38,6 +39,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/operator/tenants", get(operator::tenants))
+        .route("/v1/operator/tenants/{name}/dlq", axum::routing::delete(operator::purge))
+        .route("/v1/operator/tenants/{name}/dlq/redrive", post(operator::redrive))
         .route("/v1/people", get(people::list))
         .route("/v1/people/{external_id}", get(people::show))
 }

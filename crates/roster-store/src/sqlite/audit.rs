@@ -5,7 +5,7 @@ use roster_core::{TenantId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{KEY_COLUMNS, MAX_PAGE, id, key_from_row, storage};
-use crate::{ApiKeyInfo, AuditEntry, NewAuditEntry, StoreError};
+use crate::{ApiKeyInfo, AuditEntry, NewAuditEntry, OperatorKeyInfo, StoreError};
 
 pub fn list_keys(c: &Connection, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
     let mut stmt = c
@@ -73,4 +73,46 @@ pub fn list(
         })
         .map_err(storage)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+fn operator_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo> {
+    Ok(OperatorKeyInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        prefix: r.get(2)?,
+        created_at: Timestamp(r.get(3)?),
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+    })
+}
+
+pub fn create_operator(
+    c: &Connection,
+    name: &str,
+    prefix: &str,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<OperatorKeyInfo, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    c.execute(
+        "INSERT INTO operator_keys (id, name, prefix, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, name, prefix, &hash[..], now.millis()],
+    )
+    .map_err(storage)?;
+    Ok(OperatorKeyInfo {
+        id,
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        created_at: now,
+        revoked_at: None,
+    })
+}
+
+pub fn authenticate_operator(c: &Connection, hash: &[u8; 32]) -> Result<Option<OperatorKeyInfo>, StoreError> {
+    c.prepare_cached(
+        "SELECT id, name, prefix, created_at, revoked_at FROM operator_keys WHERE hash = ?1 AND revoked_at IS NULL",
+    )
+    .map_err(storage)?
+    .query_row([&hash[..]], operator_from_row)
+    .optional()
+    .map_err(storage)
 }

@@ -21,8 +21,8 @@ pub use apply::status_of;
 
 use crate::{
     ApiKeyInfo, ApplyOutcome, AuditEntry, Directory, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry,
-    IdempotencyClaim, NewApiKey, NewAuditEntry, NewFeed, OutboxEvent, Page, PersonRecord, Scope, Source,
-    SourceSettings, StoreError, Tenant,
+    IdempotencyClaim, NewApiKey, NewAuditEntry, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
+    Scope, Source, SourceSettings, StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -302,6 +302,25 @@ impl Directory for SqliteDirectory {
     ) -> Result<ApiKeyInfo, StoreError> {
         let key_id = key_id.to_owned();
         self.write(move |c| audit::revoke_key(c, tenant, &key_id, now)).await
+    }
+
+    async fn create_operator_key(
+        &self,
+        name: &str,
+        prefix: String,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<OperatorKeyInfo, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| audit::create_operator(c, &name, &prefix, &hash, now)).await
+    }
+
+    async fn authenticate_operator_key(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        let hash = *hash;
+        self.read(move |c| audit::authenticate_operator(c, &hash)).await
     }
 
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {

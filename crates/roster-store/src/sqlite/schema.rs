@@ -139,6 +139,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_tenant ON audit_log (tenant_id, seq);
     ",
+    // 5: operators: credentials for cross-tenant administration.
+    "
+    CREATE TABLE operator_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

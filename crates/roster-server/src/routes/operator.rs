@@ -1,0 +1,72 @@
+//! `/v1/operator/...`: cross-tenant administration with an operator key.
+//! Every action on a tenant is written to that tenant's audit log, with the
+//! operator as the actor.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use roster_queue::Redrive;
+use roster_store::{NewAuditEntry, Tenant};
+use serde_json::{Value, json};
+
+use crate::audit::RequestId;
+use crate::auth::Operator;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// `GET /v1/operator/tenants`
+pub async fn tenants(State(state): State<AppState>, _operator: Operator) -> Result<Json<Value>, ApiError> {
+    let items = state.directory.list_tenants().await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
+    state.directory.tenant_by_name(name).await?.ok_or(ApiError::NotFound("tenant"))
+}
+
+async fn audit(
+    state: &AppState,
+    operator: &Operator,
+    tenant: &Tenant,
+    request_id: RequestId,
+    action: &'static str,
+    target: String,
+) {
+    let entry = NewAuditEntry {
+        at: state.clock.now(),
+        tenant_id: tenant.id,
+        actor: format!("operator:{}", operator.name),
+        action,
+        target: Some(target),
+        request_id: request_id.0,
+    };
+    tracing::info!(tenant = %tenant.id, actor = %entry.actor, action, "audit");
+    if let Err(e) = state.directory.append_audit(entry).await {
+        tracing::error!(action, error = %e, "could not append to the audit log");
+    }
+}
+
+/// `POST /v1/operator/tenants/{name}/dlq/redrive`: the tenant's dead letters back to the queue.
+pub async fn redrive(
+    State(state): State<AppState>,
+    operator: Operator,
+    request_id: RequestId,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant(&state, &name).await?;
+    let moved = state.queue.redrive(&Redrive::All { tenant: Some(tenant.id.to_string()) }).await?;
+    audit(&state, &operator, &tenant, request_id, "dlq.redriven", format!("all ({moved})")).await;
+    Ok(Json(json!({ "redriven": moved })))
+}
+
+/// `DELETE /v1/operator/tenants/{name}/dlq`: purges the tenant's dead letters.
+pub async fn purge(
+    State(state): State<AppState>,
+    operator: Operator,
+    request_id: RequestId,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant(&state, &name).await?;
+    let purged = state.queue.purge_dead_letters(Some(&tenant.id.to_string())).await?;
+    audit(&state, &operator, &tenant, request_id, "dlq.purged", format!("all ({purged})")).await;
+    Ok(Json(json!({ "purged": purged })))
+}
