@@ -25,10 +25,12 @@ async fn revoke(app: &TestApp, admin: &str, id: &str, request_id: &str) -> reqwe
         .unwrap()
 }
 
+/// The audit log's administrative entries (without the daily `key.used`).
 async fn audit(app: &TestApp, key: &str) -> Vec<Value> {
     let res = app.get_as(key, "/v1/audit").await;
     assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone()
+    let items = res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
+    items.into_iter().filter(|e| e["action"] != "key.used").collect()
 }
 
 /// `roster <args> --server .. --key ..`, off the runtime's thread (the server
@@ -92,6 +94,12 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     assert_eq!(revoked["requestId"], "rotate-1");
     assert!(revoked["actor"].as_str().unwrap().starts_with("key:"));
     assert!(!revoked["actor"].as_str().unwrap().contains(&app.key[8..]), "never the secret");
+
+    // Credential use: each key's first use of the day is in the log, once.
+    let all: Value = app.get_json("/v1/audit").await;
+    let used: Vec<&Value> =
+        all["items"].as_array().unwrap().iter().filter(|e| e["action"] == "key.used").collect();
+    assert_eq!(used.len(), 3, "the admin key and both new keys, once each: {all}");
 }
 
 #[tokio::test]
@@ -160,5 +168,9 @@ async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
 
     let log: Value = serde_json::from_str(&roster(&app, &app.key, &["audit", "ls", "--json"]).await).unwrap();
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["key.created", "key.revoked"]);
+    assert_eq!(
+        actions,
+        ["key.used", "key.created", "key.used", "key.revoked"],
+        "each key's first use today too"
+    );
 }

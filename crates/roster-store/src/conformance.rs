@@ -277,7 +277,7 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
         scopes: vec![Scope::Ingest, Scope::Read],
         expires_at,
     };
-    d.create_api_key(key(1, None), T0).await.unwrap();
+    let first = d.create_api_key(key(1, None), T0).await.unwrap();
     d.create_api_key(key(2, Some(T0.plus_millis(1000))), T0).await.unwrap();
     let ok = d.authenticate_key(&[1; 32], T0).await.unwrap().expect("a valid key");
     assert_eq!(ok.tenant_id, t);
@@ -287,6 +287,15 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
     assert!(d.authenticate_key(&[2; 32], T0.plus_millis(1000)).await.unwrap().is_none(), "expired");
     let used = d.authenticate_key(&[1; 32], T0.plus_millis(120_000)).await.unwrap().unwrap();
     assert!(used.last_used_at.is_some(), "last use is recorded");
+    // The first use each day is audited, not every use.
+    let uses = |log: Vec<crate::AuditEntry>| {
+        log.into_iter().filter(|e| e.action == "key.used" && e.target.as_deref() == Some(&first.id)).count()
+    };
+    assert_eq!(uses(d.list_audit(t, 0, 100).await.unwrap()), 1);
+    d.authenticate_key(&[1; 32], T0.plus_millis(240_000)).await.unwrap();
+    assert_eq!(uses(d.list_audit(t, 0, 100).await.unwrap()), 1, "the same day");
+    d.authenticate_key(&[1; 32], T0.plus_millis(86_400_000)).await.unwrap();
+    assert_eq!(uses(d.list_audit(t, 0, 100).await.unwrap()), 2, "the next day");
 }
 
 pub async fn people_pages_return_everyone_once(d: &impl Directory) {

@@ -358,12 +358,28 @@ impl Directory for SqliteDirectory {
             let stale = k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS);
             if stale {
                 let key_id = k.id.clone();
+                // The first use of a key each (UTC) day is audited: when a
+                // credential is used shows, without a row per request.
+                let first_today = k.last_used_at.is_none_or(|t| t.date() != now.date());
+                let entry = first_today.then(|| NewAuditEntry {
+                    at: now,
+                    tenant_id: k.tenant_id,
+                    actor: format!("key:{}", k.id),
+                    action: "key.used",
+                    target: Some(k.id.clone()),
+                    request_id: None,
+                });
                 self.write(move |c| {
-                    c.execute(
+                    let tx = c.transaction().map_err(storage)?;
+                    tx.execute(
                         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
                         params![key_id, now.millis()],
                     )
-                    .map_err(storage)
+                    .map_err(storage)?;
+                    if let Some(entry) = &entry {
+                        audit::append(&tx, entry)?;
+                    }
+                    tx.commit().map_err(storage)
                 })
                 .await?;
             }
