@@ -228,6 +228,31 @@ mod tests {
     }
 
     #[test]
+    fn a_manager_change_is_a_move() {
+        let mut cur = person("Sales", true);
+        cur.manager = Some(ExternalId::parse("M1").unwrap());
+        let mut next = cur.clone();
+        next.manager = Some(ExternalId::parse("M2").unwrap());
+        let Decision::Write { changed, event, .. } = on(&cur, &upsert(next)) else {
+            panic!("expected a write")
+        };
+        assert_eq!(changed, ["manager"]);
+        assert_eq!(event, Some(EventType::Moved));
+        // Getting a first manager, or losing one, is a move too.
+        let mut first = person("Sales", true);
+        first.manager = Some(ExternalId::parse("M1").unwrap());
+        assert_eq!(event_of(on(&person("Sales", true), &upsert(first))), Some(EventType::Moved));
+        assert_eq!(event_of(on(&cur, &upsert(person("Sales", true)))), Some(EventType::Moved));
+        // A pending hire's new manager is not announced.
+        let mut pending = cur.clone();
+        pending.hire_date = Some(date!(2027 - 01 - 04));
+        let mut later = pending.clone();
+        later.manager = Some(ExternalId::parse("M2").unwrap());
+        let d = decide(stored(&pending, Status::Pending), &upsert(later), TODAY);
+        assert_eq!(event_of(d), None);
+    }
+
+    #[test]
     fn nothing_new_means_no_write() {
         let cur = person("Sales", true);
         assert_eq!(on(&cur, &upsert(cur.clone())), Decision::Unchanged);

@@ -510,4 +510,82 @@ mod tests {
         assert_eq!(person.cost_center.as_deref(), Some("CC-9"));
         assert_eq!(person.manager.unwrap().as_str(), "E1");
     }
+
+    /// The errors of a record, as (path, message).
+    fn errors(v: Value) -> Vec<(String, String)> {
+        parse_record(&v).unwrap_err().into_iter().map(|e| (e.path, e.message)).collect()
+    }
+
+    #[test]
+    fn a_string_longer_than_the_limit_is_refused_by_its_path() {
+        let at_limit = "x".repeat(MAX_STRING_LEN);
+        let over = "x".repeat(MAX_STRING_LEN + 1);
+        // The limit counts characters, not bytes.
+        let wide = "é".repeat(MAX_STRING_LEN);
+        let rec = parse_record(&json!({"externalId": "E1", "title": at_limit, "department": wide})).unwrap();
+        let Change::Upsert { person } = rec.change else { panic!() };
+        assert_eq!(person.title.unwrap().chars().count(), MAX_STRING_LEN);
+        assert_eq!(person.department.unwrap().chars().count(), MAX_STRING_LEN);
+
+        let limit = format!("must be at most {MAX_STRING_LEN} characters");
+        assert_eq!(errors(json!({"externalId": "E1", "title": over})), [("title".into(), limit.clone())]);
+        assert_eq!(
+            errors(json!({"externalId": "E1", "name": {"familyName": over}})),
+            [("name.familyName".into(), limit.clone())]
+        );
+        assert_eq!(
+            errors(json!({"externalId": "E1", ENTERPRISE_USER: {"costCenter": over}})),
+            [(format!("{ENTERPRISE_USER}.costCenter"), limit.clone())]
+        );
+        // An external id (own or manager's) has its own limit, in bytes.
+        let long_id = "9".repeat(crate::ExternalId::MAX_LEN + 1);
+        assert_eq!(paths(json!({"externalId": long_id})), ["externalId"]);
+        assert_eq!(paths(json!({"externalId": "E1", "manager": {"value": long_id}})), ["manager.value"]);
+        // The error does not repeat the value.
+        assert!(errors(json!({"externalId": "E1", "title": over})).iter().all(|(_, m)| !m.contains("xxx")));
+    }
+
+    #[test]
+    fn more_contacts_than_the_limit_are_refused_by_their_path() {
+        let emails =
+            |n: usize| -> Vec<Value> { (0..n).map(|i| json!(format!("p{i}@example.com"))).collect() };
+        let phones =
+            |n: usize| -> Vec<Value> { (0..n).map(|i| json!(format!("+1 555 010 {i:04}"))).collect() };
+        let rec = parse_record(
+            &json!({"externalId": "E1", "emails": emails(MAX_CONTACTS), "phoneNumbers": phones(MAX_CONTACTS)}),
+        )
+        .unwrap();
+        let Change::Upsert { person } = rec.change else { panic!() };
+        assert_eq!((person.emails.len(), person.phone_numbers.len()), (MAX_CONTACTS, MAX_CONTACTS));
+
+        let limit = format!("must have at most {MAX_CONTACTS} entries");
+        assert_eq!(
+            errors(json!({"externalId": "E1", "emails": emails(MAX_CONTACTS + 1)})),
+            [("emails".into(), limit.clone())]
+        );
+        assert_eq!(
+            errors(json!({"externalId": "E1", "phoneNumbers": phones(MAX_CONTACTS + 1)})),
+            [("phoneNumbers".into(), limit)]
+        );
+    }
+
+    #[test]
+    fn custom_attributes_larger_than_the_limit_are_refused_by_their_path() {
+        // {"blob":"<n x>"} serializes to n + 11 bytes.
+        let fits = json!({"blob": "x".repeat(MAX_CUSTOM_BYTES - 11)});
+        assert_eq!(serde_json::to_vec(&fits).unwrap().len(), MAX_CUSTOM_BYTES);
+        let rec = parse_record(&json!({"externalId": "E1", "customAttributes": fits})).unwrap();
+        let Change::Upsert { person } = rec.change else { panic!() };
+        assert_eq!(person.custom_attributes.len(), 1);
+
+        let over = json!({"blob": "x".repeat(MAX_CUSTOM_BYTES - 10)});
+        assert_eq!(
+            errors(json!({"externalId": "E1", "customAttributes": over})),
+            [("customAttributes".into(), format!("must be at most {MAX_CUSTOM_BYTES} bytes"))]
+        );
+        // Many small attributes count together.
+        let many: serde_json::Map<String, Value> =
+            (0..2000).map(|i| (format!("attribute{i:04}"), json!("value"))).collect();
+        assert_eq!(paths(json!({"externalId": "E1", "customAttributes": many})), ["customAttributes"]);
+    }
 }
