@@ -361,6 +361,16 @@ async fn a_request_id_follows_its_record_from_ingest_to_apply_in_the_logs() {
             "a line of the record's path without its request id: {line}"
         );
     }
+    // The request's own lines carry its tenant and feed once they are known.
+    let finished = lines
+        .iter()
+        .find(|l| {
+            l["span"]["request_id"] == "trace-me-7f3a"
+                && l["message"].as_str().is_some_and(|m| m.contains("finished processing request"))
+        })
+        .unwrap_or_else(|| panic!("no response line for the request: {logs}"));
+    assert_eq!(finished["span"]["feed_id"], feed_id.as_str(), "{finished}");
+    assert!(finished["span"]["tenant"].as_str().is_some_and(|t| t.len() >= 32), "{finished}");
     let applied = with_feed.iter().find(|l| l["message"] == "change applied").unwrap();
     assert_eq!(applied["span"]["request_id"], "trace-me-7f3a");
     assert_eq!(applied["span"]["feed_id"], feed_id.as_str());

@@ -282,7 +282,7 @@ impl Consumer {
         let delay = self.config.backoff.delay(msg.receive_count);
         tally.report.retried += 1;
         tally.counts.retried(&msg.tenant);
-        tracing::info!(message_id = %msg.id, feed_id = %change.feed_id, request_id = change.request_id.as_deref().unwrap_or("-"),
+        tracing::info!(message_id = %msg.id, tenant = %msg.tenant, feed_id = %change.feed_id, request_id = change.request_id.as_deref().unwrap_or("-"),
             attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
         match self.queue.change_visibility(&msg.receipt, delay, Some(error)).await {
             Ok(()) | Err(QueueError::InvalidReceipt) => {}

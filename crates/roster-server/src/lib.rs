@@ -35,7 +35,16 @@ pub fn router(state: AppState) -> Router {
             // The route template, never the raw path: paths carry external ids.
             let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
             let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), route, request_id)
+            // `tenant` and `feed_id` are filled in once known (authentication,
+            // ingest), so every line of the request carries them.
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route,
+                request_id,
+                tenant = tracing::field::Empty,
+                feed_id = tracing::field::Empty,
+            )
         })
         .on_request(())
         .on_response(

@@ -60,6 +60,7 @@ impl FromRequestParts<AppState> for Principal {
                         jwt.authenticate(token, state.directory.as_ref(), state.clock.now()).await?;
                     // A client may get a fresh token at will: its budget follows the client.
                     crate::ratelimit::charge(state, &principal.key_id)?;
+                    tracing::Span::current().record("tenant", tracing::field::display(principal.tenant_id));
                     Ok(principal)
                 }
                 None => Err(ApiError::Unauthorized(
@@ -72,6 +73,7 @@ impl FromRequestParts<AppState> for Principal {
             .authenticate_key(&hash_api_key(token), state.clock.now())
             .await?
             .ok_or(ApiError::Unauthorized("unknown, revoked or expired API key"))?;
+        tracing::Span::current().record("tenant", tracing::field::display(key.tenant_id));
         Ok(Principal { tenant_id: key.tenant_id, key_id: key.id, scopes: key.scopes })
     }
 }

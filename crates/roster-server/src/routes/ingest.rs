@@ -231,6 +231,7 @@ async fn run(
                 return Ok(receipt_reply(sub, receipt));
             }
             let feed_id = receipt.feed_id.map(|f| f.to_string()).unwrap_or_default();
+            tracing::Span::current().record("feed_id", feed_id.as_str());
             let body = roster_formats::scim::bulk_response(&operations, &feed_id, &receipt.rejected);
             Ok(Reply {
                 status: StatusCode::ACCEPTED,
@@ -288,6 +289,7 @@ fn receipt_reply(sub: &Submission, r: IngestReceipt) -> Reply {
     }
     match (r.feed_id, r.preview) {
         (Some(feed_id), _) => {
+            tracing::Span::current().record("feed_id", tracing::field::display(feed_id));
             body["feedId"] = json!(feed_id);
             Reply {
                 status: StatusCode::ACCEPTED,

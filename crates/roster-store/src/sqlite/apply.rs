@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
-use roster_core::{ChangeMessage, FeedId, LifecycleEvent, Person, Timestamp};
+use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::storage;
@@ -234,7 +235,10 @@ impl PersonWrite<'_> {
     ) -> Result<(), StoreError> {
         let external_id = person.external_id.as_str();
         let feed_id = self.feed_id.to_string();
+        // The person is serialized once: the row, the history's new values
+        // and the event's payload are cut from the same JSON.
         let data = serde_json::to_value(person).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let data_json = data.to_string();
         tx.prepare_cached(
             "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
                                  last_feed_id, source, status, due_on)
@@ -251,7 +255,7 @@ impl PersonWrite<'_> {
             version,
             status != Status::Inactive,
             self.last_modified,
-            data.to_string(),
+            data_json,
             self.now.millis(),
             feed_id,
             self.source,
@@ -283,11 +287,8 @@ impl PersonWrite<'_> {
         .map_err(storage)?;
 
         if let Some(kind) = event {
-            let payload = LifecycleEvent {
-                kind,
-                changed_fields: changed.iter().map(|f| (*f).to_owned()).collect(),
-                person: person.clone(),
-            };
+            let person = RawValue::from_string(data_json).map_err(|e| StoreError::Storage(e.to_string()))?;
+            let payload = EventPayload { kind, changed_fields: changed, person: &person };
             let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
             tx.prepare_cached(
                 "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -305,6 +306,16 @@ impl PersonWrite<'_> {
         }
         Ok(())
     }
+}
+
+/// `roster_core::LifecycleEvent` as stored, with the person already in JSON.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventPayload<'a> {
+    #[serde(rename = "type")]
+    kind: EventType,
+    changed_fields: &'a [&'static str],
+    person: &'a RawValue,
 }
 
 fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> Result<(), StoreError> {
