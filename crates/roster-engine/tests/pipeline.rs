@@ -179,7 +179,8 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_queue() {
     assert_eq!(report.dead_lettered, 1);
     assert_eq!(report.acknowledged, 1);
     assert_eq!(w.feed(feed).await.status, FeedStatus::Completed);
-    let dead = w.queue.get_dead_letter("garbage-1").await.unwrap().expect("in the DLQ");
+    let dead =
+        w.queue.get_dead_letter(&w.tenant.to_string(), "garbage-1").await.unwrap().expect("in the DLQ");
     assert!(dead.reason.contains("undecodable"), "{}", dead.reason);
 }
 
@@ -251,7 +252,8 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         .unwrap();
     let r = w.consumer().run_once().await.unwrap();
     assert_eq!(r.dead_lettered, 1);
-    let dead = w.queue.get_dead_letter(&msg.message_id.to_string()).await.unwrap().unwrap();
+    let dead =
+        w.queue.get_dead_letter(&w.tenant.to_string(), &msg.message_id.to_string()).await.unwrap().unwrap();
     assert!(dead.reason.contains("unknown feed"), "{}", dead.reason);
 }
 

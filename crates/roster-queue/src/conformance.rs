@@ -60,6 +60,7 @@ macro_rules! conformance_tests {
             delayed_message_is_hidden,
             stats_follow_the_messages,
             dead_letters_are_filtered_by_tenant,
+            a_dead_letter_is_shown_and_redriven_only_to_its_tenant,
             stale_receipt_is_refused
         );
     };
@@ -150,7 +151,7 @@ pub async fn dead_letter_after_max_receives<H: Harness>(h: &H) {
     }
     // The next receive finds it over maxReceiveCount: it moves to the DLQ.
     assert!(receive_all(&q, 1).await.is_empty(), "not delivered a third time");
-    let dead = q.get_dead_letter("a").await.unwrap().expect("in the dead-letter queue");
+    let dead = q.get_dead_letter("t", "a").await.unwrap().expect("in the dead-letter queue");
     assert_eq!(dead.body, b"body of a");
     assert!(dead.reason.contains("maxReceiveCount"), "{}", dead.reason);
     if h.keeps_dead_letter_details() {
@@ -166,7 +167,7 @@ pub async fn dead_letter_at_once<H: Harness>(h: &H) {
     let got = receive_all(&q, 1).await;
     assert_eq!(ids(&got), ["a"]);
     q.dead_letter(&got[0], "cannot decode").await.unwrap();
-    let dead = q.get_dead_letter("a").await.unwrap().expect("dead-lettered");
+    let dead = q.get_dead_letter("t", "a").await.unwrap().expect("dead-lettered");
     assert_eq!(dead.reason, "cannot decode");
     assert_eq!(ids(&receive_all(&q, 1).await), ["b"], "the group moves on");
 }
@@ -180,7 +181,7 @@ pub async fn redrive_one_and_all<H: Harness>(h: &H) {
         q.dead_letter(&m, "poison").await.unwrap();
     }
     assert_eq!(q.stats().await.unwrap().dead_letters, 3);
-    assert_eq!(q.redrive(&Redrive::Ids(vec!["b".into()])).await.unwrap(), 1);
+    assert_eq!(q.redrive(&Redrive::Ids { tenant: "t".into(), ids: vec!["b".into()] }).await.unwrap(), 1);
     let got = receive_all(&q, 10).await;
     assert_eq!(ids(&got), ["b"], "only the redriven one is back");
     assert_eq!(got[0].receive_count, 1, "with a fresh receive count");
@@ -197,8 +198,8 @@ pub async fn purge_dead_letters<H: Harness>(h: &H) {
         q.dead_letter(&m, "poison").await.unwrap();
     }
     assert_eq!(q.purge_dead_letters(Some("t1")).await.unwrap(), 1, "a tenant's purge");
-    assert!(q.get_dead_letter("a").await.unwrap().is_none());
-    assert!(q.get_dead_letter("b").await.unwrap().is_some(), "another tenant's stays");
+    assert!(q.get_dead_letter("t1", "a").await.unwrap().is_none());
+    assert!(q.get_dead_letter("t2", "b").await.unwrap().is_some(), "another tenant's stays");
     assert_eq!(q.purge_dead_letters(None).await.unwrap(), 1);
     assert_eq!(q.stats().await.unwrap().dead_letters, 0);
 }
@@ -353,6 +354,25 @@ pub async fn dead_letters_are_filtered_by_tenant<H: Harness>(h: &H) {
         q.list_dead_letters(&DeadLetterFilter { limit: 100, ..Default::default() }).await.unwrap().len(),
         2
     );
+}
+
+pub async fn a_dead_letter_is_shown_and_redriven_only_to_its_tenant<H: Harness>(h: &H) {
+    let q = h.queue(5).await;
+    q.send_batch(vec![message("a", "g1", "t1"), message("b", "g2", "t2")]).await.unwrap();
+    for m in receive_all(&q, 10).await {
+        q.dead_letter(&m, "poison").await.unwrap();
+    }
+    assert!(q.get_dead_letter("t2", "a").await.unwrap().is_none(), "t2 cannot read t1's dead letter");
+    assert_eq!(q.get_dead_letter("t1", "a").await.unwrap().expect("t1's own").tenant, "t1");
+    let by_t2 = Redrive::Ids { tenant: "t2".into(), ids: vec!["a".into()] };
+    assert_eq!(q.redrive(&by_t2).await.unwrap(), 0, "t2 cannot redrive t1's dead letter");
+    assert!(receive_all(&q, 10).await.is_empty(), "nothing went back to the queue");
+    assert!(q.get_dead_letter("t1", "a").await.unwrap().is_some(), "t1's dead letter is where it was");
+    let by_t1 = Redrive::Ids { tenant: "t1".into(), ids: vec!["a".into(), "b".into()] };
+    assert_eq!(q.redrive(&by_t1).await.unwrap(), 1, "t1 redrives its own, not t2's of the same batch");
+    assert_eq!(ids(&receive_all(&q, 10).await), ["a"]);
+    assert!(q.get_dead_letter("t2", "b").await.unwrap().is_some(), "t2's dead letter stays");
+    assert_eq!(q.stats().await.unwrap().dead_letters, 1);
 }
 
 pub async fn stale_receipt_is_refused<H: Harness>(h: &H) {

@@ -13,7 +13,9 @@
 //! - A message received more than `max_receive_count` times moves to the
 //!   dead-letter queue, with its receive count, first/last receive times and
 //!   the last error text; so does one older than the retention period.
-//! - Dead letters can be listed, shown, redriven to the source queue and purged.
+//! - Dead letters can be listed, shown, redriven to the source queue and purged;
+//!   showing one and redriving by id are scoped by the tenant tag, so a caller
+//!   can never reach another tenant's message by guessing its id.
 
 use std::time::Duration;
 
@@ -128,8 +130,11 @@ pub struct DeadLetterFilter {
 /// Which dead letters to move back to the source queue.
 #[derive(Debug, Clone)]
 pub enum Redrive {
+    /// Every dead letter (of one tenant, or of all for the platform's operator).
     All { tenant: Option<String> },
-    Ids(Vec<String>),
+    /// These ids, if they are the tenant's: another tenant's dead letter is
+    /// left where it is, as if the id did not exist.
+    Ids { tenant: String, ids: Vec<String> },
 }
 
 /// The numbers CloudWatch shows for an SQS queue.
@@ -198,7 +203,9 @@ pub trait Queue: Send + Sync + 'static {
 
     async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, QueueError>;
 
-    async fn get_dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, QueueError>;
+    /// The tenant's dead letter with this id; `None` if there is none, or if
+    /// it belongs to another tenant (the caller cannot tell the two apart).
+    async fn get_dead_letter(&self, tenant: &str, id: &str) -> Result<Option<DeadLetter>, QueueError>;
 
     /// Moves dead letters back to the source queue with a fresh receive
     /// count; returns how many moved.

@@ -528,13 +528,13 @@ impl Queue for SqliteQueue {
         .await
     }
 
-    async fn get_dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, QueueError> {
-        let id = id.to_owned();
+    async fn get_dead_letter(&self, tenant: &str, id: &str) -> Result<Option<DeadLetter>, QueueError> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
         self.with_conn(move |conn| {
-            let sql = format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?1");
+            let sql = format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?1 AND tenant = ?2");
             conn.prepare_cached(&sql)
                 .map_err(storage)?
-                .query_row([id], dead_letter_from_row)
+                .query_row([id, tenant], dead_letter_from_row)
                 .optional()
                 .map_err(storage)
         })
@@ -566,13 +566,20 @@ impl Queue for SqliteQueue {
                         .map_err(storage)?;
                         n
                     }
-                    Redrive::Ids(ids) => {
+                    Redrive::Ids { tenant, ids } => {
                         let mut n = 0;
                         for id in ids {
                             n += tx
-                                .execute(&format!("{select} WHERE id = ?2"), params![now, id])
+                                .execute(
+                                    &format!("{select} WHERE id = ?2 AND tenant = ?3"),
+                                    params![now, id, tenant],
+                                )
                                 .map_err(storage)?;
-                            tx.execute("DELETE FROM dead_letters WHERE id = ?1", [id]).map_err(storage)?;
+                            tx.execute(
+                                "DELETE FROM dead_letters WHERE id = ?1 AND tenant = ?2",
+                                params![id, tenant],
+                            )
+                            .map_err(storage)?;
                         }
                         n
                     }

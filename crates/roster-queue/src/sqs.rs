@@ -501,10 +501,10 @@ impl Queue for SqsQueue {
         Ok(out)
     }
 
-    async fn get_dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, QueueError> {
+    async fn get_dead_letter(&self, tenant: &str, id: &str) -> Result<Option<DeadLetter>, QueueError> {
         let all = self.drain_dead_letters().await?;
         self.release(&self.dlq_url, &all).await;
-        Ok(all.iter().map(dead_letter_of).find(|d| d.id == id))
+        Ok(all.iter().map(dead_letter_of).find(|d| d.id == id && d.tenant == tenant))
     }
 
     async fn redrive(&self, which: &Redrive) -> Result<u64, QueueError> {
@@ -519,7 +519,7 @@ impl Queue for SqsQueue {
                 let d = dead_letter_of(&m);
                 let wanted = match which {
                     Redrive::All { tenant } => tenant.as_deref().is_none_or(|t| d.tenant == t),
-                    Redrive::Ids(ids) => ids.contains(&d.id),
+                    Redrive::Ids { tenant, ids } => d.tenant == *tenant && ids.contains(&d.id),
                 };
                 if !wanted {
                     keep.push(m);

@@ -70,7 +70,7 @@ async fn messages_past_retention_move_to_the_dlq_never_vanish() {
     h.clock.advance_millis(1_900_000);
     let got = q.receive(RECEIVE).await.unwrap();
     assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["new"]);
-    let dead = q.get_dead_letter("old").await.unwrap().expect("expired into the DLQ");
+    let dead = q.get_dead_letter("t", "old").await.unwrap().expect("expired into the DLQ");
     assert_eq!(dead.reason, "retention period expired");
     assert_eq!(dead.dead_lettered_at, h.clock.now());
 }

@@ -87,5 +87,6 @@ sqs_conformance!(
     delayed_message_is_hidden,
     stats_follow_the_messages,
     dead_letters_are_filtered_by_tenant,
+    a_dead_letter_is_shown_and_redriven_only_to_its_tenant,
     stale_receipt_is_refused,
 );

@@ -1,5 +1,6 @@
 //! The dead-letter queue of the caller's tenant: list, show, redrive, purge.
-//! Another tenant's dead letters are indistinguishable from missing ones.
+//! Another tenant's dead letters are indistinguishable from missing ones: the
+//! queue itself scopes every lookup and redrive by the caller's tenant.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -55,8 +56,12 @@ pub async fn redrive_one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
-    own_dead_letter(&state, &principal, &id).await?;
-    let moved = state.queue.redrive(&Redrive::Ids(vec![id.clone()])).await?;
+    let tenant = principal.tenant_id.to_string();
+    let moved = state.queue.redrive(&Redrive::Ids { tenant, ids: vec![id.clone()] }).await?;
+    if moved == 0 {
+        // Absent, or another tenant's: the queue moved nothing either way.
+        return Err(ApiError::NotFound("dead letter"));
+    }
     audit::record(&state, &principal, &request_id, "dlq.redriven", Some(id)).await;
     Ok(Json(json!({ "redriven": moved })))
 }
@@ -86,11 +91,13 @@ pub async fn purge(
     Ok(Json(json!({ "purged": purged })))
 }
 
+/// The queue scopes the lookup by tenant: another tenant's id finds nothing.
 async fn own_dead_letter(state: &AppState, principal: &Principal, id: &str) -> Result<DeadLetter, ApiError> {
-    match state.queue.get_dead_letter(id).await? {
-        Some(d) if d.tenant == principal.tenant_id.to_string() => Ok(d),
-        _ => Err(ApiError::NotFound("dead letter")),
-    }
+    state
+        .queue
+        .get_dead_letter(&principal.tenant_id.to_string(), id)
+        .await?
+        .ok_or(ApiError::NotFound("dead letter"))
 }
 
 fn summary(d: &DeadLetter, with_payload: bool) -> Value {
