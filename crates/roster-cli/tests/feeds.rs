@@ -320,3 +320,199 @@ async fn a_future_hire_is_pending_and_a_future_leaver_still_active() {
     let kinds: Vec<Value> = app.events().await.iter().map(|e| e["type"].clone()).collect();
     assert_eq!(kinds, vec![json!("person.joined")]);
 }
+
+/// The queue's depth, as `/readyz` reports it.
+async fn queued(app: &TestApp) -> u64 {
+    let ready = app.get_json("/readyz").await;
+    ["visible", "inFlight", "delayed"].iter().map(|k| ready["queue"][*k].as_u64().unwrap_or(0)).sum()
+}
+
+/// Nothing of a submission was kept: no feed, no person, no message.
+async fn assert_nothing_stored(app: &TestApp) {
+    assert!(feeds(app).await.is_empty(), "a feed was recorded");
+    assert!(app.get_json("/v1/people").await["items"].as_array().unwrap().is_empty(), "a person was stored");
+    assert_eq!(queued(app).await, 0, "a message was queued");
+}
+
+#[tokio::test]
+async fn a_json_dry_run_shows_the_records_and_errors_and_stores_nothing() {
+    // No consumer: whatever was queued would stay visible in the queue.
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let body = json!({"mode": "full", "records": [
+        person("D1", "Sales"),
+        {"externalId": "D2", "hireDate": "31/12/2024", "emails": ["unique-bad-address"]},
+        {"op": "deactivate", "externalId": "D3"}
+    ]});
+    let res = app.post_raw("?dryRun=true", "application/json", body.to_string()).await;
+    assert_eq!(res.status(), 200);
+    let dry: Value = res.json().await.unwrap();
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!(dry["mode"], "full");
+    assert_eq!((dry["received"].as_u64(), dry["accepted"].as_u64()), (Some(3), Some(2)));
+    assert!(dry.get("feedId").is_none(), "a dry run has no feed: {dry}");
+    let records = dry["records"].as_array().unwrap();
+    assert_eq!(records[0]["person"]["externalId"], "D1");
+    assert_eq!(records[0]["person"]["emails"][0]["value"], "d1@example.com");
+    assert_eq!(records[0]["person"]["department"], "Sales");
+    assert_eq!((records[1]["index"].as_u64(), records[1]["externalId"].as_str()), (Some(2), Some("D3")));
+    let rejected = &dry["rejected"][0];
+    assert_eq!(rejected["index"], 1);
+    let paths: Vec<&str> =
+        rejected["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"hireDate") && paths.contains(&"emails[0]"), "{paths:?}");
+    assert!(!dry.to_string().contains("unique-bad-address"), "errors do not echo values");
+    assert_nothing_stored(&app).await;
+    // The same request for real queues the valid records.
+    let res = app.post_raw("", "application/json", body.to_string()).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(queued(&app).await, 2);
+}
+
+#[tokio::test]
+async fn a_scim_dry_run_shows_the_records_and_errors_and_stores_nothing() {
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "bulkId": "ok", "path": "/Users", "data": {
+                "externalId": "701984", "userName": "bjensen@example.com", "active": true,
+                "name": {"givenName": "Barbara", "familyName": "Jensen"},
+                ent: {"department": "Tour Operations", "manager": {"value": "89607"}}}},
+            {"method": "POST", "bulkId": "bad", "path": "/Users", "data": {
+                "externalId": "555", "emails": [{"value": "unique-bad-address"}]}},
+            {"method": "DELETE", "bulkId": "gone", "path": "/Users/42"}
+        ]
+    });
+    let res = app.post_raw("?dryRun=true", "application/scim+json", bulk.to_string()).await;
+    assert_eq!(res.status(), 200);
+    let dry: Value = res.json().await.unwrap();
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!((dry["received"].as_u64(), dry["accepted"].as_u64()), (Some(3), Some(2)));
+    let barbara = &dry["records"][0]["person"];
+    assert_eq!(barbara["externalId"], "701984");
+    assert_eq!(barbara["department"], "Tour Operations");
+    assert_eq!(barbara["manager"], "89607");
+    assert_eq!(dry["records"][1]["externalId"], "42", "DELETE is a deactivation: {dry}");
+    let rejected = &dry["rejected"][0];
+    assert_eq!((rejected["index"].as_u64(), rejected["bulkId"].as_str()), (Some(1), Some("bad")));
+    assert_eq!(rejected["errors"][0]["path"], "data.emails[0].value");
+    assert!(!dry.to_string().contains("unique-bad-address"));
+    assert_nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn a_csv_in_another_encoding_is_refused_by_row_and_nothing_is_stored() {
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let text = "externalId,name.givenName,department\nE1,Ann,Ops\nE2,Bob,Ops\n";
+    // Excel's "Unicode text": UTF-16LE with a byte-order mark.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in text.encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    // Latin-1: "Jürgen" with ü as the single byte 0xFC, on the third row.
+    let mut latin1 = b"externalId,name.givenName,department\nE1,Ann,Ops\nE2,J".to_vec();
+    latin1.extend_from_slice(&[0xFC]);
+    latin1.extend_from_slice(b"rgen,Ops\nE3,Cy,Ops\n");
+    for (body, row, says) in [(utf16, "row 1", "UTF-16"), (latin1, "row 3", "UTF-8")] {
+        for mode in ["delta", "full"] {
+            let res = app.post_raw(&format!("?mode={mode}&source=hris"), "text/csv", body.clone()).await;
+            assert_eq!(res.status(), 400);
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+            let problem: Value = res.json().await.unwrap();
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(row) && detail.contains(says), "{detail}");
+            assert!(!detail.contains("rgen"), "the detail does not echo the data: {detail}");
+        }
+    }
+    assert_nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn a_stale_csv_row_with_a_mapped_last_modified_is_skipped() {
+    let app = spawn_app().await;
+    let profile = json!({"fields": {
+        "externalId": {"column": "Emp"},
+        "department": {"column": "Dept"},
+        "meta.lastModified": {"column": "Changed At"}
+    }});
+    assert_eq!(app.put_json("/v1/sources/hris/mapping", &profile).await.status(), 200);
+    let app = &app;
+    let send = |csv: &'static str| async move {
+        let res = app.post_raw("?source=hris", "text/csv", csv).await;
+        assert_eq!(res.status(), 202);
+        let body: Value = res.json().await.unwrap();
+        app.wait_feed(body["feedId"].as_str().unwrap()).await
+    };
+    let first =
+        send("Emp,Dept,Changed At\nC1,Finance,2026-11-02T10:00:00Z\nC2,Ops,2026-11-02T10:00:00Z\n").await;
+    assert_eq!(first["counts"]["applied"], 2);
+    // A late retry of yesterday's export: C1's row is older than what is stored.
+    let late =
+        send("Emp,Dept,Changed At\nC1,Sales,2026-11-01T10:00:00Z\nC2,Legal,2026-11-03T08:00:00Z\n").await;
+    assert_eq!(late["counts"]["stale"], 1);
+    assert_eq!(late["counts"]["applied"], 1);
+    assert_eq!(app.get_json("/v1/people/C1").await["department"], "Finance", "the older row was not applied");
+    assert_eq!(app.get_json("/v1/people/C2").await["department"], "Legal", "the newer row was");
+    let history = app.get_json("/v1/people/C1?history=true").await;
+    assert_eq!(history["history"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_scim_operation_by_meta_last_modified_is_skipped() {
+    let app = spawn_app().await;
+    let op = |dept: &str, at: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [{"method": "POST", "bulkId": "1", "path": "/Users", "data": {
+                "externalId": "S1", "userName": "s1@example.com", "active": true,
+                "meta": {"resourceType": "User", "lastModified": at},
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": dept}}}]
+        })
+        .to_string()
+    };
+    let send = |body: String| async {
+        let res = app.post_raw("", "application/scim+json", body).await;
+        assert_eq!(res.status(), 202);
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["Operations"][0]["status"], "202");
+        app.wait_feed(answer["feedId"].as_str().unwrap()).await
+    };
+    send(op("Finance", "2026-11-02T10:00:00Z")).await;
+    let late = send(op("Sales", "2026-11-01T10:00:00Z")).await;
+    assert_eq!((late["counts"]["stale"].as_u64(), late["counts"]["applied"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(app.get_json("/v1/people/S1").await["department"], "Finance");
+    let newer = send(op("Legal", "2026-11-03T10:00:00Z")).await;
+    assert_eq!(newer["counts"]["applied"], 1);
+    assert_eq!(app.get_json("/v1/people/S1").await["department"], "Legal");
+}
+
+#[tokio::test]
+async fn a_manager_listed_after_their_report_in_a_csv_is_resolved() {
+    let app = spawn_app().await;
+    let csv = "externalId,name.givenName,department,manager\n\
+               R1,Rae,Ops,M1\n\
+               R2,Ray,Ops,M1\n\
+               M1,Mia,Ops,\n";
+    let res = app.post_raw("?source=hris", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["received"].as_u64(), body["accepted"].as_u64()), (Some(3), Some(3)));
+    let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["status"], "completed");
+    assert_eq!(feed["counts"]["applied"], 3);
+    for report in ["R1", "R2"] {
+        let p = app.get_json(&format!("/v1/people/{report}")).await;
+        assert_eq!((p["manager"].as_str(), p["active"].as_bool()), (Some("M1"), Some(true)), "{p}");
+    }
+    assert_eq!(app.get_json("/v1/people/M1").await["name"]["givenName"], "Mia");
+
+    // A new manager for R1 later on is a move.
+    let csv = "externalId,name.givenName,department,manager\nR1,Rae,Ops,R2\n";
+    let body: Value = app.post_raw("?source=hris", "text/csv", csv).await.json().await.unwrap();
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(app.get_json("/v1/people/R1").await["manager"], "R2");
+    let last = app.events().await.pop().unwrap();
+    assert_eq!(last["type"], "person.moved", "{last}");
+    assert_eq!(last["payload"]["changedFields"], json!(["manager"]), "{last}");
+}

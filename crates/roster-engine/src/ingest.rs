@@ -449,6 +449,18 @@ struct StreamPorts<'a> {
     clock: &'a dyn Clock,
 }
 
+/// The first 128 bits of an external id's SHA-256: two ids of one feed
+/// collide with a probability far below any hardware fault's.
+type IdFingerprint = [u8; 16];
+
+fn fingerprint(id: &ExternalId) -> IdFingerprint {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id.as_str().as_bytes());
+    let mut print = [0u8; 16];
+    print.copy_from_slice(&digest[..16]);
+    print
+}
+
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
 /// (a full snapshot lists each chunk's people before queueing it).
 fn stream_csv(
@@ -462,7 +474,10 @@ fn stream_csv(
 ) -> Result<StreamTally, IngestError> {
     let mut reader = CsvFeedReader::new(input, profile)?;
     let warnings = reader.warnings().to_vec();
-    let mut seen: std::collections::HashMap<ExternalId, u64> = std::collections::HashMap::new();
+    // Duplicates within the feed are refused by a 128-bit fingerprint of each
+    // external id (and the row of its first use): about 20 bytes a row,
+    // whatever the ids' length.
+    let mut seen: std::collections::HashMap<IdFingerprint, u32> = std::collections::HashMap::new();
     let mut tally = StreamTally { received: 0, accepted: 0, rejected: Vec::new(), warnings };
     let mut chunk: Vec<OutgoingMessage> = Vec::with_capacity(STREAM_CHUNK);
     let mut members: Vec<ExternalId> = Vec::new();
@@ -495,12 +510,13 @@ fn stream_csv(
         match record.result {
             Ok(valid) => {
                 let id = valid.change.external_id().clone();
-                if let Some(first) = seen.get(&id) {
+                let print = fingerprint(&id);
+                if let Some(first) = seen.get(&print) {
                     let message = format!("duplicate in this feed (first at row {first})");
                     reject(&mut tally, vec![FieldError::new("externalId", message)]);
                     continue;
                 }
-                seen.insert(id.clone(), row);
+                seen.insert(print, u32::try_from(row).unwrap_or(u32::MAX));
                 if full {
                     members.push(id);
                 }
@@ -511,7 +527,7 @@ fn stream_csv(
                 if full
                     && let Some(id) =
                         record.external_id.as_deref().and_then(|s| ExternalId::parse(s.trim()).ok())
-                    && !seen.contains_key(&id)
+                    && !seen.contains_key(&fingerprint(&id))
                 {
                     members.push(id);
                 }
@@ -524,4 +540,23 @@ fn stream_csv(
     }
     flush(&mut chunk, &mut members)?;
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streamed_feed_remembers_each_external_id_in_a_fixed_size() {
+        let id = |s: &str| ExternalId::parse(s).unwrap();
+        assert_eq!(std::mem::size_of::<IdFingerprint>(), 16);
+        assert_eq!(fingerprint(&id("E-1")), fingerprint(&id("E-1")));
+        assert_ne!(fingerprint(&id("E-1")), fingerprint(&id("E-10")));
+        // A long id costs no more than a short one.
+        let long = "x".repeat(200);
+        assert_ne!(fingerprint(&id(&long)), fingerprint(&id("x")));
+        let seen: std::collections::HashSet<IdFingerprint> =
+            (0..100_000).map(|i| fingerprint(&id(&format!("E{i}")))).collect();
+        assert_eq!(seen.len(), 100_000);
+    }
 }
