@@ -314,3 +314,262 @@ async fn csv_snapshots_with_a_mapping_profile_through_the_cli() {
     assert_eq!(active, 10);
     server.terminate();
 }
+
+/// Polls a feed until it has settled: completed, halted, rejected or failed.
+async fn wait_settled(base: &str, key: &str, feed: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let f = get(base, key, &format!("/v1/feeds/{feed}")).await;
+        let status = f["status"].as_str().unwrap().to_owned();
+        if status.starts_with("completed") || matches!(status.as_str(), "halted" | "rejected" | "failed") {
+            return f;
+        }
+        assert!(Instant::now() < deadline, "feed not settled: {f}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn feed_count(server: &Server, key: &str) -> usize {
+    get(&server.base, key, "/v1/feeds?limit=1000").await["items"].as_array().unwrap().len()
+}
+
+async fn active_people(server: &Server, key: &str) -> usize {
+    let people = get(&server.base, key, "/v1/people?limit=1000").await;
+    people["items"].as_array().unwrap().iter().filter(|p| p["active"] == true).count()
+}
+
+#[tokio::test]
+async fn push_with_an_idempotency_key_queues_a_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+
+    // A JSON file in three batches: each batch carries its own key.
+    let records: Vec<Value> =
+        (0..250).map(|i| json!({"externalId": format!("I{i:03}"), "department": "Ops"})).collect();
+    let file = dir.path().join("people.json");
+    std::fs::write(&file, serde_json::to_vec(&json!({"records": records})).unwrap()).unwrap();
+    let push = |path: &Path, extra: &[&str]| {
+        let mut args = vec!["push", path.to_str().unwrap(), "--idempotency-key", "nightly-2026-11-25"];
+        args.extend_from_slice(extra);
+        client(&server, &key, &args)
+    };
+    let first = ok(push(&file, &["--batch-size", "100"]));
+    assert_eq!(first.lines().count(), 3, "{first}");
+    let again = push(&file, &["--batch-size", "100"]);
+    let said = stderr(&again);
+    assert_eq!(ok(again), first, "the replay answers with the same feeds");
+    for batch in 1..=3 {
+        assert!(
+            said.contains(&format!(
+                "batch {batch}: already pushed with Idempotency-Key nightly-2026-11-25-{batch}"
+            )),
+            "{said}"
+        );
+    }
+    assert!(said.contains("nothing was queued again"), "{said}");
+    assert_eq!(feed_count(&server, &key).await, 3, "the second push queued nothing");
+    let mut applied = 0;
+    for f in first.lines() {
+        applied += wait_completed(&server.base, &key, f).await["counts"]["applied"].as_u64().unwrap();
+    }
+    assert_eq!(applied, 250, "every record applied once");
+
+    // A CSV file is one request: the key goes as it is.
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "externalId,department\nC1,Ops\nC2,Ops\n").unwrap();
+    let push_csv = |k: &str| client(&server, &key, &["push", csv.to_str().unwrap(), "--idempotency-key", k]);
+    let first = ok(push_csv("csv-1"));
+    let again = push_csv("csv-1");
+    assert!(stderr(&again).contains("already pushed with Idempotency-Key csv-1"), "{}", stderr(&again));
+    assert_eq!(ok(again), first);
+    assert_eq!(feed_count(&server, &key).await, 4);
+    // The same key with another file is refused, and says why.
+    std::fs::write(&csv, "externalId,department\nC1,Ops\nC3,Ops\n").unwrap();
+    let refused = push_csv("csv-1");
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(
+        said.contains("422") && said.contains("Idempotency-Key was used for a different request"),
+        "{said}"
+    );
+    assert_eq!(feed_count(&server, &key).await, 4, "the refused push queued nothing");
+    assert_eq!(get(&server.base, &key, "/v1/people/C1").await["department"], "Ops");
+    // A key that cannot be a header value is refused before anything is sent.
+    let bad = push_csv("two words");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("visible ASCII"), "{}", stderr(&bad));
+    server.terminate();
+}
+
+#[tokio::test]
+async fn push_sends_a_scim_bulk_request_file_and_reports_each_failed_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let bulk = |id: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "POST", "bulkId": "op-1", "path": "/Users", "data": {
+                    "externalId": id, "userName": format!("{id}@example.com"), "active": true,
+                    ent: {"department": "Tour Operations", "manager": {"value": "89607"}}}},
+                {"method": "POST", "bulkId": "op-2", "path": "/Users", "data": {
+                    "externalId": "555", "emails": [{"value": "unique-bad-address"}]}}
+            ]
+        })
+    };
+    // `.scim.json` is sent as application/scim+json...
+    let file = dir.path().join("entra.scim.json");
+    std::fs::write(&file, bulk("701984").to_string()).unwrap();
+    let out = client(&server, &key, &["push", file.to_str().unwrap()]);
+    let said = stderr(&out);
+    let feed = ok(out).trim().to_owned();
+    assert!(said.contains("operation op-2: ") && said.contains("data.emails[0].value"), "{said}");
+    assert!(!said.contains("unique-bad-address"));
+    let done = wait_completed(&server.base, &key, &feed).await;
+    assert_eq!(done["format"], "scim");
+    let p = get(&server.base, &key, "/v1/people/701984").await;
+    assert_eq!((p["department"].as_str(), p["manager"].as_str()), (Some("Tour Operations"), Some("89607")));
+
+    // ...any other name with --format scim; as plain JSON it would be refused.
+    let file = dir.path().join("bulk.json");
+    std::fs::write(&file, bulk("701985").to_string()).unwrap();
+    let out = client(&server, &key, &["push", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "a BulkRequest is not a JSON batch");
+    assert!(stderr(&out).contains("records"), "{}", stderr(&out));
+    let feed = ok(client(&server, &key, &["push", file.to_str().unwrap(), "--format", "scim"]));
+    let done = wait_completed(&server.base, &key, feed.trim()).await;
+    assert_eq!(done["format"], "scim");
+    assert_eq!(get(&server.base, &key, "/v1/people/701985").await["active"], true);
+    server.terminate();
+}
+
+#[tokio::test]
+async fn push_prints_each_rejected_record_by_row_or_index_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    // A partial source (the default): valid records go on, errors are printed.
+    let file = dir.path().join("people.json");
+    let records = json!([
+        {"externalId": "P0"}, {"externalId": "P1"}, {"externalId": "P2"},
+        {"externalId": "P3", "emails": ["unique-bad-address"], "hireDate": "someday"}
+    ]);
+    std::fs::write(&file, records.to_string()).unwrap();
+    let out = client(&server, &key, &["push", file.to_str().unwrap(), "--batch-size", "2"]);
+    let said = stderr(&out);
+    assert_eq!(ok(out).lines().count(), 2);
+    // Numbered in the file, not in its batch.
+    assert!(said.contains("record 3: emails[0]: "), "{said}");
+    assert!(said.contains("record 3: hireDate: "), "{said}");
+    assert!(said.contains("3 accepted, 1 rejected"), "{said}");
+    assert!(!said.contains("unique-bad-address"));
+
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "externalId,hireDate\nQ1,2024-01-02\nQ2,31/12/2024\n").unwrap();
+    let out = client(&server, &key, &["push", csv.to_str().unwrap()]);
+    let said = stderr(&out);
+    ok(out);
+    assert!(said.contains("row 3: hireDate: "), "{said}");
+    assert!(said.contains("2 received, 1 accepted, 1 rejected"), "{said}");
+
+    // A strict source refuses the whole file: every error printed, exit 1.
+    let set = ok(client(&server, &key, &["sources", "set", "payroll", "--validation", "strict"]));
+    assert_eq!(serde_json::from_str::<Value>(&set).unwrap()["validation"], "strict");
+    let before = feed_count(&server, &key).await;
+    let strict = dir.path().join("payroll.csv");
+    std::fs::write(&strict, "externalId,hireDate,emails\nS1,2024-01-02,s1@example.com\nS2,someday,s2@example.com\nS3,2024-01-02,nope\n")
+        .unwrap();
+    let out = client(&server, &key, &["push", strict.to_str().unwrap(), "--source", "payroll"]);
+    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(said.contains("row 3: hireDate: "), "{said}");
+    assert!(said.contains("row 4: emails[0]"), "{said}");
+    assert!(said.contains("422") && said.contains("strict"), "{said}");
+    assert!(out.stdout.is_empty(), "no feed id is printed");
+    let out = client(&server, &key, &["push", file.to_str().unwrap(), "--source", "payroll"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("record 3: hireDate: "), "{}", stderr(&out));
+    assert_eq!(feed_count(&server, &key).await, before, "nothing of a refused file was queued");
+    let people = get(&server.base, &key, "/v1/people?limit=1000").await;
+    assert!(!people.to_string().contains("\"S1\""), "the valid row of a strict file was not stored");
+    server.terminate();
+}
+
+#[tokio::test]
+async fn the_deletion_threshold_set_by_the_cli_decides_whether_a_snapshot_halts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_tenant(dir.path(), "acme");
+    let server = Server::start(dir.path());
+    let file = dir.path().join("hris.csv");
+    let snapshot = |ids: std::ops::Range<usize>| {
+        let mut csv = String::from("externalId,name.givenName,department\n");
+        for i in ids {
+            csv.push_str(&format!("H{i:02},Given{i},Ops\n"));
+        }
+        std::fs::write(&file, csv).unwrap();
+        let out = ok(client(&server, &key, &["push", file.to_str().unwrap(), "--source", "hris", "--full"]));
+        out.trim().to_owned()
+    };
+    let (base, k) = (server.base.as_str(), key.as_str());
+    let settle = |feed: String| async move {
+        let f = wait_settled(base, k, &feed).await;
+        // A snapshot judges people written before it: let the clock move on.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        (feed, f)
+    };
+    let (_, f) = settle(snapshot(0..20)).await;
+    assert_eq!(f["status"], "completed");
+
+    // Defaults (20% or 5 people): 6 of 20 missing halts the snapshot...
+    let (id, f) = settle(snapshot(0..14)).await;
+    assert_eq!(f["status"], "halted", "{f}");
+    // ...and an operator rejects it: nobody leaves.
+    let said = ok(client(&server, &key, &["feeds", "reject", &id]));
+    assert!(said.contains(&format!("feed {id} is rejected")) && said.contains("6 of 20"), "{said}");
+    assert!(said.contains("0 deactivated"), "{said}");
+    assert_eq!(wait_settled(&server.base, &key, &id).await["status"], "rejected");
+    assert_eq!(active_people(&server, &key).await, 20);
+    let again = client(&server, &key, &["feeds", "reject", &id]);
+    assert!(!again.status.success(), "a decided feed cannot be decided again");
+    assert!(stderr(&again).contains("409"), "{}", stderr(&again));
+
+    // 30% of 20 allows 6 leavers: the same snapshot now goes through.
+    let set = ok(client(&server, &key, &["sources", "set", "hris", "--threshold-percent", "30"]));
+    let set: Value = serde_json::from_str(&set).unwrap();
+    assert_eq!(
+        (set["deletionThresholdPercent"].as_u64(), set["deletionThresholdFloor"].as_u64()),
+        (Some(30), Some(5))
+    );
+    let (_, f) = settle(snapshot(0..14)).await;
+    assert_eq!((f["status"].as_str(), f["counts"]["leavers"].as_u64()), (Some("completed"), Some(6)), "{f}");
+    assert_eq!(active_people(&server, &key).await, 14);
+
+    // The floor: with no percentage, 3 leavers are allowed, 4 halt...
+    ok(client(
+        &server,
+        &key,
+        &["sources", "set", "hris", "--threshold-percent", "0", "--threshold-floor", "3"],
+    ));
+    let (_, f) = settle(snapshot(0..10)).await;
+    assert_eq!(f["status"], "halted", "{f}");
+    assert!(f["reconciliation"]["reason"].as_str().unwrap().contains("4 of 14"), "{f}");
+    // ...a floor of 4 lets them go.
+    ok(client(&server, &key, &["sources", "set", "hris", "--threshold-floor", "4"]));
+    let listing = ok(client(&server, &key, &["sources", "ls"]));
+    assert!(
+        listing.lines().any(|l| l.starts_with("hris") && l.contains("0%") && l.contains(" 4 ")),
+        "{listing}"
+    );
+    let (_, f) = settle(snapshot(0..10)).await;
+    assert_eq!((f["status"].as_str(), f["counts"]["leavers"].as_u64()), (Some("completed"), Some(4)), "{f}");
+    assert_eq!(active_people(&server, &key).await, 10);
+    server.terminate();
+}

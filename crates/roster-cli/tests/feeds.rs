@@ -516,3 +516,38 @@ async fn a_manager_listed_after_their_report_in_a_csv_is_resolved() {
     assert_eq!(last["type"], "person.moved", "{last}");
     assert_eq!(last["payload"]["changedFields"], json!(["manager"]), "{last}");
 }
+
+/// The fenced block of `lang` that follows `after` in the README.
+fn readme_block(readme: &str, after: &str, lang: &str) -> String {
+    let from = readme.find(after).expect("the README section");
+    let open = format!("```{lang}\n");
+    let start = from + readme[from..].find(&open).expect("the block") + open.len();
+    let end = start + readme[start..].find("```").unwrap();
+    readme[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn the_readme_csv_example_maps_as_the_readme_says() {
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = "## Feeds as HR systems send them";
+    let profile: Value = serde_json::from_str(&readme_block(&readme, section, "json")).unwrap();
+    let csv = readme_block(&readme, section, "csv");
+    let expected: Value = serde_json::from_str(&readme_block(&readme, "Row 3 (Grace)", "json")).unwrap();
+    assert_eq!(app.put_json("/v1/sources/workday/mapping", &profile).await.status(), 200);
+
+    let res = app.post_raw("?source=workday&dryRun=true", "text/csv", csv).await;
+    assert_eq!(res.status(), 200);
+    let dry: Value = res.json().await.unwrap();
+    assert_eq!((dry["received"].as_u64(), dry["accepted"].as_u64()), (Some(3), Some(3)), "{dry}");
+    assert!(dry["warnings"][0].as_str().unwrap().contains("Shoe Size"), "{dry}");
+    let grace = &dry["records"][1]["person"];
+    for (attribute, value) in expected.as_object().unwrap() {
+        assert_eq!(&grace[attribute], value, "{attribute} of {grace}");
+    }
+    let alan = &dry["records"][2]["person"];
+    assert_eq!(
+        (alan["name"]["givenName"].as_str(), alan["active"].as_bool()),
+        (Some("Alan; \"M.\""), Some(false))
+    );
+}

@@ -48,6 +48,27 @@ pub struct PushArgs {
     /// Attempts per batch when the server is busy or unreachable.
     #[arg(long, default_value_t = 5)]
     pub attempts: u32,
+    /// Sends an `Idempotency-Key`, so that pushing the same file again (a
+    /// retry, a re-run of a nightly job) queues nothing twice: the server
+    /// replays its first answer. A CSV file or a SCIM BulkRequest (one
+    /// request) carries KEY as is; a JSON file's batch N (from 1) carries
+    /// `KEY-N`, so re-run it with the same --batch-size. The same key with
+    /// another file is refused. At most 240 visible ASCII characters.
+    #[arg(long, value_name = "KEY", value_parser = parse_idempotency_key)]
+    pub idempotency_key: Option<String>,
+}
+
+fn parse_idempotency_key(s: &str) -> Result<String, String> {
+    if (1..=240).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(s.to_owned())
+    } else {
+        Err("an idempotency key is 1 to 240 visible ASCII characters (no spaces)".into())
+    }
+}
+
+/// The `Idempotency-Key` of a JSON file's batch `batch_no` (from 0).
+fn batch_key(key: &str, batch_no: usize) -> String {
+    format!("{key}-{}", batch_no + 1)
 }
 
 fn query(args: &PushArgs, mode: &str) -> String {
@@ -106,9 +127,17 @@ async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Resul
         });
         Ok(reqwest::Body::wrap_stream(stream))
     };
-    let answer =
-        send_with_retries(&client, &path, content_type, Some(size), body, args.attempts, &bar).await?;
+    let key = args.idempotency_key.as_deref();
+    let sent =
+        send_with_retries(&client, &path, content_type, Some(size), body, key, args.attempts, &bar).await;
     bar.finish_and_clear();
+    let (answer, replayed) = sent.inspect_err(|e| report_refusal(e, 0, &bar))?;
+    if replayed {
+        eprintln!(
+            "already pushed with Idempotency-Key {}: the server replayed its first answer, nothing was queued again",
+            key.unwrap_or_default()
+        );
+    }
     if args.dry_run {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
@@ -198,9 +227,29 @@ async fn push_json(args: PushArgs) -> anyhow::Result<()> {
         let body = serde_json::to_vec(&json!({"mode": mode, "records": chunk}))?;
         let size = body.len() as u64;
         let make = move || Ok(reqwest::Body::from(body.clone()));
-        let answer =
-            send_with_retries(&client, &path, "application/json", Some(size), make, args.attempts, &bar)
-                .await?;
+        let key = args.idempotency_key.as_deref().map(|k| batch_key(k, batch_no));
+        let (answer, replayed) = send_with_retries(
+            &client,
+            &path,
+            "application/json",
+            Some(size),
+            make,
+            key.as_deref(),
+            args.attempts,
+            &bar,
+        )
+        .await
+        .inspect_err(|e| report_refusal(e, (batch_no * batch_size) as u64, &bar))
+        .with_context(|| format!("batch {} of {}", batch_no + 1, records.len().div_ceil(batch_size)))?;
+        if replayed {
+            bar.suspend(|| {
+                eprintln!(
+                    "batch {}: already pushed with Idempotency-Key {}: the server replayed its first answer, nothing was queued again",
+                    batch_no + 1,
+                    key.as_deref().unwrap_or_default()
+                )
+            });
+        }
         if args.dry_run {
             bar.suspend(|| println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default()));
             bar.inc(chunk.len() as u64);
@@ -222,15 +271,43 @@ async fn push_json(args: PushArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server refused a request (4xx/5xx): its problem document.
+#[derive(Debug)]
+struct Refused {
+    status: StatusCode,
+    problem: Value,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&problem_text(self.status, &self.problem))
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Prints the invalid records a refusal lists (a strict source refuses a
+/// feed whole and names each of them), by row or record number and field.
+fn report_refusal(err: &anyhow::Error, offset: u64, bar: &ProgressBar) {
+    if let Some(r) = err.downcast_ref::<Refused>() {
+        report_rejections(&json!({"rejected": r.problem["errors"]}), offset, bar);
+    }
+}
+
+/// Sends one request, retrying while the server is busy or unreachable; the
+/// answer, and whether it is the replay of an earlier request with the same
+/// `Idempotency-Key`.
+#[allow(clippy::too_many_arguments)]
 async fn send_with_retries(
     client: &Client,
     path: &str,
     content_type: &str,
     length: Option<u64>,
     body: impl Fn() -> anyhow::Result<reqwest::Body>,
+    idempotency_key: Option<&str>,
     attempts: u32,
     bar: &ProgressBar,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<(Value, bool)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -238,11 +315,17 @@ async fn send_with_retries(
         if let Some(n) = length {
             req = req.header("content-length", n);
         }
+        if let Some(key) = idempotency_key {
+            req = req.header("idempotency-key", key);
+        }
         let sent = req.send().await;
         let wait = match sent {
             Ok(res)
                 if res.status() == StatusCode::TOO_MANY_REQUESTS
-                    || res.status() == StatusCode::SERVICE_UNAVAILABLE =>
+                    || res.status() == StatusCode::SERVICE_UNAVAILABLE
+                    // The first request with this key is still running
+                    // (an earlier attempt that timed out): its answer follows.
+                    || (idempotency_key.is_some() && res.status() == StatusCode::CONFLICT) =>
             {
                 let retry_after = res
                     .headers()
@@ -257,7 +340,15 @@ async fn send_with_retries(
                 }
                 Duration::from_secs(retry_after.min(60))
             }
-            Ok(res) => return json_or_problem(res).await,
+            Ok(res) if res.status().is_success() => {
+                let replayed = res.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+                return Ok((json_or_problem(res).await?, replayed));
+            }
+            Ok(res) => {
+                let status = res.status();
+                let problem: Value = res.json().await.unwrap_or(Value::Null);
+                return Err(Refused { status, problem }.into());
+            }
             Err(e) if attempt < attempts && (e.is_connect() || e.is_timeout()) => {
                 Duration::from_secs(1 << attempt.min(5))
             }
