@@ -112,6 +112,10 @@ async fn a_csv_larger_than_the_body_limit_is_streamed() {
     let body: Value = res.json().await.unwrap();
     assert_eq!((body["received"].as_u64(), body["accepted"].as_u64()), (Some(3001), Some(3000)));
     assert!(body["rejected"][0]["errors"][0]["message"].as_str().unwrap().contains("duplicate"));
+    // The streamed set keeps a fingerprint of each id, and the row it was first seen at.
+    assert_eq!(body["rejected"][0]["row"], 3002);
+    assert_eq!(body["rejected"][0]["errors"][0]["path"], "externalId");
+    assert_eq!(body["rejected"][0]["errors"][0]["message"], "duplicate in this feed (first at row 3)");
     let feed = app.wait_feed(body["feedId"].as_str().unwrap()).await;
     assert_eq!(feed["counts"]["applied"], 3000);
     assert_eq!(feed["mode"], "full");
