@@ -1,4 +1,4 @@
-//! The embedded queue: one SQLite file (WAL, `synchronous=FULL`) with Amazon
+//! The embedded queue: one SQLite file (WAL; see `Durability`) with Amazon
 //! SQS FIFO semantics. See the crate docs for the semantics; this module is
 //! how they map to tables.
 //!
@@ -11,6 +11,7 @@
 //! - `dedup`: ids sent within the deduplication window.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +66,33 @@ pub struct SqliteQueue {
     dedup_ms: i64,
     /// Woken when messages may have become receivable.
     arrivals: Arc<Notify>,
+    /// The connection's `synchronous` setting (a `Durability`).
+    durability: Arc<AtomicU8>,
+}
+
+/// How a commit reaches the disk. Whatever the queue promises the sender
+/// (a sent message, a dead letter, a redrive) is `Synced`. The consumer's
+/// bookkeeping (receive marks, deletes, visibility changes) is `Ordered`:
+/// WAL with `synchronous=NORMAL` keeps it in order with everything else and
+/// safe from a process crash, but a power loss may undo the last of them.
+/// Undoing one only makes a message visible again (or leaves a message that
+/// a receive moved to the DLQ to be moved again), and the directory treats a
+/// second delivery as a duplicate — the at-least-once contract, at a third
+/// of the fsyncs per consumer cycle.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Durability {
+    Synced = 0,
+    Ordered = 1,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Synced => "FULL",
+            Durability::Ordered => "NORMAL",
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -136,18 +164,36 @@ impl SqliteQueue {
             retention_ms: millis(config.retention),
             dedup_ms: millis(config.dedup_window),
             arrivals: Arc::new(Notify::new()),
+            durability: Arc::new(AtomicU8::new(Durability::Synced as u8)),
         })
     }
 
-    /// Runs `f` with the connection on a blocking thread.
+    /// Runs `f` with the connection on a blocking thread; what it commits is
+    /// on disk before this returns (`synchronous=FULL`).
     async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
+        self.with_conn_as(Durability::Synced, f).await
+    }
+
+    /// Runs `f` with the connection on a blocking thread, committing with
+    /// the given durability.
+    async fn with_conn_as<T: Send + 'static>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
         let conn = Arc::clone(&self.conn);
+        let current = Arc::clone(&self.durability);
         tokio::task::spawn_blocking(move || {
             let mut guard =
                 conn.lock().map_err(|_| QueueError::Storage("queue connection poisoned".into()))?;
+            // Read and changed under the connection's lock.
+            if current.load(Ordering::Relaxed) != durability as u8 {
+                guard.pragma_update(None, "synchronous", durability.pragma()).map_err(storage)?;
+                current.store(durability as u8, Ordering::Relaxed);
+            }
             f(&mut guard)
         })
         .await
@@ -157,10 +203,13 @@ impl SqliteQueue {
     async fn try_receive(&self, req: ReceiveRequest) -> Result<Vec<ReceivedMessage>, QueueError> {
         let now = self.clock.now().millis();
         let (max_receives, retention) = (self.max_receive_count, self.retention_ms);
-        self.with_conn(move |conn| {
+        self.with_conn_as(Durability::Ordered, move |conn| {
             let tx = conn.transaction().map_err(storage)?;
             expire_retention(&tx, now, retention)?;
             let mut out = Vec::new();
+            // One token for the whole receive: `seq` makes each receipt
+            // unique, the token makes an earlier receive's receipt stale.
+            let token = random_token();
             // Heads of their groups, oldest first. Dead-lettering a head makes
             // the next one of its group a head, hence the loop.
             while out.len() < req.max_messages {
@@ -179,7 +228,7 @@ impl SqliteQueue {
                         moved_any = true;
                         continue;
                     }
-                    out.push(mark_received(&tx, h, now, millis(req.visibility_timeout))?);
+                    out.push(mark_received(&tx, h, now, millis(req.visibility_timeout), &token)?);
                 }
                 if !moved_any {
                     break;
@@ -238,8 +287,9 @@ fn mark_received(
     h: Head,
     now: i64,
     visibility_ms: i64,
+    token: &str,
 ) -> Result<ReceivedMessage, QueueError> {
-    let receipt = format!("{}:{}", h.seq, random_token());
+    let receipt = format!("{}:{token}", h.seq);
     tx.prepare_cached(
         "UPDATE messages SET receipt = ?2, receive_count = receive_count + 1,
                 first_received_at = COALESCE(first_received_at, ?3), last_received_at = ?3,
@@ -429,7 +479,7 @@ impl Queue for SqliteQueue {
         if keys.is_empty() {
             return Ok(());
         }
-        self.with_conn(move |conn| {
+        self.with_conn_as(Durability::Ordered, move |conn| {
             let tx = conn.transaction().map_err(storage)?;
             {
                 let mut del = tx
@@ -457,7 +507,7 @@ impl Queue for SqliteQueue {
         let (receipt, error) = (receipt.0.clone(), last_error.map(str::to_owned));
         let visible_at = self.clock.now().millis().saturating_add(millis(timeout));
         let changed = self
-            .with_conn(move |conn| {
+            .with_conn_as(Durability::Ordered, move |conn| {
                 conn.prepare_cached(
                     "UPDATE messages SET visible_at = ?3, last_error = COALESCE(?4, last_error)
                      WHERE seq = ?1 AND receipt = ?2",
