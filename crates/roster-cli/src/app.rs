@@ -202,6 +202,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             body_limit: settings.body_limit,
             upload_limit: settings.upload_limit,
             hsts: settings.tls_cert.is_some(),
+            request_timeout: Duration::from_secs(settings.request_timeout_secs),
+            upload_timeout: Duration::from_secs(settings.upload_timeout_secs),
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+            max_header_bytes: settings.max_header_bytes,
+            metrics_token: settings.metrics_token.clone(),
         },
         limiter: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.rate_limit_per_sec,

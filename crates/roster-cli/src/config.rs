@@ -61,6 +61,21 @@ pub struct Settings {
     /// Most records in one request held in memory (JSON, SCIM, a small CSV);
     /// a streamed CSV is bounded by `upload_limit` instead.
     pub max_records_per_request: usize,
+    /// Seconds an ordinary request may take, body included (`408` past it).
+    pub request_timeout_secs: u64,
+    /// Seconds a request to `/integrations/hr-feed` may take: a large CSV
+    /// upload streams for long (a stalled one is failed after
+    /// `upload_stall_secs`); a body read whole gets `request_timeout_secs`.
+    pub upload_timeout_secs: u64,
+    /// Seconds a client may take to send a request's headers; the
+    /// connection is closed past it.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers) in bytes; larger is
+    /// `431`. At least 8192.
+    pub max_header_bytes: usize,
+    /// The bearer token Prometheus sends to `/metrics` (operator keys work
+    /// too); without it only operator keys may scrape.
+    pub metrics_token: Option<Secret>,
     /// Requests per second per credential (API key or token client); 0: no limit.
     pub rate_limit_per_sec: f64,
     /// Requests a credential may send at once after a quiet spell.
@@ -157,6 +172,11 @@ impl Default for Settings {
             tls_key: None,
             allow_insecure_http: false,
             max_records_per_request: 100_000,
+            request_timeout_secs: 60,
+            upload_timeout_secs: 4 * 3600,
+            header_read_timeout_secs: 30,
+            max_header_bytes: 64 * 1024,
+            metrics_token: None,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
             alarm_interval_secs: 15,
@@ -193,6 +213,20 @@ impl Settings {
         }
         if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_burst >= 0.0) {
             anyhow::bail!("rate_limit_per_sec and rate_limit_burst must be 0 or more");
+        }
+        if self.request_timeout_secs == 0
+            || self.upload_timeout_secs == 0
+            || self.header_read_timeout_secs == 0
+        {
+            anyhow::bail!(
+                "request_timeout_secs, upload_timeout_secs and header_read_timeout_secs must be at least 1"
+            );
+        }
+        if self.max_header_bytes < 8192 {
+            anyhow::bail!("max_header_bytes must be at least 8192");
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.expose().trim().len() < 16) {
+            anyhow::bail!("metrics_token must be at least 16 characters");
         }
         if self.alarm_interval_secs == 0 {
             anyhow::bail!("alarm_interval_secs must be at least 1");
@@ -233,12 +267,22 @@ impl Settings {
             max_receive_count,
             max_queue_depth,
             queue,
-            rate_limit_per_sec
+            rate_limit_per_sec,
+            request_timeout_secs,
+            upload_timeout_secs
         );
         macro_rules! overlay_option {
             ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
         }
-        overlay_option!(sqs_queue_url, sqs_dlq_url, sqs_endpoint_url, aws_region, tls_cert, tls_key);
+        overlay_option!(
+            sqs_queue_url,
+            sqs_dlq_url,
+            sqs_endpoint_url,
+            aws_region,
+            tls_cert,
+            tls_key,
+            metrics_token
+        );
         s.allow_insecure_http |= serve.allow_insecure_http;
         s.validate()?;
         Ok(s)
@@ -315,6 +359,16 @@ pub struct ServeArgs {
     /// Requests per second per credential; 0: no limit [default: 50].
     #[arg(long, env = "ROSTER_RATE_LIMIT_PER_SEC")]
     pub rate_limit_per_sec: Option<f64>,
+    /// Seconds an ordinary request may take [default: 60].
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Seconds an upload to /integrations/hr-feed may take [default: 14400].
+    #[arg(long, env = "ROSTER_UPLOAD_TIMEOUT_SECS")]
+    pub upload_timeout_secs: Option<u64>,
+    /// Bearer token Prometheus sends to /metrics (better in the environment
+    /// or the config file than on a command line).
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
     /// Allow plain HTTP on a non-loopback address (e.g. behind a TLS-terminating
     /// load balancer).
     #[arg(long, env = "ROSTER_ALLOW_INSECURE_HTTP")]
@@ -391,8 +445,9 @@ password = "hunter2"
         assert_eq!(s.notifiers.webhook.len(), 1);
         assert_eq!(s.notifiers.sns[0].region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.notifiers.smtp[0].to.len(), 1);
+        let s = Settings { metrics_token: Some(Secret::new("prom-scrape-token-0123")), ..s };
         let debug = format!("{s:?}");
-        for secret in ["TOKEN", "whsec", "hunter2", "ops@example.com"] {
+        for secret in ["TOKEN", "whsec", "hunter2", "ops@example.com", "prom-scrape-token"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
         assert!(debug.contains("hooks.slack.com"), "the host names the webhook");

@@ -37,7 +37,7 @@ enum Command {
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
-    /// Creates operator keys for cross-tenant administration; works on the data directory.
+    /// Creates, lists and revokes operator keys (cross-tenant administration); works on the data directory.
     #[command(subcommand)]
     Operators(operators::OperatorsCommand),
     /// Creates, lists and revokes a tenant's API keys (needs an admin key).
@@ -46,7 +46,7 @@ enum Command {
     /// Reads a tenant's audit log of administrative actions (needs an admin key).
     #[command(subcommand)]
     Audit(keys::AuditCommand),
-    /// Shows the alarms of a running Roster (needs an admin key).
+    /// Shows the alarms of a running Roster (needs an operator key).
     #[command(subcommand)]
     Alarms(alarms::AlarmsCommand),
     /// Measures the platform against raw SQLite on this machine (see BENCHMARKS.md).

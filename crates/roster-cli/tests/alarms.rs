@@ -2,7 +2,8 @@
 //! which reaches a webhook started here and (with moto) an SNS topic read
 //! back through an SQS subscription, shows in `/v1/alarms` and
 //! `roster alarms ls`, and clears — notified once more — after a purge;
-//! `/metrics` counts a pushed feed; a request id follows its record from the
+//! `/metrics` counts a pushed feed (for the metrics token or an operator key
+//! only), `/v1/alarms` answers operators only; a request id follows its record from the
 //! ingest log line to the apply log line.
 //!
 //! SNS runs when `ROSTER_TEST_SQS_ENDPOINT` names moto (`scripts/test` starts
@@ -28,6 +29,9 @@ use support::{TestApp, person, spawn_app, spawn_app_with};
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 type Calls = Arc<Mutex<Vec<Value>>>;
+
+/// What Prometheus would send (`authorization: credentials_file`).
+const METRICS_TOKEN: &str = "prom-scrape-token-0123456789";
 
 /// A webhook receiver on a free port: records each JSON body, answers 200.
 async fn webhook_listener() -> (String, Calls) {
@@ -123,8 +127,11 @@ async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut done: F) {
     }
 }
 
-async fn alarm(app: &TestApp, name: &str) -> Value {
-    let all = app.get_json("/v1/alarms").await;
+/// The alarm's status, as an operator reads it (alarms count every tenant's data).
+async fn alarm(app: &TestApp, op: &str, name: &str) -> Value {
+    let res = app.get_as(op, "/v1/alarms").await;
+    assert_eq!(res.status(), 200);
+    let all: Value = res.json().await.unwrap();
     all["items"].as_array().unwrap().iter().find(|a| a["name"] == name).cloned().expect("the rule is listed")
 }
 
@@ -144,9 +151,9 @@ async fn send_poison(app: &TestApp) {
 
 /// `roster alarms ls` as a user runs it (off the runtime's thread: the
 /// server it asks runs on that thread).
-async fn alarms_ls(app: &TestApp, json: bool) -> String {
+async fn alarms_ls(app: &TestApp, op: &str, json: bool) -> String {
     let mut args = vec!["alarms".to_owned(), "ls".into(), "--server".into(), app.base.clone()];
-    args.extend(["--key".to_owned(), app.key.clone()]);
+    args.extend(["--key".to_owned(), op.to_owned()]);
     if json {
         args.push("--json".into());
     }
@@ -184,13 +191,15 @@ async fn a_dead_letter_raises_the_dlq_alarm_once_and_a_purge_clears_it() {
         s.notifiers.sns = sns_config;
     })
     .await;
+    let op = app.operator_key("ops").await;
 
-    wait_until("the DLQ alarm to start OK", async || alarm(&app, "dlq_depth").await["state"] == "OK").await;
+    wait_until("the DLQ alarm to start OK", async || alarm(&app, &op, "dlq_depth").await["state"] == "OK")
+        .await;
     assert!(states_of(&calls, "dlq_depth").is_empty(), "INSUFFICIENT_DATA -> OK at start is not notified");
 
     send_poison(&app).await;
-    wait_until("the DLQ alarm", async || alarm(&app, "dlq_depth").await["state"] == "ALARM").await;
-    let status = alarm(&app, "dlq_depth").await;
+    wait_until("the DLQ alarm", async || alarm(&app, &op, "dlq_depth").await["state"] == "ALARM").await;
+    let status = alarm(&app, &op, "dlq_depth").await;
     assert_eq!(status["reason"], "dlq_depth = 1 > 0");
     assert_eq!((status["metric"].as_str(), status["comparison"].as_str()), (Some("dlq_depth"), Some(">")));
     wait_until("the webhook call", async || !states_of(&calls, "dlq_depth").is_empty()).await;
@@ -198,10 +207,10 @@ async fn a_dead_letter_raises_the_dlq_alarm_once_and_a_purge_clears_it() {
     assert_eq!(call["text"], ":rotating_light: ALARM dlq_depth: dlq_depth = 1 > 0");
     assert_eq!(call["previousState"], "OK");
 
-    let table = alarms_ls(&app, false).await;
+    let table = alarms_ls(&app, &op, false).await;
     let line = table.lines().find(|l| l.starts_with("dlq_depth ")).expect("a dlq_depth row");
     assert!(line.contains("ALARM") && line.contains("dlq_depth = 1 > 0"), "{table}");
-    let listed: Value = serde_json::from_str(&alarms_ls(&app, true).await).unwrap();
+    let listed: Value = serde_json::from_str(&alarms_ls(&app, &op, true).await).unwrap();
     assert!(listed.as_array().unwrap().iter().any(|a| a["name"] == "dlq_depth" && a["state"] == "ALARM"));
 
     // A few more evaluations while the DLQ stays full: no repeat.
@@ -210,11 +219,11 @@ async fn a_dead_letter_raises_the_dlq_alarm_once_and_a_purge_clears_it() {
 
     let res = app.http.delete(app.url("/v1/dlq")).bearer_auth(&app.key).send().await.unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["purged"], 1);
-    wait_until("the DLQ alarm to clear", async || alarm(&app, "dlq_depth").await["state"] == "OK").await;
+    wait_until("the DLQ alarm to clear", async || alarm(&app, &op, "dlq_depth").await["state"] == "OK").await;
     wait_until("the OK webhook call", async || states_of(&calls, "dlq_depth").len() == 2).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(states_of(&calls, "dlq_depth"), ["ALARM", "OK"], "exactly one more webhook call");
-    assert_eq!(alarm(&app, "dlq_depth").await["reason"], "dlq_depth = 0, not > 0");
+    assert_eq!(alarm(&app, &op, "dlq_depth").await["reason"], "dlq_depth = 0, not > 0");
 
     if let Some(sns) = sns.as_mut() {
         let dlq = |seen: &[(String, String)]| {
@@ -245,7 +254,11 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_reflect_a_pushed_feed_and_the_dlq() {
-    let app = spawn_app_with(|s| s.alarm_interval_secs = 1).await;
+    let app = spawn_app_with(|s| {
+        s.alarm_interval_secs = 1;
+        s.metrics_token = Some(Secret::new(METRICS_TOKEN));
+    })
+    .await;
     let res = app
         .post_feed(&json!({"records": [person("E1", "R&D"), person("E2", "Ops"), {"externalId": "E3", "emails": ["nope"]}]}))
         .await;
@@ -253,8 +266,8 @@ async fn metrics_reflect_a_pushed_feed_and_the_dlq() {
     let feed: Value = res.json().await.unwrap();
     app.wait_feed(feed["feedId"].as_str().unwrap()).await;
 
-    let res = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), 200, "no key needed, like /healthz");
+    let res = app.http.get(app.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(res.status(), 200, "Prometheus with the metrics token");
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let m = res.text().await.unwrap();
     let tenant = format!("tenant=\"{}\"", app.tenant_id);
@@ -277,7 +290,8 @@ async fn metrics_reflect_a_pushed_feed_and_the_dlq() {
     send_poison(&app).await;
     let mut last = String::new();
     wait_until("the DLQ gauge and the alarm state", async || {
-        last = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let res = app.http.get(app.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        last = res.text().await.unwrap();
         sample(&last, "roster_queue_dlq_messages", &[]) == Some(1.0)
             && sample(&last, "roster_alarm_state", &["alarm=\"dlq_depth\"", "state=\"ALARM\""]) == Some(1.0)
     })
@@ -287,10 +301,56 @@ async fn metrics_reflect_a_pushed_feed_and_the_dlq() {
 }
 
 #[tokio::test]
-async fn the_alarms_api_needs_an_admin_key() {
+async fn metrics_need_the_metrics_token_or_an_operator_key() {
+    let app = spawn_app_with(|s| s.metrics_token = Some(Secret::new(METRICS_TOKEN))).await;
+    let scrape = |token: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.http.get(app.url("/metrics"));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let res = scrape(None).await;
+    assert_eq!(res.status(), 401, "no credential, no metrics");
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("metrics token"), "{problem}");
+    assert_eq!(scrape(Some("not-the-token-0123456".into())).await.status(), 401, "a wrong token");
+    assert_eq!(scrape(Some(app.key.clone())).await.status(), 401, "a tenant's admin key is not enough");
+    let res = scrape(Some(METRICS_TOKEN.into())).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("# TYPE"));
+    let op = app.operator_key("ops").await;
+    assert_eq!(scrape(Some(op)).await.status(), 200, "an operator key works too");
+
+    // Without a configured token, only operator keys scrape.
+    let bare = spawn_app().await;
+    let res = bare.http.get(bare.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let op = bare.operator_key("ops").await;
+    assert_eq!(bare.get_as(&op, "/metrics").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_alarms_api_is_for_operators_only() {
     let app = spawn_app().await;
     assert_eq!(app.http.get(app.url("/v1/alarms")).send().await.unwrap().status(), 401);
-    let all = app.get_json("/v1/alarms").await;
+    // Alarms count every tenant's dead letters and halted feeds: a tenant's
+    // admin key is refused, and so is `roster alarms ls` with it.
+    let res = app.get("/v1/alarms").await;
+    assert_eq!(res.status(), 403);
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("operator"), "{problem}");
+    let args = ["alarms", "ls", "--server", &app.base, "--key", &app.key].map(str::to_owned);
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(BIN).args(args).output().unwrap()).await.unwrap();
+    assert!(!out.status.success(), "roster alarms ls with a tenant key fails");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+
+    let op = app.operator_key("ops").await;
+    let all: Value = app.get_as(&op, "/v1/alarms").await.json().await.unwrap();
     let names: Vec<&str> =
         all["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds"]);

@@ -32,11 +32,18 @@ async fn send(
     req.send().await.unwrap()
 }
 
+/// A's CSV profile for its `workday` source.
+fn a_mapping() -> Value {
+    json!({"fields": {"externalId": {"column": "A Employee Number"}, "title": {"column": "A Job Title"}}})
+}
+
 async fn setup(app: &TestApp) -> Owned {
     let feed = app.push(json!([person("A1", "Sales"), person("A2", "Sales")])).await;
     let feed = feed["feedId"].as_str().unwrap().to_owned();
     app.wait_feed(&feed).await;
     let res = app.put_json("/v1/sources/workday", &json!({"validation": "strict"})).await;
+    assert_eq!(res.status(), 200);
+    let res = app.put_json("/v1/sources/workday/mapping", &a_mapping()).await;
     assert_eq!(res.status(), 200);
     // An empty full snapshot halts: nobody is deactivated until decided.
     let res = app.post_feed(&json!({"mode": "full", "records": []})).await;
@@ -113,11 +120,29 @@ async fn another_tenant_learns_nothing_of_a_tenants_data_on_any_endpoint() {
     let res =
         send(&app, &b, Method::PUT, "/v1/sources/workday", Some(json!({"validation": "partial"}))).await;
     assert_eq!(res.status(), 200);
+    // B's PUT of a mapping of the same source name writes B's own profile;
+    // its answer shows nothing of A's.
+    let b_profile = json!({"fields": {"externalId": {"column": "B Id"}}});
+    let res = send(&app, &b, Method::PUT, "/v1/sources/workday/mapping", Some(b_profile.clone())).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains("A Employee Number") && !body.contains("A Job Title"),
+        "leaks A's profile: {body}"
+    );
+    let res = send(&app, &b, Method::GET, "/v1/sources/workday/mapping", None).await;
+    let body = res.text().await.unwrap();
+    assert!(body.contains("B Id") && !body.contains("A Employee Number"), "B reads its own: {body}");
 
     // And A's data is as it was.
     assert_eq!(app.get_json("/v1/dlq").await["items"].as_array().unwrap().len(), 1);
     assert_eq!(app.get_json(&format!("/v1/feeds/{}", a.halted)).await["status"], "halted");
     assert_eq!(app.get_json("/v1/sources/workday").await["validation"], "strict");
+    let a_profile = app.get_json("/v1/sources/workday/mapping").await.to_string();
+    assert!(
+        a_profile.contains("A Employee Number") && !a_profile.contains("B Id"),
+        "A's mapping is untouched by B's PUT: {a_profile}"
+    );
     assert_eq!(app.get_json("/v1/people/A1").await["status"], "active");
 
     // The same Idempotency-Key in two tenants is two keys.

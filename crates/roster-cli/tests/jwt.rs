@@ -484,3 +484,43 @@ async fn a_clients_rate_budget_follows_it_across_fresh_tokens() {
     assert_eq!(status, 429, "{detail}");
     assert_eq!(answer(&app, &issuer.good("client-beta", "roster/read"), "/v1/people").await.0, 200);
 }
+
+#[tokio::test]
+async fn a_clients_first_use_of_the_day_is_audited_once_like_an_api_keys() {
+    let issuer = Issuer::start().await;
+    let app = app_with(&issuer, |_| {}).await;
+    for (i, request_id) in ["jwt-first", "jwt-second", "jwt-third"].into_iter().enumerate() {
+        // A fresh token each time: the client is the credential, not the token.
+        let token = issuer.good("client-acme", "roster/read");
+        let res = app
+            .http
+            .get(app.url("/v1/people"))
+            .bearer_auth(token)
+            .header("x-request-id", request_id)
+            .send()
+            .await;
+        assert_eq!(res.unwrap().status(), 200, "request {i}");
+    }
+    assert_eq!(answer(&app, &issuer.good("client-beta", "roster/read"), "/v1/people").await.0, 200);
+
+    let log = app.get_json("/v1/audit").await;
+    let by_tokens: Vec<(&str, &str, &str, &str)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"].as_str().unwrap().starts_with("jwt:"))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["requestId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_tokens,
+        [("key.used", "jwt:client-acme", "jwt:client-acme", "jwt-first")],
+        "the first use today, once; beta's client is in beta's log, not acme's: {log}"
+    );
+}

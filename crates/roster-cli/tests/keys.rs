@@ -25,12 +25,13 @@ async fn revoke(app: &TestApp, admin: &str, id: &str, request_id: &str) -> reqwe
         .unwrap()
 }
 
-/// The audit log's administrative entries (without the daily `key.used`).
+/// The audit log's administrative entries made through the API (without
+/// the daily `key.used`, nor the tenant's creation by the CLI).
 async fn audit(app: &TestApp, key: &str) -> Vec<Value> {
     let res = app.get_as(key, "/v1/audit").await;
     assert_eq!(res.status(), 200);
     let items = res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
-    items.into_iter().filter(|e| e["action"] != "key.used").collect()
+    items.into_iter().filter(|e| e["action"] != "key.used" && e["actor"] != "cli").collect()
 }
 
 /// `roster <args> --server .. --key ..`, off the runtime's thread (the server
@@ -170,7 +171,95 @@ async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["key.used", "key.created", "key.used", "key.revoked"],
-        "each key's first use today too"
+        ["tenant.created", "key.created", "key.used", "key.created", "key.used", "key.revoked"],
+        "the tenant and its first key made by the CLI, then each key's first use today too"
     );
+}
+
+/// Posts with the admin key and a request id; asserts 200.
+async fn admin_post(app: &TestApp, path: &str, request_id: &str) -> Value {
+    let res =
+        app.http.post(app.url(path)).bearer_auth(&app.key).header("x-request-id", request_id).send().await;
+    let res = res.unwrap();
+    assert_eq!(res.status(), 200, "POST {path}");
+    res.json().await.unwrap()
+}
+
+/// An empty full snapshot after people exist: halted until decided.
+async fn halted_feed(app: &TestApp) -> String {
+    let res = app.post_feed(&json!({"mode": "full", "records": []})).await;
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    assert_eq!(app.wait_feed(&id).await["status"], "halted");
+    id
+}
+
+#[tokio::test]
+async fn deciding_feeds_mapping_and_redriving_are_audited_with_actor_target_and_request_id() {
+    let app = spawn_app().await;
+    let feed = app.push(json!([support::person("E1", "Sales"), support::person("E2", "Sales")])).await;
+    app.wait_feed(feed["feedId"].as_str().unwrap()).await;
+
+    let rejected = halted_feed(&app).await;
+    assert_eq!(
+        admin_post(&app, &format!("/v1/feeds/{rejected}/reject"), "req-reject").await["status"],
+        "rejected"
+    );
+    let approved = halted_feed(&app).await;
+    assert_eq!(
+        admin_post(&app, &format!("/v1/feeds/{approved}/approve"), "req-approve").await["status"],
+        "completed"
+    );
+
+    let profile =
+        json!({"fields": {"externalId": {"column": "Employee ID"}, "name.givenName": {"column": "First"}}});
+    let res = app
+        .http
+        .put(app.url("/v1/sources/workday/mapping"))
+        .bearer_auth(&app.key)
+        .header("x-request-id", "req-mapping")
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // A dead letter of the tenant, redriven by its id.
+    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let poison = roster_queue::OutgoingMessage {
+        id: "poison-audit".into(),
+        group_id: "g".into(),
+        tenant: app.tenant_id.to_string(),
+        body: b"{}".to_vec(),
+        delay: std::time::Duration::ZERO,
+    };
+    queue.send_batch(vec![poison]).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.get_json("/v1/dlq").await["items"].as_array().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not dead-lettered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(admin_post(&app, "/v1/dlq/poison-audit/redrive", "req-redrive").await["redriven"], 1);
+
+    let log = audit(&app, &app.key).await;
+    let got: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| {
+            (e["action"].as_str().unwrap(), e["target"].as_str().unwrap(), e["requestId"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("feed.rejected", rejected.as_str(), "req-reject"),
+            ("feed.approved", approved.as_str(), "req-approve"),
+            ("mapping.updated", "workday", "req-mapping"),
+            ("dlq.redriven", "poison-audit", "req-redrive"),
+        ]
+    );
+    let admin_id = app.get_json("/v1/keys").await["items"][0]["id"].as_str().unwrap().to_owned();
+    for e in &log {
+        assert_eq!(e["actor"], format!("key:{admin_id}"), "the admin key did each: {e}");
+        assert!(e["at"].is_number(), "{e}");
+    }
 }

@@ -2,7 +2,8 @@
 //! every kind of feed — valid and invalid JSON records, a CSV with a mapping
 //! profile (and a dry run), a SCIM BulkRequest, a strict source's refusal,
 //! stale updates, reads — and then neither its log nor any error answer may
-//! contain a name, e-mail, phone number or date of birth of the test data.
+//! contain a name, e-mail, phone number, date of birth, national id or home
+//! address of the test data.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,6 +27,12 @@ const PERSONAL: &[&str] = &[
     "quintessa@example.org",
     "Zebulon",
     "not-an-email@@example.org",
+    // A date of birth, a national id and a home address (custom attributes
+    // of P1; in P5 as invalid values that an error message could quote).
+    "1967-08-14",
+    "756.1234.5678.97",
+    "17 Rue des Oliviers",
+    "75011 Paris",
 ];
 
 fn create_tenant(data_dir: &Path) -> String {
@@ -76,10 +83,13 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
     let (status, body) = send(http.post(format!("{base}/integrations/hr-feed")).json(&json!({"records": [
         {"externalId": "P1", "name": {"givenName": "Hypatia", "familyName": "Alexandrina"},
          "emails": [{"value": "hypatia.alex@example.org"}], "phoneNumbers": [{"value": "+49 30 5550199"}],
-         "hireDate": "2020-02-03", "customAttributes": {"birthDate": "1980-01-01"}},
+         "hireDate": "2020-02-03", "customAttributes": {"birthDate": "1967-08-14",
+            "nationalId": "756.1234.5678.97", "homeAddress": "17 Rue des Oliviers, 75011 Paris"}},
         {"externalId": "P2", "name": {"givenName": "Bartholomew"}, "emails": [{"value": "not-an-email@@example.org"}]},
         {"externalId": "P3", "name": {"givenName": "Zebulon"}, "hireDate": "31/31/2020"},
         {"externalId": "P4", "name": {"givenName": "Zebulon\u{7}"}},
+        {"externalId": "P5", "emails": [{"value": "17 Rue des Oliviers, 75011 Paris"}],
+         "hireDate": "756.1234.5678.97", "terminationDate": "1967-08-14T99"},
         {"externalId": "P1", "name": {"givenName": "Hypatia"}}
     ]}))).await;
     assert_eq!(status, 202, "{body}");
@@ -172,6 +182,17 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
         .await
         .unwrap();
     assert_eq!(people["name"]["givenName"], "Leopoldine", "the data itself was stored");
+    let p1: Value = http
+        .get(format!("{base}/v1/people/P1?history=true"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    assert!(p1.to_string().contains("756.1234.5678.97"), "the national id was stored: {p1}");
     let _ = child.kill();
     let _ = child.wait();
 

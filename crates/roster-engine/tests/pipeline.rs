@@ -367,6 +367,12 @@ impl Directory for FlakyDirectory {
     ) -> Result<Option<OperatorKeyInfo>, StoreError> {
         self.inner.authenticate_operator_key(hash).await
     }
+    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+        self.inner.list_operator_keys().await
+    }
+    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+        self.inner.revoke_operator_key(id, now).await
+    }
     async fn append_audit(&self, e: NewAuditEntry) -> Result<(), StoreError> {
         self.inner.append_audit(e).await
     }

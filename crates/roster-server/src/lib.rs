@@ -15,11 +15,14 @@ mod state;
 pub mod tls;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::Request;
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(trace)
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -70,12 +74,63 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// The path whose requests may stream a large upload.
+pub(crate) const INGEST_PATH: &str = "/integrations/hr-feed";
+
+/// Answers `408` (and closes the connection) when a request takes longer
+/// than its limit: `upload_timeout` on the ingest endpoint, where a large
+/// CSV streams for long, `request_timeout` everywhere else.
+async fn time_limit(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
+    let limit = if req.uri().path() == INGEST_PATH {
+        state.config.upload_timeout
+    } else {
+        state.config.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => problem::ApiError::RequestTimeout { secs: limit.as_secs() }.into_response(),
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish
+/// (at most 30 s).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let server = axum_server::from_tcp(listener.into_std()?)?;
+    let server = with_limits(server, &state.config).handle(graceful(shutdown));
+    server.serve(router(state).into_make_service()).await
+}
+
+/// The connection-level limits hyper enforces before a request reaches the
+/// router: the size of a request head (`431` past it) and how long its
+/// headers may take to arrive (the connection is closed past it).
+pub(crate) fn with_limits<A: axum_server::Address, Acc>(
+    mut server: axum_server::Server<A, Acc>,
+    config: &ServerConfig,
+) -> axum_server::Server<A, Acc> {
+    let builder = server.http_builder();
+    builder
+        .http1()
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192));
+    builder.http2().max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    // A connection that never completes a first request (not even the bytes
+    // that tell HTTP/1 from HTTP/2) is closed too.
+    server.first_request_timeout(config.header_read_timeout)
+}
+
+/// A handle that starts a graceful shutdown when `shutdown` resolves.
+pub(crate) fn graceful(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> axum_server::Handle<std::net::SocketAddr> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    handle
 }

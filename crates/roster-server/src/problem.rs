@@ -39,6 +39,9 @@ pub enum ApiError {
     TooManyRecords(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The request took longer than the server's limit for it.
+    #[error("the request took longer than the limit of {secs} s; the connection is closed")]
+    RequestTimeout { secs: u64 },
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after_secs: u64 },
     #[error("internal error")]
@@ -69,6 +72,9 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable")
+            }
+            ApiError::RequestTimeout { .. } => {
+                (StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request Timeout")
             }
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too Many Requests")
@@ -113,6 +119,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::RequestTimeout { .. } => {
+                // The rest of the body may still be on its way: start afresh.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::TooManyRequests { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -1,6 +1,8 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use roster_core::Clock;
+use roster_core::secret::Secret;
 use roster_engine::{AlarmBoard, Ingest};
 use roster_queue::Queue;
 use roster_store::Directory;
@@ -17,11 +19,35 @@ pub struct ServerConfig {
     pub upload_limit: u64,
     /// Served over TLS: every answer carries `Strict-Transport-Security`.
     pub hsts: bool,
+    /// Longest an ordinary request may take, body included (`408` past it).
+    pub request_timeout: Duration,
+    /// Longest a request to the ingest endpoint may take: a large CSV streams
+    /// for a long time (a stalled one is failed by the scheduler's stall
+    /// check); a body read whole still gets `request_timeout`.
+    pub upload_timeout: Duration,
+    /// Longest a client may take to send a request's headers; the
+    /// connection is closed past it (slow-header attacks).
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes: larger is
+    /// `431`. At least 8 KiB.
+    pub max_header_bytes: usize,
+    /// The bearer token Prometheus sends to `/metrics` (an operator key is
+    /// accepted too); `None`: only operator keys.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { body_limit: 32 * 1024 * 1024, upload_limit: 4 * 1024 * 1024 * 1024, hsts: false }
+        Self {
+            body_limit: 32 * 1024 * 1024,
+            upload_limit: 4 * 1024 * 1024 * 1024,
+            hsts: false,
+            request_timeout: Duration::from_secs(60),
+            upload_timeout: Duration::from_secs(4 * 3600),
+            header_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+            metrics_token: None,
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
 pub use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
@@ -25,15 +24,7 @@ pub async fn serve_tls(
     config: RustlsConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
-    });
-    let app = crate::router(state);
-    axum_server::from_tcp_rustls(listener.into_std()?, config)?
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
+    let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?;
+    let server = crate::with_limits(server, &state.config).handle(crate::graceful(shutdown));
+    server.serve(crate::router(state).into_make_service()).await
 }

@@ -45,6 +45,7 @@ macro_rules! directory_conformance_tests {
             api_keys_are_listed_and_revoked_per_tenant,
             audit_log_is_per_tenant_and_in_order,
             operator_keys_are_apart_from_tenant_keys,
+            operator_keys_are_revoked_at_once,
             feeds_are_counted_by_status_across_tenants
         );
     };
@@ -721,4 +722,21 @@ pub async fn operator_keys_are_apart_from_tenant_keys(d: &impl Directory) {
     assert_eq!(found.id, op.id);
     assert!(d.authenticate_key(&[7; 32], T0).await.unwrap().is_none(), "not a tenant's key");
     assert!(d.authenticate_operator_key(&[8; 32]).await.unwrap().is_none());
+}
+
+pub async fn operator_keys_are_revoked_at_once(d: &impl Directory) {
+    let old = d.create_operator_key("alice", "rk_op_aaaa".into(), [21; 32], T0).await.unwrap();
+    let new = d.create_operator_key("bob", "rk_op_bbbb".into(), [22; 32], T0.plus_millis(1)).await.unwrap();
+    let listed: Vec<String> = d.list_operator_keys().await.unwrap().into_iter().map(|k| k.id).collect();
+    assert_eq!(listed, [old.id.clone(), new.id.clone()], "every operator key, oldest first");
+    let revoked = d.revoke_operator_key(&old.id, T1).await.unwrap();
+    assert_eq!((revoked.name.as_str(), revoked.revoked_at), ("alice", Some(T1)));
+    assert!(d.authenticate_operator_key(&[21; 32]).await.unwrap().is_none(), "refused on the next request");
+    assert!(d.authenticate_operator_key(&[22; 32]).await.unwrap().is_some(), "the other key still works");
+    let again = d.revoke_operator_key(&old.id, T1.plus_millis(5)).await.unwrap();
+    assert_eq!(again.revoked_at, Some(T1), "revoking twice keeps the first time");
+    assert!(matches!(d.revoke_operator_key("no-such-key", T1).await, Err(StoreError::NotFound)));
+    let listed = d.list_operator_keys().await.unwrap();
+    assert_eq!(listed.len(), 2, "a revoked key is still listed");
+    assert_eq!(listed[0].revoked_at, Some(T1));
 }

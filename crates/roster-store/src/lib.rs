@@ -91,6 +91,14 @@ pub struct OperatorKeyInfo {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// The section of the audit log that belongs to no tenant: operator keys
+/// created and revoked, tenants created, tenants listed by an operator. It
+/// is read with `list_audit(platform_log(), ..)` (`GET /v1/operator/audit`);
+/// no tenant has this id.
+pub fn platform_log() -> TenantId {
+    TenantId::from(uuid::Uuid::nil())
+}
+
 /// One administrative action, as the append-only audit log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -495,6 +503,11 @@ pub trait Directory: Send + Sync + 'static {
     /// The operator key with this hash, unless revoked.
     async fn authenticate_operator_key(&self, hash: &[u8; 32])
     -> Result<Option<OperatorKeyInfo>, StoreError>;
+    /// Every operator key, oldest first, revoked ones included.
+    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError>;
+    /// Revokes an operator key, effective for the next request. Revoking a
+    /// revoked key changes nothing. `NotFound` if no key has this id.
+    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError>;
 
     // --- audit log (append-only: there is no way to change or remove an entry) ---
 

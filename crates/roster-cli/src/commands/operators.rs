@@ -1,12 +1,13 @@
-//! `roster operators create NAME`: an operator key for cross-tenant
-//! administration (`/v1/operator/...`), made on the server's data directory
-//! like tenants are.
+//! `roster operators create|ls|revoke`: operator keys for cross-tenant
+//! administration (`/v1/operator/...`, `/v1/alarms`, `/metrics`), managed on
+//! the server's data directory like tenants are. Each creation and
+//! revocation is written to the platform's audit log with the actor `cli`.
 
 use clap::Subcommand;
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_operator_key;
-use roster_store::{Directory, OperatorKeyInfo, StoreError};
+use roster_store::{Directory, NewAuditEntry, OperatorKeyInfo, StoreError, platform_log};
 
 use crate::app;
 use crate::config::{GlobalArgs, ServeArgs, Settings};
@@ -18,24 +19,87 @@ pub enum OperatorsCommand {
         /// Who holds it, as the audit log will name them.
         name: String,
     },
+    /// Lists operator keys (prefixes only), revoked ones included.
+    Ls,
+    /// Revokes an operator key at once: by its id, or every live key of a name.
+    Revoke {
+        /// The key's id, or its holder's name.
+        name_or_id: String,
+    },
 }
 
 pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<()> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
     let directory = app::open_directory(&settings)?;
-    let OperatorsCommand::Create { name } = cmd;
-    let (key, secret) = create_operator(directory.as_ref(), &name).await?;
-    println!("operator key {} for {}; store it now, it is not shown again:", key.id, key.name);
-    println!("{}", secret.expose());
+    match cmd {
+        OperatorsCommand::Create { name } => {
+            let (key, secret) = create_operator(directory.as_ref(), &name).await?;
+            println!("operator key {} for {}; store it now, it is not shown again:", key.id, key.name);
+            println!("{}", secret.expose());
+        }
+        OperatorsCommand::Ls => {
+            println!("{:<38} {:<24} {:<16} {:<26} REVOKED", "ID", "NAME", "PREFIX", "CREATED");
+            for k in directory.list_operator_keys().await? {
+                let revoked = k.revoked_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+                println!("{:<38} {:<24} {:<16} {:<26} {revoked}", k.id, k.name, k.prefix, k.created_at);
+            }
+        }
+        OperatorsCommand::Revoke { name_or_id } => {
+            let revoked = revoke_operator(directory.as_ref(), &name_or_id).await?;
+            if revoked.is_empty() {
+                anyhow::bail!("no live operator key has the id or name {name_or_id:?}");
+            }
+            for k in revoked {
+                println!("operator key {} of {} revoked", k.id, k.name);
+            }
+        }
+    }
     Ok(())
 }
 
+/// Creates an operator key; audited in the platform log as `operator.created`.
 pub async fn create_operator(
     directory: &dyn Directory,
     name: &str,
 ) -> Result<(OperatorKeyInfo, ApiKeySecret), StoreError> {
     let secret = generate_operator_key();
-    let key =
-        directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), SystemClock.now()).await?;
+    let now = SystemClock.now();
+    let key = directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), now).await?;
+    directory.append_audit(cli_entry("operator.created", &key.id)).await?;
     Ok((key, secret))
+}
+
+/// Revokes the key with this id, or else every live key of this name;
+/// returns those revoked (none if nothing matched). Each is audited in the
+/// platform log as `operator.revoked`.
+pub async fn revoke_operator(
+    directory: &dyn Directory,
+    name_or_id: &str,
+) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+    let keys = directory.list_operator_keys().await?;
+    let by_id: Vec<&OperatorKeyInfo> = keys.iter().filter(|k| k.id == name_or_id).collect();
+    let chosen: Vec<&OperatorKeyInfo> = if by_id.is_empty() {
+        keys.iter().filter(|k| k.name == name_or_id && k.revoked_at.is_none()).collect()
+    } else {
+        by_id
+    };
+    let mut out = Vec::new();
+    for k in chosen {
+        let revoked = directory.revoke_operator_key(&k.id, SystemClock.now()).await?;
+        directory.append_audit(cli_entry("operator.revoked", &k.id)).await?;
+        out.push(revoked);
+    }
+    Ok(out)
+}
+
+/// An entry of the platform log made by a command run beside the server.
+fn cli_entry(action: &'static str, target: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: SystemClock.now(),
+        tenant_id: platform_log(),
+        actor: "cli".into(),
+        action,
+        target: Some(target.to_owned()),
+        request_id: None,
+    }
 }

@@ -2,7 +2,9 @@ use clap::Subcommand;
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_api_key;
-use roster_store::{ApiKeyInfo, Directory, NewApiKey, Scope, StoreError, Tenant};
+use roster_store::{
+    ApiKeyInfo, Directory, NewApiKey, NewAuditEntry, Scope, StoreError, Tenant, platform_log,
+};
 
 use crate::app;
 use crate::config::{GlobalArgs, ServeArgs, Settings};
@@ -42,7 +44,9 @@ pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()>
 }
 
 /// Creates a tenant and its first API key (all scopes). The secret is
-/// returned once; only its hash is stored.
+/// returned once; only its hash is stored. Audited with the actor `cli`:
+/// `tenant.created` and `key.created` in the tenant's log, `tenant.created`
+/// in the platform's.
 pub async fn create_tenant(
     directory: &dyn Directory,
     name: &str,
@@ -69,5 +73,17 @@ pub async fn create_tenant(
             now,
         )
         .await?;
+    // Who made the tenant and its first key: the command line, beside the server.
+    let entry = |log, action, target: String| NewAuditEntry {
+        at: now,
+        tenant_id: log,
+        actor: "cli".into(),
+        action,
+        target: Some(target),
+        request_id: None,
+    };
+    directory.append_audit(entry(tenant.id, "tenant.created", tenant.id.to_string())).await?;
+    directory.append_audit(entry(tenant.id, "key.created", key.id.clone())).await?;
+    directory.append_audit(entry(platform_log(), "tenant.created", tenant.id.to_string())).await?;
     Ok((tenant, key, secret))
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Response;
 use roster_cli::app::{self, Running};
+use roster_cli::commands::operators::create_operator;
 use roster_cli::commands::tenants::create_tenant;
 use roster_cli::config::Settings;
 use serde_json::{Value, json};
@@ -54,6 +55,13 @@ impl TestApp {
     pub async fn new_tenant(&self, name: &str) -> String {
         let directory = app::open_directory(&self.settings).unwrap();
         let (_, _, secret) = create_tenant(directory.as_ref(), name).await.unwrap();
+        secret.expose().to_owned()
+    }
+
+    /// Creates an operator key (`rk_op_...`); returns it.
+    pub async fn operator_key(&self, name: &str) -> String {
+        let directory = app::open_directory(&self.settings).unwrap();
+        let (_, secret) = create_operator(directory.as_ref(), name).await.unwrap();
         secret.expose().to_owned()
     }
 

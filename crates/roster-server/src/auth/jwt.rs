@@ -255,6 +255,9 @@ pub struct JwtAuthenticator {
     issuers: Vec<Issuer>,
     http: reqwest::Client,
     tenants: Mutex<HashMap<String, TenantId>>,
+    /// The UTC day of each client's last use seen by this process, so the
+    /// first use of a day is audited once, as an API key's is.
+    used: Mutex<HashMap<(TenantId, String), i64>>,
 }
 
 impl fmt::Debug for JwtAuthenticator {
@@ -284,7 +287,16 @@ impl JwtAuthenticator {
             }))
             .build()
             .map_err(|e| JwtConfigError::Client(e.to_string()))?;
-        Ok(Self { issuers, http, tenants: Mutex::new(HashMap::new()) })
+        Ok(Self { issuers, http, tenants: Mutex::new(HashMap::new()), used: Mutex::new(HashMap::new()) })
+    }
+
+    /// Whether this is the principal's first use on `now`'s UTC day (in this
+    /// process; a restart may audit one more use that day).
+    pub fn first_use_today(&self, principal: &Principal, now: Timestamp) -> bool {
+        let day = now.millis().div_euclid(86_400_000);
+        let mut used = self.used.lock().expect("jwt use lock");
+        let key = (principal.tenant_id, principal.key_id.clone());
+        used.insert(key, day).is_none_or(|last| last != day)
     }
 
     /// Verifies a bearer token and names the principal it stands for.

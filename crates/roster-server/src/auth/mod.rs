@@ -56,10 +56,17 @@ impl FromRequestParts<AppState> for Principal {
         if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
             return match &state.jwt {
                 Some(jwt) => {
-                    let principal =
-                        jwt.authenticate(token, state.directory.as_ref(), state.clock.now()).await?;
+                    let now = state.clock.now();
+                    let principal = jwt.authenticate(token, state.directory.as_ref(), now).await?;
                     // A client may get a fresh token at will: its budget follows the client.
                     crate::ratelimit::charge(state, &principal.key_id)?;
+                    if jwt.first_use_today(&principal, now) {
+                        // Like an API key's: the client's first use of the day is audited.
+                        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok());
+                        let request_id = crate::audit::RequestId(request_id.map(str::to_owned));
+                        let target = Some(principal.key_id.clone());
+                        crate::audit::record(state, &principal, &request_id, "key.used", target).await;
+                    }
                     tracing::Span::current().record("tenant", tracing::field::display(principal.tenant_id));
                     Ok(principal)
                 }
@@ -112,24 +119,38 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// An operator, or a tenant's admin: for platform-wide reads such as the
-/// alarms.
+/// Who may scrape `/metrics`: Prometheus with the configured
+/// `metrics_token`, or an operator. The metrics count every tenant's
+/// traffic, so a tenant's key is not enough.
 #[derive(Debug, Clone)]
-pub struct PlatformReader;
+pub struct MetricsReader;
 
-impl FromRequestParts<AppState> for PlatformReader {
+impl FromRequestParts<AppState> for MetricsReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let operator =
-            parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-                v.trim_start_matches("Bearer ").starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX)
-            });
-        if operator {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization header (expected: Bearer <metrics token or operator key>)",
+            ))?;
+        if token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
             Operator::from_request_parts(parts, state).await?;
-        } else {
-            Principal::from_request_parts(parts, state).await?.require(Scope::Admin)?;
+            return Ok(MetricsReader);
         }
-        Ok(PlatformReader)
+        match &state.config.metrics_token {
+            Some(expected) if same_secret(token, expected.expose()) => Ok(MetricsReader),
+            _ => Err(ApiError::Unauthorized("/metrics needs the metrics token or an operator key")),
+        }
     }
+}
+
+/// Compares digests, so the time taken says nothing of the secret.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    !expected.is_empty() && Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
 }

@@ -1,17 +1,17 @@
 //! `GET /v1/alarms`: every alarm rule's state, since when and why.
 //!
-//! Alarms are platform-wide (the DLQ and the queue are shared by all
-//! tenants): an operator key or any tenant's `admin` key may read them.
+//! Alarms are platform-wide (the DLQ depth and the halted feeds count every
+//! tenant's data): only an operator key reads them, never a tenant's key.
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::auth::PlatformReader;
+use crate::auth::Operator;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-pub async fn list(State(state): State<AppState>, _reader: PlatformReader) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, _operator: Operator) -> Result<Json<Value>, ApiError> {
     let (evaluated, items) = match &state.alarms {
         Some(board) => (true, board.statuses()),
         // An ingest-only node (no workers) runs no evaluator.

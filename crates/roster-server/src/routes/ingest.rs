@@ -306,9 +306,14 @@ fn receipt_reply(sub: &Submission, r: IngestReceipt) -> Reply {
     }
 }
 
-/// The whole body, within the body limit.
+/// The whole body, within the body limit and the ordinary request timeout
+/// (only a streamed CSV gets the longer upload timeout).
 async fn buffered(state: &AppState, req: Request, fp: &Fingerprint) -> Result<Bytes, ApiError> {
-    let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+    let limit = state.config.request_timeout;
+    let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| ApiError::RequestTimeout { secs: limit.as_secs() })?;
+    let body = read.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge { limit: state.config.body_limit }
         } else {

@@ -12,8 +12,11 @@ mod people;
 mod sources;
 
 use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+use crate::auth::MetricsReader;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -21,7 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(scrape))
         .route("/v1/alarms", get(alarms::list))
         .route("/integrations/hr-feed", post(ingest::hr_feed))
         .route("/v1/feeds", get(feeds::list))
@@ -40,10 +43,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(audit::list))
         .route("/v1/operator/tenants", get(operator::tenants))
+        .route("/v1/operator/audit", get(operator::audit_log))
         .route("/v1/operator/tenants/{name}/dlq", axum::routing::delete(operator::purge))
         .route("/v1/operator/tenants/{name}/dlq/redrive", post(operator::redrive))
         .route("/v1/people", get(people::list))
         .route("/v1/people/{external_id}", get(people::show))
+}
+
+/// `GET /metrics`, for the metrics token or an operator key only.
+async fn scrape(_reader: MetricsReader, state: State<AppState>) -> impl IntoResponse {
+    metrics::metrics(state).await
 }
 
 pub async fn not_found() -> ApiError {

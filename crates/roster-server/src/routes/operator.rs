@@ -1,11 +1,13 @@
 //! `/v1/operator/...`: cross-tenant administration with an operator key.
 //! Every action on a tenant is written to that tenant's audit log, with the
-//! operator as the actor.
+//! operator as the actor; the others (listing tenants) to the platform's log.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use roster_core::TenantId;
 use roster_queue::Redrive;
-use roster_store::{NewAuditEntry, Tenant};
+use roster_store::{NewAuditEntry, Tenant, platform_log};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::audit::RequestId;
@@ -13,10 +15,37 @@ use crate::auth::Operator;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// `GET /v1/operator/tenants`
-pub async fn tenants(State(state): State<AppState>, _operator: Operator) -> Result<Json<Value>, ApiError> {
+/// `GET /v1/operator/tenants`: audited in the platform log (`tenants.listed`).
+pub async fn tenants(
+    State(state): State<AppState>,
+    operator: Operator,
+    request_id: RequestId,
+) -> Result<Json<Value>, ApiError> {
     let items = state.directory.list_tenants().await?;
+    let target = format!("{} tenants", items.len());
+    append(&state, &operator, platform_log(), request_id, "tenants.listed", target).await;
     Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/operator/audit?after&limit`: the platform's own audit log
+/// (operator keys created and revoked, tenants created, tenants listed),
+/// oldest first. A tenant's actions are in that tenant's log.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = super::page_size(q.limit)?;
+    let items = state.directory.list_audit(platform_log(), q.after, limit).await?;
+    let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
+    Ok(Json(json!({ "items": items, "next": next })))
 }
 
 async fn tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
@@ -31,15 +60,27 @@ async fn audit(
     action: &'static str,
     target: String,
 ) {
+    append(state, operator, tenant.id, request_id, action, target).await;
+}
+
+/// Appends an operator's action to a log: a tenant's, or the platform's.
+async fn append(
+    state: &AppState,
+    operator: &Operator,
+    log: TenantId,
+    request_id: RequestId,
+    action: &'static str,
+    target: String,
+) {
     let entry = NewAuditEntry {
         at: state.clock.now(),
-        tenant_id: tenant.id,
+        tenant_id: log,
         actor: format!("operator:{}", operator.name),
         action,
         target: Some(target),
         request_id: request_id.0,
     };
-    tracing::info!(tenant = %tenant.id, actor = %entry.actor, action, "audit");
+    tracing::info!(tenant = %log, actor = %entry.actor, action, "audit");
     if let Err(e) = state.directory.append_audit(entry).await {
         tracing::error!(action, error = %e, "could not append to the audit log");
     }

@@ -116,3 +116,27 @@ pub fn authenticate_operator(c: &Connection, hash: &[u8; 32]) -> Result<Option<O
     .optional()
     .map_err(storage)
 }
+
+pub fn list_operators(c: &Connection) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, name, prefix, created_at, revoked_at FROM operator_keys ORDER BY created_at, id",
+        )
+        .map_err(storage)?;
+    let rows = stmt.query_map([], operator_from_row).map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub fn revoke_operator(c: &Connection, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+    c.execute(
+        "UPDATE operator_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now.millis()],
+    )
+    .map_err(storage)?;
+    c.prepare_cached("SELECT id, name, prefix, created_at, revoked_at FROM operator_keys WHERE id = ?1")
+        .map_err(storage)?
+        .query_row([id], operator_from_row)
+        .optional()
+        .map_err(storage)?
+        .ok_or(StoreError::NotFound)
+}

@@ -323,6 +323,15 @@ impl Directory for SqliteDirectory {
         self.read(move |c| audit::authenticate_operator(c, &hash)).await
     }
 
+    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+        self.read(|c| audit::list_operators(c)).await
+    }
+
+    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| audit::revoke_operator(c, &id, now)).await
+    }
+
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
         self.write(move |c| audit::append(c, &entry)).await
     }
