@@ -436,3 +436,84 @@ async fn a_request_id_follows_its_record_from_ingest_to_apply_in_the_logs() {
     assert_eq!(applied["span"]["feed_id"], feed_id.as_str());
     assert!(!logs.contains("GivenE1") && !logs.contains("e1@example.com"), "no personal data in the logs");
 }
+
+/// A change whose feed the directory does not know is dead-lettered at once;
+/// once the feed exists (the cause repaired), a redrive applies it. The DLQ
+/// alarm goes to ALARM on the dead letter and back to OK on the redrive, and
+/// the webhook hears both, once each.
+#[tokio::test]
+async fn a_redrive_that_empties_the_dlq_returns_the_alarm_to_ok() {
+    use roster_core::{Change, ChangeMessage, FeedId, FeedMode, MessageId, SourceName};
+    let (hook_url, calls) = webhook_listener().await;
+    let app = spawn_app_with(|s| {
+        s.alarm_interval_secs = 1;
+        s.notifiers.webhook = vec![WebhookConfig { url: Secret::new(hook_url), secret: None }];
+    })
+    .await;
+    let op = app.operator_key("ops").await;
+    wait_until("the DLQ alarm to start OK", async || alarm(&app, &op, "dlq_depth").await["state"] == "OK")
+        .await;
+
+    let adapters = roster_cli::app::Adapters::open(&app.settings).await.unwrap();
+    let feed_id = FeedId::new();
+    let now = adapters.clock.now();
+    let change = ChangeMessage {
+        message_id: MessageId::new(),
+        tenant_id: app.tenant_id,
+        feed_id,
+        source: SourceName::default(),
+        index: 0,
+        accepted_at: now,
+        last_modified: None,
+        change: Change::Upsert {
+            person: {
+                let mut record = person("E9", "R&D");
+                record["active"] = true.into();
+                serde_json::from_value(record).unwrap()
+            },
+        },
+        request_id: None,
+    };
+    let message = roster_queue::OutgoingMessage {
+        id: change.message_id.to_string(),
+        group_id: change.group_id(),
+        tenant: app.tenant_id.to_string(),
+        body: change.to_bytes(),
+        delay: Duration::ZERO,
+    };
+    adapters.queue.send_batch(vec![message]).await.unwrap();
+    wait_until("the DLQ alarm", async || alarm(&app, &op, "dlq_depth").await["state"] == "ALARM").await;
+    wait_until("the ALARM webhook call", async || states_of(&calls, "dlq_depth") == ["ALARM"]).await;
+
+    // Repair the cause, then redrive as an operator of the tenant would.
+    adapters
+        .directory
+        .create_feed(roster_store::NewFeed {
+            id: feed_id,
+            tenant_id: app.tenant_id,
+            source: SourceName::default(),
+            mode: FeedMode::Delta,
+            format: "json".into(),
+            sealed: true,
+            received: 1,
+            accepted: 1,
+            rejections: Vec::new(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let res = app.http.post(app.url("/v1/dlq/redrive")).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["redriven"], 1);
+
+    wait_until("the redriven change to apply", async || {
+        app.get_as(&app.key, "/v1/people/E9").await.status() == 200
+    })
+    .await;
+    wait_until("the DLQ alarm to clear", async || alarm(&app, &op, "dlq_depth").await["state"] == "OK").await;
+    wait_until("the OK webhook call", async || states_of(&calls, "dlq_depth").len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(states_of(&calls, "dlq_depth"), ["ALARM", "OK"], "one call per transition");
+    let feed: Value = app.get_as(&app.key, &format!("/v1/feeds/{feed_id}")).await.json().await.unwrap();
+    assert_eq!(feed["status"], "completed", "{feed}");
+}

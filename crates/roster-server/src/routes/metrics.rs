@@ -1,9 +1,9 @@
 //! `GET /metrics`: Prometheus text format. Counters and histograms come from
 //! the process's recorder; gauges are read from this node's ports at scrape
 //! time (queue depths, feeds by status) and its alarm board, so they are
-//! fresh and describe the node that answers. No API key, like `/healthz`:
-//! labels hold tenant ids at most, never names. Expose it to your monitoring
-//! network only.
+//! fresh and describe the node that answers. It answers the metrics token or
+//! an operator key only (the router checks): labels hold tenant ids, never
+//! names, but those ids and volumes are still no one else's business.
 
 use std::fmt::Write as _;
 
