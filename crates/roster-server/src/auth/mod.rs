@@ -39,6 +39,16 @@ impl Principal {
 /// the shape of a JWT is verified as one.
 const API_KEY_FAMILY: &str = "rk_";
 
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -98,15 +108,9 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization header (expected: Bearer <operator key>)",
-            ))?;
+        let token = bearer(parts).ok_or(ApiError::Unauthorized(
+            "missing Authorization header (expected: Bearer <operator key>)",
+        ))?;
         if !token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
             return Err(ApiError::OperatorOnly);
         }
@@ -129,15 +133,9 @@ impl FromRequestParts<AppState> for MetricsReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization header (expected: Bearer <metrics token or operator key>)",
-            ))?;
+        let token = bearer(parts).ok_or(ApiError::Unauthorized(
+            "missing Authorization header (expected: Bearer <metrics token or operator key>)",
+        ))?;
         if token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
             Operator::from_request_parts(parts, state).await?;
             return Ok(MetricsReader);
