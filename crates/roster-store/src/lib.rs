@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use roster_core::lifecycle::{EventType, Status};
+use roster_core::secret::Secret;
 use roster_core::{
     ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, TenantId, Timestamp,
 };
@@ -417,6 +418,150 @@ pub struct OutboxEvent {
     pub payload: serde_json::Value,
 }
 
+/// A webhook endpoint to register: where a tenant's lifecycle events are
+/// pushed (the outbox dispatcher), signed with its secret.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub tenant_id: TenantId,
+    /// An absolute `https` (or, when allowed, `http`) URL, checked by the caller.
+    pub url: String,
+    pub description: Option<String>,
+    /// Only these event types; `None`: every type.
+    pub event_types: Option<Vec<EventType>>,
+    /// The signing secret (`whsec_<base64>`); `Debug` redacts it.
+    pub secret: Secret,
+}
+
+/// A registered endpoint, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `None`: every event type.
+    pub event_types: Option<Vec<EventType>>,
+    pub created_at: Timestamp,
+    /// Set when deleted: nothing more is delivered to it.
+    pub disabled_at: Option<Timestamp>,
+    /// The outbox position delivered (or dead-lettered, or skipped) last.
+    pub cursor: u64,
+}
+
+impl Endpoint {
+    /// Whether the endpoint asked for events of this type.
+    pub fn wants(&self, kind: EventType) -> bool {
+        self.event_types.as_ref().is_none_or(|types| types.contains(&kind))
+    }
+}
+
+/// An active endpoint as the dispatcher sees it: with its secret and where
+/// its delivery stands. `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct DeliveryTarget {
+    pub endpoint: Endpoint,
+    pub secret: Secret,
+    /// Failed attempts at the event after `cursor` (0: none failed yet).
+    pub attempts: u32,
+    /// Not before this time may that event be tried again.
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// What became of an attempt to deliver the event after an endpoint's cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryUpdate {
+    /// Delivered (or not wanted by the endpoint): the cursor moves to `seq`.
+    Done { seq: u64 },
+    /// Failed; try again at `next_attempt_at`. The cursor stays.
+    Retry { attempts: u32, next_attempt_at: Timestamp },
+    /// Failed for the last time: the event becomes a dead letter of the
+    /// endpoint and the cursor moves past it.
+    DeadLetter { event: OutboxEventRef, attempts: u32, last_status: Option<u16>, last_error: String },
+}
+
+/// An outbox event named without its payload (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEventRef {
+    pub seq: u64,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+}
+
+impl From<&OutboxEvent> for OutboxEventRef {
+    fn from(e: &OutboxEvent) -> Self {
+        Self { seq: e.seq, id: e.id.clone(), kind: e.kind }
+    }
+}
+
+/// Whether an event dead letter waits for a person or is being redelivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventDeadLetterState {
+    Dead,
+    Redriven,
+}
+
+/// An event an endpoint could not take after every attempt. Holds no
+/// payload and no answer body: only ids, counts, a status and an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDeadLetter {
+    pub id: String,
+    pub endpoint_id: String,
+    pub tenant_id: TenantId,
+    pub event: OutboxEventRef,
+    pub state: EventDeadLetterState,
+    pub attempts: u32,
+    /// The endpoint's last HTTP status, if it answered at all.
+    pub last_status: Option<u16>,
+    pub last_error: String,
+    pub dead_lettered_at: Timestamp,
+    /// While redriven: not before this time is it tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// A redriven dead letter due for another attempt, with its event.
+#[derive(Debug, Clone)]
+pub struct Redelivery {
+    pub dead_letter: EventDeadLetter,
+    pub event: OutboxEvent,
+}
+
+/// What became of an attempt to redeliver a redriven dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedeliveryUpdate {
+    /// Delivered: the dead letter is gone.
+    Delivered,
+    Retry {
+        attempts: u32,
+        next_attempt_at: Timestamp,
+    },
+    /// Failed for the last time: a dead letter again.
+    Dead {
+        attempts: u32,
+        last_status: Option<u16>,
+        last_error: String,
+    },
+}
+
+/// What one endpoint has not received yet (for the backlog metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointBacklog {
+    pub tenant_id: TenantId,
+    pub endpoint_id: String,
+    /// Events it wants after its cursor, plus its redriven dead letters.
+    pub pending: u64,
+    /// When the oldest of those occurred.
+    pub oldest_pending_at: Option<Timestamp>,
+    /// Dead letters waiting for a person (not redriven).
+    pub dead_letters: u64,
+}
+
 /// What applying one message did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -650,6 +795,68 @@ pub trait Directory: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    // --- webhook endpoints and their delivery (the outbox dispatcher) ---
+
+    /// Registers an endpoint. Its cursor starts at the newest event in the
+    /// outbox: events that happened before it existed are not sent to it.
+    async fn create_endpoint(&self, endpoint: NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError>;
+    /// The tenant's endpoints, oldest first, disabled ones included.
+    async fn list_endpoints(&self, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError>;
+    /// `None` if the tenant has no endpoint with this id.
+    async fn get_endpoint(&self, tenant: TenantId, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// Stops deliveries to the endpoint (kept, with its dead letters).
+    /// Disabling twice keeps the first time. `NotFound` if not the tenant's.
+    async fn disable_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError>;
+    /// Every active endpoint of every tenant, with its secret and delivery
+    /// state: the dispatcher's work list. A system read.
+    async fn delivery_targets(&self) -> Result<Vec<DeliveryTarget>, StoreError>;
+    /// Records what became of the event after the endpoint's cursor. A
+    /// `Done` or `DeadLetter` for a position the cursor has passed already
+    /// changes nothing (another attempt recorded it first).
+    async fn record_delivery(
+        &self,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The endpoint's dead letters (waiting and redriven), oldest first.
+    /// `NotFound` if the endpoint is not the tenant's.
+    async fn list_event_dead_letters(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<EventDeadLetter>, StoreError>;
+    /// Queues the endpoint's waiting dead letters for redelivery now, with a
+    /// fresh attempt count; returns how many. `NotFound` if not the tenant's.
+    async fn redrive_event_dead_letters(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+    /// Redriven dead letters of the endpoint due at `now`, oldest event first.
+    async fn due_redeliveries(
+        &self,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Redelivery>, StoreError>;
+    async fn record_redelivery(
+        &self,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// What each active endpoint has not received yet, all tenants (a
+    /// system read for `/metrics` and alarms).
+    async fn outbox_backlog(&self) -> Result<Vec<EndpointBacklog>, StoreError>;
 
     /// How many feeds are in each status, all tenants together (statuses
     /// with none are left out): for the `halted_feeds` alarm and the

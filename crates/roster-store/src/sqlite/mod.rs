@@ -4,6 +4,7 @@
 
 mod apply;
 mod audit;
+mod outbox;
 mod reconcile;
 mod schema;
 
@@ -20,9 +21,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use apply::status_of;
 
 use crate::{
-    ApiKeyInfo, ApplyOutcome, AuditEntry, Directory, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry,
-    IdempotencyClaim, NewApiKey, NewAuditEntry, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
-    Scope, Source, SourceSettings, StoreError, Tenant,
+    ApiKeyInfo, ApplyOutcome, AuditEntry, DeliveryTarget, DeliveryUpdate, Directory, Endpoint,
+    EndpointBacklog, EventDeadLetter, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry, IdempotencyClaim,
+    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
+    Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -100,6 +102,23 @@ fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
         created_at: Timestamp(r.get(14)?),
         updated_at: Timestamp(r.get(15)?),
         completed_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
+    })
+}
+
+/// An outbox event from the columns `seq, id, type, tenant_id, feed_id,
+/// occurred_at, payload`, starting at column `at`.
+pub(crate) fn event_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OutboxEvent> {
+    let kind: String = r.get(at + 2)?;
+    Ok(OutboxEvent {
+        seq: r.get::<_, i64>(at)?.max(0) as u64,
+        id: r.get(at + 1)?,
+        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(at + 2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        tenant_id: id(r.get(at + 3)?)?,
+        feed_id: id(r.get(at + 4)?)?,
+        occurred_at: Timestamp(r.get(at + 5)?),
+        payload: json_col(r.get(at + 6)?)?,
     })
 }
 
@@ -861,28 +880,92 @@ impl Directory for SqliteDirectory {
                 )
                 .map_err(storage)?;
             let rows = stmt
-                .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| {
-                    let kind: String = r.get(2)?;
-                    Ok(OutboxEvent {
-                        seq: r.get::<_, i64>(0)? as u64,
-                        id: r.get(1)?,
-                        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                2,
-                                rusqlite::types::Type::Text,
-                                Box::new(e),
-                            )
-                        })?,
-                        tenant_id: id(r.get(3)?)?,
-                        feed_id: id(r.get(4)?)?,
-                        occurred_at: Timestamp(r.get(5)?),
-                        payload: json_col(r.get(6)?)?,
-                    })
-                })
+                .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| event_from_row(r, 0))
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })
         .await
+    }
+
+    async fn create_endpoint(&self, endpoint: NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
+        self.write(move |c| outbox::create(c, &endpoint, now)).await
+    }
+
+    async fn list_endpoints(&self, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        self.read(move |c| outbox::list(c, tenant)).await
+    }
+
+    async fn get_endpoint(&self, tenant: TenantId, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| outbox::get(c, tenant, &id)).await
+    }
+
+    async fn disable_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| outbox::disable(c, tenant, &id, now)).await
+    }
+
+    async fn delivery_targets(&self) -> Result<Vec<DeliveryTarget>, StoreError> {
+        self.read(|c| outbox::targets(c)).await
+    }
+
+    async fn record_delivery(
+        &self,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |c| outbox::record(c, &endpoint_id, &update, now)).await
+    }
+
+    async fn list_event_dead_letters(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<EventDeadLetter>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.read(move |c| outbox::list_dead_letters(c, tenant, &endpoint_id, limit)).await
+    }
+
+    async fn redrive_event_dead_letters(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |c| outbox::redrive(c, tenant, &endpoint_id, now)).await
+    }
+
+    async fn due_redeliveries(
+        &self,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Redelivery>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.read(move |c| outbox::due(c, &endpoint_id, now, limit)).await
+    }
+
+    async fn record_redelivery(
+        &self,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = dead_letter_id.to_owned();
+        self.write(move |c| outbox::record_redelivery(c, &id, &update, now)).await
+    }
+
+    async fn outbox_backlog(&self) -> Result<Vec<EndpointBacklog>, StoreError> {
+        self.read(|c| outbox::backlog(c)).await
     }
 
     async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError> {

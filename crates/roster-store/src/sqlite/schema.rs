@@ -150,6 +150,42 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     ",
+    // 6: webhook endpoints and the outbox dispatcher. Each endpoint keeps its
+    // own cursor in the outbox (the last position delivered, dead-lettered or
+    // skipped) and the attempts at the event after it; `outbox.delivered_at`
+    // stays unused, since an event is delivered once per endpoint.
+    "
+    CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        url TEXT NOT NULL,
+        description TEXT,
+        event_types TEXT,
+        secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER,
+        cursor INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER
+    );
+    CREATE INDEX endpoints_tenant ON endpoints (tenant_id, created_at);
+    CREATE TABLE event_dead_letters (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES endpoints (id),
+        tenant_id TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT NOT NULL,
+        dead_lettered_at INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        UNIQUE (endpoint_id, event_seq)
+    );
+    CREATE INDEX event_dead_letters_state ON event_dead_letters (endpoint_id, state, next_attempt_at);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

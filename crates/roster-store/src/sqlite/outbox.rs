@@ -1,0 +1,347 @@
+//! Webhook endpoints and their delivery state: a cursor per endpoint into
+//! the outbox, the attempts at the event after it, and the endpoint's event
+//! dead letters. Every tenant-facing query filters by tenant id.
+
+use roster_core::lifecycle::EventType;
+use roster_core::secret::Secret;
+use roster_core::{TenantId, Timestamp};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{MAX_PAGE, event_from_row, id, json_col, storage};
+use crate::{
+    DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
+    NewEndpoint, OutboxEventRef, Redelivery, RedeliveryUpdate, StoreError,
+};
+
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at";
+
+fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Endpoint> {
+    Ok(Endpoint {
+        id: r.get(0)?,
+        tenant_id: id(r.get(1)?)?,
+        url: r.get(2)?,
+        description: r.get(3)?,
+        event_types: r.get::<_, Option<String>>(4)?.map(json_col::<Vec<EventType>>).transpose()?,
+        created_at: Timestamp(r.get(5)?),
+        disabled_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        cursor: r.get::<_, i64>(7)?.max(0) as u64,
+    })
+}
+
+fn target_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryTarget> {
+    Ok(DeliveryTarget {
+        endpoint: endpoint_from_row(r)?,
+        secret: Secret::new(r.get::<_, String>(8)?),
+        attempts: r.get::<_, i64>(9)?.clamp(0, i64::from(u32::MAX)) as u32,
+        next_attempt_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+    })
+}
+
+fn kind(s: String) -> rusqlite::Result<EventType> {
+    serde_json::from_value(serde_json::Value::String(s))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+const DEAD_LETTER_COLUMNS: &str = "id, endpoint_id, tenant_id, event_seq, event_id, event_type, state, attempts, \
+                                   last_status, last_error, dead_lettered_at, next_attempt_at";
+
+fn dead_letter_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventDeadLetter> {
+    let state: String = r.get(6)?;
+    Ok(EventDeadLetter {
+        id: r.get(0)?,
+        endpoint_id: r.get(1)?,
+        tenant_id: id(r.get(2)?)?,
+        event: OutboxEventRef {
+            seq: r.get::<_, i64>(3)?.max(0) as u64,
+            id: r.get(4)?,
+            kind: kind(r.get(5)?)?,
+        },
+        state: if state == "redriven" { EventDeadLetterState::Redriven } else { EventDeadLetterState::Dead },
+        attempts: r.get::<_, i64>(7)?.clamp(0, i64::from(u32::MAX)) as u32,
+        last_status: r.get::<_, Option<i64>>(8)?.and_then(|s| u16::try_from(s).ok()),
+        last_error: r.get(9)?,
+        dead_lettered_at: Timestamp(r.get(10)?),
+        next_attempt_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+    })
+}
+
+pub(crate) fn create(c: &mut Connection, new: &NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
+    let tx = c.transaction().map_err(storage)?;
+    // The newest event of the whole outbox: positions are global, so any
+    // event of this tenant after it is newer than the endpoint.
+    let cursor: i64 =
+        tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM outbox", [], |r| r.get(0)).map_err(storage)?;
+    let event_types = new
+        .event_types
+        .as_ref()
+        .map(|t| serde_json::to_string(t).map_err(|e| StoreError::Storage(e.to_string())))
+        .transpose()?;
+    let endpoint = Endpoint {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: new.tenant_id,
+        url: new.url.clone(),
+        description: new.description.clone(),
+        event_types: new.event_types.clone(),
+        created_at: now,
+        disabled_at: None,
+        cursor: cursor.max(0) as u64,
+    };
+    tx.execute(
+        "INSERT INTO endpoints (id, tenant_id, url, description, event_types, secret, created_at, cursor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            endpoint.id,
+            endpoint.tenant_id.to_string(),
+            endpoint.url,
+            endpoint.description,
+            event_types,
+            new.secret.expose(),
+            now.millis(),
+            cursor
+        ],
+    )
+    .map_err(storage)?;
+    tx.commit().map_err(storage)?;
+    Ok(endpoint)
+}
+
+pub(crate) fn list(c: &Connection, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = ?1 ORDER BY created_at, id"
+        ))
+        .map_err(storage)?;
+    let rows = stmt.query_map([tenant.to_string()], endpoint_from_row).map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub(crate) fn get(c: &Connection, tenant: TenantId, endpoint: &str) -> Result<Option<Endpoint>, StoreError> {
+    c.prepare_cached(&format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = ?1 AND id = ?2"))
+        .map_err(storage)?
+        .query_row(params![tenant.to_string(), endpoint], endpoint_from_row)
+        .optional()
+        .map_err(storage)
+}
+
+pub(crate) fn disable(
+    c: &mut Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    now: Timestamp,
+) -> Result<Endpoint, StoreError> {
+    let tx = c.transaction().map_err(storage)?;
+    tx.execute(
+        "UPDATE endpoints SET disabled_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL",
+        params![tenant.to_string(), endpoint, now.millis()],
+    )
+    .map_err(storage)?;
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    tx.commit().map_err(storage)?;
+    Ok(found)
+}
+
+pub(crate) fn targets(c: &Connection) -> Result<Vec<DeliveryTarget>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE disabled_at IS NULL ORDER BY created_at, id"
+        ))
+        .map_err(storage)?;
+    let rows = stmt.query_map([], target_from_row).map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub(crate) fn record(
+    c: &mut Connection,
+    endpoint: &str,
+    update: &DeliveryUpdate,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let tx = c.transaction().map_err(storage)?;
+    match update {
+        DeliveryUpdate::Done { seq } => {
+            tx.execute(
+                "UPDATE endpoints SET cursor = ?2, attempts = 0, next_attempt_at = NULL WHERE id = ?1 AND cursor < ?2",
+                params![endpoint, *seq as i64],
+            )
+            .map_err(storage)?;
+        }
+        DeliveryUpdate::Retry { attempts, next_attempt_at } => {
+            tx.execute(
+                "UPDATE endpoints SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![endpoint, i64::from(*attempts), next_attempt_at.millis()],
+            )
+            .map_err(storage)?;
+        }
+        DeliveryUpdate::DeadLetter { event, attempts, last_status, last_error } => {
+            let moved = tx
+                .execute(
+                    "UPDATE endpoints SET cursor = ?2, attempts = 0, next_attempt_at = NULL
+                     WHERE id = ?1 AND cursor < ?2",
+                    params![endpoint, event.seq as i64],
+                )
+                .map_err(storage)?;
+            if moved == 1 {
+                insert_dead_letter(&tx, endpoint, event, *attempts, *last_status, last_error, now)?;
+            }
+        }
+    }
+    tx.commit().map_err(storage)
+}
+
+fn insert_dead_letter(
+    tx: &Transaction<'_>,
+    endpoint: &str,
+    event: &OutboxEventRef,
+    attempts: u32,
+    last_status: Option<u16>,
+    last_error: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO event_dead_letters (id, endpoint_id, tenant_id, event_seq, event_id, event_type, state,
+                                         attempts, last_status, last_error, dead_lettered_at)
+         SELECT ?1, id, tenant_id, ?3, ?4, ?5, 'dead', ?6, ?7, ?8, ?9 FROM endpoints WHERE id = ?2
+         ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET
+             state = 'dead', attempts = excluded.attempts, last_status = excluded.last_status,
+             last_error = excluded.last_error, dead_lettered_at = excluded.dead_lettered_at, next_attempt_at = NULL",
+        params![
+            uuid::Uuid::now_v7().to_string(),
+            endpoint,
+            event.seq as i64,
+            event.id,
+            event.kind.as_str(),
+            i64::from(attempts),
+            last_status.map(i64::from),
+            last_error,
+            now.millis()
+        ],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+pub(crate) fn list_dead_letters(
+    c: &Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    limit: usize,
+) -> Result<Vec<EventDeadLetter>, StoreError> {
+    get(c, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM event_dead_letters
+             WHERE tenant_id = ?1 AND endpoint_id = ?2 ORDER BY event_seq LIMIT ?3"
+        ))
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map(
+            params![tenant.to_string(), endpoint, limit.clamp(1, MAX_PAGE) as i64],
+            dead_letter_from_row,
+        )
+        .map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub(crate) fn redrive(
+    c: &mut Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let tx = c.transaction().map_err(storage)?;
+    get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    let n = tx
+        .execute(
+            "UPDATE event_dead_letters SET state = 'redriven', attempts = 0, next_attempt_at = ?3
+             WHERE tenant_id = ?1 AND endpoint_id = ?2 AND state = 'dead'",
+            params![tenant.to_string(), endpoint, now.millis()],
+        )
+        .map_err(storage)?;
+    tx.commit().map_err(storage)?;
+    Ok(n as u64)
+}
+
+pub(crate) fn due(
+    c: &Connection,
+    endpoint: &str,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<Redelivery>, StoreError> {
+    let columns: Vec<String> =
+        DEAD_LETTER_COLUMNS.split(", ").map(|col| format!("d.{}", col.trim())).collect();
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {}, o.seq, o.id, o.type, o.tenant_id, o.feed_id, o.occurred_at, o.payload
+             FROM event_dead_letters d JOIN outbox o ON o.seq = d.event_seq AND o.tenant_id = d.tenant_id
+             WHERE d.endpoint_id = ?1 AND d.state = 'redriven' AND d.next_attempt_at <= ?2
+             ORDER BY d.event_seq LIMIT ?3",
+            columns.join(", ")
+        ))
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map(params![endpoint, now.millis(), limit.clamp(1, MAX_PAGE) as i64], |r| {
+            Ok(Redelivery { dead_letter: dead_letter_from_row(r)?, event: event_from_row(r, 12)? })
+        })
+        .map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub(crate) fn record_redelivery(
+    c: &mut Connection,
+    dead_letter: &str,
+    update: &RedeliveryUpdate,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match update {
+        RedeliveryUpdate::Delivered => {
+            c.execute("DELETE FROM event_dead_letters WHERE id = ?1 AND state = 'redriven'", [dead_letter])
+        }
+        RedeliveryUpdate::Retry { attempts, next_attempt_at } => c.execute(
+            "UPDATE event_dead_letters SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1 AND state = 'redriven'",
+            params![dead_letter, i64::from(*attempts), next_attempt_at.millis()],
+        ),
+        RedeliveryUpdate::Dead { attempts, last_status, last_error } => c.execute(
+            "UPDATE event_dead_letters SET state = 'dead', attempts = ?2, last_status = ?3, last_error = ?4,
+                                           dead_lettered_at = ?5, next_attempt_at = NULL
+             WHERE id = ?1 AND state = 'redriven'",
+            params![dead_letter, i64::from(*attempts), last_status.map(i64::from), last_error, now.millis()],
+        ),
+    }
+    .map_err(storage)?;
+    Ok(())
+}
+
+pub(crate) fn backlog(c: &Connection) -> Result<Vec<EndpointBacklog>, StoreError> {
+    // Pending: the events after the cursor the endpoint wants, plus its
+    // redriven dead letters. The type filter is a JSON array (or NULL: all).
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT e.id, e.tenant_id,
+                (SELECT COUNT(*) FROM outbox o WHERE o.tenant_id = e.tenant_id AND o.seq > e.cursor
+                   AND (e.event_types IS NULL OR o.type IN (SELECT value FROM json_each(e.event_types)))),
+                (SELECT MIN(o.occurred_at) FROM outbox o WHERE o.tenant_id = e.tenant_id AND o.seq > e.cursor
+                   AND (e.event_types IS NULL OR o.type IN (SELECT value FROM json_each(e.event_types)))),
+                (SELECT COUNT(*) FROM event_dead_letters d WHERE d.endpoint_id = e.id AND d.state = 'redriven'),
+                (SELECT MIN(o.occurred_at) FROM event_dead_letters d
+                   JOIN outbox o ON o.seq = d.event_seq AND o.tenant_id = d.tenant_id
+                   WHERE d.endpoint_id = e.id AND d.state = 'redriven'),
+                (SELECT COUNT(*) FROM event_dead_letters d WHERE d.endpoint_id = e.id AND d.state = 'dead')
+             FROM endpoints e WHERE e.disabled_at IS NULL ORDER BY e.tenant_id, e.id",
+        )
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map([], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+            let oldest =
+                [r.get::<_, Option<i64>>(3)?, r.get::<_, Option<i64>>(5)?].into_iter().flatten().min();
+            Ok(EndpointBacklog {
+                endpoint_id: r.get(0)?,
+                tenant_id: id(r.get(1)?)?,
+                pending: n(2)? + n(4)?,
+                oldest_pending_at: oldest.map(Timestamp),
+                dead_letters: n(6)?,
+            })
+        })
+        .map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
