@@ -66,6 +66,16 @@ fn generate_with(prefix: &str) -> ApiKeySecret {
     ApiKeySecret(s)
 }
 
+/// Generates a webhook endpoint's signing secret: `whsec_` and the base64
+/// of 32 random bytes (Standard Webhooks).
+pub fn generate_endpoint_secret() -> roster_core::secret::Secret {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    roster_core::secret::Secret::new(format!("{}{encoded}", roster_notify::events::SECRET_PREFIX))
+}
+
 pub fn hash_api_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
@@ -84,5 +94,16 @@ mod tests {
         assert_ne!(a.hash(), b.hash());
         assert!(!format!("{a:?}").contains(&a.expose()[KEY_PREFIX.len()..]));
         assert_eq!(a.hash(), hash_api_key(a.expose()));
+    }
+
+    #[test]
+    fn endpoint_secrets_are_whsec_base64_of_32_bytes() {
+        use base64::Engine as _;
+        let a = generate_endpoint_secret();
+        let encoded = a.expose().strip_prefix("whsec_").expect("the whsec_ prefix");
+        let key = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+        assert_eq!(key.len(), 32);
+        assert_ne!(a, generate_endpoint_secret());
+        assert!(!format!("{a:?}").contains(encoded));
     }
 }

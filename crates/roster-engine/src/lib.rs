@@ -1,7 +1,8 @@
 //! The engine: what happens between the edge and the ports. Ingest turns a
 //! submission into a feed and durable messages; the consumer applies messages
 //! to the directory with retries and dead letters; the scheduler applies
-//! what falls due by date; the alarm evaluator watches all of it and tells
+//! what falls due by date; the outbox dispatcher pushes lifecycle events to
+//! the tenants' webhook endpoints; the alarm evaluator watches all of it and tells
 //! operators (`dispatch`) when a rule is breached; `telemetry` counts.
 //!
 //! Architecture invariant: the engine sees only the `Queue` and `Directory`
@@ -14,6 +15,7 @@ pub mod consumer;
 pub mod credentials;
 pub mod dispatch;
 pub mod ingest;
+pub mod outbox;
 pub mod scheduler;
 pub mod telemetry;
 
@@ -21,4 +23,5 @@ pub use alarms::{AlarmBoard, AlarmConfig, AlarmEvaluator};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 pub use credentials::{ApiKeySecret, hash_api_key};
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, Submission};
+pub use outbox::{OutboxConfig, OutboxDispatcher};
 pub use scheduler::{Scheduler, SchedulerConfig};

@@ -27,6 +27,10 @@ pub const NOTIFICATIONS_FAILED: &str = "roster_notifications_failed_total";
 pub const NOTIFICATIONS_RETRIED: &str = "roster_notifications_retried_total";
 pub const NOTIFICATIONS_DROPPED: &str = "roster_notifications_dropped_total";
 
+pub const EVENTS_DELIVERED: &str = "roster_events_delivered_total";
+pub const EVENT_DELIVERIES_FAILED: &str = "roster_event_deliveries_failed_total";
+pub const EVENTS_DEAD_LETTERED: &str = "roster_events_dead_lettered_total";
+
 pub const QUEUE_VISIBLE: &str = "roster_queue_visible_messages";
 pub const QUEUE_IN_FLIGHT: &str = "roster_queue_in_flight_messages";
 pub const QUEUE_DELAYED: &str = "roster_queue_delayed_messages";
@@ -34,6 +38,9 @@ pub const QUEUE_DLQ: &str = "roster_queue_dlq_messages";
 pub const QUEUE_OLDEST_AGE: &str = "roster_queue_oldest_message_age_seconds";
 pub const FEEDS: &str = "roster_feeds";
 pub const ALARM_STATE: &str = "roster_alarm_state";
+pub const OUTBOX_BACKLOG: &str = "roster_outbox_backlog";
+pub const OUTBOX_OLDEST_PENDING_AGE: &str = "roster_outbox_oldest_pending_age_seconds";
+pub const EVENT_DEAD_LETTERS: &str = "roster_event_dead_letters";
 
 /// Histogram buckets, in seconds: an apply takes milliseconds, a record may
 /// wait in the queue for minutes.
@@ -57,6 +64,15 @@ pub fn describe() {
     describe_counter!(NOTIFICATIONS_DELIVERED, "Alarm notifications delivered, by notifier.");
     describe_counter!(NOTIFICATIONS_FAILED, "Alarm notifications given up after their last attempt.");
     describe_counter!(NOTIFICATIONS_RETRIED, "Failed notification attempts that were retried.");
+    describe_counter!(EVENTS_DELIVERED, "Lifecycle events delivered to a webhook endpoint (2xx), by tenant.");
+    describe_counter!(
+        EVENT_DELIVERIES_FAILED,
+        "Failed attempts to deliver an event to an endpoint that will be retried, by tenant."
+    );
+    describe_counter!(
+        EVENTS_DEAD_LETTERED,
+        "Events given up for an endpoint after every attempt, by tenant."
+    );
     describe_counter!(
         NOTIFICATIONS_DROPPED,
         "Alarm notifications dropped because a notifier's queue was full."
@@ -157,4 +173,23 @@ pub fn notification(notifier: &str, outcome: Notification) {
         Notification::Dropped => NOTIFICATIONS_DROPPED,
     };
     counter!(name, "notifier" => notifier.to_owned()).increment(1);
+}
+
+/// The outcome of one attempt to deliver an event to a webhook endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventDelivery {
+    Delivered,
+    /// Failed; another attempt will follow.
+    Retried,
+    /// Failed for the last time: an event dead letter.
+    DeadLettered,
+}
+
+pub fn event_delivery(tenant: &str, outcome: EventDelivery) {
+    let name = match outcome {
+        EventDelivery::Delivered => EVENTS_DELIVERED,
+        EventDelivery::Retried => EVENT_DELIVERIES_FAILED,
+        EventDelivery::DeadLettered => EVENTS_DEAD_LETTERED,
+    };
+    counter!(name, "tenant" => tenant.to_owned()).increment(1);
 }

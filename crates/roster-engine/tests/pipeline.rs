@@ -281,6 +281,77 @@ impl Directory for FlakyDirectory {
     async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError> {
         self.inner.count_feeds_by_status().await
     }
+    async fn create_endpoint(
+        &self,
+        e: roster_store::NewEndpoint,
+        now: Timestamp,
+    ) -> Result<roster_store::Endpoint, StoreError> {
+        self.inner.create_endpoint(e, now).await
+    }
+    async fn list_endpoints(&self, t: TenantId) -> Result<Vec<roster_store::Endpoint>, StoreError> {
+        self.inner.list_endpoints(t).await
+    }
+    async fn get_endpoint(
+        &self,
+        t: TenantId,
+        id: &str,
+    ) -> Result<Option<roster_store::Endpoint>, StoreError> {
+        self.inner.get_endpoint(t, id).await
+    }
+    async fn disable_endpoint(
+        &self,
+        t: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<roster_store::Endpoint, StoreError> {
+        self.inner.disable_endpoint(t, id, now).await
+    }
+    async fn delivery_targets(&self) -> Result<Vec<roster_store::DeliveryTarget>, StoreError> {
+        self.inner.delivery_targets().await
+    }
+    async fn record_delivery(
+        &self,
+        id: &str,
+        u: roster_store::DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.record_delivery(id, u, now).await
+    }
+    async fn list_event_dead_letters(
+        &self,
+        t: TenantId,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<roster_store::EventDeadLetter>, StoreError> {
+        self.inner.list_event_dead_letters(t, id, limit).await
+    }
+    async fn redrive_event_dead_letters(
+        &self,
+        t: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.inner.redrive_event_dead_letters(t, id, now).await
+    }
+    async fn due_redeliveries(
+        &self,
+        id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<roster_store::Redelivery>, StoreError> {
+        self.inner.due_redeliveries(id, now, limit).await
+    }
+    async fn record_redelivery(
+        &self,
+        id: &str,
+        u: roster_store::RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.record_redelivery(id, u, now).await
+    }
+    async fn outbox_backlog(&self) -> Result<Vec<roster_store::EndpointBacklog>, StoreError> {
+        self.inner.outbox_backlog().await
+    }
     async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError> {
         self.inner.create_tenant(name, now).await
     }

@@ -1,5 +1,7 @@
 //! The `Notifier` port: where alarm transitions go (a log line, a webhook,
-//! an SNS topic, e-mail) — and its adapters. Each adapter delivers once;
+//! an SNS topic, e-mail) — and its adapters. Also the `EventSink` port
+//! ([`events`]): how the outbox dispatcher pushes one lifecycle event to a
+//! tenant's webhook endpoint, signed the Standard Webhooks way. Each adapter delivers once;
 //! retrying in the background, so a slow or failing endpoint never holds up
 //! the pipeline, is the engine's `Dispatcher`.
 //!
@@ -7,6 +9,7 @@
 //! e-mail-style subject and a JSON document, so an operator recognises an
 //! alarm whichever way it reached them.
 
+pub mod events;
 mod log;
 pub mod message;
 mod smtp;
@@ -16,6 +19,7 @@ mod webhook;
 use async_trait::async_trait;
 use roster_core::alarm::Transition;
 
+pub use events::{DeliveryError, EventDelivery, EventSink, HttpEventSink};
 pub use log::LogNotifier;
 pub use smtp::{SmtpConfig, SmtpNotifier, SmtpTls};
 pub use sns::SnsNotifier;

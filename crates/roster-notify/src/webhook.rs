@@ -71,7 +71,7 @@ impl WebhookNotifier {
 }
 
 /// An error and its causes in one line, without the URL.
-fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut s = e.to_string();
     let mut source = std::error::Error::source(&e);

@@ -1,0 +1,284 @@
+//! The outbox dispatcher: pushes each tenant's lifecycle events to its
+//! webhook endpoints, one signed POST per event, in outbox order per
+//! endpoint.
+//!
+//! Each endpoint has a cursor in the outbox (kept by the directory). The
+//! event after it is tried; a 2xx moves the cursor on; a failure is retried
+//! with exponential backoff (the attempt count and the time of the next
+//! attempt are stored, so a restart resumes where it was); after
+//! `max_attempts` the event becomes one of the endpoint's *event dead
+//! letters* and the cursor moves past it, so one bad event never blocks the
+//! endpoint. Redriven dead letters are tried again beside the stream.
+//!
+//! Delivery is at least once: a crash between the endpoint's answer and the
+//! cursor's update sends the event again, with the same `webhook-id`, which
+//! receivers dedupe on. Nothing here logs a payload, a URL or a secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use roster_core::Clock;
+use roster_notify::{DeliveryError, EventDelivery, EventSink};
+use roster_store::{
+    DeliveryTarget, DeliveryUpdate, Directory, OutboxEvent, OutboxEventRef, RedeliveryUpdate, StoreError,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::telemetry::{self, EventDelivery as Outcome};
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// How often the outbox is looked at for new events and due retries.
+    pub poll_interval: Duration,
+    /// Attempts per event and endpoint, the first included; then a dead letter.
+    pub max_attempts: u32,
+    /// Delay before each retry.
+    pub backoff: Backoff,
+    /// Longest one attempt may take, whatever the sink's own timeout.
+    pub attempt_timeout: Duration,
+    /// Most events read from the outbox per endpoint and page.
+    pub batch: usize,
+}
+
+impl Default for OutboxConfig {
+    /// Twelve attempts over about three and a half hours (10 s doubling,
+    /// capped at an hour): long enough to ride out an endpoint's
+    /// maintenance window.
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 12,
+            backoff: Backoff { base: Duration::from_secs(10), cap: Duration::from_secs(3600) },
+            attempt_timeout: Duration::from_secs(15),
+            batch: 100,
+        }
+    }
+}
+
+/// What one pass did, over all endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub delivered: u64,
+    /// Failed attempts that will be retried.
+    pub retried: u64,
+    pub dead_lettered: u64,
+}
+
+impl PassReport {
+    fn add(&mut self, other: PassReport) {
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+    }
+}
+
+pub struct OutboxDispatcher {
+    directory: Arc<dyn Directory>,
+    sink: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    config: OutboxConfig,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Delivered,
+    Failed(DeliveryError),
+}
+
+impl OutboxDispatcher {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        sink: Arc<dyn EventSink>,
+        clock: Arc<dyn Clock>,
+        config: OutboxConfig,
+    ) -> Self {
+        Self { directory, sink, clock, config }
+    }
+
+    /// One pass: every active endpoint, side by side, gets what is due for it
+    /// now. An endpoint whose pass fails (the directory is busy) is tried
+    /// again on the next one.
+    pub async fn run_once(&self) -> Result<PassReport, StoreError> {
+        let targets = self.directory.delivery_targets().await?;
+        let passes = join_all(targets.iter().map(|t| self.pump(t))).await;
+        let mut report = PassReport::default();
+        for (target, pass) in targets.iter().zip(passes) {
+            match pass {
+                Ok(r) => report.add(r),
+                Err(e) => tracing::warn!(
+                    endpoint = %target.endpoint.id, error = %e,
+                    "outbox: could not record a delivery; trying again next pass"
+                ),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs a pass every `poll_interval` until `shutdown` turns true; the
+    /// pass under way finishes first.
+    pub fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.config.poll_interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        if let Err(e) = self.run_once().await {
+                            tracing::warn!(error = %e, "outbox pass failed; trying again next interval");
+                        }
+                    }
+                    changed = shutdown.changed() => if changed.is_err() { break },
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// One endpoint: its due redriven dead letters, then the events after
+    /// its cursor, in order, until one fails or none are left.
+    async fn pump(&self, target: &DeliveryTarget) -> Result<PassReport, StoreError> {
+        let mut report = PassReport::default();
+        let endpoint = &target.endpoint;
+        let tenant = endpoint.tenant_id.to_string();
+
+        let now = self.clock.now();
+        for r in self.directory.due_redeliveries(&endpoint.id, now, self.config.batch).await? {
+            let attempts = r.dead_letter.attempts + 1;
+            let update = match self.attempt(target, &r.event).await {
+                Attempt::Delivered => {
+                    report.delivered += 1;
+                    telemetry::event_delivery(&tenant, Outcome::Delivered);
+                    RedeliveryUpdate::Delivered
+                }
+                Attempt::Failed(e) if attempts < self.max_attempts() => {
+                    report.retried += 1;
+                    telemetry::event_delivery(&tenant, Outcome::Retried);
+                    let next_attempt_at = self.retry_at(attempts);
+                    self.log_retry(target, &r.event, attempts, &e);
+                    RedeliveryUpdate::Retry { attempts, next_attempt_at }
+                }
+                Attempt::Failed(e) => {
+                    report.dead_lettered += 1;
+                    telemetry::event_delivery(&tenant, Outcome::DeadLettered);
+                    self.log_dead_letter(target, &r.event, attempts, &e);
+                    RedeliveryUpdate::Dead { attempts, last_status: e.status(), last_error: e.to_string() }
+                }
+            };
+            self.directory.record_redelivery(&r.dead_letter.id, update, self.clock.now()).await?;
+        }
+
+        if target.next_attempt_at.is_some_and(|t| t > now) {
+            return Ok(report);
+        }
+        let mut cursor = endpoint.cursor;
+        let mut failed_before = target.attempts;
+        loop {
+            let events = self.directory.list_events(endpoint.tenant_id, cursor, self.config.batch).await?;
+            let Some(last) = events.last().map(|e| e.seq) else { break };
+            let full_page = events.len() >= self.config.batch;
+            for event in events.iter().filter(|e| endpoint.wants(e.kind)) {
+                let attempts = failed_before + 1;
+                let update = match self.attempt(target, event).await {
+                    Attempt::Delivered => {
+                        report.delivered += 1;
+                        telemetry::event_delivery(&tenant, Outcome::Delivered);
+                        DeliveryUpdate::Done { seq: event.seq }
+                    }
+                    Attempt::Failed(e) if attempts < self.max_attempts() => {
+                        report.retried += 1;
+                        telemetry::event_delivery(&tenant, Outcome::Retried);
+                        self.log_retry(target, event, attempts, &e);
+                        let update =
+                            DeliveryUpdate::Retry { attempts, next_attempt_at: self.retry_at(attempts) };
+                        self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                        // In order: nothing after it goes before it.
+                        return Ok(report);
+                    }
+                    Attempt::Failed(e) => {
+                        report.dead_lettered += 1;
+                        telemetry::event_delivery(&tenant, Outcome::DeadLettered);
+                        self.log_dead_letter(target, event, attempts, &e);
+                        DeliveryUpdate::DeadLetter {
+                            event: OutboxEventRef::from(event),
+                            attempts,
+                            last_status: e.status(),
+                            last_error: e.to_string(),
+                        }
+                    }
+                };
+                self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                cursor = event.seq;
+                failed_before = 0;
+            }
+            if cursor < last {
+                // The rest of the page is of types the endpoint does not want.
+                self.directory
+                    .record_delivery(&endpoint.id, DeliveryUpdate::Done { seq: last }, self.clock.now())
+                    .await?;
+                cursor = last;
+            }
+            if !full_page {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    fn max_attempts(&self) -> u32 {
+        self.config.max_attempts.max(1)
+    }
+
+    fn retry_at(&self, attempts: u32) -> roster_core::Timestamp {
+        let delay = self.config.backoff.delay(attempts);
+        self.clock.now().plus_millis(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    async fn attempt(&self, target: &DeliveryTarget, event: &OutboxEvent) -> Attempt {
+        let body = match serde_json::to_vec(event) {
+            Ok(b) => b,
+            Err(e) => return Attempt::Failed(DeliveryError::Config(format!("encoding the event: {e}"))),
+        };
+        let delivery = EventDelivery {
+            url: &target.endpoint.url,
+            secret: &target.secret,
+            id: &event.id,
+            timestamp: self.clock.now().millis().div_euclid(1000),
+            body: &body,
+        };
+        match tokio::time::timeout(self.config.attempt_timeout, self.sink.deliver(&delivery)).await {
+            Ok(Ok(())) => Attempt::Delivered,
+            Ok(Err(e)) => Attempt::Failed(e),
+            Err(_) => Attempt::Failed(DeliveryError::Unreachable(format!(
+                "no answer within {} ms",
+                self.config.attempt_timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn log_retry(&self, target: &DeliveryTarget, event: &OutboxEvent, attempt: u32, e: &DeliveryError) {
+        tracing::warn!(
+            tenant = %target.endpoint.tenant_id, endpoint = %target.endpoint.id, event_id = %event.id,
+            event_type = event.kind.as_str(), attempt, error = %e,
+            "event delivery failed; will retry"
+        );
+    }
+
+    fn log_dead_letter(
+        &self,
+        target: &DeliveryTarget,
+        event: &OutboxEvent,
+        attempts: u32,
+        e: &DeliveryError,
+    ) {
+        tracing::error!(
+            tenant = %target.endpoint.tenant_id, endpoint = %target.endpoint.id, event_id = %event.id,
+            event_type = event.kind.as_str(), attempts, error = %e,
+            "event dead-lettered for this endpoint after its last attempt"
+        );
+    }
+}
