@@ -11,9 +11,10 @@ use roster_core::{Clock, SystemClock};
 use roster_engine::backoff::Backoff;
 use roster_engine::dispatch::{DispatchConfig, Dispatcher};
 use roster_engine::{
-    AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, Scheduler, SchedulerConfig,
+    AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, OutboxConfig,
+    OutboxDispatcher, Scheduler, SchedulerConfig,
 };
-use roster_notify::{LogNotifier, Notifier, SmtpNotifier, SnsNotifier, WebhookNotifier};
+use roster_notify::{HttpEventSink, LogNotifier, Notifier, SmtpNotifier, SnsNotifier, WebhookNotifier};
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
@@ -176,6 +177,26 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             },
         );
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
+        // Lifecycle events to the tenants' webhook endpoints.
+        let o = &settings.outbox;
+        let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs))
+            .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
+        let outbox = OutboxDispatcher::new(
+            Arc::clone(&directory),
+            Arc::new(sink),
+            Arc::clone(&clock),
+            OutboxConfig {
+                poll_interval: Duration::from_millis(o.poll_interval_ms),
+                max_attempts: o.max_attempts,
+                backoff: Backoff {
+                    base: Duration::from_millis(o.retry_base_ms),
+                    cap: Duration::from_millis(o.retry_cap_ms),
+                },
+                attempt_timeout: Duration::from_secs(o.timeout_secs),
+                ..OutboxConfig::default()
+            },
+        );
+        workers.push(Arc::new(outbox).spawn(shutdown_rx.clone()));
     }
 
     let jwt = if settings.jwt_issuers.is_empty() {
@@ -207,6 +228,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
             max_header_bytes: settings.max_header_bytes,
             metrics_token: settings.metrics_token.clone(),
+            allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
         },
         limiter: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.rate_limit_per_sec,

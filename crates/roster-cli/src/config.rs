@@ -94,6 +94,43 @@ pub struct Settings {
     /// Issuers of OAuth2 client-credentials JWTs accepted beside API keys
     /// (`[[jwt_issuers]]`); none by default.
     pub jwt_issuers: Vec<JwtIssuerConfig>,
+    /// How lifecycle events are pushed to the tenants' webhook endpoints (`[outbox]`).
+    pub outbox: OutboxSettings,
+}
+
+/// `[outbox]`: the dispatcher that pushes lifecycle events to webhook
+/// endpoints (on nodes with workers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Accept plain `http://` endpoint URLs (tests, a private network);
+    /// otherwise `https` only, since events carry personal data.
+    pub allow_insecure_endpoints: bool,
+    /// Milliseconds between looks at the outbox for new events and due retries.
+    pub poll_interval_ms: u64,
+    /// Attempts per event and endpoint, the first included; then the event
+    /// becomes one of the endpoint's dead letters.
+    pub max_attempts: u32,
+    /// First retry delay, in milliseconds (doubles per attempt, with jitter).
+    pub retry_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_cap_ms: u64,
+    /// Seconds one delivery attempt may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for OutboxSettings {
+    /// Twelve attempts over about three and a half hours.
+    fn default() -> Self {
+        Self {
+            allow_insecure_endpoints: false,
+            poll_interval_ms: 1_000,
+            max_attempts: 12,
+            retry_base_ms: 10_000,
+            retry_cap_ms: 3_600_000,
+            timeout_secs: 15,
+        }
+    }
 }
 
 /// `[notifiers]`: lists of webhooks, SNS topics and SMTP servers. The log
@@ -183,6 +220,7 @@ impl Default for Settings {
             alarms: None,
             notifiers: NotifiersConfig::default(),
             jwt_issuers: Vec::new(),
+            outbox: OutboxSettings::default(),
         }
     }
 }
@@ -227,6 +265,15 @@ impl Settings {
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().trim().len() < 16) {
             anyhow::bail!("metrics_token must be at least 16 characters");
+        }
+        let o = &self.outbox;
+        if o.poll_interval_ms == 0 || o.max_attempts == 0 || o.timeout_secs == 0 || o.retry_base_ms == 0 {
+            anyhow::bail!(
+                "[outbox] poll_interval_ms, max_attempts, retry_base_ms and timeout_secs must be at least 1"
+            );
+        }
+        if o.retry_cap_ms < o.retry_base_ms {
+            anyhow::bail!("[outbox] retry_cap_ms must be at least retry_base_ms");
         }
         if self.alarm_interval_secs == 0 {
             anyhow::bail!("alarm_interval_secs must be at least 1");

@@ -1,7 +1,9 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{Parser, Subcommand};
-use roster_cli::commands::{alarms, dlq, feeds, keys, operators, people, push, serve, sources, tenants};
+use roster_cli::commands::{
+    alarms, dlq, endpoints, feeds, keys, operators, people, push, serve, sources, tenants,
+};
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,9 @@ enum Command {
     /// Creates, lists and revokes operator keys (cross-tenant administration); works on the data directory.
     #[command(subcommand)]
     Operators(operators::OperatorsCommand),
+    /// Registers, lists and disables webhook endpoints for lifecycle events; their dead letters (needs an admin key).
+    #[command(subcommand)]
+    Endpoints(endpoints::EndpointsCommand),
     /// Creates, lists and revokes a tenant's API keys (needs an admin key).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -73,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
                 Command::Dlq(cmd) => dlq::run(cmd).await,
                 Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Keys(cmd) => keys::run(cmd).await,
+                Command::Endpoints(cmd) => endpoints::run(cmd).await,
                 Command::Operators(cmd) => operators::run(&cli.global, cmd).await,
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,

@@ -117,17 +117,24 @@ impl OutboxDispatcher {
         Ok(report)
     }
 
-    /// Runs a pass every `poll_interval` until `shutdown` turns true; the
-    /// pass under way finishes first.
+    /// Runs a pass every `poll_interval` until `shutdown` turns true. A
+    /// pass under way is abandoned then, so a long backlog or a slow
+    /// endpoint does not hold up the shutdown: each step is recorded
+    /// atomically, and an attempt cut short is simply made again after the
+    /// restart (at least once, same `webhook-id`).
     pub fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(self.config.poll_interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut stop = shutdown.clone();
             loop {
                 tokio::select! {
                     _ = ticker.tick() => {
-                        if let Err(e) = self.run_once().await {
-                            tracing::warn!(error = %e, "outbox pass failed; trying again next interval");
+                        tokio::select! {
+                            pass = self.run_once() => if let Err(e) = pass {
+                                tracing::warn!(error = %e, "outbox pass failed; trying again next interval");
+                            },
+                            _ = stop.wait_for(|s| *s) => break,
                         }
                     }
                     changed = shutdown.changed() => if changed.is_err() { break },

@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// The bearer token Prometheus sends to `/metrics` (an operator key is
     /// accepted too); `None`: only operator keys.
     pub metrics_token: Option<Secret>,
+    /// Webhook endpoints may be plain `http://` URLs (tests, a private
+    /// network); otherwise `https` only: events carry personal data.
+    pub allow_insecure_endpoints: bool,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
             metrics_token: None,
+            allow_insecure_endpoints: false,
         }
     }
 }

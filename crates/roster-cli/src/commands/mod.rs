@@ -1,5 +1,6 @@
 pub mod alarms;
 pub mod dlq;
+pub mod endpoints;
 pub mod feeds;
 pub mod keys;
 pub mod operators;

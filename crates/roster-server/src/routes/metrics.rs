@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text format. Counters and histograms come from
 //! the process's recorder; gauges are read from this node's ports at scrape
-//! time (queue depths, feeds by status) and its alarm board, so they are
+//! time (queue depths, feeds by status, the outbox backlog) and its alarm board, so they are
 //! fresh and describe the node that answers. It answers the metrics token or
 //! an operator key only (the router checks): labels hold tenant ids, never
 //! names, but those ids and volumes are still no one else's business.
@@ -70,6 +70,40 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             gauge(&mut out, t::FEEDS, "Feeds by status, all tenants.", &samples);
         }
         Err(e) => tracing::warn!(error = %e, "/metrics: could not count feeds"),
+    }
+
+    match state.directory.outbox_backlog().await {
+        Ok(backlog) => {
+            let now = state.clock.now();
+            // Per tenant, summed over its active endpoints (the oldest age is the
+            // maximum); `sum()` in PromQL gives the node's total.
+            let mut by_tenant: Vec<(String, u64, f64, u64)> = Vec::new();
+            for b in &backlog {
+                let tenant = b.tenant_id.to_string();
+                let age =
+                    b.oldest_pending_at.map_or(0.0, |t| ((now.millis() - t.millis()).max(0) as f64) / 1000.0);
+                match by_tenant.iter_mut().find(|(t, ..)| *t == tenant) {
+                    Some((_, pending, oldest, dead)) => {
+                        *pending += b.pending;
+                        *oldest = oldest.max(age);
+                        *dead += b.dead_letters;
+                    }
+                    None => by_tenant.push((tenant, b.pending, age, b.dead_letters)),
+                }
+            }
+            let label = |t: &str| format!("tenant=\"{t}\"");
+            let pending: Vec<(String, f64)> =
+                by_tenant.iter().map(|(t, p, ..)| (label(t), *p as f64)).collect();
+            let help = "Events not yet delivered, summed over the tenant's active webhook endpoints.";
+            gauge(&mut out, t::OUTBOX_BACKLOG, help, &pending);
+            let ages: Vec<(String, f64)> = by_tenant.iter().map(|(t, _, a, _)| (label(t), *a)).collect();
+            let help = "Age of the oldest event not yet delivered to one of the tenant's endpoints.";
+            gauge(&mut out, t::OUTBOX_OLDEST_PENDING_AGE, help, &ages);
+            let dead: Vec<(String, f64)> = by_tenant.iter().map(|(t, .., d)| (label(t), *d as f64)).collect();
+            let help = "Event dead letters waiting for a redrive, over the tenant's active endpoints.";
+            gauge(&mut out, t::EVENT_DEAD_LETTERS, help, &dead);
+        }
+        Err(e) => tracing::warn!(error = %e, "/metrics: could not read the outbox backlog"),
     }
 
     if let Some(board) = &state.alarms {

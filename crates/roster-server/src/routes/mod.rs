@@ -1,6 +1,7 @@
 mod alarms;
 mod audit;
 mod dlq;
+mod endpoints;
 mod events;
 mod feeds;
 mod health;
@@ -39,6 +40,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/dlq/redrive", post(dlq::redrive_all))
         .route("/v1/dlq/{id}", get(dlq::show))
         .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
+        .route("/v1/endpoints", get(endpoints::list).post(endpoints::create))
+        .route("/v1/endpoints/{id}", axum::routing::delete(endpoints::disable))
+        .route("/v1/endpoints/{id}/dead-letters", get(endpoints::dead_letters))
+        .route("/v1/endpoints/{id}/dead-letters/redrive", post(endpoints::redrive))
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(audit::list))

@@ -1,0 +1,388 @@
+//! Webhook endpoints over the real server, as a tenant's receiving system
+//! sees them: a joiner arrives signed per Standard Webhooks (checked here
+//! with an HMAC of our own), a 500 is retried with the same `webhook-id`, an
+//! endpoint that always fails gets a dead letter that `/metrics` and the
+//! listing show and a redrive delivers once fixed, another tenant's
+//! endpoint never hears of it, a restart mid-backlog still delivers, the
+//! URL is checked, and `roster endpoints add|ls|rm` work.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use roster_cli::config::Settings;
+use roster_core::secret::Secret;
+use serde_json::{Value, json};
+use support::{TestApp, person, spawn_app, spawn_app_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+const METRICS_TOKEN: &str = "prom-scrape-token-0123456789";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Call {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: Bytes,
+}
+
+impl Call {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct Receiver {
+    calls: Mutex<Vec<Call>>,
+    /// Statuses to answer first; then `otherwise`.
+    script: Mutex<VecDeque<u16>>,
+    otherwise: Mutex<u16>,
+}
+
+/// A receiving system on a free port.
+struct Hook {
+    url: String,
+    state: Arc<Receiver>,
+}
+
+impl Hook {
+    async fn start() -> Self {
+        let state = Arc::new(Receiver { otherwise: Mutex::new(200), ..Default::default() });
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(|State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes| async move {
+                    let h =
+                        |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    let call = Call {
+                        id: h("webhook-id"),
+                        timestamp: h("webhook-timestamp"),
+                        signature: h("webhook-signature"),
+                        body,
+                    };
+                    r.calls.lock().unwrap().push(call);
+                    let status = r.script.lock().unwrap().pop_front().unwrap_or(*r.otherwise.lock().unwrap());
+                    StatusCode::from_u16(status).unwrap()
+                }),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, state }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    fn answer(&self, statuses: &[u16]) {
+        self.state.script.lock().unwrap().extend(statuses);
+    }
+
+    fn otherwise(&self, status: u16) {
+        *self.state.otherwise.lock().unwrap() = status;
+    }
+
+    async fn wait_calls(&self, n: usize) -> Vec<Call> {
+        wait_until(&format!("{n} call(s) to the endpoint"), async || self.calls().len() >= n).await;
+        self.calls()
+    }
+}
+
+async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut done: F) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(Instant::now() < deadline, "still waiting after 30 s: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Quick retries, plain-http endpoints allowed (the receiver is local).
+fn outbox(s: &mut Settings) {
+    s.outbox.allow_insecure_endpoints = true;
+    s.outbox.poll_interval_ms = 25;
+    s.outbox.retry_base_ms = 50;
+    s.outbox.retry_cap_ms = 100;
+    s.outbox.max_attempts = 3;
+    s.outbox.timeout_secs = 5;
+    s.metrics_token = Some(Secret::new(METRICS_TOKEN));
+}
+
+/// Registers an endpoint as `key`'s tenant; returns (id, secret).
+async fn register(app: &TestApp, key: &str, body: Value) -> (String, String) {
+    let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(key).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let created: Value = res.json().await.unwrap();
+    (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned())
+}
+
+/// Pushes one joiner and waits until it is applied.
+async fn join(app: &TestApp, key: &str, id: &str) {
+    let res = app.post_feed_as(key, &json!({"mode": "delta", "records": [person(id, "Sales")]})).await;
+    assert_eq!(res.status(), 202);
+    let feed: Value = res.json().await.unwrap();
+    let path = format!("/v1/feeds/{}", feed["feedId"].as_str().unwrap());
+    wait_until("the feed to complete", async || {
+        app.get_as(key, &path).await.json::<Value>().await.unwrap()["status"] == "completed"
+    })
+    .await;
+}
+
+/// The Standard Webhooks check a receiver makes, written from the spec with
+/// `ring` (not Roster's code): HMAC-SHA256 over `id.timestamp.body` keyed by
+/// the base64 after `whsec_`.
+fn verify(secret: &str, call: &Call) {
+    let key = STANDARD.decode(secret.strip_prefix("whsec_").expect("a whsec_ secret")).unwrap();
+    assert!(key.len() >= 24, "at least 24 random bytes");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let mut signed = format!("{}.{}.", call.id, call.timestamp).into_bytes();
+    signed.extend_from_slice(&call.body);
+    let expected = format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &signed).as_ref()));
+    assert!(call.signature.split(' ').any(|s| s == expected), "{} != {expected}", call.signature);
+    let ts: u64 = call.timestamp.parse().expect("unix seconds");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    assert!(now.abs_diff(ts) < 300, "a fresh timestamp");
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let res = app.get_as(METRICS_TOKEN, "/metrics").await;
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+/// The value of one sample of `/metrics`, by its name and labels.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+}
+
+#[tokio::test]
+async fn a_joiner_reaches_the_endpoint_signed_and_older_events_are_not_sent() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    join(&app, &app.key, "OLD1").await;
+
+    let (id, secret) =
+        register(&app, &app.key, json!({"url": hook.url, "description": "onboarding", "eventTypes": null}))
+            .await;
+    let listed = app.get_json("/v1/endpoints").await;
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    assert!(!listed.to_string().contains(&secret[6..]), "the secret is shown once only");
+    let audit = app.get_json("/v1/audit").await.to_string();
+    assert!(audit.contains("endpoint.created") && !audit.contains(&secret[6..]), "{audit}");
+
+    join(&app, &app.key, "NEW1").await;
+    let calls = hook.wait_calls(1).await;
+    verify(&secret, &calls[0]);
+    let events = app.events().await;
+    let sent = calls[0].json();
+    assert_eq!(sent, events[1], "the body is the event as /v1/events shows it");
+    assert_eq!(sent["type"], "person.joined");
+    assert_eq!(sent["payload"]["person"]["externalId"], "NEW1");
+    assert_eq!(calls[0].id, events[1]["id"].as_str().unwrap(), "webhook-id is the event id");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.calls().len(), 1, "the event from before the endpoint existed is not sent");
+    let m = metrics(&app).await;
+    let tenant = app.tenant_id;
+    assert_eq!(sample(&m, &format!("roster_outbox_backlog{{tenant=\"{tenant}\"}}")), Some(0.0), "{m}");
+    assert!(sample(&m, &format!("roster_events_delivered_total{{tenant=\"{tenant}\"}}")) >= Some(1.0), "{m}");
+}
+
+#[tokio::test]
+async fn a_500_is_retried_and_the_event_delivered_once_with_the_same_id() {
+    let hook = Hook::start().await;
+    hook.answer(&[500]);
+    let app = spawn_app_with(outbox).await;
+    let (_, secret) = register(&app, &app.key, json!({"url": hook.url})).await;
+    join(&app, &app.key, "E1").await;
+    let calls = hook.wait_calls(2).await;
+    assert_eq!(calls[0].id, calls[1].id, "the retry has the same webhook-id");
+    assert_eq!(calls[0].body, calls[1].body);
+    verify(&secret, &calls[1]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.calls().len(), 2, "delivered once: no call after the 200");
+    let m = metrics(&app).await;
+    let failed = format!("roster_event_deliveries_failed_total{{tenant=\"{}\"}}", app.tenant_id);
+    assert!(sample(&m, &failed) >= Some(1.0), "{m}");
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_dead_letters_the_event_and_a_redrive_delivers_it_once_fixed() {
+    let hook = Hook::start().await;
+    hook.otherwise(500);
+    let app = spawn_app_with(|s| {
+        outbox(s);
+        // Slow enough retries for the backlog to be seen while they run.
+        s.outbox.retry_base_ms = 400;
+        s.outbox.retry_cap_ms = 400;
+    })
+    .await;
+    let (id, _) = register(&app, &app.key, json!({"url": hook.url})).await;
+    join(&app, &app.key, "E1").await;
+    let tenant = app.tenant_id;
+    let backlog = format!("roster_outbox_backlog{{tenant=\"{tenant}\"}}");
+    wait_until("the backlog to show the event", async || sample(&metrics(&app).await, &backlog) == Some(1.0))
+        .await;
+
+    let path = format!("/v1/endpoints/{id}/dead-letters");
+    wait_until("a dead letter", async || !app.get_json(&path).await["items"].as_array().unwrap().is_empty())
+        .await;
+    let dead = app.get_json(&path).await["items"][0].clone();
+    let event = app.events().await[0].clone();
+    assert_eq!((dead["event"]["id"].clone(), dead["attempts"].clone()), (event["id"].clone(), json!(3)));
+    assert_eq!((dead["lastStatus"].clone(), dead["state"].clone()), (json!(500), json!("dead")));
+    assert!(!dead.to_string().contains("E1"), "no personal data in a dead letter: {dead}");
+    assert_eq!(hook.calls().len(), 3);
+    let m = metrics(&app).await;
+    assert_eq!(sample(&m, &format!("roster_event_dead_letters{{tenant=\"{tenant}\"}}")), Some(1.0), "{m}");
+    assert_eq!(sample(&m, &backlog), Some(0.0), "the cursor moved on");
+    assert!(sample(&m, &format!("roster_events_dead_lettered_total{{tenant=\"{tenant}\"}}")) >= Some(1.0));
+
+    hook.otherwise(200);
+    let res = app.post_empty(&format!("/v1/endpoints/{id}/dead-letters/redrive")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["redriven"], 1);
+    let calls = hook.wait_calls(4).await;
+    assert_eq!(calls[3].id, event["id"].as_str().unwrap());
+    wait_until("the dead letter to go", async || {
+        app.get_json(&path).await["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let audit = app.get_json("/v1/audit").await.to_string();
+    assert!(audit.contains("endpoint.redriven"), "{audit}");
+}
+
+#[tokio::test]
+async fn another_tenants_endpoint_never_receives_nor_sees_the_event() {
+    let (ours, theirs) = (Hook::start().await, Hook::start().await);
+    let app = spawn_app_with(outbox).await;
+    let b = app.new_tenant("globex").await;
+    let (a_id, _) = register(&app, &app.key, json!({"url": ours.url})).await;
+    let (b_id, _) = register(&app, &b, json!({"url": theirs.url})).await;
+    join(&app, &app.key, "A1").await;
+    ours.wait_calls(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(theirs.calls().is_empty(), "B's endpoint got A's event");
+
+    let listed: Value = app.get_as(&b, "/v1/endpoints").await.json().await.unwrap();
+    let ids: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [b_id.as_str()]);
+    let dl = app.get_as(&b, &format!("/v1/endpoints/{a_id}/dead-letters")).await;
+    assert_eq!(dl.status(), 404);
+    let redrive =
+        app.http.post(app.url(&format!("/v1/endpoints/{a_id}/dead-letters/redrive"))).bearer_auth(&b);
+    assert_eq!(redrive.send().await.unwrap().status(), 404);
+    let rm = app.http.delete(app.url(&format!("/v1/endpoints/{a_id}"))).bearer_auth(&b).send().await.unwrap();
+    assert_eq!(rm.status(), 404);
+    assert!(app.get_json("/v1/endpoints").await["items"][0]["disabledAt"].is_null(), "still active");
+}
+
+#[tokio::test]
+async fn a_restart_mid_backlog_still_delivers_in_order() {
+    let hook = Hook::start().await;
+    hook.otherwise(503);
+    let mut app = spawn_app_with(|s| {
+        outbox(s);
+        s.outbox.max_attempts = 1000;
+    })
+    .await;
+    register(&app, &app.key, json!({"url": hook.url})).await;
+    join(&app, &app.key, "R1").await;
+    join(&app, &app.key, "R2").await;
+    hook.wait_calls(2).await;
+    app.stop().await;
+    let before = hook.calls().len();
+    hook.otherwise(200);
+    app.restart().await;
+    let calls = hook.wait_calls(before + 2).await;
+    let events = app.events().await;
+    let after: Vec<&str> = calls[before..].iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(after, [events[0]["id"].as_str().unwrap(), events[1]["id"].as_str().unwrap()]);
+}
+
+#[tokio::test]
+async fn endpoint_urls_are_checked_and_need_an_admin_key() {
+    let app = spawn_app().await;
+    let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key);
+    let res = res.json(&json!({"url": "http://hooks.example.com/x"})).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().starts_with("`url`: must be https"), "{problem}");
+    for (body, field) in [
+        (json!({"url": "not a url"}), "`url`"),
+        (json!({"url": "https://x.example/", "eventTypes": ["person.fired"]}), "`eventTypes`"),
+    ] {
+        let res =
+            app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.starts_with(field), "{detail}");
+    }
+
+    let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key).json(&json!({"scopes": ["read"]}));
+    let reader =
+        res.send().await.unwrap().json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let body = json!({"url": "https://hooks.example.com/x"});
+    let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&reader).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.get_as(&reader, "/v1/endpoints").await.status(), 403);
+}
+
+/// `roster` as a user runs it (off the runtime's thread: the server it asks
+/// runs on that thread).
+async fn roster(app: &TestApp, args: &[&str]) -> String {
+    let mut all: Vec<String> = vec!["endpoints".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(["--server".into(), app.base.clone(), "--key".into(), app.key.clone()]);
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(BIN).args(&all).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "roster endpoints {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_adds_lists_and_removes_endpoints() {
+    let app = spawn_app().await;
+    let out = roster(
+        &app,
+        &[
+            "add",
+            "https://hooks.example.com/roster",
+            "--description",
+            "HRIS",
+            "--event-types",
+            "person.joined,person.left",
+        ],
+    )
+    .await;
+    let secret = out.lines().last().unwrap();
+    assert!(secret.starts_with("whsec_"), "{out}");
+    let id = app.get_json("/v1/endpoints").await["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(out.contains(&id), "{out}");
+
+    let ls = roster(&app, &["ls"]).await;
+    assert!(ls.contains(&id) && ls.contains("active") && ls.contains("person.joined,person.left"), "{ls}");
+    assert!(!ls.contains(&secret[6..]), "ls never shows the secret");
+
+    let rm = roster(&app, &["rm", &id]).await;
+    assert!(rm.contains("disabled"), "{rm}");
+    let ls = roster(&app, &["ls"]).await;
+    assert!(ls.contains("disabled"), "{ls}");
+    let dl = roster(&app, &["dead-letters", &id]).await;
+    assert!(dl.starts_with("EVENT"), "{dl}");
+}

@@ -1,0 +1,224 @@
+//! `/v1/endpoints`: a tenant's webhook endpoints, where the outbox
+//! dispatcher pushes its lifecycle events (signed, Standard Webhooks). A new
+//! endpoint's signing secret is shown once, in the answer that creates it.
+//! Another tenant's endpoint is a `404`, like a missing one: the store
+//! filters every lookup by the caller's tenant.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use roster_core::lifecycle::EventType;
+use roster_engine::credentials::generate_endpoint_secret;
+use roster_store::{Endpoint, NewEndpoint, Scope, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::page_size;
+use crate::audit::{self, RequestId};
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Longest description kept.
+const MAX_DESCRIPTION: usize = 500;
+/// Longest URL accepted.
+const MAX_URL: usize = 2048;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewEndpointRequest {
+    url: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// Only these event types; absent: all.
+    #[serde(default)]
+    event_types: Option<Vec<String>>,
+}
+
+/// `GET /v1/endpoints`: the tenant's endpoints (never their secrets).
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let items = state.directory.list_endpoints(principal.tenant_id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /v1/endpoints`: registers an endpoint; `secret` is in this answer only.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    body: Result<Json<NewEndpointRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Scope::Admin)?;
+    let Json(new) = body.map_err(|e| ApiError::BadRequest(format!("invalid endpoint: {}", e.body_text())))?;
+    let url = check_url(&new.url, state.config.allow_insecure_endpoints)?;
+    let description = new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(ApiError::BadRequest(format!("`description`: at most {MAX_DESCRIPTION} characters")));
+    }
+    let event_types = new.event_types.map(|types| parse_types(&types)).transpose()?;
+    let secret = generate_endpoint_secret();
+    let endpoint = state
+        .directory
+        .create_endpoint(
+            NewEndpoint {
+                tenant_id: principal.tenant_id,
+                url,
+                description,
+                event_types,
+                secret: secret.clone(),
+            },
+            state.clock.now(),
+        )
+        .await?;
+    audit::record(&state, &principal, &request_id, "endpoint.created", Some(endpoint.id.clone())).await;
+    let mut body = json!(endpoint);
+    body["secret"] = json!(secret.expose());
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `DELETE /v1/endpoints/{id}`: disables the endpoint at once (it stays
+/// listed, with its dead letters).
+pub async fn disable(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<Endpoint>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let endpoint = state
+        .directory
+        .disable_endpoint(principal.tenant_id, &id, state.clock.now())
+        .await
+        .map_err(not_found)?;
+    audit::record(&state, &principal, &request_id, "endpoint.disabled", Some(endpoint.id.clone())).await;
+    Ok(Json(endpoint))
+}
+
+#[derive(Deserialize)]
+pub struct DeadLetterQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /v1/endpoints/{id}/dead-letters`: events the endpoint could not
+/// take, without payloads: ids, type, attempts, last status and error.
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<DeadLetterQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let limit = page_size(q.limit)?;
+    let items =
+        state.directory.list_event_dead_letters(principal.tenant_id, &id, limit).await.map_err(not_found)?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /v1/endpoints/{id}/dead-letters/redrive`: the endpoint's dead
+/// letters are delivered again, with a fresh attempt count.
+pub async fn redrive(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let moved = state
+        .directory
+        .redrive_event_dead_letters(principal.tenant_id, &id, state.clock.now())
+        .await
+        .map_err(not_found)?;
+    audit::record(&state, &principal, &request_id, "endpoint.redriven", Some(format!("{id} ({moved})")))
+        .await;
+    Ok(Json(json!({ "redriven": moved })))
+}
+
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("endpoint"),
+        other => other.into(),
+    }
+}
+
+/// An absolute `https` URL with a host (`http` only when the server allows
+/// insecure endpoints: the events carry personal data).
+fn check_url(raw: &str, allow_http: bool) -> Result<String, ApiError> {
+    let bad = |why: &str| ApiError::BadRequest(format!("`url`: {why}"));
+    let raw = raw.trim();
+    if raw.len() > MAX_URL {
+        return Err(bad(&format!("at most {MAX_URL} characters")));
+    }
+    let url = reqwest::Url::parse(raw)
+        .map_err(|_| bad("must be an absolute URL, e.g. https://hooks.example.com/roster"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => {
+            return Err(bad(
+                "must be https: events carry personal data (plain http needs `[outbox] allow_insecure_endpoints`)",
+            ));
+        }
+        _ => return Err(bad("must be https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not hold credentials; the signature authenticates Roster"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    Ok(url.to_string())
+}
+
+fn parse_types(types: &[String]) -> Result<Vec<EventType>, ApiError> {
+    let mut out = Vec::new();
+    for t in types {
+        let kind: EventType = serde_json::from_value(Value::String(t.clone())).map_err(|_| {
+            ApiError::BadRequest(
+                "`eventTypes`: each must be one of person.joined, person.moved, person.updated, person.left, \
+                 person.rehired"
+                    .into(),
+            )
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::BadRequest(
+            "`eventTypes`: name at least one type, or leave it out for all".into(),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_absolute_https_unless_insecure_is_allowed() {
+        assert_eq!(
+            check_url("https://hooks.example.com/x?a=1", false).unwrap(),
+            "https://hooks.example.com/x?a=1"
+        );
+        assert!(check_url("http://127.0.0.1:9/x", true).is_ok());
+        for bad in
+            ["http://hooks.example.com/x", "/relative", "ftp://x/y", "https://u:p@x.example/", "nonsense"]
+        {
+            let err = check_url(bad, false).unwrap_err().to_string();
+            assert!(err.starts_with("`url`: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn event_types_are_known_names() {
+        assert_eq!(parse_types(&["person.left".into(), "person.left".into()]).unwrap(), [EventType::Left]);
+        assert!(parse_types(&["person.fired".into()]).unwrap_err().to_string().starts_with("`eventTypes`"));
+        assert!(parse_types(&[]).is_err());
+    }
+}
