@@ -499,7 +499,7 @@ password = "hunter2"
         }
         assert!(debug.contains("hooks.slack.com"), "the host names the webhook");
 
-        assert_eq!(Settings::default().alarm_rules().len(), 4, "the defaults without [[alarms]]");
+        assert_eq!(Settings::default().alarm_rules().len(), 5, "the defaults without [[alarms]]");
     }
 
     #[test]

@@ -353,7 +353,10 @@ async fn the_alarms_api_is_for_operators_only() {
     let all: Value = app.get_as(&op, "/v1/alarms").await.json().await.unwrap();
     let names: Vec<&str> =
         all["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds"]);
+    assert_eq!(
+        names,
+        ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds", "event_dead_letters"]
+    );
 }
 
 fn create_tenant(data_dir: &Path) -> String {

@@ -228,6 +228,7 @@ async fn a_failing_endpoint_dead_letters_the_event_and_a_redrive_delivers_it_onc
         // Slow enough retries for the backlog to be seen while they run.
         s.outbox.retry_base_ms = 400;
         s.outbox.retry_cap_ms = 400;
+        s.alarm_interval_secs = 1;
     })
     .await;
     let (id, _) = register(&app, &app.key, json!({"url": hook.url})).await;
@@ -250,6 +251,13 @@ async fn a_failing_endpoint_dead_letters_the_event_and_a_redrive_delivers_it_onc
     assert_eq!(sample(&m, &format!("roster_event_dead_letters{{tenant=\"{tenant}\"}}")), Some(1.0), "{m}");
     assert_eq!(sample(&m, &backlog), Some(0.0), "the cursor moved on");
     assert!(sample(&m, &format!("roster_events_dead_lettered_total{{tenant=\"{tenant}\"}}")) >= Some(1.0));
+    let op = app.operator_key("ops").await;
+    let alarm = async || {
+        let all: Value = app.get_as(&op, "/v1/alarms").await.json().await.unwrap();
+        all["items"].as_array().unwrap().iter().find(|a| a["name"] == "event_dead_letters").unwrap()["state"]
+            .clone()
+    };
+    wait_until("the event dead letters alarm", async || alarm().await == "ALARM").await;
 
     hook.otherwise(200);
     let res = app.post_empty(&format!("/v1/endpoints/{id}/dead-letters/redrive")).await;
@@ -263,6 +271,7 @@ async fn a_failing_endpoint_dead_letters_the_event_and_a_redrive_delivers_it_onc
     .await;
     let audit = app.get_json("/v1/audit").await.to_string();
     assert!(audit.contains("endpoint.redriven"), "{audit}");
+    wait_until("the alarm to clear", async || alarm().await == "OK").await;
 }
 
 #[tokio::test]

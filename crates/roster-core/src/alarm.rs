@@ -215,6 +215,8 @@ pub fn default_rules() -> Vec<AlarmRule> {
         rule("failure_rate", 0.05, 300),
         // A full snapshot would deactivate too many people and waits for approval.
         rule("halted_feeds", 0.0, 60),
+        // A webhook endpoint could not take an event after every attempt.
+        rule("event_dead_letters", 0.0, 60),
     ]
 }
 
@@ -502,7 +504,10 @@ mod tests {
     fn default_rules_are_the_documented_ones_and_valid() {
         let rules = default_rules();
         let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds"]);
+        assert_eq!(
+            names,
+            ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds", "event_dead_letters"]
+        );
         let failure = &rules[2];
         assert_eq!(
             (failure.comparison, failure.threshold, failure.period_seconds),
@@ -571,7 +576,8 @@ mod tests {
 
         let mut rules = default_rules();
         rules.push(rules[0].clone());
-        let known = ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds"];
+        let known =
+            ["dlq_depth", "oldest_message_age_seconds", "failure_rate", "halted_feeds", "event_dead_letters"];
         let dup = validate_rules(&rules, &known).unwrap_err();
         assert_eq!(dup.to_string(), "alarm rule `dlq_depth`: name: is used by another rule");
 

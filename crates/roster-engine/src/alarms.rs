@@ -31,6 +31,8 @@ pub const METRICS: &[&str] = &[
     "in_flight_messages",
     "failure_rate",
     "halted_feeds",
+    "event_dead_letters",
+    "outbox_oldest_pending_age_seconds",
 ];
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,9 @@ struct Sample {
 struct Measures {
     queue: Option<QueueStats>,
     halted: Option<u64>,
+    /// Event dead letters waiting, and the age in seconds of the oldest
+    /// event not yet delivered, over every active webhook endpoint.
+    outbox: Option<(u64, f64)>,
 }
 
 /// How long shutdown waits for queued notifications.
@@ -166,7 +171,12 @@ impl AlarmEvaluator {
     async fn measure(&self) -> Measures {
         let mut m = Measures::default();
         let rules = || self.alarms.iter().map(|a| a.rule().metric.as_str());
-        let needs_queue = rules().any(|m| m != "halted_feeds" && m != "failure_rate");
+        let needs_queue = rules().any(|m| {
+            !matches!(
+                m,
+                "halted_feeds" | "failure_rate" | "event_dead_letters" | "outbox_oldest_pending_age_seconds"
+            )
+        });
         if needs_queue {
             match self.queue.stats().await {
                 Ok(s) => m.queue = Some(s),
@@ -180,6 +190,18 @@ impl AlarmEvaluator {
                         Some(counts.iter().filter(|(s, _)| *s == FeedStatus::Halted).map(|(_, n)| *n).sum());
                 }
                 Err(e) => tracing::warn!(error = %e, "alarms: could not count halted feeds"),
+            }
+        }
+        if rules().any(|m| m == "event_dead_letters" || m == "outbox_oldest_pending_age_seconds") {
+            match self.directory.outbox_backlog().await {
+                Ok(backlog) => {
+                    let now = self.clock.now().millis();
+                    let dead = backlog.iter().map(|b| b.dead_letters).sum();
+                    let oldest = backlog.iter().filter_map(|b| b.oldest_pending_at).min();
+                    let age = oldest.map_or(0.0, |t| (now - t.millis()).max(0) as f64 / 1000.0);
+                    m.outbox = Some((dead, age));
+                }
+                Err(e) => tracing::warn!(error = %e, "alarms: could not read the outbox backlog"),
             }
         }
         m
@@ -204,6 +226,8 @@ impl AlarmEvaluator {
                 }
             }
             "halted_feeds" => Some(m.halted? as f64),
+            "event_dead_letters" => Some(m.outbox?.0 as f64),
+            "outbox_oldest_pending_age_seconds" => Some(m.outbox?.1),
             "failure_rate" => self.failure_rate(rule.period_seconds, now),
             _ => None,
         })

@@ -109,7 +109,8 @@ async fn a_dead_letter_fires_once_and_a_purge_clears_it() {
         [
             tr("dlq_depth", NO_DATA, OK),
             tr("oldest_message_age_seconds", NO_DATA, OK),
-            tr("halted_feeds", NO_DATA, OK)
+            tr("halted_feeds", NO_DATA, OK),
+            tr("event_dead_letters", NO_DATA, OK)
         ]
     );
     assert_eq!(w.state("failure_rate"), NO_DATA);
