@@ -49,6 +49,8 @@ struct Receiver {
     /// Statuses to answer first; then `otherwise`.
     script: Mutex<VecDeque<u16>>,
     otherwise: Mutex<u16>,
+    /// How long to take before answering.
+    delay: Mutex<Duration>,
 }
 
 /// A receiving system on a free port.
@@ -72,6 +74,8 @@ impl Hook {
                         signature: h("webhook-signature"),
                         body,
                     };
+                    let delay = *r.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     r.calls.lock().unwrap().push(call);
                     let status = r.script.lock().unwrap().pop_front().unwrap_or(*r.otherwise.lock().unwrap());
                     StatusCode::from_u16(status).unwrap()
@@ -394,4 +398,43 @@ async fn the_cli_adds_lists_and_removes_endpoints() {
     assert!(ls.contains("disabled"), "{ls}");
     let dl = roster(&app, &["dead-letters", &id]).await;
     assert!(dl.starts_with("EVENT"), "{dl}");
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_delay_another() {
+    let (slow, fast) = (Hook::start().await, Hook::start().await);
+    *slow.state.delay.lock().unwrap() = Duration::from_secs(4);
+    let app = spawn_app_with(outbox).await;
+    register(&app, &app.key, json!({"url": slow.url})).await;
+    register(&app, &app.key, json!({"url": fast.url})).await;
+    join(&app, &app.key, "S1").await;
+    let started = Instant::now();
+    fast.wait_calls(1).await;
+    // The slow endpoint is still on S1: the fast one's next event must not wait for it.
+    join(&app, &app.key, "S2").await;
+    fast.wait_calls(2).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "the fast endpoint waited for the slow one");
+    assert!(slow.calls().is_empty(), "the slow one is still answering");
+    slow.wait_calls(1).await;
+}
+
+#[tokio::test]
+async fn a_tenant_has_at_most_so_many_active_endpoints() {
+    let app = spawn_app().await;
+    let body = json!({"url": "https://hooks.example.com/x"});
+    let mut last = String::new();
+    for _ in 0..20 {
+        last = register(&app, &app.key, body.clone()).await.0;
+    }
+    let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let res = app
+        .http
+        .delete(app.url(&format!("/v1/endpoints/{last}")))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    register(&app, &app.key, body).await;
 }

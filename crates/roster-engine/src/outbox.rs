@@ -14,6 +14,7 @@
 //! cursor's update sends the event again, with the same `webhook-id`, which
 //! receivers dedupe on. Nothing here logs a payload, a URL or a secret.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,7 +100,8 @@ impl OutboxDispatcher {
     }
 
     /// One pass: every active endpoint, side by side, gets what is due for it
-    /// now. An endpoint whose pass fails (the directory is busy) is tried
+    /// now, and the pass ends with the slowest (tests drive it this way;
+    /// [`spawn`](Self::spawn) runs each endpoint on its own). An endpoint whose pass fails (the directory is busy) is tried
     /// again on the next one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
         let targets = self.directory.delivery_targets().await?;
@@ -117,24 +119,41 @@ impl OutboxDispatcher {
         Ok(report)
     }
 
-    /// Runs a pass every `poll_interval` until `shutdown` turns true. A
-    /// pass under way is abandoned then, so a long backlog or a slow
-    /// endpoint does not hold up the shutdown: each step is recorded
-    /// atomically, and an attempt cut short is simply made again after the
-    /// restart (at least once, same `webhook-id`).
+    /// Every `poll_interval`, starts a pass for each active endpoint whose
+    /// previous pass has finished — each on its own task, so a slow or
+    /// timing-out endpoint never delays another's events — until `shutdown`
+    /// turns true. Passes under way are abandoned then, so a long backlog or
+    /// a slow endpoint does not hold up the shutdown: each step is recorded
+    /// atomically, and an attempt cut short is made again after the restart
+    /// (at least once, same `webhook-id`).
     pub fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(self.config.poll_interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut stop = shutdown.clone();
+            let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
             loop {
                 tokio::select! {
                     _ = ticker.tick() => {
-                        tokio::select! {
-                            pass = self.run_once() => if let Err(e) = pass {
-                                tracing::warn!(error = %e, "outbox pass failed; trying again next interval");
-                            },
-                            _ = stop.wait_for(|s| *s) => break,
+                        running.retain(|_, task| !task.is_finished());
+                        match self.directory.delivery_targets().await {
+                            Ok(targets) => {
+                                for target in targets {
+                                    if running.contains_key(&target.endpoint.id) {
+                                        continue;
+                                    }
+                                    let id = target.endpoint.id.clone();
+                                    let this = Arc::clone(&self);
+                                    running.insert(id, tokio::spawn(async move {
+                                        if let Err(e) = this.pump(&target).await {
+                                            tracing::warn!(
+                                                endpoint = %target.endpoint.id, error = %e,
+                                                "outbox: could not record a delivery; trying again next pass"
+                                            );
+                                        }
+                                    }));
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "outbox: could not read the endpoints; trying again"),
                         }
                     }
                     changed = shutdown.changed() => if changed.is_err() { break },
@@ -142,6 +161,9 @@ impl OutboxDispatcher {
                 if *shutdown.borrow() {
                     break;
                 }
+            }
+            for (_, task) in running {
+                task.abort();
             }
         })
     }

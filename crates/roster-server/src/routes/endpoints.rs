@@ -24,6 +24,8 @@ use crate::state::AppState;
 const MAX_DESCRIPTION: usize = 500;
 /// Longest URL accepted.
 const MAX_URL: usize = 2048;
+/// Most active endpoints per tenant (each costs the dispatcher a pass).
+const MAX_ACTIVE: usize = 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -58,6 +60,12 @@ pub async fn create(
         return Err(ApiError::BadRequest(format!("`description`: at most {MAX_DESCRIPTION} characters")));
     }
     let event_types = new.event_types.map(|types| parse_types(&types)).transpose()?;
+    let existing = state.directory.list_endpoints(principal.tenant_id).await?;
+    if existing.iter().filter(|e| e.disabled_at.is_none()).count() >= MAX_ACTIVE {
+        return Err(ApiError::Conflict(format!(
+            "a tenant may have at most {MAX_ACTIVE} active endpoints; disable one first"
+        )));
+    }
     let secret = generate_endpoint_secret();
     let endpoint = state
         .directory
