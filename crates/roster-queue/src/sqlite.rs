@@ -68,6 +68,8 @@ pub struct SqliteQueue {
     arrivals: Arc<Notify>,
     /// The connection's `synchronous` setting (a `Durability`).
     durability: Arc<AtomicU8>,
+    /// Copies the WAL into the database off the connection's path.
+    _checkpointer: roster_sqlite::Checkpointer,
 }
 
 /// How a commit reaches the disk. Whatever the queue promises the sender
@@ -157,6 +159,9 @@ impl SqliteQueue {
             conn.execute_batch(SCHEMA).map_err(storage)?;
             conn.pragma_update(None, "user_version", 1).map_err(storage)?;
         }
+        conn.pragma_update(None, "wal_autocheckpoint", roster_sqlite::BACKSTOP_PAGES).map_err(storage)?;
+        let checkpointer =
+            roster_sqlite::Checkpointer::start(&config.path, "queue-checkpoint").map_err(storage)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock: config.clock,
@@ -165,6 +170,7 @@ impl SqliteQueue {
             dedup_ms: millis(config.dedup_window),
             arrivals: Arc::new(Notify::new()),
             durability: Arc::new(AtomicU8::new(Durability::Synced as u8)),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -8,7 +8,6 @@ use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
 use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::storage;
 use crate::{ApplyOutcome, FeedCounts, FeedStatus, ReconcileState, Reconciliation, StoreError};
@@ -236,9 +235,12 @@ impl PersonWrite<'_> {
         let external_id = person.external_id.as_str();
         let feed_id = self.feed_id.to_string();
         // The person is serialized once: the row, the history's new values
-        // and the event's payload are cut from the same JSON.
-        let data = serde_json::to_value(person).map_err(|e| StoreError::Storage(e.to_string()))?;
-        let data_json = data.to_string();
+        // and the event's payload are cut from the same JSON (borrowed
+        // slices of it, not a tree of values: this runs once per record on
+        // the directory's only writer).
+        let data_json = serde_json::to_string(person).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let fields: HashMap<&str, &RawValue> =
+            serde_json::from_str(&data_json).map_err(|e| StoreError::Storage(e.to_string()))?;
         tx.prepare_cached(
             "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
                                  last_feed_id, source, status, due_on)
@@ -265,8 +267,8 @@ impl PersonWrite<'_> {
         .map_err(storage)?;
 
         // The new values of the changed attributes (null where cleared).
-        let changes: Map<String, Value> =
-            changed.iter().map(|f| ((*f).to_owned(), data.get(*f).cloned().unwrap_or(Value::Null))).collect();
+        let changes = NewValues { changed, fields: &fields };
+        let changes_json = serde_json::to_string(&changes).map_err(|e| StoreError::Storage(e.to_string()))?;
         let changed_json = serde_json::to_string(changed).map_err(|e| StoreError::Storage(e.to_string()))?;
         tx.prepare_cached(
             "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
@@ -281,7 +283,7 @@ impl PersonWrite<'_> {
             self.message_id,
             event.map(|e| e.as_str()),
             changed_json,
-            Value::Object(changes).to_string(),
+            changes_json,
             self.now.millis()
         ])
         .map_err(storage)?;
@@ -305,6 +307,19 @@ impl PersonWrite<'_> {
             .map_err(storage)?;
         }
         Ok(())
+    }
+}
+
+/// The history's `changes`: each changed attribute's new value, as a JSON
+/// object in the order of `changed`.
+struct NewValues<'a> {
+    changed: &'a [&'static str],
+    fields: &'a HashMap<&'a str, &'a RawValue>,
+}
+
+impl serde::Serialize for NewValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.changed.iter().map(|f| (*f, self.fields.get(f).copied())))
     }
 }
 

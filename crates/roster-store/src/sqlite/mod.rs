@@ -37,6 +37,7 @@ const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 pub struct SqliteDirectory {
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
+    _checkpointer: roster_sqlite::Checkpointer,
 }
 
 pub(crate) fn storage(e: rusqlite::Error) -> StoreError {
@@ -190,8 +191,15 @@ impl SqliteDirectory {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_connection(path).map_err(storage)?;
         schema::migrate(&mut writer).map_err(storage)?;
+        writer.pragma_update(None, "wal_autocheckpoint", roster_sqlite::BACKSTOP_PAGES).map_err(storage)?;
         let reader = open_connection(path).map_err(storage)?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)) })
+        let checkpointer =
+            roster_sqlite::Checkpointer::start(path, "directory-checkpoint").map_err(storage)?;
+        Ok(Self {
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+            _checkpointer: checkpointer,
+        })
     }
 
     async fn run<T: Send + 'static>(
