@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::app;
@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Rows of the CSV full snapshot.
     #[arg(long, default_value_t = 1_000_000)]
     pub snapshot_rows: u64,
+    /// Run only these figures (comma-separated; default: all). `latency` and
+    /// `restart` run over the people of `end-to-end`, which then runs too.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Figure>,
     /// Write the results as JSON to this file too.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -60,7 +64,24 @@ pub struct BenchArgs {
     pub smoke: bool,
 }
 
+/// One figure of the report (what `--only` selects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Figure {
+    Baseline,
+    Ingest,
+    EndToEnd,
+    Latency,
+    Restart,
+    Snapshot,
+}
+
 impl BenchArgs {
+    fn wants(&self, figure: Figure) -> bool {
+        let needs_e2e = figure == Figure::EndToEnd
+            && (self.only.contains(&Figure::Latency) || self.only.contains(&Figure::Restart));
+        self.only.is_empty() || self.only.contains(&figure) || needs_e2e
+    }
+
     fn effective(mut self) -> Self {
         if self.smoke {
             self.records = self.records.min(4_000);
@@ -82,17 +103,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let people = PeopleGenerator::new(args.seed);
     let mut report = Report::new(&args);
 
-    eprintln!("baseline: raw SQLite batched inserts (WAL, synchronous=FULL)...");
-    let sample_body = sample_message_body(&people);
-    let base =
-        baseline::measure(&tmp.path().join("baseline.db"), args.records, args.batch, sample_body.len())?;
-    report.push(Row::rate("baseline", "raw SQLite inserts", base, None));
+    let mut base = None;
+    if args.wants(Figure::Baseline) {
+        eprintln!("baseline: raw SQLite batched inserts (WAL, synchronous=FULL)...");
+        let sample_body = sample_message_body(&people);
+        let rate =
+            baseline::measure(&tmp.path().join("baseline.db"), args.records, args.batch, sample_body.len())?;
+        report.push(Row::rate("baseline", "raw SQLite inserts", rate, None));
+        base = Some(rate);
+    }
 
-    eprintln!(
-        "ingest: {} records over HTTP, {} clients, batches of {}...",
-        args.records, args.clients, args.batch
-    );
-    let ingest = {
+    if args.wants(Figure::Ingest) {
+        eprintln!(
+            "ingest: {} records over HTTP, {} clients, batches of {}...",
+            args.records, args.clients, args.batch
+        );
         let settings = settings(tmp.path().join("ingest"), 0);
         let running = app::start(&settings).await?;
         let key = tenant_key(&settings).await?;
@@ -101,62 +126,45 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         send_all(&format!("http://{}", running.addr), &key, prepared, args.clients).await?;
         let rate = args.records as f64 / t.elapsed().as_secs_f64();
         running.shutdown().await?;
-        rate
-    };
-    report.push(Row::rate("ingest", "records/s acknowledged (durable 202)", ingest, Some(base)));
+        report.push(Row::rate("ingest", "records/s acknowledged (durable 202)", rate, base));
+    }
 
-    eprintln!("end to end: ingest and consumer together for at least {} s...", args.e2e_seconds);
     let settings = settings(tmp.path().join("e2e"), args.workers);
-    let (e2e, applied) = end_to_end(&settings, &people, &args).await?;
-    report.push(Row::rate("end_to_end", "records/s applied to the directory", e2e, Some(base)));
+    if args.wants(Figure::EndToEnd) {
+        eprintln!("end to end: ingest and consumer together for at least {} s...", args.e2e_seconds);
+        let (e2e, applied) = end_to_end(&settings, &people, &args).await?;
+        report.push(Row::rate("end_to_end", "records/s applied to the directory", e2e, base));
 
-    eprintln!("latency: {} records/s offered for {} s...", args.latency_rate, args.latency_seconds);
-    let lat = latency(&settings, &people, &args, applied).await?;
-    report.push(Row::latency("latency", &lat));
-
-    // Restart with a backlog: an ingest-only node queues `restart_backlog`
-    // changes, then the full node starts over the same files.
-    let backlog = args.restart_backlog;
-    eprintln!("restart: time to be ready again with {applied} people and {backlog} queued messages...");
-    {
-        let ingest_only = Settings { workers: 0, ..settings.clone() };
-        let running = app::start(&ingest_only).await?;
-        let key = fresh_key(&ingest_only).await?;
-        let base = format!("http://{}", running.addr);
-        push_all(&base, &key, &people, 0, backlog, args.batch, args.clients).await?;
-        running.shutdown().await?;
-    }
-    let t = Instant::now();
-    let running = app::start(&settings).await?;
-    let http = reqwest::Client::new();
-    loop {
-        let ok =
-            http.get(format!("http://{}/readyz", running.addr)).send().await.is_ok_and(|r| r.status() == 200);
-        if ok {
-            break;
+        if args.wants(Figure::Latency) {
+            eprintln!("latency: {} records/s offered for {} s...", args.latency_rate, args.latency_seconds);
+            let lat = latency(&settings, &people, &args, applied).await?;
+            report.push(Row::latency("latency", &lat));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        if args.wants(Figure::Restart) {
+            let secs = restart(&settings, &people, &args).await?;
+            let what = format!(
+                "seconds to ready with {applied} people and {} queued messages",
+                args.restart_backlog
+            );
+            report.push(Row::seconds("restart", &what, secs));
+        }
     }
-    report.push(Row::seconds(
-        "restart",
-        &format!("seconds to ready with {applied} people and {backlog} queued messages"),
-        t.elapsed().as_secs_f64(),
-    ));
-    running.shutdown().await?;
 
-    eprintln!(
-        "snapshot: a {}-row CSV full snapshot, streamed, applied and reconciled...",
-        args.snapshot_rows
-    );
-    let (secs, peak) = snapshot(tmp.path(), &people, &args).await?;
-    report.push(Row::rate(
-        "snapshot",
-        &format!("rows/s of a {}-row CSV full snapshot, reconciled in {secs:.1} s", args.snapshot_rows),
-        args.snapshot_rows as f64 / secs,
-        None,
-    ));
-    if let Some(mib) = peak {
-        report.push(Row::mib("snapshot_peak_rss", "peak RSS of the process during the snapshot", mib));
+    if args.wants(Figure::Snapshot) {
+        eprintln!(
+            "snapshot: a {}-row CSV full snapshot, streamed, applied and reconciled...",
+            args.snapshot_rows
+        );
+        let (secs, peak) = snapshot(tmp.path(), &people, &args).await?;
+        report.push(Row::rate(
+            "snapshot",
+            &format!("rows/s of a {}-row CSV full snapshot, reconciled in {secs:.1} s", args.snapshot_rows),
+            args.snapshot_rows as f64 / secs,
+            None,
+        ));
+        if let Some(mib) = peak {
+            report.push(Row::mib("snapshot_peak_rss", "peak RSS of the process during the snapshot", mib));
+        }
     }
 
     report.print();
@@ -166,6 +174,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("results written to {}", path.display());
     }
     Ok(())
+}
+
+/// Restart with a backlog: an ingest-only node queues `restart_backlog`
+/// changes over the end-to-end run's files, then the full node starts over
+/// them; seconds until `/readyz` answers 200.
+async fn restart(settings: &Settings, people: &PeopleGenerator, args: &BenchArgs) -> anyhow::Result<f64> {
+    eprintln!("restart: time to be ready again with {} queued messages...", args.restart_backlog);
+    {
+        let ingest_only = Settings { workers: 0, ..settings.clone() };
+        let running = app::start(&ingest_only).await?;
+        let key = fresh_key(&ingest_only).await?;
+        let base = format!("http://{}", running.addr);
+        push_all(&base, &key, people, 0, args.restart_backlog, args.batch, args.clients).await?;
+        running.shutdown().await?;
+    }
+    let t = Instant::now();
+    let running = app::start(settings).await?;
+    let http = reqwest::Client::new();
+    loop {
+        let ok =
+            http.get(format!("http://{}/readyz", running.addr)).send().await.is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    running.shutdown().await?;
+    Ok(secs)
 }
 
 fn settings(data_dir: PathBuf, workers: usize) -> Settings {
