@@ -192,7 +192,7 @@ impl Default for Settings {
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
             workers: 2,
-            batch_size: 256,
+            batch_size: 1000,
             visibility_timeout_secs: 30,
             max_receive_count: 5,
             retry_base_ms: 1_000,
@@ -370,7 +370,7 @@ pub struct ServeArgs {
     /// Consumer workers [default: 2].
     #[arg(long, env = "ROSTER_WORKERS")]
     pub workers: Option<usize>,
-    /// Messages per consumer batch [default: 256].
+    /// Messages per consumer batch [default: 1000].
     #[arg(long, env = "ROSTER_BATCH_SIZE")]
     pub batch_size: Option<usize>,
     /// Visibility timeout of received messages, seconds [default: 30].

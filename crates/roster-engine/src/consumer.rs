@@ -39,7 +39,9 @@ impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
             workers: 2,
-            batch_size: 256,
+            // Each apply commits once, and the commit's fsync (a few ms)
+            // holds the directory's only writer: a thousand records share it.
+            batch_size: 1000,
             visibility_timeout: Duration::from_secs(30),
             wait: Duration::from_secs(1),
             backoff: Backoff::default(),
