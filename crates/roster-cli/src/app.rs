@@ -14,7 +14,9 @@ use roster_engine::{
     AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, OutboxConfig,
     OutboxDispatcher, Scheduler, SchedulerConfig,
 };
-use roster_notify::{HttpEventSink, LogNotifier, Notifier, SmtpNotifier, SnsNotifier, WebhookNotifier};
+use roster_notify::{
+    HttpEventSink, LogNotifier, Notifier, PrivateTargets, SmtpNotifier, SnsNotifier, WebhookNotifier,
+};
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
@@ -179,7 +181,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
         // Lifecycle events to the tenants' webhook endpoints.
         let o = &settings.outbox;
-        let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs))
+        let private =
+            if o.allow_private_endpoints { PrivateTargets::Allowed } else { PrivateTargets::Refused };
+        let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs), private)
             .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         let outbox = OutboxDispatcher::new(
             Arc::clone(&directory),
@@ -229,6 +233,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_header_bytes: settings.max_header_bytes,
             metrics_token: settings.metrics_token.clone(),
             allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
+            allow_private_endpoints: settings.outbox.allow_private_endpoints,
         },
         limiter: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.rate_limit_per_sec,

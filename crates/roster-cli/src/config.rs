@@ -106,6 +106,12 @@ pub struct OutboxSettings {
     /// Accept plain `http://` endpoint URLs (tests, a private network);
     /// otherwise `https` only, since events carry personal data.
     pub allow_insecure_endpoints: bool,
+    /// Accept endpoint URLs that name internal addresses (loopback, private,
+    /// link-local such as the cloud metadata service, unique-local IPv6, ...)
+    /// or `localhost`, and deliver to names that resolve to them (tests,
+    /// receivers on the operator's own network); otherwise refused, so a
+    /// tenant cannot make Roster reach into its network.
+    pub allow_private_endpoints: bool,
     /// Milliseconds between looks at the outbox for new events and due retries.
     pub poll_interval_ms: u64,
     /// Attempts per event and endpoint, the first included; then the event
@@ -124,6 +130,7 @@ impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
             allow_insecure_endpoints: false,
+            allow_private_endpoints: false,
             poll_interval_ms: 1_000,
             max_attempts: 12,
             retry_base_ms: 10_000,

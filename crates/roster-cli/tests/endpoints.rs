@@ -4,7 +4,8 @@
 //! endpoint that always fails gets a dead letter that `/metrics` and the
 //! listing show and a redrive delivers once fixed, another tenant's
 //! endpoint never hears of it, a restart mid-backlog still delivers, the
-//! URL is checked, and `roster endpoints add|ls|rm` work.
+//! URL is checked (internal addresses refused unless allowed), and
+//! `roster endpoints add|ls|rm` work.
 
 mod support;
 
@@ -114,9 +115,11 @@ async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut done: F) {
     }
 }
 
-/// Quick retries, plain-http endpoints allowed (the receiver is local).
+/// Quick retries, plain-http and private endpoints allowed (the receiver is
+/// on 127.0.0.1).
 fn outbox(s: &mut Settings) {
     s.outbox.allow_insecure_endpoints = true;
+    s.outbox.allow_private_endpoints = true;
     s.outbox.poll_interval_ms = 25;
     s.outbox.retry_base_ms = 50;
     s.outbox.retry_cap_ms = 100;
@@ -354,6 +357,43 @@ async fn endpoint_urls_are_checked_and_need_an_admin_key() {
     let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&reader).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(app.get_as(&reader, "/v1/endpoints").await.status(), 403);
+}
+
+/// Internal addresses, which a tenant could use to reach into the
+/// operator's network.
+const INTERNAL_URLS: [&str; 4] = [
+    "https://127.0.0.1/hook",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::1]/hook",
+    "https://localhost/hook",
+];
+
+#[tokio::test]
+async fn internal_addresses_are_refused_by_default() {
+    let app = spawn_app().await;
+    for url in INTERNAL_URLS {
+        let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key);
+        let res = res.json(&json!({ "url": url })).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{url}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.starts_with("`url`: ") && detail.contains("not a public address"), "{url}: {detail}");
+        assert!(detail.contains("allow_private_endpoints"), "{detail}");
+    }
+    let listed = app.get_json("/v1/endpoints").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+}
+
+#[tokio::test]
+async fn internal_addresses_are_accepted_when_private_endpoints_are_allowed() {
+    let app = spawn_app_with(|s| s.outbox.allow_private_endpoints = true).await;
+    for url in INTERNAL_URLS {
+        register(&app, &app.key, json!({ "url": url })).await;
+    }
+    // Plain http is still its own setting.
+    let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key);
+    let res = res.json(&json!({"url": "http://127.0.0.1/hook"})).send().await.unwrap();
+    assert_eq!(res.status(), 400);
 }
 
 /// `roster` as a user runs it (off the runtime's thread: the server it asks

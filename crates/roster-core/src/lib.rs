@@ -5,6 +5,7 @@
 //! Architecture invariant: this crate depends on nothing that touches the
 //! network, the file system or a database.
 
+pub mod address;
 pub mod alarm;
 pub mod change;
 pub mod clock;

@@ -8,8 +8,16 @@
 //!   where `key` is the base64-decoded part of the secret after `whsec_`.
 //!
 //! Retries, ordering and dead letters are the engine's (`roster_engine::outbox`).
+//!
+//! Unless private targets are allowed, the sink reaches public addresses
+//! only (`roster_core::address`): an IP-literal or `localhost` URL is
+//! refused before sending, and names are resolved by [`PublicResolver`],
+//! which drops every internal address a name resolves to — at each attempt,
+//! so a name whose DNS changed after registration (rebinding) is caught too.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +25,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use roster_core::address::{internal_host, is_public};
 use roster_core::secret::Secret;
 use sha2::Sha256;
 
@@ -41,6 +51,11 @@ pub enum DeliveryError {
     /// The endpoint's URL or secret cannot work; retrying will not help.
     #[error("{0}")]
     Config(String),
+    /// The endpoint's host is, or resolves only to, an internal address
+    /// (loopback, private, link-local, ...) and private targets are not
+    /// allowed. Nothing was sent. Retried like any failure: DNS may change.
+    #[error("{0}")]
+    NotPublic(String),
 }
 
 impl DeliveryError {
@@ -99,23 +114,80 @@ pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> Result<St
     Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
 }
 
+/// Whether deliveries may reach internal addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivateTargets {
+    /// Public addresses only (the default): no server-side request forgery
+    /// into the operator's network.
+    #[default]
+    Refused,
+    /// Any address (`[outbox] allow_private_endpoints`: tests, receivers on
+    /// a private network).
+    Allowed,
+}
+
+/// Why [`PublicResolver`] refused a name. Names the host only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{host}` resolves to no public address")]
+pub struct NoPublicAddress {
+    pub host: String,
+}
+
+/// A `reqwest` resolver that keeps only the public addresses a name resolves
+/// to (by the system resolver, `tokio::net::lookup_host`) and fails the
+/// resolution when none is left.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicResolver;
+
+impl Resolve for PublicResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            // The port is reqwest's to set; lookup_host needs one.
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(Box::new(NoPublicAddress { host }) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
 /// POSTs events with `reqwest`: no redirects followed (a 3xx is a failed
-/// attempt), a timeout per attempt, the answer's body never read.
+/// attempt), a timeout per attempt, the answer's body never read; public
+/// addresses only unless [`PrivateTargets::Allowed`].
 #[derive(Debug, Clone)]
 pub struct HttpEventSink {
     client: reqwest::Client,
+    private: PrivateTargets,
 }
 
 impl HttpEventSink {
-    pub fn new(timeout: Duration) -> Result<Self, DeliveryError> {
-        let client = reqwest::Client::builder()
+    pub fn new(timeout: Duration, private: PrivateTargets) -> Result<Self, DeliveryError> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DeliveryError::Config(format!("webhook client: {e}")))?;
-        Ok(Self { client })
+            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
+        if private == PrivateTargets::Refused {
+            builder = builder.dns_resolver(Arc::new(PublicResolver));
+        }
+        let client = builder.build().map_err(|e| DeliveryError::Config(format!("webhook client: {e}")))?;
+        Ok(Self { client, private })
     }
+}
+
+/// A send error as a delivery error: [`DeliveryError::NotPublic`] when the
+/// resolver refused the name, else `Unreachable` with the error's chain.
+fn send_error(e: reqwest::Error) -> DeliveryError {
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<NoPublicAddress>() {
+            return DeliveryError::NotPublic(format!("not sent: {refused}"));
+        }
+        source = cause.source();
+    }
+    DeliveryError::Unreachable(describe(e))
 }
 
 #[async_trait]
@@ -123,6 +195,12 @@ impl EventSink for HttpEventSink {
     async fn deliver(&self, d: &EventDelivery<'_>) -> Result<(), DeliveryError> {
         let url =
             Url::parse(d.url).map_err(|_| DeliveryError::Config("the endpoint URL is invalid".into()))?;
+        // The resolver never sees an IP literal: check the host itself.
+        if self.private == PrivateTargets::Refused
+            && let Some(why) = url.host_str().and_then(internal_host)
+        {
+            return Err(DeliveryError::NotPublic(format!("not sent: {why}, not a public address")));
+        }
         let signature = sign(d.secret, d.id, d.timestamp, d.body)?;
         let response = self
             .client
@@ -134,7 +212,7 @@ impl EventSink for HttpEventSink {
             .body(d.body.to_vec())
             .send()
             .await
-            .map_err(|e| DeliveryError::Unreachable(describe(e)))?;
+            .map_err(send_error)?;
         let status = response.status();
         if status.is_success() { Ok(()) } else { Err(DeliveryError::Status(status.as_u16())) }
     }
@@ -158,6 +236,87 @@ mod tests {
         let err = sign(&Secret::new("whsec_not base64!"), "id", 1, b"{}").unwrap_err();
         assert!(matches!(err, DeliveryError::Config(_)));
         assert!(!err.to_string().contains("not base64!"), "the secret is not echoed");
+    }
+
+    /// A local listener that counts the connections it accepts and answers
+    /// each `204`.
+    async fn listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 * 1024];
+                    let mut seen = Vec::new();
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        seen.extend_from_slice(&buf[..n]);
+                        if n == 0 || seen.windows(2).any(|w| w == b"{}") {
+                            break;
+                        }
+                    }
+                    let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    async fn deliver_to(url: &str, private: PrivateTargets) -> Result<(), DeliveryError> {
+        let sink = HttpEventSink::new(Duration::from_secs(5), private).unwrap();
+        let secret = Secret::new("whsec_c2VjcmV0");
+        sink.deliver(&EventDelivery { url, secret: &secret, id: "e1", timestamp: 1, body: b"{}" }).await
+    }
+
+    #[tokio::test]
+    async fn internal_targets_are_refused_before_anything_is_sent() {
+        use std::sync::atomic::Ordering;
+        let (port, accepted) = listener().await;
+        for url in [
+            format!("http://localhost:{port}/hook"),
+            format!("http://hooks.localhost:{port}/hook"),
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        ] {
+            let err = deliver_to(&url, PrivateTargets::Refused).await.unwrap_err();
+            assert!(matches!(err, DeliveryError::NotPublic(_)), "{url}: {err:?}");
+            let text = err.to_string();
+            assert!(text.contains("not a public address") && !text.contains("/hook"), "{url}: {text}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "no request reached the listener");
+        // The same listener is reached once private targets are allowed.
+        deliver_to(&format!("http://localhost:{port}/hook"), PrivateTargets::Allowed).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_internal_addresses() {
+        use std::str::FromStr;
+        // `localhost` resolves (through the system resolver) to loopback only.
+        let err = PublicResolver.resolve(Name::from_str("localhost").unwrap()).await.err().unwrap();
+        assert_eq!(err.to_string(), "`localhost` resolves to no public address");
+        let refused = err.downcast_ref::<NoPublicAddress>().unwrap();
+        assert_eq!(refused.host, "localhost");
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_fails_in_the_client_as_not_public() {
+        use std::sync::atomic::Ordering;
+        // The sink's client, past the sink's own check of the URL's host: the
+        // resolver is what refuses (a public name rebound to 127.0.0.1 alike).
+        let (port, accepted) = listener().await;
+        let sink = HttpEventSink::new(Duration::from_secs(5), PrivateTargets::Refused).unwrap();
+        let e = sink.client.post(format!("http://localhost:{port}/hook")).send().await.unwrap_err();
+        let err = send_error(e);
+        assert_eq!(
+            err,
+            DeliveryError::NotPublic("not sent: `localhost` resolves to no public address".into())
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "no request reached the listener");
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod webhook;
 use async_trait::async_trait;
 use roster_core::alarm::Transition;
 
-pub use events::{DeliveryError, EventDelivery, EventSink, HttpEventSink};
+pub use events::{DeliveryError, EventDelivery, EventSink, HttpEventSink, PrivateTargets};
 pub use log::LogNotifier;
 pub use smtp::{SmtpConfig, SmtpNotifier, SmtpTls};
 pub use sns::SnsNotifier;

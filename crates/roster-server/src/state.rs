@@ -37,6 +37,10 @@ pub struct ServerConfig {
     /// Webhook endpoints may be plain `http://` URLs (tests, a private
     /// network); otherwise `https` only: events carry personal data.
     pub allow_insecure_endpoints: bool,
+    /// Webhook endpoints may name internal addresses (loopback, private,
+    /// link-local, ...: `roster_core::address`) and `localhost`; otherwise
+    /// they are refused (server-side request forgery).
+    pub allow_private_endpoints: bool,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             max_header_bytes: 64 * 1024,
             metrics_token: None,
             allow_insecure_endpoints: false,
+            allow_private_endpoints: false,
         }
     }
 }

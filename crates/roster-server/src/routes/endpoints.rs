@@ -8,6 +8,8 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use reqwest::Url;
+use roster_core::address::internal_host;
 use roster_core::lifecycle::EventType;
 use roster_engine::credentials::generate_endpoint_secret;
 use roster_store::{Endpoint, NewEndpoint, Scope, StoreError};
@@ -54,7 +56,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require(Scope::Admin)?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(format!("invalid endpoint: {}", e.body_text())))?;
-    let url = check_url(&new.url, state.config.allow_insecure_endpoints)?;
+    let url =
+        check_url(&new.url, state.config.allow_insecure_endpoints, state.config.allow_private_endpoints)?;
     let description = new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
     if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         return Err(ApiError::BadRequest(format!("`description`: at most {MAX_DESCRIPTION} characters")));
@@ -151,15 +154,18 @@ fn not_found(e: StoreError) -> ApiError {
 }
 
 /// An absolute `https` URL with a host (`http` only when the server allows
-/// insecure endpoints: the events carry personal data).
-fn check_url(raw: &str, allow_http: bool) -> Result<String, ApiError> {
+/// insecure endpoints: the events carry personal data) that is not an
+/// internal address — a loopback, private, link-local, ... IP literal or
+/// `localhost` — unless the server allows private endpoints. Names that
+/// resolve to such addresses are refused at delivery, by the webhook client.
+fn check_url(raw: &str, allow_http: bool, allow_private: bool) -> Result<String, ApiError> {
     let bad = |why: &str| ApiError::BadRequest(format!("`url`: {why}"));
     let raw = raw.trim();
     if raw.len() > MAX_URL {
         return Err(bad(&format!("at most {MAX_URL} characters")));
     }
-    let url = reqwest::Url::parse(raw)
-        .map_err(|_| bad("must be an absolute URL, e.g. https://hooks.example.com/roster"))?;
+    let url =
+        Url::parse(raw).map_err(|_| bad("must be an absolute URL, e.g. https://hooks.example.com/roster"))?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http => {}
@@ -172,6 +178,12 @@ fn check_url(raw: &str, allow_http: bool) -> Result<String, ApiError> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("must name a host"));
+    }
+    if !allow_private && let Some(why) = url.host_str().and_then(internal_host) {
+        return Err(bad(&format!(
+            "{why}, not a public address: events are not sent into Roster's own network (internal targets need \
+             `[outbox] allow_private_endpoints`)"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("must not hold credentials; the signature authenticates Roster"));
@@ -211,15 +223,48 @@ mod tests {
     #[test]
     fn urls_are_absolute_https_unless_insecure_is_allowed() {
         assert_eq!(
-            check_url("https://hooks.example.com/x?a=1", false).unwrap(),
+            check_url("https://hooks.example.com/x?a=1", false, false).unwrap(),
             "https://hooks.example.com/x?a=1"
         );
-        assert!(check_url("http://127.0.0.1:9/x", true).is_ok());
+        assert!(check_url("http://127.0.0.1:9/x", true, true).is_ok());
         for bad in
             ["http://hooks.example.com/x", "/relative", "ftp://x/y", "https://u:p@x.example/", "nonsense"]
         {
-            let err = check_url(bad, false).unwrap_err().to_string();
+            let err = check_url(bad, false, false).unwrap_err().to_string();
             assert!(err.starts_with("`url`: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn internal_addresses_are_refused_unless_private_is_allowed() {
+        for internal in [
+            "https://127.0.0.1/x",
+            "https://127.1/x",
+            "https://2130706433/x",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.8/x",
+            "https://172.16.3.4/x",
+            "https://192.168.0.1/x",
+            "https://100.64.0.1/x",
+            "https://0.0.0.0/x",
+            "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://localhost/x",
+            "https://LOCALHOST./x",
+            "https://hooks.localhost:8443/x",
+        ] {
+            let err = check_url(internal, false, false).unwrap_err().to_string();
+            assert!(err.starts_with("`url`: ") && err.contains("not a public address"), "{internal}: {err}");
+            assert!(check_url(internal, false, true).is_ok(), "{internal} with private endpoints allowed");
+        }
+        let err =
+            check_url("https://169.254.169.254/latest/meta-data/", false, false).unwrap_err().to_string();
+        assert!(err.contains("169.254.169.254 is a link-local address"), "{err}");
+        for public in ["https://8.8.8.8/x", "https://[2606:4700::1111]/x", "https://localhost.example.com/x"]
+        {
+            assert!(check_url(public, false, false).is_ok(), "{public}");
         }
     }
 
