@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
 use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{CachedStatement, OptionalExtension, Transaction, params};
 use serde_json::value::RawValue;
 
 use super::storage;
@@ -21,6 +21,50 @@ struct Delta {
     failed: i64,
 }
 
+/// The statements written once per change, looked up in the connection's
+/// cache once per batch rather than once per use: the lookup hashes the SQL
+/// text, which cost the single writer as much as some of the writes.
+pub(super) struct Statements<'t> {
+    person: CachedStatement<'t>,
+    upsert_person: CachedStatement<'t>,
+    history: CachedStatement<'t>,
+    outbox: CachedStatement<'t>,
+}
+
+impl<'t> Statements<'t> {
+    pub fn prepare(tx: &'t Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            person: tx
+                .prepare_cached(
+                    "SELECT version, last_modified, data, status FROM people WHERE tenant_id = ?1 AND external_id = ?2",
+                )
+                .map_err(storage)?,
+            upsert_person: tx
+                .prepare_cached(
+                    "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
+                                         last_feed_id, source, status, due_on)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+                        version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
+                        data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
+                        source = excluded.source, status = excluded.status, due_on = excluded.due_on",
+                )
+                .map_err(storage)?,
+            history: tx
+                .prepare_cached(
+                    "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(storage)?,
+            outbox: tx
+                .prepare_cached(
+                    "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(storage)?,
+        })
+    }
+}
+
 pub fn apply_batch(
     tx: &Transaction<'_>,
     messages: &[ChangeMessage],
@@ -29,14 +73,19 @@ pub fn apply_batch(
     let mut deltas: HashMap<FeedId, Delta> = HashMap::new();
     let mut feed_known: HashMap<FeedId, bool> = HashMap::new();
     let mut out = Vec::with_capacity(messages.len());
+    let mut statements = Statements::prepare(tx)?;
+    let mut applied_before =
+        tx.prepare_cached("SELECT outcome FROM applied_messages WHERE message_id = ?1").map_err(storage)?;
+    let mut record_applied = tx
+        .prepare_cached(
+            "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (message_id) DO UPDATE SET outcome = excluded.outcome, at = excluded.at",
+        )
+        .map_err(storage)?;
     for msg in messages {
         let message_id = msg.message_id.to_string();
-        let previous: Option<String> = tx
-            .prepare_cached("SELECT outcome FROM applied_messages WHERE message_id = ?1")
-            .map_err(storage)?
-            .query_row([&message_id], |r| r.get(0))
-            .optional()
-            .map_err(storage)?;
+        let previous: Option<String> =
+            applied_before.query_row([&message_id], |r| r.get(0)).optional().map_err(storage)?;
         let was_failed = match previous.as_deref() {
             Some("failed") => true,
             Some(_) => {
@@ -58,20 +107,22 @@ pub fn apply_batch(
             continue;
         }
 
-        let outcome = apply_one(tx, msg, now)?;
+        let outcome = apply_one(tx, &mut statements, msg, now)?;
         let label = match &outcome {
             ApplyOutcome::Applied { .. } => "applied",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::Stale => "stale",
             _ => unreachable!("apply_one decides only applied, unchanged or stale"),
         };
-        tx.prepare_cached(
-            "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (message_id) DO UPDATE SET outcome = excluded.outcome, at = excluded.at",
-        )
-        .map_err(storage)?
-        .execute(params![message_id, msg.tenant_id.to_string(), msg.feed_id.to_string(), label, now.millis()])
-        .map_err(storage)?;
+        record_applied
+            .execute(params![
+                message_id,
+                msg.tenant_id.to_string(),
+                msg.feed_id.to_string(),
+                label,
+                now.millis()
+            ])
+            .map_err(storage)?;
         let d = deltas.entry(msg.feed_id).or_default();
         match label {
             "applied" => d.applied += 1,
@@ -117,10 +168,15 @@ fn feed_exists(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<bool, StoreE
         .map(|r| r.is_some())
 }
 
-fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<ApplyOutcome, StoreError> {
+fn apply_one(
+    tx: &Transaction<'_>,
+    statements: &mut Statements<'_>,
+    msg: &ChangeMessage,
+    now: Timestamp,
+) -> Result<ApplyOutcome, StoreError> {
     let tenant = msg.tenant_id.to_string();
     let external_id = msg.change.external_id().as_str();
-    let stored = load_person(tx, &tenant, external_id)?;
+    let stored = load_person(statements, &tenant, external_id)?;
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
     if let (Some(incoming), Some(stored)) = (incoming_lm, stored.last_modified)
         && incoming < stored
@@ -152,7 +208,7 @@ fn apply_one(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Resul
         last_modified,
         now,
     };
-    write.write(tx, stored.version + 1, &person, status, &changed, event)?;
+    write.write(statements, stored.version + 1, &person, status, &changed, event)?;
     Ok(ApplyOutcome::Applied { event })
 }
 
@@ -186,15 +242,12 @@ impl Loaded {
 }
 
 pub(super) fn load_person(
-    tx: &Transaction<'_>,
+    statements: &mut Statements<'_>,
     tenant: &str,
     external_id: &str,
 ) -> Result<Loaded, StoreError> {
-    let stored: Option<(i64, Option<i64>, String, String)> = tx
-        .prepare_cached(
-            "SELECT version, last_modified, data, status FROM people WHERE tenant_id = ?1 AND external_id = ?2",
-        )
-        .map_err(storage)?
+    let stored: Option<(i64, Option<i64>, String, String)> = statements
+        .person
         .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .map_err(storage)?;
@@ -225,7 +278,7 @@ pub(super) struct PersonWrite<'a> {
 impl PersonWrite<'_> {
     pub fn write(
         &self,
-        tx: &Transaction<'_>,
+        statements: &mut Statements<'_>,
         version: i64,
         person: &Person,
         status: Status,
@@ -241,70 +294,60 @@ impl PersonWrite<'_> {
         let data_json = serde_json::to_string(person).map_err(|e| StoreError::Storage(e.to_string()))?;
         let fields: HashMap<&str, &RawValue> =
             serde_json::from_str(&data_json).map_err(|e| StoreError::Storage(e.to_string()))?;
-        tx.prepare_cached(
-            "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
-                                 last_feed_id, source, status, due_on)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-                version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
-                data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
-                source = excluded.source, status = excluded.status, due_on = excluded.due_on",
-        )
-        .map_err(storage)?
-        .execute(params![
-            self.tenant,
-            external_id,
-            version,
-            status != Status::Inactive,
-            self.last_modified,
-            data_json,
-            self.now.millis(),
-            feed_id,
-            self.source,
-            status.as_str(),
-            lifecycle::due_on(person, status).map(|d| d.to_string())
-        ])
-        .map_err(storage)?;
+        statements
+            .upsert_person
+            .execute(params![
+                self.tenant,
+                external_id,
+                version,
+                status != Status::Inactive,
+                self.last_modified,
+                data_json,
+                self.now.millis(),
+                feed_id,
+                self.source,
+                status.as_str(),
+                lifecycle::due_on(person, status).map(|d| d.to_string())
+            ])
+            .map_err(storage)?;
 
         // The new values of the changed attributes (null where cleared).
         let changes = NewValues { changed, fields: &fields };
         let changes_json = serde_json::to_string(&changes).map_err(|e| StoreError::Storage(e.to_string()))?;
         let changed_json = serde_json::to_string(changed).map_err(|e| StoreError::Storage(e.to_string()))?;
-        tx.prepare_cached(
-            "INSERT INTO person_history (tenant_id, external_id, version, feed_id, message_id, event, changed_fields, changes, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .map_err(storage)?
-        .execute(params![
-            self.tenant,
-            external_id,
-            version,
-            feed_id,
-            self.message_id,
-            event.map(|e| e.as_str()),
-            changed_json,
-            changes_json,
-            self.now.millis()
-        ])
-        .map_err(storage)?;
-
-        if let Some(kind) = event {
-            let person = RawValue::from_string(data_json).map_err(|e| StoreError::Storage(e.to_string()))?;
-            let payload = EventPayload { kind, changed_fields: changed, person: &person };
-            let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Storage(e.to_string()))?;
-            tx.prepare_cached(
-                "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(storage)?
+        statements
+            .history
             .execute(params![
-                uuid::Uuid::now_v7().to_string(),
                 self.tenant,
-                kind.as_str(),
+                external_id,
+                version,
                 feed_id,
-                self.now.millis(),
-                payload
+                self.message_id,
+                event.map(|e| e.as_str()),
+                changed_json,
+                changes_json,
+                self.now.millis()
             ])
             .map_err(storage)?;
+
+        if let Some(kind) = event {
+            // `roster_core::LifecycleEvent` as stored, assembled from JSON
+            // already written (the event type is a fixed identifier).
+            let payload = format!(
+                r#"{{"type":"{}","changedFields":{changed_json},"person":{data_json}}}"#,
+                kind.as_str()
+            );
+            statements
+                .outbox
+                .execute(params![
+                    uuid::Uuid::now_v7().to_string(),
+                    self.tenant,
+                    kind.as_str(),
+                    feed_id,
+                    self.now.millis(),
+                    payload
+                ])
+                .map_err(storage)?;
         }
         Ok(())
     }
@@ -321,16 +364,6 @@ impl serde::Serialize for NewValues<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.changed.iter().map(|f| (*f, self.fields.get(f).copied())))
     }
-}
-
-/// `roster_core::LifecycleEvent` as stored, with the person already in JSON.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EventPayload<'a> {
-    #[serde(rename = "type")]
-    kind: EventType,
-    changed_fields: &'a [&'static str],
-    person: &'a RawValue,
 }
 
 fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> Result<(), StoreError> {
@@ -381,9 +414,10 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
         .collect::<Result<_, _>>()
         .map_err(storage)?;
     let cause = format!("scheduled:{today}");
+    let mut statements = Statements::prepare(tx)?;
     let mut written = 0;
     for (tenant, ext, source, feed) in due {
-        let stored = load_person(tx, &tenant, &ext)?;
+        let stored = load_person(&mut statements, &tenant, &ext)?;
         let Some(person) = stored.person.clone() else { continue };
         let feed_id = feed.and_then(|f| f.parse().ok()).unwrap_or_else(|| FeedId::from(uuid::Uuid::nil()));
         let decision = decide(stored.current(tx, &tenant)?, &roster_core::Change::Upsert { person }, today);
@@ -404,7 +438,7 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
             last_modified: stored.last_modified,
             now,
         };
-        write.write(tx, stored.version + 1, &person, status, &changed, event)?;
+        write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
         written += 1;
     }
     Ok(written)

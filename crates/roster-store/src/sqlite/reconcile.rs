@@ -7,7 +7,7 @@ use roster_core::lifecycle::{Decision, decide};
 use roster_core::{Change, ExternalId, FeedId, FeedMode, TenantId, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::apply::{PersonWrite, load_person, status_of};
+use super::apply::{PersonWrite, Statements, load_person, status_of};
 use super::{counts_from_row, json_col, storage};
 use crate::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
 
@@ -180,8 +180,9 @@ fn deactivate(
 ) -> Result<(), StoreError> {
     let feed_id: FeedId = id.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
     let cause = format!("reconcile:{id}");
+    let mut statements = Statements::prepare(tx)?;
     for ext in leavers {
-        let stored = load_person(tx, &state.tenant, ext)?;
+        let stored = load_person(&mut statements, &state.tenant, ext)?;
         let Ok(external_id) = ExternalId::parse(ext) else { continue };
         let change = Change::Deactivate { external_id };
         if let Decision::Write { person, status, changed, event } =
@@ -195,7 +196,7 @@ fn deactivate(
                 last_modified: stored.last_modified,
                 now,
             };
-            write.write(tx, stored.version + 1, &person, status, &changed, event)?;
+            write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
         }
     }
     Ok(())
