@@ -186,6 +186,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX event_dead_letters_state ON event_dead_letters (endpoint_id, state, next_attempt_at);
     ",
+    // 7: the outbox without its unique index on `id`: ids are UUIDv7, unique
+    // by construction, and nothing looks an event up by id — it was one
+    // B-tree insert per lifecycle event on the directory's single writer.
+    // `seq` values and the AUTOINCREMENT high-water mark are kept: endpoint
+    // cursors point at them (DROP TABLE forgets the mark, RENAME carries it).
+    "
+    CREATE TABLE outbox_v7 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        feed_id TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        delivered_at INTEGER
+    );
+    INSERT INTO outbox_v7 (seq, id, tenant_id, type, feed_id, occurred_at, payload, delivered_at)
+        SELECT seq, id, tenant_id, type, feed_id, occurred_at, payload, delivered_at FROM outbox;
+    DELETE FROM sqlite_sequence WHERE name = 'outbox_v7';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_v7', seq FROM sqlite_sequence WHERE name = 'outbox';
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v7 RENAME TO outbox;
+    CREATE INDEX outbox_tenant ON outbox (tenant_id, seq);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -197,4 +221,57 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbox_seqs(conn: &Connection) -> Vec<(i64, String)> {
+        let mut stmt = conn.prepare("SELECT seq, id FROM outbox ORDER BY seq").expect("select");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn the_outbox_rebuild_keeps_events_their_seq_and_the_high_water_mark() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        // A directory as version 6 left it, with events, the newest deleted
+        // so the AUTOINCREMENT mark is above every stored seq.
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 6).expect("version");
+        for n in 1..=3 {
+            conn.execute(
+                "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload)
+                 VALUES (?1, 't', 'person.joined', 'f', 0, '{}')",
+                [format!("event-{n}")],
+            )
+            .expect("event");
+        }
+        conn.execute("DELETE FROM outbox WHERE seq = 3", []).expect("delete");
+
+        migrate(&mut conn).expect("migrate");
+
+        assert_eq!(outbox_seqs(&conn), vec![(1, "event-1".to_owned()), (2, "event-2".to_owned())]);
+        conn.execute(
+            "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload)
+             VALUES ('event-4', 't', 'person.joined', 'f', 0, '{}')",
+            [],
+        )
+        .expect("new event");
+        let newest = outbox_seqs(&conn).last().cloned().expect("an event");
+        assert_eq!(newest, (4, "event-4".to_owned()), "seq continues after the old high-water mark");
+        let unique_indexes: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_index_list('outbox') WHERE \"unique\" = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("index list");
+        assert_eq!(unique_indexes, 0, "no unique index on the outbox's id any more");
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
 }
