@@ -164,7 +164,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             Arc::clone(&clock),
             consumer_stats,
             dispatcher,
-            AlarmConfig { interval: Duration::from_secs(settings.alarm_interval_secs.max(1)) },
+            AlarmConfig {
+                interval: Duration::from_secs(settings.alarm_interval_secs.max(1)),
+                notify_insufficient_data: settings.alarm_notify_insufficient_data,
+            },
         )
         .context("invalid [[alarms]] in the configuration")?;
         alarms = Some(evaluator.board());

@@ -87,6 +87,9 @@ pub struct Settings {
     pub upload_stall_secs: u64,
     /// Seconds between alarm evaluations (on nodes with workers).
     pub alarm_interval_secs: u64,
+    /// Notify `OK ↔ INSUFFICIENT_DATA` transitions too (off: only moves into
+    /// or out of `ALARM` are notified; all are shown by `/v1/alarms`).
+    pub alarm_notify_insufficient_data: bool,
     /// Alarm rules (`[[alarms]]`); when given they replace the defaults.
     pub alarms: Option<Vec<AlarmRule>>,
     /// Where alarm transitions go besides the log (`[notifiers]`).
@@ -224,6 +227,7 @@ impl Default for Settings {
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
             alarm_interval_secs: 15,
+            alarm_notify_insufficient_data: false,
             alarms: None,
             notifiers: NotifiersConfig::default(),
             jwt_issuers: Vec::new(),
@@ -472,6 +476,7 @@ mod tests {
             &file,
             r#"
 alarm_interval_secs = 5
+alarm_notify_insufficient_data = true
 
 [[alarms]]
 name = "dlq"
@@ -494,6 +499,8 @@ password = "hunter2"
         let s = Settings::from_file(&file).unwrap();
         s.validate().unwrap();
         assert_eq!(s.alarm_interval_secs, 5);
+        assert!(s.alarm_notify_insufficient_data);
+        assert!(!Settings::default().alarm_notify_insufficient_data);
         let rules = s.alarm_rules();
         assert_eq!((rules.len(), rules[0].name.as_str(), rules[0].threshold), (1, "dlq", 10.0));
         assert_eq!(s.notifiers.webhook.len(), 1);

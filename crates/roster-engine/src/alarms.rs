@@ -39,11 +39,15 @@ pub const METRICS: &[&str] = &[
 pub struct AlarmConfig {
     /// How often every rule is evaluated.
     pub interval: Duration,
+    /// Notify moves between `OK` and `INSUFFICIENT_DATA` too (each rule's
+    /// first evaluation after a start, a rate going quiet). Off by default:
+    /// every restart would otherwise page once per rule.
+    pub notify_insufficient_data: bool,
 }
 
 impl Default for AlarmConfig {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(15) }
+        Self { interval: Duration::from_secs(15), notify_insufficient_data: false }
     }
 }
 
@@ -157,7 +161,7 @@ impl AlarmEvaluator {
             // keep its state rather than fall to INSUFFICIENT_DATA and back.
             let Some(value) = self.value(rule, &measures, now) else { continue };
             if let Some(t) = self.alarms[i].observe(value, now) {
-                if notify(&t) {
+                if self.config.notify_insufficient_data || notify(&t) {
                     tracing::info!(alarm = %t.rule, from = %t.from, to = %t.to, reason = %t.reason, "alarm changed state");
                     self.dispatcher.send(t.clone());
                 }
@@ -292,7 +296,8 @@ fn period_ms(seconds: u64) -> i64 {
 
 /// Operators hear of every move into or out of `ALARM` (and reminders);
 /// the first `INSUFFICIENT_DATA → OK` at start, or a rate going quiet
-/// (`OK → INSUFFICIENT_DATA`), is only shown on the board.
+/// (`OK → INSUFFICIENT_DATA`), is only shown on the board unless
+/// `AlarmConfig::notify_insufficient_data`.
 fn notify(t: &Transition) -> bool {
     t.reminder || t.from == AlarmState::Alarm || t.to == AlarmState::Alarm
 }

@@ -39,6 +39,10 @@ struct World {
 }
 
 async fn world(rules: Vec<AlarmRule>) -> World {
+    world_with(rules, AlarmConfig::default()).await
+}
+
+async fn world_with(rules: Vec<AlarmRule>, config: AlarmConfig) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(Timestamp(1_700_000_000_000));
     let mut qc = SqliteQueueConfig::new(dir.path().join("queue.db"));
@@ -61,7 +65,7 @@ async fn world(rules: Vec<AlarmRule>) -> World {
         Arc::new(clock.clone()),
         consumer.stats(),
         dispatcher,
-        AlarmConfig::default(),
+        config,
     )
     .unwrap();
     World { clock, queue, consumer, evaluator, recorder, _dir: dir }
@@ -145,6 +149,36 @@ async fn a_dead_letter_fires_once_and_a_purge_clears_it() {
             tr("failure_rate", ALARM, NO_DATA)
         ],
         "only moves into or out of ALARM are notified"
+    );
+}
+
+#[tokio::test]
+async fn opted_in_every_transition_is_notified_including_insufficient_data() {
+    let config = AlarmConfig { notify_insufficient_data: true, ..AlarmConfig::default() };
+    let mut w = world_with(default_rules(), config).await;
+    w.tick(15).await;
+    w.poison("poison-1").await;
+    w.tick(15).await;
+    assert_eq!(w.queue.purge_dead_letters(None).await.unwrap(), 1);
+    w.tick(15).await;
+    w.tick(300).await;
+
+    w.evaluator.shutdown().await;
+    let notified: Vec<_> =
+        w.recorder.0.lock().unwrap().iter().map(|t| (t.rule.clone(), t.from, t.to)).collect();
+    assert_eq!(
+        notified,
+        [
+            tr("dlq_depth", NO_DATA, OK),
+            tr("oldest_message_age_seconds", NO_DATA, OK),
+            tr("halted_feeds", NO_DATA, OK),
+            tr("event_dead_letters", NO_DATA, OK),
+            tr("dlq_depth", OK, ALARM),
+            tr("failure_rate", NO_DATA, ALARM),
+            tr("dlq_depth", ALARM, OK),
+            tr("failure_rate", ALARM, NO_DATA)
+        ],
+        "each transition once, in order"
     );
 }
 
