@@ -205,6 +205,12 @@ impl OutboxDispatcher {
             return Ok(report);
         }
         let mut cursor = endpoint.cursor;
+        // Deliveries move the cursor in memory and it is stored once a page
+        // (and before anything else is recorded): one directory write per
+        // event would hold the directory's writer, and its fsync, for every
+        // event. A crash re-sends at most a page — at least once, as
+        // documented; receivers dedupe on `webhook-id`.
+        let mut stored = endpoint.cursor;
         let mut failed_before = target.attempts;
         loop {
             let events = self.directory.list_events(endpoint.tenant_id, cursor, self.config.batch).await?;
@@ -216,12 +222,15 @@ impl OutboxDispatcher {
                     Attempt::Delivered => {
                         report.delivered += 1;
                         telemetry::event_delivery(&tenant, Outcome::Delivered);
-                        DeliveryUpdate::Done { seq: event.seq }
+                        cursor = event.seq;
+                        failed_before = 0;
+                        continue;
                     }
                     Attempt::Failed(e) if attempts < self.max_attempts() => {
                         report.retried += 1;
                         telemetry::event_delivery(&tenant, Outcome::Retried);
                         self.log_retry(target, event, attempts, &e);
+                        self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
                         let update =
                             DeliveryUpdate::Retry { attempts, next_attempt_at: self.retry_at(attempts) };
                         self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
@@ -232,6 +241,7 @@ impl OutboxDispatcher {
                         report.dead_lettered += 1;
                         telemetry::event_delivery(&tenant, Outcome::DeadLettered);
                         self.log_dead_letter(target, event, attempts, &e);
+                        self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
                         DeliveryUpdate::DeadLetter {
                             event: OutboxEventRef::from(event),
                             attempts,
@@ -242,20 +252,28 @@ impl OutboxDispatcher {
                 };
                 self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
                 cursor = event.seq;
+                stored = cursor;
                 failed_before = 0;
             }
-            if cursor < last {
-                // The rest of the page is of types the endpoint does not want.
-                self.directory
-                    .record_delivery(&endpoint.id, DeliveryUpdate::Done { seq: last }, self.clock.now())
-                    .await?;
-                cursor = last;
-            }
+            // Past the page, including events of types the endpoint does not want.
+            cursor = cursor.max(last);
+            self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
             if !full_page {
                 break;
             }
         }
         Ok(report)
+    }
+
+    /// Records the cursor if it moved since it was last stored.
+    async fn store_cursor(&self, endpoint: &str, cursor: u64, stored: &mut u64) -> Result<(), StoreError> {
+        if cursor > *stored {
+            self.directory
+                .record_delivery(endpoint, DeliveryUpdate::Done { seq: cursor }, self.clock.now())
+                .await?;
+            *stored = cursor;
+        }
+        Ok(())
     }
 
     fn max_attempts(&self) -> u32 {
