@@ -4,8 +4,9 @@
 //! endpoint that always fails gets a dead letter that `/metrics` and the
 //! listing show and a redrive delivers once fixed, another tenant's
 //! endpoint never hears of it, a restart mid-backlog still delivers, the
-//! URL is checked (internal addresses refused unless allowed), and
-//! `roster endpoints add|ls|rm` work.
+//! URL is checked (internal addresses refused unless allowed), a rotated
+//! secret keeps signing beside the new one for its grace period, and
+//! `roster endpoints add|ls|rm|rotate-secret` work.
 
 mod support;
 
@@ -152,16 +153,21 @@ async fn join(app: &TestApp, key: &str, id: &str) {
 /// `ring` (not Roster's code): HMAC-SHA256 over `id.timestamp.body` keyed by
 /// the base64 after `whsec_`.
 fn verify(secret: &str, call: &Call) {
+    let expected = signature_of(secret, call);
+    assert!(call.signature.split(' ').any(|s| s == expected), "{} != {expected}", call.signature);
+    let ts: u64 = call.timestamp.parse().expect("unix seconds");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    assert!(now.abs_diff(ts) < 300, "a fresh timestamp");
+}
+
+/// The `v1,<base64>` signature `secret` makes of the call (as [`verify`]).
+fn signature_of(secret: &str, call: &Call) -> String {
     let key = STANDARD.decode(secret.strip_prefix("whsec_").expect("a whsec_ secret")).unwrap();
     assert!(key.len() >= 24, "at least 24 random bytes");
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
     let mut signed = format!("{}.{}.", call.id, call.timestamp).into_bytes();
     signed.extend_from_slice(&call.body);
-    let expected = format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &signed).as_ref()));
-    assert!(call.signature.split(' ').any(|s| s == expected), "{} != {expected}", call.signature);
-    let ts: u64 = call.timestamp.parse().expect("unix seconds");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    assert!(now.abs_diff(ts) < 300, "a fresh timestamp");
+    format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &signed).as_ref()))
 }
 
 async fn metrics(app: &TestApp) -> String {
@@ -477,4 +483,61 @@ async fn a_tenant_has_at_most_so_many_active_endpoints() {
         .unwrap();
     assert_eq!(res.status(), 200);
     register(&app, &app.key, body).await;
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_new_one_and_only_the_owner_may_rotate() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    let (id, old) = register(&app, &app.key, json!({"url": hook.url})).await;
+
+    // Another tenant's key: a 404, and nothing changes.
+    let b = app.new_tenant("globex").await;
+    let rotate = |key: &str, body: Option<Value>| {
+        let req = app.http.post(app.url(&format!("/v1/endpoints/{id}/rotate-secret"))).bearer_auth(key);
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(rotate(&b, None).await.status(), 404);
+    for bad in [json!(-1), json!(604_801), json!("1h"), json!(1.5)] {
+        let res = rotate(&app.key, Some(json!({ "previous_valid_for_secs": bad }))).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.starts_with("`previous_valid_for_secs`"), "{bad}: {detail}");
+    }
+    join(&app, &app.key, "BEFORE").await;
+    let calls = hook.wait_calls(1).await;
+    assert_eq!(calls[0].signature, signature_of(&old, &calls[0]), "one signature, the old secret's");
+
+    // The CLI rotates; the new secret is its last line, shown once.
+    let out = roster(&app, &["rotate-secret", &id, "--previous-valid-for-secs", "3600"]).await;
+    let new = out.lines().last().unwrap().to_owned();
+    assert!(new.starts_with("whsec_") && new != old && out.contains(&id), "{out}");
+    assert!(!app.get_json("/v1/endpoints").await.to_string().contains(&new[6..]), "not listed");
+    let audit = app.get_json("/v1/audit").await.to_string();
+    assert!(audit.contains("endpoint.secret_rotated"), "{audit}");
+    assert!(!audit.contains(&new[6..]) && !audit.contains(&old[6..]), "no secret in the audit log");
+
+    // The next event carries both: the new secret's signature first.
+    join(&app, &app.key, "DURING").await;
+    let calls = hook.wait_calls(2).await;
+    let during = &calls[1];
+    let parts: Vec<&str> = during.signature.split(' ').collect();
+    assert_eq!(parts, [signature_of(&new, during), signature_of(&old, during)], "{}", during.signature);
+    verify(&new, during);
+    verify(&old, during);
+
+    // No grace period: the secret rotated out stops signing at once.
+    let res = rotate(&app.key, Some(json!({"previous_valid_for_secs": 0}))).await;
+    assert_eq!(res.status(), 200);
+    let rotated: Value = res.json().await.unwrap();
+    assert!(rotated["previousSecretExpiresAt"].is_null(), "{rotated}");
+    let newest = rotated["secret"].as_str().unwrap().to_owned();
+    join(&app, &app.key, "AFTER").await;
+    let calls = hook.wait_calls(3).await;
+    assert_eq!(calls[2].signature, signature_of(&newest, &calls[2]), "the newest secret's only");
 }

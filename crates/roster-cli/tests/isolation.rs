@@ -179,7 +179,7 @@ async fn each_key_does_only_what_its_scopes_allow() {
     let ingest = key(json!(["ingest"])).await;
     let read = key(json!(["read"])).await;
     let feed = json!({"records": [person("E1", "Sales")]});
-    let cases: [(Method, &str, Option<Value>, u16, u16); 7] = [
+    let cases: [(Method, &str, Option<Value>, u16, u16); 8] = [
         // (method, path, body, ingest key, read key)
         (Method::POST, "/integrations/hr-feed", Some(feed), 202, 403),
         (Method::GET, "/v1/people", None, 403, 200),
@@ -188,6 +188,7 @@ async fn each_key_does_only_what_its_scopes_allow() {
         (Method::PUT, "/v1/sources/hr", Some(json!({})), 403, 403),
         (Method::DELETE, "/v1/dlq", None, 403, 403),
         (Method::GET, "/v1/audit", None, 403, 403),
+        (Method::POST, "/v1/endpoints/nope/rotate-secret", None, 403, 403),
     ];
     for (method, path, body, want_ingest, want_read) in cases {
         let got = send(&app, &ingest, method.clone(), path, body.clone()).await.status().as_u16();

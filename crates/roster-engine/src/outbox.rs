@@ -104,7 +104,7 @@ impl OutboxDispatcher {
     /// [`spawn`](Self::spawn) runs each endpoint on its own). An endpoint whose pass fails (the directory is busy) is tried
     /// again on the next one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
-        let targets = self.directory.delivery_targets().await?;
+        let targets = self.directory.delivery_targets(self.clock.now()).await?;
         let passes = join_all(targets.iter().map(|t| self.pump(t))).await;
         let mut report = PassReport::default();
         for (target, pass) in targets.iter().zip(passes) {
@@ -135,7 +135,7 @@ impl OutboxDispatcher {
                 tokio::select! {
                     _ = ticker.tick() => {
                         running.retain(|_, task| !task.is_finished());
-                        match self.directory.delivery_targets().await {
+                        match self.directory.delivery_targets(self.clock.now()).await {
                             Ok(targets) => {
                                 for target in targets {
                                     if running.contains_key(&target.endpoint.id) {
@@ -290,11 +290,14 @@ impl OutboxDispatcher {
             Ok(b) => b,
             Err(e) => return Attempt::Failed(DeliveryError::Config(format!("encoding the event: {e}"))),
         };
+        let now = self.clock.now();
         let delivery = EventDelivery {
             url: &target.endpoint.url,
             secret: &target.secret,
+            // Checked at each attempt: a pass may outlast the grace period.
+            previous_secret: target.previous_secret.as_ref().and_then(|p| p.valid_at(now)),
             id: &event.id,
-            timestamp: self.clock.now().millis().div_euclid(1000),
+            timestamp: now.millis().div_euclid(1000),
             body: &body,
         };
         match tokio::time::timeout(self.config.attempt_timeout, self.sink.deliver(&delivery)).await {

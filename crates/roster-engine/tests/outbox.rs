@@ -14,16 +14,27 @@ use roster_core::{
 };
 use roster_engine::backoff::Backoff;
 use roster_engine::outbox::{OutboxConfig, OutboxDispatcher, PassReport};
+use roster_notify::events::{sign, signature_header};
 use roster_notify::{DeliveryError, EventDelivery, EventSink};
 use roster_store::{Directory, EventDeadLetterState, NewEndpoint, NewFeed, SqliteDirectory};
 use serde_json::json;
 
 /// Answers with the scripted statuses (200 once they run out) and records
-/// each attempt as (webhook-id, event type).
+/// each attempt as (webhook-id, event type) and its `webhook-signature`.
 #[derive(Default)]
 struct Scripted {
     answers: Mutex<VecDeque<u16>>,
     attempts: Mutex<Vec<(String, String)>>,
+    sent: Mutex<Vec<Sent>>,
+}
+
+/// What a receiver would check the signature with, and the signature.
+#[derive(Debug, Clone)]
+struct Sent {
+    id: String,
+    timestamp: i64,
+    body: Vec<u8>,
+    signature: String,
 }
 
 #[async_trait]
@@ -31,6 +42,9 @@ impl EventSink for Scripted {
     async fn deliver(&self, d: &EventDelivery<'_>) -> Result<(), DeliveryError> {
         let body: serde_json::Value = serde_json::from_slice(d.body).unwrap();
         self.attempts.lock().unwrap().push((d.id.to_owned(), body["type"].as_str().unwrap().to_owned()));
+        let signature = signature_header(d).unwrap();
+        let sent = Sent { id: d.id.to_owned(), timestamp: d.timestamp, body: d.body.to_vec(), signature };
+        self.sent.lock().unwrap().push(sent);
         match self.answers.lock().unwrap().pop_front().unwrap_or(200) {
             200 => Ok(()),
             s => Err(DeliveryError::Status(s)),
@@ -249,4 +263,36 @@ async fn an_endpoint_gets_only_the_types_it_asked_for() {
     let ep = s.directory.get_endpoint(s.tenant, &leavers_only.id).await.unwrap().unwrap();
     let newest = s.directory.list_events(s.tenant, 0, 10).await.unwrap().last().unwrap().seq;
     assert_eq!(ep.cursor, newest, "the unwanted events are passed over");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires() {
+    let s = setup().await;
+    let old = Secret::new("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=");
+    let new = Secret::new("whsec_bmV3LXNlY3JldA==");
+    let grace = 60_000;
+    let until = s.clock.now().plus_millis(grace);
+    s.directory
+        .rotate_endpoint_secret(s.tenant, &s.endpoint, new.clone(), until, s.clock.now())
+        .await
+        .unwrap();
+    s.joiners(&["E1"]).await;
+    let d = s.dispatcher();
+    assert_eq!(d.run_once().await.unwrap(), report(1, 0, 0));
+
+    // Past the grace period: the new secret only.
+    s.clock.advance_millis(grace);
+    s.joiners(&["E2"]).await;
+    assert_eq!(d.run_once().await.unwrap(), report(1, 0, 0));
+
+    let sent = s.sink.sent.lock().unwrap().clone();
+    let [during, after] = &sent[..] else { panic!("two deliveries: {sent:?}") };
+    let with = |secret: &Secret, s: &Sent| sign(secret, &s.id, s.timestamp, &s.body).unwrap();
+    let parts: Vec<&str> = during.signature.split(' ').collect();
+    assert_eq!(
+        parts,
+        [with(&new, during), with(&old, during)],
+        "during the grace period: the new secret's signature, then the old one's"
+    );
+    assert_eq!(after.signature, with(&new, after), "the expired secret no longer signs");
 }

@@ -306,8 +306,21 @@ impl Directory for FlakyDirectory {
     ) -> Result<roster_store::Endpoint, StoreError> {
         self.inner.disable_endpoint(t, id, now).await
     }
-    async fn delivery_targets(&self) -> Result<Vec<roster_store::DeliveryTarget>, StoreError> {
-        self.inner.delivery_targets().await
+    async fn rotate_endpoint_secret(
+        &self,
+        t: TenantId,
+        id: &str,
+        secret: roster_core::secret::Secret,
+        previous_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<roster_store::Endpoint, StoreError> {
+        self.inner.rotate_endpoint_secret(t, id, secret, previous_expires_at, now).await
+    }
+    async fn delivery_targets(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<roster_store::DeliveryTarget>, StoreError> {
+        self.inner.delivery_targets(now).await
     }
     async fn record_delivery(
         &self,

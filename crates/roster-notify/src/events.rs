@@ -5,7 +5,9 @@
 //! - `webhook-id`: the event id (the same on every retry: receivers dedupe on it),
 //! - `webhook-timestamp`: Unix seconds of this attempt,
 //! - `webhook-signature`: `v1,<base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))>`,
-//!   where `key` is the base64-decoded part of the secret after `whsec_`.
+//!   where `key` is the base64-decoded part of the secret after `whsec_`;
+//!   while a rotated-out secret is still valid, a second, space-separated
+//!   `v1,<...>` made with it follows (receivers accept either).
 //!
 //! Retries, ordering and dead letters are the engine's (`roster_engine::outbox`).
 //!
@@ -72,6 +74,9 @@ impl DeliveryError {
 pub struct EventDelivery<'a> {
     pub url: &'a str,
     pub secret: &'a Secret,
+    /// The endpoint's secret before its last rotation, while still valid:
+    /// its signature follows the current one's.
+    pub previous_secret: Option<&'a Secret>,
     /// The event id: `webhook-id`.
     pub id: &'a str,
     /// Unix seconds: `webhook-timestamp`.
@@ -112,6 +117,17 @@ pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> Result<St
     mac.update(b".");
     mac.update(body);
     Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+}
+
+/// The whole `webhook-signature` header of a delivery: the current secret's
+/// signature, then the previous secret's (if any), space-separated.
+pub fn signature_header(d: &EventDelivery<'_>) -> Result<String, DeliveryError> {
+    let mut header = sign(d.secret, d.id, d.timestamp, d.body)?;
+    if let Some(previous) = d.previous_secret {
+        header.push(' ');
+        header.push_str(&sign(previous, d.id, d.timestamp, d.body)?);
+    }
+    Ok(header)
 }
 
 /// Whether deliveries may reach internal addresses.
@@ -201,7 +217,7 @@ impl EventSink for HttpEventSink {
         {
             return Err(DeliveryError::NotPublic(format!("not sent: {why}, not a public address")));
         }
-        let signature = sign(d.secret, d.id, d.timestamp, d.body)?;
+        let signature = signature_header(d)?;
         let response = self
             .client
             .post(url)
@@ -229,6 +245,28 @@ mod tests {
         let body = br#"{"test": 2432232314}"#;
         let s = sign(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
         assert_eq!(s, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn a_previous_secret_adds_its_signature_after_the_current_one() {
+        let current = Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let previous = Secret::new("whsec_c2VjcmV0");
+        let body = br#"{"test": 2432232314}"#;
+        let mut d = EventDelivery {
+            url: "https://x/y",
+            secret: &current,
+            previous_secret: None,
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            timestamp: 1614265330,
+            body,
+        };
+        assert_eq!(signature_header(&d).unwrap(), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        d.previous_secret = Some(&previous);
+        let expected = format!(
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= {}",
+            sign(&previous, d.id, d.timestamp, body).unwrap()
+        );
+        assert_eq!(signature_header(&d).unwrap(), expected);
     }
 
     #[test]
@@ -269,7 +307,15 @@ mod tests {
     async fn deliver_to(url: &str, private: PrivateTargets) -> Result<(), DeliveryError> {
         let sink = HttpEventSink::new(Duration::from_secs(5), private).unwrap();
         let secret = Secret::new("whsec_c2VjcmV0");
-        sink.deliver(&EventDelivery { url, secret: &secret, id: "e1", timestamp: 1, body: b"{}" }).await
+        sink.deliver(&EventDelivery {
+            url,
+            secret: &secret,
+            previous_secret: None,
+            id: "e1",
+            timestamp: 1,
+            body: b"{}",
+        })
+        .await
     }
 
     #[tokio::test]
@@ -325,6 +371,7 @@ mod tests {
         let d = EventDelivery {
             url: "https://x/y",
             secret: &secret,
+            previous_secret: Some(&secret),
             id: "e1",
             timestamp: 1,
             body: b"{\"n\":\"Ann\"}",

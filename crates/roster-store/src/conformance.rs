@@ -4,6 +4,7 @@
 //! async factory of fresh, empty directories.
 
 use roster_core::lifecycle::EventType;
+use roster_core::secret::Secret;
 use roster_core::validate::parse_record;
 use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, SourceName, TenantId, Timestamp};
 use serde_json::{Value, json};
@@ -51,7 +52,8 @@ macro_rules! directory_conformance_tests {
             an_endpoint_sees_only_events_after_its_creation,
             an_endpoint_cursor_advances_and_its_retries_persist,
             an_event_dead_letter_is_listed_and_redriven,
-            endpoints_and_their_dead_letters_are_scoped_by_tenant
+            endpoints_and_their_dead_letters_are_scoped_by_tenant,
+            an_endpoint_secret_rotates_with_a_grace_period
         );
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -796,7 +798,7 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
     joiner(d, t, "E1").await;
     joiner(d, t, "E2").await;
     let events = d.list_events(t, ep.cursor, 10).await.unwrap();
-    let target = d.delivery_targets().await.unwrap().pop().expect("the active endpoint");
+    let target = d.delivery_targets(T1).await.unwrap().pop().expect("the active endpoint");
     assert_eq!(
         (target.endpoint.id.as_str(), target.attempts, target.next_attempt_at),
         (ep.id.as_str(), 0, None)
@@ -808,14 +810,14 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
     d.record_delivery(&ep.id, DeliveryUpdate::Retry { attempts: 1, next_attempt_at: retry_at }, T0)
         .await
         .unwrap();
-    let target = d.delivery_targets().await.unwrap().pop().unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!(
         (target.attempts, target.next_attempt_at, target.endpoint.cursor),
         (1, Some(retry_at), ep.cursor)
     );
 
     d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[0].seq }, T0).await.unwrap();
-    let target = d.delivery_targets().await.unwrap().pop().unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!((target.attempts, target.next_attempt_at, target.endpoint.cursor), (0, None, events[0].seq));
     assert_eq!(d.outbox_backlog().await.unwrap()[0].pending, 1);
     // A late record of an older position does not move the cursor back.
@@ -826,7 +828,7 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
 
     let disabled = d.disable_endpoint(t, &ep.id, T1).await.unwrap();
     assert_eq!(disabled.disabled_at, Some(T1));
-    assert!(d.delivery_targets().await.unwrap().is_empty(), "a disabled endpoint gets nothing");
+    assert!(d.delivery_targets(T1).await.unwrap().is_empty(), "a disabled endpoint gets nothing");
     let again = d.disable_endpoint(t, &ep.id, T1.plus_millis(5)).await.unwrap();
     assert_eq!(again.disabled_at, Some(T1), "disabling twice keeps the first time");
     assert_eq!(d.list_endpoints(t).await.unwrap().len(), 1, "still listed");
@@ -846,7 +848,7 @@ pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
     };
     d.record_delivery(&ep.id, dead.clone(), T1).await.unwrap();
     d.record_delivery(&ep.id, dead, T1).await.unwrap();
-    let target = d.delivery_targets().await.unwrap().pop().unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!(target.endpoint.cursor, events[0].seq, "the cursor moves past a dead letter");
     let listed = d.list_event_dead_letters(t, &ep.id, 10).await.unwrap();
     assert_eq!(listed.len(), 1, "recorded once");
@@ -907,4 +909,43 @@ pub async fn endpoints_and_their_dead_letters_are_scoped_by_tenant(d: &impl Dire
     joiner(d, b, "E1").await;
     let backlog = d.outbox_backlog().await.unwrap();
     assert_eq!((backlog[0].tenant_id, backlog[0].pending), (a, 0));
+}
+
+pub async fn an_endpoint_secret_rotates_with_a_grace_period(d: &impl Directory) {
+    let a = tenant(d, "acme").await;
+    let b = tenant(d, "globex").await;
+    let ep = d.create_endpoint(new_endpoint(a, None), T0).await.unwrap();
+    let old = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+    let new = "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0";
+    let until = T1.plus_millis(60_000);
+
+    // Another tenant cannot rotate it: nothing changes.
+    let refused = d.rotate_endpoint_secret(b, &ep.id, Secret::new("whsec_b3RoZXI="), until, T0).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)));
+    let target = d.delivery_targets(T0).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (old, true));
+
+    let rotated = d.rotate_endpoint_secret(a, &ep.id, Secret::new(new), until, T0).await.unwrap();
+    assert_eq!((rotated.id.as_str(), rotated.cursor), (ep.id.as_str(), ep.cursor), "only the secret changes");
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!(target.secret.expose(), new, "the new secret signs first");
+    let previous = target.previous_secret.as_ref().expect("the old one is still valid");
+    assert_eq!((previous.secret.expose(), previous.expires_at), (old, until));
+    assert!(previous.valid_at(T1).is_some() && previous.valid_at(until).is_none());
+    assert!(!format!("{target:?}").contains("c2VjcmV0") && !format!("{target:?}").contains("bmV3"));
+
+    // Once it expires, the target carries the new secret only.
+    let target = d.delivery_targets(until).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (new, true));
+
+    // No grace period: the replaced secret is dropped at once.
+    let newest = "whsec_bmV3ZXN0";
+    d.rotate_endpoint_secret(a, &ep.id, Secret::new(newest), T1, T1).await.unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (newest, true));
+
+    // A disabled endpoint is not rotated.
+    d.disable_endpoint(a, &ep.id, T1).await.unwrap();
+    let disabled = d.rotate_endpoint_secret(a, &ep.id, Secret::new(new), until, T1).await;
+    assert!(matches!(disabled, Err(StoreError::NotFound)));
 }

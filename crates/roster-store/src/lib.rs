@@ -463,10 +463,28 @@ impl Endpoint {
 pub struct DeliveryTarget {
     pub endpoint: Endpoint,
     pub secret: Secret,
+    /// The secret before the last rotation, while it is still valid:
+    /// deliveries are signed with both until it expires.
+    pub previous_secret: Option<PreviousSecret>,
     /// Failed attempts at the event after `cursor` (0: none failed yet).
     pub attempts: u32,
     /// Not before this time may that event be tried again.
     pub next_attempt_at: Option<Timestamp>,
+}
+
+/// An endpoint's secret before its last rotation and when it stops being
+/// used. `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    pub secret: Secret,
+    pub expires_at: Timestamp,
+}
+
+impl PreviousSecret {
+    /// The secret if it is still valid at `now`.
+    pub fn valid_at(&self, now: Timestamp) -> Option<&Secret> {
+        (self.expires_at > now).then_some(&self.secret)
+    }
 }
 
 /// What became of an attempt to deliver the event after an endpoint's cursor.
@@ -813,9 +831,23 @@ pub trait Directory: Send + Sync + 'static {
         id: &str,
         now: Timestamp,
     ) -> Result<Endpoint, StoreError>;
-    /// Every active endpoint of every tenant, with its secret and delivery
-    /// state: the dispatcher's work list. A system read.
-    async fn delivery_targets(&self) -> Result<Vec<DeliveryTarget>, StoreError>;
+    /// Replaces the endpoint's signing secret with `secret`; the one it had
+    /// stays valid (deliveries are signed with both) until
+    /// `previous_expires_at` — at or before `now`: not at all. A rotation
+    /// during another's grace period ends the older secret at once.
+    /// `NotFound` if not the tenant's, or disabled.
+    async fn rotate_endpoint_secret(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        secret: Secret,
+        previous_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError>;
+    /// Every active endpoint of every tenant, with its secret (and its
+    /// previous secret if still valid at `now`) and delivery state: the
+    /// dispatcher's work list. A system read.
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError>;
     /// Records what became of the event after the endpoint's cursor. A
     /// `Done` or `DeadLetter` for a position the cursor has passed already
     /// changes nothing (another attempt recorded it first).

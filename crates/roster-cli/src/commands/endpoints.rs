@@ -34,6 +34,16 @@ pub enum EndpointsCommand {
         server: ServerArgs,
         id: String,
     },
+    /// Replaces an endpoint's signing secret and prints the new one (shown once) on the last line;
+    /// the old one keeps signing too (a second signature) for the grace period.
+    RotateSecret {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+        /// Seconds the old secret stays valid (0 to 604800; default 86400, a day).
+        #[arg(long)]
+        previous_valid_for_secs: Option<u64>,
+    },
     /// Lists the events an endpoint could not take after every attempt.
     DeadLetters {
         #[command(flatten)]
@@ -106,6 +116,24 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
             let client = Client::new(&server)?;
             let endpoint = json_or_problem(client.delete(&path(&id, "")).send().await?).await?;
             println!("endpoint {} disabled", text(&endpoint["id"]));
+        }
+        EndpointsCommand::RotateSecret { server, id, previous_valid_for_secs } => {
+            let client = Client::new(&server)?;
+            let mut body = json!({});
+            if let Some(secs) = previous_valid_for_secs {
+                body["previous_valid_for_secs"] = json!(secs);
+            }
+            let endpoint =
+                json_or_problem(client.post(&path(&id, "/rotate-secret")).json(&body).send().await?).await?;
+            let old = match previous_valid_for_secs.unwrap_or(86_400) {
+                0 => "no longer signs".to_owned(),
+                secs => format!("signs too for {secs} s more"),
+            };
+            println!(
+                "endpoint {}: the old secret {old}; the new signing secret, not shown again:",
+                text(&endpoint["id"])
+            );
+            println!("{}", text(&endpoint["secret"]));
         }
         EndpointsCommand::DeadLetters { server, id } => {
             let client = Client::new(&server)?;

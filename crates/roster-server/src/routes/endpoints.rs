@@ -1,10 +1,13 @@
 //! `/v1/endpoints`: a tenant's webhook endpoints, where the outbox
 //! dispatcher pushes its lifecycle events (signed, Standard Webhooks). A new
-//! endpoint's signing secret is shown once, in the answer that creates it.
+//! endpoint's signing secret is shown once, in the answer that creates it
+//! (or rotates it: the secret it replaces keeps signing, beside the new
+//! one, for a grace period).
 //! Another tenant's endpoint is a `404`, like a missing one: the store
 //! filters every lookup by the caller's tenant.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -28,6 +31,10 @@ const MAX_DESCRIPTION: usize = 500;
 const MAX_URL: usize = 2048;
 /// Most active endpoints per tenant (each costs the dispatcher a pass).
 const MAX_ACTIVE: usize = 20;
+/// How long a rotated-out secret keeps signing unless the request says.
+const DEFAULT_PREVIOUS_VALID_SECS: u64 = 24 * 3600;
+/// Longest a rotated-out secret may keep signing.
+const MAX_PREVIOUS_VALID_SECS: u64 = 7 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -105,6 +112,61 @@ pub async fn disable(
         .map_err(not_found)?;
     audit::record(&state, &principal, &request_id, "endpoint.disabled", Some(endpoint.id.clone())).await;
     Ok(Json(endpoint))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateSecretRequest {
+    /// Seconds the replaced secret keeps signing; checked by hand so a bad
+    /// value is a problem naming the field.
+    #[serde(default)]
+    previous_valid_for_secs: Option<Value>,
+}
+
+/// `POST /v1/endpoints/{id}/rotate-secret`: a new signing secret, in this
+/// answer only; the one it replaces signs too (a second signature) for
+/// `previous_valid_for_secs` (optional JSON body; default a day, at most
+/// seven; 0: at once no more).
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let grace_secs = previous_valid_for(&body)?;
+    let now = state.clock.now();
+    let previous_expires_at = now.plus_millis(grace_secs as i64 * 1000);
+    let secret = generate_endpoint_secret();
+    let endpoint = state
+        .directory
+        .rotate_endpoint_secret(principal.tenant_id, &id, secret.clone(), previous_expires_at, now)
+        .await
+        .map_err(not_found)?;
+    audit::record(&state, &principal, &request_id, "endpoint.secret_rotated", Some(endpoint.id.clone()))
+        .await;
+    let mut body = json!(endpoint);
+    body["secret"] = json!(secret.expose());
+    body["previousSecretExpiresAt"] = if grace_secs > 0 { json!(previous_expires_at) } else { Value::Null };
+    Ok(Json(body))
+}
+
+/// The grace period a rotation asks for: an empty body is the default.
+fn previous_valid_for(body: &[u8]) -> Result<u64, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DEFAULT_PREVIOUS_VALID_SECS);
+    }
+    let request: RotateSecretRequest =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid rotation: {e}")))?;
+    match request.previous_valid_for_secs {
+        None => Ok(DEFAULT_PREVIOUS_VALID_SECS),
+        Some(v) => v.as_u64().filter(|n| *n <= MAX_PREVIOUS_VALID_SECS).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`previous_valid_for_secs`: a whole number of seconds from 0 to {MAX_PREVIOUS_VALID_SECS} (7 days)"
+            ))
+        }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -266,6 +328,20 @@ mod tests {
         {
             assert!(check_url(public, false, false).is_ok(), "{public}");
         }
+    }
+
+    #[test]
+    fn the_grace_period_defaults_to_a_day_and_is_at_most_seven() {
+        assert_eq!(previous_valid_for(b"").unwrap(), DEFAULT_PREVIOUS_VALID_SECS);
+        assert_eq!(previous_valid_for(b"{}").unwrap(), DEFAULT_PREVIOUS_VALID_SECS);
+        assert_eq!(previous_valid_for(br#"{"previous_valid_for_secs": 0}"#).unwrap(), 0);
+        assert_eq!(previous_valid_for(br#"{"previous_valid_for_secs": 604800}"#).unwrap(), 604_800);
+        for bad in ["604801", "-1", "1.5", "\"1h\""] {
+            let body = format!(r#"{{"previous_valid_for_secs": {bad}}}"#);
+            let err = previous_valid_for(body.as_bytes()).unwrap_err().to_string();
+            assert!(err.starts_with("`previous_valid_for_secs`"), "{bad}: {err}");
+        }
+        assert!(previous_valid_for(br#"{"grace": 1}"#).is_err(), "unknown fields are refused");
     }
 
     #[test]

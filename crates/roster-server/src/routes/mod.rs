@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
         .route("/v1/endpoints", get(endpoints::list).post(endpoints::create))
         .route("/v1/endpoints/{id}", axum::routing::delete(endpoints::disable))
+        .route("/v1/endpoints/{id}/rotate-secret", post(endpoints::rotate_secret))
         .route("/v1/endpoints/{id}/dead-letters", get(endpoints::dead_letters))
         .route("/v1/endpoints/{id}/dead-letters/redrive", post(endpoints::redrive))
         .route("/v1/keys", get(keys::list).post(keys::create))

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use roster_core::secret::Secret;
 use roster_core::{
     ChangeMessage, ExternalId, FeedId, FeedMode, Person, RecordError, SourceName, Status, TenantId, Timestamp,
 };
@@ -918,8 +919,20 @@ impl Directory for SqliteDirectory {
         self.write(move |c| outbox::disable(c, tenant, &id, now)).await
     }
 
-    async fn delivery_targets(&self) -> Result<Vec<DeliveryTarget>, StoreError> {
-        self.read(|c| outbox::targets(c)).await
+    async fn rotate_endpoint_secret(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        secret: Secret,
+        previous_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| outbox::rotate(c, tenant, &id, &secret, previous_expires_at, now)).await
+    }
+
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
+        self.read(move |c| outbox::targets(c, now)).await
     }
 
     async fn record_delivery(

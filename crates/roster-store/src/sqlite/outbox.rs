@@ -10,10 +10,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{MAX_PAGE, event_from_row, id, json_col, storage};
 use crate::{
     DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
-    NewEndpoint, OutboxEventRef, Redelivery, RedeliveryUpdate, StoreError,
+    NewEndpoint, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
 };
 
-const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at";
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
 
 fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
@@ -28,10 +28,18 @@ fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Endpoint> {
     })
 }
 
-fn target_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryTarget> {
+/// A target as of `now`: the previous secret only while it is valid.
+fn target_from_row(r: &rusqlite::Row<'_>, now: Timestamp) -> rusqlite::Result<DeliveryTarget> {
+    let previous = match (r.get::<_, Option<String>>(11)?, r.get::<_, Option<i64>>(12)?) {
+        (Some(secret), Some(expires_at)) if expires_at > now.millis() => {
+            Some(PreviousSecret { secret: Secret::new(secret), expires_at: Timestamp(expires_at) })
+        }
+        _ => None,
+    };
     Ok(DeliveryTarget {
         endpoint: endpoint_from_row(r)?,
         secret: Secret::new(r.get::<_, String>(8)?),
+        previous_secret: previous,
         attempts: r.get::<_, i64>(9)?.clamp(0, i64::from(u32::MAX)) as u32,
         next_attempt_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
     })
@@ -140,13 +148,41 @@ pub(crate) fn disable(
     Ok(found)
 }
 
-pub(crate) fn targets(c: &Connection) -> Result<Vec<DeliveryTarget>, StoreError> {
+pub(crate) fn rotate(
+    c: &mut Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    secret: &Secret,
+    previous_expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<Endpoint, StoreError> {
+    let tx = c.transaction().map_err(storage)?;
+    // A grace period that has not begun is none: the old secret is dropped.
+    let keep = previous_expires_at > now;
+    let changed = tx
+        .execute(
+            "UPDATE endpoints SET previous_secret = CASE WHEN ?5 THEN secret END,
+                                  previous_secret_expires_at = CASE WHEN ?5 THEN ?4 END,
+                                  secret = ?3
+             WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL",
+            params![tenant.to_string(), endpoint, secret.expose(), previous_expires_at.millis(), keep],
+        )
+        .map_err(storage)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    tx.commit().map_err(storage)?;
+    Ok(found)
+}
+
+pub(crate) fn targets(c: &Connection, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut stmt = c
         .prepare_cached(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE disabled_at IS NULL ORDER BY created_at, id"
         ))
         .map_err(storage)?;
-    let rows = stmt.query_map([], target_from_row).map_err(storage)?;
+    let rows = stmt.query_map([], |r| target_from_row(r, now)).map_err(storage)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(storage)
 }
 

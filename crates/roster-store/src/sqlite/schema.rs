@@ -210,6 +210,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox_v7 RENAME TO outbox;
     CREATE INDEX outbox_tenant ON outbox (tenant_id, seq);
     ",
+    // 8: rotating an endpoint's signing secret: the one it replaced stays
+    // valid (deliveries carry both signatures) until it expires.
+    "
+    ALTER TABLE endpoints ADD COLUMN previous_secret TEXT;
+    ALTER TABLE endpoints ADD COLUMN previous_secret_expires_at INTEGER;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
