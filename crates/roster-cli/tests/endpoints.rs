@@ -503,11 +503,11 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_only_the_owner_may_rotate
     };
     assert_eq!(rotate(&b, None).await.status(), 404);
     for bad in [json!(-1), json!(604_801), json!("1h"), json!(1.5)] {
-        let res = rotate(&app.key, Some(json!({ "previous_valid_for_secs": bad }))).await;
+        let res = rotate(&app.key, Some(json!({ "previousValidForSecs": bad }))).await;
         assert_eq!(res.status(), 400, "{bad}");
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
-        assert!(detail.starts_with("`previous_valid_for_secs`"), "{bad}: {detail}");
+        assert!(detail.starts_with("`previousValidForSecs`"), "{bad}: {detail}");
     }
     join(&app, &app.key, "BEFORE").await;
     let calls = hook.wait_calls(1).await;
@@ -532,7 +532,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_only_the_owner_may_rotate
     verify(&old, during);
 
     // No grace period: the secret rotated out stops signing at once.
-    let res = rotate(&app.key, Some(json!({"previous_valid_for_secs": 0}))).await;
+    let res = rotate(&app.key, Some(json!({"previousValidForSecs": 0}))).await;
     assert_eq!(res.status(), 200);
     let rotated: Value = res.json().await.unwrap();
     assert!(rotated["previousSecretExpiresAt"].is_null(), "{rotated}");

@@ -121,7 +121,7 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
             let client = Client::new(&server)?;
             let mut body = json!({});
             if let Some(secs) = previous_valid_for_secs {
-                body["previous_valid_for_secs"] = json!(secs);
+                body["previousValidForSecs"] = json!(secs);
             }
             let endpoint =
                 json_or_problem(client.post(&path(&id, "/rotate-secret")).json(&body).send().await?).await?;

@@ -119,13 +119,13 @@ pub async fn disable(
 struct RotateSecretRequest {
     /// Seconds the replaced secret keeps signing; checked by hand so a bad
     /// value is a problem naming the field.
-    #[serde(default)]
+    #[serde(default, rename = "previousValidForSecs")]
     previous_valid_for_secs: Option<Value>,
 }
 
 /// `POST /v1/endpoints/{id}/rotate-secret`: a new signing secret, in this
 /// answer only; the one it replaces signs too (a second signature) for
-/// `previous_valid_for_secs` (optional JSON body; default a day, at most
+/// `previousValidForSecs` (optional JSON body; default a day, at most
 /// seven; 0: at once no more).
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -163,7 +163,7 @@ fn previous_valid_for(body: &[u8]) -> Result<u64, ApiError> {
         None => Ok(DEFAULT_PREVIOUS_VALID_SECS),
         Some(v) => v.as_u64().filter(|n| *n <= MAX_PREVIOUS_VALID_SECS).ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "`previous_valid_for_secs`: a whole number of seconds from 0 to {MAX_PREVIOUS_VALID_SECS} (7 days)"
+                "`previousValidForSecs`: a whole number of seconds from 0 to {MAX_PREVIOUS_VALID_SECS} (7 days)"
             ))
         }),
     }
@@ -334,12 +334,12 @@ mod tests {
     fn the_grace_period_defaults_to_a_day_and_is_at_most_seven() {
         assert_eq!(previous_valid_for(b"").unwrap(), DEFAULT_PREVIOUS_VALID_SECS);
         assert_eq!(previous_valid_for(b"{}").unwrap(), DEFAULT_PREVIOUS_VALID_SECS);
-        assert_eq!(previous_valid_for(br#"{"previous_valid_for_secs": 0}"#).unwrap(), 0);
-        assert_eq!(previous_valid_for(br#"{"previous_valid_for_secs": 604800}"#).unwrap(), 604_800);
+        assert_eq!(previous_valid_for(br#"{"previousValidForSecs": 0}"#).unwrap(), 0);
+        assert_eq!(previous_valid_for(br#"{"previousValidForSecs": 604800}"#).unwrap(), 604_800);
         for bad in ["604801", "-1", "1.5", "\"1h\""] {
-            let body = format!(r#"{{"previous_valid_for_secs": {bad}}}"#);
+            let body = format!(r#"{{"previousValidForSecs": {bad}}}"#);
             let err = previous_valid_for(body.as_bytes()).unwrap_err().to_string();
-            assert!(err.starts_with("`previous_valid_for_secs`"), "{bad}: {err}");
+            assert!(err.starts_with("`previousValidForSecs`"), "{bad}: {err}");
         }
         assert!(previous_valid_for(br#"{"grace": 1}"#).is_err(), "unknown fields are refused");
     }
