@@ -196,15 +196,17 @@ pub enum QueueBackend {
 
 impl Default for Settings {
     fn default() -> Self {
+        // The consumer's defaults are the engine's, stated once.
+        let consumer = roster_engine::ConsumerConfig::default();
         Self {
             data_dir: PathBuf::from("roster-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
-            workers: 2,
-            batch_size: 1000,
-            visibility_timeout_secs: 30,
-            max_receive_count: 5,
+            workers: consumer.workers,
+            batch_size: consumer.batch_size,
+            visibility_timeout_secs: consumer.visibility_timeout.as_secs(),
+            max_receive_count: consumer.max_receive_count,
             retry_base_ms: 1_000,
             retry_cap_ms: 300_000,
             max_queue_depth: 1_000_000,
