@@ -96,8 +96,8 @@ pub fn due_on(person: &Person, status: Status) -> Option<Date> {
 pub struct Stored<'a> {
     pub person: &'a Person,
     pub status: Status,
-    /// Whether they were ever joined before (only asked of a pending
-    /// person: their start is then a rehire, not a join).
+    /// Whether they were ever joined before (asked of a person not active
+    /// now: their start is then a rehire, not a join).
     pub was_active: bool,
 }
 
@@ -158,7 +158,10 @@ pub fn decide(current: Option<Stored<'_>>, change: &Change, today: Date) -> Deci
     let event = match (cur.status, status) {
         (Status::Pending, Status::Active) if cur.was_active => Some(EventType::Rehired),
         (Status::Pending, Status::Active) => Some(EventType::Joined),
-        (Status::Inactive, Status::Active) => Some(EventType::Rehired),
+        // Stored inactive without ever having joined (a pre-hire record, a
+        // withdrawn offer): their start is their first join.
+        (Status::Inactive, Status::Active) if cur.was_active => Some(EventType::Rehired),
+        (Status::Inactive, Status::Active) => Some(EventType::Joined),
         (Status::Active, Status::Inactive) => Some(EventType::Left),
         (Status::Active, Status::Active) if changed.iter().any(|f| MOVE_FIELDS.contains(f)) => {
             Some(EventType::Moved)
@@ -224,7 +227,15 @@ mod tests {
         let leave = Change::Deactivate { external_id: cur.external_id.clone() };
         assert_eq!(event_of(on(&cur, &leave)), Some(EventType::Left));
         let gone = person("Sales", false);
-        assert_eq!(event_of(on(&gone, &upsert(cur.clone()))), Some(EventType::Rehired));
+        let left = Some(Stored { person: &gone, status: Status::Inactive, was_active: true });
+        assert_eq!(event_of(decide(left, &upsert(cur.clone()), TODAY)), Some(EventType::Rehired));
+    }
+
+    #[test]
+    fn someone_stored_inactive_who_never_joined_joins_on_activation() {
+        // A pre-hire record sent inactive, or a withdrawn offer hired after all.
+        let never = person("Sales", false);
+        assert_eq!(event_of(on(&never, &upsert(person("Sales", true)))), Some(EventType::Joined));
     }
 
     #[test]

@@ -507,8 +507,18 @@ impl Directory for FlakyDirectory {
         t: TenantId,
         k: &str,
         now: Timestamp,
+        hold: Duration,
     ) -> Result<IdempotencyClaim, StoreError> {
-        self.inner.claim_idempotency_key(t, k, now).await
+        self.inner.claim_idempotency_key(t, k, now, hold).await
+    }
+    async fn touch_feed(&self, t: TenantId, f: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.touch_feed(t, f, now).await
+    }
+    async fn idle_feeds(&self, since: Timestamp, limit: usize) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+        self.inner.idle_feeds(since, limit).await
+    }
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<roster_store::PruneReport, StoreError> {
+        self.inner.prune(before, now).await
     }
     async fn complete_idempotency_key(
         &self,

@@ -15,6 +15,7 @@ use roster_core::{
 use serde::Serialize;
 
 pub mod conformance;
+pub mod policy;
 pub mod sqlite;
 
 pub use sqlite::SqliteDirectory;
@@ -214,12 +215,19 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconcileState {
+    /// Every record is processed, but a feed of the tenant accepted earlier
+    /// is not finished yet: the snapshot is judged only after it, so that it
+    /// decides against the directory as feed order left it.
+    Waiting,
     /// Too many leavers: nothing deactivated until an operator decides.
     Halted,
     /// The absent people were deactivated (automatically or approved).
     Applied,
     /// An operator rejected the snapshot: nobody was deactivated.
     Rejected,
+    /// Halted, then a newer snapshot of the same source was judged: this one
+    /// can no longer be approved (nobody was deactivated by it).
+    Superseded,
 }
 
 /// The outcome of comparing a full snapshot with the directory.
@@ -229,6 +237,11 @@ pub struct Reconciliation {
     pub state: ReconcileState,
     /// Active people of the source when the snapshot was compared.
     pub active: u64,
+    /// People of the source with a hire date still ahead: a snapshot does not
+    /// judge them (exports of the current staff often leave future starters
+    /// out); they join on their day unless the source deactivates them.
+    #[serde(default)]
+    pub pending: u64,
     /// Of those, the ones absent from the snapshot: the leavers it asks for.
     pub absent: u64,
     /// Most leavers allowed without approval.
@@ -261,9 +274,19 @@ pub enum FeedStatus {
     Halted,
     /// A halted snapshot an operator rejected: nobody was deactivated.
     Rejected,
+    /// A halted snapshot overtaken by a newer snapshot of its source before
+    /// anyone decided: nobody was deactivated by it.
+    Superseded,
 }
 
 impl FeedStatus {
+    /// Whether the feed will change no more on its own: nothing of it is
+    /// still arriving or waiting to be applied. A halted snapshot is settled
+    /// too (its records are applied; only a decision remains).
+    pub fn is_settled(self) -> bool {
+        !matches!(self, FeedStatus::Receiving | FeedStatus::Accepted | FeedStatus::Processing)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FeedStatus::Receiving => "receiving",
@@ -274,6 +297,7 @@ impl FeedStatus {
             FeedStatus::Failed => "failed",
             FeedStatus::Halted => "halted",
             FeedStatus::Rejected => "rejected",
+            FeedStatus::Superseded => "superseded",
         }
     }
 
@@ -287,6 +311,7 @@ impl FeedStatus {
             FeedStatus::Failed,
             FeedStatus::Halted,
             FeedStatus::Rejected,
+            FeedStatus::Superseded,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -337,6 +362,10 @@ pub struct FeedCounts {
 #[serde(rename_all = "camelCase")]
 pub struct Feed {
     pub id: FeedId,
+    /// The feed's place in the order feeds were accepted (increasing; gaps
+    /// allowed). The directory decides by it, not by when a change happens
+    /// to be applied: see `docs/ARCHITECTURE.md`, "The ordering model".
+    pub position: u64,
     pub tenant_id: TenantId,
     pub source: SourceName,
     pub mode: FeedMode,
@@ -605,6 +634,14 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// What [`Directory::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub applied_messages: u64,
+    pub events: u64,
+    pub idempotency_keys: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -706,7 +743,9 @@ pub trait Directory: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Feed, StoreError>;
     /// An operator's decision on a halted snapshot: approve deactivates the
-    /// absent people, reject deactivates nobody. `Conflict` if not halted.
+    /// absent people (judged by feed order: nobody a newer feed listed),
+    /// reject deactivates nobody. `Conflict` if not halted — including a
+    /// snapshot `superseded` by a newer one of its source.
     async fn decide_snapshot(
         &self,
         tenant: TenantId,
@@ -716,6 +755,16 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<Feed, StoreError>;
     /// Marks a feed whose messages could not be queued.
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError>;
+    /// Records that a feed still being received is alive (a streamed upload
+    /// making progress), so the stall sweep leaves it. `Conflict` once the
+    /// feed is no longer `receiving` (e.g. the sweep failed it).
+    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError>;
+    /// Sealed feeds still `accepted` or `processing` with no progress since
+    /// `idle_since`, oldest first: the ones whose messages may have reached
+    /// the dead-letter queue without the directory being told (the queue's
+    /// own receive limit or retention).
+    async fn idle_feeds(&self, idle_since: Timestamp, limit: usize)
+    -> Result<Vec<(TenantId, FeedId)>, StoreError>;
     async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError>;
     async fn list_feeds(
         &self,
@@ -740,14 +789,19 @@ pub trait Directory: Send + Sync + 'static {
     // --- idempotency keys ---
 
     /// Claims `key` for a new request, or says what the first request with
-    /// the key did. Keys are kept for 24 hours.
+    /// the key did. Keys are kept for 24 hours. A claim whose request never
+    /// finished (its process died) is given up after `hold`, which must be
+    /// at least the longest a request may run (the upload timeout): before
+    /// that a retry is `InProgress`, never run a second time.
     async fn claim_idempotency_key(
         &self,
         tenant: TenantId,
         key: &str,
         now: Timestamp,
+        hold: std::time::Duration,
     ) -> Result<IdempotencyClaim, StoreError>;
-    /// Stores the answer of a claimed key and the fingerprint of its request.
+    /// Stores the answer of a claimed key and the fingerprint of its request
+    /// (never over an answer already stored).
     async fn complete_idempotency_key(
         &self,
         tenant: TenantId,
@@ -759,6 +813,15 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Releases a claim whose request failed, so a retry can run.
     async fn release_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<(), StoreError>;
+
+    // --- retention ---
+
+    /// Deletes bookkeeping older than `before` that no redelivery can need:
+    /// applied-message ids (not those counted failed, whose dead letter may
+    /// still be redriven), outbox events every endpoint of their tenant has
+    /// passed and no event dead letter points at, and idempotency keys past
+    /// their 24 hours (measured from `now`).
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError>;
 
     // --- applying changes ---
 

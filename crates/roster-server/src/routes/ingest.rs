@@ -146,7 +146,10 @@ pub async fn hr_feed(
 
     let tenant = principal.tenant_id;
     let fp = fingerprint_of(&req);
-    match state.directory.claim_idempotency_key(tenant, &key, state.clock.now()).await? {
+    // The claim outlives any request: the timeout middleware ends one at
+    // `upload_timeout` at the latest.
+    let hold = state.config.upload_timeout + std::time::Duration::from_secs(60);
+    match state.directory.claim_idempotency_key(tenant, &key, state.clock.now(), hold).await? {
         IdempotencyClaim::InProgress => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed; retry later".into(),
         )),

@@ -10,7 +10,7 @@ use rusqlite::{CachedStatement, OptionalExtension, Transaction, params};
 use serde_json::value::RawValue;
 
 use super::storage;
-use crate::{ApplyOutcome, FeedCounts, FeedStatus, ReconcileState, Reconciliation, StoreError};
+use crate::{ApplyOutcome, StoreError};
 
 /// Counter changes of one feed within a batch.
 #[derive(Default)]
@@ -27,6 +27,7 @@ struct Delta {
 pub(super) struct Statements<'t> {
     person: CachedStatement<'t>,
     upsert_person: CachedStatement<'t>,
+    listed: CachedStatement<'t>,
     history: CachedStatement<'t>,
     outbox: CachedStatement<'t>,
 }
@@ -36,18 +37,26 @@ impl<'t> Statements<'t> {
         Ok(Self {
             person: tx
                 .prepare_cached(
-                    "SELECT version, last_modified, data, status FROM people WHERE tenant_id = ?1 AND external_id = ?2",
+                    "SELECT version, last_modified, data, status, position, source FROM people
+                     WHERE tenant_id = ?1 AND external_id = ?2",
                 )
                 .map_err(storage)?,
             upsert_person: tx
                 .prepare_cached(
                     "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
-                                         last_feed_id, source, status, due_on)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)
+                                         last_feed_id, source, status, due_on, position)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (tenant_id, external_id) DO UPDATE SET
                         version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
                         data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
-                        source = excluded.source, status = excluded.status, due_on = excluded.due_on",
+                        source = excluded.source, status = excluded.status, due_on = excluded.due_on,
+                        position = excluded.position",
+                )
+                .map_err(storage)?,
+            listed: tx
+                .prepare_cached(
+                    "UPDATE people SET last_modified = ?3, position = ?4, source = ?5
+                     WHERE tenant_id = ?1 AND external_id = ?2",
                 )
                 .map_err(storage)?,
             history: tx
@@ -71,7 +80,7 @@ pub fn apply_batch(
     now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
     let mut deltas: HashMap<FeedId, Delta> = HashMap::new();
-    let mut feed_known: HashMap<FeedId, bool> = HashMap::new();
+    let mut positions: HashMap<FeedId, Option<i64>> = HashMap::new();
     let mut out = Vec::with_capacity(messages.len());
     let mut statements = Statements::prepare(tx)?;
     let mut applied_before =
@@ -94,20 +103,20 @@ pub fn apply_batch(
             }
             None => false,
         };
-        let known = match feed_known.get(&msg.feed_id) {
-            Some(k) => *k,
+        let position = match positions.get(&msg.feed_id) {
+            Some(p) => *p,
             None => {
-                let k = feed_exists(tx, msg)?;
-                feed_known.insert(msg.feed_id, k);
-                k
+                let p = feed_position(tx, msg)?;
+                positions.insert(msg.feed_id, p);
+                p
             }
         };
-        if !known {
+        let Some(position) = position else {
             out.push(ApplyOutcome::Rejected("unknown feed for this tenant".into()));
             continue;
-        }
+        };
 
-        let outcome = apply_one(tx, &mut statements, msg, now)?;
+        let outcome = apply_one(tx, &mut statements, msg, position, now)?;
         let label = match &outcome {
             ApplyOutcome::Applied { .. } => "applied",
             ApplyOutcome::Unchanged => "unchanged",
@@ -134,6 +143,10 @@ pub fn apply_batch(
         }
         out.push(outcome);
     }
+    // In acceptance order: when two snapshots finish in one batch, the older
+    // is judged first (it is anyway: the newer waits for it).
+    let mut deltas: Vec<(FeedId, Delta)> = deltas.into_iter().collect();
+    deltas.sort_by_key(|(feed, _)| positions.get(feed).copied().flatten());
     for (feed, d) in deltas {
         bump_feed(tx, feed, &d, now)?;
     }
@@ -142,7 +155,7 @@ pub fn apply_batch(
 
 /// Counts a dead-lettered message as failed, once.
 pub fn record_failure(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
-    if !feed_exists(tx, msg)? {
+    if feed_position(tx, msg)?.is_none() {
         return Ok(());
     }
     let inserted = tx
@@ -159,24 +172,35 @@ pub fn record_failure(tx: &Transaction<'_>, msg: &ChangeMessage, now: Timestamp)
     Ok(())
 }
 
-fn feed_exists(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<bool, StoreError> {
-    tx.prepare_cached("SELECT 1 FROM feeds WHERE id = ?1 AND tenant_id = ?2")
+/// The message's feed's place in acceptance order; `None` if the tenant has
+/// no such feed.
+fn feed_position(tx: &Transaction<'_>, msg: &ChangeMessage) -> Result<Option<i64>, StoreError> {
+    tx.prepare_cached("SELECT COALESCE(position, 0) FROM feeds WHERE id = ?1 AND tenant_id = ?2")
         .map_err(storage)?
-        .query_row(params![msg.feed_id.to_string(), msg.tenant_id.to_string()], |_| Ok(()))
+        .query_row(params![msg.feed_id.to_string(), msg.tenant_id.to_string()], |r| r.get(0))
         .optional()
         .map_err(storage)
-        .map(|r| r.is_some())
 }
 
+/// One change, judged by feed order first: a change from a feed accepted
+/// before the one that last said anything about the person (wrote them,
+/// listed them unchanged, or deactivated them in a snapshot) is stale,
+/// whatever order the queue delivered them in — a redrive, a retry after a
+/// dead letter, SQS's own reordering. Then by the source's own clock
+/// (`meta.lastModified`), when it sends one.
 fn apply_one(
     tx: &Transaction<'_>,
     statements: &mut Statements<'_>,
     msg: &ChangeMessage,
+    position: i64,
     now: Timestamp,
 ) -> Result<ApplyOutcome, StoreError> {
     let tenant = msg.tenant_id.to_string();
     let external_id = msg.change.external_id().as_str();
     let stored = load_person(statements, &tenant, external_id)?;
+    if stored.person.is_some() && position < stored.position {
+        return Ok(ApplyOutcome::Stale);
+    }
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
     if let (Some(incoming), Some(stored)) = (incoming_lm, stored.last_modified)
         && incoming < stored
@@ -188,13 +212,19 @@ fn apply_one(
     let (person, status, changed, event) = match decide(stored.current(tx, &tenant)?, &msg.change, now.date())
     {
         Decision::Unchanged => {
-            if stored.person.is_some() && last_modified != stored.last_modified {
-                tx.prepare_cached(
-                    "UPDATE people SET last_modified = ?3 WHERE tenant_id = ?1 AND external_id = ?2",
-                )
-                .map_err(storage)?
-                .execute(params![tenant, external_id, last_modified])
-                .map_err(storage)?;
+            // Nothing to write but the listing itself: the person was said
+            // to be so by this feed (a snapshot older than it cannot judge
+            // them any more), and belongs to the source that said it last.
+            let source = msg.source.as_str();
+            if stored.person.is_some()
+                && (last_modified != stored.last_modified
+                    || position != stored.position
+                    || stored.source.as_deref() != Some(source))
+            {
+                statements
+                    .listed
+                    .execute(params![tenant, external_id, last_modified, position, source])
+                    .map_err(storage)?;
             }
             return Ok(ApplyOutcome::Unchanged);
         }
@@ -206,6 +236,7 @@ fn apply_one(
         feed_id: msg.feed_id,
         message_id: &msg.message_id.to_string(),
         last_modified,
+        position,
         now,
     };
     write.write(statements, stored.version + 1, &person, status, &changed, event)?;
@@ -219,14 +250,18 @@ pub(super) struct Loaded {
     pub last_modified: Option<i64>,
     pub person: Option<Person>,
     pub status: Status,
+    /// The position of the newest feed that said anything about them.
+    pub position: i64,
+    pub source: Option<String>,
 }
 
 impl Loaded {
-    /// What `decide` needs; asks the history whether a pending person was
-    /// ever joined only when it matters.
+    /// What `decide` needs; asks the history whether a person not active
+    /// now was ever joined only when it matters (their start is then a
+    /// rehire, otherwise a join).
     pub fn current(&self, tx: &Transaction<'_>, tenant: &str) -> Result<Option<Stored<'_>>, StoreError> {
         let Some(person) = &self.person else { return Ok(None) };
-        let was_active = self.status == Status::Pending && {
+        let was_active = self.status != Status::Active && {
             tx.prepare_cached(
                 "SELECT 1 FROM person_history WHERE tenant_id = ?1 AND external_id = ?2
                    AND event IN ('person.joined', 'person.rehired') LIMIT 1",
@@ -246,20 +281,30 @@ pub(super) fn load_person(
     tenant: &str,
     external_id: &str,
 ) -> Result<Loaded, StoreError> {
-    let stored: Option<(i64, Option<i64>, String, String)> = statements
+    type Row = (i64, Option<i64>, String, String, i64, String);
+    let stored: Option<Row> = statements
         .person
-        .query_row(params![tenant, external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row(params![tenant, external_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
         .optional()
         .map_err(storage)?;
     match stored {
-        Some((version, last_modified, data, status)) => {
+        Some((version, last_modified, data, status, position, source)) => {
             let person: Person = serde_json::from_str(&data)
                 .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
             let status = Status::parse(&status)
                 .ok_or_else(|| StoreError::Storage(format!("unknown stored status {status:?}")))?;
-            Ok(Loaded { version, last_modified, person: Some(person), status })
+            Ok(Loaded { version, last_modified, person: Some(person), status, position, source: Some(source) })
         }
-        None => Ok(Loaded { version: 0, last_modified: None, person: None, status: Status::Inactive }),
+        None => Ok(Loaded {
+            version: 0,
+            last_modified: None,
+            person: None,
+            status: Status::Inactive,
+            position: 0,
+            source: None,
+        }),
     }
 }
 
@@ -272,6 +317,9 @@ pub(super) struct PersonWrite<'a> {
     /// What caused the version: a message id, or the reconciliation of a feed.
     pub message_id: &'a str,
     pub last_modified: Option<i64>,
+    /// The position of the feed the version belongs to in feed order (a
+    /// scheduled change keeps the person's: it is no newer word of a source).
+    pub position: i64,
     pub now: Timestamp,
 }
 
@@ -307,7 +355,8 @@ impl PersonWrite<'_> {
                 feed_id,
                 self.source,
                 status.as_str(),
-                lifecycle::due_on(person, status).map(|d| d.to_string())
+                lifecycle::due_on(person, status).map(|d| d.to_string()),
+                self.position
             ])
             .map_err(storage)?;
 
@@ -378,24 +427,6 @@ fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> R
     super::reconcile::refresh_feed(tx, feed, now)
 }
 
-/// Where a feed is, from its counts and, for a full snapshot, its
-/// reconciliation.
-pub fn status_of(c: &FeedCounts, sealed: bool, reconciliation: Option<&Reconciliation>) -> FeedStatus {
-    if !sealed {
-        return FeedStatus::Receiving;
-    }
-    let processed = c.applied + c.unchanged + c.stale + c.failed;
-    if processed < c.accepted {
-        return if processed == 0 { FeedStatus::Accepted } else { FeedStatus::Processing };
-    }
-    match reconciliation.map(|r| r.state) {
-        Some(ReconcileState::Halted) => FeedStatus::Halted,
-        Some(ReconcileState::Rejected) => FeedStatus::Rejected,
-        _ if c.rejected > 0 || c.failed > 0 => FeedStatus::CompletedWithErrors,
-        _ => FeedStatus::Completed,
-    }
-}
-
 /// Applies the status changes that have fallen due by `now`'s date (a
 /// pending person's hire date, an active person's termination date), at most
 /// `limit`. Each is a new version caused by the feed that set the date.
@@ -436,6 +467,7 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
             feed_id,
             message_id: &cause,
             last_modified: stored.last_modified,
+            position: stored.position,
             now,
         };
         write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;

@@ -6,6 +6,7 @@ mod apply;
 mod audit;
 mod outbox;
 mod reconcile;
+mod retention;
 mod schema;
 
 use std::path::Path;
@@ -19,12 +20,12 @@ use roster_core::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use apply::status_of;
+pub use crate::policy::status_of;
 
 use crate::{
     ApiKeyInfo, ApplyOutcome, AuditEntry, DeliveryTarget, DeliveryUpdate, Directory, Endpoint,
     EndpointBacklog, EventDeadLetter, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry, IdempotencyClaim,
-    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
+    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord, PruneReport,
     Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
 };
 
@@ -60,6 +61,14 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A write transaction that takes the write lock at its start. A deferred
+/// one that reads first would be refused `SQLITE_BUSY` at once, without the
+/// busy timeout, when another connection (an operator's `sqlite3`, a CLI
+/// command on the data dir) holds the lock at its first write.
+fn immediate(c: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(storage)
+}
+
 fn id<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
     s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Text))
 }
@@ -85,7 +94,7 @@ pub(crate) fn counts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedCou
 
 const FEED_COLUMNS: &str = "received, accepted, rejected, applied, unchanged, stale, failed, leavers, \
                             id, tenant_id, mode, format, status, rejections, created_at, updated_at, completed_at, \
-                            source, reconciliation";
+                            source, reconciliation, position";
 
 fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
     let status: String = r.get(12)?;
@@ -94,6 +103,7 @@ fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
     Ok(Feed {
         counts: counts_from_row(r)?,
         id: id(r.get(8)?)?,
+        position: r.get::<_, Option<i64>>(19)?.unwrap_or(0).max(0) as u64,
         tenant_id: id(r.get(9)?)?,
         source: SourceName::parse(&source).unwrap_or_default(),
         mode: FeedMode::parse(&mode).unwrap_or_default(),
@@ -136,10 +146,7 @@ fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
 }
 
 /// How long an `Idempotency-Key` is remembered.
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
-/// A claim whose request never finished (the process died) is given up
-/// after this long, so the client's retry is not refused forever.
-const IDEMPOTENCY_ABANDONED_MS: i64 = 5 * 60 * 1000;
+pub(crate) const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 
 const KEY_COLUMNS: &str = "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
 
@@ -407,7 +414,7 @@ impl Directory for SqliteDirectory {
                     request_id: None,
                 });
                 self.write(move |c| {
-                    let tx = c.transaction().map_err(storage)?;
+                    let tx = immediate(c)?;
                     tx.execute(
                         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
                         params![key_id, now.millis()],
@@ -440,6 +447,7 @@ impl Directory for SqliteDirectory {
         let sealed = feed.sealed;
         let mut out = Feed {
             id: feed.id,
+            position: 0,
             tenant_id: feed.tenant_id,
             source: feed.source,
             reconciliation: None,
@@ -454,12 +462,16 @@ impl Directory for SqliteDirectory {
         };
         let f = out.clone();
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             let rejections = serde_json::to_string(&f.rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
-            tx.execute(
+            // The next position in acceptance order: this writer is the only
+            // one, so MAX + 1 (on the unique index) cannot be taken twice.
+            let position: i64 = tx.query_row(
                 "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
-                                    created_at, updated_at, completed_at, source, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
+                                    created_at, updated_at, completed_at, source, sealed, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13,
+                         (SELECT COALESCE(MAX(position), 0) + 1 FROM feeds))
+                 RETURNING position",
                 params![
                     f.id.to_string(),
                     f.tenant_id.to_string(),
@@ -475,14 +487,19 @@ impl Directory for SqliteDirectory {
                     f.source.as_str(),
                     sealed
                 ],
+                |r| r.get(0),
             )
             .map_err(storage)?;
             if reconcile_now {
                 reconcile::refresh_feed(&tx, f.id, f.created_at)?;
+            } else if status.is_settled() {
+                reconcile::release_waiting(&tx, &f.tenant_id.to_string(), f.created_at)?;
             }
-            tx.commit().map_err(storage)
+            tx.commit().map_err(storage)?;
+            Ok(position)
         })
-        .await?;
+        .await
+        .map(|position| out.position = position.max(0) as u64)?;
         if reconcile_now {
             let tenant = out.tenant_id;
             out = self.get_feed(tenant, out.id).await?.ok_or(StoreError::NotFound)?;
@@ -498,7 +515,7 @@ impl Directory for SqliteDirectory {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             reconcile::add_members(&tx, tenant, feed, &ids, now)?;
             tx.commit().map_err(storage)
         })
@@ -513,7 +530,7 @@ impl Directory for SqliteDirectory {
         now: Timestamp,
     ) -> Result<Feed, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             let mut rejections = seal.rejections;
             rejections.truncate(MAX_STORED_REJECTIONS);
             let rejections = serde_json::to_string(&rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
@@ -521,7 +538,7 @@ impl Directory for SqliteDirectory {
                 .execute(
                     "UPDATE feeds SET sealed = 1, received = ?3, accepted = ?4, rejected = ?5, rejections = ?6,
                                       updated_at = ?7
-                     WHERE id = ?1 AND tenant_id = ?2 AND sealed = 0",
+                     WHERE id = ?1 AND tenant_id = ?2 AND sealed = 0 AND status = 'receiving'",
                     params![
                         feed.to_string(),
                         tenant.to_string(),
@@ -534,7 +551,11 @@ impl Directory for SqliteDirectory {
                 )
                 .map_err(storage)?;
             if n == 0 {
-                return Err(StoreError::Conflict("the feed is unknown or already sealed".into()));
+                // Never acknowledge a feed the stall sweep failed meanwhile:
+                // the client must resend it.
+                return Err(StoreError::Conflict(
+                    "the feed is unknown, already sealed, or was failed while it was received".into(),
+                ));
             }
             reconcile::refresh_feed(&tx, feed, now)?;
             tx.commit().map_err(storage)
@@ -551,7 +572,7 @@ impl Directory for SqliteDirectory {
         now: Timestamp,
     ) -> Result<Feed, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             reconcile::decide_snapshot(&tx, tenant, feed, approve, now)?;
             tx.commit().map_err(storage)
         })
@@ -613,15 +634,17 @@ impl Directory for SqliteDirectory {
         tenant: TenantId,
         key: &str,
         now: Timestamp,
+        hold: Duration,
     ) -> Result<IdempotencyClaim, StoreError> {
         let key = key.to_owned();
+        let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             let t = tenant.to_string();
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND key = ?2
                    AND (created_at < ?3 OR (status IS NULL AND created_at < ?4))",
-                params![t, key, now.millis() - IDEMPOTENCY_TTL_MS, now.millis() - IDEMPOTENCY_ABANDONED_MS],
+                params![t, key, now.millis() - IDEMPOTENCY_TTL_MS, now.millis().saturating_sub(hold_ms)],
             )
             .map_err(storage)?;
             type Row = (Vec<u8>, Option<u16>, Option<String>, Option<String>);
@@ -669,7 +692,7 @@ impl Directory for SqliteDirectory {
         self.write(move |c| {
             c.execute(
                 "UPDATE idempotency_keys SET fingerprint = ?3, status = ?4, body = ?5, location = ?6
-                 WHERE tenant_id = ?1 AND key = ?2",
+                 WHERE tenant_id = ?1 AND key = ?2 AND status IS NULL",
                 params![tenant.to_string(), key, &fingerprint[..], status, body, location],
             )
             .map_err(storage)
@@ -693,12 +716,58 @@ impl Directory for SqliteDirectory {
 
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {
-            c.execute(
+            let tx = immediate(c)?;
+            tx.execute(
                 "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
                 params![feed.to_string(), tenant.to_string(), now.millis()],
             )
-            .map_err(storage)
-            .map(|_| ())
+            .map_err(storage)?;
+            reconcile::release_waiting(&tx, &tenant.to_string(), now)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE feeds SET updated_at = MAX(updated_at, ?3)
+                     WHERE id = ?1 AND tenant_id = ?2 AND status = 'receiving'",
+                    params![feed.to_string(), tenant.to_string(), now.millis()],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("the feed is unknown or no longer being received".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn idle_feeds(&self, idle_since: Timestamp, limit: usize) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT tenant_id, id FROM feeds
+                     WHERE status IN ('accepted', 'processing') AND sealed = 1 AND updated_at < ?1
+                     ORDER BY position LIMIT ?2",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![idle_since.millis(), limit as i64], |r| Ok((id(r.get(0)?)?, id(r.get(1)?)?)))
+                .map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            let report = retention::prune(&tx, before, now)?;
+            tx.commit().map_err(storage)?;
+            Ok(report)
         })
         .await
     }
@@ -747,7 +816,7 @@ impl Directory for SqliteDirectory {
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
         let messages = messages.to_vec();
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             let out = apply::apply_batch(&tx, &messages, now)?;
             tx.commit().map_err(storage)?;
             Ok(out)
@@ -757,7 +826,7 @@ impl Directory for SqliteDirectory {
 
     async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             let n = apply::apply_due(&tx, now, limit)?;
             tx.commit().map_err(storage)?;
             Ok(n)
@@ -767,13 +836,27 @@ impl Directory for SqliteDirectory {
 
     async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         self.write(move |c| {
-            c.execute(
-                "UPDATE feeds SET status = 'failed', updated_at = ?2, completed_at = ?2
-                 WHERE sealed = 0 AND status = 'receiving' AND updated_at < ?1",
-                params![idle_since.millis(), now.millis()],
-            )
-            .map_err(storage)
-            .map(|n| n as u64)
+            let tx = immediate(c)?;
+            let tenants: Vec<String> = tx
+                .prepare_cached(
+                    "UPDATE feeds SET status = 'failed', updated_at = ?2, completed_at = ?2
+                     WHERE sealed = 0 AND status = 'receiving' AND updated_at < ?1
+                     RETURNING tenant_id",
+                )
+                .map_err(storage)?
+                .query_map(params![idle_since.millis(), now.millis()], |r| r.get(0))
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)?;
+            let failed = tenants.len() as u64;
+            let mut tenants = tenants;
+            tenants.sort();
+            tenants.dedup();
+            for tenant in tenants {
+                reconcile::release_waiting(&tx, &tenant, now)?;
+            }
+            tx.commit().map_err(storage)?;
+            Ok(failed)
         })
         .await
     }
@@ -781,7 +864,7 @@ impl Directory for SqliteDirectory {
     async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
         let message = message.clone();
         self.write(move |c| {
-            let tx = c.transaction().map_err(storage)?;
+            let tx = immediate(c)?;
             apply::record_failure(&tx, &message, now)?;
             tx.commit().map_err(storage)
         })

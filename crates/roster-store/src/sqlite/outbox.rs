@@ -74,7 +74,7 @@ fn dead_letter_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventDeadLett
 }
 
 pub(crate) fn create(c: &mut Connection, new: &NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
-    let tx = c.transaction().map_err(storage)?;
+    let tx = super::immediate(c)?;
     // The newest event of the whole outbox: positions are global, so any
     // event of this tenant after it is newer than the endpoint.
     let cursor: i64 =
@@ -137,7 +137,7 @@ pub(crate) fn disable(
     endpoint: &str,
     now: Timestamp,
 ) -> Result<Endpoint, StoreError> {
-    let tx = c.transaction().map_err(storage)?;
+    let tx = super::immediate(c)?;
     tx.execute(
         "UPDATE endpoints SET disabled_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL",
         params![tenant.to_string(), endpoint, now.millis()],
@@ -156,7 +156,7 @@ pub(crate) fn rotate(
     previous_expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<Endpoint, StoreError> {
-    let tx = c.transaction().map_err(storage)?;
+    let tx = super::immediate(c)?;
     // A grace period that has not begun is none: the old secret is dropped.
     let keep = previous_expires_at > now;
     let changed = tx
@@ -192,7 +192,7 @@ pub(crate) fn record(
     update: &DeliveryUpdate,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let tx = c.transaction().map_err(storage)?;
+    let tx = super::immediate(c)?;
     match update {
         DeliveryUpdate::Done { seq } => {
             tx.execute(
@@ -284,7 +284,7 @@ pub(crate) fn redrive(
     endpoint: &str,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    let tx = c.transaction().map_err(storage)?;
+    let tx = super::immediate(c)?;
     get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
     let n = tx
         .execute(

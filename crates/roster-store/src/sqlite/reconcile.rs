@@ -1,13 +1,16 @@
-//! Full snapshots: once every record of a sealed full feed is processed, the
-//! active people of its source that it did not list are its leavers — unless
-//! they are more than the source's threshold allows, in which case the feed
-//! halts until an operator approves or rejects it.
+//! Full snapshots: once every record of a sealed full feed is processed and
+//! every feed of its tenant accepted before it is settled, the active people
+//! of its source that it did not list, and that no newer feed has said
+//! anything about, are its leavers — unless they are more than the source's
+//! threshold allows, in which case the feed halts until an operator approves
+//! or rejects it (or a newer snapshot of the source supersedes it).
 
 use roster_core::lifecycle::{Decision, decide};
 use roster_core::{Change, ExternalId, FeedId, FeedMode, TenantId, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::apply::{PersonWrite, Statements, load_person, status_of};
+use super::apply::{PersonWrite, Statements, load_person};
+use crate::policy::status_of;
 use super::{counts_from_row, json_col, storage};
 use crate::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
 
@@ -22,12 +25,13 @@ struct FeedState {
     reconciliation: Option<Reconciliation>,
     created_at: i64,
     status: String,
+    position: i64,
 }
 
 fn load(tx: &Transaction<'_>, feed: &str) -> Result<Option<FeedState>, StoreError> {
     tx.prepare_cached(
         "SELECT received, accepted, rejected, applied, unchanged, stale, failed, leavers,
-                tenant_id, source, mode, sealed, reconciliation, created_at, status
+                tenant_id, source, mode, sealed, reconciliation, created_at, status, position
          FROM feeds WHERE id = ?1",
     )
     .map_err(storage)?
@@ -42,6 +46,7 @@ fn load(tx: &Transaction<'_>, feed: &str) -> Result<Option<FeedState>, StoreErro
             reconciliation: r.get::<_, Option<String>>(12)?.map(json_col).transpose()?,
             created_at: r.get(13)?,
             status: r.get(14)?,
+            position: r.get::<_, Option<i64>>(15)?.unwrap_or(0),
         })
     })
     .optional()
@@ -49,29 +54,100 @@ fn load(tx: &Transaction<'_>, feed: &str) -> Result<Option<FeedState>, StoreErro
 }
 
 /// Recomputes a feed's status after its counts changed; reconciles a full
-/// snapshot whose records are all processed.
+/// snapshot whose records are all processed once nothing accepted before it
+/// is still open; and, when the feed has just settled, lets a snapshot that
+/// waited for it go on.
 pub fn refresh_feed(tx: &Transaction<'_>, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
     let id = feed.to_string();
     let Some(mut state) = load(tx, &id)? else { return Ok(()) };
-    if state.status == FeedStatus::Failed.as_str() {
+    if state.status == FeedStatus::Failed.as_str() || state.status == FeedStatus::Superseded.as_str() {
         return Ok(());
     }
+    let was_settled = FeedStatus::parse(&state.status).is_some_and(FeedStatus::is_settled);
     let done = matches!(
         status_of(&state.counts, state.sealed, None),
         FeedStatus::Completed | FeedStatus::CompletedWithErrors
     );
-    if done && state.mode == FeedMode::Full && state.reconciliation.is_none() {
-        let r = reconcile(tx, &id, &state, now)?;
-        state.counts.leavers = if r.state == ReconcileState::Applied { r.absent } else { 0 };
-        state.reconciliation = Some(r);
+    let undecided =
+        state.reconciliation.as_ref().is_none_or(|r| r.state == ReconcileState::Waiting);
+    if done && state.mode == FeedMode::Full && undecided {
+        let open = earlier_open_feeds(tx, &state)?;
+        if open > 0 {
+            state.reconciliation = Some(waiting(open));
+        } else {
+            let r = reconcile(tx, &id, &state, now)?;
+            state.counts.leavers = if r.state == ReconcileState::Applied { r.absent } else { 0 };
+            state.reconciliation = Some(r);
+        }
     }
-    write_status(tx, &id, &state, now)
+    let status = write_status(tx, &id, &state, now)?;
+    if status.is_settled() && !was_settled {
+        release_waiting(tx, &state.tenant, now)?;
+    }
+    Ok(())
 }
 
-fn write_status(tx: &Transaction<'_>, id: &str, state: &FeedState, now: Timestamp) -> Result<(), StoreError> {
+fn waiting(open: i64) -> Reconciliation {
+    Reconciliation {
+        state: ReconcileState::Waiting,
+        active: 0,
+        pending: 0,
+        absent: 0,
+        allowed: 0,
+        reason: Some(format!(
+            "waiting for {open} feed(s) of this tenant accepted before it to finish: a snapshot is judged \
+             against the directory as the feeds before it left it"
+        )),
+        decided_at: None,
+    }
+}
+
+/// Feeds of the tenant accepted before this one that are not settled:
+/// their changes may still move people into or out of the snapshot's
+/// judgement, so it waits for them.
+fn earlier_open_feeds(tx: &Transaction<'_>, state: &FeedState) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "SELECT COUNT(*) FROM feeds WHERE tenant_id = ?1 AND position < ?2
+           AND status IN ('receiving', 'accepted', 'processing')",
+    )
+    .map_err(storage)?
+    .query_row(params![state.tenant, state.position], |r| r.get(0))
+    .map_err(storage)
+}
+
+/// A feed of the tenant has settled: if the oldest open feed is a snapshot
+/// waiting only for earlier feeds, judge it now (which, when it settles,
+/// lets the next one go in turn).
+pub fn release_waiting(tx: &Transaction<'_>, tenant: &str, now: Timestamp) -> Result<(), StoreError> {
+    let oldest: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM feeds WHERE tenant_id = ?1 AND status IN ('receiving', 'accepted', 'processing')
+             ORDER BY position LIMIT 1",
+        )
+        .map_err(storage)?
+        .query_row([tenant], |r| r.get(0))
+        .optional()
+        .map_err(storage)?;
+    let Some(oldest) = oldest else { return Ok(()) };
+    let Some(state) = load(tx, &oldest)? else { return Ok(()) };
+    if state.reconciliation.as_ref().is_some_and(|r| r.state == ReconcileState::Waiting) {
+        let feed: FeedId = oldest.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
+        refresh_feed(tx, feed, now)?;
+    }
+    Ok(())
+}
+
+fn write_status(
+    tx: &Transaction<'_>,
+    id: &str,
+    state: &FeedState,
+    now: Timestamp,
+) -> Result<FeedStatus, StoreError> {
     let status = status_of(&state.counts, state.sealed, state.reconciliation.as_ref());
-    let finished =
-        matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors | FeedStatus::Rejected);
+    let finished = matches!(
+        status,
+        FeedStatus::Completed | FeedStatus::CompletedWithErrors | FeedStatus::Rejected | FeedStatus::Superseded
+    );
     let reconciliation = state
         .reconciliation
         .as_ref()
@@ -93,7 +169,7 @@ fn write_status(tx: &Transaction<'_>, id: &str, state: &FeedState, now: Timestam
         finished
     ])
     .map_err(storage)?;
-    Ok(())
+    Ok(status)
 }
 
 fn source_settings(tx: &Transaction<'_>, tenant: &str, source: &str) -> Result<SourceSettings, StoreError> {
@@ -109,21 +185,31 @@ fn source_settings(tx: &Transaction<'_>, tenant: &str, source: &str) -> Result<S
     }
 }
 
-/// Active people of the feed's source it did not list. People written after
-/// the snapshot was accepted are not judged by it (a joiner sent as a delta
-/// meanwhile is not a leaver).
+/// Active people of the feed's source it did not list and whose newest
+/// word is older than the snapshot (a person some later feed listed,
+/// changed or deactivated is not judged by it, in whatever order the queue
+/// delivered them). People still pending are not judged either.
 fn absent(tx: &Transaction<'_>, id: &str, state: &FeedState) -> Result<Vec<String>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT p.external_id FROM people p
-             WHERE p.tenant_id = ?1 AND p.source = ?2 AND p.active = 1 AND p.updated_at < ?3
+             WHERE p.tenant_id = ?1 AND p.source = ?2 AND p.active = 1 AND p.status = 'active' AND p.position < ?3
                AND NOT EXISTS (SELECT 1 FROM snapshot_members m WHERE m.feed_id = ?4 AND m.external_id = p.external_id)",
         )
         .map_err(storage)?;
     let rows = stmt
-        .query_map(params![state.tenant, state.source, state.created_at, id], |r| r.get(0))
+        .query_map(params![state.tenant, state.source, state.position, id], |r| r.get(0))
         .map_err(storage)?;
     rows.collect::<Result<Vec<String>, _>>().map_err(storage)
+}
+
+fn count_by_status(tx: &Transaction<'_>, state: &FeedState, status: &str) -> Result<u64, StoreError> {
+    let n: i64 = tx
+        .prepare_cached("SELECT COUNT(*) FROM people WHERE tenant_id = ?1 AND source = ?2 AND status = ?3")
+        .map_err(storage)?
+        .query_row(params![state.tenant, state.source, status], |r| r.get(0))
+        .map_err(storage)?;
+    Ok(n.max(0) as u64)
 }
 
 fn reconcile(
@@ -133,40 +219,54 @@ fn reconcile(
     now: Timestamp,
 ) -> Result<Reconciliation, StoreError> {
     let settings = source_settings(tx, &state.tenant, &state.source)?;
-    let active: i64 = tx
-        .prepare_cached("SELECT COUNT(*) FROM people WHERE tenant_id = ?1 AND source = ?2 AND active = 1")
-        .map_err(storage)?
-        .query_row(params![state.tenant, state.source], |r| r.get(0))
-        .map_err(storage)?;
-    let active = active.max(0) as u64;
+    let active = count_by_status(tx, state, "active")?;
+    let pending = count_by_status(tx, state, "pending")?;
     let leavers = absent(tx, id, state)?;
-    let allowed = settings.allowed_leavers(active);
-    let absent_n = leavers.len() as u64;
-    let reason = if state.counts.received == 0 && absent_n > 0 {
-        Some("the snapshot is empty: it would deactivate everyone".to_owned())
-    } else if absent_n > allowed {
-        Some(format!(
-            "the snapshot would deactivate {absent_n} of {active} active people; the source allows {allowed} \
-             ({}% or {}, whichever is more)",
-            settings.deletion_threshold_percent, settings.deletion_threshold_floor
-        ))
-    } else {
-        None
-    };
-    let mut r = Reconciliation {
-        state: ReconcileState::Halted,
-        active,
-        absent: absent_n,
-        allowed,
-        reason,
-        decided_at: None,
-    };
-    if r.reason.is_none() {
+    let mut r = crate::policy::judge_snapshot(
+        crate::policy::SnapshotFigures {
+            active,
+            pending,
+            absent: leavers.len() as u64,
+            accepted: state.counts.accepted,
+        },
+        &settings,
+    );
+    if r.state == ReconcileState::Applied {
         deactivate(tx, id, state, &leavers, now)?;
-        r.state = ReconcileState::Applied;
         forget_members(tx, id)?;
     }
+    supersede_older(tx, id, state, now)?;
+    r.decided_at = None;
     Ok(r)
+}
+
+/// Older snapshots of the same source still halted can no longer be
+/// approved: this newer one has judged the source.
+fn supersede_older(tx: &Transaction<'_>, id: &str, state: &FeedState, now: Timestamp) -> Result<(), StoreError> {
+    let older: Vec<String> = tx
+        .prepare_cached(
+            "SELECT id FROM feeds WHERE tenant_id = ?1 AND source = ?2 AND mode = 'full' AND status = 'halted'
+               AND position < ?3",
+        )
+        .map_err(storage)?
+        .query_map(params![state.tenant, state.source, state.position], |r| r.get(0))
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)?;
+    for old in older {
+        let Some(mut s) = load(tx, &old)? else { continue };
+        if let Some(r) = s.reconciliation.as_mut() {
+            r.state = ReconcileState::Superseded;
+            r.reason = Some(format!(
+                "superseded by the newer snapshot {id} of the same source before anyone decided: nobody was \
+                 deactivated by this one"
+            ));
+            r.decided_at = Some(now);
+        }
+        forget_members(tx, &old)?;
+        write_status(tx, &old, &s, now)?;
+    }
+    Ok(())
 }
 
 /// Deactivates the snapshot's leavers: each a new version with its history
@@ -188,12 +288,16 @@ fn deactivate(
         if let Decision::Write { person, status, changed, event } =
             decide(stored.current(tx, &state.tenant)?, &change, now.date())
         {
+            // The deactivation is as new as the snapshot: a resend of an
+            // older record (same `lastModified`) or an older feed's change
+            // cannot bring the leaver back.
             let write = PersonWrite {
                 tenant: &state.tenant,
                 source: &state.source,
                 feed_id,
                 message_id: &cause,
-                last_modified: stored.last_modified,
+                last_modified: Some(stored.last_modified.map_or(state.created_at, |lm| lm.max(state.created_at))),
+                position: state.position,
                 now,
             };
             write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
@@ -222,6 +326,10 @@ pub fn decide_snapshot(
     let Some(mut state) = load(tx, &id)?.filter(|s| s.tenant == tenant.to_string()) else {
         return Err(StoreError::NotFound);
     };
+    if let Some(r) = state.reconciliation.as_ref().filter(|r| r.state == ReconcileState::Superseded) {
+        let why = r.reason.clone().unwrap_or_else(|| "superseded by a newer snapshot of its source".into());
+        return Err(StoreError::Conflict(format!("the snapshot cannot be decided any more: {why}")));
+    }
     let Some(r) = state.reconciliation.as_mut().filter(|r| r.state == ReconcileState::Halted) else {
         return Err(StoreError::Conflict(
             "the feed is not halted: there is nothing to approve or reject".into(),
@@ -240,7 +348,7 @@ pub fn decide_snapshot(
         r.state = ReconcileState::Rejected;
     }
     forget_members(tx, &id)?;
-    write_status(tx, &id, &state, now)
+    write_status(tx, &id, &state, now).map(|_| ())
 }
 
 /// Lists a snapshot's external ids (idempotent: a retried call adds nothing).

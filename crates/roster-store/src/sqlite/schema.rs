@@ -216,6 +216,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE endpoints ADD COLUMN previous_secret TEXT;
     ALTER TABLE endpoints ADD COLUMN previous_secret_expires_at INTEGER;
     ",
+    // 9: the ordering model. Each feed gets its place in the order feeds were
+    // accepted (`position`); each person remembers the position of the
+    // newest feed that said anything about them — a write, an unchanged
+    // listing, a snapshot's deactivation. Stale changes and snapshot
+    // leavers are decided by these, never by when a change was applied.
+    // Existing feeds are numbered by acceptance time; a person starts at
+    // the position of the feed that last wrote them.
+    "
+    ALTER TABLE feeds ADD COLUMN position INTEGER;
+    UPDATE feeds SET position = r.n
+      FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, id) AS n FROM feeds) AS r
+     WHERE feeds.id = r.id;
+    CREATE UNIQUE INDEX feeds_position ON feeds (position);
+    CREATE INDEX feeds_unsettled ON feeds (tenant_id, position)
+        WHERE status IN ('receiving', 'accepted', 'processing');
+    ALTER TABLE people ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+    UPDATE people SET position = COALESCE((SELECT f.position FROM feeds f WHERE f.id = people.last_feed_id), 0);
+    CREATE INDEX applied_messages_at ON applied_messages (at);
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -53,7 +53,21 @@ macro_rules! directory_conformance_tests {
             an_endpoint_cursor_advances_and_its_retries_persist,
             an_event_dead_letter_is_listed_and_redriven,
             endpoints_and_their_dead_letters_are_scoped_by_tenant,
-            an_endpoint_secret_rotates_with_a_grace_period
+            an_endpoint_secret_rotates_with_a_grace_period,
+            a_newer_unchanged_listing_protects_from_an_older_snapshot,
+            an_identical_record_from_another_source_takes_ownership,
+            an_older_change_applied_late_does_not_exempt_from_a_newer_snapshot,
+            a_snapshot_waits_for_a_failed_earlier_change_and_its_redrive_is_stale,
+            a_change_older_than_the_persons_newest_is_stale_whatever_the_delivery_order,
+            a_halted_snapshot_is_superseded_by_a_newer_one,
+            approving_a_halted_snapshot_spares_people_listed_since,
+            a_snapshot_with_only_rejected_records_halts,
+            a_deactivation_is_as_new_as_its_snapshot,
+            a_pending_hire_is_not_judged_by_a_snapshot,
+            someone_first_stored_inactive_joins_on_activation,
+            a_failed_upload_can_be_neither_touched_nor_sealed,
+            feeds_get_increasing_positions,
+            old_bookkeeping_is_pruned_and_recent_is_kept
         );
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -66,6 +80,9 @@ macro_rules! directory_conformance_tests {
         )*
     };
 }
+
+mod ordering;
+pub use ordering::*;
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
 
@@ -463,7 +480,7 @@ pub async fn empty_snapshot_halts(d: &impl Directory) {
     let f = snapshot(d, t, "hris", 0).await;
     let feed = d.get_feed(t, f).await.unwrap().unwrap();
     assert_eq!(feed.status, FeedStatus::Halted);
-    assert!(feed.reconciliation.unwrap().reason.unwrap().contains("empty"));
+    assert!(feed.reconciliation.unwrap().reason.unwrap().contains("no valid record"));
     assert_eq!(active(d, t, 3).await, 3);
 }
 
@@ -542,14 +559,19 @@ pub async fn sources_keep_their_settings(d: &impl Directory) {
     assert!(d.list_sources(other).await.unwrap().is_empty());
 }
 
+/// How long a claim is held: a streamed upload may run 4 hours.
+const HOLD: std::time::Duration = std::time::Duration::from_secs(4 * 3600 + 60);
+
 pub async fn idempotency_keys_replay_and_refuse_other_bodies(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let fp = [7u8; 32];
-    assert_eq!(d.claim_idempotency_key(t, "k1", T0).await.unwrap(), IdempotencyClaim::Claimed);
-    assert_eq!(d.claim_idempotency_key(t, "k1", T0).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(d.claim_idempotency_key(t, "k1", T0, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(t, "k1", T0, HOLD).await.unwrap(), IdempotencyClaim::InProgress);
+    // The first answer stays: a late completion does not overwrite it.
     d.complete_idempotency_key(t, "k1", fp, 202, "{}".into(), Some("/v1/feeds/x".into())).await.unwrap();
+    d.complete_idempotency_key(t, "k1", [9u8; 32], 500, "late".into(), None).await.unwrap();
     assert_eq!(
-        d.claim_idempotency_key(t, "k1", T0).await.unwrap(),
+        d.claim_idempotency_key(t, "k1", T0, HOLD).await.unwrap(),
         IdempotencyClaim::Completed {
             fingerprint: fp,
             status: 202,
@@ -559,17 +581,21 @@ pub async fn idempotency_keys_replay_and_refuse_other_bodies(d: &impl Directory)
     );
     // Keys are per tenant.
     let other = tenant(d, "globex").await;
-    assert_eq!(d.claim_idempotency_key(other, "k1", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(other, "k1", T0, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
     // A failed request releases its claim, so the retry runs.
-    assert_eq!(d.claim_idempotency_key(t, "k2", T0).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(t, "k2", T0, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
     d.release_idempotency_key(t, "k2").await.unwrap();
-    assert_eq!(d.claim_idempotency_key(t, "k2", T0).await.unwrap(), IdempotencyClaim::Claimed);
-    // A claim whose request never finished is given up after a while...
-    let soon = Timestamp(T0.0 + 10 * 60 * 1000);
-    assert_eq!(d.claim_idempotency_key(t, "k2", soon).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(t, "k2", T0, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
+    // A claim is held as long as its request may run (a 4 h upload):
+    // minutes later a retry is refused, not run a second time...
+    let minutes = Timestamp(T0.0 + 10 * 60 * 1000);
+    assert_eq!(d.claim_idempotency_key(t, "k2", minutes, HOLD).await.unwrap(), IdempotencyClaim::InProgress);
+    // ...and one whose request never finished is given up after that.
+    let soon = Timestamp(T0.0 + HOLD.as_millis() as i64 + 1);
+    assert_eq!(d.claim_idempotency_key(t, "k2", soon, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
     // ...and a finished key is forgotten after a day.
     let later = Timestamp(T0.0 + 25 * 3600 * 1000);
-    assert_eq!(d.claim_idempotency_key(t, "k1", later).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(d.claim_idempotency_key(t, "k1", later, HOLD).await.unwrap(), IdempotencyClaim::Claimed);
 }
 
 /// T0 is 2027-01-15 (UTC); this is the morning of 2027-01-25.
