@@ -180,7 +180,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 stall_timeout: Duration::from_secs(settings.upload_stall_secs),
                 ..SchedulerConfig::default()
             },
-        );
+        )
+        .with_queue(Arc::clone(&queue));
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
         // Lifecycle events to the tenants' webhook endpoints.
         let o = &settings.outbox;
@@ -221,6 +222,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             IngestConfig {
                 max_queue_depth: settings.max_queue_depth,
                 max_records: settings.max_records_per_request,
+                max_clock_skew: Duration::from_secs(settings.max_clock_skew_secs),
             },
         )),
         directory,

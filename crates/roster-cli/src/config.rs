@@ -61,6 +61,10 @@ pub struct Settings {
     /// Most records in one request held in memory (JSON, SCIM, a small CSV);
     /// a streamed CSV is bounded by `upload_limit` instead.
     pub max_records_per_request: usize,
+    /// Seconds a record's `meta.lastModified` may be ahead of this server's
+    /// clock; later is refused (field error) so a clock or time-zone bug
+    /// cannot freeze a person.
+    pub max_clock_skew_secs: u64,
     /// Seconds an ordinary request may take, body included (`408` past it).
     pub request_timeout_secs: u64,
     /// Seconds a request to `/integrations/hr-feed` may take: a large CSV
@@ -221,6 +225,7 @@ impl Default for Settings {
             tls_key: None,
             allow_insecure_http: false,
             max_records_per_request: 100_000,
+            max_clock_skew_secs: 86_400,
             request_timeout_secs: 60,
             upload_timeout_secs: 4 * 3600,
             header_read_timeout_secs: 30,

@@ -65,6 +65,17 @@ pub struct ValidRecord {
 }
 
 /// Parses one record of a feed.
+/// A record's `externalId` as validation reads it — a string, or a whole
+/// number (a common export artefact for employee numbers) — whatever else
+/// is wrong with the record. `None` if it has none that parses.
+pub fn raw_external_id(value: Option<&Value>) -> Option<ExternalId> {
+    match value? {
+        Value::String(s) => ExternalId::parse(s.trim()).ok(),
+        Value::Number(n) if n.is_u64() => ExternalId::parse(&n.to_string()).ok(),
+        _ => None,
+    }
+}
+
 pub fn parse_record(value: &Value) -> Result<ValidRecord, Vec<FieldError>> {
     let Some(obj) = value.as_object() else {
         return Err(vec![FieldError::new("", "a record must be a JSON object")]);

@@ -140,7 +140,7 @@ impl Consumer {
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     while !*shutdown.borrow() {
-                        if let Err(e) = this.run_once().await {
+                        if let Err(e) = this.run_once_until(&shutdown).await {
                             tracing::warn!(worker, error = %e, "consumer cycle failed; pausing");
                             tokio::time::sleep(Duration::from_millis(500)).await;
                         }
@@ -153,8 +153,15 @@ impl Consumer {
 
     /// One receive → apply → acknowledge cycle.
     pub async fn run_once(&self) -> Result<CycleReport, QueueError> {
+        let (_keep, never) = watch::channel(false);
+        self.run_once_until(&never).await
+    }
+
+    /// One cycle; while the directory is unavailable it holds its batch
+    /// until `shutdown` turns true.
+    pub async fn run_once_until(&self, shutdown: &watch::Receiver<bool>) -> Result<CycleReport, QueueError> {
         let mut tally = Tally::default();
-        let result = self.cycle(&mut tally).await;
+        let result = self.cycle(&mut tally, shutdown).await;
         let Tally { report, counts } = tally;
         counts.emit();
         self.stats.applied.fetch_add(report.acknowledged as u64, Ordering::Relaxed);
@@ -162,7 +169,7 @@ impl Consumer {
         result.map(|()| report)
     }
 
-    async fn cycle(&self, tally: &mut Tally) -> Result<(), QueueError> {
+    async fn cycle(&self, tally: &mut Tally, shutdown: &watch::Receiver<bool>) -> Result<(), QueueError> {
         let received = self
             .queue
             .receive(ReceiveRequest {
@@ -196,14 +203,19 @@ impl Consumer {
         }
 
         let changes: Vec<ChangeMessage> = batch.iter().map(|(_, c)| c.clone()).collect();
-        let started = Instant::now();
-        let applied = self.directory.apply_batch(&changes, self.clock.now()).await;
-        telemetry::batch_applied(started.elapsed());
+        let applied = self.apply_while_available(&batch, &changes, shutdown).await;
         match applied {
             Ok(outcomes) => self.settle(&batch, outcomes, tally).await,
+            // Only when shutting down: let them go, to be received again.
             Err(StoreError::Unavailable(e)) => {
-                for (msg, change) in &batch {
-                    self.retry(msg, change, &format!("store unavailable: {e}"), tally).await;
+                for (msg, _) in &batch {
+                    let why = format!("store unavailable: {e}");
+                    if let Err(e) =
+                        self.queue.change_visibility(&msg.receipt, Duration::ZERO, Some(&why)).await
+                    {
+                        tracing::warn!(message_id = %msg.id, error = %e, "could not release message");
+                    }
+                    tally.report.retried += 1;
                 }
             }
             // One message may poison the whole batch: apply one by one so
@@ -231,6 +243,50 @@ impl Consumer {
             }
         }
         Ok(())
+    }
+
+    /// Applies the batch; while the directory answers `Unavailable` (a lock
+    /// held by another process, a failover, a stalled disk) the batch is
+    /// held and retried with capped backoff, its messages kept hidden, so an
+    /// outage never counts toward a message's receive limit (and never
+    /// dead-letters a backlog). Only a shutdown gives up and lets them go.
+    async fn apply_while_available(
+        &self,
+        batch: &[(ReceivedMessage, ChangeMessage)],
+        changes: &[ChangeMessage],
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        let visibility = self.config.visibility_timeout;
+        let mut attempt = 0u32;
+        let mut hidden_since = Instant::now();
+        loop {
+            let started = Instant::now();
+            let applied = self.directory.apply_batch(changes, self.clock.now()).await;
+            telemetry::batch_applied(started.elapsed());
+            let Err(StoreError::Unavailable(e)) = &applied else { return applied };
+            if *shutdown.borrow() {
+                return applied;
+            }
+            attempt += 1;
+            let delay = self.config.backoff.delay(attempt).min(visibility / 3).max(Duration::from_millis(50));
+            tracing::warn!(error = %e, attempt, size = batch.len(), delay_ms = delay.as_millis() as u64,
+                "directory unavailable; holding the batch and retrying");
+            if hidden_since.elapsed() + delay >= visibility / 2 {
+                // Keep the held messages hidden: another worker must not
+                // take them (and count a receive) while this one waits.
+                for (msg, _) in batch {
+                    if let Err(e) = self.queue.change_visibility(&msg.receipt, visibility, None).await {
+                        tracing::warn!(message_id = %msg.id, error = %e, "could not extend visibility");
+                    }
+                }
+                hidden_since = Instant::now();
+            }
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.wait_for(|s| *s) => return applied,
+            }
+        }
     }
 
     async fn settle(
@@ -299,6 +355,22 @@ impl Consumer {
         reason: &str,
         tally: &mut Tally,
     ) {
+        // The feed counts the failure first: a feed must reach a final state
+        // whatever happens next. Should the dead-letter itself then fail,
+        // the message comes back, and its eventual apply moves the count from
+        // failed to applied (the directory remembers which it counted).
+        if let Some(change) = change
+            && let Err(e) = self.record_failure(change).await
+        {
+            tracing::error!(message_id = %msg.id, error = %e,
+                "could not count the failure in its feed; the message stays queued and is retried");
+            let delay = self.config.backoff.delay(msg.receive_count);
+            if let Err(e) = self.queue.change_visibility(&msg.receipt, delay, Some(reason)).await {
+                tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry");
+            }
+            tally.report.retried += 1;
+            return;
+        }
         tracing::warn!(message_id = %msg.id, tenant = %msg.tenant, feed_id = change.map(|c| tracing::field::display(c.feed_id)),
             request_id = change.and_then(|c| c.request_id.as_deref()), receive_count = msg.receive_count, reason, "message dead-lettered");
         match self.queue.dead_letter(msg, reason).await {
@@ -307,16 +379,25 @@ impl Consumer {
                 tally.counts.dead_lettered(&msg.tenant);
             }
             // Received again elsewhere meanwhile: that receipt decides.
-            Err(QueueError::InvalidReceipt) => return,
+            Err(QueueError::InvalidReceipt) => {}
             Err(e) => {
                 tracing::error!(message_id = %msg.id, error = %e, "could not dead-letter; it will be redelivered");
-                return;
             }
         }
-        if let Some(change) = change
-            && let Err(e) = self.directory.record_failure(change, self.clock.now()).await
-        {
-            tracing::error!(message_id = %msg.id, error = %e, "could not count the failure in its feed");
+    }
+
+    /// `record_failure`, retried a few times: a busy directory must not
+    /// leave a feed short of a count.
+    async fn record_failure(&self, change: &ChangeMessage) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.directory.record_failure(change, self.clock.now()).await {
+                Err(StoreError::Unavailable(_)) if attempt < 4 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                other => return other,
+            }
         }
     }
 }

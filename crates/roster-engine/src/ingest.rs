@@ -79,12 +79,30 @@ pub struct IngestConfig {
     /// Most records one request held in memory may carry (JSON, SCIM, a
     /// small CSV); a streamed CSV upload is bounded by its size instead.
     pub max_records: usize,
+    /// How far ahead of this server's clock a record's `meta.lastModified`
+    /// may be. Later ones are refused: a time-zone bug or a typo (2099) would
+    /// otherwise make every later update of the person stale.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_queue_depth: 1_000_000, max_records: 100_000 }
+        Self { max_queue_depth: 1_000_000, max_records: 100_000, max_clock_skew: Duration::from_secs(86_400) }
     }
+}
+
+/// The error of a record dated too far ahead, if it is.
+fn future_dated(record: &ValidRecord, now: Timestamp, skew: Duration) -> Option<FieldError> {
+    let limit = now.plus_millis(i64::try_from(skew.as_millis()).unwrap_or(i64::MAX));
+    record.last_modified.filter(|lm| *lm > limit).map(|_| {
+        FieldError::new(
+            "meta.lastModified",
+            format!(
+                "is more than {} h ahead of the server's clock: check the source's clock and time zone",
+                skew.as_secs() / 3600
+            ),
+        )
+    })
 }
 
 /// Most records a dry run shows.
@@ -121,6 +139,10 @@ fn message(
         delay: Duration::ZERO,
     }
 }
+
+/// How often a streamed upload tells the directory it is alive (the stall
+/// sweep fails an upload without progress for `upload_stall_secs`).
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
 
 /// How long a measured queue depth is trusted: the stats cost a query, and
 /// back-pressure only needs to be roughly right.
@@ -232,6 +254,7 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
+        let skew = self.config.max_clock_skew;
         let (directory, queue, clock, s) =
             (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let streamed = tokio::task::spawn_blocking(move || {
@@ -241,7 +264,7 @@ impl Ingest {
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
             };
-            stream_csv(&ports, &s, feed_id, mode, now, input, &profile)
+            stream_csv(&ports, &s, feed_id, mode, now, skew, input, &profile)
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
@@ -315,7 +338,21 @@ impl Ingest {
     /// batch. If queueing fails the feed is marked failed and nothing of it is
     /// queued. A full snapshot lists its members first and is sealed last, so
     /// it is reconciled only if all of it was queued.
-    pub async fn submit(&self, sub: &Submission, feed: ParsedFeed) -> Result<IngestReceipt, IngestError> {
+    pub async fn submit(&self, sub: &Submission, mut feed: ParsedFeed) -> Result<IngestReceipt, IngestError> {
+        let now = self.clock.now();
+        let mut kept = Vec::with_capacity(feed.valid.len());
+        for (index, record) in std::mem::take(&mut feed.valid) {
+            match future_dated(&record, now, self.config.max_clock_skew) {
+                None => kept.push((index, record)),
+                Some(error) => {
+                    // Still a member of a full snapshot: only its date is wrong.
+                    feed.rejected_ids.push(record.change.external_id().clone());
+                    feed.rejected.push(RecordError::new(index, vec![error]));
+                }
+            }
+        }
+        feed.valid = kept;
+        feed.rejected.sort_by_key(|r| r.index);
         let received = feed.received();
         if received > self.config.max_records {
             return Err(IngestError::TooManyRecords { received, limit: self.config.max_records });
@@ -353,7 +390,6 @@ impl Ingest {
                 preview: Some(preview),
             });
         }
-        let now = self.clock.now();
         let feed_id = FeedId::new();
         let tenant = sub.tenant;
         let full = feed.mode == FeedMode::Full;
@@ -369,6 +405,10 @@ impl Ingest {
         let messages: Vec<OutgoingMessage> =
             feed.valid.into_iter().map(|(index, record)| message(sub, feed_id, now, index, record)).collect();
 
+        // Created unsealed (`receiving`) and sealed only once its messages
+        // are queued: a crash between the two leaves a feed the stall sweep
+        // fails, never one `accepted` for ever with nothing queued (the
+        // client, who got no answer, resends).
         self.directory
             .create_feed(NewFeed {
                 id: feed_id,
@@ -376,7 +416,7 @@ impl Ingest {
                 source: sub.source.clone(),
                 mode: feed.mode,
                 format: sub.format.to_owned(),
-                sealed: !full,
+                sealed: false,
                 received: received as u64,
                 accepted: accepted as u64,
                 rejections: feed.rejected.clone(),
@@ -396,17 +436,15 @@ impl Ingest {
                 }
             }
         }
-        if full {
-            let seal = FeedSeal {
-                received: received as u64,
-                accepted: accepted as u64,
-                rejected: feed.rejected.len() as u64,
-                rejections: feed.rejected.clone(),
-            };
-            // Queued but unsealed, the snapshot's records still apply; it is
-            // just never reconciled. The client, told of the error, resends.
-            self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
-        }
+        let seal = FeedSeal {
+            received: received as u64,
+            accepted: accepted as u64,
+            rejected: feed.rejected.len() as u64,
+            rejections: feed.rejected.clone(),
+        };
+        // Queued but unsealed, the feed's records still apply; a snapshot is
+        // just never reconciled. The client, told of the error, resends.
+        self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
         // Keep the cached depth honest between measurements.
         if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
             *depth += accepted as u64;
@@ -463,12 +501,14 @@ fn fingerprint(id: &ExternalId) -> IdFingerprint {
 
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
 /// (a full snapshot lists each chunk's people before queueing it).
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn stream_csv(
     ports: &StreamPorts<'_>,
     sub: &Submission,
     feed_id: FeedId,
     mode: FeedMode,
     now: Timestamp,
+    skew: Duration,
     input: impl std::io::Read,
     profile: &MappingProfile,
 ) -> Result<StreamTally, IngestError> {
@@ -496,9 +536,20 @@ fn stream_csv(
                 Ok(())
             })
         };
+    // Progress keeps the upload alive, however slowly its rows arrive; and
+    // once the stall sweep has failed it, the upload stops here.
+    let mut touched = Instant::now();
+    let touch = |touched: &mut Instant| -> Result<(), IngestError> {
+        if touched.elapsed() >= TOUCH_EVERY {
+            ports.rt.block_on(ports.directory.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
+            *touched = Instant::now();
+        }
+        Ok(())
+    };
     for record in &mut reader {
         let record = record?;
         tally.received += 1;
+        touch(&mut touched)?;
         let (index, row) = (record.index, record.row);
         let reject = |tally: &mut StreamTally, errors: Vec<FieldError>| {
             if tally.rejected.len() < MAX_REPORTED_REJECTIONS {
@@ -507,7 +558,19 @@ fn stream_csv(
                 tally.rejected.push(e);
             }
         };
-        match record.result {
+        let result = match record.result {
+            Ok(valid) => match future_dated(&valid, now, skew) {
+                Some(error) => {
+                    if full {
+                        members.push(valid.change.external_id().clone());
+                    }
+                    Err(vec![error])
+                }
+                None => Ok(valid),
+            },
+            Err(errors) => Err(errors),
+        };
+        match result {
             Ok(valid) => {
                 let id = valid.change.external_id().clone();
                 let print = fingerprint(&id);

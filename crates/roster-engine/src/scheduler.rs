@@ -1,11 +1,15 @@
 //! The scheduler: what happens because a day came, not because a record
 //! arrived. A pending hire joins on their hire date, a notice period ends on
-//! the termination date, and an upload whose process died is marked failed.
+//! the termination date, an upload whose process died is marked failed, a
+//! message the queue dead-lettered by itself is counted in its feed, and old
+//! bookkeeping is pruned.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_core::Clock;
+use roster_core::{ChangeMessage, Clock, FeedId, TenantId};
+use roster_queue::{DeadLetterFilter, Queue};
 use roster_store::{Directory, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,11 +23,24 @@ pub struct SchedulerConfig {
     /// People changed per transaction, so a day with many starters does not
     /// hold the directory's writer for long.
     pub batch: usize,
+    /// A sealed feed without progress for this long has its tenant's
+    /// dead-letter queue searched for its messages: the queue moves some
+    /// there by itself (receive limit, retention) without telling anyone.
+    pub dead_letter_check_after: Duration,
+    /// Applied-message ids and delivered events are kept this long (longer
+    /// than any redelivery: the queue's retention is 14 days).
+    pub retention: Duration,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(60), stall_timeout: Duration::from_secs(3600), batch: 500 }
+        Self {
+            interval: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(3600),
+            batch: 500,
+            dead_letter_check_after: Duration::from_secs(120),
+            retention: Duration::from_secs(30 * 86_400),
+        }
     }
 }
 
@@ -34,17 +51,29 @@ pub struct SweepReport {
     pub due: u64,
     /// Uploads marked failed.
     pub stalled_feeds: u64,
+    /// Dead letters found in the queue that their feed had not counted.
+    pub dead_letters_counted: u64,
+    /// Rows of bookkeeping pruned.
+    pub pruned: u64,
 }
 
 pub struct Scheduler {
     directory: Arc<dyn Directory>,
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
+    queue: Option<Arc<dyn Queue>>,
 }
 
 impl Scheduler {
     pub fn new(directory: Arc<dyn Directory>, clock: Arc<dyn Clock>, config: SchedulerConfig) -> Self {
-        Self { directory, clock, config }
+        Self { directory, clock, config, queue: None }
+    }
+
+    /// Also counts in their feeds the messages the queue dead-lettered by
+    /// itself.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     /// Applies everything due now and fails stalled uploads.
@@ -60,14 +89,65 @@ impl Scheduler {
         let now = self.clock.now();
         let idle_since = now.plus_millis(-(self.config.stall_timeout.as_millis() as i64));
         report.stalled_feeds = self.directory.fail_stalled_feeds(idle_since, now).await?;
+        if let Some(queue) = &self.queue {
+            report.dead_letters_counted = self.count_dead_letters(queue.as_ref()).await?;
+        }
+        let before = now.plus_millis(-(self.config.retention.as_millis() as i64));
+        let pruned = self.directory.prune(before, now).await?;
+        report.pruned = pruned.applied_messages + pruned.events + pruned.idempotency_keys;
         if report != SweepReport::default() {
             tracing::info!(
                 due = report.due,
                 stalled_feeds = report.stalled_feeds,
-                "scheduled changes applied"
+                dead_letters_counted = report.dead_letters_counted,
+                pruned = report.pruned,
+                "scheduled sweep done"
             );
         }
         Ok(report)
+    }
+
+    /// For each feed that stopped making progress, looks for its messages in
+    /// its tenant's dead-letter queue and counts them failed (once: the
+    /// directory ignores a message it already counted or applied). Every
+    /// path to the DLQ thus ends in the feed's counts, and the feed in a
+    /// final state.
+    async fn count_dead_letters(&self, queue: &dyn Queue) -> Result<u64, StoreError> {
+        let idle_since =
+            self.clock.now().plus_millis(-(self.config.dead_letter_check_after.as_millis() as i64));
+        let idle = self.directory.idle_feeds(idle_since, 100).await?;
+        let mut by_tenant: HashMap<TenantId, HashSet<FeedId>> = HashMap::new();
+        for (tenant, feed) in idle {
+            by_tenant.entry(tenant).or_default().insert(feed);
+        }
+        let mut counted = 0;
+        for (tenant, feeds) in by_tenant {
+            let mut after = None;
+            // Bounded per sweep; the next sweep goes on.
+            for _ in 0..20 {
+                let filter =
+                    DeadLetterFilter { tenant: Some(tenant.to_string()), after: after.clone(), limit: 500 };
+                let page = match queue.list_dead_letters(&filter).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(%tenant, error = %e, "could not read the dead-letter queue");
+                        break;
+                    }
+                };
+                for dead in &page {
+                    let Ok(change) = ChangeMessage::from_bytes(&dead.body) else { continue };
+                    if change.tenant_id == tenant && feeds.contains(&change.feed_id) {
+                        self.directory.record_failure(&change, self.clock.now()).await?;
+                        counted += 1;
+                    }
+                }
+                if page.len() < 500 {
+                    break;
+                }
+                after = page.last().map(|d| d.id.clone());
+            }
+        }
+        Ok(counted)
     }
 
     /// Sweeps at start and then every `interval` until `shutdown` turns true.

@@ -1,7 +1,7 @@
 //! The engine over the real SQLite adapters, with time moved by hand.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +11,9 @@ use roster_core::{
 };
 use roster_engine::backoff::Backoff;
 use roster_engine::{Consumer, ConsumerConfig, Ingest, IngestConfig, IngestError, Submission};
-use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, Redrive, SqliteQueue, SqliteQueueConfig};
+use roster_queue::{
+    DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest, Redrive, SqliteQueue, SqliteQueueConfig,
+};
 use roster_store::*;
 use serde_json::json;
 
@@ -35,7 +37,11 @@ async fn world() -> World {
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(qc).unwrap());
     let real: Arc<dyn Directory> = Arc::new(SqliteDirectory::open(&dir.path().join("directory.db")).unwrap());
     let tenant = real.create_tenant("acme", clock.now()).await.unwrap().id;
-    let flaky = Arc::new(FlakyDirectory { inner: real, failing: AtomicBool::new(false) });
+    let flaky = Arc::new(FlakyDirectory {
+        inner: real,
+        failing: AtomicBool::new(false),
+        unavailable_for: AtomicU32::new(0),
+    });
     World { clock, queue, directory: flaky.clone(), flaky, tenant, _dir: dir }
 }
 
@@ -210,7 +216,7 @@ async fn transient_failures_back_off_then_dead_letter_and_a_redrive_applies() {
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].reason.contains("store unavailable"), "{}", dead[0].reason);
+    assert!(dead[0].reason.contains("disk I/O error"), "{}", dead[0].reason);
     assert_eq!(dead[0].receive_count, MAX_RECEIVES);
 
     // The store recovers; the operator redrives; the change is applied once.
@@ -224,6 +230,90 @@ async fn transient_failures_back_off_then_dead_letter_and_a_redrive_applies() {
     let person = w.directory.get_person(w.tenant, &ExternalId::parse("E1").unwrap()).await.unwrap().unwrap();
     assert_eq!(person.person.title.as_deref(), Some("Clerk"));
     assert_eq!(w.queue.stats().await.unwrap().dead_letters, 0);
+}
+
+#[tokio::test]
+async fn a_directory_outage_holds_the_batch_and_never_dead_letters_it() {
+    // A write lock held by another process for longer than all the receives
+    // a message may have: before, the backlog was dead-lettered.
+    let w = world().await;
+    let feed = w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}])).await;
+    w.flaky.unavailable_for.store(MAX_RECEIVES * 3, Ordering::SeqCst);
+    let consumer = Consumer::new(
+        w.queue.clone(),
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        ConsumerConfig {
+            workers: 1,
+            batch_size: 10,
+            wait: Duration::ZERO,
+            backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(20) },
+            max_receive_count: MAX_RECEIVES,
+            ..ConsumerConfig::default()
+        },
+    );
+    let r = consumer.run_once().await.unwrap();
+    assert_eq!((r.received, r.acknowledged, r.dead_lettered, r.retried), (2, 2, 0, 0));
+    assert_eq!(w.flaky.unavailable_for.load(Ordering::SeqCst), 0, "it kept trying until the store was back");
+    let stats = w.queue.stats().await.unwrap();
+    assert_eq!((stats.depth(), stats.dead_letters), (0, 0));
+    assert_eq!(w.feed(feed).await.status, FeedStatus::Completed);
+}
+
+#[tokio::test]
+async fn a_shutdown_during_an_outage_releases_the_batch_for_later() {
+    let w = world().await;
+    w.submit(json!([{"externalId": "E1"}])).await;
+    w.flaky.unavailable_for.store(u32::MAX, Ordering::SeqCst);
+    let consumer = Arc::new(w.consumer());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = {
+        let consumer = Arc::clone(&consumer);
+        tokio::spawn(async move { consumer.run_once_until(&stopped).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(true).unwrap();
+    let r = running.await.unwrap().unwrap();
+    assert_eq!((r.received, r.dead_lettered, r.retried), (1, 0, 1));
+    let stats = w.queue.stats().await.unwrap();
+    assert_eq!((stats.visible, stats.dead_letters), (1, 0), "back in the queue at once, not dead");
+}
+
+#[tokio::test]
+async fn a_message_the_queue_dead_letters_by_itself_is_counted_in_its_feed() {
+    // A consumer that died after its last receive: the queue's own receive
+    // limit moves the message, and nobody tells the directory. The
+    // scheduler's sweep finds it, so the feed finishes.
+    let w = world().await;
+    let feed = w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}])).await;
+    let hidden =
+        ReceiveRequest { max_messages: 1, visibility_timeout: Duration::from_secs(1), wait: Duration::ZERO };
+    for _ in 0..MAX_RECEIVES {
+        assert_eq!(w.queue.receive(hidden).await.unwrap().len(), 1, "received, never acknowledged");
+        w.clock.advance_millis(1_001);
+    }
+    let r = w.consumer().run_once().await.unwrap();
+    assert_eq!((r.acknowledged, r.dead_lettered), (1, 0), "the other applies; the queue moved the first");
+    assert_eq!(w.queue.stats().await.unwrap().dead_letters, 1);
+    assert_eq!(w.feed(feed).await.status, FeedStatus::Processing, "one short: not finished");
+
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig::default(),
+    )
+    .with_queue(w.queue.clone());
+    w.clock.advance_millis(600_000);
+    let swept = scheduler.run_once().await.unwrap();
+    assert_eq!(swept.dead_letters_counted, 1);
+    let done = w.feed(feed).await;
+    assert_eq!(
+        (done.status, done.counts.failed, done.counts.applied),
+        (FeedStatus::CompletedWithErrors, 1, 1)
+    );
+    // Counted once, however often the sweep runs.
+    scheduler.run_once().await.unwrap();
+    assert_eq!(w.feed(feed).await.counts.failed, 1);
 }
 
 #[tokio::test]
@@ -257,10 +347,13 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
     assert!(dead.reason.contains("unknown feed"), "{}", dead.reason);
 }
 
-/// The real directory, with `apply_batch` failing as a busy store would.
+/// The real directory, with `apply_batch` failing as a broken store would
+/// (`failing`: a storage error) or a briefly locked one (`unavailable_for`:
+/// that many `Unavailable` answers).
 struct FlakyDirectory {
     inner: Arc<dyn Directory>,
     failing: AtomicBool,
+    unavailable_for: AtomicU32,
 }
 
 #[async_trait]
@@ -271,6 +364,10 @@ impl Directory for FlakyDirectory {
         now: Timestamp,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Storage("disk I/O error".into()));
+        }
+        if self.unavailable_for.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        {
             return Err(StoreError::Unavailable("database is locked".into()));
         }
         self.inner.apply_batch(m, now).await
@@ -514,10 +611,18 @@ impl Directory for FlakyDirectory {
     async fn touch_feed(&self, t: TenantId, f: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.inner.touch_feed(t, f, now).await
     }
-    async fn idle_feeds(&self, since: Timestamp, limit: usize) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+    async fn idle_feeds(
+        &self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
         self.inner.idle_feeds(since, limit).await
     }
-    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<roster_store::PruneReport, StoreError> {
+    async fn prune(
+        &self,
+        before: Timestamp,
+        now: Timestamp,
+    ) -> Result<roster_store::PruneReport, StoreError> {
         self.inner.prune(before, now).await
     }
     async fn complete_idempotency_key(
@@ -601,4 +706,112 @@ async fn an_upload_that_stops_arriving_is_failed_by_the_scheduler() {
     w.clock.advance_millis(3_601_000);
     assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
     assert_eq!(w.feed(id).await.status, FeedStatus::Failed);
+}
+
+/// The real queue, whose `send_batch` never returns while `hang` is set: a
+/// process killed between recording a feed and queueing its messages.
+struct HangingQueue {
+    inner: Arc<dyn Queue>,
+    hang: AtomicBool,
+}
+
+#[async_trait]
+impl Queue for HangingQueue {
+    async fn send_batch(
+        &self,
+        m: Vec<OutgoingMessage>,
+    ) -> Result<roster_queue::SendOutcome, roster_queue::QueueError> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.send_batch(m).await
+    }
+    async fn receive(
+        &self,
+        r: ReceiveRequest,
+    ) -> Result<Vec<roster_queue::ReceivedMessage>, roster_queue::QueueError> {
+        self.inner.receive(r).await
+    }
+    async fn delete_batch(&self, r: &[roster_queue::ReceiptHandle]) -> Result<(), roster_queue::QueueError> {
+        self.inner.delete_batch(r).await
+    }
+    async fn change_visibility(
+        &self,
+        r: &roster_queue::ReceiptHandle,
+        t: Duration,
+        e: Option<&str>,
+    ) -> Result<(), roster_queue::QueueError> {
+        self.inner.change_visibility(r, t, e).await
+    }
+    async fn dead_letter(
+        &self,
+        m: &roster_queue::ReceivedMessage,
+        why: &str,
+    ) -> Result<(), roster_queue::QueueError> {
+        self.inner.dead_letter(m, why).await
+    }
+    async fn list_dead_letters(
+        &self,
+        f: &DeadLetterFilter,
+    ) -> Result<Vec<roster_queue::DeadLetter>, roster_queue::QueueError> {
+        self.inner.list_dead_letters(f).await
+    }
+    async fn get_dead_letter(
+        &self,
+        t: &str,
+        id: &str,
+    ) -> Result<Option<roster_queue::DeadLetter>, roster_queue::QueueError> {
+        self.inner.get_dead_letter(t, id).await
+    }
+    async fn redrive(&self, w: &Redrive) -> Result<u64, roster_queue::QueueError> {
+        self.inner.redrive(w).await
+    }
+    async fn purge_dead_letters(&self, t: Option<&str>) -> Result<u64, roster_queue::QueueError> {
+        self.inner.purge_dead_letters(t).await
+    }
+    async fn stats(&self) -> Result<roster_queue::QueueStats, roster_queue::QueueError> {
+        self.inner.stats().await
+    }
+}
+
+#[tokio::test]
+async fn a_feed_cut_off_before_its_messages_were_queued_is_failed_by_the_sweep() {
+    let w = world().await;
+    let queue = Arc::new(HangingQueue { inner: w.queue.clone(), hang: AtomicBool::new(true) });
+    let ingest =
+        Ingest::new(w.directory.clone(), queue.clone(), Arc::new(w.clock.clone()), IngestConfig::default());
+    let body = Bytes::from_static(br#"{"records": [{"externalId": "E1"}, {"externalId": "E2"}]}"#);
+    // The request never answers: the process "dies" here.
+    let cut =
+        tokio::time::timeout(Duration::from_millis(200), ingest.submit_json(&w.sub(), None, body)).await;
+    assert!(cut.is_err(), "the submission was cut off");
+    let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap().items;
+    assert_eq!(feeds.len(), 1);
+    assert_eq!(feeds[0].status, FeedStatus::Receiving, "not acknowledged, so never `accepted`");
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig { stall_timeout: Duration::from_secs(3600), ..Default::default() },
+    );
+    w.clock.advance_millis(3_600_001);
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
+    assert_eq!(w.feed(feeds[0].id).await.status, FeedStatus::Failed, "a final state; the client resends");
+}
+
+#[tokio::test]
+async fn a_record_dated_far_ahead_is_refused_and_still_a_snapshot_member() {
+    let w = world().await;
+    let body = Bytes::from(
+        serde_json::to_vec(&json!({"mode": "full", "records": [
+            {"externalId": "E1", "meta": {"lastModified": "2099-01-01T00:00:00Z"}},
+            {"externalId": "E2", "meta": {"lastModified": "2023-11-14T00:00:00Z"}}
+        ]}))
+        .unwrap(),
+    );
+    let receipt = w.ingest(1_000).submit_json(&w.sub(), None, body).await.unwrap();
+    assert_eq!(receipt.accepted, 1);
+    assert_eq!(receipt.rejected.len(), 1);
+    assert_eq!(receipt.rejected[0].index, 0);
+    assert_eq!(receipt.rejected[0].errors[0].path, "meta.lastModified");
+    assert!(receipt.rejected[0].errors[0].message.contains("ahead of the server's clock"));
 }

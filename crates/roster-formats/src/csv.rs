@@ -24,7 +24,7 @@ use std::io::{self, Chain, Cursor, Read};
 use ::csv::{ByteRecord, ReaderBuilder};
 use roster_core::mapping::RowMapper;
 use roster_core::validate::ValidRecord;
-use roster_core::{FeedMode, FieldError, MappingProfile};
+use roster_core::{ExternalId, FeedMode, FieldError, MappingProfile};
 
 use crate::{FeedBuilder, FormatError, ParsedFeed};
 
@@ -165,7 +165,9 @@ pub fn parse_feed(body: &[u8], profile: &MappingProfile, mode: FeedMode) -> Resu
     for record in &mut reader {
         let record = record?;
         if record.result.is_err() {
-            feed.note_rejected_id(record.external_id.as_deref());
+            feed.note_rejected_id(
+                record.external_id.as_deref().and_then(|s| ExternalId::parse(s.trim()).ok()),
+            );
         }
         feed.push_at(record.index, Some(record.row), None, record.result);
     }

@@ -45,7 +45,7 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, FormatError> {
         let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(malformed)?;
         let record = parse_record(&value);
         if record.is_err() {
-            feed.note_rejected_id(value.get("externalId").and_then(serde_json::Value::as_str));
+            feed.note_rejected_id(roster_core::validate::raw_external_id(value.get("externalId")));
         }
         feed.push(index, record);
     }
@@ -86,6 +86,23 @@ mod tests {
         assert_eq!(feed.rejected[0].errors[0].path, "emails[0]");
         assert_eq!(feed.rejected[1].index, 2);
         assert!(feed.rejected[1].errors[0].message.contains("duplicate"));
+    }
+
+    #[test]
+    fn a_rejected_record_with_a_numeric_id_is_still_a_snapshot_member() {
+        // Employee numbers exported as JSON numbers: validation accepts them,
+        // so a full snapshot must list the person even when the row is bad.
+        let feed = parse_feed(
+            br#"{"mode":"full","records":[
+                {"externalId":1003,"emails":[{"value":"bad"}]},
+                {"externalId":" E7 ","emails":["bad"]},
+                {"externalId":1.5,"emails":["bad"]}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(feed.rejected.len(), 3);
+        let ids: Vec<&str> = feed.rejected_ids.iter().map(|i| i.as_str()).collect();
+        assert_eq!(ids, ["1003", "E7"], "not 1.5: validation does not read it as an id either");
     }
 
     #[test]

@@ -120,9 +120,10 @@ impl FeedBuilder {
     }
 
     /// Notes the external id of a rejected record, read from the raw record
-    /// (`raw_id` is whatever the record had as `externalId`).
-    pub fn note_rejected_id(&mut self, raw_id: Option<&str>) {
-        if let Some(id) = raw_id.and_then(|s| ExternalId::parse(s.trim()).ok())
+    /// as validation reads it (`roster_core::validate::raw_external_id`), so
+    /// a full snapshot still lists that person.
+    pub fn note_rejected_id(&mut self, id: Option<ExternalId>) {
+        if let Some(id) = id
             && !self.seen.contains_key(&id)
         {
             self.rejected_ids.push(id);

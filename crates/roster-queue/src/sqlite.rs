@@ -401,15 +401,17 @@ impl Queue for SqliteQueue {
         }
         let now = self.clock.now().millis();
         let dedup_ms = self.dedup_ms;
+        // Bounded clean-up of the dedup window, so a send never stalls, but
+        // twice what the send adds: expired ids go faster than new ones come.
+        let cleanup = (2 * messages.len()).max(1000) as i64;
         let outcome = self
             .with_conn(move |conn| {
                 let tx = conn.transaction().map_err(storage)?;
-                // Bounded clean-up of the dedup window, so a send never stalls.
                 tx.prepare_cached(
-                    "DELETE FROM dedup WHERE id IN (SELECT id FROM dedup WHERE expires_at <= ?1 LIMIT 1000)",
+                    "DELETE FROM dedup WHERE id IN (SELECT id FROM dedup WHERE expires_at <= ?1 LIMIT ?2)",
                 )
                 .map_err(storage)?
-                .execute([now])
+                .execute(params![now, cleanup])
                 .map_err(storage)?;
                 let mut outcome = SendOutcome::default();
                 {
@@ -604,9 +606,11 @@ impl Queue for SqliteQueue {
             .with_conn(move |conn| {
                 let tx = conn.transaction().map_err(storage)?;
                 // Back with their original seq (keeping their place in their
-                // group), visible now, with a fresh receive count.
+                // group), visible now, with a fresh receive count — and a
+                // fresh retention period, as SQS's redrive (a new message)
+                // gives: one dead-lettered long ago must not expire at once.
                 let select = "INSERT INTO messages (seq, id, group_id, tenant, body, sent_at, visible_at)
-                              SELECT seq, id, group_id, tenant, body, sent_at, ?1 FROM dead_letters";
+                              SELECT seq, id, group_id, tenant, body, ?1, ?1 FROM dead_letters";
                 let moved = match &which {
                     Redrive::All { tenant } => {
                         let n = tx

@@ -74,3 +74,40 @@ async fn messages_past_retention_move_to_the_dlq_never_vanish() {
     assert_eq!(dead.reason, "retention period expired");
     assert_eq!(dead.dead_lettered_at, h.clock.now());
 }
+
+#[tokio::test]
+async fn a_redrive_restarts_the_retention_period() {
+    // Dead-lettered on day 1 during an outage, redriven on day 15 after the
+    // fix: it must be applied, not expire straight back into the DLQ.
+    let h = sqlite();
+    let mut c = SqliteQueueConfig::new(h.dir.path().join("queue.db"));
+    c.clock = Arc::new(h.clock.clone());
+    c.retention = Duration::from_secs(14 * 86_400);
+    let q = SqliteQueue::open(c).unwrap();
+    q.send_batch(vec![message("m", "g1", "t")]).await.unwrap();
+    let got = q.receive(RECEIVE).await.unwrap();
+    q.dead_letter(&got[0], "directory unavailable").await.unwrap();
+    h.clock.advance_millis(15 * 86_400_000);
+    assert_eq!(q.redrive(&roster_queue::Redrive::All { tenant: None }).await.unwrap(), 1);
+    let again = q.receive(RECEIVE).await.unwrap();
+    assert_eq!(again.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m"], "received, not expired");
+    assert_eq!(q.stats().await.unwrap().dead_letters, 0);
+}
+
+#[tokio::test]
+async fn the_dedup_window_is_cleaned_as_fast_as_it_fills() {
+    let h = sqlite();
+    let q = h.open(5);
+    let batch =
+        |round: usize| (0..3000).map(|i| message(&format!("r{round}-{i}"), "g", "t")).collect::<Vec<_>>();
+    q.send_batch(batch(0)).await.unwrap();
+    // Past the 5-minute window, each send removes up to twice what it adds.
+    h.clock.advance_millis(6 * 60_000);
+    q.send_batch(batch(1)).await.unwrap();
+    let path = h.dir.path().join("queue.db");
+    let rows: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM dedup", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 3000, "the first round's ids are gone, the second's kept");
+}

@@ -763,8 +763,11 @@ pub trait Directory: Send + Sync + 'static {
     /// `idle_since`, oldest first: the ones whose messages may have reached
     /// the dead-letter queue without the directory being told (the queue's
     /// own receive limit or retention).
-    async fn idle_feeds(&self, idle_since: Timestamp, limit: usize)
-    -> Result<Vec<(TenantId, FeedId)>, StoreError>;
+    async fn idle_feeds(
+        &self,
+        idle_since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, FeedId)>, StoreError>;
     async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError>;
     async fn list_feeds(
         &self,

@@ -255,7 +255,8 @@ pub async fn a_snapshot_with_only_rejected_records_halts(d: &impl Directory) {
 /// of the record they had (same `meta.lastModified`, older than T1).
 pub async fn a_deactivation_is_as_new_as_its_snapshot(d: &impl Directory) {
     let t = tenant(d, "acme").await;
-    let record = json!({"externalId": "E1", "title": "Clerk", "meta": {"lastModified": "2026-11-01T00:00:00Z"}});
+    let record =
+        json!({"externalId": "E1", "title": "Clerk", "meta": {"lastModified": "2026-11-01T00:00:00Z"}});
     let first = accept(d, t, "hris", FeedMode::Delta, &[], 1, T0).await;
     apply(d, &sourced(t, first, "hris", record.clone())).await;
     let s = accept(d, t, "hris", FeedMode::Full, &[], 0, T1).await;

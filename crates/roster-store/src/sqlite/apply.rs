@@ -295,7 +295,14 @@ pub(super) fn load_person(
                 .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
             let status = Status::parse(&status)
                 .ok_or_else(|| StoreError::Storage(format!("unknown stored status {status:?}")))?;
-            Ok(Loaded { version, last_modified, person: Some(person), status, position, source: Some(source) })
+            Ok(Loaded {
+                version,
+                last_modified,
+                person: Some(person),
+                status,
+                position,
+                source: Some(source),
+            })
         }
         None => Ok(Loaded {
             version: 0,

@@ -25,8 +25,8 @@ pub use crate::policy::status_of;
 use crate::{
     ApiKeyInfo, ApplyOutcome, AuditEntry, DeliveryTarget, DeliveryUpdate, Directory, Endpoint,
     EndpointBacklog, EventDeadLetter, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry, IdempotencyClaim,
-    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord, PruneReport,
-    Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
+    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
+    PruneReport, Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
 };
 
 /// Most rejected records kept with a feed.
@@ -745,7 +745,11 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn idle_feeds(&self, idle_since: Timestamp, limit: usize) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+    async fn idle_feeds(
+        &self,
+        idle_since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
@@ -755,7 +759,9 @@ impl Directory for SqliteDirectory {
                 )
                 .map_err(storage)?;
             let rows = stmt
-                .query_map(params![idle_since.millis(), limit as i64], |r| Ok((id(r.get(0)?)?, id(r.get(1)?)?)))
+                .query_map(params![idle_since.millis(), limit as i64], |r| {
+                    Ok((id(r.get(0)?)?, id(r.get(1)?)?))
+                })
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })

@@ -10,8 +10,8 @@ use roster_core::{Change, ExternalId, FeedId, FeedMode, TenantId, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::apply::{PersonWrite, Statements, load_person};
-use crate::policy::status_of;
 use super::{counts_from_row, json_col, storage};
+use crate::policy::status_of;
 use crate::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
 
 /// What `refresh_feed` needs of a feed row.
@@ -68,8 +68,7 @@ pub fn refresh_feed(tx: &Transaction<'_>, feed: FeedId, now: Timestamp) -> Resul
         status_of(&state.counts, state.sealed, None),
         FeedStatus::Completed | FeedStatus::CompletedWithErrors
     );
-    let undecided =
-        state.reconciliation.as_ref().is_none_or(|r| r.state == ReconcileState::Waiting);
+    let undecided = state.reconciliation.as_ref().is_none_or(|r| r.state == ReconcileState::Waiting);
     if done && state.mode == FeedMode::Full && undecided {
         let open = earlier_open_feeds(tx, &state)?;
         if open > 0 {
@@ -131,7 +130,8 @@ pub fn release_waiting(tx: &Transaction<'_>, tenant: &str, now: Timestamp) -> Re
     let Some(oldest) = oldest else { return Ok(()) };
     let Some(state) = load(tx, &oldest)? else { return Ok(()) };
     if state.reconciliation.as_ref().is_some_and(|r| r.state == ReconcileState::Waiting) {
-        let feed: FeedId = oldest.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
+        let feed: FeedId =
+            oldest.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
         refresh_feed(tx, feed, now)?;
     }
     Ok(())
@@ -146,7 +146,10 @@ fn write_status(
     let status = status_of(&state.counts, state.sealed, state.reconciliation.as_ref());
     let finished = matches!(
         status,
-        FeedStatus::Completed | FeedStatus::CompletedWithErrors | FeedStatus::Rejected | FeedStatus::Superseded
+        FeedStatus::Completed
+            | FeedStatus::CompletedWithErrors
+            | FeedStatus::Rejected
+            | FeedStatus::Superseded
     );
     let reconciliation = state
         .reconciliation
@@ -242,7 +245,12 @@ fn reconcile(
 
 /// Older snapshots of the same source still halted can no longer be
 /// approved: this newer one has judged the source.
-fn supersede_older(tx: &Transaction<'_>, id: &str, state: &FeedState, now: Timestamp) -> Result<(), StoreError> {
+fn supersede_older(
+    tx: &Transaction<'_>,
+    id: &str,
+    state: &FeedState,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let older: Vec<String> = tx
         .prepare_cached(
             "SELECT id FROM feeds WHERE tenant_id = ?1 AND source = ?2 AND mode = 'full' AND status = 'halted'
@@ -296,7 +304,9 @@ fn deactivate(
                 source: &state.source,
                 feed_id,
                 message_id: &cause,
-                last_modified: Some(stored.last_modified.map_or(state.created_at, |lm| lm.max(state.created_at))),
+                last_modified: Some(
+                    stored.last_modified.map_or(state.created_at, |lm| lm.max(state.created_at)),
+                ),
                 position: state.position,
                 now,
             };

@@ -11,7 +11,10 @@ pub fn prune(tx: &Transaction<'_>, before: Timestamp, now: Timestamp) -> Result<
     // A message id counted `failed` stays: its dead letter may be redriven
     // any time, and its apply must then move the count from failed to applied.
     let applied_messages = tx
-        .execute("DELETE FROM applied_messages WHERE at < ?1 AND outcome != 'failed'", params![before.millis()])
+        .execute(
+            "DELETE FROM applied_messages WHERE at < ?1 AND outcome != 'failed'",
+            params![before.millis()],
+        )
         .map_err(storage)? as u64;
     // An event stays while an active endpoint of its tenant has not passed
     // it, or while an event dead letter points at it (a redrive resends it).
@@ -28,7 +31,10 @@ pub fn prune(tx: &Transaction<'_>, before: Timestamp, now: Timestamp) -> Result<
         )
         .map_err(storage)? as u64;
     let idempotency_keys = tx
-        .execute("DELETE FROM idempotency_keys WHERE created_at < ?1", params![now.millis() - IDEMPOTENCY_TTL_MS])
+        .execute(
+            "DELETE FROM idempotency_keys WHERE created_at < ?1",
+            params![now.millis() - IDEMPOTENCY_TTL_MS],
+        )
         .map_err(storage)? as u64;
     Ok(PruneReport { applied_messages, events, idempotency_keys })
 }
