@@ -266,11 +266,20 @@ async fn metrics_reflect_a_pushed_feed_and_the_dlq() {
     let feed: Value = res.json().await.unwrap();
     app.wait_feed(feed["feedId"].as_str().unwrap()).await;
 
-    let res = app.http.get(app.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
-    assert_eq!(res.status(), 200, "Prometheus with the metrics token");
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
-    let m = res.text().await.unwrap();
     let tenant = format!("tenant=\"{}\"", app.tenant_id);
+    // The feed is complete once the apply commits; the consumer counts its
+    // deletes just after: read until they are in (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let res = app.http.get(app.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(res.status(), 200, "Prometheus with the metrics token");
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let m = res.text().await.unwrap();
+        if sample(&m, "roster_messages_deleted_total", &[&tenant]).is_some() || Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let json = "format=\"json\"";
     assert_eq!(sample(&m, "roster_records_received_total", &[&tenant, json]), Some(3.0), "{m}");
     assert_eq!(sample(&m, "roster_records_accepted_total", &[&tenant, json]), Some(2.0));
