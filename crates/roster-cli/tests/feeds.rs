@@ -555,3 +555,65 @@ async fn the_readme_csv_example_maps_as_the_readme_says() {
         (Some("Alan; \"M.\""), Some(false))
     );
 }
+
+/// A consumer backlog (feeds queued by an ingest-only node, applied later by
+/// a node with workers, in one go): snapshots are judged by feed order, not
+/// by how the backlog happened to be batched.
+#[tokio::test]
+async fn a_backlog_applies_snapshots_and_deltas_in_feed_order() {
+    let mut app = spawn_app().await;
+    let staff = |except: &str| -> Vec<Value> {
+        (0..10).map(|i| format!("E{i}")).filter(|id| id != except).map(|id| person(&id, "Sales")).collect()
+    };
+    let all = app.push(json!(staff("none"))).await;
+    app.wait_feed(all["feedId"].as_str().unwrap()).await;
+
+    // The backlog: queued while no worker runs.
+    app.stop().await;
+    app.settings.workers = 0;
+    app.restart().await;
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            let res = app.post_feed(&body).await;
+            assert_eq!(res.status(), 202);
+            res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned()
+        }
+    };
+    // A omits E3; a later delta lists E3 as it is: A must not take E3 away.
+    let a = post(json!({"mode": "full", "records": staff("E3")})).await;
+    post(json!({"records": [person("E3", "Sales")]})).await;
+    // E5 is promoted, then snapshot C leaves E5 out: E5 left after all.
+    let mut promoted = person("E5", "Sales");
+    promoted["title"] = json!("Lead");
+    post(json!({"records": [promoted]})).await;
+    let c = post(json!({"mode": "full", "records": staff("E5")})).await;
+
+    app.stop().await;
+    app.settings.workers = 2;
+    app.restart().await;
+    let a_done = app.wait_feed(&a).await;
+    let c_done = app.wait_feed(&c).await;
+    assert_eq!(
+        (a_done["status"].as_str(), a_done["counts"]["leavers"].as_u64()),
+        (Some("completed"), Some(0))
+    );
+    assert_eq!(
+        (c_done["status"].as_str(), c_done["counts"]["leavers"].as_u64()),
+        (Some("completed"), Some(1))
+    );
+    let e3 = app.get_json("/v1/people/E3").await;
+    assert_eq!(e3["active"], true, "listed by a feed newer than A: {e3}");
+    let e5 = app.get_json("/v1/people/E5").await;
+    assert_eq!(e5["active"], false, "C, the newest snapshot, leaves E5 out: {e5}");
+    let events = app.events().await;
+    let of = |id: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["payload"]["person"]["externalId"] == id)
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(of("E3"), ["person.joined"], "no left and rehired for E3");
+    assert_eq!(of("E5"), ["person.joined", "person.moved", "person.left"]);
+}
