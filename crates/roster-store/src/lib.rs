@@ -415,6 +415,10 @@ pub struct PersonRecord {
     pub last_feed_id: Option<FeedId>,
     /// `pending` until a future hire date, then `active`; `inactive` once left.
     pub status: Status,
+    /// The person's `manager` names nobody in the directory yet: kept as
+    /// sent, and cleared when that manager arrives.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub manager_pending: bool,
 }
 
 /// One version of a person.

@@ -67,7 +67,8 @@ macro_rules! directory_conformance_tests {
             someone_first_stored_inactive_joins_on_activation,
             a_failed_upload_can_be_neither_touched_nor_sealed,
             feeds_get_increasing_positions,
-            old_bookkeeping_is_pruned_and_recent_is_kept
+            old_bookkeeping_is_pruned_and_recent_is_kept,
+            manager_references_wait_for_their_manager_and_cycles_are_refused
         );
     };
     (@each $make:expr; $($name:ident),*) => {

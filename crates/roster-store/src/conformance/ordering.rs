@@ -371,3 +371,33 @@ pub async fn old_bookkeeping_is_pruned_and_recent_is_kept(d: &impl Directory) {
     let events = d.list_events(t, 0, 10).await.unwrap();
     assert_eq!(events.len(), 2, "E3's and E2's joins remain");
 }
+
+/// A manager named before they exist is kept and flagged until they
+/// arrive; a manager that would close a reporting cycle is refused.
+pub async fn manager_references_wait_for_their_manager_and_cycles_are_refused(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = accept(d, t, "hris", FeedMode::Delta, &[], 5, T0).await;
+    apply(d, &sourced(t, f, "hris", json!({"externalId": "E2", "manager": "M1"}))).await;
+    let e2 = d.get_person(t, &eid("E2")).await.unwrap().unwrap();
+    assert!(e2.manager_pending, "M1 is not in the directory yet");
+    assert_eq!(e2.person.manager.as_ref().map(|m| m.as_str()), Some("M1"), "kept as sent");
+    apply(d, &sourced(t, f, "hris", json!({"externalId": "M1", "manager": "CEO"}))).await;
+    assert!(!d.get_person(t, &eid("E2")).await.unwrap().unwrap().manager_pending, "M1 arrived");
+    assert!(d.get_person(t, &eid("M1")).await.unwrap().unwrap().manager_pending);
+
+    // CEO reporting to E2 would close CEO ← M1 ← E2 ← CEO.
+    let cycle = apply(d, &sourced(t, f, "hris", json!({"externalId": "CEO", "manager": "E2"}))).await;
+    match cycle {
+        ApplyOutcome::Rejected(why) => {
+            assert!(why.contains("cycle of 3"), "{why}");
+            assert!(!why.contains("E2") && !why.contains("M1"), "no ids in a logged reason: {why}");
+        }
+        other => panic!("a cycle must be refused: {other:?}"),
+    }
+    assert!(d.get_person(t, &eid("CEO")).await.unwrap().is_none(), "nothing stored");
+    // M1 reporting to E2, its own report: a cycle of 2, refused too; M1 keeps CEO.
+    let back = apply(d, &sourced(t, f, "hris", json!({"externalId": "M1", "manager": "E2"}))).await;
+    assert!(matches!(back, ApplyOutcome::Rejected(ref why) if why.contains("cycle of 2")), "{back:?}");
+    let m1 = d.get_person(t, &eid("M1")).await.unwrap().unwrap();
+    assert_eq!(m1.person.manager.as_ref().map(|m| m.as_str()), Some("CEO"));
+}

@@ -28,6 +28,11 @@ pub(super) struct Statements<'t> {
     person: CachedStatement<'t>,
     upsert_person: CachedStatement<'t>,
     listed: CachedStatement<'t>,
+    /// Clears the pending flag of the people waiting for a manager who has
+    /// just arrived.
+    reports_found: CachedStatement<'t>,
+    /// Whether a manager's chain leads back to a person (a cycle).
+    chain: CachedStatement<'t>,
     history: CachedStatement<'t>,
     outbox: CachedStatement<'t>,
 }
@@ -44,19 +49,40 @@ impl<'t> Statements<'t> {
             upsert_person: tx
                 .prepare_cached(
                     "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
-                                         last_feed_id, source, status, due_on, position)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12)
+                                         last_feed_id, source, status, due_on, position, manager_id, manager_pending)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                             ?13 IS NOT NULL AND NOT EXISTS
+                               (SELECT 1 FROM people m WHERE m.tenant_id = ?1 AND m.external_id = ?13))
                      ON CONFLICT (tenant_id, external_id) DO UPDATE SET
                         version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
                         data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
                         source = excluded.source, status = excluded.status, due_on = excluded.due_on,
-                        position = excluded.position",
+                        position = excluded.position, manager_id = excluded.manager_id,
+                        manager_pending = excluded.manager_pending",
                 )
                 .map_err(storage)?,
             listed: tx
                 .prepare_cached(
                     "UPDATE people SET last_modified = ?3, position = ?4, source = ?5
                      WHERE tenant_id = ?1 AND external_id = ?2",
+                )
+                .map_err(storage)?,
+            reports_found: tx
+                .prepare_cached(
+                    "UPDATE people SET manager_pending = 0
+                     WHERE tenant_id = ?1 AND manager_id = ?2 AND manager_pending = 1",
+                )
+                .map_err(storage)?,
+            chain: tx
+                .prepare_cached(
+                    "WITH RECURSIVE chain (id, depth) AS (
+                        SELECT ?2, 1
+                        UNION ALL
+                        SELECT p.manager_id, c.depth + 1 FROM chain c
+                          JOIN people p ON p.tenant_id = ?1 AND p.external_id = c.id
+                         WHERE p.manager_id IS NOT NULL AND c.depth < ?4 AND c.id != ?3
+                     )
+                     SELECT depth FROM chain WHERE id = ?3 LIMIT 1",
                 )
                 .map_err(storage)?,
             history: tx
@@ -121,7 +147,11 @@ pub fn apply_batch(
             ApplyOutcome::Applied { .. } => "applied",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::Stale => "stale",
-            _ => unreachable!("apply_one decides only applied, unchanged or stale"),
+            // Refused: dead-lettered by the consumer, which counts it failed.
+            ApplyOutcome::Rejected(_) | ApplyOutcome::Duplicate => {
+                out.push(outcome);
+                continue;
+            }
         };
         record_applied
             .execute(params![
@@ -230,6 +260,17 @@ fn apply_one(
         }
         Decision::Write { person, status, changed, event } => (person, status, changed, event),
     };
+    if let Some(manager) = &person.manager
+        && (stored.person.is_none() || changed.contains(&"manager"))
+        && let Some(length) = reporting_cycle(statements, &tenant, manager.as_str(), external_id)?
+    {
+        // Refused (dead-lettered with this reason). The ids stay out of the
+        // reason: it is logged.
+        return Ok(ApplyOutcome::Rejected(format!(
+            "`manager` would make a reporting cycle of {length} people (the manager's chain of managers leads \
+             back to this person): refused"
+        )));
+    }
     let write = PersonWrite {
         tenant: &tenant,
         source: msg.source.as_str(),
@@ -241,6 +282,30 @@ fn apply_one(
     };
     write.write(statements, stored.version + 1, &person, status, &changed, event)?;
     Ok(ApplyOutcome::Applied { event })
+}
+
+/// The longest chain of managers followed looking for a cycle (deeper
+/// organisations than this are not checked beyond it).
+const MAX_CHAIN: i64 = 256;
+
+/// How many people a cycle through `manager` back to `person` would hold,
+/// if there is one (`manager` naming the person themself is a cycle of 1).
+fn reporting_cycle(
+    statements: &mut Statements<'_>,
+    tenant: &str,
+    manager: &str,
+    person: &str,
+) -> Result<Option<i64>, StoreError> {
+    if manager == person {
+        return Ok(Some(1));
+    }
+    // The chain reaches the person at `depth`: the manager, their managers
+    // and the person make that many.
+    statements
+        .chain
+        .query_row(params![tenant, manager, person, MAX_CHAIN], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(storage)
 }
 
 /// A person's stored row, or version 0 and nothing.
@@ -363,9 +428,14 @@ impl PersonWrite<'_> {
                 self.source,
                 status.as_str(),
                 lifecycle::due_on(person, status).map(|d| d.to_string()),
-                self.position
+                self.position,
+                person.manager.as_ref().map(|m| m.as_str())
             ])
             .map_err(storage)?;
+        if version == 1 {
+            // Reports sent before their manager no longer wait.
+            statements.reports_found.execute(params![self.tenant, external_id]).map_err(storage)?;
+        }
 
         // The new values of the changed attributes (null where cleared).
         let changes = NewValues { changed, fields: &fields };

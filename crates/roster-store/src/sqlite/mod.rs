@@ -176,6 +176,7 @@ fn person_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRecord> {
             Status::parse(&s)
                 .ok_or_else(|| rusqlite::Error::InvalidColumnType(5, s, rusqlite::types::Type::Text))?
         },
+        manager_pending: r.get(6)?,
     })
 }
 
@@ -885,7 +886,7 @@ impl Directory for SqliteDirectory {
         let ext = ext.as_str().to_owned();
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT data, version, created_at, updated_at, last_feed_id, status FROM people
+                "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending FROM people
                  WHERE tenant_id = ?1 AND external_id = ?2",
             )
             .map_err(storage)?
@@ -907,14 +908,14 @@ impl Directory for SqliteDirectory {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT data, version, created_at, updated_at, last_feed_id, status, external_id FROM people
+                    "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending, external_id FROM people
                      WHERE tenant_id = ?1 AND external_id > ?2 ORDER BY external_id LIMIT ?3",
                 )
                 .map_err(storage)?;
             let mut last = None;
             let items = stmt
                 .query_map(params![tenant.to_string(), after, limit as i64], |r| {
-                    Ok((person_from_row(r)?, r.get::<_, String>(6)?))
+                    Ok((person_from_row(r)?, r.get::<_, String>(7)?))
                 })
                 .map_err(storage)?
                 .map(|row| {

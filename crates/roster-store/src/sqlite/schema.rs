@@ -216,13 +216,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE endpoints ADD COLUMN previous_secret TEXT;
     ALTER TABLE endpoints ADD COLUMN previous_secret_expires_at INTEGER;
     ",
-    // 9: the ordering model. Each feed gets its place in the order feeds were
+    // 9: the ordering model, and manager references. Each feed gets its place in the order feeds were
     // accepted (`position`); each person remembers the position of the
     // newest feed that said anything about them — a write, an unchanged
     // listing, a snapshot's deactivation. Stale changes and snapshot
     // leavers are decided by these, never by when a change was applied.
     // Existing feeds are numbered by acceptance time; a person starts at
-    // the position of the feed that last wrote them.
+    // the position of the feed that last wrote them. `manager_id` is the
+    // person's manager's external id (for the reporting-cycle check) and
+    // `manager_pending` says it names nobody yet.
     "
     ALTER TABLE feeds ADD COLUMN position INTEGER;
     UPDATE feeds SET position = r.n
@@ -234,6 +236,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE people ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
     UPDATE people SET position = COALESCE((SELECT f.position FROM feeds f WHERE f.id = people.last_feed_id), 0);
     CREATE INDEX applied_messages_at ON applied_messages (at);
+    ALTER TABLE people ADD COLUMN manager_id TEXT;
+    ALTER TABLE people ADD COLUMN manager_pending INTEGER NOT NULL DEFAULT 0;
+    UPDATE people SET manager_id = json_extract(data, '$.manager');
+    UPDATE people SET manager_pending = 1
+     WHERE manager_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM people m WHERE m.tenant_id = people.tenant_id AND m.external_id = people.manager_id);
+    CREATE INDEX people_manager_pending ON people (tenant_id, manager_id) WHERE manager_pending = 1;
     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     ",
 ];
