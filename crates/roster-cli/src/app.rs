@@ -223,6 +223,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 max_queue_depth: settings.max_queue_depth,
                 max_records: settings.max_records_per_request,
                 max_clock_skew: Duration::from_secs(settings.max_clock_skew_secs),
+                ..IngestConfig::default()
             },
         )),
         directory,

@@ -83,11 +83,19 @@ pub struct IngestConfig {
     /// may be. Later ones are refused: a time-zone bug or a typo (2099) would
     /// otherwise make every later update of the person stale.
     pub max_clock_skew: Duration,
+    /// How often a streamed upload tells the directory it is alive (the
+    /// stall sweep fails an upload without progress for `upload_stall_secs`).
+    pub progress_every: Duration,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_queue_depth: 1_000_000, max_records: 100_000, max_clock_skew: Duration::from_secs(86_400) }
+        Self {
+            max_queue_depth: 1_000_000,
+            max_records: 100_000,
+            max_clock_skew: Duration::from_secs(86_400),
+            progress_every: Duration::from_secs(30),
+        }
     }
 }
 
@@ -139,10 +147,6 @@ fn message(
         delay: Duration::ZERO,
     }
 }
-
-/// How often a streamed upload tells the directory it is alive (the stall
-/// sweep fails an upload without progress for `upload_stall_secs`).
-const TOUCH_EVERY: Duration = Duration::from_secs(30);
 
 /// How long a measured queue depth is trusted: the stats cost a query, and
 /// back-pressure only needs to be roughly right.
@@ -254,7 +258,7 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
-        let skew = self.config.max_clock_skew;
+        let (skew, progress_every) = (self.config.max_clock_skew, self.config.progress_every);
         let (directory, queue, clock, s) =
             (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let streamed = tokio::task::spawn_blocking(move || {
@@ -264,7 +268,8 @@ impl Ingest {
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
             };
-            stream_csv(&ports, &s, feed_id, mode, now, skew, input, &profile)
+            let limits = StreamLimits { skew, progress_every };
+            stream_csv(&ports, &s, feed_id, mode, now, limits, input, &profile)
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
@@ -479,6 +484,13 @@ struct StreamTally {
     warnings: Vec<String>,
 }
 
+/// The settings a streamed upload checks as it goes.
+#[derive(Clone, Copy)]
+struct StreamLimits {
+    skew: Duration,
+    progress_every: Duration,
+}
+
 /// What a streamed upload talks to from its blocking thread.
 struct StreamPorts<'a> {
     rt: &'a tokio::runtime::Handle,
@@ -508,10 +520,11 @@ fn stream_csv(
     feed_id: FeedId,
     mode: FeedMode,
     now: Timestamp,
-    skew: Duration,
+    limits: StreamLimits,
     input: impl std::io::Read,
     profile: &MappingProfile,
 ) -> Result<StreamTally, IngestError> {
+    let StreamLimits { skew, progress_every } = limits;
     let mut reader = CsvFeedReader::new(input, profile)?;
     let warnings = reader.warnings().to_vec();
     // Duplicates within the feed are refused by a 128-bit fingerprint of each
@@ -540,7 +553,7 @@ fn stream_csv(
     // once the stall sweep has failed it, the upload stops here.
     let mut touched = Instant::now();
     let touch = |touched: &mut Instant| -> Result<(), IngestError> {
-        if touched.elapsed() >= TOUCH_EVERY {
+        if touched.elapsed() >= progress_every {
             ports.rt.block_on(ports.directory.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
             *touched = Instant::now();
         }

@@ -815,3 +815,91 @@ async fn a_record_dated_far_ahead_is_refused_and_still_a_snapshot_member() {
     assert_eq!(receipt.rejected[0].errors[0].path, "meta.lastModified");
     assert!(receipt.rejected[0].errors[0].message.contains("ahead of the server's clock"));
 }
+
+/// A CSV body that arrives when the test says so: each `send` is one read.
+struct GatedCsv {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl std::io::Read for GatedCsv {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pending.is_empty() {
+            match self.rx.recv() {
+                Ok(bytes) => self.pending = bytes,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn a_slow_upload_is_kept_alive_by_its_progress_and_a_failed_one_is_never_acknowledged() {
+    let w = world().await;
+    let ingest = Arc::new(Ingest::new(
+        w.directory.clone(),
+        w.queue.clone(),
+        Arc::new(w.clock.clone()),
+        IngestConfig { progress_every: Duration::ZERO, ..IngestConfig::default() },
+    ));
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig { stall_timeout: Duration::from_secs(3600), ..Default::default() },
+    );
+    let upload = |rx| {
+        let (ingest, sub) = (Arc::clone(&ingest), w.sub());
+        tokio::spawn(async move {
+            ingest.submit_csv_stream(&sub, FeedMode::Delta, GatedCsv { rx, pending: Vec::new() }).await
+        })
+    };
+    let receiving = || async {
+        let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap().items;
+        feeds.into_iter().find(|f| f.status == FeedStatus::Receiving)
+    };
+    let wait_until = |what: &'static str, done: Box<dyn Fn(&Feed) -> bool + Send>| {
+        let w = &w;
+        async move {
+            for _ in 0..200 {
+                let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap().items;
+                if feeds.iter().any(|f| done(f)) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("{what} never happened");
+        }
+    };
+
+    // Alive: a row two hours after the last keeps the upload from the sweep.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let alive = upload(rx);
+    tx.send(b"externalId\nE1\nE2\n".to_vec()).unwrap();
+    wait_until("the upload started", Box::new(|f| f.status == FeedStatus::Receiving)).await;
+    w.clock.advance_millis(2 * 3_600_000);
+    let at = w.clock.now();
+    tx.send(b"E3\nE4\n".to_vec()).unwrap();
+    wait_until("progress", Box::new(move |f| f.updated_at >= at)).await;
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 0, "progress keeps it alive");
+    drop(tx);
+    let receipt = alive.await.unwrap().expect("acknowledged");
+    assert_eq!(receipt.accepted, 4);
+    assert!(receiving().await.is_none());
+
+    // Stalled: the sweep fails it; the rows that come after cannot revive
+    // it, and the client gets an error, not a 202.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stalled = upload(rx);
+    tx.send(b"externalId\nE5\n".to_vec()).unwrap();
+    wait_until("the second upload started", Box::new(|f| f.status == FeedStatus::Receiving)).await;
+    w.clock.advance_millis(2 * 3_600_000);
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
+    tx.send(b"E6\n".to_vec()).unwrap();
+    drop(tx);
+    let err = stalled.await.unwrap().expect_err("a failed feed is never acknowledged");
+    assert!(err.to_string().contains("no longer being received"), "{err}");
+}
