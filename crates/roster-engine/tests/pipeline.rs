@@ -866,7 +866,7 @@ async fn a_slow_upload_is_kept_alive_by_its_progress_and_a_failed_one_is_never_a
         async move {
             for _ in 0..200 {
                 let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap().items;
-                if feeds.iter().any(|f| done(f)) {
+                if feeds.iter().any(&done) {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
