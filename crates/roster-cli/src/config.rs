@@ -59,8 +59,22 @@ pub struct Settings {
     /// (e.g. behind a TLS-terminating load balancer in a private network).
     pub allow_insecure_http: bool,
     /// Most records in one request held in memory (JSON, SCIM, a small CSV);
-    /// a streamed CSV is bounded by `upload_limit` instead.
+    /// a streamed CSV is bounded by `max_streamed_records` instead.
     pub max_records_per_request: usize,
+    /// Most rows in one streamed CSV upload (its duplicate check keeps 24–48
+    /// bytes a row while it streams); more fails the upload with `413`.
+    pub max_streamed_records: usize,
+    /// Most CSV uploads streaming at once on this node; more is `503`.
+    pub max_streaming_uploads: usize,
+    /// Most CSV uploads one tenant may stream at once; more is `429`.
+    pub max_streaming_uploads_per_tenant: usize,
+    /// Seconds a streamed upload may send no bytes before it fails (`408`).
+    pub upload_idle_secs: u64,
+    /// Most bytes of request bodies read whole held at once; more is `503`.
+    pub max_body_bytes_in_flight: u64,
+    /// Most of those one tenant may hold at once; more is `429`. At least
+    /// `body_limit`.
+    pub max_body_bytes_in_flight_per_tenant: u64,
     /// Seconds an ordinary request may take, body included (`408` past it).
     pub request_timeout_secs: u64,
     /// Seconds a request to `/integrations/hr-feed` may take: a large CSV
@@ -198,6 +212,8 @@ impl Default for Settings {
     fn default() -> Self {
         // The consumer's defaults are the engine's, stated once.
         let consumer = roster_engine::ConsumerConfig::default();
+        let ingest = roster_engine::IngestConfig::default();
+        let server = roster_server::ServerConfig::default();
         Self {
             data_dir: PathBuf::from("roster-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -221,6 +237,12 @@ impl Default for Settings {
             tls_key: None,
             allow_insecure_http: false,
             max_records_per_request: 100_000,
+            max_streamed_records: ingest.max_streamed_records,
+            max_streaming_uploads: server.max_streaming_uploads,
+            max_streaming_uploads_per_tenant: server.max_streaming_uploads_per_tenant,
+            upload_idle_secs: server.upload_idle_timeout.as_secs(),
+            max_body_bytes_in_flight: server.max_body_bytes_in_flight,
+            max_body_bytes_in_flight_per_tenant: server.max_body_bytes_in_flight_per_tenant,
             request_timeout_secs: 60,
             upload_timeout_secs: 4 * 3600,
             header_read_timeout_secs: 30,
@@ -271,6 +293,25 @@ impl Settings {
         {
             anyhow::bail!(
                 "request_timeout_secs, upload_timeout_secs and header_read_timeout_secs must be at least 1"
+            );
+        }
+        if self.max_streaming_uploads == 0
+            || self.max_streaming_uploads_per_tenant == 0
+            || self.upload_idle_secs == 0
+            || self.max_streamed_records == 0
+        {
+            anyhow::bail!(
+                "max_streaming_uploads, max_streaming_uploads_per_tenant, upload_idle_secs and max_streamed_records must be at least 1"
+            );
+        }
+        if self.max_body_bytes_in_flight_per_tenant < self.body_limit as u64
+            || self.max_body_bytes_in_flight < self.max_body_bytes_in_flight_per_tenant
+        {
+            anyhow::bail!(
+                "max_body_bytes_in_flight_per_tenant ({}) must be at least body_limit ({}), and max_body_bytes_in_flight ({}) at least max_body_bytes_in_flight_per_tenant",
+                self.max_body_bytes_in_flight_per_tenant,
+                self.body_limit,
+                self.max_body_bytes_in_flight
             );
         }
         if self.max_header_bytes < 8192 {

@@ -70,6 +70,10 @@ pub enum IngestError {
         "the feed has {received} records; at most {limit} are accepted per request: split it, or send a CSV file (streamed)"
     )]
     TooManyRecords { received: usize, limit: usize },
+    /// A streamed upload went past the most rows one may have: reading
+    /// stopped there and the feed failed.
+    #[error("the upload has more than {limit} rows, the most one upload may have; the feed failed")]
+    TooManyRows { limit: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -77,13 +81,16 @@ pub struct IngestConfig {
     /// Refuse submissions while the queue holds more messages than this.
     pub max_queue_depth: u64,
     /// Most records one request held in memory may carry (JSON, SCIM, a
-    /// small CSV); a streamed CSV upload is bounded by its size instead.
+    /// small CSV); a streamed CSV upload is bounded by `max_streamed_records`.
     pub max_records: usize,
+    /// Most rows one streamed CSV upload may have: its duplicate check keeps
+    /// 24–48 bytes a row for as long as it streams.
+    pub max_streamed_records: usize,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_queue_depth: 1_000_000, max_records: 100_000 }
+        Self { max_queue_depth: 1_000_000, max_records: 100_000, max_streamed_records: 3_000_000 }
     }
 }
 
@@ -126,12 +133,40 @@ fn message(
 /// back-pressure only needs to be roughly right.
 const DEPTH_TTL: Duration = Duration::from_millis(500);
 
+/// The queue depth last measured, and when.
+type DepthCache = Mutex<Option<(Instant, u64)>>;
+
+/// Fails with `Busy` while the queue is over `limit` (measured at most once
+/// per [`DEPTH_TTL`]).
+async fn capacity(queue: &dyn Queue, cache: &DepthCache, limit: u64) -> Result<(), IngestError> {
+    let cached = *cache.lock().expect("depth lock");
+    let depth = match cached {
+        Some((at, depth)) if at.elapsed() < DEPTH_TTL => depth,
+        _ => {
+            let depth = queue.stats().await?.depth();
+            *cache.lock().expect("depth lock") = Some((Instant::now(), depth));
+            depth
+        }
+    };
+    if depth > limit {
+        return Err(IngestError::Busy { depth, limit, retry_after: Duration::from_secs(5) });
+    }
+    Ok(())
+}
+
+/// Keeps the cached depth honest between measurements.
+fn add_depth(cache: &DepthCache, sent: usize) {
+    if let Some((_, depth)) = cache.lock().expect("depth lock").as_mut() {
+        *depth += sent as u64;
+    }
+}
+
 pub struct Ingest {
     directory: Arc<dyn Directory>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
-    depth: Mutex<Option<(Instant, u64)>>,
+    depth: Arc<DepthCache>,
 }
 
 impl Ingest {
@@ -141,25 +176,12 @@ impl Ingest {
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self { directory, queue, clock, config, depth: Mutex::new(None) }
+        Self { directory, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
     }
 
     /// Fails with `Busy` while the queue is over its limit.
     pub async fn check_capacity(&self) -> Result<(), IngestError> {
-        let cached = *self.depth.lock().expect("depth lock");
-        let depth = match cached {
-            Some((at, depth)) if at.elapsed() < DEPTH_TTL => depth,
-            _ => {
-                let depth = self.queue.stats().await?.depth();
-                *self.depth.lock().expect("depth lock") = Some((Instant::now(), depth));
-                depth
-            }
-        };
-        let limit = self.config.max_queue_depth;
-        if depth > limit {
-            return Err(IngestError::Busy { depth, limit, retry_after: Duration::from_secs(5) });
-        }
-        Ok(())
+        capacity(self.queue.as_ref(), &self.depth, self.config.max_queue_depth).await
     }
 
     /// The settings of a submission's source (defaults if never set).
@@ -192,8 +214,9 @@ impl Ingest {
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
         let profile = Self::profile(&self.source_settings(sub.tenant, &sub.source).await?)?;
+        let max = self.config.max_records;
         let parsed =
-            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode))
+            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode, max))
                 .await
                 .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
         self.submit(sub, parsed).await
@@ -234,12 +257,17 @@ impl Ingest {
         let handle = tokio::runtime::Handle::current();
         let (directory, queue, clock, s) =
             (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
-        let streamed = tokio::task::spawn_blocking(move || {
+        let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
+        // Not `spawn_blocking`: the upload lasts as long as its client
+        // takes, and must not hold a thread the store's work needs.
+        let streamed = crate::own_thread::run("roster-upload", move || {
             let ports = StreamPorts {
                 rt: &handle,
                 directory: directory.as_ref(),
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
+                depth: &depth,
+                config: &config,
             };
             stream_csv(&ports, &s, feed_id, mode, now, input, &profile)
         })
@@ -260,9 +288,6 @@ impl Ingest {
             rejections: tally.rejected.clone(),
         };
         self.directory.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
-        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
-            *depth += tally.accepted as u64;
-        }
         telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
@@ -302,7 +327,8 @@ impl Ingest {
         body: Bytes,
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
-        let mut parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body))
+        let max = self.config.max_records;
+        let mut parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body, max))
             .await
             .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
         if let Some(mode) = mode {
@@ -407,10 +433,7 @@ impl Ingest {
             // just never reconciled. The client, told of the error, resends.
             self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
         }
-        // Keep the cached depth honest between measurements.
-        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
-            *depth += accepted as u64;
-        }
+        add_depth(&self.depth, accepted);
         telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
             received, accepted, rejected = feed.rejected.len(), "feed accepted");
@@ -447,6 +470,9 @@ struct StreamPorts<'a> {
     directory: &'a dyn Directory,
     queue: &'a dyn Queue,
     clock: &'a dyn Clock,
+    /// Back-pressure is checked before each chunk, not only at the start.
+    depth: &'a DepthCache,
+    config: &'a IngestConfig,
 }
 
 /// The first 128 bits of an external id's SHA-256: two ids of one feed
@@ -490,7 +516,9 @@ fn stream_csv(
                     ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
+                    capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
                     let sent = ports.queue.send_batch(std::mem::take(chunk)).await?;
+                    add_depth(ports.depth, sent.sent);
                     telemetry::messages_sent(&sub.tenant.to_string(), sent.sent);
                 }
                 Ok(())
@@ -499,6 +527,9 @@ fn stream_csv(
     for record in &mut reader {
         let record = record?;
         tally.received += 1;
+        if tally.received > ports.config.max_streamed_records {
+            return Err(IngestError::TooManyRows { limit: ports.config.max_streamed_records });
+        }
         let (index, row) = (record.index, record.row);
         let reject = |tally: &mut StreamTally, errors: Vec<FieldError>| {
             if tally.rejected.len() < MAX_REPORTED_REJECTIONS {
@@ -534,7 +565,9 @@ fn stream_csv(
                 reject(&mut tally, errors);
             }
         }
-        if chunk.len() >= STREAM_CHUNK {
+        // Members on their own count too: rows rejected by the thousand add
+        // members but no messages.
+        if chunk.len() >= STREAM_CHUNK || members.len() >= STREAM_CHUNK {
             flush(&mut chunk, &mut members)?;
         }
     }
