@@ -1,7 +1,7 @@
 //! Resource bounds over the real app (issue 14): streamed uploads have a
 //! budget per tenant and per node and an idle timeout, and never hold the
 //! threads the store's work needs; bodies read whole have a budget of bytes
-//! and records.
+//! and records; mapping profiles have a size limit.
 
 mod support;
 
@@ -241,4 +241,38 @@ async fn an_in_memory_csv_past_the_record_cap_is_refused_without_parsing_it_all(
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("more than 1000 records") && detail.contains("at most 1000"), "{detail}");
     assert!(feeds(&app, &app.key).await.is_empty(), "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_mapping_profile_has_a_size_limit_far_below_the_body_limit() {
+    let app = spawn_app_with(|_| {}).await;
+    // A valid profile, only too large: thousands of custom attributes.
+    let mut fields = serde_json::Map::new();
+    fields.insert("externalId".into(), json!({"column": "Employee ID"}));
+    for i in 0..3000 {
+        fields.insert(format!("customAttributes.c{i}"), json!({"column": format!("Column {i}")}));
+    }
+    let big = json!({"fields": fields});
+    let profile: roster_core::MappingProfile = serde_json::from_value(big.clone()).unwrap();
+    assert!(profile.validate().is_ok(), "valid, only large");
+    assert!(serde_json::to_vec(&big).unwrap().len() > 64 * 1024);
+
+    for res in [
+        app.put_json("/v1/sources/hr", &json!({"mapping": big})).await,
+        app.put_json("/v1/sources/hr/mapping", &big).await,
+    ] {
+        assert_eq!(res.status(), 413);
+        let problem: Value = res.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("`mapping`"), "{problem}");
+    }
+    // A body far over the limit is not read on.
+    let huge = json!({"mapping": {"fields": {"externalId": {"column": "x".repeat(2 * 1024 * 1024)}}}});
+    let res = app.put_json("/v1/sources/hr", &huge).await;
+    assert_eq!(res.status(), 413);
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("`mapping`"), "{problem}");
+    assert_eq!(app.get("/v1/sources/hr/mapping").await.status(), 404, "nothing was stored");
+    // An ordinary profile is stored as before.
+    let small = json!({"fields": {"externalId": {"column": "Employee ID"}}});
+    assert_eq!(app.put_json("/v1/sources/hr/mapping", &small).await.status(), 200);
 }

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Too many records in one request (the detail says how to send them).
     #[error("{0}")]
     TooManyRecords(String),
+    /// A part of the request is over its own size limit (the detail names it).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
     /// The node's share of something all tenants use (streamed uploads,
@@ -77,7 +80,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
             }
-            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) => {
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) | ApiError::TooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large")
             }
             ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
