@@ -600,6 +600,32 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
     }
 
     #[test]
+    fn resource_bounds_have_documented_defaults_and_are_checked_at_start() {
+        let d = Settings::default();
+        assert_eq!((d.max_streaming_uploads, d.max_streaming_uploads_per_tenant), (16, 4));
+        assert_eq!((d.upload_idle_secs, d.max_streamed_records), (60, 3_000_000));
+        assert_eq!(
+            (d.max_body_bytes_in_flight, d.max_body_bytes_in_flight_per_tenant),
+            (256 << 20, 64 << 20)
+        );
+        d.validate().unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "max_streaming_uploads = 2\nupload_idle_secs = 5\nmax_streamed_records = 10\n")
+            .unwrap();
+        let s = Settings::from_file(&file).unwrap();
+        assert_eq!((s.max_streaming_uploads, s.upload_idle_secs, s.max_streamed_records), (2, 5, 10));
+
+        let share_below_a_body =
+            Settings { max_body_bytes_in_flight_per_tenant: 1024, ..Settings::default() };
+        let err = format!("{:#}", share_below_a_body.validate().unwrap_err());
+        assert!(err.contains("must be at least body_limit"), "{err}");
+        let no_uploads = Settings { max_streaming_uploads: 0, ..Settings::default() };
+        assert!(no_uploads.validate().is_err());
+    }
+
+    #[test]
     fn a_bad_alarm_rule_is_a_start_up_error_naming_rule_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
