@@ -276,3 +276,23 @@ async fn a_mapping_profile_has_a_size_limit_far_below_the_body_limit() {
     let small = json!({"fields": {"externalId": {"column": "Employee ID"}}});
     assert_eq!(app.put_json("/v1/sources/hr/mapping", &small).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_idempotent_replay_reads_no_more_than_the_first_request_could_have() {
+    let app = spawn_app_with(|s| s.body_limit = 64 * 1024).await;
+    let post = |body: String| {
+        app.http
+            .post(app.url("/integrations/hr-feed"))
+            .bearer_auth(&app.key)
+            .header("idempotency-key", "nightly-1")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(json!({"records": [{"externalId": "E1"}]}).to_string()).await.unwrap().status(), 202);
+    // A JSON body past the body limit could never have been the first
+    // request: it is refused as too large, not read to the upload limit.
+    let big = format!("{{\"records\": [{}]}}", vec!["{}"; 100_000].join(","));
+    let res = post(big).await.unwrap();
+    assert_eq!(res.status(), 413);
+}

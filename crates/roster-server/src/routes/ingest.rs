@@ -152,7 +152,7 @@ pub async fn hr_feed(
             "a request with this Idempotency-Key is still being processed; retry later".into(),
         )),
         IdempotencyClaim::Completed { fingerprint, status, body, location } => {
-            drain(&state, req, &fp).await?;
+            drain(&state, format, req, &fp).await?;
             if finish(&fp) != fingerprint {
                 return Err(ApiError::Unprocessable {
                     detail: "this Idempotency-Key was used for a different request; use a new key".into(),
@@ -440,9 +440,12 @@ fn stream(
     tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)))
 }
 
-/// Reads (and hashes) a body only to compare it with the first request's.
-async fn drain(state: &AppState, req: Request, fp: &Fingerprint) -> Result<(), ApiError> {
-    let limit = state.config.upload_limit;
+/// Reads (and hashes) a body only to compare it with the first request's:
+/// up to the limit the first could have had (only a CSV streams past the
+/// body limit).
+async fn drain(state: &AppState, format: Format, req: Request, fp: &Fingerprint) -> Result<(), ApiError> {
+    let limit =
+        if format == Format::Csv { state.config.upload_limit } else { state.config.body_limit as u64 };
     let mut seen = 0u64;
     let mut chunks = req.into_body().into_data_stream();
     while let Some(chunk) = chunks.next().await {
