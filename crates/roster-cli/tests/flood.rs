@@ -207,7 +207,7 @@ async fn a_flooding_tenant_leaves_another_tenants_requests_answered() {
         );
     }
     assert!(failures.is_empty(), "the other tenant was refused or timed out: {failures:?}");
-    assert!(latencies.len() >= 50, "only {} requests in {FLOOD:?}", latencies.len());
+    assert!(latencies.len() >= 20, "only {} requests in {FLOOD:?}", latencies.len());
     // The flood met the bounds rather than the server's limits.
     let saw = |what: &str| outcomes.keys().any(|k| k.contains(what));
     assert!(saw("slow upload: 429 (upload budget)"), "uploads past the tenant's share: {outcomes:?}");
