@@ -370,7 +370,11 @@ impl Settings {
             queue,
             rate_limit_per_sec,
             request_timeout_secs,
-            upload_timeout_secs
+            upload_timeout_secs,
+            max_streaming_uploads,
+            max_streaming_uploads_per_tenant,
+            upload_idle_secs,
+            max_body_bytes_in_flight
         );
         macro_rules! overlay_option {
             ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
@@ -466,6 +470,19 @@ pub struct ServeArgs {
     /// Seconds an upload to /integrations/hr-feed may take [default: 14400].
     #[arg(long, env = "ROSTER_UPLOAD_TIMEOUT_SECS")]
     pub upload_timeout_secs: Option<u64>,
+    /// CSV uploads streaming at once on this node; more is 503 [default: 16].
+    #[arg(long, env = "ROSTER_MAX_STREAMING_UPLOADS")]
+    pub max_streaming_uploads: Option<usize>,
+    /// CSV uploads one tenant may stream at once; more is 429 [default: 4].
+    #[arg(long, env = "ROSTER_MAX_STREAMING_UPLOADS_PER_TENANT")]
+    pub max_streaming_uploads_per_tenant: Option<usize>,
+    /// Seconds a streamed upload may send nothing before it fails [default: 60].
+    #[arg(long, env = "ROSTER_UPLOAD_IDLE_SECS")]
+    pub upload_idle_secs: Option<u64>,
+    /// Bytes of request bodies read whole held at once; more is 503
+    /// [default: 268435456 (256 MiB)].
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES_IN_FLIGHT")]
+    pub max_body_bytes_in_flight: Option<u64>,
     /// Bearer token Prometheus sends to /metrics (better in the environment
     /// or the config file than on a command line).
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
@@ -616,6 +633,10 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
             .unwrap();
         let s = Settings::from_file(&file).unwrap();
         assert_eq!((s.max_streaming_uploads, s.upload_idle_secs, s.max_streamed_records), (2, 5, 10));
+        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let serve = ServeArgs { max_streaming_uploads: Some(8), ..Default::default() };
+        let s = Settings::resolve(&global, &serve).unwrap();
+        assert_eq!((s.max_streaming_uploads, s.upload_idle_secs), (8, 5), "the flag wins over the file");
 
         let share_below_a_body =
             Settings { max_body_bytes_in_flight_per_tenant: 1024, ..Settings::default() };
