@@ -20,7 +20,7 @@ use roster_notify::{
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
-use roster_server::{AppState, ServerConfig};
+use roster_server::{AppState, Budgets, ServerConfig};
 use roster_store::{Directory, SqliteDirectory};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -214,6 +214,23 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .context("invalid [[jwt_issuers]] in the configuration")?;
         Some(Arc::new(verifier))
     };
+    let config = ServerConfig {
+        body_limit: settings.body_limit,
+        upload_limit: settings.upload_limit,
+        hsts: settings.tls_cert.is_some(),
+        request_timeout: Duration::from_secs(settings.request_timeout_secs),
+        upload_timeout: Duration::from_secs(settings.upload_timeout_secs),
+        header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+        max_header_bytes: settings.max_header_bytes,
+        metrics_token: settings.metrics_token.clone(),
+        allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
+        allow_private_endpoints: settings.outbox.allow_private_endpoints,
+        max_streaming_uploads: settings.max_streaming_uploads,
+        max_streaming_uploads_per_tenant: settings.max_streaming_uploads_per_tenant,
+        upload_idle_timeout: Duration::from_secs(settings.upload_idle_secs),
+        max_body_bytes_in_flight: settings.max_body_bytes_in_flight,
+        max_body_bytes_in_flight_per_tenant: settings.max_body_bytes_in_flight_per_tenant,
+    };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
             Arc::clone(&directory),
@@ -223,24 +240,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 max_queue_depth: settings.max_queue_depth,
                 max_records: settings.max_records_per_request,
                 max_clock_skew: Duration::from_secs(settings.max_clock_skew_secs),
+                max_streamed_records: settings.max_streamed_records,
                 ..IngestConfig::default()
             },
         )),
         directory,
         queue,
         clock,
-        config: ServerConfig {
-            body_limit: settings.body_limit,
-            upload_limit: settings.upload_limit,
-            hsts: settings.tls_cert.is_some(),
-            request_timeout: Duration::from_secs(settings.request_timeout_secs),
-            upload_timeout: Duration::from_secs(settings.upload_timeout_secs),
-            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
-            max_header_bytes: settings.max_header_bytes,
-            metrics_token: settings.metrics_token.clone(),
-            allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
-            allow_private_endpoints: settings.outbox.allow_private_endpoints,
-        },
+        budgets: Budgets::new(&config),
+        config,
         limiter: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.rate_limit_per_sec,
             burst: settings.rate_limit_burst,

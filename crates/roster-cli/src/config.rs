@@ -59,12 +59,26 @@ pub struct Settings {
     /// (e.g. behind a TLS-terminating load balancer in a private network).
     pub allow_insecure_http: bool,
     /// Most records in one request held in memory (JSON, SCIM, a small CSV);
-    /// a streamed CSV is bounded by `upload_limit` instead.
+    /// a streamed CSV is bounded by `max_streamed_records` instead.
     pub max_records_per_request: usize,
     /// Seconds a record's `meta.lastModified` may be ahead of this server's
     /// clock; later is refused (field error) so a clock or time-zone bug
     /// cannot freeze a person.
     pub max_clock_skew_secs: u64,
+    /// Most rows in one streamed CSV upload (its duplicate check keeps 24–48
+    /// bytes a row while it streams); more fails the upload with `413`.
+    pub max_streamed_records: usize,
+    /// Most CSV uploads streaming at once on this node; more is `503`.
+    pub max_streaming_uploads: usize,
+    /// Most CSV uploads one tenant may stream at once; more is `429`.
+    pub max_streaming_uploads_per_tenant: usize,
+    /// Seconds a streamed upload may send no bytes before it fails (`408`).
+    pub upload_idle_secs: u64,
+    /// Most bytes of request bodies read whole held at once; more is `503`.
+    pub max_body_bytes_in_flight: u64,
+    /// Most of those one tenant may hold at once; more is `429`. At least
+    /// `body_limit`.
+    pub max_body_bytes_in_flight_per_tenant: u64,
     /// Seconds an ordinary request may take, body included (`408` past it).
     pub request_timeout_secs: u64,
     /// Seconds a request to `/integrations/hr-feed` may take: a large CSV
@@ -202,6 +216,8 @@ impl Default for Settings {
     fn default() -> Self {
         // The consumer's defaults are the engine's, stated once.
         let consumer = roster_engine::ConsumerConfig::default();
+        let ingest = roster_engine::IngestConfig::default();
+        let server = roster_server::ServerConfig::default();
         Self {
             data_dir: PathBuf::from("roster-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -226,6 +242,12 @@ impl Default for Settings {
             allow_insecure_http: false,
             max_records_per_request: 100_000,
             max_clock_skew_secs: 86_400,
+            max_streamed_records: ingest.max_streamed_records,
+            max_streaming_uploads: server.max_streaming_uploads,
+            max_streaming_uploads_per_tenant: server.max_streaming_uploads_per_tenant,
+            upload_idle_secs: server.upload_idle_timeout.as_secs(),
+            max_body_bytes_in_flight: server.max_body_bytes_in_flight,
+            max_body_bytes_in_flight_per_tenant: server.max_body_bytes_in_flight_per_tenant,
             request_timeout_secs: 60,
             upload_timeout_secs: 4 * 3600,
             header_read_timeout_secs: 30,
@@ -276,6 +298,25 @@ impl Settings {
         {
             anyhow::bail!(
                 "request_timeout_secs, upload_timeout_secs and header_read_timeout_secs must be at least 1"
+            );
+        }
+        if self.max_streaming_uploads == 0
+            || self.max_streaming_uploads_per_tenant == 0
+            || self.upload_idle_secs == 0
+            || self.max_streamed_records == 0
+        {
+            anyhow::bail!(
+                "max_streaming_uploads, max_streaming_uploads_per_tenant, upload_idle_secs and max_streamed_records must be at least 1"
+            );
+        }
+        if self.max_body_bytes_in_flight_per_tenant < self.body_limit as u64
+            || self.max_body_bytes_in_flight < self.max_body_bytes_in_flight_per_tenant
+        {
+            anyhow::bail!(
+                "max_body_bytes_in_flight_per_tenant ({}) must be at least body_limit ({}), and max_body_bytes_in_flight ({}) at least max_body_bytes_in_flight_per_tenant",
+                self.max_body_bytes_in_flight_per_tenant,
+                self.body_limit,
+                self.max_body_bytes_in_flight
             );
         }
         if self.max_header_bytes < 8192 {
@@ -334,7 +375,11 @@ impl Settings {
             queue,
             rate_limit_per_sec,
             request_timeout_secs,
-            upload_timeout_secs
+            upload_timeout_secs,
+            max_streaming_uploads,
+            max_streaming_uploads_per_tenant,
+            upload_idle_secs,
+            max_body_bytes_in_flight
         );
         macro_rules! overlay_option {
             ($($field:ident),*) => { $( if serve.$field.is_some() { s.$field = serve.$field.clone(); } )* };
@@ -430,6 +475,19 @@ pub struct ServeArgs {
     /// Seconds an upload to /integrations/hr-feed may take [default: 14400].
     #[arg(long, env = "ROSTER_UPLOAD_TIMEOUT_SECS")]
     pub upload_timeout_secs: Option<u64>,
+    /// CSV uploads streaming at once on this node; more is 503 [default: 16].
+    #[arg(long, env = "ROSTER_MAX_STREAMING_UPLOADS")]
+    pub max_streaming_uploads: Option<usize>,
+    /// CSV uploads one tenant may stream at once; more is 429 [default: 4].
+    #[arg(long, env = "ROSTER_MAX_STREAMING_UPLOADS_PER_TENANT")]
+    pub max_streaming_uploads_per_tenant: Option<usize>,
+    /// Seconds a streamed upload may send nothing before it fails [default: 60].
+    #[arg(long, env = "ROSTER_UPLOAD_IDLE_SECS")]
+    pub upload_idle_secs: Option<u64>,
+    /// Bytes of request bodies read whole held at once; more is 503
+    /// [default: 268435456 (256 MiB)].
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES_IN_FLIGHT")]
+    pub max_body_bytes_in_flight: Option<u64>,
     /// Bearer token Prometheus sends to /metrics (better in the environment
     /// or the config file than on a command line).
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
@@ -561,6 +619,36 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
             err.contains("jwt_issuers[0] (https://id.example.com): scope_map: `write` is not a scope"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn resource_bounds_have_documented_defaults_and_are_checked_at_start() {
+        let d = Settings::default();
+        assert_eq!((d.max_streaming_uploads, d.max_streaming_uploads_per_tenant), (16, 4));
+        assert_eq!((d.upload_idle_secs, d.max_streamed_records), (60, 3_000_000));
+        assert_eq!(
+            (d.max_body_bytes_in_flight, d.max_body_bytes_in_flight_per_tenant),
+            (256 << 20, 64 << 20)
+        );
+        d.validate().unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "max_streaming_uploads = 2\nupload_idle_secs = 5\nmax_streamed_records = 10\n")
+            .unwrap();
+        let s = Settings::from_file(&file).unwrap();
+        assert_eq!((s.max_streaming_uploads, s.upload_idle_secs, s.max_streamed_records), (2, 5, 10));
+        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let serve = ServeArgs { max_streaming_uploads: Some(8), ..Default::default() };
+        let s = Settings::resolve(&global, &serve).unwrap();
+        assert_eq!((s.max_streaming_uploads, s.upload_idle_secs), (8, 5), "the flag wins over the file");
+
+        let share_below_a_body =
+            Settings { max_body_bytes_in_flight_per_tenant: 1024, ..Settings::default() };
+        let err = format!("{:#}", share_below_a_body.validate().unwrap_err());
+        assert!(err.contains("must be at least body_limit"), "{err}");
+        let no_uploads = Settings { max_streaming_uploads: 0, ..Settings::default() };
+        assert!(no_uploads.validate().is_err());
     }
 
     #[test]

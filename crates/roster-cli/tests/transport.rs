@@ -102,7 +102,7 @@ async fn a_request_over_the_record_limit_is_refused_whole() {
     assert_eq!(res.status(), 413);
     let problem: serde_json::Value = res.json().await.unwrap();
     let detail = problem["detail"].as_str().unwrap();
-    assert!(detail.contains("4 records") && detail.contains("at most 3"), "{detail}");
+    assert!(detail.contains("more than 3 records") && detail.contains("at most 3"), "{detail}");
     assert!(app.get_json("/v1/feeds").await["items"].as_array().unwrap().is_empty(), "nothing was stored");
     let res = app.post_feed(&serde_json::json!({"records": records[..3]})).await;
     assert_eq!(res.status(), 202, "at the limit is fine");

@@ -70,6 +70,10 @@ pub enum IngestError {
         "the feed has {received} records; at most {limit} are accepted per request: split it, or send a CSV file (streamed)"
     )]
     TooManyRecords { received: usize, limit: usize },
+    /// A streamed upload went past the most rows one may have: reading
+    /// stopped there and the feed failed.
+    #[error("the upload has more than {limit} rows, the most one upload may have; the feed failed")]
+    TooManyRows { limit: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +81,7 @@ pub struct IngestConfig {
     /// Refuse submissions while the queue holds more messages than this.
     pub max_queue_depth: u64,
     /// Most records one request held in memory may carry (JSON, SCIM, a
-    /// small CSV); a streamed CSV upload is bounded by its size instead.
+    /// small CSV); a streamed CSV upload is bounded by `max_streamed_records`.
     pub max_records: usize,
     /// How far ahead of this server's clock a record's `meta.lastModified`
     /// may be. Later ones are refused: a time-zone bug or a typo (2099) would
@@ -86,6 +90,9 @@ pub struct IngestConfig {
     /// How often a streamed upload tells the directory it is alive (the
     /// stall sweep fails an upload without progress for `upload_stall_secs`).
     pub progress_every: Duration,
+    /// Most rows one streamed CSV upload may have: its duplicate check keeps
+    /// 24–48 bytes a row for as long as it streams.
+    pub max_streamed_records: usize,
 }
 
 impl Default for IngestConfig {
@@ -95,6 +102,7 @@ impl Default for IngestConfig {
             max_records: 100_000,
             max_clock_skew: Duration::from_secs(86_400),
             progress_every: Duration::from_secs(30),
+            max_streamed_records: 3_000_000,
         }
     }
 }
@@ -152,12 +160,40 @@ fn message(
 /// back-pressure only needs to be roughly right.
 const DEPTH_TTL: Duration = Duration::from_millis(500);
 
+/// The queue depth last measured, and when.
+type DepthCache = Mutex<Option<(Instant, u64)>>;
+
+/// Fails with `Busy` while the queue is over `limit` (measured at most once
+/// per [`DEPTH_TTL`]).
+async fn capacity(queue: &dyn Queue, cache: &DepthCache, limit: u64) -> Result<(), IngestError> {
+    let cached = *cache.lock().expect("depth lock");
+    let depth = match cached {
+        Some((at, depth)) if at.elapsed() < DEPTH_TTL => depth,
+        _ => {
+            let depth = queue.stats().await?.depth();
+            *cache.lock().expect("depth lock") = Some((Instant::now(), depth));
+            depth
+        }
+    };
+    if depth > limit {
+        return Err(IngestError::Busy { depth, limit, retry_after: Duration::from_secs(5) });
+    }
+    Ok(())
+}
+
+/// Keeps the cached depth honest between measurements.
+fn add_depth(cache: &DepthCache, sent: usize) {
+    if let Some((_, depth)) = cache.lock().expect("depth lock").as_mut() {
+        *depth += sent as u64;
+    }
+}
+
 pub struct Ingest {
     directory: Arc<dyn Directory>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
-    depth: Mutex<Option<(Instant, u64)>>,
+    depth: Arc<DepthCache>,
 }
 
 impl Ingest {
@@ -167,25 +203,12 @@ impl Ingest {
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self { directory, queue, clock, config, depth: Mutex::new(None) }
+        Self { directory, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
     }
 
     /// Fails with `Busy` while the queue is over its limit.
     pub async fn check_capacity(&self) -> Result<(), IngestError> {
-        let cached = *self.depth.lock().expect("depth lock");
-        let depth = match cached {
-            Some((at, depth)) if at.elapsed() < DEPTH_TTL => depth,
-            _ => {
-                let depth = self.queue.stats().await?.depth();
-                *self.depth.lock().expect("depth lock") = Some((Instant::now(), depth));
-                depth
-            }
-        };
-        let limit = self.config.max_queue_depth;
-        if depth > limit {
-            return Err(IngestError::Busy { depth, limit, retry_after: Duration::from_secs(5) });
-        }
-        Ok(())
+        capacity(self.queue.as_ref(), &self.depth, self.config.max_queue_depth).await
     }
 
     /// The settings of a submission's source (defaults if never set).
@@ -218,8 +241,9 @@ impl Ingest {
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
         let profile = Self::profile(&self.source_settings(sub.tenant, &sub.source).await?)?;
+        let max = self.config.max_records;
         let parsed =
-            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode))
+            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode, max))
                 .await
                 .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
         self.submit(sub, parsed).await
@@ -258,18 +282,21 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
-        let (skew, progress_every) = (self.config.max_clock_skew, self.config.progress_every);
         let (directory, queue, clock, s) =
             (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
-        let streamed = tokio::task::spawn_blocking(move || {
+        let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
+        // Not `spawn_blocking`: the upload lasts as long as its client
+        // takes, and must not hold a thread the store's work needs.
+        let streamed = crate::own_thread::run("roster-upload", move || {
             let ports = StreamPorts {
                 rt: &handle,
                 directory: directory.as_ref(),
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
+                depth: &depth,
+                config: &config,
             };
-            let limits = StreamLimits { skew, progress_every };
-            stream_csv(&ports, &s, feed_id, mode, now, limits, input, &profile)
+            stream_csv(&ports, &s, feed_id, mode, now, input, &profile)
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
@@ -288,9 +315,6 @@ impl Ingest {
             rejections: tally.rejected.clone(),
         };
         self.directory.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
-        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
-            *depth += tally.accepted as u64;
-        }
         telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
@@ -330,7 +354,8 @@ impl Ingest {
         body: Bytes,
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
-        let mut parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body))
+        let max = self.config.max_records;
+        let mut parsed = tokio::task::spawn_blocking(move || roster_formats::json::parse_feed(&body, max))
             .await
             .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
         if let Some(mode) = mode {
@@ -450,10 +475,7 @@ impl Ingest {
         // Queued but unsealed, the feed's records still apply; a snapshot is
         // just never reconciled. The client, told of the error, resends.
         self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
-        // Keep the cached depth honest between measurements.
-        if let Some((_, depth)) = self.depth.lock().expect("depth lock").as_mut() {
-            *depth += accepted as u64;
-        }
+        add_depth(&self.depth, accepted);
         telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
             received, accepted, rejected = feed.rejected.len(), "feed accepted");
@@ -484,19 +506,15 @@ struct StreamTally {
     warnings: Vec<String>,
 }
 
-/// The settings a streamed upload checks as it goes.
-#[derive(Clone, Copy)]
-struct StreamLimits {
-    skew: Duration,
-    progress_every: Duration,
-}
-
 /// What a streamed upload talks to from its blocking thread.
 struct StreamPorts<'a> {
     rt: &'a tokio::runtime::Handle,
     directory: &'a dyn Directory,
     queue: &'a dyn Queue,
     clock: &'a dyn Clock,
+    /// Back-pressure is checked before each chunk, not only at the start.
+    depth: &'a DepthCache,
+    config: &'a IngestConfig,
 }
 
 /// The first 128 bits of an external id's SHA-256: two ids of one feed
@@ -513,18 +531,16 @@ fn fingerprint(id: &ExternalId) -> IdFingerprint {
 
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
 /// (a full snapshot lists each chunk's people before queueing it).
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn stream_csv(
     ports: &StreamPorts<'_>,
     sub: &Submission,
     feed_id: FeedId,
     mode: FeedMode,
     now: Timestamp,
-    limits: StreamLimits,
     input: impl std::io::Read,
     profile: &MappingProfile,
 ) -> Result<StreamTally, IngestError> {
-    let StreamLimits { skew, progress_every } = limits;
+    let (skew, progress_every) = (ports.config.max_clock_skew, ports.config.progress_every);
     let mut reader = CsvFeedReader::new(input, profile)?;
     let warnings = reader.warnings().to_vec();
     // Duplicates within the feed are refused by a 128-bit fingerprint of each
@@ -543,7 +559,9 @@ fn stream_csv(
                     ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
+                    capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
                     let sent = ports.queue.send_batch(std::mem::take(chunk)).await?;
+                    add_depth(ports.depth, sent.sent);
                     telemetry::messages_sent(&sub.tenant.to_string(), sent.sent);
                 }
                 Ok(())
@@ -562,6 +580,9 @@ fn stream_csv(
     for record in &mut reader {
         let record = record?;
         tally.received += 1;
+        if tally.received > ports.config.max_streamed_records {
+            return Err(IngestError::TooManyRows { limit: ports.config.max_streamed_records });
+        }
         touch(&mut touched)?;
         let (index, row) = (record.index, record.row);
         let reject = |tally: &mut StreamTally, errors: Vec<FieldError>| {
@@ -610,7 +631,9 @@ fn stream_csv(
                 reject(&mut tally, errors);
             }
         }
-        if chunk.len() >= STREAM_CHUNK {
+        // Members on their own count too: rows rejected by the thousand add
+        // members but no messages.
+        if chunk.len() >= STREAM_CHUNK || members.len() >= STREAM_CHUNK {
             flush(&mut chunk, &mut members)?;
         }
     }

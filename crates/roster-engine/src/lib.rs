@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod dispatch;
 pub mod ingest;
 pub mod outbox;
+mod own_thread;
 pub mod scheduler;
 pub mod telemetry;
 

@@ -1,7 +1,7 @@
 //! The engine over the real SQLite adapters, with time moved by hand.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +41,7 @@ async fn world() -> World {
         inner: real,
         failing: AtomicBool::new(false),
         unavailable_for: AtomicU32::new(0),
+        most_members: AtomicUsize::new(0),
     });
     World { clock, queue, directory: flaky.clone(), flaky, tenant, _dir: dir }
 }
@@ -165,6 +166,65 @@ async fn a_streamed_csv_snapshot_is_queued_in_chunks_and_reconciled_once_sealed(
     assert!(!gone.person.active);
     let kept = w.directory.get_person(w.tenant, &ExternalId::parse("E10").unwrap()).await.unwrap().unwrap();
     assert!(kept.person.active);
+}
+
+fn csv_sub(w: &World) -> Submission {
+    Submission {
+        tenant: w.tenant,
+        source: SourceName::parse("hris").unwrap(),
+        format: "csv",
+        dry_run: false,
+        request_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_snapshot_of_rejected_rows_lists_its_members_in_chunks() {
+    let w = world().await;
+    // Every row is rejected (a bad e-mail) yet names a person the snapshot
+    // must still list: those ids are written as they come, not kept to the end.
+    let mut csv = String::from("externalId,emails\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("E{i},not-an-email\n"));
+    }
+    let receipt = w
+        .ingest(1_000_000)
+        .submit_csv_stream(&csv_sub(&w), FeedMode::Full, std::io::Cursor::new(csv.into_bytes()))
+        .await
+        .unwrap();
+    assert_eq!((receipt.received, receipt.accepted), (10_000, 0));
+    let most = w.flaky.most_members.load(Ordering::SeqCst);
+    assert!(most > 0 && most <= 2_000, "members listed {most} at a time");
+}
+
+#[tokio::test]
+async fn a_streamed_upload_past_its_row_cap_fails() {
+    let w = world().await;
+    let ingest = Ingest::new(
+        w.directory.clone(),
+        w.queue.clone(),
+        Arc::new(w.clock.clone()),
+        IngestConfig { max_streamed_records: 2_500, ..IngestConfig::default() },
+    );
+    let input = CsvRows { n: 10_000, next: 0, pending: Vec::new() };
+    let err = ingest.submit_csv_stream(&csv_sub(&w), FeedMode::Full, input).await.unwrap_err();
+    assert!(matches!(err, IngestError::TooManyRows { limit: 2_500 }), "{err:?}");
+    assert!(err.to_string().contains("more than 2500 rows"), "{err}");
+    let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap();
+    assert_eq!(feeds.items[0].status, FeedStatus::Failed, "the feed failed");
+    assert_eq!(w.queue.stats().await.unwrap().depth(), 2_000, "only the chunk before the cap was queued");
+}
+
+#[tokio::test]
+async fn back_pressure_is_checked_again_while_an_upload_streams() {
+    let w = world().await;
+    let input = CsvRows { n: 10_000, next: 0, pending: Vec::new() };
+    // 2,000 messages a chunk: the third chunk finds 4,000 queued, over 3,000.
+    let err = w.ingest(3_000).submit_csv_stream(&csv_sub(&w), FeedMode::Delta, input).await.unwrap_err();
+    assert!(matches!(err, IngestError::Busy { depth: 4_000, limit: 3_000, .. }), "{err:?}");
+    assert_eq!(w.queue.stats().await.unwrap().depth(), 4_000, "nothing more was queued");
+    let feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap();
+    assert_eq!(feeds.items[0].status, FeedStatus::Failed);
 }
 
 #[tokio::test]
@@ -354,6 +414,8 @@ struct FlakyDirectory {
     inner: Arc<dyn Directory>,
     failing: AtomicBool,
     unavailable_for: AtomicU32,
+    /// The most snapshot members listed in one call.
+    most_members: AtomicUsize,
 }
 
 #[async_trait]
@@ -525,6 +587,7 @@ impl Directory for FlakyDirectory {
         ids: Vec<ExternalId>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.most_members.fetch_max(ids.len(), Ordering::SeqCst);
         self.inner.add_snapshot_members(t, f, ids, now).await
     }
     async fn list_api_keys(&self, t: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {

@@ -158,12 +158,22 @@ impl<R: Read> Iterator for CsvFeedReader<R> {
 
 /// Parses a whole CSV body: every row mapped and validated, duplicate
 /// external ids rejected (with the row of the first), unused columns as
-/// warnings.
-pub fn parse_feed(body: &[u8], profile: &MappingProfile, mode: FeedMode) -> Result<ParsedFeed, FormatError> {
+/// warnings. More than `max_records` data rows is refused as soon as the
+/// first one past it is read: a body of tiny rows would otherwise cost
+/// about 125 bytes of memory per byte before the count could be checked.
+pub fn parse_feed(
+    body: &[u8],
+    profile: &MappingProfile,
+    mode: FeedMode,
+    max_records: usize,
+) -> Result<ParsedFeed, FormatError> {
     let mut reader = CsvFeedReader::new(body, profile)?;
     let mut feed = FeedBuilder::default();
     for record in &mut reader {
         let record = record?;
+        if record.index >= max_records {
+            return Err(FormatError::TooManyRecords { limit: max_records });
+        }
         if record.result.is_err() {
             feed.note_rejected_id(
                 record.external_id.as_deref().and_then(|s| ExternalId::parse(s.trim()).ok()),
@@ -270,7 +280,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> ParsedFeed {
-        parse_feed(body.as_bytes(), &profile(), FeedMode::Full).unwrap()
+        parse_feed(body.as_bytes(), &profile(), FeedMode::Full, usize::MAX).unwrap()
     }
 
     fn person(feed: &ParsedFeed, i: usize) -> &roster_core::Person {
@@ -318,7 +328,7 @@ mod tests {
         // The profile's delimiter wins over sniffing.
         let p: MappingProfile =
             serde_json::from_str(r#"{"delimiter":"|","fields":{"externalId":{"column":"a,b;c"}}}"#).unwrap();
-        let feed = parse_feed(b"a,b;c\nE1\n", &p, FeedMode::Delta).unwrap();
+        let feed = parse_feed(b"a,b;c\nE1\n", &p, FeedMode::Delta, usize::MAX).unwrap();
         assert_eq!(feed.valid.len(), 1);
     }
 
@@ -336,7 +346,7 @@ mod tests {
         )
         .unwrap();
         let body = "ID,Note,Title\nE1,\"line one\nline \"\"two\"\"\",\"Boss, \"\"big\"\"\"\nE2,,x\n";
-        let feed = parse_feed(body.as_bytes(), &p, FeedMode::Delta).unwrap();
+        let feed = parse_feed(body.as_bytes(), &p, FeedMode::Delta, usize::MAX).unwrap();
         assert_eq!(feed.valid.len(), 2, "{:?}", feed.rejected);
         let Change::Upsert { person } = &feed.valid[0].1.change else { panic!() };
         assert_eq!(person.custom_attributes["note"], "line one\nline \"two\"");
@@ -365,7 +375,8 @@ mod tests {
     fn identity_profile_reads_canonical_headers_and_warns_of_others() {
         let body = "externalId,name.givenName,emails,hireDate,active,customAttributes.badge,Shoe Size\n\
                     E1,Ann,ann@acme.com,2024-01-02,no,B7,44\n";
-        let feed = parse_feed(body.as_bytes(), &MappingProfile::identity(), FeedMode::Delta).unwrap();
+        let feed =
+            parse_feed(body.as_bytes(), &MappingProfile::identity(), FeedMode::Delta, usize::MAX).unwrap();
         assert_eq!(feed.warnings, ["column `Shoe Size` is not a canonical attribute; it is ignored"]);
         let ann = person(&feed, 0);
         assert_eq!(ann.name.given_name.as_deref(), Some("Ann"));
@@ -379,13 +390,15 @@ mod tests {
         assert_eq!(feed.valid.len(), 1);
         assert_eq!(feed.warnings, ["column `Cost Code` is not mapped; it is ignored"]);
 
-        let err = parse_feed(b"Employee ID,First Name\nE1,Ann\n", &profile(), FeedMode::Full).unwrap_err();
+        let err = parse_feed(b"Employee ID,First Name\nE1,Ann\n", &profile(), FeedMode::Full, usize::MAX)
+            .unwrap_err();
         let FormatError::MissingColumns { columns } = &err else { panic!("{err:?}") };
         // In the order of the profile's (sorted) attribute paths.
         assert_eq!(columns, &["Last Name", "Work Email", "Status", "Start Date", "Title"]);
         assert!(err.to_string().contains("`Start Date`"), "{err}");
 
-        let err = parse_feed(b"Employee ID,Title,Title\n", &profile(), FeedMode::Full).unwrap_err();
+        let err =
+            parse_feed(b"Employee ID,Title,Title\n", &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert_eq!(err.to_string(), "row 1: column `Title` appears more than once in the header");
     }
 
@@ -412,7 +425,7 @@ mod tests {
     fn invalid_utf8_names_the_row() {
         let mut body = format!("{HEADER}\nE1,Ann,Lee,,,A,\nE2,Bob,Ray,,,A,\nE3,J").into_bytes();
         body.extend_from_slice(&[0xF6, b'r', b'g', b',', b'X', b',', b',', b',', b'A', b',', b'\n']);
-        let err = parse_feed(&body, &profile(), FeedMode::Full).unwrap_err();
+        let err = parse_feed(&body, &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert_eq!(
             err,
             FormatError::Csv { row: 4, message: "is not valid UTF-8; export the file as UTF-8".into() }
@@ -432,17 +445,17 @@ mod tests {
         for unit in format!("{HEADER}\nE1,Ann,Lee,,,A,\n").encode_utf16() {
             body.extend_from_slice(&unit.to_le_bytes());
         }
-        let err = parse_feed(&body, &profile(), FeedMode::Full).unwrap_err();
+        let err = parse_feed(&body, &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert_eq!(err.to_string(), "row 1: the file is UTF-16 encoded; export it as UTF-8");
         // Without its byte-order mark.
-        let err = parse_feed(&body[2..], &profile(), FeedMode::Full).unwrap_err();
+        let err = parse_feed(&body[2..], &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert!(err.to_string().contains("UTF-16"), "{err}");
     }
 
     #[test]
     fn empty_file_is_an_error_and_header_only_is_an_empty_feed() {
         for body in ["", "\u{feff}", "\n\n"] {
-            let err = parse_feed(body.as_bytes(), &profile(), FeedMode::Full).unwrap_err();
+            let err = parse_feed(body.as_bytes(), &profile(), FeedMode::Full, usize::MAX).unwrap_err();
             assert_eq!(err.to_string(), "row 1: the file is empty; a header row is required");
         }
         let feed = parse(&format!("{HEADER}\n"));
@@ -464,7 +477,9 @@ mod tests {
         let p: MappingProfile =
             serde_json::from_str(r#"{"fields":{"hireDate":{"column":"D","dateFormat":"DD/MM/YY"}}}"#)
                 .unwrap();
-        let FormatError::InvalidProfile(errors) = parse_feed(b"D\n", &p, FeedMode::Full).unwrap_err() else {
+        let FormatError::InvalidProfile(errors) =
+            parse_feed(b"D\n", &p, FeedMode::Full, usize::MAX).unwrap_err()
+        else {
             panic!()
         };
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
@@ -485,8 +500,24 @@ mod tests {
         assert!(!text.contains(secret) && !text.contains("Zebulon"), "{text}");
         let mut bad = format!("{HEADER}\n{secret},").into_bytes();
         bad.push(0xFF);
-        let err = parse_feed(&bad, &profile(), FeedMode::Full).unwrap_err();
+        let err = parse_feed(&bad, &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert!(!err.to_string().contains(secret), "{err}");
+    }
+
+    #[test]
+    fn reading_stops_at_the_first_record_past_the_limit() {
+        let ok = format!("{HEADER}\nE1,Ann,Lee,,,A,\nE2,Bo,Lee,,,A,\n");
+        assert_eq!(parse_feed(ok.as_bytes(), &profile(), FeedMode::Delta, 2).unwrap().received(), 2);
+        // Past the limit nothing more is read: not even the bad bytes further on.
+        let mut body = format!("{ok}\n1\n2\n").into_bytes();
+        body.extend_from_slice(b"\xFF\xFE,,,,,,\n");
+        let err = parse_feed(&body, &profile(), FeedMode::Delta, 2).unwrap_err();
+        assert_eq!(err, FormatError::TooManyRecords { limit: 2 });
+        assert!(err.to_string().contains("more than 2 records; at most 2"), "{err}");
+        // Rejected rows count too: a file of ids alone cannot pile up.
+        let tiny = format!("{HEADER}\n{}", "1\n".repeat(10_000));
+        let err = parse_feed(tiny.as_bytes(), &profile(), FeedMode::Delta, 100).unwrap_err();
+        assert_eq!(err, FormatError::TooManyRecords { limit: 100 });
     }
 
     /// Generates `rows` CSV rows on demand, so the file never exists whole.

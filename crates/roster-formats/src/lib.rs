@@ -51,6 +51,10 @@ pub enum FormatError {
     /// The mapping profile itself is wrong (paths like `fields.hireDate.dateFormat`).
     #[error("invalid mapping profile: {}", describe_errors(.0))]
     InvalidProfile(Vec<FieldError>),
+    /// More records than one request may carry: reading stopped at the
+    /// first record past the limit, so memory never holds more.
+    #[error("the feed has more than {limit} records; at most {limit} are accepted per request")]
+    TooManyRecords { limit: usize },
 }
 
 impl From<BindError> for FormatError {

@@ -45,10 +45,13 @@
 //! Errors name paths relative to the operation (`method`, `path`,
 //! `data.emails[0].value`), never values.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use roster_core::validate::{ENTERPRISE_USER, ValidRecord, parse_record};
 use roster_core::{Change, ExternalId, FeedMode, FieldError, RecordError};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
 use crate::{FeedBuilder, FormatError, ParsedFeed};
@@ -94,7 +97,14 @@ pub struct BulkOperation {
 /// no `Operations` array, too many operations, a bad `failOnErrors`) reject
 /// the whole request; a bad operation only itself.
 pub fn parse_bulk_request(body: &[u8]) -> Result<ParsedBulk, FormatError> {
-    let root: Value = serde_json::from_slice(body).map_err(malformed)?;
+    let too_many = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let root = RootSeed { too_many: &too_many }.deserialize(&mut de).and_then(|root| de.end().map(|()| root));
+    let root = match root {
+        Ok(root) => root,
+        Err(_) if too_many.get() => return Err(too_many_operations()),
+        Err(e) => return Err(malformed(e)),
+    };
     let Value::Object(root) = root else {
         return Err(envelope("", "must be a JSON object (a SCIM BulkRequest)"));
     };
@@ -118,10 +128,7 @@ pub fn parse_bulk_request(body: &[u8]) -> Result<ParsedBulk, FormatError> {
         Some(_) => return Err(envelope("Operations", "must be an array of operations")),
     };
     if ops.len() > MAX_OPERATIONS {
-        return Err(envelope(
-            "Operations",
-            &format!("has more than {MAX_OPERATIONS} operations; split the request"),
-        ));
+        return Err(too_many_operations());
     }
 
     let mut builder = FeedBuilder::default();
@@ -563,6 +570,140 @@ fn get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }
 
+fn too_many_operations() -> FormatError {
+    envelope("Operations", &format!("has more than {MAX_OPERATIONS} operations; split the request"))
+}
+
+/// The root of a request, as a [`Value`], with its `Operations` (any case)
+/// cut off at the first operation past [`MAX_OPERATIONS`]: the rest of a
+/// huge body is never turned into a tree (about 17 bytes of memory a byte).
+/// A root that is not an object becomes `null`, refused as such after.
+struct RootSeed<'c> {
+    too_many: &'c Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SCIM BulkRequest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut root = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = if key.eq_ignore_ascii_case("Operations") {
+                map.next_value_seed(OperationsSeed { too_many: self.too_many })?
+            } else {
+                map.next_value::<Value>()?
+            };
+            root.insert(key, value);
+        }
+        Ok(Value::Object(root))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+/// `Operations`: an array of at most [`MAX_OPERATIONS`] values; anything
+/// else keeps its shape (`null` stays `null`, other values become a
+/// non-array) to be refused with the usual message.
+struct OperationsSeed<'c> {
+    too_many: &'c Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for OperationsSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OperationsSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of operations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut ops = Vec::new();
+        while let Some(op) = seq.next_element::<Value>()? {
+            if ops.len() == MAX_OPERATIONS {
+                self.too_many.set(true);
+                return Err(de::Error::custom("too many operations"));
+            }
+            ops.push(op);
+        }
+        Ok(Value::Array(ops))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Object(Map::new()))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Bool(false))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Bool(false))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Bool(false))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Bool(false))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Bool(false))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 fn envelope(path: &str, message: &str) -> FormatError {
     FormatError::InvalidEnvelope { path: path.into(), message: message.into() }
 }
@@ -810,6 +951,20 @@ mod tests {
         ));
         let too_many = bulk(Value::Array(vec![json!({}); MAX_OPERATIONS + 1]));
         assert!(matches!(parse_bulk_request(&too_many), Err(FormatError::InvalidEnvelope { .. })));
+        // Cut off early: what follows the operation past the limit is never
+        // read (not even the syntax error at the end).
+        let mut early = format!(r#"{{"schemas": ["{BULK_REQUEST}"], "operations": ["#).into_bytes();
+        early.extend_from_slice("{},".repeat(MAX_OPERATIONS + 1).as_bytes());
+        early.extend_from_slice(b"not json");
+        assert!(matches!(
+            parse_bulk_request(&early),
+            Err(FormatError::InvalidEnvelope { path, message }) if path == "Operations" && message.contains("more than")
+        ));
+        let scalar_root = parse_bulk_request(b"[1, 2]").unwrap_err();
+        assert!(
+            matches!(&scalar_root, FormatError::InvalidEnvelope { path, .. } if path.is_empty()),
+            "{scalar_root:?}"
+        );
         let err =
             parse_bulk_request(br#"{"Operations": [{"data": {"externalId": "SECRET-NAME""#).unwrap_err();
         assert!(matches!(err, FormatError::MalformedJson { line: 1, .. }));

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod budget;
 pub mod metrics;
 pub mod problem;
 pub mod ratelimit;
@@ -28,7 +29,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, Budgets, ServerConfig};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_core::RecordError;
 use roster_engine::IngestError;
+use roster_formats::FormatError;
 use roster_queue::QueueError;
 use roster_store::StoreError;
 use serde_json::json;
@@ -37,8 +38,20 @@ pub enum ApiError {
     /// Too many records in one request (the detail says how to send them).
     #[error("{0}")]
     TooManyRecords(String),
+    /// A part of the request is over its own size limit (the detail names it).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The node's share of something all tenants use (streamed uploads,
+    /// bytes of bodies in memory) is spent: retry after the delay.
+    #[error("{detail}")]
+    Overloaded { detail: String, retry_after_secs: u64 },
+    /// A streamed upload sent no bytes for this long: it failed.
+    #[error(
+        "no bytes of the upload arrived for {secs} s: the upload failed and its feed with it; send it again"
+    )]
+    UploadIdle { secs: u64 },
     /// The request took longer than the server's limit for it.
     #[error("the request took longer than the limit of {secs} s; the connection is closed")]
     RequestTimeout { secs: u64 },
@@ -67,13 +80,13 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
             }
-            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) => {
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) | ApiError::TooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large")
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable")
             }
-            ApiError::RequestTimeout { .. } => {
+            ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => {
                 (StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request Timeout")
             }
             ApiError::TooManyRequests { .. } => {
@@ -120,11 +133,12 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            ApiError::RequestTimeout { .. } => {
+            ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => {
                 // The rest of the body may still be on its way: start afresh.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            ApiError::TooManyRequests { retry_after_secs, .. } => {
+            ApiError::TooManyRequests { retry_after_secs, .. }
+            | ApiError::Overloaded { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             _ => {}
@@ -159,7 +173,11 @@ impl From<QueueError> for ApiError {
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
+            IngestError::Format(too_many @ FormatError::TooManyRecords { .. }) => {
+                ApiError::TooManyRecords(format!("{too_many}: split it, or send a CSV file (streamed)"))
+            }
             IngestError::Format(f) => ApiError::BadRequest(f.to_string()),
+            too_many @ IngestError::TooManyRows { .. } => ApiError::TooManyRecords(too_many.to_string()),
             strict @ IngestError::Strict { .. } => {
                 let detail = strict.to_string();
                 let IngestError::Strict { rejected, .. } = strict else { unreachable!() };

@@ -8,6 +8,7 @@ use roster_queue::Queue;
 use roster_store::Directory;
 
 use crate::auth::jwt::JwtAuthenticator;
+use crate::budget::Budget;
 use crate::ratelimit::RateLimiter;
 
 /// Settings of the HTTP edge.
@@ -41,6 +42,19 @@ pub struct ServerConfig {
     /// link-local, ...: `roster_core::address`) and `localhost`; otherwise
     /// they are refused (server-side request forgery).
     pub allow_private_endpoints: bool,
+    /// Most CSV uploads streaming at once on this node (`503` past it).
+    /// Each holds a thread of its own and its duplicate check's memory.
+    pub max_streaming_uploads: usize,
+    /// Most CSV uploads one tenant may stream at once (`429` past it).
+    pub max_streaming_uploads_per_tenant: usize,
+    /// A streamed upload that sends no bytes for this long fails, freeing
+    /// its thread (`408`).
+    pub upload_idle_timeout: Duration,
+    /// Most bytes of request bodies read whole (JSON, SCIM, a small CSV)
+    /// held at once on this node (`503` past it).
+    pub max_body_bytes_in_flight: u64,
+    /// Most of those one tenant may hold at once (`429` past it).
+    pub max_body_bytes_in_flight_per_tenant: u64,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +70,11 @@ impl Default for ServerConfig {
             metrics_token: None,
             allow_insecure_endpoints: false,
             allow_private_endpoints: false,
+            max_streaming_uploads: 16,
+            max_streaming_uploads_per_tenant: 4,
+            upload_idle_timeout: Duration::from_secs(60),
+            max_body_bytes_in_flight: 256 * 1024 * 1024,
+            max_body_bytes_in_flight_per_tenant: 64 * 1024 * 1024,
         }
     }
 }
@@ -74,4 +93,27 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Verifies bearer JWTs, when `[[jwt_issuers]]` are configured.
     pub jwt: Option<Arc<JwtAuthenticator>>,
+    /// What requests in progress hold, per tenant and in all.
+    pub budgets: Budgets,
+}
+
+/// The budgets of [`ServerConfig`], shared by every request of the node.
+#[derive(Clone)]
+pub struct Budgets {
+    /// Streamed CSV uploads.
+    pub uploads: Arc<Budget>,
+    /// Bytes of bodies read whole.
+    pub bodies: Arc<Budget>,
+}
+
+impl Budgets {
+    pub fn new(config: &ServerConfig) -> Self {
+        Self {
+            uploads: Budget::new(
+                config.max_streaming_uploads as u64,
+                config.max_streaming_uploads_per_tenant as u64,
+            ),
+            bodies: Budget::new(config.max_body_bytes_in_flight, config.max_body_bytes_in_flight_per_tenant),
+        }
+    }
 }

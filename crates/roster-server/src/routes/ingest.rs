@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use crate::budget::{BudgetGuard, Refused};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -154,7 +155,7 @@ pub async fn hr_feed(
             "a request with this Idempotency-Key is still being processed; retry later".into(),
         )),
         IdempotencyClaim::Completed { fingerprint, status, body, location } => {
-            drain(&state, req, &fp).await?;
+            drain(&state, format, req, &fp).await?;
             if finish(&fp) != fingerprint {
                 return Err(ApiError::Unprocessable {
                     detail: "this Idempotency-Key was used for a different request; use a new key".into(),
@@ -223,12 +224,12 @@ async fn run(
 ) -> Result<Reply, ApiError> {
     match format {
         Format::Json => {
-            let body = buffered(state, req, fp).await?;
+            let (body, _held) = buffered(state, sub, req, fp).await?;
             let receipt = state.ingest.submit_json(sub, mode, body).await?;
             Ok(receipt_reply(sub, receipt))
         }
         Format::Scim => {
-            let body = buffered(state, req, fp).await?;
+            let (body, _held) = buffered(state, sub, req, fp).await?;
             let (receipt, operations) = state.ingest.submit_scim(sub, body).await?;
             if sub.dry_run {
                 return Ok(receipt_reply(sub, receipt));
@@ -245,11 +246,7 @@ async fn run(
         }
         Format::Csv => {
             let mode = mode.unwrap_or_default();
-            let length = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
+            let length = content_length(req.headers());
             let small = length.is_some_and(|n| n <= state.config.body_limit as u64);
             // Strict sources and dry runs judge the file whole before
             // queueing anything, so they hold it in memory.
@@ -258,14 +255,20 @@ async fn run(
                 || state.ingest.source_settings(sub.tenant, &sub.source).await?.validation
                     == Validation::Strict;
             let receipt = if whole {
-                let body = buffered(state, req, fp).await?;
+                let (body, _held) = buffered(state, sub, req, fp).await?;
                 state.ingest.submit_csv(sub, mode, body).await?
             } else {
-                let too_large = Arc::new(AtomicBool::new(false));
-                let input = stream(state, req, fp, Arc::clone(&too_large));
+                let slot = upload_slot(state, sub)?;
+                let ended = Arc::new(StreamEnd::default());
+                let input = stream(state, req, fp, Arc::clone(&ended), slot);
                 match state.ingest.submit_csv_stream(sub, mode, input).await {
-                    Err(_) if too_large.load(Ordering::Relaxed) => {
+                    Err(_) if ended.too_large.load(Ordering::Relaxed) => {
                         return Err(ApiError::PayloadTooLarge { limit: state.config.upload_limit as usize });
+                    }
+                    Err(_) if ended.idle.load(Ordering::Relaxed) => {
+                        return Err(ApiError::UploadIdle {
+                            secs: state.config.upload_idle_timeout.as_secs(),
+                        });
                     }
                     other => other?,
                 }
@@ -309,9 +312,45 @@ fn receipt_reply(sub: &Submission, r: IngestReceipt) -> Reply {
     }
 }
 
+/// How long a client refused for want of room is asked to wait.
+const BODY_RETRY_SECS: u64 = 2;
+const UPLOAD_RETRY_SECS: u64 = 30;
+
 /// The whole body, within the body limit and the ordinary request timeout
-/// (only a streamed CSV gets the longer upload timeout).
-async fn buffered(state: &AppState, req: Request, fp: &Fingerprint) -> Result<Bytes, ApiError> {
+/// (only a streamed CSV gets the longer upload timeout), and within the
+/// budget of bodies held in memory: its `Content-Length`, or the body limit
+/// when the length is unknown, is reserved before a byte is read, and held
+/// (the guard) until the caller is done with the body.
+async fn buffered(
+    state: &AppState,
+    sub: &Submission,
+    req: Request,
+    fp: &Fingerprint,
+) -> Result<(Bytes, BudgetGuard), ApiError> {
+    let body_limit = state.config.body_limit as u64;
+    let length = content_length(req.headers());
+    if length.is_some_and(|n| n > body_limit) {
+        return Err(ApiError::PayloadTooLarge { limit: state.config.body_limit });
+    }
+    let held = state.budgets.bodies.try_take(sub.tenant, length.unwrap_or(body_limit)).map_err(|refused| {
+        let mib = |n: u64| n / (1024 * 1024);
+        match refused {
+            Refused::Tenant => ApiError::TooManyRequests {
+                detail: format!(
+                    "this tenant's requests in progress already hold {} MiB of bodies, the most it may at once; retry when they are answered",
+                    mib(state.config.max_body_bytes_in_flight_per_tenant)
+                ),
+                retry_after_secs: BODY_RETRY_SECS,
+            },
+            Refused::Global => ApiError::Overloaded {
+                detail: format!(
+                    "the server holds {} MiB of request bodies, the most it takes at once; retry later",
+                    mib(state.config.max_body_bytes_in_flight)
+                ),
+                retry_after_secs: BODY_RETRY_SECS,
+            },
+        }
+    })?;
     let limit = state.config.request_timeout;
     let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
         .await
@@ -324,36 +363,92 @@ async fn buffered(state: &AppState, req: Request, fp: &Fingerprint) -> Result<By
         }
     })?;
     fp.lock().expect("fingerprint lock").update(&body);
-    Ok(body)
+    Ok((body, held))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
+
+/// A place among the uploads streaming now, or why there is none.
+fn upload_slot(state: &AppState, sub: &Submission) -> Result<BudgetGuard, ApiError> {
+    state.budgets.uploads.try_take(sub.tenant, 1).map_err(|refused| match refused {
+        Refused::Tenant => ApiError::TooManyRequests {
+            detail: format!(
+                "this tenant already streams {} CSV uploads, the most it may at once; retry when one has ended",
+                state.config.max_streaming_uploads_per_tenant
+            ),
+            retry_after_secs: UPLOAD_RETRY_SECS,
+        },
+        Refused::Global => ApiError::Overloaded {
+            detail: format!(
+                "the server already streams {} CSV uploads, the most it takes at once; retry later",
+                state.config.max_streaming_uploads
+            ),
+            retry_after_secs: UPLOAD_RETRY_SECS,
+        },
+    })
+}
+
+/// Why a streamed body ended early, when it was the server's doing.
+#[derive(Default)]
+struct StreamEnd {
+    too_large: AtomicBool,
+    idle: AtomicBool,
 }
 
 /// The body as a blocking reader for the CSV parser, hashed and counted
-/// as it streams by; past the upload limit it fails (and flags why).
+/// as it streams by; past the upload limit, or when no bytes come for the
+/// idle timeout, it fails (and flags why). It holds the upload's `slot`
+/// until the reader is dropped — when the upload's thread is done with it,
+/// which may be after the request was answered (a `408`).
 fn stream(
     state: &AppState,
     req: Request,
     fp: &Fingerprint,
-    too_large: Arc<AtomicBool>,
+    ended: Arc<StreamEnd>,
+    slot: BudgetGuard,
 ) -> impl io::Read + Send + 'static {
     let limit = state.config.upload_limit;
+    let idle = state.config.upload_idle_timeout;
     let fp = Arc::clone(fp);
     let mut seen = 0u64;
-    let chunks = req.into_body().into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(io::Error::other)?;
+    let body = req.into_body().into_data_stream();
+    let idle_flag = Arc::clone(&ended);
+    let timed = futures_util::stream::unfold(Some(body), move |body| {
+        let ended = Arc::clone(&idle_flag);
+        async move {
+            let mut body = body?;
+            match tokio::time::timeout(idle, body.next()).await {
+                Ok(Some(chunk)) => Some((chunk.map_err(io::Error::other), Some(body))),
+                Ok(None) => None,
+                Err(_) => {
+                    ended.idle.store(true, Ordering::Relaxed);
+                    Some((Err(io::Error::new(io::ErrorKind::TimedOut, "upload idle")), None))
+                }
+            }
+        }
+    });
+    let chunks = timed.map(move |chunk| {
+        let _slot = &slot;
+        let chunk = chunk?;
         seen += chunk.len() as u64;
         if seen > limit {
-            too_large.store(true, Ordering::Relaxed);
+            ended.too_large.store(true, Ordering::Relaxed);
             return Err(io::Error::other("upload over the limit"));
         }
         fp.lock().expect("fingerprint lock").update(&chunk);
         Ok::<_, io::Error>(chunk)
     });
-    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks))
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)))
 }
 
-/// Reads (and hashes) a body only to compare it with the first request's.
-async fn drain(state: &AppState, req: Request, fp: &Fingerprint) -> Result<(), ApiError> {
-    let limit = state.config.upload_limit;
+/// Reads (and hashes) a body only to compare it with the first request's:
+/// up to the limit the first could have had (only a CSV streams past the
+/// body limit).
+async fn drain(state: &AppState, format: Format, req: Request, fp: &Fingerprint) -> Result<(), ApiError> {
+    let limit =
+        if format == Format::Csv { state.config.upload_limit } else { state.config.body_limit as u64 };
     let mut seen = 0u64;
     let mut chunks = req.into_body().into_data_stream();
     while let Some(chunk) = chunks.next().await {

@@ -13,7 +13,7 @@ mod people;
 mod sources;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
@@ -33,8 +33,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/feeds/{id}/approve", post(feeds::approve))
         .route("/v1/feeds/{id}/reject", post(feeds::reject))
         .route("/v1/sources", get(sources::list))
-        .route("/v1/sources/{name}", get(sources::show).put(sources::put))
-        .route("/v1/sources/{name}/mapping", get(sources::show_mapping).put(sources::put_mapping))
+        .route(
+            "/v1/sources/{name}",
+            get(sources::show).put(sources::put).layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
+        )
+        .route(
+            "/v1/sources/{name}/mapping",
+            get(sources::show_mapping)
+                .put(sources::put_mapping)
+                .layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
+        )
         .route("/v1/events", get(events::list))
         .route("/v1/dlq", get(dlq::list).delete(dlq::purge))
         .route("/v1/dlq/redrive", post(dlq::redrive_all))

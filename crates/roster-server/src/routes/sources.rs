@@ -14,6 +14,30 @@ use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+/// The largest mapping profile stored, as compact JSON. Every CSV feed of
+/// the source parses it again, so it is held far below the body limit (a
+/// profile of hundreds of columns is a few KiB).
+pub const MAX_MAPPING_BYTES: usize = 64 * 1024;
+/// The largest body of a request that sets a source or its mapping (room
+/// for the settings and a whitespace-rich profile at its limit): past it
+/// the body is not read on.
+pub const BODY_LIMIT: usize = 4 * MAX_MAPPING_BYTES;
+
+/// A refused body: too large is `413` naming `mapping`, anything else `400`.
+fn body_error(e: &JsonRejection, what: &str) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        too_large_mapping()
+    } else {
+        ApiError::BadRequest(format!("invalid {what}: {}", e.body_text()))
+    }
+}
+
+fn too_large_mapping() -> ApiError {
+    ApiError::TooLarge(format!(
+        "`mapping` is too large: a mapping profile may have at most {MAX_MAPPING_BYTES} bytes (as compact JSON)"
+    ))
+}
+
 fn source_name(s: &str) -> Result<SourceName, ApiError> {
     SourceName::parse(s).map_err(|e| ApiError::BadRequest(format!("source name: {e}")))
 }
@@ -70,8 +94,7 @@ pub async fn put(
 ) -> Result<Json<Source>, ApiError> {
     principal.require(Scope::Admin)?;
     let name = source_name(&name)?;
-    let Json(settings) =
-        body.map_err(|e| ApiError::BadRequest(format!("invalid source settings: {}", e.body_text())))?;
+    let Json(settings) = body.map_err(|e| body_error(&e, "source settings"))?;
     if settings.deletion_threshold_percent > 100 {
         return Err(ApiError::BadRequest("`deletionThresholdPercent` must be between 0 and 100".into()));
     }
@@ -104,8 +127,7 @@ pub async fn put_mapping(
 ) -> Result<Json<Source>, ApiError> {
     principal.require(Scope::Admin)?;
     let name = source_name(&name)?;
-    let Json(mapping) =
-        body.map_err(|e| ApiError::BadRequest(format!("invalid mapping profile: {}", e.body_text())))?;
+    let Json(mapping) = body.map_err(|e| body_error(&e, "mapping profile"))?;
     check_profile(&mapping)?;
     let tenant = principal.tenant_id;
     let mut settings =
@@ -118,6 +140,9 @@ pub async fn put_mapping(
 
 /// A profile is checked when it is stored, so a feed never meets a broken one.
 fn check_profile(mapping: &Value) -> Result<(), ApiError> {
+    if serde_json::to_vec(mapping).map_or(usize::MAX, |v| v.len()) > MAX_MAPPING_BYTES {
+        return Err(too_large_mapping());
+    }
     let profile: MappingProfile = serde_json::from_value(mapping.clone())
         .map_err(|e| ApiError::BadRequest(format!("invalid mapping profile: {e}")))?;
     profile.validate().map_err(|errors| ApiError::Unprocessable {
