@@ -369,3 +369,29 @@ async fn the_platform_runs_the_same_over_amazon_sqs() {
     let ready = app.get_json("/readyz").await;
     assert_eq!(ready["queue"]["deadLetters"], 0);
 }
+
+#[tokio::test]
+async fn a_purged_dead_letter_still_finishes_its_feed() {
+    // The queue moved the message by itself (its receive limit, retention):
+    // the directory never heard of it. Purging it must not leave its feed
+    // `accepted` for ever.
+    let app = spawn_app_with(|s| s.workers = 0).await;
+    let feed = app.push(json!([person("E1", "Ops")])).await;
+    let id = feed["feedId"].as_str().unwrap();
+    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let request = roster_queue::ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout: std::time::Duration::from_secs(30),
+        wait: std::time::Duration::ZERO,
+    };
+    let got = queue.receive(request).await.unwrap();
+    assert_eq!(got.len(), 1);
+    queue.dead_letter(&got[0], "receive limit").await.unwrap();
+    assert_eq!(app.get_json(&format!("/v1/feeds/{id}")).await["status"], "accepted");
+    let res: Value =
+        app.http.delete(app.url("/v1/dlq")).bearer_auth(&app.key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(res["purged"], 1);
+    let after = app.get_json(&format!("/v1/feeds/{id}")).await;
+    assert_eq!(after["status"], "completed_with_errors", "{after}");
+    assert_eq!(after["counts"]["failed"], 1);
+}

@@ -86,9 +86,36 @@ pub async fn purge(
     request_id: RequestId,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
-    let purged = state.queue.purge_dead_letters(Some(&principal.tenant_id.to_string())).await?;
+    let tenant = principal.tenant_id.to_string();
+    count_before_purge(&state, principal.tenant_id).await?;
+    let purged = state.queue.purge_dead_letters(Some(&tenant)).await?;
     audit::record(&state, &principal, &request_id, "dlq.purged", Some(format!("all ({purged})"))).await;
     Ok(Json(json!({ "purged": purged })))
+}
+
+/// Counts each of the tenant's dead letters as failed in its feed (once: the
+/// directory ignores what it counted or applied already) before they are
+/// purged, so no feed waits for a message that no longer exists.
+pub(crate) async fn count_before_purge(
+    state: &AppState,
+    tenant: roster_core::TenantId,
+) -> Result<(), ApiError> {
+    let mut after = None;
+    loop {
+        let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: after.clone(), limit: 500 };
+        let page = state.queue.list_dead_letters(&filter).await?;
+        for dead in &page {
+            if let Ok(change) = ChangeMessage::from_bytes(&dead.body)
+                && change.tenant_id == tenant
+            {
+                state.directory.record_failure(&change, state.clock.now()).await?;
+            }
+        }
+        if page.len() < 500 {
+            return Ok(());
+        }
+        after = page.last().map(|d| d.id.clone());
+    }
 }
 
 /// The queue scopes the lookup by tenant: another tenant's id finds nothing.

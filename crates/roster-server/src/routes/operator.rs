@@ -107,6 +107,7 @@ pub async fn purge(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&state, &name).await?;
+    super::dlq::count_before_purge(&state, tenant.id).await?;
     let purged = state.queue.purge_dead_letters(Some(&tenant.id.to_string())).await?;
     audit(&state, &operator, &tenant, request_id, "dlq.purged", format!("all ({purged})")).await;
     Ok(Json(json!({ "purged": purged })))
