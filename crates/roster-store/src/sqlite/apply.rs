@@ -69,7 +69,10 @@ impl<'t> Statements<'t> {
                 .map_err(storage)?,
             reports_found: tx
                 .prepare_cached(
-                    "UPDATE people SET manager_pending = 0
+                    // The partial index, named: without statistics the
+                    // planner would scan the tenant's people by primary key,
+                    // once per new person.
+                    "UPDATE people INDEXED BY people_manager_pending SET manager_pending = 0
                      WHERE tenant_id = ?1 AND manager_id = ?2 AND manager_pending = 1",
                 )
                 .map_err(storage)?,
