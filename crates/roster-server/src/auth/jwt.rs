@@ -275,6 +275,8 @@ impl JwtAuthenticator {
             configs.iter().enumerate().map(|(i, c)| Issuer::from_config(i, c)).collect::<Result<_, _>>()?;
         let http = reqwest::Client::builder()
             .timeout(JWKS_FETCH_TIMEOUT)
+            // Explicit egress only: the environment's proxy is not used.
+            .no_proxy()
             // A JWKS may move, but only to another https URL.
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 if attempt.previous().len() >= 3 {
