@@ -8,10 +8,13 @@
 pub mod audit;
 pub mod auth;
 pub mod metrics;
+pub mod panic;
 pub mod problem;
 pub mod ratelimit;
 mod routes;
 mod state;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 use std::future::Future;
@@ -24,6 +27,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -32,6 +36,11 @@ pub use state::{AppState, ServerConfig};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
+    with_layers(routes::routes(), state)
+}
+
+/// `routes` behind the edge's layers (tests add routes of their own).
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<_>| {
@@ -61,17 +70,26 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         )
     });
-    routes::routes()
+    routes
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), time_limit))
+        // Inside the trace layer, so the 500 is logged in the request's span.
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(trace)
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// A handler that panicked answers `500` as any internal error does; the
+/// panic's message (which may quote request data) goes nowhere — the panic
+/// hook ([`panic::install_hook`]) logged where it happened.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    problem::ApiError::Internal("a handler panicked".into()).into_response()
 }
 
 /// The path whose requests may stream a large upload.
