@@ -2,7 +2,13 @@
 
 mod support;
 
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 use support::spawn_app;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 #[tokio::test]
 async fn a_crafted_people_cursor_is_a_400_not_a_dropped_connection() {
@@ -13,4 +19,103 @@ async fn a_crafted_people_cursor_is_a_400_not_a_dropped_connection() {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
     }
     assert_eq!(app.get("/v1/people").await.status(), 200, "the server lives on");
+}
+
+/// `roster serve` as a process, its log in a file.
+struct Served {
+    child: std::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["tenants", "create", "acme"])
+        .env("ROSTER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = dir.path().join("serve.log");
+    let child = Command::new(BIN)
+        .args(["serve", "--log-level", "debug"])
+        .env("ROSTER_DATA_DIR", dir.path())
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "roster serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Served { child, base: format!("http://127.0.0.1:{port}"), log, key, _dir: dir }
+}
+
+#[tokio::test]
+async fn a_60_kb_request_id_is_neither_echoed_nor_logged_nor_stored() {
+    let served = serve();
+    let http = reqwest::Client::new();
+    let huge = "Zq".repeat(30_000);
+    let mut server_ids = Vec::new();
+    for (method, path) in [("GET", "/healthz"), ("GET", "/v1/people"), ("POST", "/v1/keys")] {
+        let req = http.request(method.parse().unwrap(), format!("{}{path}", served.base));
+        let req = if method == "POST" { req.json(&json!({"scopes": ["read"]})) } else { req };
+        let res = req.bearer_auth(&served.key).header("x-request-id", &huge).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(id.len() <= 128 && !id.contains("ZqZq"), "{path}: the server made its own id");
+        server_ids.push(id);
+    }
+    // One id too many (or a line break) is not kept either; a fitting one is.
+    let res =
+        http.get(format!("{}/healthz", served.base)).header("x-request-id", "a\"b").send().await.unwrap();
+    assert_ne!(res.headers()["x-request-id"], "a\"b");
+    let res =
+        http.get(format!("{}/healthz", served.base)).header("x-request-id", "req-42").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req-42");
+
+    let audit: Value = http
+        .get(format!("{}/v1/audit", served.base))
+        .bearer_auth(&served.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "key.created" && e["actor"] != "cli")
+        .unwrap_or_else(|| panic!("no key.created entry: {audit}"));
+    assert_eq!(created["requestId"], server_ids[2].as_str(), "the audit log keeps the server's id");
+    assert!(!audit.to_string().contains("ZqZq"));
+
+    // The log has the server's ids, never the client's.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&served.log).unwrap();
+        if server_ids.iter().all(|id| log.contains(id.as_str())) || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(server_ids.iter().all(|id| log.contains(id.as_str())), "{log}");
+    assert!(!log.contains("ZqZq"), "the client's id reached the log");
+    assert!(log.len() < 64 * 1024, "{} bytes of log for a handful of requests", log.len());
 }

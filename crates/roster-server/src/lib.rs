@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod panic;
 pub mod problem;
 pub mod ratelimit;
+pub mod request_id;
 mod routes;
 mod state;
 #[cfg(test)]
@@ -82,6 +83,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(request_id::sanitize))
         .with_state(state)
 }
 
