@@ -237,10 +237,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             metrics_token: settings.metrics_token.clone(),
             allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
             allow_private_endpoints: settings.outbox.allow_private_endpoints,
+            client_ip_header: settings
+                .client_ip_header
+                .as_deref()
+                .map(reqwest::header::HeaderName::try_from)
+                .transpose()
+                .context("client_ip_header")?,
         },
         limiter: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.rate_limit_per_sec,
             burst: settings.rate_limit_burst,
+        })),
+        auth_failures: Arc::new(RateLimiter::new(RateLimit {
+            per_sec: settings.auth_failure_limit_per_sec,
+            burst: settings.auth_failure_burst,
         })),
         alarms,
         jwt,

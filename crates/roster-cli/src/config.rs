@@ -80,6 +80,16 @@ pub struct Settings {
     pub rate_limit_per_sec: f64,
     /// Requests a credential may send at once after a quiet spell.
     pub rate_limit_burst: f64,
+    /// Failed authentications (`401`s) per second a client address may
+    /// keep up; past its burst, its requests get `429` before any credential
+    /// is looked at. 0: no limit.
+    pub auth_failure_limit_per_sec: f64,
+    /// Failed authentications a client address may have at once.
+    pub auth_failure_burst: f64,
+    /// A header whose last address is the client's, as the load balancer in
+    /// front appends it (e.g. `x-forwarded-for`); unset: the peer's address.
+    /// Set it only behind a proxy that always sets it.
+    pub client_ip_header: Option<String>,
     /// Seconds between sweeps for future-dated hires and terminations that
     /// fell due, and for stalled uploads.
     pub schedule_interval_secs: u64,
@@ -228,6 +238,9 @@ impl Default for Settings {
             metrics_token: None,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
+            auth_failure_limit_per_sec: 1.0,
+            auth_failure_burst: 20.0,
+            client_ip_header: None,
             alarm_interval_secs: 15,
             alarm_notify_insufficient_data: false,
             alarms: None,
@@ -264,6 +277,13 @@ impl Settings {
         }
         if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_burst >= 0.0) {
             anyhow::bail!("rate_limit_per_sec and rate_limit_burst must be 0 or more");
+        }
+        if !(self.auth_failure_limit_per_sec >= 0.0 && self.auth_failure_burst >= 0.0) {
+            anyhow::bail!("auth_failure_limit_per_sec and auth_failure_burst must be 0 or more");
+        }
+        if let Some(name) = &self.client_ip_header {
+            reqwest::header::HeaderName::try_from(name.as_str())
+                .map_err(|_| anyhow::anyhow!("client_ip_header `{name}` is not a header name"))?;
         }
         if self.request_timeout_secs == 0
             || self.upload_timeout_secs == 0

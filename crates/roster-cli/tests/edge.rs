@@ -2,11 +2,12 @@
 
 mod support;
 
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::spawn_app;
+use support::{spawn_app, spawn_app_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
@@ -19,6 +20,71 @@ async fn a_crafted_people_cursor_is_a_400_not_a_dropped_connection() {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
     }
     assert_eq!(app.get("/v1/people").await.status(), 200, "the server lives on");
+}
+
+/// A client whose connections come from `local` (any 127/8 address reaches
+/// the server on 127.0.0.1).
+fn client_from(local: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(local.parse::<IpAddr>().unwrap()).build().unwrap()
+}
+
+#[tokio::test]
+async fn padded_and_recased_forms_of_one_key_share_its_bucket() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit_per_sec = 0.1;
+        s.rate_limit_burst = 4.0;
+    })
+    .await;
+    let key = &app.key;
+    let forms = [
+        format!("Bearer {key}"),
+        format!("Bearer  {key}"),
+        format!("bearer {key}"),
+        format!("BEARER {key} "),
+        format!("Bearer\t{key}\t"),
+        format!("Bearer   {key}   "),
+    ];
+    let mut statuses = Vec::new();
+    for form in &forms {
+        let res = app.http.get(app.url("/v1/people")).header("authorization", form).send().await.unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "one key, one budget of 4");
+}
+
+#[tokio::test]
+async fn repeated_failed_authentications_from_one_address_get_429_before_any_lookup() {
+    let app = spawn_app_with(|s| {
+        s.auth_failure_limit_per_sec = 0.1;
+        s.auth_failure_burst = 3.0;
+    })
+    .await;
+    let attacker = client_from("127.0.0.2");
+    // Guessed API keys and forged JWTs alike (no issuer configured: a 401).
+    let forged = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJ4In0.c2ln";
+    let guesses = ["rk_live_guess1", forged, "rk_live_guess2", forged, "rk_live_guess3"];
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for guess in guesses {
+        let res = attacker.get(app.url("/v1/people")).bearer_auth(guess).send().await.unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let problem: Value = res.json().await.unwrap();
+            assert_eq!(problem["status"], 429);
+        }
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let wait: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=10).contains(&wait), "Retry-After {wait}");
+    // Even a good key from that address waits; another address is unaffected.
+    let res = attacker.get(app.url("/v1/people")).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let res = client_from("127.0.0.3").get(app.url("/v1/people")).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Health checks answer whatever the address did.
+    assert_eq!(attacker.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(attacker.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 }
 
 /// `roster serve` as a process, its log in a file.

@@ -121,7 +121,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let server = axum_server::from_tcp(listener.into_std()?)?;
     let server = with_limits(server, &state.config).handle(graceful(shutdown));
-    server.serve(router(state).into_make_service()).await
+    // The peer's address reaches the rate limiter as `ConnectInfo`.
+    server.serve(router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }
 
 /// The connection-level limits hyper enforces before a request reaches the

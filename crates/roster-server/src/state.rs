@@ -41,6 +41,10 @@ pub struct ServerConfig {
     /// link-local, ...: `roster_core::address`) and `localhost`; otherwise
     /// they are refused (server-side request forgery).
     pub allow_private_endpoints: bool,
+    /// A header whose last address is the client's (as a trusted load
+    /// balancer appends it, e.g. `x-forwarded-for`); `None`: the peer's
+    /// address. Failed authentications are counted per client address.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
             metrics_token: None,
             allow_insecure_endpoints: false,
             allow_private_endpoints: false,
+            client_ip_header: None,
         }
     }
 }
@@ -72,6 +77,9 @@ pub struct AppState {
     pub alarms: Option<AlarmBoard>,
     /// Requests per second per credential.
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address (`401`s): past it, `429`
+    /// before any credential is looked at.
+    pub auth_failures: Arc<RateLimiter>,
     /// Verifies bearer JWTs, when `[[jwt_issuers]]` are configured.
     pub jwt: Option<Arc<JwtAuthenticator>>,
 }

@@ -34,6 +34,7 @@ fn state(dir: &std::path::Path) -> AppState {
         config: ServerConfig::default(),
         alarms: None,
         limiter: Arc::new(RateLimiter::new(RateLimit::default())),
+        auth_failures: Arc::new(RateLimiter::new(RateLimit::default())),
         jwt: None,
     }
 }
