@@ -252,6 +252,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             per_sec: settings.auth_failure_limit_per_sec,
             burst: settings.auth_failure_burst,
         })),
+        readiness: Arc::default(),
         alarms,
         jwt,
     };

@@ -1,4 +1,7 @@
-//! The HTTP edge against abuse, over the real app (issue 14).
+//! The HTTP edge against abuse, over the real app (issue 14): a crafted
+//! people cursor, padded credentials and guessed keys against the rate
+//! limits, what anonymous `/readyz` tells, and client request ids that are
+//! too long to keep.
 
 mod support;
 
@@ -85,6 +88,23 @@ async fn repeated_failed_authentications_from_one_address_get_429_before_any_loo
     // Health checks answer whatever the address did.
     assert_eq!(attacker.get(app.url("/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(attacker.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn anonymous_readyz_says_ready_only_and_the_figures_need_an_operator_key() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ready"}));
+
+    let operator = app.operator_key("ops").await;
+    let ready: Value = app.get_as(&operator, "/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["queue"]["deadLetters"], 0, "{ready}");
+
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 401, "a tenant's key does not read platform figures");
+    assert!(!res.text().await.unwrap().contains("deadLetters"));
 }
 
 /// `roster serve` as a process, its log in a file.

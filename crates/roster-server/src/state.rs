@@ -80,6 +80,9 @@ pub struct AppState {
     /// Failed authentications per client address (`401`s): past it, `429`
     /// before any credential is looked at.
     pub auth_failures: Arc<RateLimiter>,
+    /// `/readyz`'s last look at the directory and the queue, reused for a
+    /// second so that health checks cost the queue nothing more.
+    pub readiness: Arc<crate::routes::Readiness>,
     /// Verifies bearer JWTs, when `[[jwt_issuers]]` are configured.
     pub jwt: Option<Arc<JwtAuthenticator>>,
 }

@@ -35,6 +35,7 @@ fn state(dir: &std::path::Path) -> AppState {
         alarms: None,
         limiter: Arc::new(RateLimiter::new(RateLimit::default())),
         auth_failures: Arc::new(RateLimiter::new(RateLimit::default())),
+        readiness: Arc::default(),
         jwt: None,
     }
 }

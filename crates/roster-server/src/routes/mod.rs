@@ -17,6 +17,8 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+pub use health::Readiness;
+
 use crate::auth::MetricsReader;
 use crate::problem::ApiError;
 use crate::state::AppState;
