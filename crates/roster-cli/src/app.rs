@@ -234,6 +234,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             upload_timeout: Duration::from_secs(settings.upload_timeout_secs),
             header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
             max_header_bytes: settings.max_header_bytes,
+            max_connections: settings.max_connections,
+            max_http2_streams: settings.max_http2_streams,
             metrics_token: settings.metrics_token.clone(),
             allow_insecure_endpoints: settings.outbox.allow_insecure_endpoints,
             allow_private_endpoints: settings.outbox.allow_private_endpoints,

@@ -73,6 +73,11 @@ pub struct Settings {
     /// Largest request head (request line and headers) in bytes; larger is
     /// `431`. At least 8192.
     pub max_header_bytes: usize,
+    /// Connections the server holds at once (TLS handshakes and idle
+    /// keep-alive ones included); past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// HTTP/2 streams (concurrent requests) on one connection.
+    pub max_http2_streams: u32,
     /// The bearer token Prometheus sends to `/metrics` (operator keys work
     /// too); without it only operator keys may scrape.
     pub metrics_token: Option<Secret>,
@@ -235,6 +240,8 @@ impl Default for Settings {
             upload_timeout_secs: 4 * 3600,
             header_read_timeout_secs: 30,
             max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_http2_streams: 100,
             metrics_token: None,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
@@ -295,6 +302,9 @@ impl Settings {
         }
         if self.max_header_bytes < 8192 {
             anyhow::bail!("max_header_bytes must be at least 8192");
+        }
+        if self.max_connections == 0 || self.max_http2_streams == 0 {
+            anyhow::bail!("max_connections and max_http2_streams must be at least 1");
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().trim().len() < 16) {
             anyhow::bail!("metrics_token must be at least 16 characters");

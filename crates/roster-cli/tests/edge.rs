@@ -205,3 +205,47 @@ async fn a_60_kb_request_id_is_neither_echoed_nor_logged_nor_stored() {
     assert!(!log.contains("ZqZq"), "the client's id reached the log");
     assert!(log.len() < 64 * 1024, "{} bytes of log for a handful of requests", log.len());
 }
+
+/// Sends `GET /healthz` on `stream` and reads until the answer's end (or the
+/// connection's); returns what came back.
+async fn healthz_on(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.is_err() {
+        return String::new();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while !got.ends_with(b"}") {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn past_max_connections_a_new_connection_is_closed_and_open_ones_are_served() {
+    let app = spawn_app_with(|s| s.max_connections = 2).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        assert!(healthz_on(&mut c).await.starts_with("HTTP/1.1 200"));
+        held.push(c);
+    }
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert_eq!(healthz_on(&mut third).await, "", "the third connection is closed unanswered");
+    assert!(healthz_on(&mut held[0]).await.starts_with("HTTP/1.1 200"), "the open ones are served");
+    drop(held.pop());
+    // The permit comes back once the server sees the connection end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut next = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if healthz_on(&mut next).await.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no connection accepted after one closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod metrics;
 pub mod panic;
 pub mod problem;
@@ -127,21 +128,29 @@ pub async fn serve(
 }
 
 /// The connection-level limits hyper enforces before a request reaches the
-/// router: the size of a request head (`431` past it) and how long its
-/// headers may take to arrive (the connection is closed past it).
+/// router: the size of a request head (`431` past it), how long its
+/// headers may take to arrive (the connection is closed past it), the
+/// connections held at once ([`connections::ConnectionLimit`]) and the
+/// HTTP/2 streams open at once on one connection.
 pub(crate) fn with_limits<A: axum_server::Address, Acc>(
     mut server: axum_server::Server<A, Acc>,
     config: &ServerConfig,
-) -> axum_server::Server<A, Acc> {
+) -> axum_server::Server<A, connections::ConnectionLimit<Acc>> {
     let builder = server.http_builder();
     builder
         .http1()
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_bytes.max(8192));
-    builder.http2().max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(config.max_http2_streams);
     // A connection that never completes a first request (not even the bytes
     // that tell HTTP/1 from HTTP/2) is closed too.
-    server.first_request_timeout(config.header_read_timeout)
+    let max_connections = config.max_connections;
+    server
+        .first_request_timeout(config.header_read_timeout)
+        .map(|inner| connections::ConnectionLimit::new(inner, max_connections))
 }
 
 /// A handle that starts a graceful shutdown when `shutdown` resolves.

@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers), in bytes: larger is
     /// `431`. At least 8 KiB.
     pub max_header_bytes: usize,
+    /// Connections held at once; past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// HTTP/2 streams (requests) open at once on one connection.
+    pub max_http2_streams: u32,
     /// The bearer token Prometheus sends to `/metrics` (an operator key is
     /// accepted too); `None`: only operator keys.
     pub metrics_token: Option<Secret>,
@@ -57,6 +61,8 @@ impl Default for ServerConfig {
             upload_timeout: Duration::from_secs(4 * 3600),
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_http2_streams: 100,
             metrics_token: None,
             allow_insecure_endpoints: false,
             allow_private_endpoints: false,
