@@ -4,7 +4,7 @@ mod dlq;
 mod endpoints;
 mod events;
 mod feeds;
-mod health;
+pub(crate) mod health;
 mod ingest;
 mod keys;
 mod metrics;
