@@ -230,6 +230,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         upload_idle_timeout: Duration::from_secs(settings.upload_idle_secs),
         max_body_bytes_in_flight: settings.max_body_bytes_in_flight,
         max_body_bytes_in_flight_per_tenant: settings.max_body_bytes_in_flight_per_tenant,
+        max_connections: settings.max_connections,
+        max_http2_streams: settings.max_http2_streams,
+        client_ip_header: settings
+            .client_ip_header
+            .as_deref()
+            .map(reqwest::header::HeaderName::try_from)
+            .transpose()
+            .context("client_ip_header")?,
     };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
@@ -253,6 +261,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             per_sec: settings.rate_limit_per_sec,
             burst: settings.rate_limit_burst,
         })),
+        auth_failures: Arc::new(RateLimiter::new(RateLimit {
+            per_sec: settings.auth_failure_limit_per_sec,
+            burst: settings.auth_failure_burst,
+        })),
+        readiness: Arc::default(),
         alarms,
         jwt,
     };

@@ -91,6 +91,11 @@ pub struct Settings {
     /// Largest request head (request line and headers) in bytes; larger is
     /// `431`. At least 8192.
     pub max_header_bytes: usize,
+    /// Connections the server holds at once (TLS handshakes and idle
+    /// keep-alive ones included); past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// HTTP/2 streams (concurrent requests) on one connection.
+    pub max_http2_streams: u32,
     /// The bearer token Prometheus sends to `/metrics` (operator keys work
     /// too); without it only operator keys may scrape.
     pub metrics_token: Option<Secret>,
@@ -98,6 +103,16 @@ pub struct Settings {
     pub rate_limit_per_sec: f64,
     /// Requests a credential may send at once after a quiet spell.
     pub rate_limit_burst: f64,
+    /// Failed authentications (`401`s) per second a client address may
+    /// keep up; past its burst, its requests get `429` before any credential
+    /// is looked at. 0: no limit.
+    pub auth_failure_limit_per_sec: f64,
+    /// Failed authentications a client address may have at once.
+    pub auth_failure_burst: f64,
+    /// A header whose last address is the client's, as the load balancer in
+    /// front appends it (e.g. `x-forwarded-for`); unset: the peer's address.
+    /// Set it only behind a proxy that always sets it.
+    pub client_ip_header: Option<String>,
     /// Seconds between sweeps for future-dated hires and terminations that
     /// fell due, and for stalled uploads.
     pub schedule_interval_secs: u64,
@@ -252,9 +267,14 @@ impl Default for Settings {
             upload_timeout_secs: 4 * 3600,
             header_read_timeout_secs: 30,
             max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_http2_streams: 100,
             metrics_token: None,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
+            auth_failure_limit_per_sec: 1.0,
+            auth_failure_burst: 20.0,
+            client_ip_header: None,
             alarm_interval_secs: 15,
             alarm_notify_insufficient_data: false,
             alarms: None,
@@ -292,6 +312,13 @@ impl Settings {
         if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_burst >= 0.0) {
             anyhow::bail!("rate_limit_per_sec and rate_limit_burst must be 0 or more");
         }
+        if !(self.auth_failure_limit_per_sec >= 0.0 && self.auth_failure_burst >= 0.0) {
+            anyhow::bail!("auth_failure_limit_per_sec and auth_failure_burst must be 0 or more");
+        }
+        if let Some(name) = &self.client_ip_header {
+            reqwest::header::HeaderName::try_from(name.as_str())
+                .map_err(|_| anyhow::anyhow!("client_ip_header `{name}` is not a header name"))?;
+        }
         if self.request_timeout_secs == 0
             || self.upload_timeout_secs == 0
             || self.header_read_timeout_secs == 0
@@ -321,6 +348,9 @@ impl Settings {
         }
         if self.max_header_bytes < 8192 {
             anyhow::bail!("max_header_bytes must be at least 8192");
+        }
+        if self.max_connections == 0 || self.max_http2_streams == 0 {
+            anyhow::bail!("max_connections and max_http2_streams must be at least 1");
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().trim().len() < 16) {
             anyhow::bail!("metrics_token must be at least 16 characters");

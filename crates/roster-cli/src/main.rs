@@ -64,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             roster_cli::logging::init(args.log_level.as_deref().unwrap_or("info"))?;
+            // A panic's message may quote request data: only its location is logged.
+            roster_server::panic::install_hook();
             serve::run(Settings::resolve(&cli.global, &args)?).await
         }
         command => {

@@ -217,6 +217,8 @@ async fn health_and_readiness() {
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let ready: Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready"}), "anonymous: readiness only");
+    let ready = app.readyz().await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["queue"]["deadLetters"], 0);
 }
@@ -265,7 +267,7 @@ async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
     assert_problem(res, 429, "retry later").await;
     let feeds = app.get_json("/v1/feeds").await;
     assert_eq!(feeds["items"].as_array().unwrap().len(), 1, "the refused request left no feed");
-    let ready = app.get_json("/readyz").await;
+    let ready = app.readyz().await;
     assert_eq!(ready["queue"]["visible"], 3, "and no message");
 }
 
@@ -330,7 +332,7 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
         app.http.delete(app.url("/v1/dlq")).bearer_auth(&app.key).send().await.unwrap().json().await.unwrap();
     assert_eq!(res["purged"], 1);
     assert_eq!(app.get("/v1/dlq/poison-1").await.status(), 404);
-    assert_eq!(app.get_json("/readyz").await["queue"]["deadLetters"], 0);
+    assert_eq!(app.readyz().await["queue"]["deadLetters"], 0);
 }
 
 /// The same platform with Amazon SQS as its queue (moto's emulator, started
@@ -366,7 +368,7 @@ async fn the_platform_runs_the_same_over_amazon_sqs() {
     let p = app.get_json("/v1/people/S07?history=true").await;
     assert_eq!(p["department"], "Finance");
     assert_eq!(p["history"].as_array().unwrap().len(), 2);
-    let ready = app.get_json("/readyz").await;
+    let ready = app.readyz().await;
     assert_eq!(ready["queue"]["deadLetters"], 0);
 }
 

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
+/// The server's metrics token: `/readyz` shows the queue's figures to it.
+const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 const CLIENTS: usize = 4;
 const BATCH: usize = 40;
 const KILLS: usize = 6;
@@ -23,6 +25,7 @@ fn start(data_dir: &Path, port: u16) -> Child {
         .arg("serve")
         .env("ROSTER_DATA_DIR", data_dir)
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
         .env("ROSTER_BATCH_SIZE", "16")
         // Messages in flight at a kill come back after this.
         .env("ROSTER_VISIBILITY_TIMEOUT_SECS", "2")
@@ -130,7 +133,15 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     // Let the consumer drain the queue, then compare the directory with the ledger.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready: Value = http.get(format!("{base}/readyz")).send().await.unwrap().json().await.unwrap();
+        let ready: Value = http
+            .get(format!("{base}/readyz"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let q = &ready["queue"];
         if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
             assert_eq!(q["deadLetters"], 0, "nothing may be dead-lettered");

@@ -327,7 +327,7 @@ async fn a_future_hire_is_pending_and_a_future_leaver_still_active() {
 
 /// The queue's depth, as `/readyz` reports it.
 async fn queued(app: &TestApp) -> u64 {
-    let ready = app.get_json("/readyz").await;
+    let ready = app.readyz().await;
     ["visible", "inFlight", "delayed"].iter().map(|k| ready["queue"][*k].as_u64().unwrap_or(0)).sum()
 }
 

@@ -21,7 +21,7 @@ use ring::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
     RsaPublicKeyComponents,
 };
-use roster_server::auth::jwt::{JwtIssuerConfig, default_scope_map};
+use roster_server::auth::jwt::{DEFAULT_MAX_LIFETIME_SECS, JwtIssuerConfig, default_scope_map};
 use serde_json::{Value, json};
 use support::{TestApp, person, spawn_app, spawn_app_with};
 
@@ -103,6 +103,7 @@ impl Issuer {
             scope_map: default_scope_map(),
             leeway_secs: 60,
             required_token_use: None,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
             jwks_refetch_secs: 60,
         }
     }
@@ -117,7 +118,12 @@ impl Issuer {
 
     /// Signs with the RSA key (RS256) under `kid`.
     fn rs256(&self, kid: &str, claims: &Value) -> String {
-        let input = signing_input(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), claims);
+        self.rs256_with_header(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), claims)
+    }
+
+    /// Signs with the RSA key (RS256) under a header of the test's choosing.
+    fn rs256_with_header(&self, header: &Value, claims: &Value) -> String {
+        let input = signing_input(header, claims);
         let mut sig = vec![0; self.rsa.public().modulus_len()];
         self.rsa.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
         format!("{input}.{}", b64(&sig))
@@ -256,6 +262,29 @@ async fn forged_expired_and_misdirected_tokens_are_refused_with_401() {
             "the tenant of the token's client does not exist",
         ),
         ("garbage", "eyJhbGciOi.eyJpc3Mi.c2ln".to_owned(), "malformed bearer token"),
+        (
+            "a critical header extension (RFC 7515 4.1.11)",
+            issuer.rs256_with_header(
+                &json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-1", "crit": ["x-unknown"], "x-unknown": 1}),
+                &good,
+            ),
+            "token header names critical extensions (crit), which are not supported",
+        ),
+        (
+            "an ID token (token_use id)",
+            issuer.rs256("rsa-1", &with(json!({"token_use": "id"}))),
+            "token_use not accepted",
+        ),
+        (
+            "a lifetime of two days",
+            issuer.rs256("rsa-1", &with(json!({"exp": now() + 2 * 86_400}))),
+            "token lifetime longer than accepted",
+        ),
+        (
+            "issued in the future",
+            issuer.rs256("rsa-1", &with(json!({"iat": now() + 600}))),
+            "token not yet valid",
+        ),
     ];
     for (case, token, detail) in &cases {
         let res = app.get_as(token, "/v1/people").await;
@@ -442,6 +471,7 @@ async fn tokens_of_a_cognito_user_pool_on_moto_are_verified_against_its_jwks() {
         scope_map: BTreeMap::from([("aws.cognito.signin.user.admin".to_owned(), "read".to_owned())]),
         leeway_secs: 60,
         required_token_use: Some("access".to_owned()),
+        max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         jwks_refetch_secs: 60,
     };
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
+/// The server's metrics token: `/readyz` shows the queue's figures to it.
+const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 /// Personal data that appears in the feeds below and must appear nowhere else.
 const PERSONAL: &[&str] = &[
@@ -55,6 +57,7 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
         .args(["serve", "--log-level", "debug"])
         .env("ROSTER_DATA_DIR", dir.path())
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -164,7 +167,15 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
     // Let the consumer apply everything, then stop the server.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ready: Value = http.get(format!("{base}/readyz")).send().await.unwrap().json().await.unwrap();
+        let ready: Value = http
+            .get(format!("{base}/readyz"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let q = &ready["queue"];
         if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
             break;

@@ -32,8 +32,9 @@ pub enum NonPublic {
     Broadcast,
     /// `192.0.2/24`, `198.51.100/24`, `203.0.113/24`, `2001:db8::/32`.
     Documentation,
-    /// Other special-purpose ranges: `192.0.0/24`, `198.18/15`, `240/4`,
-    /// `100::/64`, `2001::/23`, IPv4-compatible `::/96`, local NAT64.
+    /// Other special-purpose ranges: `192.0.0/24`, `198.18/15`, the
+    /// deprecated 6to4 relay anycast `192.88.99/24`, `240/4`, `100::/64`,
+    /// `2001::/23`, IPv4-compatible `::/96`, local NAT64.
     Reserved,
 }
 
@@ -56,8 +57,8 @@ impl fmt::Display for NonPublic {
 
 /// `None` when `ip` is a public unicast address; otherwise the kind of
 /// range it is in. IPv6 forms that embed an IPv4 address (IPv4-mapped
-/// `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are
-/// judged by that address.
+/// `::ffff:a.b.c.d`, SIIT IPv4-translated `::ffff:0:a.b.c.d`, NAT64
+/// `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are judged by that address.
 pub fn non_public(ip: IpAddr) -> Option<NonPublic> {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
@@ -108,7 +109,8 @@ fn non_public_v4(ip: Ipv4Addr) -> Option<NonPublic> {
         (100, 64..=127, _) => NonPublic::SharedNat,
         (169, 254, _) => NonPublic::LinkLocal,
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => NonPublic::Documentation,
-        (192, 0, 0) | (198, 18..=19, _) => NonPublic::Reserved,
+        // 192.88.99/24: 6to4 relays (RFC 3068, deprecated by RFC 7526).
+        (192, 0, 0) | (192, 88, 99) | (198, 18..=19, _) => NonPublic::Reserved,
         (224..=239, _, _) => NonPublic::Multicast,
         _ if ip == Ipv4Addr::BROADCAST => NonPublic::Broadcast,
         (240..=255, _, _) => NonPublic::Reserved,
@@ -127,6 +129,9 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<NonPublic> {
         _ if ip.is_loopback() => NonPublic::Loopback,
         // IPv4-compatible (deprecated): no public use.
         [0, 0, 0, 0, 0, 0, _, _] => NonPublic::Reserved,
+        // SIIT IPv4-translated (RFC 6145, `::ffff:0:0/96`): a translator
+        // turns it into the IPv4 address it embeds.
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => return non_public_v4(embedded(hi, lo)),
         // NAT64, well-known prefix: the IPv4 address it reaches.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => return non_public_v4(embedded(hi, lo)),
         // NAT64, local-use prefix (RFC 8215).
@@ -171,6 +176,9 @@ mod tests {
             ("::ffff:8.8.8.8", None),
             ("64:ff9b::808:808", None),
             ("2002:808:808::1", None),
+            ("::ffff:0:808:808", None),
+            ("192.88.98.1", None),
+            ("192.88.100.1", None),
             // IPv4, not public.
             ("0.0.0.0", Some(Unspecified)),
             ("0.1.2.3", Some(Unspecified)),
@@ -189,6 +197,8 @@ mod tests {
             ("203.0.113.9", Some(Documentation)),
             ("192.0.0.8", Some(Reserved)),
             ("198.18.0.1", Some(Reserved)),
+            ("192.88.99.1", Some(Reserved)),
+            ("192.88.99.255", Some(Reserved)),
             ("224.0.0.1", Some(Multicast)),
             ("239.255.255.250", Some(Multicast)),
             ("240.0.0.1", Some(Reserved)),
@@ -215,6 +225,11 @@ mod tests {
             ("64:ff9b::a9fe:a9fe", Some(LinkLocal)),
             ("2002:7f00:1::", Some(Loopback)),
             ("2002:c0a8:101::1", Some(Private)),
+            // SIIT IPv4-translated (`::ffff:0:0/96`).
+            ("::ffff:0:7f00:1", Some(Loopback)),
+            ("::ffff:0:a9fe:a9fe", Some(LinkLocal)),
+            ("::ffff:0:a01:203", Some(Private)),
+            ("::ffff:0:0:0", Some(Unspecified)),
         ];
         for (text, expected) in table {
             let ip: IpAddr = text.parse().unwrap();
@@ -243,6 +258,11 @@ mod tests {
             Some("169.254.169.254 is a link-local address")
         );
         assert_eq!(internal_host("[fd00::1]").as_deref(), Some("fd00::1 is a unique-local address"));
+        // The review's SIIT form of 127.0.0.1, once accepted.
+        assert_eq!(
+            internal_host("[::ffff:0:7f00:1]").as_deref(),
+            Some("::ffff:0:7f00:1 is a loopback address")
+        );
         assert_eq!(internal_host("localhost").as_deref(), Some("`localhost` is this machine"));
         assert_eq!(internal_host("hooks.localhost").as_deref(), Some("`hooks.localhost` is this machine"));
         for public in ["8.8.8.8", "[2606:4700::1111]", "hooks.example.com", "[not an ip]", ""] {

@@ -171,8 +171,9 @@ impl Resolve for PublicResolver {
 }
 
 /// POSTs events with `reqwest`: no redirects followed (a 3xx is a failed
-/// attempt), a timeout per attempt, the answer's body never read; public
-/// addresses only unless [`PrivateTargets::Allowed`].
+/// attempt), a timeout per attempt, the answer's body never read, no proxy
+/// (the environment's is ignored); public addresses only unless
+/// [`PrivateTargets::Allowed`].
 #[derive(Debug, Clone)]
 pub struct HttpEventSink {
     client: reqwest::Client,
@@ -183,6 +184,10 @@ impl HttpEventSink {
     pub fn new(timeout: Duration, private: PrivateTargets) -> Result<Self, DeliveryError> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
+            // Never the environment's proxy (`HTTP(S)_PROXY`, `ALL_PROXY`):
+            // a proxy resolves the target itself, out of `PublicResolver`'s
+            // sight, so an internal name would be reached through it.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
         if private == PrivateTargets::Refused {

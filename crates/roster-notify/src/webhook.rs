@@ -63,6 +63,8 @@ impl WebhookNotifier {
         let name = format!("webhook:{}", url.host_str().unwrap_or_default());
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            // Explicit egress only: the environment's proxy is not used.
+            .no_proxy()
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| NotifyError::Config(format!("webhook client: {e}")))?;

@@ -562,13 +562,17 @@ impl Queue for SqliteQueue {
         let filter = filter.clone();
         let limit = filter.limit.clamp(1, MAX_LIST) as i64;
         self.with_conn(move |conn| {
-            // Paging by id: resolve it to its seq, the listing order.
+            // Paging by id: resolve it to its seq, the listing order — within
+            // the tenant, so another tenant's id is as unknown as a made-up
+            // one (no oracle of its existence or its place in the order).
             let after_seq: i64 = match &filter.after {
                 None => 0,
                 Some(id) => conn
-                    .prepare_cached("SELECT seq FROM dead_letters WHERE id = ?1")
+                    .prepare_cached(
+                        "SELECT seq FROM dead_letters WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",
+                    )
                     .map_err(storage)?
-                    .query_row([id], |r| r.get(0))
+                    .query_row(params![id, filter.tenant], |r| r.get(0))
                     .optional()
                     .map_err(storage)?
                     .unwrap_or(i64::MAX),

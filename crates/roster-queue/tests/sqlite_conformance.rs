@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use roster_core::{Clock, ManualClock, Timestamp};
 use roster_queue::conformance::{Harness, message};
-use roster_queue::{Queue, ReceiveRequest, SqliteQueue, SqliteQueueConfig};
+use roster_queue::{DeadLetterFilter, Queue, ReceiveRequest, SqliteQueue, SqliteQueueConfig};
 
 struct Sqlite {
     clock: ManualClock,
@@ -110,4 +110,24 @@ async fn the_dedup_window_is_cleaned_as_fast_as_it_fills() {
         .query_row("SELECT COUNT(*) FROM dedup", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 3000, "the first round's ids are gone, the second's kept");
+}
+
+#[tokio::test]
+async fn a_dead_letter_cursor_of_another_tenant_is_an_unknown_one() {
+    let h = sqlite();
+    let q = h.open(5);
+    q.send_batch(vec![message("a", "g1", "t1"), message("b", "g2", "t2"), message("c", "g3", "t1")])
+        .await
+        .unwrap();
+    for m in q.receive(RECEIVE).await.unwrap() {
+        q.dead_letter(&m, "poison").await.unwrap();
+    }
+    let after = |id: &str| DeadLetterFilter { tenant: Some("t1".into()), after: Some(id.into()), limit: 100 };
+    let ids = |list: Vec<roster_queue::DeadLetter>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(ids(q.list_dead_letters(&after("a")).await.unwrap()), ["c"], "paging within the tenant");
+    assert_eq!(
+        ids(q.list_dead_letters(&after("b")).await.unwrap()),
+        ids(q.list_dead_letters(&after("made-up")).await.unwrap()),
+        "t2's id tells t1 nothing"
+    );
 }

@@ -8,11 +8,16 @@
 pub mod audit;
 pub mod auth;
 pub mod budget;
+pub mod connections;
 pub mod metrics;
+pub mod panic;
 pub mod problem;
 pub mod ratelimit;
+pub mod request_id;
 mod routes;
 mod state;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 use std::future::Future;
@@ -25,14 +30,21 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use routes::Readiness;
 pub use state::{AppState, Budgets, ServerConfig};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
+    with_layers(routes::routes(), state)
+}
+
+/// `routes` behind the edge's layers (tests add routes of their own).
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<_>| {
@@ -62,17 +74,27 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         )
     });
-    routes::routes()
+    routes
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), time_limit))
+        // Inside the trace layer, so the 500 is logged in the request's span.
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(trace)
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(request_id::sanitize))
         .with_state(state)
+}
+
+/// A handler that panicked answers `500` as any internal error does; the
+/// panic's message (which may quote request data) goes nowhere — the panic
+/// hook ([`panic::install_hook`]) logged where it happened.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    problem::ApiError::Internal("a handler panicked".into()).into_response()
 }
 
 /// The path whose requests may stream a large upload.
@@ -102,25 +124,34 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let server = axum_server::from_tcp(listener.into_std()?)?;
     let server = with_limits(server, &state.config).handle(graceful(shutdown));
-    server.serve(router(state).into_make_service()).await
+    // The peer's address reaches the rate limiter as `ConnectInfo`.
+    server.serve(router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }
 
 /// The connection-level limits hyper enforces before a request reaches the
-/// router: the size of a request head (`431` past it) and how long its
-/// headers may take to arrive (the connection is closed past it).
+/// router: the size of a request head (`431` past it), how long its
+/// headers may take to arrive (the connection is closed past it), the
+/// connections held at once ([`connections::ConnectionLimit`]) and the
+/// HTTP/2 streams open at once on one connection.
 pub(crate) fn with_limits<A: axum_server::Address, Acc>(
     mut server: axum_server::Server<A, Acc>,
     config: &ServerConfig,
-) -> axum_server::Server<A, Acc> {
+) -> axum_server::Server<A, connections::ConnectionLimit<Acc>> {
     let builder = server.http_builder();
     builder
         .http1()
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_bytes.max(8192));
-    builder.http2().max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(config.max_http2_streams);
     // A connection that never completes a first request (not even the bytes
     // that tell HTTP/1 from HTTP/2) is closed too.
-    server.first_request_timeout(config.header_read_timeout)
+    let max_connections = config.max_connections;
+    server
+        .first_request_timeout(config.header_read_timeout)
+        .map(|inner| connections::ConnectionLimit::new(inner, max_connections))
 }
 
 /// A handle that starts a graceful shutdown when `shutdown` resolves.

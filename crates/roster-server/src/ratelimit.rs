@@ -1,8 +1,11 @@
-//! A request-rate limit per credential: a token bucket per API key or token
-//! client, so one integration in a retry storm cannot starve the others.
-//! Over the limit, the caller gets `429` with `Retry-After`.
+//! Request-rate limits: a token bucket per credential (API key or token
+//! client), so one integration in a retry storm cannot starve the others,
+//! and one per client address that only failed authentications spend, so
+//! guessing keys or sending forged tokens is throttled too. Over either, the
+//! caller gets `429` with `Retry-After`.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -63,42 +66,106 @@ impl RateLimiter {
             Err(Duration::from_secs_f64((1.0 - b.tokens) / per_sec))
         }
     }
+
+    /// Whether `credential` would have a token at `now`, taking none (and
+    /// making no bucket for a credential never charged).
+    pub fn peek(&self, credential: &str, now: Instant) -> Result<(), Duration> {
+        let per_sec = self.limit.per_sec;
+        if per_sec <= 0.0 {
+            return Ok(());
+        }
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(b) = buckets.get(credential) else { return Ok(()) };
+        let tokens = b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_sec;
+        if tokens >= 1.0 { Ok(()) } else { Err(Duration::from_secs_f64((1.0 - tokens) / per_sec)) }
+    }
 }
 
-/// The middleware: a bucket per presented API key (the SHA-256 of the
-/// `Authorization` header, so the limit holds before — and whether or not —
-/// the key authenticates, and guessing keys is throttled too); a JWT is
-/// charged to its client once verified.
-/// Requests without credentials (health checks, metrics) are not limited.
+/// The bucket of a presented credential: a digest of the token itself, so
+/// `Bearer K`, `bearer  K` and `Bearer K\t` share one.
+fn credential_bucket(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Routes answered without a credential; never refused for failures.
+fn anonymous(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
+/// The address failed authentications are charged to: the peer's, or the
+/// last address of `client_ip_header` (as a trusted load balancer appends
+/// it) when that is configured. `None` without a connection (in-process
+/// calls), which no failure limit applies to.
+pub fn client_ip(req: &axum::extract::Request, config: &crate::state::ServerConfig) -> Option<IpAddr> {
+    if let Some(name) = &config.client_ip_header {
+        let last = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.rsplit(','))
+            .next()
+            .and_then(|ip| ip.trim().parse().ok());
+        if last.is_some() {
+            return last;
+        }
+    }
+    req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// The middleware, before any handler:
+/// - an address whose authentications failed too often (`auth_failures`:
+///   every `401`, bad API keys and forged JWTs alike) gets `429` before its
+///   credential is even looked at;
+/// - an API key is charged to its own bucket, keyed on the normalised token
+///   (a JWT is charged to its client once verified, by `auth`);
+/// - a `401` answer is charged to the address.
+///
+/// Health checks without credentials are not limited.
 pub async fn limit(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    use sha2::{Digest, Sha256};
-    if let Some(value) = req.headers().get(axum::http::header::AUTHORIZATION) {
-        let bearer = value.to_str().unwrap_or_default().trim_start_matches("Bearer ").trim();
-        // JWTs are charged to their client once verified (`charge`).
-        if !crate::auth::jwt::looks_like_jwt(bearer) {
-            let digest = Sha256::digest(value.as_bytes());
-            let id: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-            if let Err(e) = charge(&state, &id) {
-                return e.into_response();
-            }
-        }
+    let ip = client_ip(&req, &state.config).filter(|_| !anonymous(req.uri().path()));
+    if let Some(ip) = ip
+        && let Err(wait) = state.auth_failures.peek(&ip.to_string(), Instant::now())
+    {
+        return too_many("too many failed authentications from this address", wait).into_response();
     }
-    next.run(req).await
+    if let Some(token) = req.headers().get(axum::http::header::AUTHORIZATION).and_then(crate::auth::bearer_token)
+        // JWTs are charged to their client once verified (`charge`).
+        && !crate::auth::jwt::looks_like_jwt(token)
+        && let Err(e) = charge(&state, &credential_bucket(token))
+    {
+        return e.into_response();
+    }
+    let res = next.run(req).await;
+    if let Some(ip) = ip
+        && res.status() == axum::http::StatusCode::UNAUTHORIZED
+    {
+        // The answer is given already; the next request pays.
+        let _ = state.auth_failures.check(&ip.to_string(), Instant::now());
+    }
+    res
+}
+
+fn too_many(detail: &str, wait: Duration) -> crate::problem::ApiError {
+    crate::problem::ApiError::TooManyRequests {
+        detail: format!("{detail}; slow down and retry after the delay"),
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
 }
 
 /// Takes one request from `credential`'s budget, or says how long to wait.
 pub fn charge(state: &crate::state::AppState, credential: &str) -> Result<(), crate::problem::ApiError> {
-    state.limiter.check(credential, Instant::now()).map_err(|wait| {
-        crate::problem::ApiError::TooManyRequests {
-            detail: "too many requests with this credential; slow down and retry after the delay".into(),
-            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-        }
-    })
+    state
+        .limiter
+        .check(credential, Instant::now())
+        .map_err(|wait| too_many("too many requests with this credential", wait))
 }
 
 #[cfg(test)]
@@ -123,6 +190,42 @@ mod tests {
             assert!(limiter.check("k1", later).is_ok());
         }
         assert!(limiter.check("k1", later).is_err());
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let limiter = RateLimiter::new(RateLimit { per_sec: 1.0, burst: 2.0 });
+        let t0 = Instant::now();
+        assert!(limiter.peek("ip", t0).is_ok(), "never charged");
+        assert!(limiter.buckets.lock().unwrap().is_empty(), "and no bucket made for it");
+        limiter.check("ip", t0).unwrap();
+        limiter.check("ip", t0).unwrap();
+        assert_eq!(limiter.peek("ip", t0), Err(Duration::from_secs(1)));
+        assert!(limiter.peek("ip", t0 + Duration::from_secs(1)).is_ok());
+        assert!(limiter.peek("ip", t0 + Duration::from_secs(1)).is_ok(), "still there");
+    }
+
+    #[test]
+    fn padded_and_recased_bearer_headers_are_one_credential() {
+        use axum::http::HeaderValue;
+
+        use crate::auth::bearer_token;
+        let token = |v: &'static str| bearer_token(&HeaderValue::from_static(v)).map(credential_bucket);
+        let one = token("Bearer rk_live_k1");
+        assert!(one.is_some());
+        for same in [
+            "Bearer  rk_live_k1",
+            "bearer rk_live_k1",
+            "BEARER rk_live_k1",
+            "Bearer rk_live_k1\t",
+            " Bearer\trk_live_k1  ",
+        ] {
+            assert_eq!(token(same), one, "{same:?}");
+        }
+        assert_ne!(token("Bearer rk_live_k2"), one);
+        for none in ["Bearer", "Bearer ", "Basic rk_live_k1", "Bearerrk_live_k1", "rk_live_k1", ""] {
+            assert_eq!(token(none), None, "{none:?}");
+        }
     }
 
     #[test]

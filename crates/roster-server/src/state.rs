@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers), in bytes: larger is
     /// `431`. At least 8 KiB.
     pub max_header_bytes: usize,
+    /// Connections held at once; past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// HTTP/2 streams (requests) open at once on one connection.
+    pub max_http2_streams: u32,
     /// The bearer token Prometheus sends to `/metrics` (an operator key is
     /// accepted too); `None`: only operator keys.
     pub metrics_token: Option<Secret>,
@@ -55,6 +59,10 @@ pub struct ServerConfig {
     pub max_body_bytes_in_flight: u64,
     /// Most of those one tenant may hold at once (`429` past it).
     pub max_body_bytes_in_flight_per_tenant: u64,
+    /// A header whose last address is the client's (as a trusted load
+    /// balancer appends it, e.g. `x-forwarded-for`); `None`: the peer's
+    /// address. Failed authentications are counted per client address.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +75,8 @@ impl Default for ServerConfig {
             upload_timeout: Duration::from_secs(4 * 3600),
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_http2_streams: 100,
             metrics_token: None,
             allow_insecure_endpoints: false,
             allow_private_endpoints: false,
@@ -75,6 +85,7 @@ impl Default for ServerConfig {
             upload_idle_timeout: Duration::from_secs(60),
             max_body_bytes_in_flight: 256 * 1024 * 1024,
             max_body_bytes_in_flight_per_tenant: 64 * 1024 * 1024,
+            client_ip_header: None,
         }
     }
 }
@@ -91,6 +102,12 @@ pub struct AppState {
     pub alarms: Option<AlarmBoard>,
     /// Requests per second per credential.
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address (`401`s): past it, `429`
+    /// before any credential is looked at.
+    pub auth_failures: Arc<RateLimiter>,
+    /// `/readyz`'s last look at the directory and the queue, reused for a
+    /// second so that health checks cost the queue nothing more.
+    pub readiness: Arc<crate::routes::Readiness>,
     /// Verifies bearer JWTs, when `[[jwt_issuers]]` are configured.
     pub jwt: Option<Arc<JwtAuthenticator>>,
     /// What requests in progress hold, per tenant and in all.

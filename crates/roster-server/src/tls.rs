@@ -26,5 +26,5 @@ pub async fn serve_tls(
 ) -> io::Result<()> {
     let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?;
     let server = crate::with_limits(server, &state.config).handle(crate::graceful(shutdown));
-    server.serve(crate::router(state).into_make_service()).await
+    server.serve(crate::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }

@@ -214,9 +214,13 @@ fn settings(data_dir: PathBuf, workers: usize) -> Settings {
         max_queue_depth: u64::MAX,
         // The load generator is one credential sending as fast as it can.
         rate_limit_per_sec: 0.0,
+        metrics_token: Some(roster_core::secret::Secret::new(METRICS_TOKEN)),
         ..Settings::default()
     }
 }
+
+/// The bench servers' metrics token: `/readyz` shows the queue's figures to it.
+const METRICS_TOKEN: &str = "roster-bench-metrics-token";
 
 async fn tenant_key(settings: &Settings) -> anyhow::Result<String> {
     let directory = app::open_directory(settings)?;
@@ -334,7 +338,8 @@ async fn end_to_end(
     }
     let stats_http = reqwest::Client::new();
     loop {
-        let ready: Value = stats_http.get(format!("{base}/readyz")).send().await?.json().await?;
+        let ready: Value =
+            stats_http.get(format!("{base}/readyz")).bearer_auth(METRICS_TOKEN).send().await?.json().await?;
         let q = &ready["queue"];
         if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
             break;

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub settings: Settings,
     running: Option<Running>,
+    /// The operator key `readyz` reads the queue's figures with, made on first use.
+    readiness_key: tokio::sync::OnceCell<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -41,6 +43,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         http: reqwest::Client::new(),
         settings,
         running: Some(running),
+        readiness_key: tokio::sync::OnceCell::new(),
         _dir: dir,
     };
     let directory = app::open_directory(&app.settings).unwrap();
@@ -63,6 +66,15 @@ impl TestApp {
         let directory = app::open_directory(&self.settings).unwrap();
         let (_, secret) = create_operator(directory.as_ref(), name).await.unwrap();
         secret.expose().to_owned()
+    }
+
+    /// `/readyz` with its queue figures (`queue`), which only an operator key
+    /// (or the metrics token) reads.
+    pub async fn readyz(&self) -> Value {
+        let key = self.readiness_key.get_or_init(|| self.operator_key("readiness")).await;
+        let res = self.get_as(key, "/readyz").await;
+        assert!(res.status().is_success(), "GET /readyz: {}", res.status());
+        res.json().await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,13 +3,18 @@
 //!
 //! A token is accepted when all of this holds, checked in this order:
 //! 1. it is a compact JWS whose header names RS256, RS384, RS512 or ES256
-//!    (never `none`, never HS*: see [`super::ring_crypto`]) and a `kid`;
+//!    (never `none`, never HS*: see [`super::ring_crypto`]) and a `kid`, and
+//!    has no `crit` member (RFC 7515 §4.1.11: Roster understands no header
+//!    extension, so a token that makes one critical is refused);
 //! 2. its `iss` is exactly a configured issuer;
 //! 3. the `kid` names a signing key in that issuer's JWKS (cached; an unknown
 //!    `kid` refetches the JWKS, at most once per `jwks_refetch_secs`), whose
 //!    type and `alg` fit the token's algorithm, and the signature verifies;
-//! 4. `exp` (required) and `nbf` hold at the server's clock, give or take
-//!    `leeway_secs`; `token_use` is the required one, if configured;
+//! 4. `exp` (required), `nbf` and `iat` hold at the server's clock, give or
+//!    take `leeway_secs`, and the token lives at most `max_lifetime_secs`
+//!    (from `iat`, or from now without it); `token_use` is the required one
+//!    if configured, else — when the token has one — `access` (Cognito ID
+//!    tokens are refused);
 //! 5. an `aud` value is one of the `audiences` — or, for a token without
 //!    `aud` (a Cognito access token), its `client_id` is;
 //! 6. its client (`client_id`, else `azp`) is mapped to a tenant by `clients`,
@@ -48,6 +53,8 @@ const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const JWKS_MAX_BYTES: usize = 256 * 1024;
 /// Longer bearer tokens are refused unread.
 const TOKEN_MAX_BYTES: usize = 16 * 1024;
+/// Default `max_lifetime_secs`: a day, the longest access token Cognito issues.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 86_400;
 const MAX_LEEWAY_SECS: u64 = 600;
 
 /// `[[jwt_issuers]]`: one trusted token issuer.
@@ -71,9 +78,15 @@ pub struct JwtIssuerConfig {
     pub scope_map: BTreeMap<String, String>,
     #[serde(default = "default_leeway_secs")]
     pub leeway_secs: u64,
-    /// When set, a token's `token_use` claim must be this (Cognito: `access`).
+    /// When set, a token's `token_use` claim must be this. Unset, a token
+    /// that has the claim must say `access` (a Cognito ID token is refused);
+    /// one without it (other issuers) passes.
     #[serde(default)]
     pub required_token_use: Option<String>,
+    /// Longest a token may be valid: `exp - iat`, or `exp - now` for a
+    /// token without `iat`.
+    #[serde(default = "default_max_lifetime_secs")]
+    pub max_lifetime_secs: u64,
     #[serde(default = "default_jwks_refetch_secs")]
     pub jwks_refetch_secs: u64,
 }
@@ -90,6 +103,10 @@ fn default_leeway_secs() -> u64 {
 
 fn default_jwks_refetch_secs() -> u64 {
     DEFAULT_JWKS_REFETCH_SECS
+}
+
+fn default_max_lifetime_secs() -> u64 {
+    DEFAULT_MAX_LIFETIME_SECS
 }
 
 /// A `[[jwt_issuers]]` entry that cannot work; stops the server at start.
@@ -123,6 +140,7 @@ pub fn validate_issuers(configs: &[JwtIssuerConfig]) -> Result<(), JwtConfigErro
 pub enum Refusal {
     Malformed,
     Algorithm,
+    CriticalHeader,
     Issuer,
     NoKeyId,
     UnknownKey,
@@ -131,6 +149,7 @@ pub enum Refusal {
     NoExpiry,
     Expired,
     NotYetValid,
+    Lifetime,
     TokenUse,
     Audience,
     NoClient,
@@ -144,6 +163,9 @@ impl Refusal {
         match self {
             Refusal::Malformed => "malformed bearer token",
             Refusal::Algorithm => "token signing algorithm not accepted (RS256, RS384, RS512 or ES256 only)",
+            Refusal::CriticalHeader => {
+                "token header names critical extensions (crit), which are not supported"
+            }
             Refusal::Issuer => "token issuer not accepted",
             Refusal::NoKeyId => "token header names no signing key (kid)",
             Refusal::UnknownKey => "unknown signing key",
@@ -152,6 +174,7 @@ impl Refusal {
             Refusal::NoExpiry => "token has no expiry (exp)",
             Refusal::Expired => "token expired",
             Refusal::NotYetValid => "token not yet valid",
+            Refusal::Lifetime => "token lifetime longer than accepted",
             Refusal::TokenUse => "token_use not accepted",
             Refusal::Audience => "token audience not accepted",
             Refusal::NoClient => "token names no client (client_id or azp)",
@@ -197,11 +220,23 @@ struct Issuer {
     scope_map: HashMap<String, Scope>,
     leeway_secs: f64,
     required_token_use: Option<String>,
+    max_lifetime_secs: f64,
     refetch_interval: Duration,
-    keys: tokio::sync::Mutex<KeyCache>,
+    /// Held for lookups only, never across a fetch.
+    keys: Mutex<KeyCache>,
+    /// Held by the one caller fetching the JWKS: callers that need its
+    /// result wait for it; those whose key is cached do not.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl Issuer {
+    /// The cached key named `kid` while the set is young enough.
+    fn cached(&self, kid: &str, now: Instant) -> Option<SigningKey> {
+        let cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cache.fetched_at.is_some_and(|t| now.duration_since(t) < JWKS_MAX_AGE);
+        fresh.then(|| cache.keys.get(kid).cloned()).flatten()
+    }
+
     fn from_config(index: usize, c: &JwtIssuerConfig) -> Result<Self, JwtConfigError> {
         let problem = |p: String| JwtConfigError::Issuer { index, issuer: c.issuer.clone(), problem: p };
         if c.issuer.trim().is_empty() {
@@ -235,6 +270,9 @@ impl Issuer {
         if c.leeway_secs > MAX_LEEWAY_SECS {
             return Err(problem(format!("leeway_secs must be at most {MAX_LEEWAY_SECS}")));
         }
+        if c.max_lifetime_secs == 0 {
+            return Err(problem("max_lifetime_secs must be at least 1".into()));
+        }
         Ok(Issuer {
             issuer: c.issuer.clone(),
             jwks_url,
@@ -243,8 +281,10 @@ impl Issuer {
             scope_map,
             leeway_secs: c.leeway_secs as f64,
             required_token_use: c.required_token_use.clone(),
+            max_lifetime_secs: c.max_lifetime_secs as f64,
             refetch_interval: Duration::from_secs(c.jwks_refetch_secs),
-            keys: tokio::sync::Mutex::new(KeyCache::default()),
+            keys: Mutex::new(KeyCache::default()),
+            fetching: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -275,6 +315,8 @@ impl JwtAuthenticator {
             configs.iter().enumerate().map(|(i, c)| Issuer::from_config(i, c)).collect::<Result<_, _>>()?;
         let http = reqwest::Client::builder()
             .timeout(JWKS_FETCH_TIMEOUT)
+            // Explicit egress only: the environment's proxy is not used.
+            .no_proxy()
             // A JWKS may move, but only to another https URL.
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 if attempt.previous().len() >= 3 {
@@ -327,6 +369,9 @@ impl JwtAuthenticator {
     async fn verify(&self, token: &str, now: Timestamp) -> Result<Grant, Refusal> {
         let parts = split(token).ok_or(Refusal::Malformed)?;
         let header: RawHeader = decode_part(parts.header)?;
+        if header.crit.is_some() {
+            return Err(Refusal::CriticalHeader);
+        }
         let alg = header
             .alg
             .parse::<Algorithm>()
@@ -365,19 +410,34 @@ impl JwtAuthenticator {
     }
 
     /// The key named `kid`, from the cached JWKS or, when it is unknown or
-    /// the set is old, a fresh one — fetched at most once per refetch interval.
+    /// the set is old, a fresh one — fetched at most once per refetch
+    /// interval. The cache is never locked across the fetch: a cached key
+    /// is found at once while another caller (say, with a made-up `kid`)
+    /// waits for the issuer.
     async fn signing_key(&self, issuer: &Issuer, kid: &str) -> Result<SigningKey, Refusal> {
-        let mut cache = issuer.keys.lock().await;
-        let now = Instant::now();
-        let old = cache.fetched_at.is_none_or(|t| now.duration_since(t) >= JWKS_MAX_AGE);
-        let may_fetch = cache.attempted_at.is_none_or(|t| now.duration_since(t) >= issuer.refetch_interval);
-        if (old || !cache.keys.contains_key(kid)) && may_fetch {
-            cache.attempted_at = Some(now);
-            match fetch_jwks(&self.http, &issuer.jwks_url).await {
+        if let Some(key) = issuer.cached(kid, Instant::now()) {
+            return Ok(key);
+        }
+        let fetching = issuer.fetching.lock().await;
+        let may_fetch = {
+            let mut cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let old = cache.fetched_at.is_none_or(|t| now.duration_since(t) >= JWKS_MAX_AGE);
+            let may = (old || !cache.keys.contains_key(kid))
+                && cache.attempted_at.is_none_or(|t| now.duration_since(t) >= issuer.refetch_interval);
+            if may {
+                cache.attempted_at = Some(now);
+            }
+            may
+        };
+        if may_fetch {
+            let fetched = fetch_jwks(&self.http, &issuer.jwks_url).await;
+            let mut cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
+            match fetched {
                 Ok(keys) => {
                     tracing::info!(issuer = issuer.issuer, keys = keys.len(), "fetched the issuer's JWKS");
                     cache.keys = keys;
-                    cache.fetched_at = Some(now);
+                    cache.fetched_at = Some(Instant::now());
                     cache.last_failed = false;
                 }
                 Err(error) => {
@@ -386,6 +446,8 @@ impl JwtAuthenticator {
                 }
             }
         }
+        drop(fetching);
+        let cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
         match cache.keys.get(kid) {
             Some(key) => Ok(key.clone()),
             None if cache.fetched_at.is_none() || cache.last_failed => Err(Refusal::KeysUnavailable),
@@ -437,6 +499,9 @@ struct RawHeader {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
+    /// Any value (even `[]`, which RFC 7515 forbids) refuses the token.
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -474,6 +539,8 @@ struct Claims {
     #[serde(default)]
     nbf: Option<f64>,
     #[serde(default)]
+    iat: Option<f64>,
+    #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
     azp: Option<String>,
@@ -506,9 +573,18 @@ fn check_claims(issuer: &Issuer, claims: &Claims, now: f64) -> Result<Grant, Ref
     if claims.nbf.is_some_and(|nbf| now + issuer.leeway_secs < nbf) {
         return Err(Refusal::NotYetValid);
     }
-    if let Some(required) = &issuer.required_token_use
-        && claims.token_use.as_ref() != Some(required)
-    {
+    if claims.iat.is_some_and(|iat| now + issuer.leeway_secs < iat) {
+        return Err(Refusal::NotYetValid);
+    }
+    if exp - claims.iat.unwrap_or(now) > issuer.max_lifetime_secs + issuer.leeway_secs {
+        return Err(Refusal::Lifetime);
+    }
+    let token_use_ok = match (&issuer.required_token_use, &claims.token_use) {
+        (Some(required), given) => given.as_ref() == Some(required),
+        (None, Some(given)) => given == "access",
+        (None, None) => true,
+    };
+    if !token_use_ok {
         return Err(Refusal::TokenUse);
     }
     let audience_ok = match &claims.aud {
@@ -628,6 +704,7 @@ mod tests {
             scope_map: default_scope_map(),
             leeway_secs: 60,
             required_token_use: None,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
             jwks_refetch_secs: 60,
         }
     }
@@ -700,6 +777,91 @@ mod tests {
         let grant = check(serde_json::json!({"aud": "api://roster", "client_id": null, "azp": "client-a", "scope": null, "scp": ["roster/admin"]}))
             .unwrap();
         assert_eq!(grant.scopes, vec![Scope::Admin]);
+    }
+
+    #[test]
+    fn without_a_required_token_use_id_tokens_are_refused_and_lifetimes_bounded() {
+        let issuer = Issuer::from_config(0, &config()).unwrap();
+        let check = |patch: serde_json::Value| {
+            let mut json = cognito_access();
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    json.as_object_mut().unwrap().remove(k);
+                } else {
+                    json[k] = v.clone();
+                }
+            }
+            check_claims(&issuer, &claims(json), NOW)
+        };
+        assert!(check(serde_json::json!({})).is_ok(), "an access token");
+        assert_eq!(check(serde_json::json!({"token_use": "id"})), Err(Refusal::TokenUse));
+        assert!(check(serde_json::json!({"token_use": null})).is_ok(), "other issuers have no token_use");
+        // A day at most (plus the leeway), from `iat` or else from now.
+        assert!(check(serde_json::json!({"iat": NOW, "exp": NOW + 86_400.0})).is_ok());
+        assert_eq!(
+            check(serde_json::json!({"iat": NOW - 120.0, "exp": NOW + 86_400.0})),
+            Err(Refusal::Lifetime)
+        );
+        assert_eq!(check(serde_json::json!({"exp": NOW + 86_461.0})), Err(Refusal::Lifetime));
+        assert_eq!(check(serde_json::json!({"iat": NOW + 61.0})), Err(Refusal::NotYetValid));
+    }
+
+    #[test]
+    fn a_critical_header_is_refused_before_any_key_is_looked_for() {
+        let auth = JwtAuthenticator::new(&[config()]).unwrap();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1","crit":["x-unknown"]}"#);
+        let payload = URL_SAFE_NO_PAD.encode(cognito_access().to_string());
+        let token = format!("{header}.{payload}.c2ln");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let refused = rt.block_on(auth.verify(&token, Timestamp(NOW as i64 * 1000)));
+        assert_eq!(refused, Err(Refusal::CriticalHeader));
+    }
+
+    /// A JWKS endpoint with one RSA key `k1`, answering every fetch after
+    /// the first only after `delay`.
+    async fn slow_jwks(delay: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut served = 0;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                served += 1;
+                let wait = if served > 1 { delay } else { Duration::ZERO };
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    tokio::time::sleep(wait).await;
+                    let body = r#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_kid_fetching_the_jwks_does_not_stall_a_cached_key() {
+        let mut c = config();
+        c.jwks_url = Some(slow_jwks(Duration::from_secs(3)).await);
+        c.jwks_refetch_secs = 0;
+        let auth = std::sync::Arc::new(JwtAuthenticator::new(&[c]).unwrap());
+        let issuer = 0;
+        assert!(auth.signing_key(&auth.issuers[issuer], "k1").await.is_ok(), "the first fetch is quick");
+        let slow = {
+            let auth = std::sync::Arc::clone(&auth);
+            tokio::spawn(async move { auth.signing_key(&auth.issuers[issuer], "made-up").await.err() })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        assert!(auth.signing_key(&auth.issuers[issuer], "k1").await.is_ok());
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(500), "a cached key waited {took:?} for another's fetch");
+        assert_eq!(slow.await.unwrap(), Some(Refusal::UnknownKey));
     }
 
     #[test]

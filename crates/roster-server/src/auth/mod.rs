@@ -41,12 +41,20 @@ const API_KEY_FAMILY: &str = "rk_";
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+    parts.headers.get(header::AUTHORIZATION).and_then(bearer_token)
+}
+
+/// The credential of an `Authorization` header as authentication reads it:
+/// the `Bearer` scheme stripped (in any case, RFC 9110 §11.1) and the token
+/// trimmed. `None` when there is none. The rate limiter keys on the same
+/// token, so a padded or re-cased header is one credential to both.
+pub fn bearer_token(value: &axum::http::HeaderValue) -> Option<&str> {
+    let value = value.to_str().ok()?.trim_start();
+    let (scheme, token) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || !token.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some(token.trim()).filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -56,12 +64,7 @@ impl FromRequestParts<AppState> for Principal {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(
             "missing Authorization header (expected: Bearer <API key or token>)",
         ))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = bearer_token(value)
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
         if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
             return match &state.jwt {

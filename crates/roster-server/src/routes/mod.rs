@@ -4,7 +4,7 @@ mod dlq;
 mod endpoints;
 mod events;
 mod feeds;
-mod health;
+pub(crate) mod health;
 mod ingest;
 mod keys;
 mod metrics;
@@ -16,6 +16,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+
+pub use health::Readiness;
 
 use crate::auth::MetricsReader;
 use crate::problem::ApiError;

@@ -186,14 +186,21 @@ fn encode_cursor(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The inverse of [`encode_cursor`]. The cursor is client input: it is read
+/// as bytes (never sliced as a `str`, which panics off a char boundary) and
+/// anything but pairs of hex digits forming UTF-8 is refused.
 fn decode_cursor(s: &str) -> Result<String, StoreError> {
     let bad = || StoreError::Invalid("`cursor` is not one this server issued".into());
     if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
-    let bytes: Result<Vec<u8>, _> =
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16)).collect();
-    String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
+    let digit = |b: u8| char::from(b).to_digit(16);
+    let bytes: Option<Vec<u8>> = s
+        .as_bytes()
+        .chunks_exact(2)
+        .map(|pair| Some(((digit(pair[0])? << 4) | digit(pair[1])?) as u8))
+        .collect();
+    String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
 }
 
 impl SqliteDirectory {
@@ -1094,5 +1101,21 @@ impl Directory for SqliteDirectory {
                 .collect())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::{decode_cursor, encode_cursor};
+
+    #[test]
+    fn a_cursor_round_trips_and_crafted_ones_are_refused_without_panicking() {
+        for id in ["E1", "émile-7", ""] {
+            assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        }
+        // Multi-byte characters of even byte length panicked when sliced.
+        for crafted in ["a\u{e9}b", "\u{e9}\u{e9}", "zz", "abc", "ff", "a\u{e9}\n{\"level\":\"INFO\"}\nx"] {
+            assert!(decode_cursor(crafted).is_err(), "{crafted:?}");
+        }
     }
 }
