@@ -170,7 +170,7 @@ pub async fn hr_feed(
         }
         IdempotencyClaim::Claimed => match run(&state, &sub, format, mode, req, &fp).await {
             Ok(reply) if reply.status.is_success() && !sub.dry_run => {
-                let body = reply.body.to_string();
+                let body = replay_body(&reply.body);
                 let location = reply.location.clone();
                 state
                     .directory
@@ -190,6 +190,25 @@ pub async fn hr_feed(
                 other.map(|r| r.into_response(false))
             }
         },
+    }
+}
+
+/// Most rejected records a stored answer keeps for replays (as many as the
+/// feed keeps: `GET /v1/feeds/{id}` shows the same ones).
+const MAX_REPLAYED_REJECTIONS: usize = 1000;
+
+/// The answer as stored for replays, bounded: a feed of 100,000 rejected
+/// records answers with every error once, but its replay (and the row kept
+/// for 24 hours) carries the first thousand and says so.
+fn replay_body(body: &Value) -> String {
+    match body.get("rejected").and_then(Value::as_array) {
+        Some(rejected) if rejected.len() > MAX_REPLAYED_REJECTIONS => {
+            let mut bounded = body.clone();
+            bounded["rejected"] = Value::Array(rejected[..MAX_REPLAYED_REJECTIONS].to_vec());
+            bounded["rejectedTruncated"] = Value::Bool(true);
+            bounded.to_string()
+        }
+        _ => body.to_string(),
     }
 }
 
@@ -460,4 +479,21 @@ async fn drain(state: &AppState, format: Format, req: Request, fp: &Fingerprint)
         fp.lock().expect("fingerprint lock").update(&chunk);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_answer_keeps_at_most_a_thousand_rejections() {
+        let errors: Vec<Value> = (0..20_000).map(|i| json!({"index": i, "errors": []})).collect();
+        let body = json!({"feedId": "f", "accepted": 0, "rejected": errors});
+        let stored: Value = serde_json::from_str(&replay_body(&body)).unwrap();
+        assert_eq!(stored["rejected"].as_array().unwrap().len(), MAX_REPLAYED_REJECTIONS);
+        assert_eq!(stored["rejectedTruncated"], true);
+        assert_eq!(stored["feedId"], "f");
+        let small = json!({"feedId": "g", "rejected": []});
+        assert_eq!(replay_body(&small), small.to_string(), "small answers are kept as they were");
+    }
 }
