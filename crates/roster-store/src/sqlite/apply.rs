@@ -33,6 +33,8 @@ pub(super) struct Statements<'t> {
     reports_found: CachedStatement<'t>,
     /// Whether a manager's chain leads back to a person (a cycle).
     chain: CachedStatement<'t>,
+    /// Whether anyone waits for a person as their manager.
+    pending_reports: CachedStatement<'t>,
     history: CachedStatement<'t>,
     outbox: CachedStatement<'t>,
 }
@@ -86,6 +88,12 @@ impl<'t> Statements<'t> {
                          WHERE p.manager_id IS NOT NULL AND c.depth < ?4 AND c.id != ?3
                      )
                      SELECT depth FROM chain WHERE id = ?3 LIMIT 1",
+                )
+                .map_err(storage)?,
+            pending_reports: tx
+                .prepare_cached(
+                    "SELECT 1 FROM people INDEXED BY people_manager_pending
+                     WHERE tenant_id = ?1 AND manager_id = ?2 AND manager_pending = 1 LIMIT 1",
                 )
                 .map_err(storage)?,
             history: tx
@@ -263,8 +271,15 @@ fn apply_one(
         }
         Decision::Write { person, status, changed, event } => (person, status, changed, event),
     };
+    // A cycle needs someone whose chain leads to this person: for a new
+    // person that can only be a report sent before them (still pending), so
+    // most joiners skip the walk up their managers.
+    let may_close_cycle = match stored.person {
+        None => statements.pending_reports.exists(params![tenant, external_id]).map_err(storage)?,
+        Some(_) => changed.contains(&"manager"),
+    };
     if let Some(manager) = &person.manager
-        && (stored.person.is_none() || changed.contains(&"manager"))
+        && may_close_cycle
         && let Some(length) = reporting_cycle(statements, &tenant, manager.as_str(), external_id)?
     {
         // Refused (dead-lettered with this reason). The ids stay out of the
