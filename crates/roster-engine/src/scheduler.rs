@@ -51,7 +51,9 @@ pub struct SweepReport {
     pub due: u64,
     /// Uploads marked failed.
     pub stalled_feeds: u64,
-    /// Dead letters found in the queue that their feed had not counted.
+    /// Dead letters of idle feeds handed to the directory to count as
+    /// failed (it counts each once; one counted before is found again while
+    /// its feed still waits for other messages).
     pub dead_letters_counted: u64,
     /// Rows of bookkeeping pruned.
     pub pruned: u64,
