@@ -302,6 +302,11 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     let shown = app.get_json("/v1/dlq/poison-1").await;
     assert_eq!(shown["payload"]["not"], "a change");
     assert_eq!(shown["receiveCount"], 1);
+    // Reading a payload (the record as the HR system sent it) is audited, without it.
+    let log = app.get_json("/v1/audit").await;
+    let read = log["items"].as_array().unwrap().iter().find(|e| e["action"] == "dlq.read").expect("audited");
+    assert_eq!(read["target"], "poison-1");
+    assert!(!log.to_string().contains("a change"), "{log}");
 
     // Another tenant learns nothing.
     let other = app.new_tenant("globex").await;

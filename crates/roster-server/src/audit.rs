@@ -1,9 +1,13 @@
 //! The audit trail of administrative actions: who (the credential), which
 //! tenant, what, on what, when, and the request id that ties it to the logs.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use roster_store::NewAuditEntry;
+use roster_core::Timestamp;
+use roster_store::{NewAuditEntry, platform_log};
 
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -52,5 +56,96 @@ pub async fn record(
     tracing::info!(tenant = %entry.tenant_id, actor = %entry.actor, action, target = entry.target.as_deref().unwrap_or("-"), "audit");
     if let Err(e) = state.directory.append_audit(entry).await {
         tracing::error!(action, error = %e, "could not append to the audit log");
+    }
+}
+
+/// How personal data was read, for [`record_read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// One record (a person, a dead letter's payload): audited each time.
+    One,
+    /// A page of a listing: audited once per credential per hour, so that
+    /// who read the roster shows without a row per page of a sync client.
+    Listing,
+}
+
+/// The hour a listing's read was last audited, per credential and action.
+#[derive(Debug, Default)]
+pub struct ReadAudits {
+    last: Mutex<HashMap<(String, &'static str), Timestamp>>,
+}
+
+const LISTING_AUDIT_EVERY_MS: i64 = 3_600_000;
+/// Past this many credentials, entries older than the hour are dropped.
+const READ_AUDITS_KEPT: usize = 10_000;
+
+impl ReadAudits {
+    /// Whether `actor`'s `action` at `now` is the first of its hour.
+    fn due(&self, actor: &str, action: &'static str, now: Timestamp) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = |t: &Timestamp| now.millis() - t.millis() < LISTING_AUDIT_EVERY_MS;
+        if last.get(&(actor.to_owned(), action)).is_some_and(fresh) {
+            return false;
+        }
+        if last.len() >= READ_AUDITS_KEPT {
+            last.retain(|_, t| fresh(t));
+        }
+        last.insert((actor.to_owned(), action), now);
+        true
+    }
+}
+
+/// Audits a read of personal data (`people.listed`, `person.read`,
+/// `events.listed`, `dlq.read`, ...): who read what, never the data.
+pub async fn record_read(
+    state: &AppState,
+    principal: &Principal,
+    request_id: &RequestId,
+    action: &'static str,
+    target: Option<String>,
+    read: Read,
+) {
+    if read == Read::Listing && !state.read_audits.due(&actor(principal), action, state.clock.now()) {
+        return;
+    }
+    record(state, principal, request_id, action, target).await;
+}
+
+/// Audits a refused authentication in the platform log (`auth.failed`):
+/// the client's address and the rule that refused it, never the
+/// credential. Called only while the address is within its failure budget,
+/// so a flood of bad keys writes a bounded number of entries.
+pub async fn record_auth_failure(
+    state: &AppState,
+    address: std::net::IpAddr,
+    reason: &'static str,
+    request_id: Option<String>,
+) {
+    let entry = NewAuditEntry {
+        at: state.clock.now(),
+        tenant_id: platform_log(),
+        actor: format!("address:{address}"),
+        action: "auth.failed",
+        target: Some(reason.to_owned()),
+        request_id,
+    };
+    if let Err(e) = state.directory.append_audit(entry).await {
+        tracing::error!(action = "auth.failed", error = %e, "could not append to the audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_is_audited_once_an_hour_per_credential() {
+        let audits = ReadAudits::default();
+        let t = Timestamp(1_700_000_000_000);
+        assert!(audits.due("key:a", "people.listed", t));
+        assert!(!audits.due("key:a", "people.listed", t.plus_millis(59 * 60_000)));
+        assert!(audits.due("key:b", "people.listed", t), "another credential");
+        assert!(audits.due("key:a", "events.listed", t), "another listing");
+        assert!(audits.due("key:a", "people.listed", t.plus_millis(LISTING_AUDIT_EVERY_MS)));
     }
 }

@@ -66,6 +66,11 @@ impl FromRequestParts<AppState> for Principal {
         ))?;
         let token = bearer_token(value)
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+        if token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
+            return Err(ApiError::Unauthorized(
+                "an operator key opens only the operator routes (/v1/operator/...); a tenant's routes need that tenant's API key or token",
+            ));
+        }
         if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
             return match &state.jwt {
                 Some(jwt) => {
