@@ -102,6 +102,35 @@ async fn a_workday_style_latin1_export_with_month_names_and_fallback_columns_is_
 }
 
 #[tokio::test]
+async fn a_feed_naming_a_source_never_set_up_is_warned_about() {
+    let app = spawn_app().await;
+    let body = json!({"mode": "delta", "records": [person("E1", "R&D")]});
+    let post = |query: &'static str| {
+        let (app, body) = (&app, body.clone());
+        async move {
+            let res = app
+                .http
+                .post(app.url(&format!("/integrations/hr-feed{query}")))
+                .bearer_auth(&app.key)
+                .json(&body);
+            let res = res.send().await.unwrap();
+            assert_eq!(res.status(), 202);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let typo = post("?source=wrokday").await;
+    let warning = typo["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("source `wrokday` does not exist yet"), "{typo}");
+    assert!(post("").await.get("warnings").is_none(), "the default source needs no set-up");
+    let res = app.put_json("/v1/sources/workday", &json!({"validation": "partial"})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert!(post("?source=workday").await.get("warnings").is_none(), "a source that exists");
+    let csv = app.post_raw("?source=wrokday", "text/csv", "externalId,department\nE2,R&D\n").await;
+    let csv: Value = csv.json().await.unwrap();
+    assert!(csv["warnings"].to_string().contains("does not exist yet"), "{csv}");
+}
+
+#[tokio::test]
 async fn a_broken_mapping_profile_is_refused_with_its_paths() {
     let app = spawn_app().await;
     let res = app
