@@ -136,7 +136,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let consumer = Arc::new(Consumer::new(
         Arc::clone(&queue),
-        Arc::clone(&directory),
+        directory.clone(),
         Arc::clone(&clock),
         ConsumerConfig {
             workers: settings.workers,
@@ -160,7 +160,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let evaluator = AlarmEvaluator::new(
             settings.alarm_rules(),
             Arc::clone(&queue),
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&clock),
             consumer_stats,
             dispatcher,
@@ -173,7 +173,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         alarms = Some(evaluator.board());
         workers.push(evaluator.spawn(shutdown_rx.clone()));
         let scheduler = Scheduler::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&clock),
             SchedulerConfig {
                 interval: Duration::from_secs(settings.schedule_interval_secs.max(1)),
@@ -190,7 +190,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs), private)
             .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         let outbox = OutboxDispatcher::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::new(sink),
             Arc::clone(&clock),
             OutboxConfig {
@@ -241,7 +241,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&queue),
             Arc::clone(&clock),
             IngestConfig {

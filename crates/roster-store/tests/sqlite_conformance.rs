@@ -2,7 +2,8 @@
 
 use std::ops::Deref;
 
-use roster_store::{Directory, SqliteDirectory};
+use roster_store::SqliteDirectory;
+use roster_store::prelude::*;
 
 /// A directory in a temp dir that lives as long as it does.
 struct Fresh {

@@ -22,17 +22,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::policy::status_of;
 
+use crate::prelude::*;
 use crate::{
-    ApiKeyInfo, ApplyOutcome, AuditEntry, DeliveryTarget, DeliveryUpdate, Directory, Endpoint,
-    EndpointBacklog, EventDeadLetter, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry, IdempotencyClaim,
-    NewApiKey, NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord,
-    PruneReport, Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
+    ApiKeyInfo, ApplyOutcome, AuditEntry, DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog,
+    EventDeadLetter, Feed, FeedCounts, FeedSeal, FeedStatus, HistoryEntry, IdempotencyClaim, NewApiKey,
+    NewAuditEntry, NewEndpoint, NewFeed, OperatorKeyInfo, OutboxEvent, Page, PersonRecord, PruneReport,
+    Redelivery, RedeliveryUpdate, Scope, Source, SourceSettings, StoreError, Tenant,
 };
 
-/// Most rejected records kept with a feed.
-pub const MAX_STORED_REJECTIONS: usize = 1000;
-/// Most items of one listing.
-pub const MAX_PAGE: usize = 1000;
+pub(crate) use crate::limits::{IDEMPOTENCY_TTL_MS, MAX_PAGE, MAX_STORED_REJECTIONS};
 /// A key's last use is written at most this often.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
@@ -145,9 +143,6 @@ fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
     })
 }
 
-/// How long an `Idempotency-Key` is remembered.
-pub(crate) const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
-
 const KEY_COLUMNS: &str = "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
@@ -247,11 +242,7 @@ impl SqliteDirectory {
 }
 
 #[async_trait]
-impl Directory for SqliteDirectory {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage)).await
-    }
-
+impl TenantStore for SqliteDirectory {
     async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError> {
         let tenant = Tenant { id: TenantId::new(), name: name.to_owned(), created_at: now };
         let t = tenant.clone();
@@ -299,7 +290,10 @@ impl Directory for SqliteDirectory {
         })
         .await
     }
+}
 
+#[async_trait]
+impl CredentialStore for SqliteDirectory {
     async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
         let info = ApiKeyInfo {
             id: uuid::Uuid::now_v7().to_string(),
@@ -345,47 +339,6 @@ impl Directory for SqliteDirectory {
     ) -> Result<ApiKeyInfo, StoreError> {
         let key_id = key_id.to_owned();
         self.write(move |c| audit::revoke_key(c, tenant, &key_id, now)).await
-    }
-
-    async fn create_operator_key(
-        &self,
-        name: &str,
-        prefix: String,
-        hash: [u8; 32],
-        now: Timestamp,
-    ) -> Result<OperatorKeyInfo, StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| audit::create_operator(c, &name, &prefix, &hash, now)).await
-    }
-
-    async fn authenticate_operator_key(
-        &self,
-        hash: &[u8; 32],
-    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
-        let hash = *hash;
-        self.read(move |c| audit::authenticate_operator(c, &hash)).await
-    }
-
-    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
-        self.read(|c| audit::list_operators(c)).await
-    }
-
-    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
-        let id = id.to_owned();
-        self.write(move |c| audit::revoke_operator(c, &id, now)).await
-    }
-
-    async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
-        self.write(move |c| audit::append(c, &entry)).await
-    }
-
-    async fn list_audit(
-        &self,
-        tenant: TenantId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(move |c| audit::list(c, tenant, after, limit)).await
     }
 
     async fn authenticate_key(
@@ -439,6 +392,105 @@ impl Directory for SqliteDirectory {
         Ok(key)
     }
 
+    async fn create_operator_key(
+        &self,
+        name: &str,
+        prefix: String,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<OperatorKeyInfo, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| audit::create_operator(c, &name, &prefix, &hash, now)).await
+    }
+
+    async fn authenticate_operator_key(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        let hash = *hash;
+        self.read(move |c| audit::authenticate_operator(c, &hash)).await
+    }
+
+    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+        self.read(|c| audit::list_operators(c)).await
+    }
+
+    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| audit::revoke_operator(c, &id, now)).await
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteDirectory {
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
+        self.write(move |c| audit::append(c, &entry)).await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |c| audit::list(c, tenant, after, limit)).await
+    }
+}
+
+#[async_trait]
+impl SourceStore for SqliteDirectory {
+    async fn get_source(&self, tenant: TenantId, name: &SourceName) -> Result<Option<Source>, StoreError> {
+        let name = name.as_str().to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 AND name = ?2",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), name], source_from_row)
+            .optional()
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn put_source(
+        &self,
+        tenant: TenantId,
+        name: &SourceName,
+        settings: SourceSettings,
+        now: Timestamp,
+    ) -> Result<Source, StoreError> {
+        let name = name.clone();
+        let json = serde_json::to_string(&settings).map_err(|e| StoreError::Storage(e.to_string()))?;
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO sources (tenant_id, name, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+                 RETURNING name, tenant_id, settings, created_at, updated_at",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), name.as_str(), json, now.millis()], source_from_row)
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list_sources(&self, tenant: TenantId) -> Result<Vec<Source>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 ORDER BY name",
+                )
+                .map_err(storage)?;
+            let rows = stmt.query_map([tenant.to_string()], source_from_row).map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl FeedStore for SqliteDirectory {
     async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError> {
         let mut rejections = feed.rejections.clone();
         rejections.truncate(MAX_STORED_REJECTIONS);
@@ -588,55 +640,77 @@ impl Directory for SqliteDirectory {
         self.get_feed(tenant, feed).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get_source(&self, tenant: TenantId, name: &SourceName) -> Result<Option<Source>, StoreError> {
-        let name = name.as_str().to_owned();
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 AND name = ?2",
-            )
-            .map_err(storage)?
-            .query_row(params![tenant.to_string(), name], source_from_row)
-            .optional()
-            .map_err(storage)
-        })
-        .await
-    }
-
-    async fn put_source(
-        &self,
-        tenant: TenantId,
-        name: &SourceName,
-        settings: SourceSettings,
-        now: Timestamp,
-    ) -> Result<Source, StoreError> {
-        let name = name.clone();
-        let json = serde_json::to_string(&settings).map_err(|e| StoreError::Storage(e.to_string()))?;
+    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO sources (tenant_id, name, settings, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (tenant_id, name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
-                 RETURNING name, tenant_id, settings, created_at, updated_at",
+            let tx = immediate(c)?;
+            tx.execute(
+                "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
+                params![feed.to_string(), tenant.to_string(), now.millis()],
             )
-            .map_err(storage)?
-            .query_row(params![tenant.to_string(), name.as_str(), json, now.millis()], source_from_row)
-            .map_err(storage)
+            .map_err(storage)?;
+            reconcile::release_waiting(&tx, &tenant.to_string(), now)?;
+            tx.commit().map_err(storage)
         })
         .await
     }
 
-    async fn list_sources(&self, tenant: TenantId) -> Result<Vec<Source>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT name, tenant_id, settings, created_at, updated_at FROM sources WHERE tenant_id = ?1 ORDER BY name",
+    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE feeds SET updated_at = MAX(updated_at, ?3)
+                     WHERE id = ?1 AND tenant_id = ?2 AND status = 'receiving'",
+                    params![feed.to_string(), tenant.to_string(), now.millis()],
                 )
                 .map_err(storage)?;
-            let rows = stmt.query_map([tenant.to_string()], source_from_row).map_err(storage)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+            if n == 0 {
+                return Err(StoreError::Conflict("the feed is unknown or no longer being received".into()));
+            }
+            Ok(())
         })
         .await
     }
 
+    async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?1 AND tenant_id = ?2"))
+                .map_err(storage)?
+                .query_row(params![feed.to_string(), tenant.to_string()], feed_from_row)
+                .optional()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list_feeds(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Feed>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        // Feed ids are UUIDv7: newest first is descending id order.
+        let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                ))
+                .map_err(storage)?;
+            let items = stmt
+                .query_map(params![tenant.to_string(), before, limit as i64], feed_from_row)
+                .map_err(storage)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteDirectory {
     async fn claim_idempotency_key(
         &self,
         tenant: TenantId,
@@ -721,108 +795,10 @@ impl Directory for SqliteDirectory {
         })
         .await
     }
+}
 
-    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let tx = immediate(c)?;
-            tx.execute(
-                "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
-                params![feed.to_string(), tenant.to_string(), now.millis()],
-            )
-            .map_err(storage)?;
-            reconcile::release_waiting(&tx, &tenant.to_string(), now)?;
-            tx.commit().map_err(storage)
-        })
-        .await
-    }
-
-    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE feeds SET updated_at = MAX(updated_at, ?3)
-                     WHERE id = ?1 AND tenant_id = ?2 AND status = 'receiving'",
-                    params![feed.to_string(), tenant.to_string(), now.millis()],
-                )
-                .map_err(storage)?;
-            if n == 0 {
-                return Err(StoreError::Conflict("the feed is unknown or no longer being received".into()));
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn idle_feeds(
-        &self,
-        idle_since: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT tenant_id, id FROM feeds
-                     WHERE status IN ('accepted', 'processing') AND sealed = 1 AND updated_at < ?1
-                     ORDER BY position LIMIT ?2",
-                )
-                .map_err(storage)?;
-            let rows = stmt
-                .query_map(params![idle_since.millis(), limit as i64], |r| {
-                    Ok((id(r.get(0)?)?, id(r.get(1)?)?))
-                })
-                .map_err(storage)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
-        })
-        .await
-    }
-
-    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError> {
-        self.write(move |c| {
-            let tx = immediate(c)?;
-            let report = retention::prune(&tx, before, now)?;
-            tx.commit().map_err(storage)?;
-            Ok(report)
-        })
-        .await
-    }
-
-    async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
-        self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?1 AND tenant_id = ?2"))
-                .map_err(storage)?
-                .query_row(params![feed.to_string(), tenant.to_string()], feed_from_row)
-                .optional()
-                .map_err(storage)
-        })
-        .await
-    }
-
-    async fn list_feeds(
-        &self,
-        tenant: TenantId,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Page<Feed>, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        // Feed ids are UUIDv7: newest first is descending id order.
-        let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
-                ))
-                .map_err(storage)?;
-            let items = stmt
-                .query_map(params![tenant.to_string(), before, limit as i64], feed_from_row)
-                .map_err(storage)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(storage)?;
-            let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
-            Ok(Page { items, next })
-        })
-        .await
-    }
-
+#[async_trait]
+impl ChangeApplier for SqliteDirectory {
     async fn apply_batch(
         &self,
         messages: &[ChangeMessage],
@@ -838,6 +814,19 @@ impl Directory for SqliteDirectory {
         .await
     }
 
+    async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
+        let message = message.clone();
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            apply::record_failure(&tx, &message, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DueWork for SqliteDirectory {
     async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
         self.write(move |c| {
             let tx = immediate(c)?;
@@ -875,16 +864,42 @@ impl Directory for SqliteDirectory {
         .await
     }
 
-    async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
-        let message = message.clone();
-        self.write(move |c| {
-            let tx = immediate(c)?;
-            apply::record_failure(&tx, &message, now)?;
-            tx.commit().map_err(storage)
+    async fn idle_feeds(
+        &self,
+        idle_since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT tenant_id, id FROM feeds
+                     WHERE status IN ('accepted', 'processing') AND sealed = 1 AND updated_at < ?1
+                     ORDER BY position LIMIT ?2",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![idle_since.millis(), limit as i64], |r| {
+                    Ok((id(r.get(0)?)?, id(r.get(1)?)?))
+                })
+                .map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })
         .await
     }
 
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            let report = retention::prune(&tx, before, now)?;
+            tx.commit().map_err(storage)?;
+            Ok(report)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PeopleReader for SqliteDirectory {
     async fn get_person(
         &self,
         tenant: TenantId,
@@ -970,7 +985,10 @@ impl Directory for SqliteDirectory {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Outbox for SqliteDirectory {
     async fn list_events(
         &self,
         tenant: TenantId,
@@ -993,6 +1011,43 @@ impl Directory for SqliteDirectory {
         .await
     }
 
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
+        self.read(move |c| outbox::targets(c, now)).await
+    }
+
+    async fn record_delivery(
+        &self,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |c| outbox::record(c, &endpoint_id, &update, now)).await
+    }
+
+    async fn due_redeliveries(
+        &self,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Redelivery>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.read(move |c| outbox::due(c, &endpoint_id, now, limit)).await
+    }
+
+    async fn record_redelivery(
+        &self,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = dead_letter_id.to_owned();
+        self.write(move |c| outbox::record_redelivery(c, &id, &update, now)).await
+    }
+}
+
+#[async_trait]
+impl EndpointStore for SqliteDirectory {
     async fn create_endpoint(&self, endpoint: NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
         self.write(move |c| outbox::create(c, &endpoint, now)).await
     }
@@ -1028,20 +1083,6 @@ impl Directory for SqliteDirectory {
         self.write(move |c| outbox::rotate(c, tenant, &id, &secret, previous_expires_at, now)).await
     }
 
-    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
-        self.read(move |c| outbox::targets(c, now)).await
-    }
-
-    async fn record_delivery(
-        &self,
-        endpoint_id: &str,
-        update: DeliveryUpdate,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let endpoint_id = endpoint_id.to_owned();
-        self.write(move |c| outbox::record(c, &endpoint_id, &update, now)).await
-    }
-
     async fn list_event_dead_letters(
         &self,
         tenant: TenantId,
@@ -1061,31 +1102,10 @@ impl Directory for SqliteDirectory {
         let endpoint_id = endpoint_id.to_owned();
         self.write(move |c| outbox::redrive(c, tenant, &endpoint_id, now)).await
     }
+}
 
-    async fn due_redeliveries(
-        &self,
-        endpoint_id: &str,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Redelivery>, StoreError> {
-        let endpoint_id = endpoint_id.to_owned();
-        self.read(move |c| outbox::due(c, &endpoint_id, now, limit)).await
-    }
-
-    async fn record_redelivery(
-        &self,
-        dead_letter_id: &str,
-        update: RedeliveryUpdate,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let id = dead_letter_id.to_owned();
-        self.write(move |c| outbox::record_redelivery(c, &id, &update, now)).await
-    }
-
-    async fn outbox_backlog(&self) -> Result<Vec<EndpointBacklog>, StoreError> {
-        self.read(|c| outbox::backlog(c)).await
-    }
-
+#[async_trait]
+impl PlatformStats for SqliteDirectory {
     async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError> {
         self.read(move |c| {
             let mut stmt =
@@ -1101,6 +1121,17 @@ impl Directory for SqliteDirectory {
                 .collect())
         })
         .await
+    }
+
+    async fn outbox_backlog(&self) -> Result<Vec<EndpointBacklog>, StoreError> {
+        self.read(|c| outbox::backlog(c)).await
+    }
+}
+
+#[async_trait]
+impl Directory for SqliteDirectory {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage)).await
     }
 }
 
