@@ -15,6 +15,7 @@ use roster_queue::{
     DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest, Redrive, SqliteQueue, SqliteQueueConfig,
 };
 use roster_store::*;
+use roster_store_sqlite::SqliteDirectory;
 use serde_json::json;
 
 struct World {

@@ -9,7 +9,7 @@ use axum::routing::get;
 use roster_core::SystemClock;
 use roster_engine::{Ingest, IngestConfig};
 use roster_queue::{SqliteQueue, SqliteQueueConfig};
-use roster_store::SqliteDirectory;
+use roster_store_sqlite::SqliteDirectory;
 use tower::ServiceExt;
 
 use crate::ratelimit::{RateLimit, RateLimiter};

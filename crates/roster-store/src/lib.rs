@@ -1,5 +1,6 @@
 //! The `Directory` port: people, their history, feeds, tenants, credentials
-//! and the outbox of lifecycle events — and its SQLite adapter.
+//! and the outbox of lifecycle events. Adapters are crates of their own
+//! (`roster-store-sqlite`); this crate holds no database driver.
 //!
 //! Layout: `types` holds the values the port passes, `ports` the traits (one
 //! per concern, with [`Directory`] as all of them), `policy` and `limits`
@@ -17,12 +18,10 @@ mod error;
 pub mod limits;
 pub mod policy;
 mod ports;
-pub mod sqlite;
 mod types;
 
 pub use error::StoreError;
 pub use ports::*;
-pub use sqlite::SqliteDirectory;
 pub use types::*;
 
 /// Every port trait, for calling their methods on a concrete adapter type

@@ -2,8 +2,8 @@
 
 use std::ops::Deref;
 
-use roster_store::SqliteDirectory;
 use roster_store::prelude::*;
+use roster_store_sqlite::SqliteDirectory;
 
 /// A directory in a temp dir that lives as long as it does.
 struct Fresh {

@@ -5,7 +5,7 @@ use roster_core::Timestamp;
 use rusqlite::{Transaction, params};
 
 use super::{IDEMPOTENCY_TTL_MS, storage};
-use crate::{PruneReport, StoreError};
+use roster_store::{PruneReport, StoreError};
 
 pub fn prune(tx: &Transaction<'_>, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError> {
     // A message id counted `failed` stays: its dead letter may be redriven
