@@ -1,5 +1,5 @@
 //! Retention: the bookkeeping tables that would otherwise grow for ever.
-//! Each rule keeps what a redelivery can still need (see `Directory::prune`).
+//! Each rule keeps what a redelivery can still need (see `DueWork::prune`).
 
 use roster_core::Timestamp;
 use rusqlite::{Transaction, params};
