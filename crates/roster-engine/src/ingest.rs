@@ -15,7 +15,7 @@ use roster_core::{
 use roster_formats::csv::CsvFeedReader;
 use roster_formats::{FormatError, ParsedFeed};
 use roster_queue::{OutgoingMessage, Queue, QueueError};
-use roster_store::{Directory, FeedSeal, NewFeed, SourceSettings, StoreError, Validation};
+use roster_store::{FeedSeal, IngestStore, NewFeed, SourceSettings, StoreError, Validation};
 
 use crate::telemetry;
 
@@ -189,7 +189,7 @@ fn add_depth(cache: &DepthCache, sent: usize) {
 }
 
 pub struct Ingest {
-    directory: Arc<dyn Directory>,
+    store: Arc<dyn IngestStore>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
@@ -198,12 +198,12 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(
-        directory: Arc<dyn Directory>,
+        store: Arc<dyn IngestStore>,
         queue: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self { directory, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
+        Self { store, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
     }
 
     /// Fails with `Busy` while the queue is over its limit.
@@ -228,7 +228,7 @@ impl Ingest {
         tenant: TenantId,
         source: &SourceName,
     ) -> Result<(SourceSettings, Option<String>), IngestError> {
-        Ok(match self.directory.get_source(tenant, source).await? {
+        Ok(match self.store.get_source(tenant, source).await? {
             Some(s) => (s.settings, None),
             None if source.as_str() == SourceName::default().as_str() => (SourceSettings::default(), None),
             None => (
@@ -287,7 +287,7 @@ impl Ingest {
         let now = self.clock.now();
         let feed_id = FeedId::new();
         let full = mode == FeedMode::Full;
-        self.directory
+        self.store
             .create_feed(NewFeed {
                 id: feed_id,
                 tenant_id: sub.tenant,
@@ -302,15 +302,15 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
-        let (directory, queue, clock, s) =
-            (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
+        let (store, queue, clock, s) =
+            (Arc::clone(&self.store), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
         // Not `spawn_blocking`: the upload lasts as long as its client
         // takes, and must not hold a thread the store's work needs.
         let streamed = crate::own_thread::run("roster-upload", move || {
             let ports = StreamPorts {
                 rt: &handle,
-                directory: directory.as_ref(),
+                store: store.as_ref(),
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
                 depth: &depth,
@@ -335,7 +335,7 @@ impl Ingest {
             rejected: rejected_n as u64,
             rejections: tally.rejected.clone(),
         };
-        self.directory.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
         telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
@@ -461,7 +461,7 @@ impl Ingest {
         // are queued: a crash between the two leaves a feed the stall sweep
         // fails, never one `accepted` for ever with nothing queued (the
         // client, who got no answer, resends).
-        self.directory
+        self.store
             .create_feed(NewFeed {
                 id: feed_id,
                 tenant_id: tenant,
@@ -475,7 +475,7 @@ impl Ingest {
                 created_at: now,
             })
             .await?;
-        if full && let Err(e) = self.directory.add_snapshot_members(tenant, feed_id, members, now).await {
+        if full && let Err(e) = self.store.add_snapshot_members(tenant, feed_id, members, now).await {
             self.mark_failed(tenant, feed_id).await;
             return Err(e.into());
         }
@@ -496,7 +496,7 @@ impl Ingest {
         };
         // Queued but unsealed, the feed's records still apply; a snapshot is
         // just never reconciled. The client, told of the error, resends.
-        self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
         add_depth(&self.depth, accepted);
         telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
@@ -513,7 +513,7 @@ impl Ingest {
     }
 
     async fn mark_failed(&self, tenant: TenantId, feed_id: FeedId) {
-        if let Err(mark) = self.directory.fail_feed(tenant, feed_id, self.clock.now()).await {
+        if let Err(mark) = self.store.fail_feed(tenant, feed_id, self.clock.now()).await {
             tracing::error!(%feed_id, error = %mark, "could not mark feed failed");
         }
     }
@@ -531,7 +531,7 @@ struct StreamTally {
 /// What a streamed upload talks to from its blocking thread.
 struct StreamPorts<'a> {
     rt: &'a tokio::runtime::Handle,
-    directory: &'a dyn Directory,
+    store: &'a dyn IngestStore,
     queue: &'a dyn Queue,
     clock: &'a dyn Clock,
     /// Back-pressure is checked before each chunk, not only at the start.
@@ -578,7 +578,7 @@ fn stream_csv(
             ports.rt.block_on(async {
                 if full && !members.is_empty() {
                     let ids = std::mem::take(members);
-                    ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
+                    ports.store.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
                     capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
@@ -594,7 +594,7 @@ fn stream_csv(
     let mut touched = Instant::now();
     let touch = |touched: &mut Instant| -> Result<(), IngestError> {
         if touched.elapsed() >= progress_every {
-            ports.rt.block_on(ports.directory.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
+            ports.rt.block_on(ports.store.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
             *touched = Instant::now();
         }
         Ok(())

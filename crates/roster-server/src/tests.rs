@@ -9,7 +9,7 @@ use axum::routing::get;
 use roster_core::SystemClock;
 use roster_engine::{Ingest, IngestConfig};
 use roster_queue::{SqliteQueue, SqliteQueueConfig};
-use roster_store::SqliteDirectory;
+use roster_store_sqlite::SqliteDirectory;
 use tower::ServiceExt;
 
 use crate::ratelimit::{RateLimit, RateLimiter};
@@ -26,7 +26,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
     let clock: Arc<dyn roster_core::Clock> = Arc::new(SystemClock);
     AppState {
         ingest: Arc::new(Ingest::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&queue),
             Arc::clone(&clock),
             IngestConfig::default(),
