@@ -563,7 +563,7 @@ async fn a_clients_first_use_of_the_day_is_audited_once_like_an_api_keys() {
                 e["action"].as_str().unwrap(),
                 e["actor"].as_str().unwrap(),
                 e["target"].as_str().unwrap(),
-                e["requestId"].as_str().unwrap(),
+                e["clientRequestId"].as_str().unwrap(),
             )
         })
         .collect();

@@ -83,7 +83,7 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
     assert_eq!(entry["actor"], "operator:platform-team");
     let entry = log.iter().find(|e| e["action"] == "dlq.redriven").expect("the redrive is audited");
     assert_eq!(
-        (entry["actor"].as_str(), entry["target"].as_str(), entry["requestId"].as_str()),
+        (entry["actor"].as_str(), entry["target"].as_str(), entry["clientRequestId"].as_str()),
         (Some("operator:platform-team"), Some("all (1)"), Some("op-redrive-1"))
     );
     let other: Value = app.get_as(&globex, "/v1/audit").await.json().await.unwrap();
@@ -112,6 +112,8 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
             ("tenant.created", "cli"),
             ("tenant.created", "cli"),
             ("operator.created", "cli"),
+            // The key's first use today.
+            ("operator.used", "operator:platform-team"),
             ("tenants.listed", "operator:platform-team"),
             // The two 401s above, by address, with the rule that refused them.
             ("auth.failed", "address:127.0.0.1"),
@@ -155,9 +157,13 @@ async fn operators(app: &support::TestApp, args: &[&str]) -> std::process::Outpu
 #[tokio::test]
 async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     let app = spawn_app().await;
-    let out = operators(&app, &["create", "alice"]).await;
+    let out = operators(&app, &["create", "alice", "--expires-in-days", "30"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let alice = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.lines().next().unwrap().contains("(expires 20"), "{printed}");
+    let alice = printed.lines().last().unwrap().trim().to_owned();
+    let out = operators(&app, &["create", "break-glass", "--no-expiry"]).await;
+    assert!(String::from_utf8(out.stdout).unwrap().contains("(never expires)"));
     let bob = app.operator_key("bob").await;
     assert_eq!(app.get_as(&alice, "/v1/operator/tenants").await.status(), 200);
 
@@ -171,7 +177,9 @@ async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     let out = operators(&app, &["ls"]).await;
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(!table.contains(&bob) && !table.contains(&alice), "{table}");
+    assert!(table.lines().next().unwrap().contains("EXPIRES") && table.contains("LAST USED"), "{table}");
     let row = table.lines().find(|l| l.contains(" bob ")).expect("bob's key is listed");
+    assert!(row.matches("20").count() >= 3, "created, expires and last used: {row}");
     let id = row.split_whitespace().next().unwrap().to_owned();
     assert!(operators(&app, &["revoke", &id]).await.status.success());
     assert_eq!(app.get_as(&bob, "/v1/operator/tenants").await.status(), 401);

@@ -12,16 +12,24 @@ use roster_store::{NewAuditEntry, platform_log};
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// The request's `x-request-id` (set by the router's request-id layer).
+/// The request's `x-request-id` (the server's, set by the router's
+/// request-id layer) and the id the client sent, if any.
 #[derive(Debug, Clone, Default)]
-pub struct RequestId(pub Option<String>);
+pub struct RequestId(pub Option<String>, pub Option<String>);
+
+impl RequestId {
+    pub fn of(parts: &Parts) -> Self {
+        let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let client = parts.extensions.get::<crate::request_id::ClientRequestId>().map(|c| c.0.clone());
+        RequestId(id, client)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(RequestId(id))
+        Ok(Self::of(parts))
     }
 }
 
@@ -52,6 +60,7 @@ pub async fn record(
         action,
         target,
         request_id: request_id.0.clone(),
+        client_request_id: request_id.1.clone(),
     };
     tracing::info!(tenant = %entry.tenant_id, actor = %entry.actor, action, target = entry.target.as_deref().unwrap_or("-"), "audit");
     if let Err(e) = state.directory.append_audit(entry).await {
@@ -119,7 +128,7 @@ pub async fn record_auth_failure(
     state: &AppState,
     address: std::net::IpAddr,
     reason: &'static str,
-    request_id: Option<String>,
+    request_id: RequestId,
 ) {
     let entry = NewAuditEntry {
         at: state.clock.now(),
@@ -127,7 +136,8 @@ pub async fn record_auth_failure(
         actor: format!("address:{address}"),
         action: "auth.failed",
         target: Some(reason.to_owned()),
-        request_id,
+        request_id: request_id.0,
+        client_request_id: request_id.1,
     };
     if let Err(e) = state.directory.append_audit(entry).await {
         tracing::error!(action = "auth.failed", error = %e, "could not append to the audit log");

@@ -144,7 +144,10 @@ pub async fn limit(
     {
         return e.into_response();
     }
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_id = crate::audit::RequestId(
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        req.extensions().get::<crate::request_id::ClientRequestId>().map(|c| c.0.clone()),
+    );
     let res = next.run(req).await;
     if let Some(ip) = ip
         && res.status() == axum::http::StatusCode::UNAUTHORIZED

@@ -80,8 +80,7 @@ impl FromRequestParts<AppState> for Principal {
                     crate::ratelimit::charge(state, &principal.key_id)?;
                     if jwt.first_use_today(&principal, now) {
                         // Like an API key's: the client's first use of the day is audited.
-                        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok());
-                        let request_id = crate::audit::RequestId(request_id.map(str::to_owned));
+                        let request_id = crate::audit::RequestId::of(parts);
                         let target = Some(principal.key_id.clone());
                         crate::audit::record(state, &principal, &request_id, "key.used", target).await;
                     }
@@ -124,9 +123,9 @@ impl FromRequestParts<AppState> for Operator {
         }
         let key = state
             .directory
-            .authenticate_operator_key(&hash_api_key(token))
+            .authenticate_operator_key(&hash_api_key(token), state.clock.now())
             .await?
-            .ok_or(ApiError::Unauthorized("unknown or revoked operator key"))?;
+            .ok_or(ApiError::Unauthorized("unknown, revoked or expired operator key"))?;
         Ok(Operator { key_id: key.id, name: key.name })
     }
 }

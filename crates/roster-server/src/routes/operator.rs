@@ -82,6 +82,7 @@ async fn append(
         action,
         target: Some(target),
         request_id: request_id.0,
+        client_request_id: request_id.1,
     };
     tracing::info!(tenant = %log, actor = %entry.actor, action, "audit");
     if let Err(e) = state.directory.append_audit(entry).await {
