@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{MAX_PAGE, event_from_row, id, json_col, storage};
 use crate::conn::SqliteDirectory;
+use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
 use roster_store::prelude::*;
 use roster_store::{
     DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
@@ -78,6 +79,23 @@ fn dead_letter_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventDeadLett
 
 pub(crate) fn create(c: &mut Connection, new: &NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
     let tx = super::immediate(c)?;
+    let (all, active): (i64, i64) = tx
+        .query_row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE disabled_at IS NULL) FROM endpoints WHERE tenant_id = ?1",
+            [new.tenant_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(storage)?;
+    if active as usize >= MAX_ACTIVE_ENDPOINTS {
+        return Err(StoreError::Conflict(format!(
+            "a tenant may have at most {MAX_ACTIVE_ENDPOINTS} active endpoints; disable one first"
+        )));
+    }
+    if all as usize >= MAX_ENDPOINTS {
+        return Err(StoreError::Conflict(format!(
+            "a tenant may have at most {MAX_ENDPOINTS} endpoints, disabled ones included"
+        )));
+    }
     // The newest event of the whole outbox: positions are global, so any
     // event of this tenant after it is newer than the endpoint.
     let cursor: i64 =

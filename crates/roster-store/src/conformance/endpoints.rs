@@ -201,3 +201,29 @@ pub async fn an_endpoint_secret_rotates_with_a_grace_period(d: &impl Directory) 
     let disabled = d.rotate_endpoint_secret(a, &ep.id, Secret::new(new), until, T1).await;
     assert!(matches!(disabled, Err(StoreError::NotFound)));
 }
+
+pub async fn endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones(d: &impl Directory) {
+    use crate::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
+    let a = tenant(d, "acme").await;
+    // More creations at once than the limit: exactly the limit succeed.
+    let tries = (0..MAX_ACTIVE_ENDPOINTS + 5).map(|_| d.create_endpoint(new_endpoint(a, None), T0));
+    let results = futures_util::future::join_all(tries).await;
+    let created: Vec<&crate::Endpoint> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), MAX_ACTIVE_ENDPOINTS);
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
+    // Disabling makes room, up to the bound on all endpoints.
+    let mut live: Vec<String> = created.iter().map(|e| e.id.clone()).collect();
+    let mut total = live.len();
+    while total < MAX_ENDPOINTS {
+        let old = live.remove(0);
+        d.disable_endpoint(a, &old, T1).await.unwrap();
+        live.push(d.create_endpoint(new_endpoint(a, None), T1).await.unwrap().id);
+        total += 1;
+    }
+    d.disable_endpoint(a, &live[0], T1).await.unwrap();
+    let over = d.create_endpoint(new_endpoint(a, None), T1).await;
+    assert!(matches!(over, Err(StoreError::Conflict(m)) if m.contains("disabled ones included")));
+    // Another tenant's count is its own.
+    let b = tenant(d, "globex").await;
+    assert!(d.create_endpoint(new_endpoint(b, None), T1).await.is_ok());
+}

@@ -12,6 +12,11 @@ use crate::{Endpoint, EventDeadLetter, NewEndpoint, StoreError};
 pub trait EndpointStore: Send + Sync {
     /// Registers an endpoint. Its cursor starts at the newest event in the
     /// outbox: events that happened before it existed are not sent to it.
+    /// `Conflict` when the tenant already has
+    /// [`MAX_ACTIVE_ENDPOINTS`](crate::limits::MAX_ACTIVE_ENDPOINTS) active
+    /// ones or [`MAX_ENDPOINTS`](crate::limits::MAX_ENDPOINTS) in all:
+    /// checked in the transaction that inserts, so concurrent creations
+    /// cannot pass it together.
     async fn create_endpoint(&self, endpoint: NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError>;
     /// The tenant's endpoints, oldest first, disabled ones included.
     async fn list_endpoints(&self, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError>;
