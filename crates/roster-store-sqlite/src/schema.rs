@@ -245,6 +245,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX people_manager_pending ON people (tenant_id, manager_id) WHERE manager_pending = 1;
     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     ",
+    // 10: leases for jobs that run once per cluster; a row per held name,
+    // `expires_at` by the store's clock.
+    "
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
