@@ -188,8 +188,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let o = &settings.outbox;
         let private =
             if o.allow_private_endpoints { PrivateTargets::Allowed } else { PrivateTargets::Refused };
-        let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs), private)
-            .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
+        let sink = HttpEventSink::with_proxy(
+            Duration::from_secs(o.timeout_secs),
+            private,
+            o.proxy.as_ref().map(|p| p.expose()),
+        )
+        .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         let outbox = OutboxDispatcher::new(
             directory.clone(),
             Arc::new(sink),
@@ -267,6 +271,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             burst: settings.auth_failure_burst,
         })),
         readiness: Arc::default(),
+        read_audits: Arc::default(),
         alarms,
         jwt,
     };

@@ -217,7 +217,27 @@ impl Ingest {
         tenant: TenantId,
         source: &SourceName,
     ) -> Result<SourceSettings, IngestError> {
-        Ok(self.store.get_source(tenant, source).await?.map(|s| s.settings).unwrap_or_default())
+        Ok(self.source(tenant, source).await?.0)
+    }
+
+    /// The source's settings, and a warning when a named source was never
+    /// set up: a typo in `?source=` would otherwise read a CSV without its
+    /// mapping profile and judge a snapshot against nobody, silently.
+    async fn source(
+        &self,
+        tenant: TenantId,
+        source: &SourceName,
+    ) -> Result<(SourceSettings, Option<String>), IngestError> {
+        Ok(match self.store.get_source(tenant, source).await? {
+            Some(s) => (s.settings, None),
+            None if source.as_str() == SourceName::default().as_str() => (SourceSettings::default(), None),
+            None => (
+                SourceSettings::default(),
+                Some(format!(
+                    "source `{source}` does not exist yet: its feed is read with the default settings (no mapping profile); set it up with PUT /v1/sources/{source}"
+                )),
+            ),
+        })
     }
 
     /// The CSV mapping profile of a source: its own, or canonical column names.
@@ -262,7 +282,7 @@ impl Ingest {
         input: R,
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
-        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let (settings, unknown_source) = self.source(sub.tenant, &sub.source).await?;
         let profile = Self::profile(&settings)?;
         let now = self.clock.now();
         let feed_id = FeedId::new();
@@ -300,13 +320,14 @@ impl Ingest {
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
-        let tally = match streamed {
+        let mut tally = match streamed {
             Ok(Ok(tally)) => tally,
             Ok(Err(e)) | Err(e) => {
                 self.mark_failed(sub.tenant, feed_id).await;
                 return Err(e);
             }
         };
+        tally.warnings.extend(unknown_source);
         let rejected_n = tally.received - tally.accepted;
         let seal = FeedSeal {
             received: tally.received as u64,
@@ -387,7 +408,8 @@ impl Ingest {
         if received > self.config.max_records {
             return Err(IngestError::TooManyRecords { received, limit: self.config.max_records });
         }
-        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let (settings, unknown_source) = self.source(sub.tenant, &sub.source).await?;
+        feed.warnings.extend(unknown_source);
         if settings.validation == Validation::Strict && !feed.rejected.is_empty() {
             if !sub.dry_run {
                 telemetry::records_ingested(&sub.tenant.to_string(), sub.format, received, 0);

@@ -41,6 +41,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
         readiness: Arc::default(),
         jwt: None,
         budgets: crate::Budgets::new(&ServerConfig::default()),
+        read_audits: Default::default(),
     }
 }
 

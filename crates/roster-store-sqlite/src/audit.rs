@@ -28,10 +28,19 @@ impl AuditLog for SqliteDirectory {
 
 pub fn append(c: &Connection, e: &NewAuditEntry) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO audit_log (at, tenant_id, actor, action, target, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO audit_log (at, tenant_id, actor, action, target, request_id, client_request_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .map_err(storage)?
-    .execute(params![e.at.millis(), e.tenant_id.to_string(), e.actor, e.action, e.target, e.request_id])
+    .execute(params![
+        e.at.millis(),
+        e.tenant_id.to_string(),
+        e.actor,
+        e.action,
+        e.target,
+        e.request_id,
+        e.client_request_id
+    ])
     .map_err(storage)?;
     Ok(())
 }
@@ -45,7 +54,7 @@ pub fn list(
     let limit = limit.clamp(1, MAX_PAGE);
     let mut stmt = c
         .prepare_cached(
-            "SELECT seq, at, tenant_id, actor, action, target, request_id FROM audit_log
+            "SELECT seq, at, tenant_id, actor, action, target, request_id, client_request_id FROM audit_log
              WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )
         .map_err(storage)?;
@@ -59,6 +68,7 @@ pub fn list(
                 action: r.get(4)?,
                 target: r.get(5)?,
                 request_id: r.get(6)?,
+                client_request_id: r.get(7)?,
             })
         })
         .map_err(storage)?;

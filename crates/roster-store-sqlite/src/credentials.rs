@@ -42,6 +42,8 @@ pub fn revoke_key(
         .ok_or(StoreError::NotFound)
 }
 
+const OPERATOR_COLUMNS: &str = "id, name, prefix, created_at, revoked_at, expires_at, last_used_at";
+
 fn operator_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo> {
     Ok(OperatorKeyInfo {
         id: r.get(0)?,
@@ -49,6 +51,8 @@ fn operator_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo>
         prefix: r.get(2)?,
         created_at: Timestamp(r.get(3)?),
         revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+        expires_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+        last_used_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
     })
 }
 
@@ -57,12 +61,13 @@ pub fn create_operator(
     name: &str,
     prefix: &str,
     hash: &[u8; 32],
+    expires_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<OperatorKeyInfo, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     c.execute(
-        "INSERT INTO operator_keys (id, name, prefix, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, name, prefix, &hash[..], now.millis()],
+        "INSERT INTO operator_keys (id, name, prefix, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, name, prefix, &hash[..], now.millis(), expires_at.map(Timestamp::millis)],
     )
     .map_err(storage)?;
     Ok(OperatorKeyInfo {
@@ -70,25 +75,30 @@ pub fn create_operator(
         name: name.to_owned(),
         prefix: prefix.to_owned(),
         created_at: now,
+        expires_at,
         revoked_at: None,
+        last_used_at: None,
     })
 }
 
-pub fn authenticate_operator(c: &Connection, hash: &[u8; 32]) -> Result<Option<OperatorKeyInfo>, StoreError> {
-    c.prepare_cached(
-        "SELECT id, name, prefix, created_at, revoked_at FROM operator_keys WHERE hash = ?1 AND revoked_at IS NULL",
-    )
+pub fn authenticate_operator(
+    c: &Connection,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<Option<OperatorKeyInfo>, StoreError> {
+    c.prepare_cached(&format!(
+        "SELECT {OPERATOR_COLUMNS} FROM operator_keys
+         WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+    ))
     .map_err(storage)?
-    .query_row([&hash[..]], operator_from_row)
+    .query_row(params![&hash[..], now.millis()], operator_from_row)
     .optional()
     .map_err(storage)
 }
 
 pub fn list_operators(c: &Connection) -> Result<Vec<OperatorKeyInfo>, StoreError> {
     let mut stmt = c
-        .prepare_cached(
-            "SELECT id, name, prefix, created_at, revoked_at FROM operator_keys ORDER BY created_at, id",
-        )
+        .prepare_cached(&format!("SELECT {OPERATOR_COLUMNS} FROM operator_keys ORDER BY created_at, id"))
         .map_err(storage)?;
     let rows = stmt.query_map([], operator_from_row).map_err(storage)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(storage)
@@ -100,7 +110,7 @@ pub fn revoke_operator(c: &Connection, id: &str, now: Timestamp) -> Result<Opera
         params![id, now.millis()],
     )
     .map_err(storage)?;
-    c.prepare_cached("SELECT id, name, prefix, created_at, revoked_at FROM operator_keys WHERE id = ?1")
+    c.prepare_cached(&format!("SELECT {OPERATOR_COLUMNS} FROM operator_keys WHERE id = ?1"))
         .map_err(storage)?
         .query_row([id], operator_from_row)
         .optional()
@@ -189,6 +199,7 @@ impl CredentialStore for SqliteDirectory {
                     action: "key.used",
                     target: Some(k.id.clone()),
                     request_id: None,
+                    client_request_id: None,
                 });
                 self.write(move |c| {
                     let tx = immediate(c)?;
@@ -213,18 +224,49 @@ impl CredentialStore for SqliteDirectory {
         name: &str,
         prefix: String,
         hash: [u8; 32],
+        expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<OperatorKeyInfo, StoreError> {
         let name = name.to_owned();
-        self.write(move |c| create_operator(c, &name, &prefix, &hash, now)).await
+        self.write(move |c| create_operator(c, &name, &prefix, &hash, expires_at, now)).await
     }
 
     async fn authenticate_operator_key(
         &self,
         hash: &[u8; 32],
+        now: Timestamp,
     ) -> Result<Option<OperatorKeyInfo>, StoreError> {
         let hash = *hash;
-        self.read(move |c| authenticate_operator(c, &hash)).await
+        let key = self.read(move |c| authenticate_operator(c, &hash, now)).await?;
+        if let Some(k) = &key
+            && k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS)
+        {
+            let key_id = k.id.clone();
+            // As for API keys: the first use each (UTC) day is audited.
+            let entry = k.last_used_at.is_none_or(|t| t.date() != now.date()).then(|| NewAuditEntry {
+                at: now,
+                tenant_id: roster_store::platform_log(),
+                actor: format!("operator:{}", k.name),
+                action: "operator.used",
+                target: Some(k.id.clone()),
+                request_id: None,
+                client_request_id: None,
+            });
+            self.write(move |c| {
+                let tx = immediate(c)?;
+                tx.execute(
+                    "UPDATE operator_keys SET last_used_at = ?2 WHERE id = ?1",
+                    params![key_id, now.millis()],
+                )
+                .map_err(storage)?;
+                if let Some(entry) = &entry {
+                    crate::audit::append(&tx, entry)?;
+                }
+                tx.commit().map_err(storage)
+            })
+            .await?;
+        }
+        Ok(key)
     }
 
     async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {

@@ -81,6 +81,7 @@ pub async fn create_tenant(
         action,
         target: Some(target),
         request_id: None,
+        client_request_id: None,
     };
     directory.append_audit(entry(tenant.id, "tenant.created", tenant.id.to_string())).await?;
     directory.append_audit(entry(tenant.id, "key.created", key.id.clone())).await?;

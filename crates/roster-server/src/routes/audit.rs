@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::page_size;
+use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -23,11 +24,13 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let limit = page_size(q.limit)?;
     let items = state.directory.list_audit(principal.tenant_id, q.after, limit).await?;
+    audit::record_read(&state, &principal, &request_id, "audit.read", None, Read::Listing).await;
     let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
     Ok(Json(json!({ "items": items, "next": next })))
 }

@@ -35,15 +35,18 @@ pub struct AuditQuery {
 }
 
 /// `GET /v1/operator/audit?after&limit`: the platform's own audit log
-/// (operator keys created and revoked, tenants created, tenants listed),
-/// oldest first. A tenant's actions are in that tenant's log.
+/// (operator keys created and revoked, tenants created, tenants listed,
+/// failed authentications, reads of this log), oldest first. A tenant's actions are in that tenant's log.
 pub async fn audit_log(
     State(state): State<AppState>,
-    _operator: Operator,
+    operator: Operator,
+    request_id: RequestId,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = super::page_size(q.limit)?;
     let items = state.directory.list_audit(platform_log(), q.after, limit).await?;
+    // Reading the log is itself in the log (each page: operators are few).
+    append(&state, &operator, platform_log(), request_id, "audit.read", format!("after {}", q.after)).await;
     let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
     Ok(Json(json!({ "items": items, "next": next })))
 }
@@ -79,6 +82,7 @@ async fn append(
         action,
         target: Some(target),
         request_id: request_id.0,
+        client_request_id: request_id.1,
     };
     tracing::info!(tenant = %log, actor = %entry.actor, action, "audit");
     if let Err(e) = state.directory.append_audit(entry).await {

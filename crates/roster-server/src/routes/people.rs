@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::page_size;
+use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -20,11 +21,13 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Page<PersonRecord>>, ApiError> {
     principal.require(Scope::Read)?;
     let limit = page_size(q.limit)?;
     let page = state.directory.list_people(principal.tenant_id, limit, q.cursor.as_deref()).await?;
+    audit::record_read(&state, &principal, &request_id, "people.listed", None, Read::Listing).await;
     Ok(Json(page))
 }
 
@@ -38,6 +41,7 @@ pub struct ShowQuery {
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(external_id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -50,5 +54,6 @@ pub async fn show(
         let history = state.directory.person_history(principal.tenant_id, &id).await?;
         body["history"] = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
     }
+    audit::record_read(&state, &principal, &request_id, "person.read", Some(id.to_string()), Read::One).await;
     Ok(Json(body))
 }

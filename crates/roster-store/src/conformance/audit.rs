@@ -12,6 +12,7 @@ pub async fn audit_log_is_per_tenant_and_in_order(d: &impl Directory) {
         action,
         target: Some(target.into()),
         request_id: Some("req-1".into()),
+        client_request_id: Some("client-7".into()),
     };
     d.append_audit(entry(a, "key.created", "k2")).await.unwrap();
     d.append_audit(entry(b, "dlq.purged", "all")).await.unwrap();
@@ -20,6 +21,7 @@ pub async fn audit_log_is_per_tenant_and_in_order(d: &impl Directory) {
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["key.created", "key.revoked"]);
     assert_eq!((log[0].actor.as_str(), log[0].request_id.as_deref()), ("key:k1", Some("req-1")));
+    assert_eq!(log[0].client_request_id.as_deref(), Some("client-7"), "the client's id, apart");
     assert_eq!(d.list_audit(a, log[0].seq, 10).await.unwrap().len(), 1, "paging by seq");
     assert_eq!(d.list_audit(b, 0, 10).await.unwrap().len(), 1);
 }

@@ -90,7 +90,8 @@ macro_rules! directory_conformance_tests {
             api_keys_expire_and_authenticate_by_hash,
             api_keys_are_listed_and_revoked_per_tenant,
             operator_keys_are_apart_from_tenant_keys,
-            operator_keys_are_revoked_at_once
+            operator_keys_are_revoked_at_once,
+            operator_keys_expire_and_record_their_last_use
         );
     };
     (@module $h:expr; audit) => {

@@ -30,17 +30,24 @@ pub trait CredentialStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<ApiKeyInfo>, StoreError>;
 
-    /// Stores an operator key (only its hash).
+    /// Stores an operator key (only its hash); `expires_at` None: it does
+    /// not expire.
     async fn create_operator_key(
         &self,
         name: &str,
         prefix: String,
         hash: [u8; 32],
+        expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<OperatorKeyInfo, StoreError>;
-    /// The operator key with this hash, unless revoked.
-    async fn authenticate_operator_key(&self, hash: &[u8; 32])
-    -> Result<Option<OperatorKeyInfo>, StoreError>;
+    /// The operator key with this hash, unless revoked or expired at `now`;
+    /// records `now` as its last use (at most once a minute) and audits its
+    /// first use of each UTC day in the platform log (`operator.used`).
+    async fn authenticate_operator_key(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<OperatorKeyInfo>, StoreError>;
     /// Every operator key, oldest first, revoked ones included.
     async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError>;
     /// Revokes an operator key, effective for the next request. Revoking a

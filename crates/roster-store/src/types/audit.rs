@@ -27,8 +27,13 @@ pub struct AuditEntry {
     /// On what: an id or a source name, never personal data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The server's id of the request (as its log lines carry it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The `x-request-id` the client sent, if it was an acceptable one: its
+    /// own correlation, which the server does not vouch for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<String>,
 }
 
 /// An entry to append to the audit log.
@@ -40,4 +45,5 @@ pub struct NewAuditEntry {
     pub action: &'static str,
     pub target: Option<String>,
     pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
 }

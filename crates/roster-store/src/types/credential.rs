@@ -65,5 +65,9 @@ pub struct OperatorKeyInfo {
     pub name: String,
     pub prefix: String,
     pub created_at: Timestamp,
+    /// None: the key does not expire.
+    pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// Written at most once a minute.
+    pub last_used_at: Option<Timestamp>,
 }
