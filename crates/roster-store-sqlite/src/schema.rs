@@ -252,6 +252,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE operator_keys ADD COLUMN last_used_at INTEGER;
     ALTER TABLE audit_log ADD COLUMN client_request_id TEXT;
     ",
+    // 11: leases for jobs that run once per cluster; a row per held name,
+    // `expires_at` by the store's clock.
+    "
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

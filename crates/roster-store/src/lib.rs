@@ -29,7 +29,7 @@ pub use types::*;
 pub mod prelude {
     pub use crate::ports::{
         AuditLog, ChangeApplier, CredentialStore, Directory, DueWork, EndpointStore, FeedStore,
-        IdempotencyStore, IngestStore, Outbox, PeopleReader, PlatformStats, SourceStore, SweepStore,
+        IdempotencyStore, IngestStore, Leases, Outbox, PeopleReader, PlatformStats, SourceStore, SweepStore,
         TenantStore,
     };
 }

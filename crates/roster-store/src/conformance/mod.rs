@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{
     ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, FeedSeal, FeedStatus, IdempotencyClaim,
-    NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope, SourceSettings,
-    StoreError,
+    Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
+    SourceSettings, StoreError,
 };
 
 mod apply;
@@ -24,6 +24,7 @@ mod due;
 mod endpoints;
 mod feeds;
 mod idempotency;
+mod leases;
 mod ordering;
 mod people;
 mod snapshots;
@@ -38,6 +39,7 @@ pub use due::*;
 pub use endpoints::*;
 pub use feeds::*;
 pub use idempotency::*;
+pub use leases::*;
 pub use ordering::*;
 pub use people::*;
 pub use snapshots::*;
@@ -68,11 +70,11 @@ pub trait Harness: Send + Sync {
 /// - `directory_conformance_tests!(harness; tenants, feeds)`: only those
 ///   modules (`tenants`, `credentials`, `audit`, `sources`, `feeds`,
 ///   `snapshots`, `idempotency`, `apply`, `due`, `people`, `endpoints`,
-///   `stats`, `ordering`), for an adapter that is not finished yet.
+///   `stats`, `leases`, `ordering`), for an adapter that is not finished yet.
 #[macro_export]
 macro_rules! directory_conformance_tests {
     ($h:expr) => {
-        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, ordering);
+        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, leases, ordering);
     };
     ($h:expr; $($module:ident),+ $(,)?) => {
         $( $crate::directory_conformance_tests!(@module $h; $module); )+
@@ -157,6 +159,14 @@ macro_rules! directory_conformance_tests {
     (@module $h:expr; stats) => {
         $crate::directory_conformance_tests!(@each $h;
             feeds_are_counted_by_status_across_tenants
+        );
+    };
+    (@module $h:expr; leases) => {
+        $crate::directory_conformance_tests!(@each $h;
+            a_lease_has_one_holder_until_released,
+            an_expired_lease_is_taken_over_and_lost_to_its_old_holder,
+            renewing_keeps_a_lease_past_its_first_expiry,
+            of_racing_acquires_one_wins
         );
     };
     (@module $h:expr; ordering) => {

@@ -17,6 +17,7 @@ mod due;
 mod endpoints;
 mod feeds;
 mod idempotency;
+mod leases;
 mod outbox;
 mod people;
 mod sources;
@@ -32,6 +33,7 @@ pub use due::DueWork;
 pub use endpoints::EndpointStore;
 pub use feeds::FeedStore;
 pub use idempotency::IdempotencyStore;
+pub use leases::Leases;
 pub use outbox::Outbox;
 pub use people::PeopleReader;
 pub use sources::SourceStore;
@@ -65,6 +67,7 @@ pub trait Directory:
     + Outbox
     + EndpointStore
     + PlatformStats
+    + Leases
     + IngestStore
     + SweepStore
     + Send
