@@ -96,6 +96,7 @@ async fn a_workday_style_latin1_export_with_month_names_and_fallback_columns_is_
     assert_eq!(feed["counts"]["applied"], 2, "{feed}");
     let zoe = app.get_json("/v1/people/W1").await;
     assert_eq!((zoe["displayName"].as_str(), zoe["hireDate"].as_str()), (Some("Zoë"), Some("2024-03-01")));
+    assert_eq!(zoe["source"], "workday", "the person shows the source it belongs to");
     let jose = app.get_json("/v1/people/W2").await;
     assert_eq!(jose["displayName"], "José Núñez", "the legal name when no preferred one");
     assert_eq!(jose["hireDate"], "1998-09-15", "98 is past the pivot: 1998");

@@ -133,6 +133,12 @@ pub fn decide(current: Option<Stored<'_>>, change: &Change, today: Date) -> Deci
         (Change::Deactivate { .. }, Some(cur)) => {
             let mut p = cur.person.clone();
             p.active = false;
+            // `employmentStatus` must not go on saying someone deactivated
+            // is active: it becomes `inactive` unless it names a way of
+            // being inactive already (`terminated`, `retired`, ...).
+            if p.employment_status.as_deref().is_some_and(|s| !crate::validate::is_inactive_status(s)) {
+                p.employment_status = Some("inactive".into());
+            }
             p
         }
     };
@@ -214,6 +220,22 @@ mod tests {
 
     fn on(cur: &Person, change: &Change) -> Decision {
         decide(stored(cur, status_of(cur)), change, TODAY)
+    }
+
+    #[test]
+    fn a_deactivation_leaves_status_and_active_in_agreement() {
+        let mut cur = person("Sales", true);
+        cur.employment_status = Some("Active".into());
+        let leave = Change::Deactivate { external_id: cur.external_id.clone() };
+        let (left, status, event) = write_of(on(&cur, &leave));
+        assert_eq!((left.active, status, event), (false, Status::Inactive, Some(EventType::Left)));
+        assert_eq!(left.employment_status.as_deref(), Some("inactive"));
+        // One that already names a way of being inactive keeps it.
+        cur.employment_status = Some("retired".into());
+        assert_eq!(write_of(on(&cur, &leave)).0.employment_status.as_deref(), Some("retired"));
+        // None stays none.
+        cur.employment_status = None;
+        assert_eq!(write_of(on(&cur, &leave)).0.employment_status, None);
     }
 
     #[test]

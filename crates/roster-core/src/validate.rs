@@ -161,12 +161,8 @@ impl Parser {
                 _ => self.err(path, "unknown attribute (put source-specific data under customAttributes)"),
             }
         }
-        person.active = explicit_active.unwrap_or_else(|| {
-            !matches!(
-                person.employment_status.as_deref().map(str::to_ascii_lowercase).as_deref(),
-                Some("terminated" | "inactive" | "leaver")
-            )
-        });
+        person.active = explicit_active
+            .unwrap_or_else(|| !person.employment_status.as_deref().is_some_and(is_inactive_status));
         if id.is_some() && id == person.manager {
             self.err("manager", "a person cannot be their own manager");
         }
@@ -419,6 +415,16 @@ pub fn normalize_phone(raw: &str) -> Result<String, &'static str> {
     Ok(s.to_owned())
 }
 
+/// `employmentStatus` values (any case) that make a person inactive when
+/// the record does not say `active` itself.
+pub const INACTIVE_STATUSES: &[&str] =
+    &["terminated", "inactive", "leaver", "retired", "deceased", "separated", "withdrawn"];
+
+/// Whether `status` is one of [`INACTIVE_STATUSES`].
+pub fn is_inactive_status(status: &str) -> bool {
+    INACTIVE_STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -502,10 +508,19 @@ mod tests {
     fn terminated_status_or_active_false_means_inactive() {
         for rec in [
             json!({"externalId": "E1", "employmentStatus": "Terminated"}),
+            json!({"externalId": "E1", "employmentStatus": "retired"}),
+            json!({"externalId": "E1", "employmentStatus": " DECEASED "}),
             json!({"externalId": "E1", "active": false}),
         ] {
             let Change::Upsert { person } = parse_record(&rec).unwrap().change else { panic!() };
-            assert!(!person.active);
+            assert!(!person.active, "{rec}");
+        }
+        for rec in [
+            json!({"externalId": "E1", "employmentStatus": "on leave"}),
+            json!({"externalId": "E1", "employmentStatus": "retired", "active": true}),
+        ] {
+            let Change::Upsert { person } = parse_record(&rec).unwrap().change else { panic!() };
+            assert!(person.active, "{rec}: not an inactive status, or active said explicitly");
         }
     }
 

@@ -43,7 +43,7 @@ impl PeopleReader for SqliteDirectory {
         let ext = ext.as_str().to_owned();
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending FROM people
+                "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending, source FROM people
                  WHERE tenant_id = ?1 AND external_id = ?2",
             )
             .map_err(storage)?
@@ -65,14 +65,14 @@ impl PeopleReader for SqliteDirectory {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending, external_id FROM people
+                    "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending, source, external_id FROM people
                      WHERE tenant_id = ?1 AND external_id > ?2 ORDER BY external_id LIMIT ?3",
                 )
                 .map_err(storage)?;
             let mut last = None;
             let items = stmt
                 .query_map(params![tenant.to_string(), after, limit as i64], |r| {
-                    Ok((person_from_row(r)?, r.get::<_, String>(7)?))
+                    Ok((person_from_row(r)?, r.get::<_, String>(8)?))
                 })
                 .map_err(storage)?
                 .map(|row| {

@@ -112,5 +112,10 @@ pub(crate) fn person_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonR
                 .ok_or_else(|| rusqlite::Error::InvalidColumnType(5, s, rusqlite::types::Type::Text))?
         },
         manager_pending: r.get(6)?,
+        source: {
+            let s: String = r.get(7)?;
+            SourceName::parse(&s)
+                .map_err(|_| rusqlite::Error::InvalidColumnType(7, s, rusqlite::types::Type::Text))?
+        },
     })
 }

@@ -1,7 +1,7 @@
 //! People as the directory holds them, their history, and what applying a change did.
 
 use roster_core::lifecycle::{EventType, Status};
-use roster_core::{FeedId, Person, Timestamp};
+use roster_core::{FeedId, Person, SourceName, Timestamp};
 use serde::Serialize;
 
 /// A person as the directory holds it.
@@ -20,6 +20,10 @@ pub struct PersonRecord {
     /// sent, and cleared when that manager arrives.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub manager_pending: bool,
+    /// The source the person belongs to: the one whose feed last wrote or
+    /// listed them. Its full snapshots are the ones that can deactivate
+    /// them by leaving them out.
+    pub source: SourceName,
 }
 
 /// One version of a person.
