@@ -73,6 +73,21 @@ fn create_data_dir(settings: &Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))
 }
 
+/// The directory for an admin command run beside a server: refuses a data
+/// directory that does not exist unless `init`, since a mistyped
+/// `--data-dir` would otherwise make a new, empty directory whose tenants
+/// and keys the running server never sees.
+pub fn open_admin_directory(settings: &Settings, init: bool) -> anyhow::Result<Arc<dyn Directory>> {
+    let dir = &settings.data_dir;
+    if !init && !dir.is_dir() {
+        anyhow::bail!(
+            "the data directory {} does not exist: name the server's with --data-dir (or ROSTER_DATA_DIR), or pass --init to start a new one",
+            dir.display()
+        );
+    }
+    open_directory(settings)
+}
+
 /// Only the directory, for admin commands that run beside a server.
 pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
     create_data_dir(settings)?;

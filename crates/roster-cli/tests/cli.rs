@@ -108,6 +108,22 @@ fn tenants_create_prints_the_key_last_and_stores_only_its_hash() {
     assert!(ok(roster(&["tenants", "ls"], dir.path())).contains("acme"));
 }
 
+#[test]
+fn a_data_directory_that_does_not_exist_is_refused_unless_init() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("roster-dtaa");
+    let out = roster(&["tenants", "create", "acme"], &typo);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist") && err.contains("--init"), "{err}");
+    assert!(!typo.exists(), "nothing was created");
+    let out = roster(&["operators", "create", "ops"], &typo);
+    assert!(!out.status.success() && !typo.exists());
+    let key = ok(roster(&["tenants", "create", "acme", "--init"], &typo));
+    assert!(key.lines().last().unwrap().starts_with("rk_live_"));
+    assert!(typo.join("directory.db").exists());
+}
+
 #[tokio::test]
 async fn serve_push_and_read_with_the_cli() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,10 @@ pub enum TenantsCommand {
     Create {
         /// A unique name, e.g. the customer's company.
         name: String,
+        /// Create the data directory if it does not exist (otherwise refused:
+        /// a mistyped --data-dir would make keys no running server knows).
+        #[arg(long)]
+        init: bool,
     },
     /// Lists tenants.
     Ls,
@@ -22,9 +26,10 @@ pub enum TenantsCommand {
 
 pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
-    let directory = app::open_directory(&settings)?;
+    let init = matches!(cmd, TenantsCommand::Create { init: true, .. });
+    let directory = app::open_admin_directory(&settings, init)?;
     match cmd {
-        TenantsCommand::Create { name } => {
+        TenantsCommand::Create { name, .. } => {
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
             println!("tenant {} created (id {})", tenant.name, tenant.id);
             println!(
