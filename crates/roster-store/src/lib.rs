@@ -965,3 +965,20 @@ pub trait Directory: Send + Sync + 'static {
     /// `roster_feeds` gauge. A system read, never shown to a tenant.
     async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed's reconciliation is a JSON column: one an older build wrote,
+    /// with integer milliseconds, still reads; this build writes RFC 3339.
+    #[test]
+    fn a_stored_reconciliation_of_an_older_build_decodes() {
+        let old = r#"{"state":"applied","active":10,"absent":1,"allowed":2,"decidedAt":1700000000000}"#;
+        let r: Reconciliation = serde_json::from_str(old).unwrap();
+        assert_eq!(r.decided_at, Some(Timestamp(1_700_000_000_000)));
+        let now = serde_json::to_value(&r).unwrap();
+        assert_eq!(now["decidedAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(serde_json::from_value::<Reconciliation>(now).unwrap(), r);
+    }
+}

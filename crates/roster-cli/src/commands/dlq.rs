@@ -49,10 +49,7 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
                     "{:<38} {:>8} {:<26} {}",
                     d["id"].as_str().unwrap_or("-"),
                     d["receiveCount"],
-                    d["deadLetteredAt"]
-                        .as_i64()
-                        .map(|ms| roster_core::Timestamp(ms).to_string())
-                        .unwrap_or_default(),
+                    super::time(&d["deadLetteredAt"]),
                     d["reason"].as_str().unwrap_or("")
                 );
             }

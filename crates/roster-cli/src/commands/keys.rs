@@ -78,19 +78,19 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             let client = Client::new(&server)?;
             let page = client.get_json("/v1/keys").await?;
             println!(
-                "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
                 "ID", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
             );
             for k in page["items"].as_array().into_iter().flatten() {
                 let scopes: Vec<String> = k["scopes"].as_array().into_iter().flatten().map(text).collect();
                 println!(
-                    "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                    "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
                     text(&k["id"]),
                     text(&k["prefix"]),
                     scopes.join(","),
-                    text(&k["expiresAt"]),
-                    text(&k["lastUsedAt"]),
-                    text(&k["revokedAt"])
+                    super::time(&k["expiresAt"]),
+                    super::time(&k["lastUsedAt"]),
+                    super::time(&k["revokedAt"])
                 );
             }
         }
@@ -113,12 +113,12 @@ pub async fn run_audit(cmd: AuditCommand) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
-    println!("{:<6} {:<15} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
+    println!("{:<6} {:<24} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
     for e in &items {
         println!(
-            "{:<6} {:<15} {:<44} {:<16} {}",
+            "{:<6} {:<24} {:<44} {:<16} {}",
             text(&e["seq"]),
-            text(&e["at"]),
+            super::time(&e["at"]),
             text(&e["actor"]),
             text(&e["action"]),
             text(&e["target"])
