@@ -414,7 +414,9 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
 async fn a_message_queued_by_an_older_build_is_applied() {
     let w = world().await;
     let feed = w
-        .submit(json!([{"externalId": "E1", "userName": "e1", "meta": {"lastModified": "2023-11-14T22:00:00Z"}}]))
+        .submit(
+            json!([{"externalId": "E1", "userName": "e1", "meta": {"lastModified": "2023-11-14T22:00:00Z"}}]),
+        )
         .await;
     let hidden =
         ReceiveRequest { max_messages: 1, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO };
@@ -538,9 +540,10 @@ impl Directory for FlakyDirectory {
         &self,
         t: TenantId,
         id: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<roster_store::EventDeadLetter>, StoreError> {
-        self.inner.list_event_dead_letters(t, id, limit).await
+        self.inner.list_event_dead_letters(t, id, after, limit).await
     }
     async fn redrive_event_dead_letters(
         &self,

@@ -23,6 +23,7 @@ pub use sqlite::SqliteDirectory;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub id: TenantId,
     pub name: String,
     pub created_at: Timestamp,
@@ -71,7 +72,9 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyInfo {
+    #[serde(serialize_with = "roster_core::public_id::ser::api_key")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub prefix: String,
     pub scopes: Vec<Scope>,
@@ -85,6 +88,7 @@ pub struct ApiKeyInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperatorKeyInfo {
+    #[serde(serialize_with = "roster_core::public_id::ser::operator_key")]
     pub id: String,
     /// Who holds it (a person or a team), as shown in the audit log.
     pub name: String,
@@ -108,6 +112,7 @@ pub struct AuditEntry {
     /// Position in the log; increases with each entry.
     pub seq: u64,
     pub at: Timestamp,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     /// Who: `key:<id>` for an API key, `jwt:<client id>` for a token,
     /// `cli` for a command run beside the server.
@@ -204,6 +209,7 @@ impl SourceSettings {
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     pub name: SourceName,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     #[serde(flatten)]
     pub settings: SourceSettings,
@@ -361,11 +367,13 @@ pub struct FeedCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Feed {
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub id: FeedId,
     /// The feed's place in the order feeds were accepted (increasing; gaps
     /// allowed). The directory decides by it, not by when a change happens
     /// to be applied: see `docs/ARCHITECTURE.md`, "The ordering model".
     pub position: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub source: SourceName,
     pub mode: FeedMode,
@@ -412,6 +420,7 @@ pub struct PersonRecord {
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed_opt")]
     pub last_feed_id: Option<FeedId>,
     /// `pending` until a future hire date, then `active`; `inactive` once left.
     pub status: Status,
@@ -426,6 +435,7 @@ pub struct PersonRecord {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub version: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub feed_id: FeedId,
     pub message_id: String,
     pub event: Option<EventType>,
@@ -441,10 +451,13 @@ pub struct HistoryEntry {
 pub struct OutboxEvent {
     /// Position in the tenant's outbox; increases with each event.
     pub seq: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::event")]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: EventType,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub feed_id: FeedId,
     pub occurred_at: Timestamp,
     /// The event as sinks receive it (`roster_core::LifecycleEvent`).
@@ -469,7 +482,9 @@ pub struct NewEndpoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
+    #[serde(serialize_with = "roster_core::public_id::ser::endpoint")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -537,6 +552,7 @@ pub enum DeliveryUpdate {
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEventRef {
     pub seq: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::event")]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: EventType,
@@ -561,8 +577,11 @@ pub enum EventDeadLetterState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDeadLetter {
+    #[serde(serialize_with = "roster_core::public_id::ser::dead_letter")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::endpoint")]
     pub endpoint_id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub event: OutboxEventRef,
     pub state: EventDeadLetterState,
@@ -927,12 +946,14 @@ pub trait Directory: Send + Sync + 'static {
         update: DeliveryUpdate,
         now: Timestamp,
     ) -> Result<(), StoreError>;
-    /// The endpoint's dead letters (waiting and redriven), oldest first.
-    /// `NotFound` if the endpoint is not the tenant's.
+    /// The endpoint's dead letters (waiting and redriven) of events after
+    /// outbox position `after`, oldest first. `NotFound` if the endpoint is
+    /// not the tenant's.
     async fn list_event_dead_letters(
         &self,
         tenant: TenantId,
         endpoint_id: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<EventDeadLetter>, StoreError>;
     /// Queues the endpoint's waiting dead letters for redelivery now, with a

@@ -18,7 +18,9 @@ use serde_json::Value;
 pub fn time(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), |ms| roster_core::Timestamp(ms).to_rfc3339()),
+        Value::Number(n) => {
+            n.as_i64().map_or_else(|| n.to_string(), |ms| roster_core::Timestamp(ms).to_rfc3339())
+        }
         _ => "-".into(),
     }
 }

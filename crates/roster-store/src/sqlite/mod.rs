@@ -1046,10 +1046,11 @@ impl Directory for SqliteDirectory {
         &self,
         tenant: TenantId,
         endpoint_id: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<EventDeadLetter>, StoreError> {
         let endpoint_id = endpoint_id.to_owned();
-        self.read(move |c| outbox::list_dead_letters(c, tenant, &endpoint_id, limit)).await
+        self.read(move |c| outbox::list_dead_letters(c, tenant, &endpoint_id, after, limit)).await
     }
 
     async fn redrive_event_dead_letters(
