@@ -296,12 +296,13 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let item = &listed["items"][0];
-    assert_eq!(item["id"], "poison-1");
+    assert_eq!(item["id"], "dl_poison-1", "a dead letter's id has its type prefix");
     assert!(item["reason"].as_str().unwrap().contains("undecodable"));
     assert!(item.get("payload").is_none(), "listings carry no payload");
-    let shown = app.get_json("/v1/dlq/poison-1").await;
+    let shown = app.get_json("/v1/dlq/dl_poison-1").await;
     assert_eq!(shown["payload"]["not"], "a change");
     assert_eq!(shown["receiveCount"], 1);
+    assert_eq!(app.get_json("/v1/dlq/poison-1").await, shown, "taken without its prefix too");
 
     // Another tenant learns nothing.
     let other = app.new_tenant("globex").await;

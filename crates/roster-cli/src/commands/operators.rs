@@ -4,6 +4,7 @@
 //! revocation is written to the platform's audit log with the actor `cli`.
 
 use clap::Subcommand;
+use roster_core::public_id::{Kind, render, strip};
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_operator_key;
@@ -34,14 +35,19 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
     match cmd {
         OperatorsCommand::Create { name } => {
             let (key, secret) = create_operator(directory.as_ref(), &name).await?;
-            println!("operator key {} for {}; store it now, it is not shown again:", key.id, key.name);
+            println!(
+                "operator key {} for {}; store it now, it is not shown again:",
+                render(Kind::OperatorKey, &key.id),
+                key.name
+            );
             println!("{}", secret.expose());
         }
         OperatorsCommand::Ls => {
-            println!("{:<38} {:<24} {:<16} {:<26} REVOKED", "ID", "NAME", "PREFIX", "CREATED");
+            println!("{:<40} {:<24} {:<16} {:<26} REVOKED", "ID", "NAME", "PREFIX", "CREATED");
             for k in directory.list_operator_keys().await? {
                 let revoked = k.revoked_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
-                println!("{:<38} {:<24} {:<16} {:<26} {revoked}", k.id, k.name, k.prefix, k.created_at);
+                let id = render(Kind::OperatorKey, &k.id);
+                println!("{id:<40} {:<24} {:<16} {:<26} {revoked}", k.name, k.prefix, k.created_at);
             }
         }
         OperatorsCommand::Revoke { name_or_id } => {
@@ -50,7 +56,7 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
                 anyhow::bail!("no live operator key has the id or name {name_or_id:?}");
             }
             for k in revoked {
-                println!("operator key {} of {} revoked", k.id, k.name);
+                println!("operator key {} of {} revoked", render(Kind::OperatorKey, &k.id), k.name);
             }
         }
     }
@@ -65,11 +71,11 @@ pub async fn create_operator(
     let secret = generate_operator_key();
     let now = SystemClock.now();
     let key = directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), now).await?;
-    directory.append_audit(cli_entry("operator.created", &key.id)).await?;
+    directory.append_audit(cli_entry("operator.created", &render(Kind::OperatorKey, &key.id))).await?;
     Ok((key, secret))
 }
 
-/// Revokes the key with this id, or else every live key of this name;
+/// Revokes the key with this id (`opk_...` or bare), or else every live key of this name;
 /// returns those revoked (none if nothing matched). Each is audited in the
 /// platform log as `operator.revoked`.
 pub async fn revoke_operator(
@@ -77,7 +83,8 @@ pub async fn revoke_operator(
     name_or_id: &str,
 ) -> Result<Vec<OperatorKeyInfo>, StoreError> {
     let keys = directory.list_operator_keys().await?;
-    let by_id: Vec<&OperatorKeyInfo> = keys.iter().filter(|k| k.id == name_or_id).collect();
+    let id = strip(Kind::OperatorKey, name_or_id);
+    let by_id: Vec<&OperatorKeyInfo> = keys.iter().filter(|k| k.id == id).collect();
     let chosen: Vec<&OperatorKeyInfo> = if by_id.is_empty() {
         keys.iter().filter(|k| k.name == name_or_id && k.revoked_at.is_none()).collect()
     } else {
@@ -86,7 +93,7 @@ pub async fn revoke_operator(
     let mut out = Vec::new();
     for k in chosen {
         let revoked = directory.revoke_operator_key(&k.id, SystemClock.now()).await?;
-        directory.append_audit(cli_entry("operator.revoked", &k.id)).await?;
+        directory.append_audit(cli_entry("operator.revoked", &render(Kind::OperatorKey, &k.id))).await?;
         out.push(revoked);
     }
     Ok(out)
