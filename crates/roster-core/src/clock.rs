@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 /// (`2026-11-24T03:40:00.123Z`): what every JSON output shows. It is also
 /// inside data that outlives a release (queue messages, JSON columns), so
 /// it deserialises from that string *or* from integer milliseconds, the form
-/// builds before 0.2 wrote: a backlog queued by an older build still decodes.
+/// older builds wrote: a backlog queued by an older build still decodes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 

@@ -13,7 +13,7 @@ pub mod tenants;
 use serde_json::Value;
 
 /// A time as tables print it: the API's RFC 3339 string as it came (a
-/// server older than 0.2 sent integer milliseconds: shown the same way);
+/// server of an older build sent integer milliseconds: shown the same way);
 /// `-` for none. Always 24 characters wide when present.
 pub fn time(v: &Value) -> String {
     match v {

@@ -165,7 +165,18 @@ pub async fn hr_feed(
                     errors: Vec::new(),
                 });
             }
-            let body: Value = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut body: Value =
+                serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+            // An answer stored by an older build named the feed bare.
+            let location = location.map(|l| match l.strip_prefix("/v1/feeds/") {
+                Some(id) if !id.starts_with(Kind::Feed.prefix()) => {
+                    format!("/v1/feeds/{}", render(Kind::Feed, id))
+                }
+                _ => l,
+            });
+            if let Some(id) = body["feedId"].as_str().filter(|id| !id.starts_with(Kind::Feed.prefix())) {
+                body["feedId"] = json!(render(Kind::Feed, id));
+            }
             let content_type =
                 if format == Format::Scim { "application/scim+json" } else { "application/json" };
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
