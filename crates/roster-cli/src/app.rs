@@ -21,7 +21,8 @@ use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
 use roster_server::{AppState, Budgets, ServerConfig};
-use roster_store::{Directory, SqliteDirectory};
+use roster_store::Directory;
+use roster_store_sqlite::SqliteDirectory;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -136,7 +137,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let consumer = Arc::new(Consumer::new(
         Arc::clone(&queue),
-        Arc::clone(&directory),
+        directory.clone(),
         Arc::clone(&clock),
         ConsumerConfig {
             workers: settings.workers,
@@ -160,7 +161,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let evaluator = AlarmEvaluator::new(
             settings.alarm_rules(),
             Arc::clone(&queue),
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&clock),
             consumer_stats,
             dispatcher,
@@ -173,7 +174,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         alarms = Some(evaluator.board());
         workers.push(evaluator.spawn(shutdown_rx.clone()));
         let scheduler = Scheduler::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&clock),
             SchedulerConfig {
                 interval: Duration::from_secs(settings.schedule_interval_secs.max(1)),
@@ -187,10 +188,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let o = &settings.outbox;
         let private =
             if o.allow_private_endpoints { PrivateTargets::Allowed } else { PrivateTargets::Refused };
-        let sink = HttpEventSink::new(Duration::from_secs(o.timeout_secs), private)
-            .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
+        let sink = HttpEventSink::with_proxy(
+            Duration::from_secs(o.timeout_secs),
+            private,
+            o.proxy.as_ref().map(|p| p.expose()),
+        )
+        .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         let outbox = OutboxDispatcher::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::new(sink),
             Arc::clone(&clock),
             OutboxConfig {
@@ -241,7 +246,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&queue),
             Arc::clone(&clock),
             IngestConfig {
@@ -266,6 +271,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             burst: settings.auth_failure_burst,
         })),
         readiness: Arc::default(),
+        read_audits: Arc::default(),
         alarms,
         jwt,
     };

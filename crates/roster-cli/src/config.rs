@@ -159,6 +159,12 @@ pub struct OutboxSettings {
     pub retry_cap_ms: u64,
     /// Seconds one delivery attempt may take.
     pub timeout_secs: u64,
+    /// An egress proxy every delivery goes through (`http://host:port`);
+    /// none by default, and the environment's `HTTP(S)_PROXY` is never
+    /// used. Roster checks the target's addresses before handing it over;
+    /// the proxy must refuse internal addresses too (it resolves again).
+    /// A secret: its URL may carry the proxy's credentials.
+    pub proxy: Option<roster_core::secret::Secret>,
 }
 
 impl Default for OutboxSettings {
@@ -172,6 +178,7 @@ impl Default for OutboxSettings {
             retry_base_ms: 10_000,
             retry_cap_ms: 3_600_000,
             timeout_secs: 15,
+            proxy: None,
         }
     }
 }

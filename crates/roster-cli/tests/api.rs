@@ -224,12 +224,13 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
-async fn request_ids_are_echoed() {
+async fn every_request_gets_the_servers_own_id() {
     let app = spawn_app().await;
     let res = app.http.get(app.url("/healthz")).header("x-request-id", "req-123").send().await.unwrap();
-    assert_eq!(res.headers()["x-request-id"], "req-123");
-    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
-    assert!(!res.headers()["x-request-id"].is_empty());
+    let first = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(first, "req-123", "a client's id cannot make two requests share one");
+    let res = app.http.get(app.url("/healthz")).header("x-request-id", "req-123").send().await.unwrap();
+    assert_ne!(res.headers()["x-request-id"], first.as_str());
 }
 
 #[tokio::test]
@@ -303,6 +304,11 @@ async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     assert_eq!(shown["payload"]["not"], "a change");
     assert_eq!(shown["receiveCount"], 1);
     assert_eq!(app.get_json("/v1/dlq/poison-1").await, shown, "taken without its prefix too");
+    // Reading a payload (the record as the HR system sent it) is audited, without it.
+    let log = app.get_json("/v1/audit").await;
+    let read = log["items"].as_array().unwrap().iter().find(|e| e["action"] == "dlq.read").expect("audited");
+    assert_eq!(read["target"], "dl_poison-1");
+    assert!(!log.to_string().contains("a change"), "{log}");
 
     // Another tenant learns nothing.
     let other = app.new_tenant("globex").await;

@@ -77,6 +77,60 @@ async fn csv_is_mapped_by_the_source_profile_and_a_dry_run_queues_nothing() {
 }
 
 #[tokio::test]
+async fn a_workday_style_latin1_export_with_month_names_and_fallback_columns_is_read() {
+    let app = spawn_app().await;
+    let profile = json!({"encoding": "windows-1252", "fields": {
+        "externalId": {"column": "Worker ID"},
+        "displayName": {"coalesce": ["Preferred Name", "Legal Name"]},
+        "hireDate": {"column": "Hire Date", "dateFormat": "DD-MMM-YY"},
+        "meta.lastModified": {"column": "Last Changed", "dateFormat": "M/D/YYYY hh:mm A"}}});
+    let res = app.put_json("/v1/sources/workday/mapping", &profile).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // As a Windows-1252 export writes "Zoë", "José Núñez".
+    let mut csv = b"Worker ID,Preferred Name,Legal Name,Hire Date,Last Changed\n".to_vec();
+    csv.extend_from_slice(b"W1,Zo\xEB,Zoe Smith,01-Mar-24,11/30/2026 4:05 PM\n");
+    csv.extend_from_slice(b"W2,,Jos\xE9 N\xFA\xF1ez,15-SEP-98,11/30/2026 9:00 AM\n");
+    let res = app.post_raw("?source=workday", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let feed = app.wait_feed(res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap()).await;
+    assert_eq!(feed["counts"]["applied"], 2, "{feed}");
+    let zoe = app.get_json("/v1/people/W1").await;
+    assert_eq!((zoe["displayName"].as_str(), zoe["hireDate"].as_str()), (Some("Zoë"), Some("2024-03-01")));
+    let jose = app.get_json("/v1/people/W2").await;
+    assert_eq!(jose["displayName"], "José Núñez", "the legal name when no preferred one");
+    assert_eq!(jose["hireDate"], "1998-09-15", "98 is past the pivot: 1998");
+}
+
+#[tokio::test]
+async fn a_feed_naming_a_source_never_set_up_is_warned_about() {
+    let app = spawn_app().await;
+    let body = json!({"mode": "delta", "records": [person("E1", "R&D")]});
+    let post = |query: &'static str| {
+        let (app, body) = (&app, body.clone());
+        async move {
+            let res = app
+                .http
+                .post(app.url(&format!("/integrations/hr-feed{query}")))
+                .bearer_auth(&app.key)
+                .json(&body);
+            let res = res.send().await.unwrap();
+            assert_eq!(res.status(), 202);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let typo = post("?source=wrokday").await;
+    let warning = typo["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("source `wrokday` does not exist yet"), "{typo}");
+    assert!(post("").await.get("warnings").is_none(), "the default source needs no set-up");
+    let res = app.put_json("/v1/sources/workday", &json!({"validation": "partial"})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert!(post("?source=workday").await.get("warnings").is_none(), "a source that exists");
+    let csv = app.post_raw("?source=wrokday", "text/csv", "externalId,department\nE2,R&D\n").await;
+    let csv: Value = csv.json().await.unwrap();
+    assert!(csv["warnings"].to_string().contains("does not exist yet"), "{csv}");
+}
+
+#[tokio::test]
 async fn a_broken_mapping_profile_is_refused_with_its_paths() {
     let app = spawn_app().await;
     let res = app

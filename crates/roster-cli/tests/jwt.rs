@@ -105,6 +105,7 @@ impl Issuer {
             required_token_use: None,
             max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
             jwks_refetch_secs: 60,
+            client_credentials_only: true,
         }
     }
 
@@ -279,6 +280,11 @@ async fn forged_expired_and_misdirected_tokens_are_refused_with_401() {
             "a lifetime of two days",
             issuer.rs256("rsa-1", &with(json!({"exp": now() + 2 * 86_400}))),
             "token lifetime longer than accepted",
+        ),
+        (
+            "a user's token, not the client's own",
+            issuer.rs256("rsa-1", &with(json!({"username": "alice", "sub": "user-1"}))),
+            "the token was issued to a user, not to the client itself (client credentials only)",
         ),
         (
             "issued in the future",
@@ -459,7 +465,7 @@ async fn tokens_of_a_cognito_user_pool_on_moto_are_verified_against_its_jwks() {
     );
     assert!(claims.get("aud").is_none(), "a Cognito access token has no aud");
 
-    let config = |audience: &str| JwtIssuerConfig {
+    let config = |audience: &str, client_credentials_only: bool| JwtIssuerConfig {
         issuer: iss.clone(),
         // Cognito's is `<issuer>/.well-known/jwks.json`; moto serves the
         // pool's under its own endpoint.
@@ -473,9 +479,22 @@ async fn tokens_of_a_cognito_user_pool_on_moto_are_verified_against_its_jwks() {
         required_token_use: Some("access".to_owned()),
         max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         jwks_refetch_secs: 60,
+        client_credentials_only,
     };
 
-    let app = spawn_app_with(|s| s.jwt_issuers = vec![config(&client_id)]).await;
+    // moto signs a user in (USER_PASSWORD_AUTH): by default a user's token
+    // is not the tenant's machine principal.
+    assert!(claims.get("username").is_some(), "a Cognito user's access token names the user");
+    let strict = spawn_app_with(|s| s.jwt_issuers = vec![config(&client_id, true)]).await;
+    assert_eq!(
+        answer(&strict, &access, "/v1/people").await,
+        (
+            401,
+            "the token was issued to a user, not to the client itself (client credentials only)".to_owned()
+        )
+    );
+
+    let app = spawn_app_with(|s| s.jwt_issuers = vec![config(&client_id, false)]).await;
     let feed = app.push(json!([person("E1", "R&D")])).await;
     app.wait_feed(feed["feedId"].as_str().unwrap()).await;
     let res = app.get_as(&access, "/v1/people").await;
@@ -491,7 +510,7 @@ async fn tokens_of_a_cognito_user_pool_on_moto_are_verified_against_its_jwks() {
     );
 
     // The same token, once the configuration no longer lists its client.
-    let app = spawn_app_with(|s| s.jwt_issuers = vec![config("another-app-client")]).await;
+    let app = spawn_app_with(|s| s.jwt_issuers = vec![config("another-app-client", false)]).await;
     assert_eq!(answer(&app, &access, "/v1/people").await, (401, "token audience not accepted".to_owned()));
 }
 
@@ -538,13 +557,13 @@ async fn a_clients_first_use_of_the_day_is_audited_once_like_an_api_keys() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["actor"].as_str().unwrap().starts_with("jwt:"))
+        .filter(|e| e["actor"].as_str().unwrap().starts_with("jwt:") && e["action"] == "key.used")
         .map(|e| {
             (
                 e["action"].as_str().unwrap(),
                 e["actor"].as_str().unwrap(),
                 e["target"].as_str().unwrap(),
-                e["requestId"].as_str().unwrap(),
+                e["clientRequestId"].as_str().unwrap(),
             )
         })
         .collect();
@@ -553,4 +572,35 @@ async fn a_clients_first_use_of_the_day_is_audited_once_like_an_api_keys() {
         [("key.used", "jwt:client-acme", "jwt:client-acme", "jwt-first")],
         "the first use today, once; beta's client is in beta's log, not acme's: {log}"
     );
+}
+
+#[tokio::test]
+async fn a_key_minted_with_a_token_expires_within_ninety_days() {
+    let issuer = Issuer::start().await;
+    let app = app_with(&issuer, |_| {}).await;
+    let admin = issuer.good("client-acme", "roster/admin");
+    let create = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.http.post(app.url("/v1/keys")).bearer_auth(admin).json(&body).send().await.unwrap() }
+    };
+    let res = create(json!({"scopes": ["ingest"]})).await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    let expires = (key["expiresAt"].as_str().and_then(roster_core::Timestamp::parse_rfc3339))
+        .or_else(|| key["expiresAt"].as_i64().map(roster_core::Timestamp))
+        .unwrap_or_else(|| panic!("an expiry: {key}"));
+    let days = (expires.millis() - now() as i64 * 1000) as f64 / 86_400_000.0;
+    assert!((89.9..=90.1).contains(&days), "no expiry asked: 90 days ({days})");
+
+    let in_a_year = roster_core::Timestamp((now() as i64 + 365 * 86_400) * 1000).to_rfc3339();
+    let res = create(json!({"scopes": ["ingest"], "expiresAt": in_a_year})).await;
+    assert_eq!(res.status(), 400);
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("within 90 days"), "{problem}");
+
+    // An API key's admin may still mint a key that does not expire.
+    let res =
+        app.http.post(app.url("/v1/keys")).bearer_auth(&app.key).json(&json!({"scopes": ["read"]})).send();
+    let key: Value = res.await.unwrap().json().await.unwrap();
+    assert!(key["expiresAt"].is_null(), "{key}");
 }

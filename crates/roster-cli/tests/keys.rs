@@ -92,7 +92,8 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     assert_eq!(actions, ["key.created", "key.created", "key.revoked"]);
     let revoked = &log[2];
     assert_eq!(revoked["target"], first["id"]);
-    assert_eq!(revoked["requestId"], "rotate-1");
+    assert_eq!(revoked["clientRequestId"], "rotate-1", "the client's id, beside the server's");
+    assert!(revoked["requestId"].as_str().is_some_and(|id| id != "rotate-1"));
     assert!(revoked["actor"].as_str().unwrap().starts_with("key:"));
     assert!(!revoked["actor"].as_str().unwrap().contains(&app.key[8..]), "never the secret");
 
@@ -171,8 +172,16 @@ async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["tenant.created", "key.created", "key.used", "key.created", "key.used", "key.revoked"],
-        "the tenant and its first key made by the CLI, then each key's first use today too"
+        [
+            "tenant.created",
+            "key.created",
+            "key.used",
+            "key.created",
+            "key.used",
+            "people.listed",
+            "key.revoked"
+        ],
+        "the tenant and its first key made by the CLI, then each key's first use today too, and the read of people"
     );
 }
 
@@ -245,7 +254,11 @@ async fn deciding_feeds_mapping_and_redriving_are_audited_with_actor_target_and_
     let got: Vec<(&str, &str, &str)> = log
         .iter()
         .map(|e| {
-            (e["action"].as_str().unwrap(), e["target"].as_str().unwrap(), e["requestId"].as_str().unwrap())
+            (
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["clientRequestId"].as_str().unwrap(),
+            )
         })
         .collect();
     assert_eq!(

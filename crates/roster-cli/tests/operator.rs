@@ -36,7 +36,11 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
     assert_eq!(app.get_as(&op, "/v1/alarms").await.status(), 200);
     assert_eq!(app.get_as(&app.key, "/v1/alarms").await.status(), 403);
     // An operator key opens no tenant's data.
-    assert_eq!(app.get_as(&op, "/v1/people").await.status(), 401);
+    let refused = app.get_as(&op, "/v1/people").await;
+    assert_eq!(refused.status(), 401);
+    let problem: Value = refused.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("operator key opens only the operator routes"), "{detail}");
 
     // acme has a dead letter; the operator purges it.
     let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
@@ -79,7 +83,7 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
     assert_eq!(entry["actor"], "operator:platform-team");
     let entry = log.iter().find(|e| e["action"] == "dlq.redriven").expect("the redrive is audited");
     assert_eq!(
-        (entry["actor"].as_str(), entry["target"].as_str(), entry["requestId"].as_str()),
+        (entry["actor"].as_str(), entry["target"].as_str(), entry["clientRequestId"].as_str()),
         (Some("operator:platform-team"), Some("all (1)"), Some("op-redrive-1"))
     );
     let other: Value = app.get_as(&globex, "/v1/audit").await.json().await.unwrap();
@@ -108,9 +112,27 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
             ("tenant.created", "cli"),
             ("tenant.created", "cli"),
             ("operator.created", "cli"),
+            // The key's first use today.
+            ("operator.used", "operator:platform-team"),
             ("tenants.listed", "operator:platform-team"),
+            // The two 401s above, by address, with the rule that refused them.
+            ("auth.failed", "address:127.0.0.1"),
+            ("auth.failed", "address:127.0.0.1"),
         ]
     );
+    let reasons: Vec<&str> = platform["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.failed")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].starts_with("missing Authorization header"), "{reasons:?}");
+    assert!(reasons[1].starts_with("an operator key opens only the operator routes"), "{reasons:?}");
+    assert!(!platform.to_string().contains("rk_"), "no credential in the log");
+    // Reading the platform's log is itself audited.
+    let again: Value = app.get_as(&op, "/v1/operator/audit").await.json().await.unwrap();
+    assert_eq!(again["items"].as_array().unwrap().last().unwrap()["action"], "audit.read");
     assert!(!platform.to_string().contains("dlq."), "a tenant's actions stay in the tenant's log");
 }
 
@@ -135,9 +157,13 @@ async fn operators(app: &support::TestApp, args: &[&str]) -> std::process::Outpu
 #[tokio::test]
 async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     let app = spawn_app().await;
-    let out = operators(&app, &["create", "alice"]).await;
+    let out = operators(&app, &["create", "alice", "--expires-in-days", "30"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let alice = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.lines().next().unwrap().contains("(expires 20"), "{printed}");
+    let alice = printed.lines().last().unwrap().trim().to_owned();
+    let out = operators(&app, &["create", "break-glass", "--no-expiry"]).await;
+    assert!(String::from_utf8(out.stdout).unwrap().contains("(never expires)"));
     let bob = app.operator_key("bob").await;
     assert_eq!(app.get_as(&alice, "/v1/operator/tenants").await.status(), 200);
 
@@ -151,7 +177,9 @@ async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     let out = operators(&app, &["ls"]).await;
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(!table.contains(&bob) && !table.contains(&alice), "{table}");
+    assert!(table.lines().next().unwrap().contains("EXPIRES") && table.contains("LAST USED"), "{table}");
     let row = table.lines().find(|l| l.contains(" bob ")).expect("bob's key is listed");
+    assert!(row.matches("20").count() >= 3, "created, expires and last used: {row}");
     let id = row.split_whitespace().next().unwrap().to_owned();
     assert!(operators(&app, &["revoke", &id]).await.status.success());
     assert_eq!(app.get_as(&bob, "/v1/operator/tenants").await.status(), 401);
@@ -168,4 +196,34 @@ async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     assert_eq!(revoked.len(), 2, "alice's key and bob's: {log:?}");
     assert!(revoked.iter().all(|(actor, _)| *actor == "cli"));
     assert_eq!(revoked[1].1, id, "the target is the key's id");
+}
+
+#[tokio::test]
+async fn reads_of_personal_data_are_audited_without_the_data() {
+    let app = spawn_app().await;
+    let feed = app.push(serde_json::json!([support::person("E1", "R&D")])).await;
+    app.wait_feed(feed["feedId"].as_str().unwrap()).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/people").await.status(), 200);
+    }
+    assert_eq!(app.get("/v1/people/E1?history=true").await.status(), 200);
+    assert_eq!(app.get("/v1/events").await.status(), 200);
+
+    let log = app.get_json("/v1/audit").await;
+    let reads: Vec<(&str, Option<&str>)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str()))
+        .filter(|(action, _)| action.ends_with(".listed") || action.ends_with(".read"))
+        .collect();
+    assert_eq!(
+        reads,
+        [("people.listed", None), ("person.read", Some("E1")), ("events.listed", None)],
+        "a listing once an hour per credential, a person each time: {log}"
+    );
+    assert!(!log.to_string().contains("R&D"), "who read whom, never what was read");
+    // The read of the log is the next entry.
+    let log = app.get_json("/v1/audit").await;
+    assert_eq!(log["items"].as_array().unwrap().last().unwrap()["action"], "audit.read");
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use roster_core::alarm::{Alarm, AlarmRule, AlarmState, AlarmStatus, RuleError, Transition, validate_rules};
 use roster_core::{Clock, Timestamp};
 use roster_queue::{Queue, QueueStats};
-use roster_store::{Directory, FeedStatus};
+use roster_store::{FeedStatus, PlatformStats};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -91,7 +91,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct AlarmEvaluator {
     queue: Arc<dyn Queue>,
-    directory: Arc<dyn Directory>,
+    stats: Arc<dyn PlatformStats>,
     clock: Arc<dyn Clock>,
     consumer: Arc<ConsumerStats>,
     dispatcher: Dispatcher,
@@ -108,7 +108,7 @@ impl AlarmEvaluator {
     pub fn new(
         rules: Vec<AlarmRule>,
         queue: Arc<dyn Queue>,
-        directory: Arc<dyn Directory>,
+        stats: Arc<dyn PlatformStats>,
         clock: Arc<dyn Clock>,
         consumer: Arc<ConsumerStats>,
         dispatcher: Dispatcher,
@@ -122,7 +122,7 @@ impl AlarmEvaluator {
         board.publish(alarms.iter().map(Alarm::status).collect());
         Ok(Self {
             queue,
-            directory,
+            stats,
             clock,
             consumer,
             dispatcher,
@@ -188,7 +188,7 @@ impl AlarmEvaluator {
             }
         }
         if rules().any(|m| m == "halted_feeds") {
-            match self.directory.count_feeds_by_status().await {
+            match self.stats.count_feeds_by_status().await {
                 Ok(counts) => {
                     m.halted =
                         Some(counts.iter().filter(|(s, _)| *s == FeedStatus::Halted).map(|(_, n)| *n).sum());
@@ -197,7 +197,7 @@ impl AlarmEvaluator {
             }
         }
         if rules().any(|m| m == "event_dead_letters" || m == "outbox_oldest_pending_age_seconds") {
-            match self.directory.outbox_backlog().await {
+            match self.stats.outbox_backlog().await {
                 Ok(backlog) => {
                     let now = self.clock.now().millis();
                     let dead = backlog.iter().map(|b| b.dead_letters).sum();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use roster_core::{ChangeMessage, Clock};
 use roster_queue::{Queue, QueueError, ReceiveRequest, ReceivedMessage};
-use roster_store::{ApplyOutcome, Directory, StoreError};
+use roster_store::{ApplyOutcome, ChangeApplier, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -107,7 +107,7 @@ fn message_span(msg: &ReceivedMessage, change: Option<&ChangeMessage>) -> tracin
 
 pub struct Consumer {
     queue: Arc<dyn Queue>,
-    directory: Arc<dyn Directory>,
+    applier: Arc<dyn ChangeApplier>,
     clock: Arc<dyn Clock>,
     config: ConsumerConfig,
     stats: Arc<ConsumerStats>,
@@ -116,11 +116,11 @@ pub struct Consumer {
 impl Consumer {
     pub fn new(
         queue: Arc<dyn Queue>,
-        directory: Arc<dyn Directory>,
+        applier: Arc<dyn ChangeApplier>,
         clock: Arc<dyn Clock>,
         config: ConsumerConfig,
     ) -> Self {
-        Self { queue, directory, clock, config, stats: Arc::default() }
+        Self { queue, applier, clock, config, stats: Arc::default() }
     }
 
     /// Cumulative counts of what this consumer settled.
@@ -232,7 +232,7 @@ impl Consumer {
                         continue;
                     }
                     let one = std::slice::from_ref(&item.1);
-                    match self.directory.apply_batch(one, self.clock.now()).await {
+                    match self.applier.apply_batch(one, self.clock.now()).await {
                         Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, tally).await,
                         Err(e) => {
                             failed_groups.insert(item.0.group_id.clone());
@@ -261,7 +261,7 @@ impl Consumer {
         let mut hidden_since = Instant::now();
         loop {
             let started = Instant::now();
-            let applied = self.directory.apply_batch(changes, self.clock.now()).await;
+            let applied = self.applier.apply_batch(changes, self.clock.now()).await;
             telemetry::batch_applied(started.elapsed());
             let Err(StoreError::Unavailable(e)) = &applied else { return applied };
             if *shutdown.borrow() {
@@ -391,7 +391,7 @@ impl Consumer {
     async fn record_failure(&self, change: &ChangeMessage) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
-            match self.directory.record_failure(change, self.clock.now()).await {
+            match self.applier.record_failure(change, self.clock.now()).await {
                 Err(StoreError::Unavailable(_)) if attempt < 4 => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;

@@ -15,7 +15,7 @@ use roster_core::{
 use roster_formats::csv::CsvFeedReader;
 use roster_formats::{FormatError, ParsedFeed};
 use roster_queue::{OutgoingMessage, Queue, QueueError};
-use roster_store::{Directory, FeedSeal, NewFeed, SourceSettings, StoreError, Validation};
+use roster_store::{FeedSeal, IngestStore, NewFeed, SourceSettings, StoreError, Validation};
 
 use crate::telemetry;
 
@@ -194,7 +194,7 @@ fn add_depth(cache: &DepthCache, sent: usize) {
 }
 
 pub struct Ingest {
-    directory: Arc<dyn Directory>,
+    store: Arc<dyn IngestStore>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
@@ -203,12 +203,12 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(
-        directory: Arc<dyn Directory>,
+        store: Arc<dyn IngestStore>,
         queue: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self { directory, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
+        Self { store, queue, clock, config, depth: Arc::new(Mutex::new(None)) }
     }
 
     /// Fails with `Busy` while the queue is over its limit.
@@ -222,7 +222,27 @@ impl Ingest {
         tenant: TenantId,
         source: &SourceName,
     ) -> Result<SourceSettings, IngestError> {
-        Ok(self.directory.get_source(tenant, source).await?.map(|s| s.settings).unwrap_or_default())
+        Ok(self.source(tenant, source).await?.0)
+    }
+
+    /// The source's settings, and a warning when a named source was never
+    /// set up: a typo in `?source=` would otherwise read a CSV without its
+    /// mapping profile and judge a snapshot against nobody, silently.
+    async fn source(
+        &self,
+        tenant: TenantId,
+        source: &SourceName,
+    ) -> Result<(SourceSettings, Option<String>), IngestError> {
+        Ok(match self.store.get_source(tenant, source).await? {
+            Some(s) => (s.settings, None),
+            None if source.as_str() == SourceName::default().as_str() => (SourceSettings::default(), None),
+            None => (
+                SourceSettings::default(),
+                Some(format!(
+                    "source `{source}` does not exist yet: its feed is read with the default settings (no mapping profile); set it up with PUT /v1/sources/{source}"
+                )),
+            ),
+        })
     }
 
     /// The CSV mapping profile of a source: its own, or canonical column names.
@@ -267,12 +287,12 @@ impl Ingest {
         input: R,
     ) -> Result<IngestReceipt, IngestError> {
         self.check_capacity().await?;
-        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let (settings, unknown_source) = self.source(sub.tenant, &sub.source).await?;
         let profile = Self::profile(&settings)?;
         let now = self.clock.now();
         let feed_id = FeedId::new();
         let full = mode == FeedMode::Full;
-        self.directory
+        self.store
             .create_feed(NewFeed {
                 id: feed_id,
                 tenant_id: sub.tenant,
@@ -287,15 +307,15 @@ impl Ingest {
             })
             .await?;
         let handle = tokio::runtime::Handle::current();
-        let (directory, queue, clock, s) =
-            (Arc::clone(&self.directory), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
+        let (store, queue, clock, s) =
+            (Arc::clone(&self.store), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
         // Not `spawn_blocking`: the upload lasts as long as its client
         // takes, and must not hold a thread the store's work needs.
         let streamed = crate::own_thread::run("roster-upload", move || {
             let ports = StreamPorts {
                 rt: &handle,
-                directory: directory.as_ref(),
+                store: store.as_ref(),
                 queue: queue.as_ref(),
                 clock: clock.as_ref(),
                 depth: &depth,
@@ -305,13 +325,14 @@ impl Ingest {
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
-        let tally = match streamed {
+        let mut tally = match streamed {
             Ok(Ok(tally)) => tally,
             Ok(Err(e)) | Err(e) => {
                 self.mark_failed(sub.tenant, feed_id).await;
                 return Err(e);
             }
         };
+        tally.warnings.extend(unknown_source);
         let rejected_n = tally.received - tally.accepted;
         let seal = FeedSeal {
             received: tally.received as u64,
@@ -319,7 +340,7 @@ impl Ingest {
             rejected: rejected_n as u64,
             rejections: tally.rejected.clone(),
         };
-        self.directory.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
         telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
@@ -397,7 +418,8 @@ impl Ingest {
         if received > self.config.max_records {
             return Err(IngestError::TooManyRecords { received, limit: self.config.max_records });
         }
-        let settings = self.source_settings(sub.tenant, &sub.source).await?;
+        let (settings, unknown_source) = self.source(sub.tenant, &sub.source).await?;
+        feed.warnings.extend(unknown_source);
         if settings.validation == Validation::Strict && !feed.rejected.is_empty() {
             if !sub.dry_run {
                 telemetry::records_ingested(&sub.tenant.to_string(), sub.format, received, 0);
@@ -449,7 +471,7 @@ impl Ingest {
         // are queued: a crash between the two leaves a feed the stall sweep
         // fails, never one `accepted` for ever with nothing queued (the
         // client, who got no answer, resends).
-        self.directory
+        self.store
             .create_feed(NewFeed {
                 id: feed_id,
                 tenant_id: tenant,
@@ -463,7 +485,7 @@ impl Ingest {
                 created_at: now,
             })
             .await?;
-        if full && let Err(e) = self.directory.add_snapshot_members(tenant, feed_id, members, now).await {
+        if full && let Err(e) = self.store.add_snapshot_members(tenant, feed_id, members, now).await {
             self.mark_failed(tenant, feed_id).await;
             return Err(e.into());
         }
@@ -484,7 +506,7 @@ impl Ingest {
         };
         // Queued but unsealed, the feed's records still apply; a snapshot is
         // just never reconciled. The client, told of the error, resends.
-        self.directory.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
         add_depth(&self.depth, accepted);
         telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
@@ -501,7 +523,7 @@ impl Ingest {
     }
 
     async fn mark_failed(&self, tenant: TenantId, feed_id: FeedId) {
-        if let Err(mark) = self.directory.fail_feed(tenant, feed_id, self.clock.now()).await {
+        if let Err(mark) = self.store.fail_feed(tenant, feed_id, self.clock.now()).await {
             tracing::error!(%feed_id, error = %mark, "could not mark feed failed");
         }
     }
@@ -519,7 +541,7 @@ struct StreamTally {
 /// What a streamed upload talks to from its blocking thread.
 struct StreamPorts<'a> {
     rt: &'a tokio::runtime::Handle,
-    directory: &'a dyn Directory,
+    store: &'a dyn IngestStore,
     queue: &'a dyn Queue,
     clock: &'a dyn Clock,
     /// Back-pressure is checked before each chunk, not only at the start.
@@ -566,7 +588,7 @@ fn stream_csv(
             ports.rt.block_on(async {
                 if full && !members.is_empty() {
                     let ids = std::mem::take(members);
-                    ports.directory.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
+                    ports.store.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
                 }
                 if !chunk.is_empty() {
                     capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
@@ -582,7 +604,7 @@ fn stream_csv(
     let mut touched = Instant::now();
     let touch = |touched: &mut Instant| -> Result<(), IngestError> {
         if touched.elapsed() >= progress_every {
-            ports.rt.block_on(ports.directory.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
+            ports.rt.block_on(ports.store.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
             *touched = Instant::now();
         }
         Ok(())

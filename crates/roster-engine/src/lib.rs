@@ -5,8 +5,11 @@
 //! the tenants' webhook endpoints; the alarm evaluator watches all of it and tells
 //! operators (`dispatch`) when a rule is breached; `telemetry` counts.
 //!
-//! Architecture invariant: the engine sees only the `Queue` and `Directory`
-//! traits and a `Clock`; which adapters sit behind them is decided by the
+//! Architecture invariant: the engine sees only ports — the `Queue`, a
+//! `Clock`, and of the directory the narrow trait each service uses
+//! (`Consumer`: `ChangeApplier`; `Scheduler`: `SweepStore`; `Ingest`:
+//! `IngestStore`; `OutboxDispatcher`: `Outbox`; `AlarmEvaluator`:
+//! `PlatformStats`). Which adapters sit behind them is decided by the
 //! composition root (the `roster` binary). Nothing here knows about HTTP.
 
 pub mod alarms;

@@ -22,7 +22,7 @@ use futures_util::future::join_all;
 use roster_core::Clock;
 use roster_notify::{DeliveryError, EventDelivery, EventSink};
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, Directory, OutboxEvent, OutboxEventRef, RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, Outbox, OutboxEvent, OutboxEventRef, RedeliveryUpdate, StoreError,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,7 +77,7 @@ impl PassReport {
 }
 
 pub struct OutboxDispatcher {
-    directory: Arc<dyn Directory>,
+    outbox: Arc<dyn Outbox>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     config: OutboxConfig,
@@ -91,12 +91,12 @@ enum Attempt {
 
 impl OutboxDispatcher {
     pub fn new(
-        directory: Arc<dyn Directory>,
+        outbox: Arc<dyn Outbox>,
         sink: Arc<dyn EventSink>,
         clock: Arc<dyn Clock>,
         config: OutboxConfig,
     ) -> Self {
-        Self { directory, sink, clock, config }
+        Self { outbox, sink, clock, config }
     }
 
     /// One pass: every active endpoint, side by side, gets what is due for it
@@ -104,7 +104,7 @@ impl OutboxDispatcher {
     /// [`spawn`](Self::spawn) runs each endpoint on its own). An endpoint whose pass fails (the directory is busy) is tried
     /// again on the next one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
-        let targets = self.directory.delivery_targets(self.clock.now()).await?;
+        let targets = self.outbox.delivery_targets(self.clock.now()).await?;
         let passes = join_all(targets.iter().map(|t| self.pump(t))).await;
         let mut report = PassReport::default();
         for (target, pass) in targets.iter().zip(passes) {
@@ -135,7 +135,7 @@ impl OutboxDispatcher {
                 tokio::select! {
                     _ = ticker.tick() => {
                         running.retain(|_, task| !task.is_finished());
-                        match self.directory.delivery_targets(self.clock.now()).await {
+                        match self.outbox.delivery_targets(self.clock.now()).await {
                             Ok(targets) => {
                                 for target in targets {
                                     if running.contains_key(&target.endpoint.id) {
@@ -176,7 +176,7 @@ impl OutboxDispatcher {
         let tenant = endpoint.tenant_id.to_string();
 
         let now = self.clock.now();
-        for r in self.directory.due_redeliveries(&endpoint.id, now, self.config.batch).await? {
+        for r in self.outbox.due_redeliveries(&endpoint.id, now, self.config.batch).await? {
             let attempts = r.dead_letter.attempts + 1;
             let update = match self.attempt(target, &r.event).await {
                 Attempt::Delivered => {
@@ -198,7 +198,7 @@ impl OutboxDispatcher {
                     RedeliveryUpdate::Dead { attempts, last_status: e.status(), last_error: e.to_string() }
                 }
             };
-            self.directory.record_redelivery(&r.dead_letter.id, update, self.clock.now()).await?;
+            self.outbox.record_redelivery(&r.dead_letter.id, update, self.clock.now()).await?;
         }
 
         if target.next_attempt_at.is_some_and(|t| t > now) {
@@ -213,7 +213,7 @@ impl OutboxDispatcher {
         let mut stored = endpoint.cursor;
         let mut failed_before = target.attempts;
         loop {
-            let events = self.directory.list_events(endpoint.tenant_id, cursor, self.config.batch).await?;
+            let events = self.outbox.list_events(endpoint.tenant_id, cursor, self.config.batch).await?;
             let Some(last) = events.last().map(|e| e.seq) else { break };
             let full_page = events.len() >= self.config.batch;
             for event in events.iter().filter(|e| endpoint.wants(e.kind)) {
@@ -233,7 +233,7 @@ impl OutboxDispatcher {
                         self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
                         let update =
                             DeliveryUpdate::Retry { attempts, next_attempt_at: self.retry_at(attempts) };
-                        self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                        self.outbox.record_delivery(&endpoint.id, update, self.clock.now()).await?;
                         // In order: nothing after it goes before it.
                         return Ok(report);
                     }
@@ -250,7 +250,7 @@ impl OutboxDispatcher {
                         }
                     }
                 };
-                self.directory.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                self.outbox.record_delivery(&endpoint.id, update, self.clock.now()).await?;
                 cursor = event.seq;
                 stored = cursor;
                 failed_before = 0;
@@ -268,7 +268,7 @@ impl OutboxDispatcher {
     /// Records the cursor if it moved since it was last stored.
     async fn store_cursor(&self, endpoint: &str, cursor: u64, stored: &mut u64) -> Result<(), StoreError> {
         if cursor > *stored {
-            self.directory
+            self.outbox
                 .record_delivery(endpoint, DeliveryUpdate::Done { seq: cursor }, self.clock.now())
                 .await?;
             *stored = cursor;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use roster_core::{ChangeMessage, Clock, FeedId, TenantId};
 use roster_queue::{DeadLetterFilter, Queue};
-use roster_store::{Directory, StoreError};
+use roster_store::{StoreError, SweepStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -60,15 +60,15 @@ pub struct SweepReport {
 }
 
 pub struct Scheduler {
-    directory: Arc<dyn Directory>,
+    store: Arc<dyn SweepStore>,
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
     queue: Option<Arc<dyn Queue>>,
 }
 
 impl Scheduler {
-    pub fn new(directory: Arc<dyn Directory>, clock: Arc<dyn Clock>, config: SchedulerConfig) -> Self {
-        Self { directory, clock, config, queue: None }
+    pub fn new(store: Arc<dyn SweepStore>, clock: Arc<dyn Clock>, config: SchedulerConfig) -> Self {
+        Self { store, clock, config, queue: None }
     }
 
     /// Also counts in their feeds the messages the queue dead-lettered by
@@ -82,7 +82,7 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
         loop {
-            let n = self.directory.apply_due(self.clock.now(), self.config.batch).await?;
+            let n = self.store.apply_due(self.clock.now(), self.config.batch).await?;
             report.due += n;
             if n < self.config.batch as u64 {
                 break;
@@ -90,12 +90,12 @@ impl Scheduler {
         }
         let now = self.clock.now();
         let idle_since = now.plus_millis(-(self.config.stall_timeout.as_millis() as i64));
-        report.stalled_feeds = self.directory.fail_stalled_feeds(idle_since, now).await?;
+        report.stalled_feeds = self.store.fail_stalled_feeds(idle_since, now).await?;
         if let Some(queue) = &self.queue {
             report.dead_letters_counted = self.count_dead_letters(queue.as_ref()).await?;
         }
         let before = now.plus_millis(-(self.config.retention.as_millis() as i64));
-        let pruned = self.directory.prune(before, now).await?;
+        let pruned = self.store.prune(before, now).await?;
         report.pruned = pruned.applied_messages + pruned.events + pruned.idempotency_keys;
         if report != SweepReport::default() {
             tracing::info!(
@@ -117,7 +117,7 @@ impl Scheduler {
     async fn count_dead_letters(&self, queue: &dyn Queue) -> Result<u64, StoreError> {
         let idle_since =
             self.clock.now().plus_millis(-(self.config.dead_letter_check_after.as_millis() as i64));
-        let idle = self.directory.idle_feeds(idle_since, 100).await?;
+        let idle = self.store.idle_feeds(idle_since, 100).await?;
         let mut by_tenant: HashMap<TenantId, HashSet<FeedId>> = HashMap::new();
         for (tenant, feed) in idle {
             by_tenant.entry(tenant).or_default().insert(feed);
@@ -139,7 +139,7 @@ impl Scheduler {
                 for dead in &page {
                     let Ok(change) = ChangeMessage::from_bytes(&dead.body) else { continue };
                     if change.tenant_id == tenant && feeds.contains(&change.feed_id) {
-                        self.directory.record_failure(&change, self.clock.now()).await?;
+                        self.store.record_failure(&change, self.clock.now()).await?;
                         counted += 1;
                     }
                 }

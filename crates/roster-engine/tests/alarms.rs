@@ -12,7 +12,8 @@ use roster_engine::dispatch::{DispatchConfig, Dispatcher};
 use roster_engine::{AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig};
 use roster_notify::{Notifier, NotifyError};
 use roster_queue::{OutgoingMessage, Queue, SqliteQueue, SqliteQueueConfig};
-use roster_store::{Directory, SqliteDirectory};
+use roster_store::Directory;
+use roster_store_sqlite::SqliteDirectory;
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Transition>>);

@@ -16,7 +16,9 @@ use roster_engine::backoff::Backoff;
 use roster_engine::outbox::{OutboxConfig, OutboxDispatcher, PassReport};
 use roster_notify::events::{sign, signature_header};
 use roster_notify::{DeliveryError, EventDelivery, EventSink};
-use roster_store::{Directory, EventDeadLetterState, NewEndpoint, NewFeed, SqliteDirectory};
+use roster_store::prelude::*;
+use roster_store::{EventDeadLetterState, NewEndpoint, NewFeed};
+use roster_store_sqlite::SqliteDirectory;
 use serde_json::json;
 
 /// Answers with the scripted statuses (200 once they run out) and records

@@ -15,13 +15,17 @@ use roster_queue::{
     DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest, Redrive, SqliteQueue, SqliteQueueConfig,
 };
 use roster_store::*;
+use roster_store_sqlite::SqliteDirectory;
 use serde_json::json;
 
 struct World {
     clock: ManualClock,
     queue: Arc<dyn Queue>,
     directory: Arc<dyn Directory>,
-    flaky: Arc<FlakyDirectory>,
+    /// The consumer's write path, made to fail on demand.
+    flaky: Arc<FlakyApplier>,
+    /// Ingest's feeds and sources, counting snapshot members per call.
+    members: Arc<MemberCounter>,
     tenant: TenantId,
     _dir: tempfile::TempDir,
 }
@@ -37,19 +41,19 @@ async fn world() -> World {
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(qc).unwrap());
     let real: Arc<dyn Directory> = Arc::new(SqliteDirectory::open(&dir.path().join("directory.db")).unwrap());
     let tenant = real.create_tenant("acme", clock.now()).await.unwrap().id;
-    let flaky = Arc::new(FlakyDirectory {
-        inner: real,
+    let flaky = Arc::new(FlakyApplier {
+        inner: real.clone(),
         failing: AtomicBool::new(false),
         unavailable_for: AtomicU32::new(0),
-        most_members: AtomicUsize::new(0),
     });
-    World { clock, queue, directory: flaky.clone(), flaky, tenant, _dir: dir }
+    let members = Arc::new(MemberCounter { inner: real.clone(), most_members: AtomicUsize::new(0) });
+    World { clock, queue, directory: real, flaky, members, tenant, _dir: dir }
 }
 
 impl World {
     fn ingest(&self, max_queue_depth: u64) -> Ingest {
         Ingest::new(
-            self.directory.clone(),
+            self.members.clone(),
             self.queue.clone(),
             Arc::new(self.clock.clone()),
             IngestConfig { max_queue_depth, ..IngestConfig::default() },
@@ -59,7 +63,7 @@ impl World {
     fn consumer(&self) -> Consumer {
         Consumer::new(
             self.queue.clone(),
-            self.directory.clone(),
+            self.flaky.clone(),
             Arc::new(self.clock.clone()),
             ConsumerConfig {
                 workers: 1,
@@ -141,7 +145,7 @@ async fn a_streamed_csv_snapshot_is_queued_in_chunks_and_reconciled_once_sealed(
     };
     let consumer = Consumer::new(
         w.queue.clone(),
-        w.directory.clone(),
+        w.flaky.clone(),
         Arc::new(w.clock.clone()),
         ConsumerConfig { batch_size: 1000, wait: Duration::ZERO, ..ConsumerConfig::default() },
     );
@@ -193,7 +197,7 @@ async fn a_streamed_snapshot_of_rejected_rows_lists_its_members_in_chunks() {
         .await
         .unwrap();
     assert_eq!((receipt.received, receipt.accepted), (10_000, 0));
-    let most = w.flaky.most_members.load(Ordering::SeqCst);
+    let most = w.members.most_members.load(Ordering::SeqCst);
     assert!(most > 0 && most <= 2_000, "members listed {most} at a time");
 }
 
@@ -201,7 +205,7 @@ async fn a_streamed_snapshot_of_rejected_rows_lists_its_members_in_chunks() {
 async fn a_streamed_upload_past_its_row_cap_fails() {
     let w = world().await;
     let ingest = Ingest::new(
-        w.directory.clone(),
+        w.members.clone(),
         w.queue.clone(),
         Arc::new(w.clock.clone()),
         IngestConfig { max_streamed_records: 2_500, ..IngestConfig::default() },
@@ -301,7 +305,7 @@ async fn a_directory_outage_holds_the_batch_and_never_dead_letters_it() {
     w.flaky.unavailable_for.store(MAX_RECEIVES * 3, Ordering::SeqCst);
     let consumer = Consumer::new(
         w.queue.clone(),
-        w.directory.clone(),
+        w.flaky.clone(),
         Arc::new(w.clock.clone()),
         ConsumerConfig {
             workers: 1,
@@ -454,19 +458,17 @@ async fn a_message_queued_by_an_older_build_is_applied() {
     assert_eq!(w.feed(stale).await.counts.stale, 1);
 }
 
-/// The real directory, with `apply_batch` failing as a broken store would
-/// (`failing`: a storage error) or a briefly locked one (`unavailable_for`:
-/// that many `Unavailable` answers).
-struct FlakyDirectory {
-    inner: Arc<dyn Directory>,
+/// The real directory's write path, with `apply_batch` failing as a broken
+/// store would (`failing`: a storage error) or a briefly locked one
+/// (`unavailable_for`: that many `Unavailable` answers).
+struct FlakyApplier {
+    inner: Arc<dyn ChangeApplier>,
     failing: AtomicBool,
     unavailable_for: AtomicU32,
-    /// The most snapshot members listed in one call.
-    most_members: AtomicUsize,
 }
 
 #[async_trait]
-impl Directory for FlakyDirectory {
+impl ChangeApplier for FlakyApplier {
     async fn apply_batch(
         &self,
         m: &[ChangeMessage],
@@ -481,152 +483,22 @@ impl Directory for FlakyDirectory {
         }
         self.inner.apply_batch(m, now).await
     }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn count_feeds_by_status(&self) -> Result<Vec<(FeedStatus, u64)>, StoreError> {
-        self.inner.count_feeds_by_status().await
-    }
-    async fn create_endpoint(
-        &self,
-        e: roster_store::NewEndpoint,
-        now: Timestamp,
-    ) -> Result<roster_store::Endpoint, StoreError> {
-        self.inner.create_endpoint(e, now).await
-    }
-    async fn list_endpoints(&self, t: TenantId) -> Result<Vec<roster_store::Endpoint>, StoreError> {
-        self.inner.list_endpoints(t).await
-    }
-    async fn get_endpoint(
-        &self,
-        t: TenantId,
-        id: &str,
-    ) -> Result<Option<roster_store::Endpoint>, StoreError> {
-        self.inner.get_endpoint(t, id).await
-    }
-    async fn disable_endpoint(
-        &self,
-        t: TenantId,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<roster_store::Endpoint, StoreError> {
-        self.inner.disable_endpoint(t, id, now).await
-    }
-    async fn rotate_endpoint_secret(
-        &self,
-        t: TenantId,
-        id: &str,
-        secret: roster_core::secret::Secret,
-        previous_expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<roster_store::Endpoint, StoreError> {
-        self.inner.rotate_endpoint_secret(t, id, secret, previous_expires_at, now).await
-    }
-    async fn delivery_targets(
-        &self,
-        now: Timestamp,
-    ) -> Result<Vec<roster_store::DeliveryTarget>, StoreError> {
-        self.inner.delivery_targets(now).await
-    }
-    async fn record_delivery(
-        &self,
-        id: &str,
-        u: roster_store::DeliveryUpdate,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.record_delivery(id, u, now).await
-    }
-    async fn list_event_dead_letters(
-        &self,
-        t: TenantId,
-        id: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<roster_store::EventDeadLetter>, StoreError> {
-        self.inner.list_event_dead_letters(t, id, after, limit).await
-    }
-    async fn redrive_event_dead_letters(
-        &self,
-        t: TenantId,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.inner.redrive_event_dead_letters(t, id, now).await
-    }
-    async fn due_redeliveries(
-        &self,
-        id: &str,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<roster_store::Redelivery>, StoreError> {
-        self.inner.due_redeliveries(id, now, limit).await
-    }
-    async fn record_redelivery(
-        &self,
-        id: &str,
-        u: roster_store::RedeliveryUpdate,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.record_redelivery(id, u, now).await
-    }
-    async fn outbox_backlog(&self) -> Result<Vec<roster_store::EndpointBacklog>, StoreError> {
-        self.inner.outbox_backlog().await
-    }
-    async fn create_tenant(&self, name: &str, now: Timestamp) -> Result<Tenant, StoreError> {
-        self.inner.create_tenant(name, now).await
-    }
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        self.inner.list_tenants().await
-    }
-    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
-        self.inner.tenant_by_name(name).await
-    }
-    async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
-        self.inner.create_api_key(key, now).await
-    }
-    async fn authenticate_key(
-        &self,
-        hash: &[u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<ApiKeyInfo>, StoreError> {
-        self.inner.authenticate_key(hash, now).await
-    }
-    async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError> {
-        self.inner.create_feed(feed).await
-    }
-    async fn fail_feed(&self, t: TenantId, f: FeedId, now: Timestamp) -> Result<(), StoreError> {
-        self.inner.fail_feed(t, f, now).await
-    }
-    async fn get_feed(&self, t: TenantId, f: FeedId) -> Result<Option<Feed>, StoreError> {
-        self.inner.get_feed(t, f).await
-    }
-    async fn list_feeds(&self, t: TenantId, limit: usize, c: Option<&str>) -> Result<Page<Feed>, StoreError> {
-        self.inner.list_feeds(t, limit, c).await
-    }
     async fn record_failure(&self, m: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
         self.inner.record_failure(m, now).await
     }
-    async fn get_person(&self, t: TenantId, id: &ExternalId) -> Result<Option<PersonRecord>, StoreError> {
-        self.inner.get_person(t, id).await
-    }
-    async fn list_people(
-        &self,
-        t: TenantId,
-        limit: usize,
-        c: Option<&str>,
-    ) -> Result<Page<PersonRecord>, StoreError> {
-        self.inner.list_people(t, limit, c).await
-    }
-    async fn person_history(&self, t: TenantId, id: &ExternalId) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.inner.person_history(t, id).await
-    }
-    async fn list_events(
-        &self,
-        t: TenantId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        self.inner.list_events(t, after, limit).await
+}
+
+/// The real directory's feeds and sources, as ingest sees them, noting the
+/// most snapshot members listed in one call.
+struct MemberCounter {
+    inner: Arc<dyn IngestStore>,
+    most_members: AtomicUsize,
+}
+
+#[async_trait]
+impl FeedStore for MemberCounter {
+    async fn create_feed(&self, f: NewFeed) -> Result<Feed, StoreError> {
+        self.inner.create_feed(f).await
     }
     async fn add_snapshot_members(
         &self,
@@ -637,45 +509,6 @@ impl Directory for FlakyDirectory {
     ) -> Result<(), StoreError> {
         self.most_members.fetch_max(ids.len(), Ordering::SeqCst);
         self.inner.add_snapshot_members(t, f, ids, now).await
-    }
-    async fn list_api_keys(&self, t: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        self.inner.list_api_keys(t).await
-    }
-    async fn revoke_api_key(&self, t: TenantId, id: &str, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
-        self.inner.revoke_api_key(t, id, now).await
-    }
-    async fn create_operator_key(
-        &self,
-        name: &str,
-        prefix: String,
-        hash: [u8; 32],
-        now: Timestamp,
-    ) -> Result<OperatorKeyInfo, StoreError> {
-        self.inner.create_operator_key(name, prefix, hash, now).await
-    }
-    async fn authenticate_operator_key(
-        &self,
-        hash: &[u8; 32],
-    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
-        self.inner.authenticate_operator_key(hash).await
-    }
-    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
-        self.inner.list_operator_keys().await
-    }
-    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
-        self.inner.revoke_operator_key(id, now).await
-    }
-    async fn append_audit(&self, e: NewAuditEntry) -> Result<(), StoreError> {
-        self.inner.append_audit(e).await
-    }
-    async fn list_audit(&self, t: TenantId, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.list_audit(t, after, limit).await
-    }
-    async fn apply_due(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        self.inner.apply_due(now, limit).await
-    }
-    async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-        self.inner.fail_stalled_feeds(idle_since, now).await
     }
     async fn seal_feed(
         &self,
@@ -690,65 +523,46 @@ impl Directory for FlakyDirectory {
         &self,
         t: TenantId,
         f: FeedId,
-        ok: bool,
+        approve: bool,
         now: Timestamp,
     ) -> Result<Feed, StoreError> {
-        self.inner.decide_snapshot(t, f, ok, now).await
+        self.inner.decide_snapshot(t, f, approve, now).await
     }
-    async fn get_source(&self, t: TenantId, n: &SourceName) -> Result<Option<Source>, StoreError> {
-        self.inner.get_source(t, n).await
-    }
-    async fn put_source(
-        &self,
-        t: TenantId,
-        n: &SourceName,
-        s: SourceSettings,
-        now: Timestamp,
-    ) -> Result<Source, StoreError> {
-        self.inner.put_source(t, n, s, now).await
-    }
-    async fn list_sources(&self, t: TenantId) -> Result<Vec<Source>, StoreError> {
-        self.inner.list_sources(t).await
-    }
-    async fn claim_idempotency_key(
-        &self,
-        t: TenantId,
-        k: &str,
-        now: Timestamp,
-        hold: Duration,
-    ) -> Result<IdempotencyClaim, StoreError> {
-        self.inner.claim_idempotency_key(t, k, now, hold).await
+    async fn fail_feed(&self, t: TenantId, f: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.fail_feed(t, f, now).await
     }
     async fn touch_feed(&self, t: TenantId, f: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.inner.touch_feed(t, f, now).await
     }
-    async fn idle_feeds(
-        &self,
-        since: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
-        self.inner.idle_feeds(since, limit).await
+    async fn get_feed(&self, t: TenantId, f: FeedId) -> Result<Option<Feed>, StoreError> {
+        self.inner.get_feed(t, f).await
     }
-    async fn prune(
-        &self,
-        before: Timestamp,
-        now: Timestamp,
-    ) -> Result<roster_store::PruneReport, StoreError> {
-        self.inner.prune(before, now).await
-    }
-    async fn complete_idempotency_key(
+    async fn list_feeds(
         &self,
         t: TenantId,
-        k: &str,
-        fp: [u8; 32],
-        status: u16,
-        body: String,
-        location: Option<String>,
-    ) -> Result<(), StoreError> {
-        self.inner.complete_idempotency_key(t, k, fp, status, body, location).await
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Feed>, StoreError> {
+        self.inner.list_feeds(t, limit, cursor).await
     }
-    async fn release_idempotency_key(&self, t: TenantId, k: &str) -> Result<(), StoreError> {
-        self.inner.release_idempotency_key(t, k).await
+}
+
+#[async_trait]
+impl SourceStore for MemberCounter {
+    async fn get_source(&self, t: TenantId, name: &SourceName) -> Result<Option<Source>, StoreError> {
+        self.inner.get_source(t, name).await
+    }
+    async fn put_source(
+        &self,
+        t: TenantId,
+        name: &SourceName,
+        settings: SourceSettings,
+        now: Timestamp,
+    ) -> Result<Source, StoreError> {
+        self.inner.put_source(t, name, settings, now).await
+    }
+    async fn list_sources(&self, t: TenantId) -> Result<Vec<Source>, StoreError> {
+        self.inner.list_sources(t).await
     }
 }
 
@@ -890,7 +704,7 @@ async fn a_feed_cut_off_before_its_messages_were_queued_is_failed_by_the_sweep()
     let w = world().await;
     let queue = Arc::new(HangingQueue { inner: w.queue.clone(), hang: AtomicBool::new(true) });
     let ingest =
-        Ingest::new(w.directory.clone(), queue.clone(), Arc::new(w.clock.clone()), IngestConfig::default());
+        Ingest::new(w.members.clone(), queue.clone(), Arc::new(w.clock.clone()), IngestConfig::default());
     let body = Bytes::from_static(br#"{"records": [{"externalId": "E1"}, {"externalId": "E2"}]}"#);
     // The request never answers: the process "dies" here.
     let cut =
@@ -952,7 +766,7 @@ impl std::io::Read for GatedCsv {
 async fn a_slow_upload_is_kept_alive_by_its_progress_and_a_failed_one_is_never_acknowledged() {
     let w = world().await;
     let ingest = Arc::new(Ingest::new(
-        w.directory.clone(),
+        w.members.clone(),
         w.queue.clone(),
         Arc::new(w.clock.clone()),
         IngestConfig { progress_every: Duration::ZERO, ..IngestConfig::default() },

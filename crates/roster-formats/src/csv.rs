@@ -9,8 +9,10 @@
 //! - The delimiter (`,` `;` tab `|`) comes from the profile or is sniffed from
 //!   the header line: the most frequent one outside quotes.
 //! - Quoted fields may hold delimiters, line breaks and doubled quotes (`""`).
-//! - UTF-8, with or without a byte-order mark; anything else is refused with
-//!   the row where it was found.
+//! - UTF-8, with or without a byte-order mark, or the profile's `encoding`
+//!   (Windows-1252 / Latin-1, Latin-9); bytes that are not text in it are
+//!   refused with the row where they were found. A UTF-8 byte-order mark
+//!   wins over the profile; UTF-16 is refused.
 //! - Rows are numbered as records: the header is row 1, a quoted line break
 //!   does not start a new row. Blank lines are skipped and not counted (a
 //!   spreadsheet would show them as rows; exports rarely have any but at the
@@ -19,9 +21,11 @@
 //!
 //! Errors name rows, columns and attribute paths, never cell values.
 
+use std::borrow::Cow;
 use std::io::{self, Chain, Cursor, Read};
 
 use ::csv::{ByteRecord, ReaderBuilder};
+use encoding_rs::Encoding;
 use roster_core::mapping::RowMapper;
 use roster_core::validate::ValidRecord;
 use roster_core::{ExternalId, FeedMode, FieldError, MappingProfile};
@@ -52,6 +56,8 @@ pub struct CsvFeedReader<R: Read> {
     reader: ::csv::Reader<Chain<Cursor<Vec<u8>>, R>>,
     mapper: RowMapper,
     delimiter: u8,
+    /// `None`: UTF-8.
+    encoding: Option<&'static Encoding>,
     record: ByteRecord,
     next_index: usize,
     /// The row number of the last record read.
@@ -64,8 +70,14 @@ impl<R: Read> CsvFeedReader<R> {
     pub fn new(mut input: R, profile: &MappingProfile) -> Result<Self, FormatError> {
         profile.validate().map_err(FormatError::InvalidProfile)?;
         let mut prefix = read_first_line(&mut input)?;
+        let mut encoding = match profile.encoding_name() {
+            Some("windows-1252") => Some(encoding_rs::WINDOWS_1252),
+            Some("iso-8859-15") => Some(encoding_rs::ISO_8859_15),
+            _ => None,
+        };
         if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) {
             prefix.drain(..3);
+            encoding = None;
         } else if prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) {
             return Err(header_error("the file is UTF-16 encoded; export it as UTF-8"));
         }
@@ -89,11 +101,11 @@ impl<R: Read> CsvFeedReader<R> {
         }
         let mut header = Vec::with_capacity(record.len());
         for field in &record {
-            let name = std::str::from_utf8(field).map_err(|_| not_utf8(row))?;
+            let name = decode(encoding, field, row)?;
             header.push(name.trim().to_owned());
         }
         let mapper = profile.bind(&header).map_err(FormatError::from)?;
-        Ok(Self { reader, mapper, delimiter, record, next_index: 0, row, done: false })
+        Ok(Self { reader, mapper, delimiter, encoding, record, next_index: 0, row, done: false })
     }
 
     /// One message per header column that no mapping uses.
@@ -114,9 +126,23 @@ impl<R: Read> CsvFeedReader<R> {
             self.row += 1;
             let row = self.row;
 
-            let mut cells = Vec::with_capacity(self.record.len());
-            for field in &self.record {
-                cells.push(std::str::from_utf8(field).map_err(|_| not_utf8(row))?);
+            // Decoded cells of a non-UTF-8 file live here, borrowed by `cells`.
+            let decoded: Vec<Cow<'_, str>>;
+            let mut cells: Vec<&str> = Vec::with_capacity(self.record.len());
+            match self.encoding {
+                None => {
+                    for field in &self.record {
+                        cells.push(std::str::from_utf8(field).map_err(|_| not_utf8(row))?);
+                    }
+                }
+                Some(_) => {
+                    decoded = self
+                        .record
+                        .iter()
+                        .map(|f| decode(self.encoding, f, row))
+                        .collect::<Result<_, _>>()?;
+                    cells.extend(decoded.iter().map(|c| c.as_ref()));
+                }
             }
             if cells.iter().all(|c| c.trim().is_empty()) {
                 continue;
@@ -241,7 +267,37 @@ fn header_error(message: &str) -> FormatError {
 }
 
 fn not_utf8(row: u64) -> FormatError {
-    FormatError::Csv { row, message: "is not valid UTF-8; export the file as UTF-8".into() }
+    FormatError::Csv {
+        row,
+        message: "is not valid UTF-8; export the file as UTF-8, or name its encoding in the mapping profile (`encoding`)"
+            .into(),
+    }
+}
+
+/// A field's text: UTF-8, or decoded from `encoding`. C1 control
+/// characters (U+0080–U+009F) are refused: Windows-1252 has no character
+/// for the bytes that decode to them, and in Latin-9 they are controls no
+/// HR export contains — either way the file is not in that encoding.
+fn decode<'a>(
+    encoding: Option<&'static Encoding>,
+    field: &'a [u8],
+    row: u64,
+) -> Result<Cow<'a, str>, FormatError> {
+    let Some(encoding) = encoding else {
+        return std::str::from_utf8(field).map(Cow::Borrowed).map_err(|_| not_utf8(row));
+    };
+    let not_text = || FormatError::Csv {
+        row,
+        message: format!(
+            "has bytes that are not {} text; check the mapping profile's `encoding`",
+            encoding.name()
+        ),
+    };
+    let text = encoding.decode_without_bom_handling_and_without_replacement(field).ok_or_else(not_text)?;
+    if text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return Err(not_text());
+    }
+    Ok(text)
 }
 
 fn read_error(row: u64, e: &::csv::Error) -> FormatError {
@@ -427,16 +483,50 @@ mod tests {
         body.extend_from_slice(&[0xF6, b'r', b'g', b',', b'X', b',', b',', b',', b'A', b',', b'\n']);
         let err = parse_feed(&body, &profile(), FeedMode::Full, usize::MAX).unwrap_err();
         assert_eq!(
-            err,
-            FormatError::Csv { row: 4, message: "is not valid UTF-8; export the file as UTF-8".into() }
+            err.to_string(),
+            "row 4: is not valid UTF-8; export the file as UTF-8, or name its encoding in the mapping profile (`encoding`)"
         );
-        assert_eq!(err.to_string(), "row 4: is not valid UTF-8; export the file as UTF-8");
         // The iterator yields the rows before it, then the error, then nothing.
         let mut reader = CsvFeedReader::new(&body[..], &profile()).unwrap();
         assert!(reader.next().unwrap().is_ok());
         assert!(reader.next().unwrap().is_ok());
         assert!(reader.next().unwrap().is_err());
         assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn a_windows_1252_export_is_read_with_its_encoding_and_stray_bytes_name_the_row() {
+        let mut with_encoding = profile();
+        with_encoding.encoding = Some("windows-1252".into());
+        // "Jörg Müller, Café Ltd": the bytes a Windows-1252 export has.
+        let mut body = format!("{HEADER}\nE1,J").into_bytes();
+        body.extend_from_slice(b"\xF6rg,M\xFCller,,,A,Caf\xE9 \x80 desk\n");
+        let feed = parse_feed(&body, &with_encoding, FeedMode::Full, usize::MAX).unwrap();
+        let ann = person(&feed, 0);
+        assert_eq!(ann.name.given_name.as_deref(), Some("Jörg"));
+        assert_eq!(ann.display_name.as_deref(), Some("Jörg Müller"));
+        assert_eq!(ann.title.as_deref(), Some("Café € desk"));
+        // Latin-1 is read as Windows-1252, its superset.
+        with_encoding.encoding = Some("ISO-8859-1".into());
+        assert_eq!(
+            person(&parse_feed(&body, &with_encoding, FeedMode::Full, usize::MAX).unwrap(), 0)
+                .display_name
+                .as_deref(),
+            Some("Jörg Müller")
+        );
+
+        // 0x81 is no Windows-1252 character: refused, with its row.
+        with_encoding.encoding = Some("windows-1252".into());
+        body.extend_from_slice(b"E2,Bob,R\x81y,,,A,\n");
+        let err = parse_feed(&body, &with_encoding, FeedMode::Full, usize::MAX).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "row 3: has bytes that are not windows-1252 text; check the mapping profile's `encoding`"
+        );
+        // A UTF-8 byte-order mark wins over the profile.
+        let utf8 = format!("\u{feff}{HEADER}\nE1,Jörg,Müller,,,A,\n");
+        let feed = parse_feed(utf8.as_bytes(), &with_encoding, FeedMode::Full, usize::MAX).unwrap();
+        assert_eq!(person(&feed, 0).name.given_name.as_deref(), Some("Jörg"));
     }
 
     #[test]
@@ -475,7 +565,7 @@ mod tests {
     #[test]
     fn an_invalid_profile_is_refused_before_reading() {
         let p: MappingProfile =
-            serde_json::from_str(r#"{"fields":{"hireDate":{"column":"D","dateFormat":"DD/MM/YY"}}}"#)
+            serde_json::from_str(r#"{"fields":{"hireDate":{"column":"D","dateFormat":"DD/MM/YYY"}}}"#)
                 .unwrap();
         let FormatError::InvalidProfile(errors) =
             parse_feed(b"D\n", &p, FeedMode::Full, usize::MAX).unwrap_err()

@@ -171,17 +171,32 @@ impl Resolve for PublicResolver {
 }
 
 /// POSTs events with `reqwest`: no redirects followed (a 3xx is a failed
-/// attempt), a timeout per attempt, the answer's body never read, no proxy
-/// (the environment's is ignored); public addresses only unless
+/// attempt), a timeout per attempt, the answer's body never read, never the
+/// environment's proxy; public addresses only unless
 /// [`PrivateTargets::Allowed`].
 #[derive(Debug, Clone)]
 pub struct HttpEventSink {
     client: reqwest::Client,
     private: PrivateTargets,
+    /// Deliveries go through this proxy (`[outbox] proxy`).
+    proxied: bool,
 }
 
 impl HttpEventSink {
     pub fn new(timeout: Duration, private: PrivateTargets) -> Result<Self, DeliveryError> {
+        Self::with_proxy(timeout, private, None)
+    }
+
+    /// With `proxy` (an `http://` or `https://` URL), every delivery goes
+    /// through it. The proxy resolves the target itself, so Roster checks
+    /// the target's addresses before sending instead of at connect time:
+    /// a name rebound between the two is the proxy's to refuse, and the
+    /// proxy must enforce the same egress policy (docs/OPERATIONS.md).
+    pub fn with_proxy(
+        timeout: Duration,
+        private: PrivateTargets,
+        proxy: Option<&str>,
+    ) -> Result<Self, DeliveryError> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             // Never the environment's proxy (`HTTP(S)_PROXY`, `ALL_PROXY`):
@@ -190,12 +205,41 @@ impl HttpEventSink {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
-        if private == PrivateTargets::Refused {
-            builder = builder.dns_resolver(Arc::new(PublicResolver));
+        match proxy {
+            Some(url) => {
+                let proxy = reqwest::Proxy::all(url)
+                    .map_err(|_| DeliveryError::Config("the outbox proxy URL is invalid".into()))?;
+                builder = builder.proxy(proxy);
+            }
+            // Only the proxy is connected to when there is one: the
+            // resolver would judge the proxy's address, not the target's.
+            None if private == PrivateTargets::Refused => {
+                builder = builder.dns_resolver(Arc::new(PublicResolver));
+            }
+            None => {}
         }
         let client = builder.build().map_err(|e| DeliveryError::Config(format!("webhook client: {e}")))?;
-        Ok(Self { client, private })
+        Ok(Self { client, private, proxied: proxy.is_some() })
     }
+}
+
+/// Through a proxy: every address the target's name resolves to must be
+/// public, or nothing is sent.
+async fn check_resolved(url: &Url) -> Result<(), DeliveryError> {
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Err(DeliveryError::Config("the endpoint URL has no host".into()));
+    };
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| DeliveryError::Unreachable(format!("`{host}` does not resolve")))?
+        .collect();
+    if found.is_empty() || found.iter().any(|a| !is_public(a.ip())) {
+        return Err(DeliveryError::NotPublic(format!(
+            "not sent: {}",
+            NoPublicAddress { host: host.to_owned() }
+        )));
+    }
+    Ok(())
 }
 
 /// A send error as a delivery error: [`DeliveryError::NotPublic`] when the
@@ -221,6 +265,9 @@ impl EventSink for HttpEventSink {
             && let Some(why) = url.host_str().and_then(internal_host)
         {
             return Err(DeliveryError::NotPublic(format!("not sent: {why}, not a public address")));
+        }
+        if self.proxied && self.private == PrivateTargets::Refused {
+            check_resolved(&url).await?;
         }
         let signature = signature_header(d)?;
         let response = self
@@ -342,6 +389,40 @@ mod tests {
         // The same listener is reached once private targets are allowed.
         deliver_to(&format!("http://localhost:{port}/hook"), PrivateTargets::Allowed).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn through_an_explicit_proxy_internal_targets_are_refused_and_others_go_via_the_proxy() {
+        use std::sync::atomic::Ordering;
+        // The listener stands in for the proxy: it answers whatever reaches it.
+        let (port, via_proxy) = listener().await;
+        let proxy = format!("http://127.0.0.1:{port}");
+        let secret = Secret::new("whsec_c2VjcmV0");
+        let delivery = |url| EventDelivery {
+            url,
+            secret: &secret,
+            previous_secret: None,
+            id: "e1",
+            timestamp: 1,
+            body: b"{}",
+        };
+        let sink =
+            HttpEventSink::with_proxy(Duration::from_secs(5), PrivateTargets::Refused, Some(&proxy)).unwrap();
+        for url in ["http://localhost:9/x", "http://127.0.0.1:9/x", "http://hooks.localhost/x"] {
+            let err = sink.deliver(&delivery(url)).await.unwrap_err();
+            assert!(matches!(err, DeliveryError::NotPublic(_)), "{url}: {err:?}");
+        }
+        assert_eq!(via_proxy.load(Ordering::SeqCst), 0, "nothing was handed to the proxy");
+
+        // Allowed targets go through the proxy, not to the target: the name
+        // below resolves nowhere, the proxy answers for it.
+        let sink =
+            HttpEventSink::with_proxy(Duration::from_secs(5), PrivateTargets::Allowed, Some(&proxy)).unwrap();
+        sink.deliver(&delivery("http://receiver.invalid/hook")).await.unwrap();
+        assert_eq!(via_proxy.load(Ordering::SeqCst), 1);
+        assert!(
+            HttpEventSink::with_proxy(Duration::from_secs(5), PrivateTargets::Refused, Some("::")).is_err()
+        );
     }
 
     #[tokio::test]

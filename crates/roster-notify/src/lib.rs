@@ -12,7 +12,9 @@
 pub mod events;
 mod log;
 pub mod message;
+#[cfg(feature = "smtp")]
 mod smtp;
+#[cfg(feature = "sns")]
 mod sns;
 mod webhook;
 
@@ -21,7 +23,9 @@ use roster_core::alarm::Transition;
 
 pub use events::{DeliveryError, EventDelivery, EventSink, HttpEventSink, PrivateTargets};
 pub use log::LogNotifier;
+#[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpNotifier, SmtpTls};
+#[cfg(feature = "sns")]
 pub use sns::SnsNotifier;
 pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, signature};
 

@@ -23,11 +23,18 @@ use async_trait::async_trait;
 use roster_core::Timestamp;
 
 pub mod conformance;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "sqs")]
 pub mod sqs;
 
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteQueue, SqliteQueueConfig};
+#[cfg(feature = "sqs")]
 pub use sqs::{SqsConfig, SqsQueue};
+
+/// The longest ordering group id (SQS FIFO's limit); every adapter refuses longer.
+pub const MAX_GROUP_ID_LEN: usize = 128;
 
 /// A message to send.
 #[derive(Clone, PartialEq, Eq)]

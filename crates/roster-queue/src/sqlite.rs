@@ -21,14 +21,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::Notify;
 
 use crate::{
-    DeadLetter, DeadLetterFilter, OutgoingMessage, Queue, QueueError, QueueStats, ReceiptHandle,
-    ReceiveRequest, ReceivedMessage, Redrive, SendOutcome,
+    DeadLetter, DeadLetterFilter, MAX_GROUP_ID_LEN, OutgoingMessage, Queue, QueueError, QueueStats,
+    ReceiptHandle, ReceiveRequest, ReceivedMessage, Redrive, SendOutcome,
 };
 
 /// Largest message body, as on SQS.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Longest group id, as SQS's `MessageGroupId`.
-pub const MAX_GROUP_ID_LEN: usize = 128;
 /// Most dead letters one listing returns.
 pub const MAX_LIST: usize = 1000;
 /// How often a waiting receive looks again for messages whose visibility

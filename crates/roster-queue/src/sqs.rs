@@ -352,8 +352,7 @@ impl Queue for SqsQueue {
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> Result<SendOutcome, QueueError> {
         let mut entries = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
-            if m.id.is_empty() || m.group_id.is_empty() || m.group_id.len() > crate::sqlite::MAX_GROUP_ID_LEN
-            {
+            if m.id.is_empty() || m.group_id.is_empty() || m.group_id.len() > crate::MAX_GROUP_ID_LEN {
                 return Err(QueueError::Invalid(
                     "message ids and group ids must be non-empty, group ids at most 128 characters".into(),
                 ));

@@ -52,6 +52,8 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             // The route template, never the raw path: paths carry external ids.
             let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
             let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let client_request_id =
+                req.extensions().get::<request_id::ClientRequestId>().map_or("-", |c| c.0.as_str());
             // `tenant` and `feed_id` are filled in once known (authentication,
             // ingest), so every line of the request carries them.
             tracing::info_span!(
@@ -59,6 +61,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 method = %req.method(),
                 route,
                 request_id,
+                client_request_id,
                 tenant = tracing::field::Empty,
                 feed_id = tracing::field::Empty,
             )

@@ -18,6 +18,11 @@ use roster_queue::QueueError;
 use roster_store::StoreError;
 use serde_json::json;
 
+/// On a `401` answer: the rule that refused the credential, for the audit
+/// of failed authentications (the credential itself is never kept).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRefusal(pub &'static str);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -163,8 +168,9 @@ impl IntoResponse for ApiError {
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(reason) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                res.extensions_mut().insert(AuthRefusal(reason));
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -121,7 +121,8 @@ pub fn client_ip(req: &axum::extract::Request, config: &crate::state::ServerConf
 ///   credential is even looked at;
 /// - an API key is charged to its own bucket, keyed on the normalised token
 ///   (a JWT is charged to its client once verified, by `auth`);
-/// - a `401` answer is charged to the address.
+/// - a `401` answer is charged to the address and, within its budget,
+///   audited in the platform log (`auth.failed`).
 ///
 /// Health checks without credentials are not limited.
 pub async fn limit(
@@ -143,12 +144,19 @@ pub async fn limit(
     {
         return e.into_response();
     }
+    let request_id = crate::audit::RequestId(
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        req.extensions().get::<crate::request_id::ClientRequestId>().map(|c| c.0.clone()),
+    );
     let res = next.run(req).await;
     if let Some(ip) = ip
         && res.status() == axum::http::StatusCode::UNAUTHORIZED
+        // The answer is given already; the next request pays. Within the
+        // budget each failure is audited: a flood writes a bounded number.
+        && state.auth_failures.check(&ip.to_string(), Instant::now()).is_ok()
     {
-        // The answer is given already; the next request pays.
-        let _ = state.auth_failures.check(&ip.to_string(), Instant::now());
+        let reason = res.extensions().get::<crate::problem::AuthRefusal>().map_or("unauthorized", |r| r.0);
+        crate::audit::record_auth_failure(&state, ip, reason, request_id).await;
     }
     res
 }

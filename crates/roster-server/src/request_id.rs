@@ -1,5 +1,8 @@
-//! `x-request-id`: the client's, when it is one a log line and the audit log
-//! can safely carry, else one the server makes (`SetRequestIdLayer`).
+//! `x-request-id`: always one the server makes (`SetRequestIdLayer`), so an
+//! id in the logs and the audit log names one request only. The client's
+//! own, when it is one a log line and the audit log can safely carry, is
+//! kept beside it as [`ClientRequestId`] (`client_request_id` in logs,
+//! `clientRequestId` in the audit log).
 
 use axum::extract::Request;
 use axum::http::HeaderName;
@@ -17,17 +20,22 @@ pub fn acceptable(id: &[u8]) -> bool {
         && id.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
 }
 
-/// Drops a client's request id that is not [`acceptable`] (or comes more
-/// than once), before the request-id layer, which then makes one.
+/// The request id the client sent, when [`acceptable`].
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Moves a client's request id out of the way of the request-id layer
+/// (which then makes the server's): kept as [`ClientRequestId`] when it is
+/// [`acceptable`] and sent once, dropped otherwise.
 pub async fn sanitize(mut req: Request) -> Request {
     let mut ids = req.headers().get_all(X_REQUEST_ID).iter();
-    let keep = match (ids.next(), ids.next()) {
-        (None, _) => true,
-        (Some(id), None) => acceptable(id.as_bytes()),
-        (Some(_), Some(_)) => false,
+    let client = match (ids.next(), ids.next()) {
+        (Some(id), None) if acceptable(id.as_bytes()) => id.to_str().ok().map(str::to_owned),
+        _ => None,
     };
-    if !keep {
-        req.headers_mut().remove(X_REQUEST_ID);
+    req.headers_mut().remove(X_REQUEST_ID);
+    if let Some(id) = client {
+        req.extensions_mut().insert(ClientRequestId(id));
     }
     req
 }

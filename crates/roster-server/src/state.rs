@@ -112,6 +112,8 @@ pub struct AppState {
     pub jwt: Option<Arc<JwtAuthenticator>>,
     /// What requests in progress hold, per tenant and in all.
     pub budgets: Budgets,
+    /// When each credential's listings of personal data were last audited.
+    pub read_audits: Arc<crate::audit::ReadAudits>,
 }
 
 /// The budgets of [`ServerConfig`], shared by every request of the node.

@@ -9,7 +9,7 @@ use axum::routing::get;
 use roster_core::{Clock, SystemClock};
 use roster_engine::{Ingest, IngestConfig};
 use roster_queue::{SqliteQueue, SqliteQueueConfig};
-use roster_store::SqliteDirectory;
+use roster_store_sqlite::SqliteDirectory;
 use tower::ServiceExt;
 
 use crate::ratelimit::{RateLimit, RateLimiter};
@@ -26,7 +26,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
     let clock: Arc<dyn roster_core::Clock> = Arc::new(SystemClock);
     AppState {
         ingest: Arc::new(Ingest::new(
-            Arc::clone(&directory),
+            directory.clone(),
             Arc::clone(&queue),
             Arc::clone(&clock),
             IngestConfig::default(),
@@ -41,6 +41,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
         readiness: Arc::default(),
         jwt: None,
         budgets: crate::Budgets::new(&ServerConfig::default()),
+        read_audits: Default::default(),
     }
 }
 
@@ -193,9 +194,9 @@ async fn app_with_key() -> (axum::Router, String, tempfile::TempDir) {
 async fn operator_key(dir: &std::path::Path) -> String {
     let directory = SqliteDirectory::open(&dir.join("directory.db")).unwrap();
     let secret = roster_engine::credentials::generate_operator_key();
-    use roster_store::Directory;
+    use roster_store::CredentialStore;
     directory
-        .create_operator_key("ops", secret.shown_prefix(), secret.hash(), SystemClock.now())
+        .create_operator_key("ops", secret.shown_prefix(), secret.hash(), None, SystemClock.now())
         .await
         .unwrap();
     secret.expose().to_owned()

@@ -19,6 +19,13 @@ pub enum OperatorsCommand {
     Create {
         /// Who holds it, as the audit log will name them.
         name: String,
+        /// Days until the key stops working (rotate by creating a new key,
+        /// then revoking the old one).
+        #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS, conflicts_with = "no_expiry")]
+        expires_in_days: u32,
+        /// A key that never expires (break-glass keys kept offline).
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// Lists operator keys (prefixes only), revoked ones included.
     Ls,
@@ -33,21 +40,36 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
     let settings = Settings::resolve(global, &ServeArgs::default())?;
     let directory = app::open_directory(&settings)?;
     match cmd {
-        OperatorsCommand::Create { name } => {
-            let (key, secret) = create_operator(directory.as_ref(), &name).await?;
+        OperatorsCommand::Create { name, expires_in_days, no_expiry } => {
+            anyhow::ensure!(no_expiry || expires_in_days > 0, "--expires-in-days must be at least 1");
+            let expires_in = (!no_expiry).then_some(expires_in_days);
+            let (key, secret) = create_operator_expiring(directory.as_ref(), &name, expires_in).await?;
+            let until = key.expires_at.map_or("never expires".to_owned(), |t| format!("expires {t}"));
             println!(
-                "operator key {} for {}; store it now, it is not shown again:",
+                "operator key {} for {} ({until}); store it now, it is not shown again:",
                 render(Kind::OperatorKey, &key.id),
                 key.name
             );
             println!("{}", secret.expose());
         }
         OperatorsCommand::Ls => {
-            println!("{:<40} {:<24} {:<16} {:<26} REVOKED", "ID", "NAME", "PREFIX", "CREATED");
+            println!(
+                "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} REVOKED",
+                "ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
+            );
+            let or_dash =
+                |t: Option<roster_core::Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
             for k in directory.list_operator_keys().await? {
-                let revoked = k.revoked_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
-                let id = render(Kind::OperatorKey, &k.id);
-                println!("{id:<40} {:<24} {:<16} {:<26} {revoked}", k.name, k.prefix, k.created_at);
+                println!(
+                    "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} {}",
+                    render(Kind::OperatorKey, &k.id),
+                    k.name,
+                    k.prefix,
+                    k.created_at,
+                    or_dash(k.expires_at),
+                    or_dash(k.last_used_at),
+                    or_dash(k.revoked_at)
+                );
             }
         }
         OperatorsCommand::Revoke { name_or_id } => {
@@ -63,14 +85,29 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
     Ok(())
 }
 
-/// Creates an operator key; audited in the platform log as `operator.created`.
+/// Days an operator key lives unless told otherwise.
+pub const DEFAULT_EXPIRY_DAYS: u32 = 90;
+
+/// Creates an operator key that expires in [`DEFAULT_EXPIRY_DAYS`].
 pub async fn create_operator(
     directory: &dyn Directory,
     name: &str,
 ) -> Result<(OperatorKeyInfo, ApiKeySecret), StoreError> {
+    create_operator_expiring(directory, name, Some(DEFAULT_EXPIRY_DAYS)).await
+}
+
+/// Creates an operator key expiring in `days` (never: `None`); audited in
+/// the platform log as `operator.created`.
+pub async fn create_operator_expiring(
+    directory: &dyn Directory,
+    name: &str,
+    days: Option<u32>,
+) -> Result<(OperatorKeyInfo, ApiKeySecret), StoreError> {
     let secret = generate_operator_key();
     let now = SystemClock.now();
-    let key = directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), now).await?;
+    let expires_at = days.map(|d| now.plus_millis(i64::from(d) * 86_400_000));
+    let key =
+        directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), expires_at, now).await?;
     directory.append_audit(cli_entry("operator.created", &render(Kind::OperatorKey, &key.id))).await?;
     Ok((key, secret))
 }
@@ -108,5 +145,6 @@ fn cli_entry(action: &'static str, target: &str) -> NewAuditEntry {
         action,
         target: Some(target.to_owned()),
         request_id: None,
+        client_request_id: None,
     }
 }

@@ -82,6 +82,7 @@ pub async fn create_tenant(
         action,
         target: Some(target),
         request_id: None,
+        client_request_id: None,
     };
     let tenant_id = render(Kind::Tenant, tenant.id);
     directory.append_audit(entry(tenant.id, "tenant.created", tenant_id.clone())).await?;

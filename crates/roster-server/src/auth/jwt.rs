@@ -18,7 +18,13 @@
 //! 5. an `aud` value is one of the `audiences` — or, for a token without
 //!    `aud` (a Cognito access token), its `client_id` is;
 //! 6. its client (`client_id`, else `azp`) is mapped to a tenant by `clients`,
-//!    and that tenant exists.
+//!    and that tenant exists;
+//! 7. unless `client_credentials_only = false`, it was issued to the client
+//!    itself, not to a user signed in through it: no `username` claim (a
+//!    Cognito user's access token has one), `sub` equal to the client id
+//!    when the token has `token_use` (Cognito's client-credentials tokens),
+//!    and `idtyp`, when present (Entra ID), `app`. A user's token with the
+//!    mapped scopes would otherwise act as the tenant's machine principal.
 //!
 //! Its scopes (`scope`, space-separated, and/or `scp`) become Roster scopes
 //! through `scope_map`; unmapped ones are ignored. The principal is named
@@ -89,6 +95,13 @@ pub struct JwtIssuerConfig {
     pub max_lifetime_secs: u64,
     #[serde(default = "default_jwks_refetch_secs")]
     pub jwks_refetch_secs: u64,
+    /// Rule 7: only client-credentials (machine) tokens. Default true.
+    #[serde(default = "default_true")]
+    pub client_credentials_only: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `roster/ingest` → `ingest`, `roster/read` → `read`, `roster/admin` →
@@ -155,6 +168,7 @@ pub enum Refusal {
     NoClient,
     UnmappedClient,
     UnknownTenant,
+    UserToken,
     KeysUnavailable,
 }
 
@@ -180,6 +194,9 @@ impl Refusal {
             Refusal::NoClient => "token names no client (client_id or azp)",
             Refusal::UnmappedClient => "token client is not mapped to a tenant",
             Refusal::UnknownTenant => "the tenant of the token's client does not exist",
+            Refusal::UserToken => {
+                "the token was issued to a user, not to the client itself (client credentials only)"
+            }
             Refusal::KeysUnavailable => "the token issuer's signing keys could not be fetched; retry",
         }
     }
@@ -220,6 +237,7 @@ struct Issuer {
     scope_map: HashMap<String, Scope>,
     leeway_secs: f64,
     required_token_use: Option<String>,
+    client_credentials_only: bool,
     max_lifetime_secs: f64,
     refetch_interval: Duration,
     /// Held for lookups only, never across a fetch.
@@ -281,6 +299,7 @@ impl Issuer {
             scope_map,
             leeway_secs: c.leeway_secs as f64,
             required_token_use: c.required_token_use.clone(),
+            client_credentials_only: c.client_credentials_only,
             max_lifetime_secs: c.max_lifetime_secs as f64,
             refetch_interval: Duration::from_secs(c.jwks_refetch_secs),
             keys: Mutex::new(KeyCache::default()),
@@ -550,6 +569,14 @@ struct Claims {
     scp: Option<OneOrMany>,
     #[serde(default)]
     token_use: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    /// Cognito: the signed-in user's name; client-credentials tokens have none.
+    #[serde(default)]
+    username: Option<String>,
+    /// Entra ID (optional claim): `app` for an application's own token.
+    #[serde(default)]
+    idtyp: Option<String>,
 }
 
 /// What a verified token grants.
@@ -596,6 +623,13 @@ fn check_claims(issuer: &Issuer, claims: &Claims, now: f64) -> Result<Grant, Ref
     }
     let client_id = claims.client_id.as_ref().or(claims.azp.as_ref()).ok_or(Refusal::NoClient)?;
     let tenant = issuer.clients.get(client_id).ok_or(Refusal::UnmappedClient)?;
+    if issuer.client_credentials_only {
+        let cognito_user = claims.token_use.is_some() && claims.sub.as_ref() != Some(client_id);
+        let entra_user = claims.idtyp.as_ref().is_some_and(|t| t != "app");
+        if claims.username.is_some() || cognito_user || entra_user {
+            return Err(Refusal::UserToken);
+        }
+    }
     let mut scopes = Vec::new();
     let named = claims
         .scope
@@ -706,6 +740,7 @@ mod tests {
             required_token_use: None,
             max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
             jwks_refetch_secs: 60,
+            client_credentials_only: true,
         }
     }
 
@@ -718,7 +753,7 @@ mod tests {
     fn cognito_access() -> serde_json::Value {
         serde_json::json!({
             "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool",
-            "client_id": "client-a", "token_use": "access",
+            "client_id": "client-a", "sub": "client-a", "token_use": "access",
             "scope": "roster/ingest roster/read other/scope", "exp": NOW + 3600.0,
         })
     }
@@ -777,6 +812,37 @@ mod tests {
         let grant = check(serde_json::json!({"aud": "api://roster", "client_id": null, "azp": "client-a", "scope": null, "scp": ["roster/admin"]}))
             .unwrap();
         assert_eq!(grant.scopes, vec![Scope::Admin]);
+    }
+
+    #[test]
+    fn a_users_token_is_not_a_clients_unless_configured() {
+        let with = |patch: serde_json::Value| {
+            let mut json = cognito_access();
+            for (k, v) in patch.as_object().unwrap() {
+                json[k] = v.clone();
+            }
+            claims(json)
+        };
+        // Cognito: a user signed in through the app client has a `username`
+        // and their own `sub`; Entra ID marks user tokens in `idtyp`.
+        let users = [
+            with(serde_json::json!({"username": "alice", "sub": "4f1c-user"})),
+            with(serde_json::json!({"sub": "4f1c-user"})),
+            with(serde_json::json!({"username": "client-a"})),
+            with(serde_json::json!({"token_use": null, "sub": "00000000-user", "idtyp": "user"})),
+        ];
+        let strict = Issuer::from_config(0, &config()).unwrap();
+        for user in &users {
+            assert_eq!(check_claims(&strict, user, NOW), Err(Refusal::UserToken));
+        }
+        let entra_app = with(serde_json::json!({"token_use": null, "sub": "sp-object-id", "idtyp": "app"}));
+        assert!(check_claims(&strict, &entra_app, NOW).is_ok(), "an application's own token");
+        let mut c = config();
+        c.client_credentials_only = false;
+        let lenient = Issuer::from_config(0, &c).unwrap();
+        for user in &users {
+            assert!(check_claims(&lenient, user, NOW).is_ok());
+        }
     }
 
     #[test]

@@ -66,6 +66,11 @@ impl FromRequestParts<AppState> for Principal {
         ))?;
         let token = bearer_token(value)
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+        if token.starts_with(roster_engine::credentials::OPERATOR_KEY_PREFIX) {
+            return Err(ApiError::Unauthorized(
+                "an operator key opens only the operator routes (/v1/operator/...); a tenant's routes need that tenant's API key or token",
+            ));
+        }
         if !token.starts_with(API_KEY_FAMILY) && jwt::looks_like_jwt(token) {
             return match &state.jwt {
                 Some(jwt) => {
@@ -75,8 +80,7 @@ impl FromRequestParts<AppState> for Principal {
                     crate::ratelimit::charge(state, &principal.key_id)?;
                     if jwt.first_use_today(&principal, now) {
                         // Like an API key's: the client's first use of the day is audited.
-                        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok());
-                        let request_id = crate::audit::RequestId(request_id.map(str::to_owned));
+                        let request_id = crate::audit::RequestId::of(parts);
                         let target = Some(principal.key_id.clone());
                         crate::audit::record(state, &principal, &request_id, "key.used", target).await;
                     }
@@ -119,9 +123,9 @@ impl FromRequestParts<AppState> for Operator {
         }
         let key = state
             .directory
-            .authenticate_operator_key(&hash_api_key(token))
+            .authenticate_operator_key(&hash_api_key(token), state.clock.now())
             .await?
-            .ok_or(ApiError::Unauthorized("unknown or revoked operator key"))?;
+            .ok_or(ApiError::Unauthorized("unknown, revoked or expired operator key"))?;
         Ok(Operator { key_id: key.id, name: key.name })
     }
 }

@@ -11,7 +11,7 @@ use roster_store::Scope;
 use serde_json::{Value, json};
 
 use super::{ListQuery, cursor, list_body};
-use crate::audit::{self, RequestId};
+use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
@@ -36,10 +36,21 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
     let dead = own_dead_letter(&state, &principal, &id).await?;
+    // Its payload is the record as the HR system sent it.
+    audit::record_read(
+        &state,
+        &principal,
+        &request_id,
+        "dlq.read",
+        Some(render(Kind::DeadLetter, &dead.id)),
+        Read::One,
+    )
+    .await;
     Ok(Json(summary(&dead, true)))
 }
 

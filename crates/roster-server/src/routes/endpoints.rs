@@ -31,8 +31,6 @@ use crate::state::AppState;
 const MAX_DESCRIPTION: usize = 500;
 /// Longest URL accepted.
 const MAX_URL: usize = 2048;
-/// Most active endpoints per tenant (each costs the dispatcher a pass).
-const MAX_ACTIVE: usize = 20;
 /// How long a rotated-out secret keeps signing unless the request says.
 const DEFAULT_PREVIOUS_VALID_SECS: u64 = 24 * 3600;
 /// Longest a rotated-out secret may keep signing.
@@ -81,12 +79,6 @@ pub async fn create(
         ));
     }
     let event_types = new.event_types.map(|types| parse_types(&types)).transpose()?;
-    let existing = state.directory.list_endpoints(principal.tenant_id).await?;
-    if existing.iter().filter(|e| e.disabled_at.is_none()).count() >= MAX_ACTIVE {
-        return Err(ApiError::Conflict(format!(
-            "a tenant may have at most {MAX_ACTIVE} active endpoints; disable one first"
-        )));
-    }
     let secret = generate_endpoint_secret();
     let endpoint = state
         .directory

@@ -20,6 +20,10 @@ use crate::extract::{Path, Query};
 use crate::problem::{ApiError, json_error};
 use crate::state::AppState;
 
+/// Longest life of a key created with a JWT (the default for one that names
+/// no expiry).
+pub const TOKEN_MINTED_KEY_MAX_DAYS: i64 = 90;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewKey {
@@ -72,6 +76,23 @@ pub async fn create(
             Some(_) => return Err(ApiError::invalid("expiresAt", "`expiresAt` must be in the future")),
             None => return Err(ApiError::invalid("expiresAt", "`expiresAt` must be an RFC 3339 timestamp")),
         },
+    };
+    let expires_at = if principal.key_id.starts_with("jwt:") {
+        // A token's admin is trusted for the token's hour, and its client
+        // mapping may be removed tomorrow: a key it mints must not outlive
+        // that by years.
+        let latest = now.plus_millis(TOKEN_MINTED_KEY_MAX_DAYS * 86_400_000);
+        match expires_at {
+            Some(t) if t > latest => {
+                return Err(ApiError::BadRequest(format!(
+                    "`expiresAt`: a key created with a token (not an API key) expires within {TOKEN_MINTED_KEY_MAX_DAYS} days"
+                )));
+            }
+            Some(t) => Some(t),
+            None => Some(latest),
+        }
+    } else {
+        expires_at
     };
     let secret = generate_api_key();
     let key = state

@@ -32,16 +32,19 @@ pub async fn tenants(
 }
 
 /// `GET /v1/operator/audit?limit&cursor`: the platform's own audit log
-/// (operator keys created and revoked, tenants created, tenants listed),
-/// oldest first. A tenant's actions are in that tenant's log.
+/// (operator keys created and revoked, tenants created, tenants listed,
+/// failed authentications, reads of this log), oldest first. A tenant's actions are in that tenant's log.
 pub async fn audit_log(
     State(state): State<AppState>,
-    _operator: Operator,
+    operator: Operator,
+    request_id: RequestId,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = super::page_size(q.limit)?;
     let after = cursor::decode_seq("operator-audit", q.cursor.as_deref())?;
     let items = state.directory.list_audit(platform_log(), after, limit).await?;
+    // Reading the log is itself in the log (each page: operators are few).
+    append(&state, &operator, platform_log(), request_id, "audit.read", format!("after {after}")).await;
     let next = (items.len() == limit)
         .then(|| items.last().map(|e| cursor::encode("operator-audit", &e.seq.to_string())))
         .flatten();
@@ -79,6 +82,7 @@ async fn append(
         action,
         target: Some(target),
         request_id: request_id.0,
+        client_request_id: request_id.1,
     };
     tracing::info!(tenant = %log, actor = %entry.actor, action, "audit");
     if let Err(e) = state.directory.append_audit(entry).await {

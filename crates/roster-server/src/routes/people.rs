@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ListQuery, cursor, list_body};
+use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
@@ -15,11 +16,13 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
     let (limit, after) = q.page("people")?;
     let page = state.directory.list_people(principal.tenant_id, limit, after.as_deref()).await?;
+    audit::record_read(&state, &principal, &request_id, "people.listed", None, Read::Listing).await;
     Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("people", &n)))))
 }
 
@@ -34,6 +37,7 @@ pub struct ShowQuery {
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
+    request_id: RequestId,
     Path(external_id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -46,5 +50,6 @@ pub async fn show(
         let history = state.directory.person_history(principal.tenant_id, &id).await?;
         body["history"] = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
     }
+    audit::record_read(&state, &principal, &request_id, "person.read", Some(id.to_string()), Read::One).await;
     Ok(Json(body))
 }

@@ -69,6 +69,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+mod date;
+
+pub use date::DEFAULT_YEAR_PIVOT;
+use date::DateFormat;
+
 use crate::validate::{FieldError, ValidRecord, parse_record};
 
 /// Canonical attribute paths a field can map to, besides `customAttributes.<key>`.
@@ -98,21 +103,9 @@ pub const TARGETS: &[&str] = &[
     "meta.lastModified",
 ];
 
-/// Spellings accepted in `dateFormat`.
-pub const DATE_FORMATS: &[&str] = &[
-    "YYYY-MM-DD",
-    "YYYY/MM/DD",
-    "YYYY.MM.DD",
-    "YYYYMMDD",
-    "MM/DD/YYYY",
-    "MM-DD-YYYY",
-    "MM.DD.YYYY",
-    "MMDDYYYY",
-    "DD/MM/YYYY",
-    "DD-MM-YYYY",
-    "DD.MM.YYYY",
-    "DDMMYYYY",
-];
+/// Encodings a profile may name (`iso-8859-1` and `latin1` are read as
+/// Windows-1252, its superset, as the WHATWG Encoding Standard does).
+pub const ENCODINGS: &[&str] = &["utf-8", "windows-1252", "iso-8859-1", "iso-8859-15"];
 
 /// Delimiters a profile may name.
 pub const DELIMITERS: &[&str] = &[",", ";", "\t", "|"];
@@ -141,6 +134,11 @@ pub struct MappingProfile {
     /// `","`, `";"`, `"\t"` or `"|"`; sniffed from the header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
+    /// The file's character encoding: `utf-8` (the default), `windows-1252`
+    /// or `iso-8859-1` (read as Windows-1252, as browsers do), or
+    /// `iso-8859-15`. A UTF-8 byte-order mark overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// Columns named by canonical paths map one-to-one; `fields` must be empty.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity: bool,
@@ -165,9 +163,19 @@ pub struct FieldMapping {
     /// Applied in order: `trim` (always done anyway), `lowercase`, `uppercase`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<String>,
-    /// One of [`DATE_FORMATS`]; the value is re-written as `YYYY-MM-DD`.
+    /// The columns' first non-empty value (instead of `column`), e.g. a
+    /// work e-mail, else a personal one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coalesce: Option<Vec<String>>,
+    /// How the value writes its date (and time), e.g. `MM/DD/YYYY`,
+    /// `DD-MMM-YY`, `YYYY-MM-DD HH:mm:ss` (see [`date`]); re-written as
+    /// `YYYY-MM-DD`, or RFC 3339 UTC for `meta.lastModified`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_format: Option<String>,
+    /// With `YY` in `dateFormat`: two-digit years from this one on are
+    /// 19xx, those below 20xx (default [`DEFAULT_YEAR_PIVOT`], 69).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_digit_year_pivot: Option<u8>,
     /// Exact (after transforms) source value → canonical value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_map: Option<BTreeMap<String, String>>,
@@ -209,7 +217,18 @@ fn quote_all(names: &[String]) -> String {
 impl MappingProfile {
     /// The profile of a source without one: header names are canonical paths.
     pub fn identity() -> Self {
-        Self { delimiter: None, identity: true, fields: BTreeMap::new() }
+        Self { delimiter: None, encoding: None, identity: true, fields: BTreeMap::new() }
+    }
+
+    /// The profile's encoding, normalised: `utf-8`, `windows-1252` or
+    /// `iso-8859-15` (`None` when it names none of [`ENCODINGS`]).
+    pub fn encoding_name(&self) -> Option<&'static str> {
+        match self.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("utf-8" | "utf8") => Some("utf-8"),
+            Some("windows-1252" | "cp1252" | "iso-8859-1" | "latin1" | "latin-1") => Some("windows-1252"),
+            Some("iso-8859-15" | "latin-9") => Some("iso-8859-15"),
+            Some(_) => None,
+        }
     }
 
     /// The profile's delimiter as a byte, if it names a valid one.
@@ -223,6 +242,9 @@ impl MappingProfile {
         let mut errors = Vec::new();
         if self.delimiter.is_some() && self.delimiter_byte().is_none() {
             errors.push(FieldError::new("delimiter", "must be \",\", \";\", \"\\t\" (tab) or \"|\""));
+        }
+        if self.encoding_name().is_none() {
+            errors.push(FieldError::new("encoding", format!("must be one of {}", ENCODINGS.join(", "))));
         }
         if self.identity {
             if !self.fields.is_empty() {
@@ -292,6 +314,9 @@ impl MappingProfile {
                 let idx: Vec<usize> = cols.iter().filter_map(|c| resolve(c)).collect();
                 let sep = m.separator.clone().unwrap_or_else(|| " ".into());
                 (Source::Concat(idx, sep), format!("columns {}", quote_all(cols)))
+            } else if let Some(cols) = &m.coalesce {
+                let idx: Vec<usize> = cols.iter().filter_map(|c| resolve(c)).collect();
+                (Source::Coalesce(idx), format!("columns {}", quote_all(cols)))
             } else {
                 (Source::Nothing, "the default".to_owned())
             };
@@ -301,7 +326,10 @@ impl MappingProfile {
                 source,
                 origin,
                 transforms: m.transforms.iter().filter_map(|t| Transform::parse(t)).collect(),
-                date_format: m.date_format.as_deref().and_then(DateFormat::parse),
+                date_format: m
+                    .date_format
+                    .as_deref()
+                    .and_then(|f| DateFormat::parse(f, m.two_digit_year_pivot)),
                 value_map: m.value_map.clone().unwrap_or_default(),
                 strict_value_map: m.strict_value_map,
                 default: m.default.clone(),
@@ -329,12 +357,23 @@ impl FieldMapping {
             err(at, "unknown target attribute (a canonical attribute path, or customAttributes.<key>)");
             return;
         };
-        match (&self.column, &self.concat) {
-            (Some(_), Some(_)) => err(at.clone(), "has both column and concat; use one"),
-            (None, None) if self.default.is_none() => {
-                err(at.clone(), "needs a column, a concat or a default")
+        let sources = [self.column.is_some(), self.concat.is_some(), self.coalesce.is_some()];
+        match sources.iter().filter(|s| **s).count() {
+            0 if self.default.is_none() => {
+                err(at.clone(), "needs a column, a concat, a coalesce or a default")
             }
-            _ => {}
+            0 | 1 => {}
+            _ => err(at.clone(), "has more than one of column, concat and coalesce; use one"),
+        }
+        if let Some(cols) = &self.coalesce {
+            if cols.is_empty() {
+                err(format!("{at}.coalesce"), "must name at least one column");
+            }
+            for (i, c) in cols.iter().enumerate() {
+                if c.trim().is_empty() {
+                    err(format!("{at}.coalesce[{i}]"), "must name a column");
+                }
+            }
         }
         if self.column.as_deref().is_some_and(|c| c.trim().is_empty()) {
             err(format!("{at}.column"), "must name a column");
@@ -356,11 +395,16 @@ impl FieldMapping {
                 err(format!("{at}.transforms[{i}]"), "unknown transform (trim, lowercase or uppercase)");
             }
         }
+        if self.two_digit_year_pivot.is_some_and(|p| p > 99) {
+            err(format!("{at}.twoDigitYearPivot"), "must be 0 to 99");
+        } else if self.two_digit_year_pivot.is_some() && self.date_format.is_none() {
+            err(format!("{at}.twoDigitYearPivot"), "applies only with dateFormat");
+        }
         if let Some(f) = &self.date_format {
-            if DateFormat::parse(f).is_none() {
+            if DateFormat::parse(f, None).is_none() {
                 err(
                     format!("{at}.dateFormat"),
-                    &format!("unknown date format (one of {})", DATE_FORMATS.join(", ")),
+                    "unknown date format (YYYY or YY, MM or MMM, DD in any order, separated by - / . space or nothing, optionally followed by HH:mm[:ss] or hh:mm[:ss] A; e.g. MM/DD/YYYY, DD-MMM-YY, YYYY-MM-DD HH:mm:ss)",
                 );
             } else if !target.takes_dates() {
                 err(
@@ -499,6 +543,8 @@ struct Bound {
 enum Source {
     Column(usize),
     Concat(Vec<usize>, String),
+    /// The first non-empty cell.
+    Coalesce(Vec<usize>),
     Nothing,
 }
 
@@ -509,6 +555,9 @@ impl Bound {
             Source::Column(i) => cell(*i).to_owned(),
             Source::Concat(cols, sep) => {
                 cols.iter().map(|&i| cell(i)).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(sep)
+            }
+            Source::Coalesce(cols) => {
+                cols.iter().map(|&i| cell(i)).find(|c| !c.is_empty()).unwrap_or_default().to_owned()
             }
             Source::Nothing => String::new(),
         };
@@ -530,12 +579,15 @@ impl Bound {
         if value.is_empty() {
             return Ok(None);
         }
-        if let Some(format) = self.date_format {
-            let Some(date) = format.parse_value(&value) else {
+        if let Some(format) = &self.date_format {
+            let Some(parsed) = format.parse_value(&value) else {
                 return Err(self.error(&format!("must be a date in {}", format.spelling())));
             };
-            value =
-                if matches!(self.target, Target::LastModified) { format!("{date}T00:00:00Z") } else { date };
+            value = if matches!(self.target, Target::LastModified) {
+                parsed.rfc3339_utc()
+            } else {
+                parsed.date_string()
+            };
         }
         self.typed(value).map(Some)
     }
@@ -678,92 +730,6 @@ impl Transform {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Year,
-    Month,
-    Day,
-}
-
-/// A date layout: the order of its parts and their separator, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DateFormat {
-    order: [Part; 3],
-    separator: Option<char>,
-}
-
-impl DateFormat {
-    const ORDERS: [[Part; 3]; 3] = [
-        [Part::Year, Part::Month, Part::Day],
-        [Part::Month, Part::Day, Part::Year],
-        [Part::Day, Part::Month, Part::Year],
-    ];
-
-    fn parse(spelling: &str) -> Option<Self> {
-        Self::ORDERS
-            .iter()
-            .flat_map(|order| {
-                [Some('-'), Some('/'), Some('.'), None].map(|separator| Self { order: *order, separator })
-            })
-            .find(|f| f.spelling() == spelling)
-    }
-
-    fn spelling(self) -> String {
-        let part = |p: Part| match p {
-            Part::Year => "YYYY",
-            Part::Month => "MM",
-            Part::Day => "DD",
-        };
-        let sep = self.separator.map(String::from).unwrap_or_default();
-        self.order.map(part).join(&sep)
-    }
-
-    /// The date as `YYYY-MM-DD`. A trailing time of day (as spreadsheets
-    /// export, e.g. `03/15/2024 00:00:00`) is ignored.
-    fn parse_value(self, value: &str) -> Option<String> {
-        let date = match value.split_once(' ') {
-            Some((date, time)) if time.trim().chars().all(|c| c.is_ascii_digit() || c == ':' || c == '.') => {
-                date
-            }
-            Some(_) => return None,
-            None => value,
-        };
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        let parts: Vec<&str> = match self.separator {
-            Some(sep) => date.split(sep).collect(),
-            None if date.len() == 8 && digits(date) => {
-                let mut at = 0;
-                self.order
-                    .map(|p| {
-                        let len = if p == Part::Year { 4 } else { 2 };
-                        at += len;
-                        &date[at - len..at]
-                    })
-                    .to_vec()
-            }
-            None => return None,
-        };
-        if parts.len() != 3 {
-            return None;
-        }
-        let (mut year, mut month, mut day) = (0i32, 0u8, 0u8);
-        for (part, text) in self.order.iter().zip(&parts) {
-            let ok_len = if *part == Part::Year { text.len() == 4 } else { (1..=2).contains(&text.len()) };
-            if !ok_len || !digits(text) {
-                return None;
-            }
-            match part {
-                Part::Year => year = text.parse().ok()?,
-                Part::Month => month = text.parse().ok()?,
-                Part::Day => day = text.parse().ok()?,
-            }
-        }
-        let month = time::Month::try_from(month).ok()?;
-        let date = time::Date::from_calendar_date(year, month, day).ok()?;
-        Some(format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,7 +773,7 @@ mod tests {
         let p = profile(
             r#"{"delimiter":":","fields":{
                 "shoeSize":{"column":"Shoe"},
-                "hireDate":{"column":"D","dateFormat":"YY/MM/DD"},
+                "hireDate":{"column":"D","dateFormat":"YY/MM/DD/QQ"},
                 "title":{"column":"T","dateFormat":"YYYY-MM-DD"},
                 "department":{},
                 "userName":{"column":"U","concat":["V"]},
@@ -987,26 +953,36 @@ mod tests {
     }
 
     #[test]
-    fn date_formats() {
-        let cases = [
-            ("YYYY-MM-DD", "2024-02-29", Some("2024-02-29")),
-            ("MM/DD/YYYY", "2/9/2024", Some("2024-02-09")),
-            ("DD/MM/YYYY", "09/02/2024", Some("2024-02-09")),
-            ("DD.MM.YYYY", "29.02.2024", Some("2024-02-29")),
-            ("YYYYMMDD", "20240229", Some("2024-02-29")),
-            ("DD.MM.YYYY", "29.02.2023", None),
-            ("MM/DD/YYYY", "13/01/2024", None),
-            ("YYYYMMDD", "2024229", None),
-            ("YYYY-MM-DD", "24-02-29", None),
-            ("MM/DD/YYYY", "02/29/2024 junk", None),
-        ];
-        for (format, value, want) in cases {
-            let f = DateFormat::parse(format).unwrap();
-            assert_eq!(f.spelling(), format);
-            assert_eq!(f.parse_value(value).as_deref(), want, "{format} {value}");
-        }
-        for spelling in DATE_FORMATS {
-            assert!(DateFormat::parse(spelling).is_some(), "{spelling}");
-        }
+    fn coalesce_takes_the_first_non_empty_column_and_dates_carry_their_time() {
+        let p = profile(
+            r#"{"encoding":"Windows-1252","fields":{
+                "externalId":{"column":"ID"},
+                "emails":{"coalesce":["Work Email","Personal Email"],"transforms":["lowercase"]},
+                "hireDate":{"column":"Hired","dateFormat":"DD-MMM-YY","twoDigitYearPivot":30},
+                "meta.lastModified":{"column":"Changed","dateFormat":"M/D/YYYY hh:mm A"}}}"#,
+        );
+        assert_eq!(p.encoding_name(), Some("windows-1252"));
+        let m = p.bind(&header(&["ID", "Work Email", "Personal Email", "Hired", "Changed"])).unwrap();
+        let v = m.map_row(&["E1", "", "Ann@Home.example", "01-Mar-29", "3/15/2024 1:30 PM"]).unwrap();
+        assert_eq!(v["emails"][0]["value"], "ann@home.example");
+        assert_eq!(v["hireDate"], "2029-03-01");
+        assert_eq!(v["meta"]["lastModified"], "2024-03-15T13:30:00Z");
+        let v = m.map_row(&["E1", "ann@acme.example", "ann@home.example", "01-Mar-45", ""]).unwrap();
+        assert_eq!(v["emails"][0]["value"], "ann@acme.example", "the first non-empty one");
+        assert_eq!(v["hireDate"], "1945-03-01", "45 is past the pivot of 30");
+        let err = m.map_row(&["E1", "", "", "1945-03-01", ""]).unwrap_err();
+        assert_eq!(err[0].message, "column `Hired`: must be a date in DD-MMM-YY");
+
+        let bad = profile(
+            r#"{"encoding":"ebcdic","fields":{"externalId":{"column":"ID"},
+                "emails":{"column":"A","coalesce":["B"]},
+                "title":{"coalesce":[]},
+                "hireDate":{"column":"H","twoDigitYearPivot":30}}}"#,
+        );
+        let errors = bad.validate().unwrap_err();
+        assert_eq!(
+            paths(&errors),
+            ["encoding", "fields.emails", "fields.hireDate.twoDigitYearPivot", "fields.title.coalesce"]
+        );
     }
 }

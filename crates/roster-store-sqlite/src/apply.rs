@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
 use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
 use rusqlite::{CachedStatement, OptionalExtension, Transaction, params};
 use serde_json::value::RawValue;
 
 use super::storage;
-use crate::{ApplyOutcome, StoreError};
+use crate::conn::{SqliteDirectory, immediate};
+use roster_store::prelude::*;
+use roster_store::{ApplyOutcome, StoreError};
 
 /// Counter changes of one feed within a batch.
 #[derive(Default)]
@@ -519,7 +522,7 @@ fn bump_feed(tx: &Transaction<'_>, feed: FeedId, d: &Delta, now: Timestamp) -> R
     .map_err(storage)?
     .execute(params![feed.to_string(), d.applied, d.unchanged, d.stale, d.failed, now.millis()])
     .map_err(storage)?;
-    super::reconcile::refresh_feed(tx, feed, now)
+    super::snapshots::refresh_feed(tx, feed, now)
 }
 
 /// Applies the status changes that have fallen due by `now`'s date (a
@@ -569,4 +572,32 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
         written += 1;
     }
     Ok(written)
+}
+
+#[async_trait]
+impl ChangeApplier for SqliteDirectory {
+    async fn apply_batch(
+        &self,
+        messages: &[ChangeMessage],
+        now: Timestamp,
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        let messages = messages.to_vec();
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            let out = apply_batch(&tx, &messages, now)?;
+            tx.commit().map_err(storage)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_failure(&self, message: &ChangeMessage, now: Timestamp) -> Result<(), StoreError> {
+        let message = message.clone();
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            record_failure(&tx, &message, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
 }

@@ -11,8 +11,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::apply::{PersonWrite, Statements, load_person};
 use super::{counts_from_row, json_col, storage};
-use crate::policy::status_of;
-use crate::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
+use roster_store::policy::status_of;
+use roster_store::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
 
 /// What `refresh_feed` needs of a feed row.
 #[derive(Clone)]
@@ -225,8 +225,8 @@ fn reconcile(
     let active = count_by_status(tx, state, "active")?;
     let pending = count_by_status(tx, state, "pending")?;
     let leavers = absent(tx, id, state)?;
-    let mut r = crate::policy::judge_snapshot(
-        crate::policy::SnapshotFigures {
+    let mut r = roster_store::policy::judge_snapshot(
+        roster_store::policy::SnapshotFigures {
             active,
             pending,
             absent: leavers.len() as u64,

@@ -1,29 +1,32 @@
 //! The embedded directory against the conformance suite, plus durability.
 
-use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use roster_store::{Directory, SqliteDirectory};
+use roster_store::conformance::Harness;
+use roster_store::prelude::*;
+use roster_store_sqlite::SqliteDirectory;
 
-/// A directory in a temp dir that lives as long as it does.
-struct Fresh {
-    directory: SqliteDirectory,
-    _dir: tempfile::TempDir,
+/// Fresh directories as files in one temp dir, which lives as long as the
+/// harness (the whole test).
+struct Sqlite {
+    dir: tempfile::TempDir,
+    made: AtomicUsize,
 }
 
-impl Deref for Fresh {
-    type Target = SqliteDirectory;
-    fn deref(&self) -> &SqliteDirectory {
-        &self.directory
+fn sqlite() -> Sqlite {
+    Sqlite { dir: tempfile::tempdir().unwrap(), made: AtomicUsize::new(0) }
+}
+
+#[async_trait::async_trait]
+impl Harness for Sqlite {
+    type D = SqliteDirectory;
+    async fn fresh(&self) -> SqliteDirectory {
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        SqliteDirectory::open(&self.dir.path().join(format!("directory-{n}.db"))).unwrap()
     }
 }
 
-async fn fresh() -> Fresh {
-    let dir = tempfile::tempdir().unwrap();
-    let directory = SqliteDirectory::open(&dir.path().join("directory.db")).unwrap();
-    Fresh { directory, _dir: dir }
-}
-
-roster_store::directory_conformance_tests!(fresh());
+roster_store::directory_conformance_tests!(sqlite());
 
 #[tokio::test]
 async fn data_survives_reopening_the_file() {

@@ -245,6 +245,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX people_manager_pending ON people (tenant_id, manager_id) WHERE manager_pending = 1;
     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     ",
+    // 10: operator keys expire and show their last use; the audit log keeps
+    // the server's request id and, apart, the one the client sent.
+    "
+    ALTER TABLE operator_keys ADD COLUMN expires_at INTEGER;
+    ALTER TABLE operator_keys ADD COLUMN last_used_at INTEGER;
+    ALTER TABLE audit_log ADD COLUMN client_request_id TEXT;
+    ",
+    // 11: leases for jobs that run once per cluster; a row per held name,
+    // `expires_at` by the store's clock.
+    "
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -1,11 +1,11 @@
 //! Retention: the bookkeeping tables that would otherwise grow for ever.
-//! Each rule keeps what a redelivery can still need (see `Directory::prune`).
+//! Each rule keeps what a redelivery can still need (see `DueWork::prune`).
 
 use roster_core::Timestamp;
 use rusqlite::{Transaction, params};
 
 use super::{IDEMPOTENCY_TTL_MS, storage};
-use crate::{PruneReport, StoreError};
+use roster_store::{PruneReport, StoreError};
 
 pub fn prune(tx: &Transaction<'_>, before: Timestamp, now: Timestamp) -> Result<PruneReport, StoreError> {
     // A message id counted `failed` stays: its dead letter may be redriven

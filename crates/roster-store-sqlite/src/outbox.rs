@@ -2,15 +2,19 @@
 //! the outbox, the attempts at the event after it, and the endpoint's event
 //! dead letters. Every tenant-facing query filters by tenant id.
 
+use async_trait::async_trait;
 use roster_core::lifecycle::EventType;
 use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{MAX_PAGE, event_from_row, id, json_col, storage};
-use crate::{
+use crate::conn::SqliteDirectory;
+use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
+use roster_store::prelude::*;
+use roster_store::{
     DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
-    NewEndpoint, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
+    NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
 };
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
@@ -75,6 +79,23 @@ fn dead_letter_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventDeadLett
 
 pub(crate) fn create(c: &mut Connection, new: &NewEndpoint, now: Timestamp) -> Result<Endpoint, StoreError> {
     let tx = super::immediate(c)?;
+    let (all, active): (i64, i64) = tx
+        .query_row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE disabled_at IS NULL) FROM endpoints WHERE tenant_id = ?1",
+            [new.tenant_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(storage)?;
+    if active as usize >= MAX_ACTIVE_ENDPOINTS {
+        return Err(StoreError::Conflict(format!(
+            "a tenant may have at most {MAX_ACTIVE_ENDPOINTS} active endpoints; disable one first"
+        )));
+    }
+    if all as usize >= MAX_ENDPOINTS {
+        return Err(StoreError::Conflict(format!(
+            "a tenant may have at most {MAX_ENDPOINTS} endpoints, disabled ones included"
+        )));
+    }
     // The newest event of the whole outbox: positions are global, so any
     // event of this tenant after it is newer than the endpoint.
     let cursor: i64 =
@@ -381,4 +402,63 @@ pub(crate) fn backlog(c: &Connection) -> Result<Vec<EndpointBacklog>, StoreError
         })
         .map_err(storage)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+#[async_trait]
+impl Outbox for SqliteDirectory {
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, id, type, tenant_id, feed_id, occurred_at, payload FROM outbox
+                     WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| event_from_row(r, 0))
+                .map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+        })
+        .await
+    }
+
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
+        self.read(move |c| targets(c, now)).await
+    }
+
+    async fn record_delivery(
+        &self,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |c| record(c, &endpoint_id, &update, now)).await
+    }
+
+    async fn due_redeliveries(
+        &self,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Redelivery>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.read(move |c| due(c, &endpoint_id, now, limit)).await
+    }
+
+    async fn record_redelivery(
+        &self,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = dead_letter_id.to_owned();
+        self.write(move |c| record_redelivery(c, &id, &update, now)).await
+    }
 }

@@ -1,0 +1,280 @@
+//! Credentials: tenants' API keys (created, listed, revoked, authenticated)
+//! and operator keys.
+
+use async_trait::async_trait;
+use roster_core::{TenantId, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{KEY_COLUMNS, key_from_row, storage};
+use crate::conn::{SqliteDirectory, immediate};
+use roster_store::prelude::*;
+use roster_store::{ApiKeyInfo, NewApiKey, NewAuditEntry, OperatorKeyInfo, StoreError};
+
+/// A key's last use is written at most this often.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+pub fn list_keys(c: &Connection, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at DESC, id DESC"
+        ))
+        .map_err(storage)?;
+    let rows = stmt.query_map([tenant.to_string()], key_from_row).map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub fn revoke_key(
+    c: &Connection,
+    tenant: TenantId,
+    key_id: &str,
+    now: Timestamp,
+) -> Result<ApiKeyInfo, StoreError> {
+    c.execute(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
+        params![key_id, tenant.to_string(), now.millis()],
+    )
+    .map_err(storage)?;
+    c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND tenant_id = ?2"))
+        .map_err(storage)?
+        .query_row(params![key_id, tenant.to_string()], key_from_row)
+        .optional()
+        .map_err(storage)?
+        .ok_or(StoreError::NotFound)
+}
+
+const OPERATOR_COLUMNS: &str = "id, name, prefix, created_at, revoked_at, expires_at, last_used_at";
+
+fn operator_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo> {
+    Ok(OperatorKeyInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        prefix: r.get(2)?,
+        created_at: Timestamp(r.get(3)?),
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+        expires_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+        last_used_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+    })
+}
+
+pub fn create_operator(
+    c: &Connection,
+    name: &str,
+    prefix: &str,
+    hash: &[u8; 32],
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<OperatorKeyInfo, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    c.execute(
+        "INSERT INTO operator_keys (id, name, prefix, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, name, prefix, &hash[..], now.millis(), expires_at.map(Timestamp::millis)],
+    )
+    .map_err(storage)?;
+    Ok(OperatorKeyInfo {
+        id,
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    })
+}
+
+pub fn authenticate_operator(
+    c: &Connection,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<Option<OperatorKeyInfo>, StoreError> {
+    c.prepare_cached(&format!(
+        "SELECT {OPERATOR_COLUMNS} FROM operator_keys
+         WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+    ))
+    .map_err(storage)?
+    .query_row(params![&hash[..], now.millis()], operator_from_row)
+    .optional()
+    .map_err(storage)
+}
+
+pub fn list_operators(c: &Connection) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(&format!("SELECT {OPERATOR_COLUMNS} FROM operator_keys ORDER BY created_at, id"))
+        .map_err(storage)?;
+    let rows = stmt.query_map([], operator_from_row).map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+pub fn revoke_operator(c: &Connection, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+    c.execute(
+        "UPDATE operator_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now.millis()],
+    )
+    .map_err(storage)?;
+    c.prepare_cached(&format!("SELECT {OPERATOR_COLUMNS} FROM operator_keys WHERE id = ?1"))
+        .map_err(storage)?
+        .query_row([id], operator_from_row)
+        .optional()
+        .map_err(storage)?
+        .ok_or(StoreError::NotFound)
+}
+
+#[async_trait]
+impl CredentialStore for SqliteDirectory {
+    async fn create_api_key(&self, key: NewApiKey, now: Timestamp) -> Result<ApiKeyInfo, StoreError> {
+        let info = ApiKeyInfo {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: key.tenant_id,
+            prefix: key.prefix,
+            scopes: key.scopes,
+            created_at: now,
+            expires_at: key.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let i = info.clone();
+        let hash = key.hash;
+        self.write(move |c| {
+            let scopes: Vec<&str> = i.scopes.iter().map(|s| s.as_str()).collect();
+            c.execute(
+                "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    i.id,
+                    i.tenant_id.to_string(),
+                    i.prefix,
+                    &hash[..],
+                    scopes.join(","),
+                    now.millis(),
+                    i.expires_at.map(Timestamp::millis)
+                ],
+            )
+            .map_err(storage)
+        })
+        .await?;
+        Ok(info)
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(move |c| list_keys(c, tenant)).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<ApiKeyInfo, StoreError> {
+        let key_id = key_id.to_owned();
+        self.write(move |c| revoke_key(c, tenant, &key_id, now)).await
+    }
+
+    async fn authenticate_key(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<ApiKeyInfo>, StoreError> {
+        let h = *hash;
+        let key = self
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys
+                     WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+                ))
+                .map_err(storage)?
+                .query_row(params![&h[..], now.millis()], key_from_row)
+                .optional()
+                .map_err(storage)
+            })
+            .await?;
+        if let Some(k) = &key {
+            let stale = k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS);
+            if stale {
+                let key_id = k.id.clone();
+                // The first use of a key each (UTC) day is audited: when a
+                // credential is used shows, without a row per request.
+                let first_today = k.last_used_at.is_none_or(|t| t.date() != now.date());
+                let entry = first_today.then(|| NewAuditEntry {
+                    at: now,
+                    tenant_id: k.tenant_id,
+                    actor: format!("key:{}", k.id),
+                    action: "key.used",
+                    target: Some(k.id.clone()),
+                    request_id: None,
+                    client_request_id: None,
+                });
+                self.write(move |c| {
+                    let tx = immediate(c)?;
+                    tx.execute(
+                        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                        params![key_id, now.millis()],
+                    )
+                    .map_err(storage)?;
+                    if let Some(entry) = &entry {
+                        crate::audit::append(&tx, entry)?;
+                    }
+                    tx.commit().map_err(storage)
+                })
+                .await?;
+            }
+        }
+        Ok(key)
+    }
+
+    async fn create_operator_key(
+        &self,
+        name: &str,
+        prefix: String,
+        hash: [u8; 32],
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<OperatorKeyInfo, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| create_operator(c, &name, &prefix, &hash, expires_at, now)).await
+    }
+
+    async fn authenticate_operator_key(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        let hash = *hash;
+        let key = self.read(move |c| authenticate_operator(c, &hash, now)).await?;
+        if let Some(k) = &key
+            && k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS)
+        {
+            let key_id = k.id.clone();
+            // As for API keys: the first use each (UTC) day is audited.
+            let entry = k.last_used_at.is_none_or(|t| t.date() != now.date()).then(|| NewAuditEntry {
+                at: now,
+                tenant_id: roster_store::platform_log(),
+                actor: format!("operator:{}", k.name),
+                action: "operator.used",
+                target: Some(k.id.clone()),
+                request_id: None,
+                client_request_id: None,
+            });
+            self.write(move |c| {
+                let tx = immediate(c)?;
+                tx.execute(
+                    "UPDATE operator_keys SET last_used_at = ?2 WHERE id = ?1",
+                    params![key_id, now.millis()],
+                )
+                .map_err(storage)?;
+                if let Some(entry) = &entry {
+                    crate::audit::append(&tx, entry)?;
+                }
+                tx.commit().map_err(storage)
+            })
+            .await?;
+        }
+        Ok(key)
+    }
+
+    async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {
+        self.read(|c| list_operators(c)).await
+    }
+
+    async fn revoke_operator_key(&self, id: &str, now: Timestamp) -> Result<OperatorKeyInfo, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| revoke_operator(c, &id, now)).await
+    }
+}

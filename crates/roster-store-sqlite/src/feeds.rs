@@ -1,0 +1,233 @@
+//! Feeds: created at ingest, sealed, failed, touched, decided, listed.
+
+use async_trait::async_trait;
+use roster_core::{ExternalId, FeedId, FeedMode, TenantId, Timestamp};
+use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
+use roster_store::policy::status_of;
+use roster_store::prelude::*;
+use roster_store::{Feed, FeedCounts, FeedSeal, FeedStatus, NewFeed, Page, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+use crate::conn::{SqliteDirectory, immediate, storage};
+use crate::rows::*;
+use crate::snapshots;
+
+#[async_trait]
+impl FeedStore for SqliteDirectory {
+    async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError> {
+        let mut rejections = feed.rejections.clone();
+        rejections.truncate(MAX_STORED_REJECTIONS);
+        let counts = FeedCounts {
+            received: feed.received,
+            accepted: feed.accepted,
+            rejected: feed.rejections.len() as u64,
+            ..FeedCounts::default()
+        };
+        let status = status_of(&counts, feed.sealed, None);
+        let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
+        // A full snapshot with nothing queued is reconciled at once (below).
+        let reconcile_now = feed.sealed && feed.mode == FeedMode::Full && counts.accepted == 0;
+        let sealed = feed.sealed;
+        let mut out = Feed {
+            id: feed.id,
+            position: 0,
+            tenant_id: feed.tenant_id,
+            source: feed.source,
+            reconciliation: None,
+            mode: feed.mode,
+            format: feed.format,
+            status,
+            counts,
+            rejections,
+            created_at: feed.created_at,
+            updated_at: feed.created_at,
+            completed_at: done.then_some(feed.created_at),
+        };
+        let f = out.clone();
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            let rejections = serde_json::to_string(&f.rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
+            // The next position in acceptance order: this writer is the only
+            // one, so MAX + 1 (on the unique index) cannot be taken twice.
+            let position: i64 = tx.query_row(
+                "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
+                                    created_at, updated_at, completed_at, source, sealed, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13,
+                         (SELECT COALESCE(MAX(position), 0) + 1 FROM feeds))
+                 RETURNING position",
+                params![
+                    f.id.to_string(),
+                    f.tenant_id.to_string(),
+                    f.mode.as_str(),
+                    f.format,
+                    f.status.as_str(),
+                    f.counts.received as i64,
+                    f.counts.accepted as i64,
+                    f.counts.rejected as i64,
+                    rejections,
+                    f.created_at.millis(),
+                    f.completed_at.map(Timestamp::millis),
+                    f.source.as_str(),
+                    sealed
+                ],
+                |r| r.get(0),
+            )
+            .map_err(storage)?;
+            if reconcile_now {
+                snapshots::refresh_feed(&tx, f.id, f.created_at)?;
+            } else if status.is_settled() {
+                snapshots::release_waiting(&tx, &f.tenant_id.to_string(), f.created_at)?;
+            }
+            tx.commit().map_err(storage)?;
+            Ok(position)
+        })
+        .await
+        .map(|position| out.position = position.max(0) as u64)?;
+        if reconcile_now {
+            let tenant = out.tenant_id;
+            out = self.get_feed(tenant, out.id).await?.ok_or(StoreError::NotFound)?;
+        }
+        Ok(out)
+    }
+
+    async fn add_snapshot_members(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        ids: Vec<ExternalId>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            snapshots::add_members(&tx, tenant, feed, &ids, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn seal_feed(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        seal: FeedSeal,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            let mut rejections = seal.rejections;
+            rejections.truncate(MAX_STORED_REJECTIONS);
+            let rejections = serde_json::to_string(&rejections).map_err(|e| StoreError::Storage(e.to_string()))?;
+            let n = tx
+                .execute(
+                    "UPDATE feeds SET sealed = 1, received = ?3, accepted = ?4, rejected = ?5, rejections = ?6,
+                                      updated_at = ?7
+                     WHERE id = ?1 AND tenant_id = ?2 AND sealed = 0 AND status = 'receiving'",
+                    params![
+                        feed.to_string(),
+                        tenant.to_string(),
+                        seal.received as i64,
+                        seal.accepted as i64,
+                        seal.rejected as i64,
+                        rejections,
+                        now.millis()
+                    ],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                // Never acknowledge a feed the stall sweep failed meanwhile:
+                // the client must resend it.
+                return Err(StoreError::Conflict(
+                    "the feed is unknown, already sealed, or was failed while it was received".into(),
+                ));
+            }
+            snapshots::refresh_feed(&tx, feed, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await?;
+        self.get_feed(tenant, feed).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn decide_snapshot(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        approve: bool,
+        now: Timestamp,
+    ) -> Result<Feed, StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            snapshots::decide_snapshot(&tx, tenant, feed, approve, now)?;
+            tx.commit().map_err(storage)
+        })
+        .await?;
+        self.get_feed(tenant, feed).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = immediate(c)?;
+            tx.execute(
+                "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
+                params![feed.to_string(), tenant.to_string(), now.millis()],
+            )
+            .map_err(storage)?;
+            snapshots::release_waiting(&tx, &tenant.to_string(), now)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE feeds SET updated_at = MAX(updated_at, ?3)
+                     WHERE id = ?1 AND tenant_id = ?2 AND status = 'receiving'",
+                    params![feed.to_string(), tenant.to_string(), now.millis()],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("the feed is unknown or no longer being received".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?1 AND tenant_id = ?2"))
+                .map_err(storage)?
+                .query_row(params![feed.to_string(), tenant.to_string()], feed_from_row)
+                .optional()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list_feeds(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Feed>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        // Feed ids are UUIDv7: newest first is descending id order.
+        let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                ))
+                .map_err(storage)?;
+            let items = stmt
+                .query_map(params![tenant.to_string(), before, limit as i64], feed_from_row)
+                .map_err(storage)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}

@@ -1,0 +1,109 @@
+//! Applying changes: history, events, duplicates, stale changes, failures.
+
+use super::*;
+
+pub async fn joiner_is_stored_with_history_and_event(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 1).await;
+    let m = msg(t, f, json!({"externalId": "E1", "name": {"givenName": "Ann"}, "department": "Sales"}));
+    assert_eq!(apply(d, &m).await, ApplyOutcome::Applied { event: Some(EventType::Joined) });
+    let p = d.get_person(t, &eid("E1")).await.unwrap().expect("stored");
+    assert_eq!(p.version, 1);
+    assert_eq!(p.person.department.as_deref(), Some("Sales"));
+    assert_eq!(p.last_feed_id, Some(f));
+    let h = d.person_history(t, &eid("E1")).await.unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].message_id, m.message_id.to_string());
+    assert!(h[0].changed_fields.contains(&"department".to_owned()));
+    assert_eq!(h[0].changes["department"], "Sales");
+    let events = d.list_events(t, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventType::Joined);
+    assert_eq!(events[0].payload["person"]["externalId"], "E1");
+}
+
+pub async fn same_message_twice_changes_nothing(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 2).await;
+    let m = msg(t, f, json!({"externalId": "E1", "title": "Clerk"}));
+    apply(d, &m).await;
+    assert_eq!(apply(d, &m).await, ApplyOutcome::Duplicate);
+    assert_eq!(d.person_history(t, &eid("E1")).await.unwrap().len(), 1, "no second history row");
+    assert_eq!(d.list_events(t, 0, 10).await.unwrap().len(), 1, "no second event");
+    let counts = d.get_feed(t, f).await.unwrap().unwrap().counts;
+    assert_eq!((counts.applied, counts.unchanged), (1, 0), "counted once");
+    // A new message with the same data is a real, but empty, change.
+    let again = msg(t, f, json!({"externalId": "E1", "title": "Clerk"}));
+    assert_eq!(apply(d, &again).await, ApplyOutcome::Unchanged);
+    assert_eq!(d.get_person(t, &eid("E1")).await.unwrap().unwrap().version, 1);
+}
+
+pub async fn lifecycle_events_follow_the_changes(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 4).await;
+    for (rec, want) in [
+        (json!({"externalId": "E1", "department": "Sales"}), EventType::Joined),
+        (json!({"externalId": "E1", "department": "R&D"}), EventType::Moved),
+        (json!({"op": "deactivate", "externalId": "E1"}), EventType::Left),
+        (json!({"externalId": "E1", "department": "R&D"}), EventType::Rehired),
+    ] {
+        assert_eq!(apply(d, &msg(t, f, rec)).await, ApplyOutcome::Applied { event: Some(want) });
+    }
+    let events = d.list_events(t, 0, 10).await.unwrap();
+    assert_eq!(events[1].payload["changedFields"], json!(["department"]));
+    assert_eq!(d.list_events(t, events[1].seq, 10).await.unwrap().len(), 2, "paging by seq");
+    let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
+    assert_eq!(p.version, 4);
+    assert!(p.person.active);
+}
+
+pub async fn stale_changes_are_skipped_and_counted(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 2).await;
+    let newer =
+        json!({"externalId": "E1", "title": "Lead", "meta": {"lastModified": "2026-11-02T00:00:00Z"}});
+    let older =
+        json!({"externalId": "E1", "title": "Intern", "meta": {"lastModified": "2026-11-01T00:00:00Z"}});
+    apply(d, &msg(t, f, newer)).await;
+    assert_eq!(apply(d, &msg(t, f, older)).await, ApplyOutcome::Stale);
+    let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
+    assert_eq!(p.person.title.as_deref(), Some("Lead"), "a late, older change never overwrites");
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!((feed.counts.applied, feed.counts.stale), (1, 1));
+    assert_eq!(feed.status, FeedStatus::Completed);
+}
+
+pub async fn failure_then_redriven_success_moves_the_counts(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 1).await;
+    let m = msg(t, f, json!({"externalId": "E1"}));
+    d.record_failure(&m, T0).await.unwrap();
+    d.record_failure(&m, T0).await.unwrap();
+    let feed_now = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed_now.counts.failed, 1, "a failure is counted once");
+    assert_eq!(feed_now.status, FeedStatus::CompletedWithErrors);
+    assert!(
+        matches!(apply(d, &m).await, ApplyOutcome::Applied { .. }),
+        "a failed message is not a duplicate"
+    );
+    let feed_now = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!((feed_now.counts.failed, feed_now.counts.applied), (0, 1));
+    assert_eq!(feed_now.status, FeedStatus::Completed);
+    d.record_failure(&m, T0).await.unwrap();
+    assert_eq!(
+        d.get_feed(t, f).await.unwrap().unwrap().counts.failed,
+        0,
+        "an applied message cannot fail later"
+    );
+}
+
+pub async fn unknown_feed_is_rejected(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let other = tenant(d, "globex").await;
+    let f = feed(d, other, 1).await;
+    let out = apply(d, &msg(t, FeedId::new(), json!({"externalId": "E1"}))).await;
+    assert!(matches!(out, ApplyOutcome::Rejected(_)), "{out:?}");
+    let out = apply(d, &msg(t, f, json!({"externalId": "E1"}))).await;
+    assert!(matches!(out, ApplyOutcome::Rejected(_)), "another tenant's feed is unknown: {out:?}");
+    assert!(d.get_person(t, &eid("E1")).await.unwrap().is_none());
+}

@@ -1,0 +1,255 @@
+//! Webhook endpoints, their cursors in the outbox, their dead letters and secrets.
+
+use super::*;
+
+fn new_endpoint(tenant: TenantId, types: Option<Vec<EventType>>) -> NewEndpoint {
+    NewEndpoint {
+        tenant_id: tenant,
+        url: "https://hooks.example.com/roster".into(),
+        description: Some("HRIS onboarding".into()),
+        event_types: types,
+        secret: roster_core::secret::Secret::new("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
+    }
+}
+
+/// Applies a joiner for `id` in tenant `t`: one `person.joined` event.
+async fn joiner(d: &impl Directory, t: TenantId, id: &str) {
+    let f = feed(d, t, 1).await;
+    let m = msg(t, f, json!({"externalId": id, "department": "Sales"}));
+    assert!(matches!(apply(d, &m).await, ApplyOutcome::Applied { .. }));
+}
+
+pub async fn an_endpoint_sees_only_events_after_its_creation(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    joiner(d, t, "E1").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    let events = d.list_events(t, 0, 10).await.unwrap();
+    assert_eq!(ep.cursor, events[0].seq, "the cursor starts at the newest event");
+    joiner(d, t, "E2").await;
+    let after = d.list_events(t, ep.cursor, 10).await.unwrap();
+    assert_eq!(after.len(), 1, "only the event that happened after the endpoint");
+    assert_eq!(after[0].payload["person"]["externalId"], "E2");
+    let backlog = d.outbox_backlog().await.unwrap();
+    assert_eq!(backlog.len(), 1);
+    assert_eq!((backlog[0].pending, backlog[0].oldest_pending_at), (1, Some(T0)));
+
+    // A filtered endpoint counts only the types it wants.
+    let leavers = d.create_endpoint(new_endpoint(t, Some(vec![EventType::Left])), T0).await.unwrap();
+    joiner(d, t, "E3").await;
+    let backlog = d.outbox_backlog().await.unwrap();
+    let of = |id: &str| backlog.iter().find(|b| b.endpoint_id == id).unwrap().pending;
+    assert_eq!((of(&ep.id), of(&leavers.id)), (2, 0));
+    assert!(
+        leavers.wants(EventType::Left) && !leavers.wants(EventType::Joined) && ep.wants(EventType::Joined)
+    );
+}
+
+pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    joiner(d, t, "E1").await;
+    joiner(d, t, "E2").await;
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().expect("the active endpoint");
+    assert_eq!(
+        (target.endpoint.id.as_str(), target.attempts, target.next_attempt_at),
+        (ep.id.as_str(), 0, None)
+    );
+    assert_eq!(target.secret.expose(), "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0");
+    assert!(!format!("{target:?}").contains("c2VjcmV0"), "Debug redacts the secret");
+
+    let retry_at = T0.plus_millis(5_000);
+    d.record_delivery(&ep.id, DeliveryUpdate::Retry { attempts: 1, next_attempt_at: retry_at }, T0)
+        .await
+        .unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (target.attempts, target.next_attempt_at, target.endpoint.cursor),
+        (1, Some(retry_at), ep.cursor)
+    );
+
+    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[0].seq }, T0).await.unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!((target.attempts, target.next_attempt_at, target.endpoint.cursor), (0, None, events[0].seq));
+    assert_eq!(d.outbox_backlog().await.unwrap()[0].pending, 1);
+    // A late record of an older position does not move the cursor back.
+    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: ep.cursor }, T0).await.unwrap();
+    assert_eq!(d.get_endpoint(t, &ep.id).await.unwrap().unwrap().cursor, events[0].seq);
+    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[1].seq }, T0).await.unwrap();
+    assert_eq!(d.outbox_backlog().await.unwrap()[0].pending, 0);
+
+    let disabled = d.disable_endpoint(t, &ep.id, T1).await.unwrap();
+    assert_eq!(disabled.disabled_at, Some(T1));
+    assert!(d.delivery_targets(T1).await.unwrap().is_empty(), "a disabled endpoint gets nothing");
+    let again = d.disable_endpoint(t, &ep.id, T1.plus_millis(5)).await.unwrap();
+    assert_eq!(again.disabled_at, Some(T1), "disabling twice keeps the first time");
+    assert_eq!(d.list_endpoints(t).await.unwrap().len(), 1, "still listed");
+}
+
+/// Pages of an endpoint's dead letters: `after` is the outbox position of
+/// the last one of the previous page.
+pub async fn event_dead_letters_are_listed_in_pages(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    for id in ["E1", "E2", "E3"] {
+        joiner(d, t, id).await;
+    }
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    for e in &events {
+        let dead = DeliveryUpdate::DeadLetter {
+            event: OutboxEventRef::from(e),
+            attempts: 5,
+            last_status: Some(500),
+            last_error: "answered HTTP 500".into(),
+        };
+        d.record_delivery(&ep.id, dead, T1).await.unwrap();
+    }
+    let first = d.list_event_dead_letters(t, &ep.id, 0, 2).await.unwrap();
+    let seqs: Vec<u64> = first.iter().map(|dl| dl.event.seq).collect();
+    assert_eq!(seqs, [events[0].seq, events[1].seq]);
+    let rest = d.list_event_dead_letters(t, &ep.id, events[1].seq, 2).await.unwrap();
+    assert_eq!(rest.iter().map(|dl| dl.event.seq).collect::<Vec<_>>(), [events[2].seq]);
+    assert!(d.list_event_dead_letters(t, &ep.id, events[2].seq, 2).await.unwrap().is_empty());
+}
+
+pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    joiner(d, t, "E1").await;
+    joiner(d, t, "E2").await;
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    let dead = DeliveryUpdate::DeadLetter {
+        event: OutboxEventRef::from(&events[0]),
+        attempts: 5,
+        last_status: Some(500),
+        last_error: "answered HTTP 500".into(),
+    };
+    d.record_delivery(&ep.id, dead.clone(), T1).await.unwrap();
+    d.record_delivery(&ep.id, dead, T1).await.unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!(target.endpoint.cursor, events[0].seq, "the cursor moves past a dead letter");
+    let listed = d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap();
+    assert_eq!(listed.len(), 1, "recorded once");
+    let dl = &listed[0];
+    assert_eq!((dl.event.id.as_str(), dl.attempts, dl.last_status), (events[0].id.as_str(), 5, Some(500)));
+    assert_eq!((dl.state, dl.dead_lettered_at), (EventDeadLetterState::Dead, T1));
+    assert_eq!(d.outbox_backlog().await.unwrap()[0].dead_letters, 1);
+    assert!(d.due_redeliveries(&ep.id, T1, 10).await.unwrap().is_empty(), "nothing due before a redrive");
+
+    assert_eq!(d.redrive_event_dead_letters(t, &ep.id, T1).await.unwrap(), 1);
+    assert_eq!(d.redrive_event_dead_letters(t, &ep.id, T1).await.unwrap(), 0, "only waiting ones");
+    let due = d.due_redeliveries(&ep.id, T1, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].event.id.as_str(), due[0].dead_letter.attempts), (events[0].id.as_str(), 0));
+    assert_eq!(due[0].event.payload, events[0].payload, "with the event to send");
+    let backlog = d.outbox_backlog().await.unwrap();
+    assert_eq!((backlog[0].pending, backlog[0].dead_letters), (2, 0), "redriven counts as pending");
+
+    let later = T1.plus_millis(1_000);
+    let retry = RedeliveryUpdate::Retry { attempts: 1, next_attempt_at: later };
+    d.record_redelivery(&due[0].dead_letter.id, retry, T1).await.unwrap();
+    assert!(d.due_redeliveries(&ep.id, T1, 10).await.unwrap().is_empty(), "not before its retry time");
+    let dead_again =
+        RedeliveryUpdate::Dead { attempts: 5, last_status: None, last_error: "timed out".into() };
+    d.record_redelivery(&due[0].dead_letter.id, dead_again, later).await.unwrap();
+    let listed = d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap();
+    assert_eq!((listed[0].state, listed[0].last_status), (EventDeadLetterState::Dead, None));
+
+    d.redrive_event_dead_letters(t, &ep.id, later).await.unwrap();
+    let due = d.due_redeliveries(&ep.id, later, 10).await.unwrap();
+    d.record_redelivery(&due[0].dead_letter.id, RedeliveryUpdate::Delivered, later).await.unwrap();
+    assert!(d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap().is_empty(), "delivered: gone");
+}
+
+pub async fn endpoints_and_their_dead_letters_are_scoped_by_tenant(d: &impl Directory) {
+    let a = tenant(d, "acme").await;
+    let b = tenant(d, "globex").await;
+    let ep = d.create_endpoint(new_endpoint(a, None), T0).await.unwrap();
+    joiner(d, a, "E1").await;
+    let events = d.list_events(a, ep.cursor, 10).await.unwrap();
+    let dead = DeliveryUpdate::DeadLetter {
+        event: OutboxEventRef::from(&events[0]),
+        attempts: 1,
+        last_status: Some(410),
+        last_error: "answered HTTP 410".into(),
+    };
+    d.record_delivery(&ep.id, dead, T0).await.unwrap();
+
+    assert!(d.list_endpoints(b).await.unwrap().is_empty());
+    assert_eq!(d.get_endpoint(b, &ep.id).await.unwrap(), None);
+    assert!(matches!(d.disable_endpoint(b, &ep.id, T1).await, Err(StoreError::NotFound)));
+    assert!(matches!(d.list_event_dead_letters(b, &ep.id, 0, 10).await, Err(StoreError::NotFound)));
+    assert!(matches!(d.redrive_event_dead_letters(b, &ep.id, T1).await, Err(StoreError::NotFound)));
+    assert_eq!(d.list_event_dead_letters(a, &ep.id, 0, 10).await.unwrap().len(), 1, "untouched");
+    assert_eq!(d.get_endpoint(a, &ep.id).await.unwrap().unwrap().disabled_at, None);
+
+    // B's events never move A's endpoint: its backlog counts A's events only.
+    joiner(d, b, "E1").await;
+    let backlog = d.outbox_backlog().await.unwrap();
+    assert_eq!((backlog[0].tenant_id, backlog[0].pending), (a, 0));
+}
+
+pub async fn an_endpoint_secret_rotates_with_a_grace_period(d: &impl Directory) {
+    let a = tenant(d, "acme").await;
+    let b = tenant(d, "globex").await;
+    let ep = d.create_endpoint(new_endpoint(a, None), T0).await.unwrap();
+    let old = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+    let new = "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0";
+    let until = T1.plus_millis(60_000);
+
+    // Another tenant cannot rotate it: nothing changes.
+    let refused = d.rotate_endpoint_secret(b, &ep.id, Secret::new("whsec_b3RoZXI="), until, T0).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)));
+    let target = d.delivery_targets(T0).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (old, true));
+
+    let rotated = d.rotate_endpoint_secret(a, &ep.id, Secret::new(new), until, T0).await.unwrap();
+    assert_eq!((rotated.id.as_str(), rotated.cursor), (ep.id.as_str(), ep.cursor), "only the secret changes");
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!(target.secret.expose(), new, "the new secret signs first");
+    let previous = target.previous_secret.as_ref().expect("the old one is still valid");
+    assert_eq!((previous.secret.expose(), previous.expires_at), (old, until));
+    assert!(previous.valid_at(T1).is_some() && previous.valid_at(until).is_none());
+    assert!(!format!("{target:?}").contains("c2VjcmV0") && !format!("{target:?}").contains("bmV3"));
+
+    // Once it expires, the target carries the new secret only.
+    let target = d.delivery_targets(until).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (new, true));
+
+    // No grace period: the replaced secret is dropped at once.
+    let newest = "whsec_bmV3ZXN0";
+    d.rotate_endpoint_secret(a, &ep.id, Secret::new(newest), T1, T1).await.unwrap();
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!((target.secret.expose(), target.previous_secret.is_none()), (newest, true));
+
+    // A disabled endpoint is not rotated.
+    d.disable_endpoint(a, &ep.id, T1).await.unwrap();
+    let disabled = d.rotate_endpoint_secret(a, &ep.id, Secret::new(new), until, T1).await;
+    assert!(matches!(disabled, Err(StoreError::NotFound)));
+}
+
+pub async fn endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones(d: &impl Directory) {
+    use crate::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
+    let a = tenant(d, "acme").await;
+    // More creations at once than the limit: exactly the limit succeed.
+    let tries = (0..MAX_ACTIVE_ENDPOINTS + 5).map(|_| d.create_endpoint(new_endpoint(a, None), T0));
+    let results = futures_util::future::join_all(tries).await;
+    let created: Vec<&crate::Endpoint> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), MAX_ACTIVE_ENDPOINTS);
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
+    // Disabling makes room, up to the bound on all endpoints.
+    let mut live: Vec<String> = created.iter().map(|e| e.id.clone()).collect();
+    let mut total = live.len();
+    while total < MAX_ENDPOINTS {
+        let old = live.remove(0);
+        d.disable_endpoint(a, &old, T1).await.unwrap();
+        live.push(d.create_endpoint(new_endpoint(a, None), T1).await.unwrap().id);
+        total += 1;
+    }
+    d.disable_endpoint(a, &live[0], T1).await.unwrap();
+    let over = d.create_endpoint(new_endpoint(a, None), T1).await;
+    assert!(matches!(over, Err(StoreError::Conflict(m)) if m.contains("disabled ones included")));
+    // Another tenant's count is its own.
+    let b = tenant(d, "globex").await;
+    assert!(d.create_endpoint(new_endpoint(b, None), T1).await.is_ok());
+}

@@ -1,0 +1,94 @@
+//! Full snapshots: leavers, the threshold, an operator's decision.
+
+use super::*;
+
+pub async fn full_snapshot_deactivates_the_absent(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    // 18 of 20 listed: 2 leavers, within the default threshold (20%).
+    let f = snapshot(d, t, "hris", 18).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!(feed.counts.leavers, 2);
+    let r = feed.reconciliation.expect("reconciled");
+    assert_eq!((r.state, r.active, r.absent), (ReconcileState::Applied, 20, 2));
+    assert_eq!(active(d, t, 20).await, 18);
+    let left = d.get_person(t, &eid("E19")).await.unwrap().unwrap();
+    assert!(!left.person.active);
+    assert_eq!(left.last_feed_id, Some(f));
+    let events = d.list_events(t, 0, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == EventType::Left).count(), 2);
+    let h = d.person_history(t, &eid("E19")).await.unwrap();
+    assert_eq!(h.last().unwrap().event, Some(EventType::Left));
+}
+
+pub async fn snapshot_over_threshold_halts_until_approved(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    // A truncated export: 10 of 20 listed would deactivate 50%.
+    let f = snapshot(d, t, "hris", 10).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Halted);
+    let r = feed.reconciliation.clone().expect("halted reconciliation");
+    assert_eq!((r.state, r.absent, r.allowed), (ReconcileState::Halted, 10, 5));
+    assert!(r.reason.unwrap().contains("10 of 20"));
+    assert_eq!(active(d, t, 20).await, 20, "nobody deactivated while halted");
+    assert_eq!(feed.completed_at, None);
+    // Approving deactivates the absent.
+    let approved = d.decide_snapshot(t, f, true, T1).await.unwrap();
+    assert_eq!(approved.status, FeedStatus::Completed);
+    assert_eq!(approved.counts.leavers, 10);
+    assert_eq!(active(d, t, 20).await, 10);
+    // A decision is taken once.
+    assert!(matches!(d.decide_snapshot(t, f, false, T1).await, Err(StoreError::Conflict(_))));
+    // Another tenant cannot decide it.
+    let other = tenant(d, "globex").await;
+    assert!(matches!(d.decide_snapshot(other, f, true, T1).await, Err(StoreError::NotFound)));
+}
+
+pub async fn rejected_snapshot_deactivates_nobody(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    let f = snapshot(d, t, "hris", 4).await;
+    let rejected = d.decide_snapshot(t, f, false, T1).await.unwrap();
+    assert_eq!(rejected.status, FeedStatus::Rejected);
+    assert_eq!(rejected.reconciliation.unwrap().state, ReconcileState::Rejected);
+    assert_eq!(rejected.counts.leavers, 0);
+    assert_eq!(active(d, t, 20).await, 20);
+}
+
+pub async fn empty_snapshot_halts(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    // Few enough people that the floor alone would let them all go.
+    population(d, t, "hris", 3).await;
+    let f = snapshot(d, t, "hris", 0).await;
+    let feed = d.get_feed(t, f).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Halted);
+    assert!(feed.reconciliation.unwrap().reason.unwrap().contains("no valid record"));
+    assert_eq!(active(d, t, 3).await, 3);
+}
+
+pub async fn snapshot_judges_only_its_own_source(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 10).await;
+    // `contractors` has nobody; its empty-but-harmless snapshot changes nothing.
+    let id = FeedId::new();
+    d.create_feed(NewFeed {
+        id,
+        tenant_id: t,
+        source: SourceName::parse("contractors").unwrap(),
+        mode: FeedMode::Full,
+        format: "json".into(),
+        sealed: true,
+        received: 0,
+        accepted: 0,
+        rejections: vec![],
+        created_at: T1,
+    })
+    .await
+    .unwrap();
+    let feed = d.get_feed(t, id).await.unwrap().unwrap();
+    assert_eq!(feed.status, FeedStatus::Completed);
+    assert_eq!(feed.reconciliation.unwrap().absent, 0);
+    assert_eq!(active(d, t, 10).await, 10);
+}

@@ -1,0 +1,21 @@
+//! Sources keep their settings.
+
+use super::*;
+
+pub async fn sources_keep_their_settings(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let name = SourceName::parse("workday").unwrap();
+    assert!(d.get_source(t, &name).await.unwrap().is_none());
+    let settings = SourceSettings {
+        deletion_threshold_percent: 5,
+        mapping: Some(json!({"fields": {"externalId": {"column": "ID"}}})),
+        ..SourceSettings::default()
+    };
+    let s = d.put_source(t, &name, settings.clone(), T0).await.unwrap();
+    assert_eq!(s.settings, settings);
+    assert_eq!(d.get_source(t, &name).await.unwrap().unwrap().settings, settings);
+    assert_eq!(d.list_sources(t).await.unwrap().len(), 1);
+    let other = tenant(d, "globex").await;
+    assert!(d.get_source(other, &name).await.unwrap().is_none());
+    assert!(d.list_sources(other).await.unwrap().is_empty());
+}

@@ -1,0 +1,52 @@
+use async_trait::async_trait;
+use roster_core::{TenantId, Timestamp};
+
+use crate::{DeliveryTarget, DeliveryUpdate, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
+
+/// The outbox of lifecycle events and where each endpoint's delivery
+/// stands: what the outbox dispatcher reads and records.
+///
+/// Contract: the events of one tenant become visible in `seq` order — a
+/// reader never sees seq N+1 while N is still to come — so a cursor (an
+/// endpoint's, or a client paging [`list_events`](Outbox::list_events))
+/// that moves to the last `seq` it saw never skips an event. One SQLite
+/// writer gives this for free; an adapter with concurrent writers must
+/// order commits per tenant, or read only below the oldest open write.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Events with `seq > after`, oldest first (at most `limit`, clamped to
+    /// [`MAX_PAGE`](crate::limits::MAX_PAGE)).
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    /// Every active endpoint of every tenant, with its secret (and its
+    /// previous secret if still valid at `now`) and delivery state: the
+    /// dispatcher's work list. A system read.
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError>;
+    /// Records what became of the event after the endpoint's cursor. A
+    /// `Done` or `DeadLetter` for a position the cursor has passed already
+    /// changes nothing (another attempt recorded it first).
+    async fn record_delivery(
+        &self,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Redriven dead letters of the endpoint due at `now`, oldest event first.
+    async fn due_redeliveries(
+        &self,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Redelivery>, StoreError>;
+    /// Records what became of a redelivery attempt.
+    async fn record_redelivery(
+        &self,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}

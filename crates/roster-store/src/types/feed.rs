@@ -1,0 +1,203 @@
+//! Feeds: one submission each, with its counts, status and (full snapshots) reconciliation.
+
+use roster_core::{FeedId, FeedMode, RecordError, SourceName, TenantId, Timestamp};
+use serde::Serialize;
+
+/// Where a full snapshot's reconciliation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileState {
+    /// Every record is processed, but a feed of the tenant accepted earlier
+    /// is not finished yet: the snapshot is judged only after it, so that it
+    /// decides against the directory as feed order left it.
+    Waiting,
+    /// Too many leavers: nothing deactivated until an operator decides.
+    Halted,
+    /// The absent people were deactivated (automatically or approved).
+    Applied,
+    /// An operator rejected the snapshot: nobody was deactivated.
+    Rejected,
+    /// Halted, then a newer snapshot of the same source was judged: this one
+    /// can no longer be approved (nobody was deactivated by it).
+    Superseded,
+}
+
+/// The outcome of comparing a full snapshot with the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciliation {
+    pub state: ReconcileState,
+    /// Active people of the source when the snapshot was compared.
+    pub active: u64,
+    /// People of the source with a hire date still ahead: a snapshot does not
+    /// judge them (exports of the current staff often leave future starters
+    /// out); they join on their day unless the source deactivates them.
+    #[serde(default)]
+    pub pending: u64,
+    /// Of those, the ones absent from the snapshot: the leavers it asks for.
+    pub absent: u64,
+    /// Most leavers allowed without approval.
+    pub allowed: u64,
+    /// Why it halted, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+}
+
+/// Where a feed is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedStatus {
+    /// Still being received (a streamed upload); not yet acknowledged.
+    Receiving,
+    /// Durably queued; nothing applied yet.
+    Accepted,
+    /// Some changes applied, some not yet.
+    Processing,
+    /// Every change applied (or found unchanged / stale).
+    Completed,
+    /// Done, but some records were rejected at ingest or failed to apply.
+    CompletedWithErrors,
+    /// Ingest could not queue it; nothing of it was queued.
+    Failed,
+    /// A full snapshot whose leavers exceed the source's threshold: its
+    /// records are applied, nobody is deactivated until an operator approves.
+    Halted,
+    /// A halted snapshot an operator rejected: nobody was deactivated.
+    Rejected,
+    /// A halted snapshot overtaken by a newer snapshot of its source before
+    /// anyone decided: nobody was deactivated by it.
+    Superseded,
+}
+
+impl FeedStatus {
+    /// Whether the feed will change no more on its own: nothing of it is
+    /// still arriving or waiting to be applied. A halted snapshot is settled
+    /// too (its records are applied; only a decision remains).
+    pub fn is_settled(self) -> bool {
+        !matches!(self, FeedStatus::Receiving | FeedStatus::Accepted | FeedStatus::Processing)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedStatus::Receiving => "receiving",
+            FeedStatus::Accepted => "accepted",
+            FeedStatus::Processing => "processing",
+            FeedStatus::Completed => "completed",
+            FeedStatus::CompletedWithErrors => "completed_with_errors",
+            FeedStatus::Failed => "failed",
+            FeedStatus::Halted => "halted",
+            FeedStatus::Rejected => "rejected",
+            FeedStatus::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            FeedStatus::Receiving,
+            FeedStatus::Accepted,
+            FeedStatus::Processing,
+            FeedStatus::Completed,
+            FeedStatus::CompletedWithErrors,
+            FeedStatus::Failed,
+            FeedStatus::Halted,
+            FeedStatus::Rejected,
+            FeedStatus::Superseded,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// A feed to record at ingest, before its messages are queued.
+#[derive(Debug, Clone)]
+pub struct NewFeed {
+    pub id: FeedId,
+    pub tenant_id: TenantId,
+    pub source: SourceName,
+    pub mode: FeedMode,
+    /// `json`, `csv` or `scim`.
+    pub format: String,
+    /// False while a streamed upload is still arriving: its counts are not
+    /// final and a full snapshot is not reconciled until [`FeedStore::seal_feed`](crate::FeedStore::seal_feed).
+    pub sealed: bool,
+    /// Records in the submission.
+    pub received: u64,
+    /// Records queued as messages.
+    pub accepted: u64,
+    /// Field-level errors of the rejected records (stored capped).
+    pub rejections: Vec<RecordError>,
+    pub created_at: Timestamp,
+}
+
+/// Counts of what became of a feed's accepted records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedCounts {
+    pub received: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Changes that wrote to the directory.
+    pub applied: u64,
+    /// Changes that matched what the directory held already.
+    pub unchanged: u64,
+    /// Changes older than what the directory held (skipped).
+    pub stale: u64,
+    /// Changes dead-lettered.
+    pub failed: u64,
+    /// People a full snapshot deactivated because it did not list them.
+    pub leavers: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Feed {
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
+    pub id: FeedId,
+    /// The feed's place in the order feeds were accepted (increasing; gaps
+    /// allowed). The directory decides by it, not by when a change happens
+    /// to be applied: see `docs/ARCHITECTURE.md`, "The ordering model".
+    pub position: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
+    pub tenant_id: TenantId,
+    pub source: SourceName,
+    pub mode: FeedMode,
+    pub format: String,
+    pub status: FeedStatus,
+    pub counts: FeedCounts,
+    /// Full snapshots only, once all their records are processed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<Reconciliation>,
+    pub rejections: Vec<RecordError>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// The final figures of a streamed feed, given when its last record is queued.
+#[derive(Debug, Clone)]
+pub struct FeedSeal {
+    pub received: u64,
+    pub accepted: u64,
+    pub rejections: Vec<RecordError>,
+    /// Rejected records beyond those kept in `rejections`.
+    pub rejected: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed's reconciliation is a JSON column: one an older build wrote,
+    /// with integer milliseconds, still reads; this build writes RFC 3339.
+    #[test]
+    fn a_stored_reconciliation_of_an_older_build_decodes() {
+        let old = r#"{"state":"applied","active":10,"absent":1,"allowed":2,"decidedAt":1700000000000}"#;
+        let r: Reconciliation = serde_json::from_str(old).unwrap();
+        assert_eq!(r.decided_at, Some(Timestamp(1_700_000_000_000)));
+        let now = serde_json::to_value(&r).unwrap();
+        assert_eq!(now["decidedAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(serde_json::from_value::<Reconciliation>(now).unwrap(), r);
+    }
+}
