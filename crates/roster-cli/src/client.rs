@@ -112,6 +112,28 @@ impl Client {
             .with_context(|| format!("connecting to {}", self.base))?;
         json_or_problem(res).await
     }
+
+    /// Up to `limit` items of a list, following its `next` cursors page by
+    /// page (the API answers every list as `{"items": [...], "next"}`).
+    pub async fn list(&self, path: &str, limit: usize) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        while items.len() < limit {
+            let page_size = (limit - items.len()).min(1000);
+            let mut page_path = format!("{path}{sep}limit={page_size}");
+            if let Some(c) = &cursor {
+                page_path.push_str(&format!("&cursor={}", crate::commands::people::urlencode(c)));
+            }
+            let page = self.get_json(&page_path).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
 }
 
 /// The JSON body of a success, or the problem's detail as an error.
@@ -124,9 +146,20 @@ pub async fn json_or_problem(res: Response) -> anyhow::Result<Value> {
     bail!("{}", problem_text(status, &body))
 }
 
+/// A problem as the CLI tells it: the status and detail, then the `code`
+/// and the request id to quote to whoever runs the server.
 pub fn problem_text(status: StatusCode, body: &Value) -> String {
     let detail = body.get("detail").and_then(Value::as_str).unwrap_or("no detail");
-    format!("server answered {status}: {detail}")
+    let mut text = format!("server answered {status}: {detail}");
+    let code = body.get("code").and_then(Value::as_str);
+    let request_id = body.get("requestId").and_then(Value::as_str);
+    match (code, request_id) {
+        (Some(code), Some(id)) => text.push_str(&format!(" ({code}; request id {id})")),
+        (Some(code), None) => text.push_str(&format!(" ({code})")),
+        (None, Some(id)) => text.push_str(&format!(" (request id {id})")),
+        (None, None) => {}
+    }
+    text
 }
 
 #[cfg(test)]

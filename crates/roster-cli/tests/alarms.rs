@@ -412,7 +412,9 @@ async fn a_request_id_follows_its_record_from_ingest_to_apply_in_the_logs() {
     // The server's id names the request; the client's rides beside it.
     let server_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(server_id, "trace-me-7f3a");
-    let feed_id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    let public_id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    // Logs carry the stored id, without the `feed_` the API shows.
+    let feed_id = public_id.strip_prefix("feed_").expect("a feed id").to_owned();
     let logs = loop {
         let logs = std::fs::read_to_string(&log_path).unwrap();
         if logs.lines().any(|l| l.contains("change applied")) {

@@ -210,14 +210,14 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         assert_eq!(p["history"].as_array().unwrap().len(), 1);
     }
     let mut joined = 0;
-    let mut after = 0;
+    let mut cursor = String::new();
     loop {
-        let url = format!("{base}/v1/events?limit=1000&after={after}");
+        let url = format!("{base}/v1/events?limit=1000{cursor}");
         let page: Value = http.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         let items = page["items"].as_array().unwrap();
         joined += items.iter().filter(|e| e["type"] == "person.joined").count();
-        match page["next"].as_u64() {
-            Some(n) => after = n,
+        match page["next"].as_str() {
+            Some(n) => cursor = format!("&cursor={n}"),
             None => break,
         }
     }

@@ -206,6 +206,9 @@ async fn a_joiner_reaches_the_endpoint_signed_and_older_events_are_not_sent() {
     assert_eq!(sent["type"], "person.joined");
     assert_eq!(sent["payload"]["person"]["externalId"], "NEW1");
     assert_eq!(calls[0].id, events[1]["id"].as_str().unwrap(), "webhook-id is the event id");
+    assert!(calls[0].id.starts_with("evt_"), "an event id has its type prefix: {}", calls[0].id);
+    assert!(sent["feedId"].as_str().unwrap().starts_with("feed_"), "{sent}");
+    assert!(support::is_time(&sent["occurredAt"]), "{sent}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hook.calls().len(), 1, "the event from before the endpoint existed is not sent");
     let m = metrics(&app).await;

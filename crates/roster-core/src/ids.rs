@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $public:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -36,10 +36,12 @@ macro_rules! uuid_id {
             }
         }
 
+        /// The bare UUID, or the UUID after its public prefix
+        /// ([`crate::public_id`]), as a client may paste it.
         impl FromStr for $name {
             type Err = uuid::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                Uuid::parse_str(s.strip_prefix($public).unwrap_or(s)).map(Self)
             }
         }
 
@@ -60,17 +62,20 @@ macro_rules! uuid_id {
 uuid_id!(
     /// An enterprise customer.
     TenantId,
-    "TenantId"
+    "TenantId",
+    "ten_"
 );
 uuid_id!(
     /// One submission of records (delta or full).
     FeedId,
-    "FeedId"
+    "FeedId",
+    "feed_"
 );
 uuid_id!(
     /// One change travelling through the queue; stable across redeliveries.
     MessageId,
-    "MessageId"
+    "MessageId",
+    "msg_"
 );
 
 /// The source's immutable key for a person (e.g. the employee number).
@@ -216,5 +221,6 @@ mod tests {
         let b = FeedId::new();
         assert!(a < b);
         assert_eq!(a.to_string().parse::<FeedId>().unwrap(), a);
+        assert_eq!(format!("feed_{a}").parse::<FeedId>().unwrap(), a, "with its public prefix too");
     }
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod mapping;
 pub mod person;
+pub mod public_id;
 pub mod secret;
 pub mod validate;
 

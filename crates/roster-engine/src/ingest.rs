@@ -74,6 +74,11 @@ pub enum IngestError {
     /// stopped there and the feed failed.
     #[error("the upload has more than {limit} rows, the most one upload may have; the feed failed")]
     TooManyRows { limit: usize },
+    /// The request's `?mode=` and the body's `mode` disagree: nothing was stored.
+    #[error(
+        "`mode` is {} in the query and {} in the body: send one, or the same in both", query.as_str(), body.as_str()
+    )]
+    ModeConflict { query: FeedMode, body: FeedMode },
 }
 
 #[derive(Debug, Clone)]
@@ -367,7 +372,9 @@ impl Ingest {
 
     /// Parses a JSON batch (off the async threads: a large body takes a
     /// while) and submits it.
-    /// `mode`, when given, overrides the envelope's.
+    /// `mode`, when given, is the feed's mode: the envelope may name the
+    /// same or none, never the other (`ModeConflict`: a delta taken for a
+    /// snapshot would deactivate everyone it leaves out).
     pub async fn submit_json(
         &self,
         sub: &Submission,
@@ -380,6 +387,9 @@ impl Ingest {
             .await
             .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
         if let Some(mode) = mode {
+            if parsed.mode_stated && parsed.mode != mode {
+                return Err(IngestError::ModeConflict { query: mode, body: parsed.mode });
+            }
             parsed.mode = mode;
         }
         self.submit(sub, parsed).await

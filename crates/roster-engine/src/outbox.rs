@@ -291,12 +291,14 @@ impl OutboxDispatcher {
             Err(e) => return Attempt::Failed(DeliveryError::Config(format!("encoding the event: {e}"))),
         };
         let now = self.clock.now();
+        // `webhook-id` is the event's id as its body shows it (`evt_...`).
+        let id = roster_core::public_id::render(roster_core::public_id::Kind::Event, &event.id);
         let delivery = EventDelivery {
             url: &target.endpoint.url,
             secret: &target.secret,
             // Checked at each attempt: a pass may outlast the grace period.
             previous_secret: target.previous_secret.as_ref().and_then(|p| p.valid_at(now)),
-            id: &event.id,
+            id: &id,
             timestamp: now.millis().div_euclid(1000),
             body: &body,
         };

@@ -411,6 +411,53 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
     assert!(dead.reason.contains("unknown feed"), "{}", dead.reason);
 }
 
+/// A backlog queued by a build that wrote timestamps as integer
+/// milliseconds (before they became RFC 3339 strings) is applied after the
+/// upgrade, with the times it carried.
+#[tokio::test]
+async fn a_message_queued_by_an_older_build_is_applied() {
+    let w = world().await;
+    let feed = w
+        .submit(
+            json!([{"externalId": "E1", "userName": "e1", "meta": {"lastModified": "2023-11-14T22:00:00Z"}}]),
+        )
+        .await;
+    let hidden =
+        ReceiveRequest { max_messages: 1, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO };
+    let queued = w.queue.receive(hidden).await.unwrap().pop().expect("the feed's message");
+    let mut old: serde_json::Value = serde_json::from_slice(&queued.body).unwrap();
+    assert!(old["acceptedAt"].is_string(), "this build writes RFC 3339: {}", old["acceptedAt"]);
+    let accepted_ms = ChangeMessage::from_bytes(&queued.body).unwrap().accepted_at.millis();
+    old["acceptedAt"] = json!(accepted_ms);
+    old["lastModified"] = json!(1_700_000_000_000_i64);
+    // The old message replaces the new one, under another queue id (the
+    // queue dedupes by it); the directory knows it by its `messageId`.
+    w.queue.delete_batch(&[queued.receipt]).await.unwrap();
+    w.queue
+        .send_batch(vec![OutgoingMessage {
+            id: roster_core::MessageId::new().to_string(),
+            group_id: queued.group_id,
+            tenant: queued.tenant,
+            body: serde_json::to_vec(&old).unwrap(),
+            delay: Duration::ZERO,
+        }])
+        .await
+        .unwrap();
+    let r = w.consumer().run_once().await.unwrap();
+    assert_eq!(r.dead_lettered, 0, "an old message is no undecodable one");
+    let f = w.feed(feed).await;
+    assert_eq!((f.counts.applied, f.status), (1, FeedStatus::Completed));
+    let person = w.directory.get_person(w.tenant, &ExternalId::parse("E1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(person.person.external_id.as_str(), "E1");
+    // A newer record of the source is still told from an older one by the
+    // `lastModified` the old message carried.
+    let stale = w
+        .submit(json!([{"externalId": "E1", "userName": "e1-old", "meta": {"lastModified": "2023-11-14T21:00:00Z"}}]))
+        .await;
+    w.consumer().run_once().await.unwrap();
+    assert_eq!(w.feed(stale).await.counts.stale, 1);
+}
+
 /// The real directory's write path, with `apply_batch` failing as a broken
 /// store would (`failing`: a storage error) or a briefly locked one
 /// (`unavailable_for`: that many `Unavailable` answers).

@@ -51,7 +51,9 @@ pub fn parse_feed(body: &[u8], max_records: usize) -> Result<ParsedFeed, FormatE
         }
         feed.push(index, record);
     }
-    Ok(feed.finish(mode))
+    let mut parsed = feed.finish(mode);
+    parsed.mode_stated = envelope.mode.is_some();
+    Ok(parsed)
 }
 
 /// The envelope, read with the record limit: `mode`, `records`, and any

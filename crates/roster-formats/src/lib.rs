@@ -17,6 +17,9 @@ use std::collections::HashMap;
 #[derive(Debug)]
 pub struct ParsedFeed {
     pub mode: FeedMode,
+    /// Whether the submission itself named its mode (a JSON envelope's
+    /// `mode`), rather than leaving the default.
+    pub mode_stated: bool,
     /// Valid records with their position in the submission.
     pub valid: Vec<(usize, ValidRecord)>,
     pub rejected: Vec<RecordError>,
@@ -142,6 +145,7 @@ impl FeedBuilder {
     pub fn finish(self, mode: FeedMode) -> ParsedFeed {
         ParsedFeed {
             mode,
+            mode_stated: false,
             valid: self.valid,
             rejected: self.rejected,
             warnings: Vec::new(),

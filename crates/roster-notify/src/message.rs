@@ -80,7 +80,7 @@ mod tests {
         let body = json_body(&t);
         assert_eq!(body["state"], "ALARM");
         assert_eq!(body["previousState"], "OK");
-        assert_eq!(body["at"], "2026-01-02T03:04:05Z");
+        assert_eq!(body["at"], "2026-01-02T03:04:05.000Z");
         assert!(plain_body(&t).starts_with("Alarm dlq_depth changed from OK to ALARM.\n"));
     }
 

@@ -86,7 +86,7 @@ async fn webhook_posts_a_slack_compatible_signed_body() {
     assert_eq!(json["previousState"], "OK");
     assert_eq!(json["reason"], "dlq_depth = 3 > 0");
     assert_eq!(json["value"], 3.0);
-    assert_eq!(json["at"], "2026-03-01T10:02:00Z");
+    assert_eq!(json["at"], "2026-03-01T10:02:00.000Z");
 
     // The receiver's check, written independently of the notifier's code.
     let timestamp = headers["x-roster-timestamp"].to_str().unwrap();

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod connections;
+pub mod extract;
 pub mod metrics;
 pub mod panic;
 pub mod problem;
@@ -85,6 +86,8 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), time_limit))
         // Inside the trace layer, so the 500 is logged in the request's span.
         .layer(CatchPanicLayer::custom(panic_response))
+        // Inside the request-id layers (the id is known) and the trace.
+        .layer(axum::middleware::from_fn(problem::finish))
         .layer(trace)
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::x_request_id())

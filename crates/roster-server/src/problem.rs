@@ -1,5 +1,12 @@
 //! Every error the API returns, as RFC 9457 `application/problem+json`.
 //! This is the one place where errors become HTTP.
+//!
+//! A problem is `{"type": "about:blank", "title", "status", "detail",
+//! "code", "param"?, "requestId"}`: `code` is the machine-readable reason
+//! (each is listed in `docs/errors.md`), `param` names the query parameter,
+//! body field or header at fault when there is one, and `requestId` is the
+//! `x-request-id` the logs carry. [`finish`] adds the request id and turns
+//! any error answer made elsewhere (axum's rejections, a layer's) into one.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -30,6 +37,10 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// A named part of the request is wrong: a query parameter, a field of
+    /// the body, a header. `code` says how (see `docs/errors.md`).
+    #[error("{detail}")]
+    Invalid { param: String, code: &'static str, detail: String },
     #[error("{0}")]
     Conflict(String),
     /// The request is well-formed but cannot be done; `errors` lists the
@@ -67,44 +78,71 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    /// A query parameter or body field named `param` has a value this route
+    /// cannot take.
+    pub fn invalid(param: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::Invalid { param: param.into(), code: "invalid_parameter", detail: detail.into() }
+    }
+
+    /// The machine-readable `code` of this problem.
+    pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            ApiError::Forbidden(_) | ApiError::OperatorOnly => {
-                (StatusCode::FORBIDDEN, "forbidden", "Forbidden")
-            }
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not Found"),
-            ApiError::MethodNotAllowed(_) => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed")
-            }
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad Request"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::Unprocessable { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Unprocessable Content")
-            }
-            ApiError::UnsupportedMediaType { .. } => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type")
-            }
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "insufficient_scope",
+            ApiError::OperatorOnly => "operator_only",
+            ApiError::NotFound("route") => "route_not_found",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::BadRequest(_) => "invalid_request",
+            ApiError::Invalid { code, .. } => code,
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable { .. } => "validation_failed",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRecords(_) => "too_many_records",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::UploadIdle { .. } => "upload_idle",
+            ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::OperatorOnly => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) | ApiError::TooLarge(_) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large")
+                StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable")
-            }
-            ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => {
-                (StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request Timeout")
-            }
-            ApiError::TooManyRequests { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too Many Requests")
-            }
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal Server Error"),
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The field at fault, when the problem names one.
+    fn param(&self) -> Option<&str> {
+        match self {
+            ApiError::Invalid { param, .. } => Some(param),
+            _ => None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.parts();
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
         let detail = match &self {
             ApiError::Internal(cause) => {
                 // The cause goes to the log (it names no personal data); the
@@ -117,12 +155,10 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), detail, "request failed");
         }
-        let mut body = json!({
-            "type": format!("https://roster.dev/problems/{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
+        let mut body = problem(status, title, &detail, self.code());
+        if let Some(param) = self.param() {
+            body["param"] = json!(param);
+        }
         if let ApiError::Unprocessable { errors, .. } = &self
             && !errors.is_empty()
         {
@@ -190,6 +226,11 @@ impl From<IngestError> for ApiError {
                 ApiError::Unprocessable { detail, errors: rejected }
             }
             too_many @ IngestError::TooManyRecords { .. } => ApiError::TooManyRecords(too_many.to_string()),
+            conflict @ IngestError::ModeConflict { .. } => ApiError::Invalid {
+                param: "mode".into(),
+                code: "mode_conflict",
+                detail: conflict.to_string(),
+            },
             IngestError::Queue(q) => q.into(),
             IngestError::Store(s) => s.into(),
             busy @ IngestError::Busy { retry_after, .. } => ApiError::TooManyRequests {
@@ -197,5 +238,228 @@ impl From<IngestError> for ApiError {
                 retry_after_secs: retry_after.as_secs().max(1),
             },
         }
+    }
+}
+
+/// The members every problem has.
+fn problem(status: StatusCode, title: &str, detail: &str, code: &str) -> serde_json::Value {
+    json!({
+        // The codes are documented in `docs/errors.md`; `type` says nothing
+        // more than the status does (RFC 9457 §4.2.1).
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    })
+}
+
+/// The largest error body [`finish`] reads to add the request id (a strict
+/// feed's problem lists up to a thousand rejected records).
+const MAX_PROBLEM_BYTES: usize = 8 << 20;
+
+/// Middleware: every error answer leaves as a problem with the request's
+/// id. Problems made by [`ApiError`] get `requestId`; any other error
+/// answer (a rejection axum or a layer made, in `text/plain` or empty) is
+/// replaced by a problem of its status.
+pub async fn finish(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_PROBLEM_BYTES).await.unwrap_or_default();
+    let mut problem_body = if is_problem {
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|_| generic(status, &[]))
+    } else {
+        generic(status, &bytes)
+    };
+    if let (Some(obj), Some(id)) = (problem_body.as_object_mut(), request_id) {
+        obj.insert("requestId".into(), json!(id));
+    }
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(problem_body.to_string()))
+}
+
+/// A problem for an error answer made outside [`ApiError`]: its status, and
+/// the answer's text as the detail (quoted values taken out).
+fn generic(status: StatusCode, text: &[u8]) -> serde_json::Value {
+    let code = match status {
+        StatusCode::NOT_FOUND => "route_not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "insufficient_scope",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let text = String::from_utf8_lossy(text);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        t => redact_quoted(&t.chars().take(500).collect::<String>()),
+    };
+    problem(status, status.canonical_reason().unwrap_or("Error"), &detail, code)
+}
+
+/// Takes double-quoted strings out of a parser's message: serde quotes the
+/// values it could not take (`invalid type: string "…"`), and a value may
+/// be personal data. Field names (in backticks) stay.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        match (c, inside) {
+            ('"', false) => {
+                inside = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                inside = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A serde message `path: what went wrong`, as axum's extractors report it
+/// (serde_path_to_error): the path, if any, and the rest.
+fn split_path(message: &str) -> (Option<&str>, &str) {
+    match message.split_once(": ") {
+        Some((path, rest)) if !path.is_empty() && !path.contains(' ') => (Some(path), rest),
+        _ => (None, message),
+    }
+}
+
+/// The name serde quotes in `unknown field `x`, expected ...`.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.split("unknown field `").nth(1)?;
+    rest.split('`').next()
+}
+
+/// A query string this route cannot take: an unknown parameter names it
+/// (`unknown_parameter`), a bad value names its parameter.
+pub fn query_error(e: &axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let message = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+    if let Some(name) = unknown_field(message) {
+        return unknown_parameter(name);
+    }
+    match split_path(message) {
+        (Some(param), why) => ApiError::invalid(param, format!("`{param}`: {}", redact_quoted(why))),
+        (None, why) => match why.split("missing field `").nth(1).and_then(|r| r.split('`').next()) {
+            Some(param) => ApiError::invalid(param, format!("`{param}` is required")),
+            None => ApiError::BadRequest(format!("invalid query string: {}", redact_quoted(why))),
+        },
+    }
+}
+
+/// A query parameter this route does not take.
+pub fn unknown_parameter(name: &str) -> ApiError {
+    let shown: String = name.chars().take(64).collect();
+    ApiError::Invalid {
+        param: shown.clone(),
+        code: "unknown_parameter",
+        detail: format!("unknown query parameter `{shown}`"),
+    }
+}
+
+/// A JSON body this route cannot take: `415` without a JSON content type,
+/// `413` past the size limit, `400` naming the field at fault otherwise.
+pub fn json_error(e: &axum::extract::rejection::JsonRejection, what: &str) -> ApiError {
+    use axum::extract::rejection::JsonRejection as R;
+    match e {
+        R::MissingJsonContentType(_) => ApiError::UnsupportedMediaType { expected: "application/json" },
+        R::JsonSyntaxError(_) => ApiError::Invalid {
+            param: "body".into(),
+            code: "invalid_json",
+            detail: format!("the {what} is not valid JSON: {}", redact_quoted(&source_text(e))),
+        },
+        R::JsonDataError(_) => {
+            let text = source_text(e);
+            let (path, why) = split_path(&text);
+            let param = unknown_field(why)
+                .map(str::to_owned)
+                .or_else(|| {
+                    why.split("missing field `").nth(1).and_then(|r| r.split('`').next()).map(str::to_owned)
+                })
+                // serde_path_to_error's path ends with an unknown field,
+                // not with a missing one.
+                .map(|field| match path {
+                    Some(p) if p == field || p.ends_with(&format!(".{field}")) => p.to_owned(),
+                    Some(p) if p != "." => format!("{p}.{field}"),
+                    _ => field,
+                })
+                .or_else(|| path.map(str::to_owned))
+                .unwrap_or_else(|| "body".into());
+            ApiError::Invalid {
+                param,
+                code: "invalid_field",
+                detail: format!("invalid {what}: {}", redact_quoted(&text)),
+            }
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(format!("the {what} is larger than this route takes"))
+        }
+        other => ApiError::BadRequest(format!(
+            "the {what} could not be read: {}",
+            redact_quoted(&other.body_text())
+        )),
+    }
+}
+
+/// The message of a JSON rejection without axum's prefix.
+fn source_text(e: &axum::extract::rejection::JsonRejection) -> String {
+    let text = e.body_text();
+    for prefix in [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to parse the request body as JSON: ",
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+    text
+}
+
+/// A path segment that could not be read (e.g. not UTF-8 once decoded).
+pub fn path_error(e: &axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::invalid("path", format!("invalid path: {}", redact_quoted(&e.body_text())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_taken_out_of_parser_messages() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "jane@example.com", expected u64 at line 1"#),
+            r#"invalid type: string "…", expected u64 at line 1"#
+        );
+        assert_eq!(redact_quoted("unknown field `foo`"), "unknown field `foo`");
+    }
+
+    #[test]
+    fn every_problem_has_a_code_and_names_its_param() {
+        let e = ApiError::invalid("limit", "`limit` must be between 1 and 1000");
+        assert_eq!(
+            (e.code(), e.param(), e.status()),
+            ("invalid_parameter", Some("limit"), StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(ApiError::NotFound("route").code(), "route_not_found");
+        assert_eq!(unknown_parameter("bogus").param(), Some("bogus"));
     }
 }

@@ -50,10 +50,11 @@ impl EndpointStore for SqliteDirectory {
         &self,
         tenant: TenantId,
         endpoint_id: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<EventDeadLetter>, StoreError> {
         let endpoint_id = endpoint_id.to_owned();
-        self.read(move |c| outbox::list_dead_letters(c, tenant, &endpoint_id, limit)).await
+        self.read(move |c| outbox::list_dead_letters(c, tenant, &endpoint_id, after, limit)).await
     }
 
     async fn redrive_event_dead_letters(

@@ -281,18 +281,19 @@ pub(crate) fn list_dead_letters(
     c: &Connection,
     tenant: TenantId,
     endpoint: &str,
+    after: u64,
     limit: usize,
 ) -> Result<Vec<EventDeadLetter>, StoreError> {
     get(c, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
     let mut stmt = c
         .prepare_cached(&format!(
             "SELECT {DEAD_LETTER_COLUMNS} FROM event_dead_letters
-             WHERE tenant_id = ?1 AND endpoint_id = ?2 ORDER BY event_seq LIMIT ?3"
+             WHERE tenant_id = ?1 AND endpoint_id = ?2 AND event_seq > ?4 ORDER BY event_seq LIMIT ?3"
         ))
         .map_err(storage)?;
     let rows = stmt
         .query_map(
-            params![tenant.to_string(), endpoint, limit.clamp(1, MAX_PAGE) as i64],
+            params![tenant.to_string(), endpoint, limit.clamp(1, MAX_PAGE) as i64, after as i64],
             dead_letter_from_row,
         )
         .map_err(storage)?;

@@ -36,8 +36,7 @@ pub async fn run(cmd: AlarmsCommand) -> anyhow::Result<()> {
                     a["metric"].as_str().unwrap_or("-"),
                     a["comparison"].as_str().unwrap_or("?"),
                 );
-                let since =
-                    a["since"].as_i64().map(|ms| roster_core::Timestamp(ms).to_string()).unwrap_or_default();
+                let since = super::time(&a["since"]);
                 println!(
                     "{:<28} {:<17} {:<36} {:<26} {}",
                     a["name"].as_str().unwrap_or("-"),

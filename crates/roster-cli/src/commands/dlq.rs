@@ -42,17 +42,14 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
     match cmd {
         DlqCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
-            let page = client.get_json(&format!("/v1/dlq?limit={}", limit.clamp(1, 1000))).await?;
-            println!("{:<38} {:>8} {:<26} REASON", "ID", "RECEIVES", "DEAD-LETTERED");
-            for d in page["items"].as_array().into_iter().flatten() {
+            let items = client.list("/v1/dlq", limit).await?;
+            println!("{:<40} {:>8} {:<26} REASON", "ID", "RECEIVES", "DEAD-LETTERED");
+            for d in &items {
                 println!(
-                    "{:<38} {:>8} {:<26} {}",
+                    "{:<40} {:>8} {:<26} {}",
                     d["id"].as_str().unwrap_or("-"),
                     d["receiveCount"],
-                    d["deadLetteredAt"]
-                        .as_i64()
-                        .map(|ms| roster_core::Timestamp(ms).to_string())
-                        .unwrap_or_default(),
+                    super::time(&d["deadLetteredAt"]),
                     d["reason"].as_str().unwrap_or("")
                 );
             }

@@ -89,13 +89,12 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
         }
         EndpointsCommand::Ls { server, json } => {
             let client = Client::new(&server)?;
-            let page = client.get_json("/v1/endpoints").await?;
-            let items = page["items"].as_array().cloned().unwrap_or_default();
+            let items = client.list("/v1/endpoints", usize::MAX).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
                 return Ok(());
             }
-            println!("{:<38} {:<9} {:<34} {:<10} URL", "ID", "STATUS", "EVENT TYPES", "CURSOR");
+            println!("{:<40} {:<9} {:<34} {:<10} URL", "ID", "STATUS", "EVENT TYPES", "CURSOR");
             for e in &items {
                 let types = match e["eventTypes"].as_array() {
                     Some(t) => t.iter().map(text).collect::<Vec<_>>().join(","),
@@ -103,7 +102,7 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
                 };
                 let status = if e["disabledAt"].is_null() { "active" } else { "disabled" };
                 println!(
-                    "{:<38} {:<9} {:<34} {:<10} {}",
+                    "{:<40} {:<9} {:<34} {:<10} {}",
                     text(&e["id"]),
                     status,
                     types,
@@ -137,11 +136,11 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
         }
         EndpointsCommand::DeadLetters { server, id } => {
             let client = Client::new(&server)?;
-            let page = client.get_json(&path(&id, "/dead-letters")).await?;
-            println!("{:<38} {:<16} {:<9} {:<8} {:<7} ERROR", "EVENT", "TYPE", "STATE", "ATTEMPTS", "STATUS");
-            for d in page["items"].as_array().into_iter().flatten() {
+            let items = client.list(&path(&id, "/dead-letters"), usize::MAX).await?;
+            println!("{:<42} {:<16} {:<9} {:<8} {:<7} ERROR", "EVENT", "TYPE", "STATE", "ATTEMPTS", "STATUS");
+            for d in &items {
                 println!(
-                    "{:<38} {:<16} {:<9} {:<8} {:<7} {}",
+                    "{:<42} {:<16} {:<9} {:<8} {:<7} {}",
                     text(&d["event"]["id"]),
                     text(&d["event"]["type"]),
                     text(&d["state"]),

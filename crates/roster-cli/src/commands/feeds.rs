@@ -42,15 +42,15 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
         FeedsCommand::Reject { server, id } => decide(&server, &id, "reject").await?,
         FeedsCommand::Ls { server, limit } => {
             let client = Client::new(&server)?;
-            let page = client.get_json(&format!("/v1/feeds?limit={}", limit.clamp(1, 1000))).await?;
+            let items = client.list("/v1/feeds", limit).await?;
             println!(
-                "{:<38} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
+                "{:<42} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
                 "FEED", "SOURCE", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED", "LEAVERS"
             );
-            for f in page["items"].as_array().into_iter().flatten() {
+            for f in &items {
                 let c = &f["counts"];
                 println!(
-                    "{:<38} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
+                    "{:<42} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
                     f["id"].as_str().unwrap_or("-"),
                     f["source"].as_str().unwrap_or("-"),
                     f["mode"].as_str().unwrap_or("-"),

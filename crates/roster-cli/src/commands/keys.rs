@@ -38,9 +38,7 @@ pub enum AuditCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
-        /// Only entries after this sequence number.
-        #[arg(long, default_value_t = 0)]
-        after: u64,
+        /// Most entries to show (pages are followed up to it).
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long)]
@@ -76,21 +74,21 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Ls { server } => {
             let client = Client::new(&server)?;
-            let page = client.get_json("/v1/keys").await?;
+            let items = client.list("/v1/keys", usize::MAX).await?;
             println!(
-                "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
                 "ID", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
             );
-            for k in page["items"].as_array().into_iter().flatten() {
+            for k in &items {
                 let scopes: Vec<String> = k["scopes"].as_array().into_iter().flatten().map(text).collect();
                 println!(
-                    "{:<38} {:<16} {:<20} {:<15} {:<15} {:<15}",
+                    "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
                     text(&k["id"]),
                     text(&k["prefix"]),
                     scopes.join(","),
-                    text(&k["expiresAt"]),
-                    text(&k["lastUsedAt"]),
-                    text(&k["revokedAt"])
+                    super::time(&k["expiresAt"]),
+                    super::time(&k["lastUsedAt"]),
+                    super::time(&k["revokedAt"])
                 );
             }
         }
@@ -105,20 +103,19 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
 }
 
 pub async fn run_audit(cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::Ls { server, after, limit, json } = cmd;
+    let AuditCommand::Ls { server, limit, json } = cmd;
     let client = Client::new(&server)?;
-    let page = client.get_json(&format!("/v1/audit?after={after}&limit={}", limit.clamp(1, 1000))).await?;
-    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let items = client.list("/v1/audit", limit).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
-    println!("{:<6} {:<15} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
+    println!("{:<6} {:<24} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
     for e in &items {
         println!(
-            "{:<6} {:<15} {:<44} {:<16} {}",
+            "{:<6} {:<24} {:<44} {:<16} {}",
             text(&e["seq"]),
-            text(&e["at"]),
+            super::time(&e["at"]),
             text(&e["actor"]),
             text(&e["action"]),
             text(&e["target"])

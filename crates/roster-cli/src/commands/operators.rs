@@ -4,6 +4,7 @@
 //! revocation is written to the platform's audit log with the actor `cli`.
 
 use clap::Subcommand;
+use roster_core::public_id::{Kind, render, strip};
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_operator_key;
@@ -46,21 +47,22 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
             let until = key.expires_at.map_or("never expires".to_owned(), |t| format!("expires {t}"));
             println!(
                 "operator key {} for {} ({until}); store it now, it is not shown again:",
-                key.id, key.name
+                render(Kind::OperatorKey, &key.id),
+                key.name
             );
             println!("{}", secret.expose());
         }
         OperatorsCommand::Ls => {
             println!(
-                "{:<38} {:<24} {:<16} {:<26} {:<26} {:<26} REVOKED",
+                "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} REVOKED",
                 "ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
             );
             let or_dash =
                 |t: Option<roster_core::Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
             for k in directory.list_operator_keys().await? {
                 println!(
-                    "{:<38} {:<24} {:<16} {:<26} {:<26} {:<26} {}",
-                    k.id,
+                    "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} {}",
+                    render(Kind::OperatorKey, &k.id),
                     k.name,
                     k.prefix,
                     k.created_at,
@@ -76,7 +78,7 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
                 anyhow::bail!("no live operator key has the id or name {name_or_id:?}");
             }
             for k in revoked {
-                println!("operator key {} of {} revoked", k.id, k.name);
+                println!("operator key {} of {} revoked", render(Kind::OperatorKey, &k.id), k.name);
             }
         }
     }
@@ -106,11 +108,11 @@ pub async fn create_operator_expiring(
     let expires_at = days.map(|d| now.plus_millis(i64::from(d) * 86_400_000));
     let key =
         directory.create_operator_key(name, secret.shown_prefix(), secret.hash(), expires_at, now).await?;
-    directory.append_audit(cli_entry("operator.created", &key.id)).await?;
+    directory.append_audit(cli_entry("operator.created", &render(Kind::OperatorKey, &key.id))).await?;
     Ok((key, secret))
 }
 
-/// Revokes the key with this id, or else every live key of this name;
+/// Revokes the key with this id (`opk_...` or bare), or else every live key of this name;
 /// returns those revoked (none if nothing matched). Each is audited in the
 /// platform log as `operator.revoked`.
 pub async fn revoke_operator(
@@ -118,7 +120,8 @@ pub async fn revoke_operator(
     name_or_id: &str,
 ) -> Result<Vec<OperatorKeyInfo>, StoreError> {
     let keys = directory.list_operator_keys().await?;
-    let by_id: Vec<&OperatorKeyInfo> = keys.iter().filter(|k| k.id == name_or_id).collect();
+    let id = strip(Kind::OperatorKey, name_or_id);
+    let by_id: Vec<&OperatorKeyInfo> = keys.iter().filter(|k| k.id == id).collect();
     let chosen: Vec<&OperatorKeyInfo> = if by_id.is_empty() {
         keys.iter().filter(|k| k.name == name_or_id && k.revoked_at.is_none()).collect()
     } else {
@@ -127,7 +130,7 @@ pub async fn revoke_operator(
     let mut out = Vec::new();
     for k in chosen {
         let revoked = directory.revoke_operator_key(&k.id, SystemClock.now()).await?;
-        directory.append_audit(cli_entry("operator.revoked", &k.id)).await?;
+        directory.append_audit(cli_entry("operator.revoked", &render(Kind::OperatorKey, &k.id))).await?;
         out.push(revoked);
     }
     Ok(out)

@@ -31,21 +31,7 @@ pub async fn run(cmd: PeopleCommand) -> anyhow::Result<()> {
     match cmd {
         PeopleCommand::Ls { server, limit, json } => {
             let client = Client::new(&server)?;
-            let mut items = Vec::new();
-            let mut cursor: Option<String> = None;
-            while items.len() < limit {
-                let page_size = (limit - items.len()).min(1000);
-                let mut path = format!("/v1/people?limit={page_size}");
-                if let Some(c) = &cursor {
-                    path.push_str(&format!("&cursor={}", urlencode(c)));
-                }
-                let page = client.get_json(&path).await?;
-                items.extend(page["items"].as_array().cloned().unwrap_or_default());
-                match page["next"].as_str() {
-                    Some(next) => cursor = Some(next.to_owned()),
-                    None => break,
-                }
-            }
+            let items = client.list("/v1/people", limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
                 return Ok(());

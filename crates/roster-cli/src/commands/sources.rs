@@ -63,9 +63,9 @@ fn path(name: &str) -> String {
 pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
     match cmd {
         SourcesCommand::Ls { server } => {
-            let list = Client::new(&server)?.get_json("/v1/sources").await?;
+            let items = Client::new(&server)?.list("/v1/sources", usize::MAX).await?;
             println!("{:<24} {:<8} {:>9} {:>6} {:<7}", "SOURCE", "MODE", "THRESHOLD", "FLOOR", "MAPPING");
-            for s in list["items"].as_array().into_iter().flatten() {
+            for s in &items {
                 println!(
                     "{:<24} {:<8} {:>8}% {:>6} {:<7}",
                     s["name"].as_str().unwrap_or("-"),

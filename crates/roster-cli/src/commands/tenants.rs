@@ -1,4 +1,5 @@
 use clap::Subcommand;
+use roster_core::public_id::{Kind, render};
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_api_key;
@@ -31,17 +32,17 @@ pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()>
     match cmd {
         TenantsCommand::Create { name, .. } => {
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
-            println!("tenant {} created (id {})", tenant.name, tenant.id);
+            println!("tenant {} created (id {})", tenant.name, render(Kind::Tenant, tenant.id));
             println!(
                 "API key {} (scopes: ingest, read, admin); store it now, it is not shown again:",
-                key.id
+                render(Kind::ApiKey, &key.id)
             );
             println!("{}", secret.expose());
         }
         TenantsCommand::Ls => {
-            println!("{:<38} {:<24} CREATED", "ID", "NAME");
+            println!("{:<40} {:<24} CREATED", "ID", "NAME");
             for t in directory.list_tenants().await? {
-                println!("{:<38} {:<24} {}", t.id, t.name, t.created_at);
+                println!("{:<40} {:<24} {}", render(Kind::Tenant, t.id), t.name, t.created_at);
             }
         }
     }
@@ -88,8 +89,9 @@ pub async fn create_tenant(
         request_id: None,
         client_request_id: None,
     };
-    directory.append_audit(entry(tenant.id, "tenant.created", tenant.id.to_string())).await?;
-    directory.append_audit(entry(tenant.id, "key.created", key.id.clone())).await?;
-    directory.append_audit(entry(platform_log(), "tenant.created", tenant.id.to_string())).await?;
+    let tenant_id = render(Kind::Tenant, tenant.id);
+    directory.append_audit(entry(tenant.id, "tenant.created", tenant_id.clone())).await?;
+    directory.append_audit(entry(tenant.id, "key.created", render(Kind::ApiKey, &key.id))).await?;
+    directory.append_audit(entry(platform_log(), "tenant.created", tenant_id)).await?;
     Ok((tenant, key, secret))
 }

@@ -186,3 +186,11 @@ pub fn person(id: &str, dept: &str) -> Value {
         "hireDate": "2023-04-01"
     })
 }
+
+/// Whether an output time is what every output promises: an RFC 3339 UTC
+/// string with milliseconds, e.g. `2026-11-24T03:40:00.123Z`.
+pub fn is_time(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 24 && s.ends_with('Z') && roster_core::Timestamp::parse_rfc3339(s).is_some()
+    })
+}

@@ -2,24 +2,16 @@
 //! that changes or removes an entry.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use roster_store::Scope;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::page_size;
+use super::{ListQuery, cursor, list_body, page_size};
 use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
+use crate::extract::Query;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    /// Only entries after this sequence number (from a previous page).
-    #[serde(default)]
-    after: u64,
-    limit: Option<usize>,
-}
 
 pub async fn list(
     State(state): State<AppState>,
@@ -29,8 +21,11 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let limit = page_size(q.limit)?;
-    let items = state.directory.list_audit(principal.tenant_id, q.after, limit).await?;
+    let after = cursor::decode_seq("audit", q.cursor.as_deref())?;
+    let items = state.directory.list_audit(principal.tenant_id, after, limit).await?;
     audit::record_read(&state, &principal, &request_id, "audit.read", None, Read::Listing).await;
-    let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
-    Ok(Json(json!({ "items": items, "next": next })))
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|e| cursor::encode("audit", &e.seq.to_string())))
+        .flatten();
+    Ok(Json(list_body(&items, next)))
 }

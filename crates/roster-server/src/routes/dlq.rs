@@ -3,41 +3,36 @@
 //! queue itself scopes every lookup and redrive by the caller's tenant.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use roster_core::ChangeMessage;
+use roster_core::public_id::{Kind, render, strip};
 use roster_queue::{DeadLetter, DeadLetterFilter, Redrive};
 use roster_store::Scope;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page_size;
+use super::{ListQuery, cursor, list_body};
 use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    after: Option<String>,
-}
-
-/// `GET /v1/dlq?limit&after`: without payloads (they hold personal data).
+/// `GET /v1/dlq?limit&cursor`: without payloads (they hold personal data).
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let limit = page_size(q.limit)?;
-    let filter = DeadLetterFilter { tenant: Some(principal.tenant_id.to_string()), after: q.after, limit };
+    let (limit, after) = q.page("dlq")?;
+    let filter = DeadLetterFilter { tenant: Some(principal.tenant_id.to_string()), after, limit };
     let items = state.queue.list_dead_letters(&filter).await?;
-    let next = (items.len() == limit).then(|| items.last().map(|d| d.id.clone())).flatten();
+    let next = (items.len() == limit).then(|| items.last().map(|d| cursor::encode("dlq", &d.id))).flatten();
     let items: Vec<Value> = items.iter().map(|d| summary(d, false)).collect();
-    Ok(Json(json!({ "items": items, "next": next })))
+    Ok(Json(list_body(&items, next)))
 }
 
-/// `GET /v1/dlq/{id}`: one dead letter with its payload.
+/// `GET /v1/dlq/{id}` (`dl_...`, or the bare id): one dead letter with its payload.
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -47,7 +42,15 @@ pub async fn show(
     principal.require(Scope::Read)?;
     let dead = own_dead_letter(&state, &principal, &id).await?;
     // Its payload is the record as the HR system sent it.
-    audit::record_read(&state, &principal, &request_id, "dlq.read", Some(dead.id.clone()), Read::One).await;
+    audit::record_read(
+        &state,
+        &principal,
+        &request_id,
+        "dlq.read",
+        Some(render(Kind::DeadLetter, &dead.id)),
+        Read::One,
+    )
+    .await;
     Ok(Json(summary(&dead, true)))
 }
 
@@ -60,12 +63,13 @@ pub async fn redrive_one(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let tenant = principal.tenant_id.to_string();
+    let id = strip(Kind::DeadLetter, &id).to_owned();
     let moved = state.queue.redrive(&Redrive::Ids { tenant, ids: vec![id.clone()] }).await?;
     if moved == 0 {
         // Absent, or another tenant's: the queue moved nothing either way.
         return Err(ApiError::NotFound("dead letter"));
     }
-    audit::record(&state, &principal, &request_id, "dlq.redriven", Some(id)).await;
+    audit::record(&state, &principal, &request_id, "dlq.redriven", Some(render(Kind::DeadLetter, &id))).await;
     Ok(Json(json!({ "redriven": moved })))
 }
 
@@ -125,7 +129,7 @@ pub(crate) async fn count_before_purge(
 async fn own_dead_letter(state: &AppState, principal: &Principal, id: &str) -> Result<DeadLetter, ApiError> {
     state
         .queue
-        .get_dead_letter(&principal.tenant_id.to_string(), id)
+        .get_dead_letter(&principal.tenant_id.to_string(), strip(Kind::DeadLetter, id))
         .await?
         .ok_or(ApiError::NotFound("dead letter"))
 }
@@ -133,8 +137,8 @@ async fn own_dead_letter(state: &AppState, principal: &Principal, id: &str) -> R
 fn summary(d: &DeadLetter, with_payload: bool) -> Value {
     let decoded = ChangeMessage::from_bytes(&d.body).ok();
     let mut v = json!({
-        "id": d.id,
-        "feedId": decoded.as_ref().map(|m| m.feed_id),
+        "id": render(Kind::DeadLetter, &d.id),
+        "feedId": decoded.as_ref().map(|m| render(Kind::Feed, m.feed_id)),
         "index": decoded.as_ref().map(|m| m.index),
         "reason": d.reason,
         "receiveCount": d.receive_count,
@@ -144,9 +148,17 @@ fn summary(d: &DeadLetter, with_payload: bool) -> Value {
         "deadLetteredAt": d.dead_lettered_at,
     });
     if with_payload {
-        v["payload"] = match serde_json::from_slice::<Value>(&d.body) {
-            Ok(json) => json,
-            Err(_) => Value::String(String::from_utf8_lossy(&d.body).into_owned()),
+        v["payload"] = match (&decoded, serde_json::from_slice::<Value>(&d.body)) {
+            // Written again, so that a message an older build queued shows
+            // its times and ids as every output does.
+            (Some(message), _) => {
+                let mut json = json!(message);
+                json["tenantId"] = json!(render(Kind::Tenant, message.tenant_id));
+                json["feedId"] = json!(render(Kind::Feed, message.feed_id));
+                json
+            }
+            (None, Ok(json)) => json,
+            (None, Err(_)) => Value::String(String::from_utf8_lossy(&d.body).into_owned()),
         };
     }
     v

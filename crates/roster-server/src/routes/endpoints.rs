@@ -8,21 +8,23 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use reqwest::Url;
 use roster_core::address::internal_host;
 use roster_core::lifecycle::EventType;
+use roster_core::public_id::{Kind, render, strip};
 use roster_engine::credentials::generate_endpoint_secret;
 use roster_store::{Endpoint, NewEndpoint, Scope, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page_size;
+use super::{ListQuery, cursor, list_body, page_in_memory};
 use crate::audit::{self, RequestId};
 use crate::auth::Principal;
-use crate::problem::ApiError;
+use crate::extract::{Path, Query};
+use crate::problem::{ApiError, json_error};
 use crate::state::AppState;
 
 /// Longest description kept.
@@ -45,11 +47,17 @@ pub struct NewEndpointRequest {
     event_types: Option<Vec<String>>,
 }
 
-/// `GET /v1/endpoints`: the tenant's endpoints (never their secrets).
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+/// `GET /v1/endpoints?limit&cursor`: the tenant's endpoints (never their
+/// secrets), oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let items = state.directory.list_endpoints(principal.tenant_id).await?;
-    Ok(Json(json!({ "items": items })))
+    let (items, next) = page_in_memory(items, "endpoints", &q, |e| e.id.clone())?;
+    Ok(Json(list_body(&items, next)))
 }
 
 /// `POST /v1/endpoints`: registers an endpoint; `secret` is in this answer only.
@@ -60,12 +68,15 @@ pub async fn create(
     body: Result<Json<NewEndpointRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require(Scope::Admin)?;
-    let Json(new) = body.map_err(|e| ApiError::BadRequest(format!("invalid endpoint: {}", e.body_text())))?;
+    let Json(new) = body.map_err(|e| json_error(&e, "endpoint"))?;
     let url =
         check_url(&new.url, state.config.allow_insecure_endpoints, state.config.allow_private_endpoints)?;
     let description = new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
     if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-        return Err(ApiError::BadRequest(format!("`description`: at most {MAX_DESCRIPTION} characters")));
+        return Err(ApiError::invalid(
+            "description",
+            format!("`description`: at most {MAX_DESCRIPTION} characters"),
+        ));
     }
     let event_types = new.event_types.map(|types| parse_types(&types)).transpose()?;
     let secret = generate_endpoint_secret();
@@ -82,7 +93,14 @@ pub async fn create(
             state.clock.now(),
         )
         .await?;
-    audit::record(&state, &principal, &request_id, "endpoint.created", Some(endpoint.id.clone())).await;
+    audit::record(
+        &state,
+        &principal,
+        &request_id,
+        "endpoint.created",
+        Some(render(Kind::Endpoint, &endpoint.id)),
+    )
+    .await;
     let mut body = json!(endpoint);
     body["secret"] = json!(secret.expose());
     Ok((StatusCode::CREATED, Json(body)))
@@ -99,10 +117,17 @@ pub async fn disable(
     principal.require(Scope::Admin)?;
     let endpoint = state
         .directory
-        .disable_endpoint(principal.tenant_id, &id, state.clock.now())
+        .disable_endpoint(principal.tenant_id, strip(Kind::Endpoint, &id), state.clock.now())
         .await
         .map_err(not_found)?;
-    audit::record(&state, &principal, &request_id, "endpoint.disabled", Some(endpoint.id.clone())).await;
+    audit::record(
+        &state,
+        &principal,
+        &request_id,
+        "endpoint.disabled",
+        Some(render(Kind::Endpoint, &endpoint.id)),
+    )
+    .await;
     Ok(Json(endpoint))
 }
 
@@ -124,20 +149,31 @@ pub async fn rotate_secret(
     principal: Principal,
     request_id: RequestId,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
+    // No body is the default; a body is JSON.
+    if !body.iter().all(u8::is_ascii_whitespace) && !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    }
     let grace_secs = previous_valid_for(&body)?;
     let now = state.clock.now();
     let previous_expires_at = now.plus_millis(grace_secs as i64 * 1000);
     let secret = generate_endpoint_secret();
     let endpoint = state
         .directory
-        .rotate_endpoint_secret(principal.tenant_id, &id, secret.clone(), previous_expires_at, now)
+        .rotate_endpoint_secret(
+            principal.tenant_id,
+            strip(Kind::Endpoint, &id),
+            secret.clone(),
+            previous_expires_at,
+            now,
+        )
         .await
         .map_err(not_found)?;
-    audit::record(&state, &principal, &request_id, "endpoint.secret_rotated", Some(endpoint.id.clone()))
-        .await;
+    let target = render(Kind::Endpoint, &endpoint.id);
+    audit::record(&state, &principal, &request_id, "endpoint.secret_rotated", Some(target)).await;
     let mut body = json!(endpoint);
     body["secret"] = json!(secret.expose());
     body["previousSecretExpiresAt"] = if grace_secs > 0 { json!(previous_expires_at) } else { Value::Null };
@@ -149,36 +185,43 @@ fn previous_valid_for(body: &[u8]) -> Result<u64, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(DEFAULT_PREVIOUS_VALID_SECS);
     }
-    let request: RotateSecretRequest =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid rotation: {e}")))?;
+    let request: RotateSecretRequest = serde_json::from_slice(body).map_err(|e| ApiError::Invalid {
+        param: "body".into(),
+        code: "invalid_field",
+        detail: format!("invalid rotation: {}", crate::problem::redact_quoted(&e.to_string())),
+    })?;
     match request.previous_valid_for_secs {
         None => Ok(DEFAULT_PREVIOUS_VALID_SECS),
         Some(v) => v.as_u64().filter(|n| *n <= MAX_PREVIOUS_VALID_SECS).ok_or_else(|| {
-            ApiError::BadRequest(format!(
+            ApiError::invalid("previousValidForSecs", format!(
                 "`previousValidForSecs`: a whole number of seconds from 0 to {MAX_PREVIOUS_VALID_SECS} (7 days)"
             ))
         }),
     }
 }
 
-#[derive(Deserialize)]
-pub struct DeadLetterQuery {
-    limit: Option<usize>,
-}
-
-/// `GET /v1/endpoints/{id}/dead-letters`: events the endpoint could not
-/// take, without payloads: ids, type, attempts, last status and error.
+/// `GET /v1/endpoints/{id}/dead-letters?limit&cursor`: events the endpoint
+/// could not take, oldest first, without payloads: ids, type, attempts,
+/// last status and error.
 pub async fn dead_letters(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(q): Query<DeadLetterQuery>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let limit = page_size(q.limit)?;
-    let items =
-        state.directory.list_event_dead_letters(principal.tenant_id, &id, limit).await.map_err(not_found)?;
-    Ok(Json(json!({ "items": items })))
+    let limit = super::page_size(q.limit)?;
+    let after = cursor::decode_seq("event-dead-letters", q.cursor.as_deref())?;
+    let id = strip(Kind::Endpoint, &id);
+    let items = state
+        .directory
+        .list_event_dead_letters(principal.tenant_id, id, after, limit)
+        .await
+        .map_err(not_found)?;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|d| cursor::encode("event-dead-letters", &d.event.seq.to_string())))
+        .flatten();
+    Ok(Json(list_body(&items, next)))
 }
 
 /// `POST /v1/endpoints/{id}/dead-letters/redrive`: the endpoint's dead
@@ -192,12 +235,23 @@ pub async fn redrive(
     principal.require(Scope::Admin)?;
     let moved = state
         .directory
-        .redrive_event_dead_letters(principal.tenant_id, &id, state.clock.now())
+        .redrive_event_dead_letters(principal.tenant_id, strip(Kind::Endpoint, &id), state.clock.now())
         .await
         .map_err(not_found)?;
-    audit::record(&state, &principal, &request_id, "endpoint.redriven", Some(format!("{id} ({moved})")))
-        .await;
+    let target = format!("{} ({moved})", render(Kind::Endpoint, strip(Kind::Endpoint, &id)));
+    audit::record(&state, &principal, &request_id, "endpoint.redriven", Some(target)).await;
     Ok(Json(json!({ "redriven": moved })))
+}
+
+/// Whether the request says its body is JSON (`application/json` or a
+/// `+json` type).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")))
 }
 
 fn not_found(e: StoreError) -> ApiError {
@@ -213,7 +267,7 @@ fn not_found(e: StoreError) -> ApiError {
 /// `localhost` — unless the server allows private endpoints. Names that
 /// resolve to such addresses are refused at delivery, by the webhook client.
 fn check_url(raw: &str, allow_http: bool, allow_private: bool) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::BadRequest(format!("`url`: {why}"));
+    let bad = |why: &str| ApiError::invalid("url", format!("`url`: {why}"));
     let raw = raw.trim();
     if raw.len() > MAX_URL {
         return Err(bad(&format!("at most {MAX_URL} characters")));
@@ -252,10 +306,10 @@ fn parse_types(types: &[String]) -> Result<Vec<EventType>, ApiError> {
     let mut out = Vec::new();
     for t in types {
         let kind: EventType = serde_json::from_value(Value::String(t.clone())).map_err(|_| {
-            ApiError::BadRequest(
+            ApiError::invalid(
+                "eventTypes",
                 "`eventTypes`: each must be one of person.joined, person.moved, person.updated, person.left, \
-                 person.rehired"
-                    .into(),
+                 person.rehired",
             )
         })?;
         if !out.contains(&kind) {
@@ -263,8 +317,9 @@ fn parse_types(types: &[String]) -> Result<Vec<EventType>, ApiError> {
         }
     }
     if out.is_empty() {
-        return Err(ApiError::BadRequest(
-            "`eventTypes`: name at least one type, or leave it out for all".into(),
+        return Err(ApiError::invalid(
+            "eventTypes",
+            "`eventTypes`: name at least one type, or leave it out for all",
         ));
     }
     Ok(out)

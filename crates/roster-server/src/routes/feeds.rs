@@ -1,22 +1,18 @@
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use roster_core::FeedId;
-use roster_store::{Feed, Page, Scope};
-use serde::Deserialize;
+use roster_core::public_id::{Kind, render};
+use roster_store::{Feed, Scope};
+use serde_json::Value;
 
-use super::page_size;
+use super::{ListQuery, cursor, list_body};
 use crate::audit::{self, RequestId};
 use crate::auth::Principal;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-/// `GET /v1/feeds/{id}`
+/// `GET /v1/feeds/{id}` (`feed_...`, or the bare id)
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -34,11 +30,19 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<Feed>>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let limit = page_size(q.limit)?;
-    let page = state.directory.list_feeds(principal.tenant_id, limit, q.cursor.as_deref()).await?;
-    Ok(Json(page))
+    let (limit, after) = q.page("feeds")?;
+    // The store's position is a bare feed id; a cursor holds only what it issued.
+    let after = after.map(|a| a.parse::<FeedId>().map(|id| id.to_string())).transpose().map_err(|_| {
+        ApiError::Invalid {
+            param: "cursor".into(),
+            code: "invalid_cursor",
+            detail: "`cursor` is not one this list issued".into(),
+        }
+    })?;
+    let page = state.directory.list_feeds(principal.tenant_id, limit, after.as_deref()).await?;
+    Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("feeds", &n)))))
 }
 
 /// `POST /v1/feeds/{id}/approve`: deactivates the absent people of a halted
@@ -79,6 +83,6 @@ async fn decide(
             },
         )?;
     let action = if approve { "feed.approved" } else { "feed.rejected" };
-    audit::record(&state, &principal, &request_id, action, Some(id.to_string())).await;
+    audit::record(&state, &principal, &request_id, action, Some(render(Kind::Feed, id))).await;
     Ok(Json(feed))
 }

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use roster_core::public_id::{Kind, render};
 use roster_core::{FeedMode, SourceName};
 use roster_engine::{IngestReceipt, Submission};
 use roster_store::{IdempotencyClaim, Scope, Validation};
@@ -116,22 +117,24 @@ pub async fn hr_feed(
     req: Request,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::Ingest)?;
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let Query(q) = query.map_err(|e| crate::problem::query_error(&e))?;
     let format = Format::of(req.headers())?;
     let source = match q.source.as_deref() {
         None => SourceName::default(),
-        Some(s) => SourceName::parse(s).map_err(|e| ApiError::BadRequest(format!("`source`: {e}")))?,
+        Some(s) => SourceName::parse(s).map_err(|e| ApiError::invalid("source", format!("`source`: {e}")))?,
     };
     let mode = match q.mode.as_deref() {
         None => None,
         Some(m) => Some(
-            FeedMode::parse(m).ok_or_else(|| ApiError::BadRequest("`mode` must be delta or full".into()))?,
+            FeedMode::parse(m).ok_or_else(|| ApiError::invalid("mode", "`mode` must be delta or full"))?,
         ),
     };
     if format == Format::Scim && mode == Some(FeedMode::Full) {
-        return Err(ApiError::BadRequest(
-            "a SCIM BulkRequest is a delta; it cannot be a full snapshot".into(),
-        ));
+        return Err(ApiError::Invalid {
+            param: "mode".into(),
+            code: "mode_conflict",
+            detail: "a SCIM BulkRequest is a delta; it cannot be a full snapshot".into(),
+        });
     }
     let sub = Submission {
         tenant: principal.tenant_id,
@@ -162,7 +165,18 @@ pub async fn hr_feed(
                     errors: Vec::new(),
                 });
             }
-            let body: Value = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut body: Value =
+                serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+            // An answer stored by an older build named the feed bare.
+            let location = location.map(|l| match l.strip_prefix("/v1/feeds/") {
+                Some(id) if !id.starts_with(Kind::Feed.prefix()) => {
+                    format!("/v1/feeds/{}", render(Kind::Feed, id))
+                }
+                _ => l,
+            });
+            if let Some(id) = body["feedId"].as_str().filter(|id| !id.starts_with(Kind::Feed.prefix())) {
+                body["feedId"] = json!(render(Kind::Feed, id));
+            }
             let content_type =
                 if format == Format::Scim { "application/scim+json" } else { "application/json" };
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
@@ -229,7 +243,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .map(str::trim)
         .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
     key.map(|k| Some(k.to_owned())).ok_or_else(|| {
-        ApiError::BadRequest("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
+        ApiError::invalid("Idempotency-Key", "`Idempotency-Key` must be 1 to 255 visible ASCII characters")
     })
 }
 
@@ -253,7 +267,7 @@ async fn run(
             if sub.dry_run {
                 return Ok(receipt_reply(sub, receipt));
             }
-            let feed_id = receipt.feed_id.map(|f| f.to_string()).unwrap_or_default();
+            let feed_id = receipt.feed_id.map(|f| render(Kind::Feed, f)).unwrap_or_default();
             tracing::Span::current().record("feed_id", feed_id.as_str());
             let body = roster_formats::scim::bulk_response(&operations, &feed_id, &receipt.rejected);
             Ok(Reply {
@@ -315,12 +329,12 @@ fn receipt_reply(sub: &Submission, r: IngestReceipt) -> Reply {
     match (r.feed_id, r.preview) {
         (Some(feed_id), _) => {
             tracing::Span::current().record("feed_id", tracing::field::display(feed_id));
-            body["feedId"] = json!(feed_id);
+            body["feedId"] = json!(render(Kind::Feed, feed_id));
             Reply {
                 status: StatusCode::ACCEPTED,
                 content_type: "application/json",
                 body,
-                location: Some(format!("/v1/feeds/{feed_id}")),
+                location: Some(format!("/v1/feeds/{}", render(Kind::Feed, feed_id))),
             }
         }
         (None, preview) => {

@@ -3,18 +3,21 @@
 //! meanwhile); revocation takes effect on the next request.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use roster_core::Timestamp;
+use roster_core::public_id::{Kind, render, strip};
 use roster_engine::credentials::generate_api_key;
 use roster_store::{ApiKeyInfo, NewApiKey, Scope, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{ListQuery, list_body, page_in_memory};
 use crate::audit::{self, RequestId};
 use crate::auth::Principal;
-use crate::problem::ApiError;
+use crate::extract::{Path, Query};
+use crate::problem::{ApiError, json_error};
 use crate::state::AppState;
 
 /// Longest life of a key created with a JWT (the default for one that names
@@ -31,11 +34,17 @@ pub struct NewKey {
     expires_at: Option<String>,
 }
 
-/// `GET /v1/keys`: the tenant's keys (never their secrets), newest first.
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+/// `GET /v1/keys?limit&cursor`: the tenant's keys (never their secrets),
+/// newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
     let items = state.directory.list_api_keys(principal.tenant_id).await?;
-    Ok(Json(json!({ "items": items })))
+    let (items, next) = page_in_memory(items, "keys", &q, |k| k.id.clone())?;
+    Ok(Json(list_body(&items, next)))
 }
 
 /// `POST /v1/keys`: a new key; `secret` is in this answer only.
@@ -46,27 +55,26 @@ pub async fn create(
     body: Result<Json<NewKey>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require(Scope::Admin)?;
-    let Json(new) =
-        body.map_err(|e| ApiError::BadRequest(format!("invalid key request: {}", e.body_text())))?;
+    let Json(new) = body.map_err(|e| json_error(&e, "key request"))?;
     let mut scopes = Vec::new();
     for s in &new.scopes {
         let scope = Scope::parse(s).ok_or_else(|| {
-            ApiError::BadRequest("`scopes`: each must be `ingest`, `read` or `admin`".to_owned())
+            ApiError::invalid("scopes", "`scopes`: each must be `ingest`, `read` or `admin`")
         })?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
     if scopes.is_empty() {
-        return Err(ApiError::BadRequest("`scopes`: name at least one of `ingest`, `read`, `admin`".into()));
+        return Err(ApiError::invalid("scopes", "`scopes`: name at least one of `ingest`, `read`, `admin`"));
     }
     let now = state.clock.now();
     let expires_at = match new.expires_at.as_deref() {
         None => None,
         Some(s) => match Timestamp::parse_rfc3339(s) {
             Some(t) if t > now => Some(t),
-            Some(_) => return Err(ApiError::BadRequest("`expiresAt` must be in the future".into())),
-            None => return Err(ApiError::BadRequest("`expiresAt` must be an RFC 3339 timestamp".into())),
+            Some(_) => return Err(ApiError::invalid("expiresAt", "`expiresAt` must be in the future")),
+            None => return Err(ApiError::invalid("expiresAt", "`expiresAt` must be an RFC 3339 timestamp")),
         },
     };
     let expires_at = if principal.key_id.starts_with("jwt:") {
@@ -100,7 +108,7 @@ pub async fn create(
             now,
         )
         .await?;
-    audit::record(&state, &principal, &request_id, "key.created", Some(key.id.clone())).await;
+    audit::record(&state, &principal, &request_id, "key.created", Some(render(Kind::ApiKey, &key.id))).await;
     let mut body = json!(key);
     body["secret"] = json!(secret.expose());
     Ok((StatusCode::CREATED, Json(body)))
@@ -114,12 +122,13 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyInfo>, ApiError> {
     principal.require(Scope::Admin)?;
-    let key = state.directory.revoke_api_key(principal.tenant_id, &id, state.clock.now()).await.map_err(
+    let id = strip(Kind::ApiKey, &id);
+    let key = state.directory.revoke_api_key(principal.tenant_id, id, state.clock.now()).await.map_err(
         |e| match e {
             StoreError::NotFound => ApiError::NotFound("API key"),
             other => other.into(),
         },
     )?;
-    audit::record(&state, &principal, &request_id, "key.revoked", Some(key.id.clone())).await;
+    audit::record(&state, &principal, &request_id, "key.revoked", Some(render(Kind::ApiKey, &key.id))).await;
     Ok(Json(key))
 }

@@ -3,52 +3,52 @@
 //! operator as the actor; the others (listing tenants) to the platform's log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use roster_core::TenantId;
 use roster_queue::Redrive;
 use roster_store::{NewAuditEntry, Tenant, platform_log};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{ListQuery, cursor, list_body, page_in_memory};
 use crate::audit::RequestId;
 use crate::auth::Operator;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// `GET /v1/operator/tenants`: audited in the platform log (`tenants.listed`).
+/// `GET /v1/operator/tenants?limit&cursor`, by name: audited in the
+/// platform log (`tenants.listed`).
 pub async fn tenants(
     State(state): State<AppState>,
     operator: Operator,
     request_id: RequestId,
+    Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let items = state.directory.list_tenants().await?;
+    let (items, next) = page_in_memory(items, "tenants", &q, |t| t.name.clone())?;
     let target = format!("{} tenants", items.len());
     append(&state, &operator, platform_log(), request_id, "tenants.listed", target).await;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(list_body(&items, next)))
 }
 
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    #[serde(default)]
-    after: u64,
-    limit: Option<usize>,
-}
-
-/// `GET /v1/operator/audit?after&limit`: the platform's own audit log
+/// `GET /v1/operator/audit?limit&cursor`: the platform's own audit log
 /// (operator keys created and revoked, tenants created, tenants listed,
 /// failed authentications, reads of this log), oldest first. A tenant's actions are in that tenant's log.
 pub async fn audit_log(
     State(state): State<AppState>,
     operator: Operator,
     request_id: RequestId,
-    Query(q): Query<AuditQuery>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = super::page_size(q.limit)?;
-    let items = state.directory.list_audit(platform_log(), q.after, limit).await?;
+    let after = cursor::decode_seq("operator-audit", q.cursor.as_deref())?;
+    let items = state.directory.list_audit(platform_log(), after, limit).await?;
     // Reading the log is itself in the log (each page: operators are few).
-    append(&state, &operator, platform_log(), request_id, "audit.read", format!("after {}", q.after)).await;
-    let next = (items.len() == limit).then(|| items.last().map(|e| e.seq)).flatten();
-    Ok(Json(json!({ "items": items, "next": next })))
+    append(&state, &operator, platform_log(), request_id, "audit.read", format!("after {after}")).await;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|e| cursor::encode("operator-audit", &e.seq.to_string())))
+        .flatten();
+    Ok(Json(list_body(&items, next)))
 }
 
 async fn tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {

@@ -1,21 +1,16 @@
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use roster_core::ExternalId;
-use roster_store::{Page, PersonRecord, Scope};
+use roster_store::Scope;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::page_size;
+use super::{ListQuery, cursor, list_body};
 use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
+use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
 
 /// `GET /v1/people?limit&cursor`, ordered by external id.
 pub async fn list(
@@ -23,15 +18,16 @@ pub async fn list(
     principal: Principal,
     request_id: RequestId,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<PersonRecord>>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let limit = page_size(q.limit)?;
-    let page = state.directory.list_people(principal.tenant_id, limit, q.cursor.as_deref()).await?;
+    let (limit, after) = q.page("people")?;
+    let page = state.directory.list_people(principal.tenant_id, limit, after.as_deref()).await?;
     audit::record_read(&state, &principal, &request_id, "people.listed", None, Read::Listing).await;
-    Ok(Json(page))
+    Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("people", &n)))))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShowQuery {
     #[serde(default)]
     history: bool,

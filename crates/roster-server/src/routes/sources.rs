@@ -2,16 +2,18 @@
 //! mapping profile and the deletion threshold of full snapshots.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use roster_core::mapping::MappingProfile;
 use roster_core::{RecordError, SourceName};
 use roster_store::{Scope, Source, SourceSettings};
 use serde_json::{Value, json};
 
+use super::{ListQuery, list_body, page_in_memory};
 use crate::audit::{self, RequestId};
 use crate::auth::Principal;
-use crate::problem::ApiError;
+use crate::extract::{Path, Query};
+use crate::problem::{ApiError, json_error};
 use crate::state::AppState;
 
 /// The largest mapping profile stored, as compact JSON. Every CSV feed of
@@ -28,7 +30,7 @@ fn body_error(e: &JsonRejection, what: &str) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         too_large_mapping()
     } else {
-        ApiError::BadRequest(format!("invalid {what}: {}", e.body_text()))
+        json_error(e, what)
     }
 }
 
@@ -39,7 +41,7 @@ fn too_large_mapping() -> ApiError {
 }
 
 fn source_name(s: &str) -> Result<SourceName, ApiError> {
-    SourceName::parse(s).map_err(|e| ApiError::BadRequest(format!("source name: {e}")))
+    SourceName::parse(s).map_err(|e| ApiError::invalid("name", format!("source name: {e}")))
 }
 
 /// A source as the API shows it: never configured means the defaults.
@@ -55,11 +57,16 @@ fn view(name: &SourceName, source: Option<Source>) -> Value {
     }
 }
 
-/// `GET /v1/sources`
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+/// `GET /v1/sources?limit&cursor`, by name.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
     let items = state.directory.list_sources(principal.tenant_id).await?;
-    Ok(Json(json!({ "items": items })))
+    let (items, next) = page_in_memory(items, "sources", &q, |s| s.name.to_string())?;
+    Ok(Json(list_body(&items, next)))
 }
 
 /// The caller's source of that name, if it was ever configured.
@@ -96,7 +103,10 @@ pub async fn put(
     let name = source_name(&name)?;
     let Json(settings) = body.map_err(|e| body_error(&e, "source settings"))?;
     if settings.deletion_threshold_percent > 100 {
-        return Err(ApiError::BadRequest("`deletionThresholdPercent` must be between 0 and 100".into()));
+        return Err(ApiError::invalid(
+            "deletionThresholdPercent",
+            "`deletionThresholdPercent` must be between 0 and 100",
+        ));
     }
     if let Some(mapping) = &settings.mapping {
         check_profile(mapping)?;
@@ -143,8 +153,11 @@ fn check_profile(mapping: &Value) -> Result<(), ApiError> {
     if serde_json::to_vec(mapping).map_or(usize::MAX, |v| v.len()) > MAX_MAPPING_BYTES {
         return Err(too_large_mapping());
     }
-    let profile: MappingProfile = serde_json::from_value(mapping.clone())
-        .map_err(|e| ApiError::BadRequest(format!("invalid mapping profile: {e}")))?;
+    let profile: MappingProfile = serde_json::from_value(mapping.clone()).map_err(|e| ApiError::Invalid {
+        param: "mapping".into(),
+        code: "invalid_field",
+        detail: format!("invalid mapping profile: {}", crate::problem::redact_quoted(&e.to_string())),
+    })?;
     profile.validate().map_err(|errors| ApiError::Unprocessable {
         detail: format!("the mapping profile has {} error(s)", errors.len()),
         errors: vec![RecordError::new(0, errors)],

@@ -86,6 +86,32 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
     assert_eq!(d.list_endpoints(t).await.unwrap().len(), 1, "still listed");
 }
 
+/// Pages of an endpoint's dead letters: `after` is the outbox position of
+/// the last one of the previous page.
+pub async fn event_dead_letters_are_listed_in_pages(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    for id in ["E1", "E2", "E3"] {
+        joiner(d, t, id).await;
+    }
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    for e in &events {
+        let dead = DeliveryUpdate::DeadLetter {
+            event: OutboxEventRef::from(e),
+            attempts: 5,
+            last_status: Some(500),
+            last_error: "answered HTTP 500".into(),
+        };
+        d.record_delivery(&ep.id, dead, T1).await.unwrap();
+    }
+    let first = d.list_event_dead_letters(t, &ep.id, 0, 2).await.unwrap();
+    let seqs: Vec<u64> = first.iter().map(|dl| dl.event.seq).collect();
+    assert_eq!(seqs, [events[0].seq, events[1].seq]);
+    let rest = d.list_event_dead_letters(t, &ep.id, events[1].seq, 2).await.unwrap();
+    assert_eq!(rest.iter().map(|dl| dl.event.seq).collect::<Vec<_>>(), [events[2].seq]);
+    assert!(d.list_event_dead_letters(t, &ep.id, events[2].seq, 2).await.unwrap().is_empty());
+}
+
 pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
@@ -102,7 +128,7 @@ pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
     d.record_delivery(&ep.id, dead, T1).await.unwrap();
     let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!(target.endpoint.cursor, events[0].seq, "the cursor moves past a dead letter");
-    let listed = d.list_event_dead_letters(t, &ep.id, 10).await.unwrap();
+    let listed = d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap();
     assert_eq!(listed.len(), 1, "recorded once");
     let dl = &listed[0];
     assert_eq!((dl.event.id.as_str(), dl.attempts, dl.last_status), (events[0].id.as_str(), 5, Some(500)));
@@ -126,13 +152,13 @@ pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
     let dead_again =
         RedeliveryUpdate::Dead { attempts: 5, last_status: None, last_error: "timed out".into() };
     d.record_redelivery(&due[0].dead_letter.id, dead_again, later).await.unwrap();
-    let listed = d.list_event_dead_letters(t, &ep.id, 10).await.unwrap();
+    let listed = d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap();
     assert_eq!((listed[0].state, listed[0].last_status), (EventDeadLetterState::Dead, None));
 
     d.redrive_event_dead_letters(t, &ep.id, later).await.unwrap();
     let due = d.due_redeliveries(&ep.id, later, 10).await.unwrap();
     d.record_redelivery(&due[0].dead_letter.id, RedeliveryUpdate::Delivered, later).await.unwrap();
-    assert!(d.list_event_dead_letters(t, &ep.id, 10).await.unwrap().is_empty(), "delivered: gone");
+    assert!(d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap().is_empty(), "delivered: gone");
 }
 
 pub async fn endpoints_and_their_dead_letters_are_scoped_by_tenant(d: &impl Directory) {
@@ -152,9 +178,9 @@ pub async fn endpoints_and_their_dead_letters_are_scoped_by_tenant(d: &impl Dire
     assert!(d.list_endpoints(b).await.unwrap().is_empty());
     assert_eq!(d.get_endpoint(b, &ep.id).await.unwrap(), None);
     assert!(matches!(d.disable_endpoint(b, &ep.id, T1).await, Err(StoreError::NotFound)));
-    assert!(matches!(d.list_event_dead_letters(b, &ep.id, 10).await, Err(StoreError::NotFound)));
+    assert!(matches!(d.list_event_dead_letters(b, &ep.id, 0, 10).await, Err(StoreError::NotFound)));
     assert!(matches!(d.redrive_event_dead_letters(b, &ep.id, T1).await, Err(StoreError::NotFound)));
-    assert_eq!(d.list_event_dead_letters(a, &ep.id, 10).await.unwrap().len(), 1, "untouched");
+    assert_eq!(d.list_event_dead_letters(a, &ep.id, 0, 10).await.unwrap().len(), 1, "untouched");
     assert_eq!(d.get_endpoint(a, &ep.id).await.unwrap().unwrap().disabled_at, None);
 
     // B's events never move A's endpoint: its backlog counts A's events only.

@@ -151,6 +151,7 @@ macro_rules! directory_conformance_tests {
             an_endpoint_sees_only_events_after_its_creation,
             an_endpoint_cursor_advances_and_its_retries_persist,
             an_event_dead_letter_is_listed_and_redriven,
+            event_dead_letters_are_listed_in_pages,
             endpoints_and_their_dead_letters_are_scoped_by_tenant,
             an_endpoint_secret_rotates_with_a_grace_period,
             endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones

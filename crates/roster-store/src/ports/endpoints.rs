@@ -43,12 +43,14 @@ pub trait EndpointStore: Send + Sync {
         previous_expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<Endpoint, StoreError>;
-    /// The endpoint's dead letters (waiting and redriven), oldest first.
-    /// `NotFound` if the endpoint is not the tenant's.
+    /// The endpoint's dead letters (waiting and redriven) of events after
+    /// outbox position `after`, oldest first. `NotFound` if the endpoint is
+    /// not the tenant's.
     async fn list_event_dead_letters(
         &self,
         tenant: TenantId,
         endpoint_id: &str,
+        after: u64,
         limit: usize,
     ) -> Result<Vec<EventDeadLetter>, StoreError>;
     /// Queues the endpoint's waiting dead letters for redelivery now, with a

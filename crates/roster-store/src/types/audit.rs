@@ -18,6 +18,7 @@ pub struct AuditEntry {
     /// Position in the log; increases with each entry.
     pub seq: u64,
     pub at: Timestamp,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     /// Who: `key:<id>` for an API key, `jwt:<client id>` for a token,
     /// `cli` for a command run beside the server.

@@ -46,7 +46,9 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyInfo {
+    #[serde(serialize_with = "roster_core::public_id::ser::api_key")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub prefix: String,
     pub scopes: Vec<Scope>,
@@ -60,6 +62,7 @@ pub struct ApiKeyInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperatorKeyInfo {
+    #[serde(serialize_with = "roster_core::public_id::ser::operator_key")]
     pub id: String,
     /// Who holds it (a person or a team), as shown in the audit log.
     pub name: String,

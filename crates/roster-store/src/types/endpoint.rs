@@ -25,7 +25,9 @@ pub struct NewEndpoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
+    #[serde(serialize_with = "roster_core::public_id::ser::endpoint")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,8 +61,11 @@ pub enum EventDeadLetterState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDeadLetter {
+    #[serde(serialize_with = "roster_core::public_id::ser::dead_letter")]
     pub id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::endpoint")]
     pub endpoint_id: String,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub event: OutboxEventRef,
     pub state: EventDeadLetterState,

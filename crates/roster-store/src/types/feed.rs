@@ -153,11 +153,13 @@ pub struct FeedCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Feed {
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub id: FeedId,
     /// The feed's place in the order feeds were accepted (increasing; gaps
     /// allowed). The directory decides by it, not by when a change happens
     /// to be applied: see `docs/ARCHITECTURE.md`, "The ordering model".
     pub position: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     pub source: SourceName,
     pub mode: FeedMode,
@@ -181,4 +183,21 @@ pub struct FeedSeal {
     pub rejections: Vec<RecordError>,
     /// Rejected records beyond those kept in `rejections`.
     pub rejected: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed's reconciliation is a JSON column: one an older build wrote,
+    /// with integer milliseconds, still reads; this build writes RFC 3339.
+    #[test]
+    fn a_stored_reconciliation_of_an_older_build_decodes() {
+        let old = r#"{"state":"applied","active":10,"absent":1,"allowed":2,"decidedAt":1700000000000}"#;
+        let r: Reconciliation = serde_json::from_str(old).unwrap();
+        assert_eq!(r.decided_at, Some(Timestamp(1_700_000_000_000)));
+        let now = serde_json::to_value(&r).unwrap();
+        assert_eq!(now["decidedAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(serde_json::from_value::<Reconciliation>(now).unwrap(), r);
+    }
 }

@@ -13,10 +13,13 @@ use super::endpoint::{Endpoint, EventDeadLetter};
 pub struct OutboxEvent {
     /// Position in the tenant's outbox; increases with each event.
     pub seq: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::event")]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: EventType,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub feed_id: FeedId,
     pub occurred_at: Timestamp,
     /// The event as sinks receive it (`roster_core::LifecycleEvent`).
@@ -70,6 +73,7 @@ pub enum DeliveryUpdate {
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEventRef {
     pub seq: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::event")]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: EventType,

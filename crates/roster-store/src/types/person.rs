@@ -13,6 +13,7 @@ pub struct PersonRecord {
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed_opt")]
     pub last_feed_id: Option<FeedId>,
     /// `pending` until a future hire date, then `active`; `inactive` once left.
     pub status: Status,
@@ -31,6 +32,7 @@ pub struct PersonRecord {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub version: u64,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
     pub feed_id: FeedId,
     pub message_id: String,
     pub event: Option<EventType>,

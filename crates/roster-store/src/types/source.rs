@@ -75,6 +75,7 @@ impl SourceSettings {
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     pub name: SourceName,
+    #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
     #[serde(flatten)]
     pub settings: SourceSettings,
