@@ -75,19 +75,21 @@ resource "aws_acm_certificate" "this" {
   }
 }
 
+# One name, one validation record: keyed by count, known at plan.
 resource "aws_route53_record" "validation" {
-  for_each = local.make_crt ? { for o in aws_acm_certificate.this[0].domain_validation_options : o.domain_name => o } : {}
-  zone_id  = var.zone_id
-  name     = each.value.resource_record_name
-  type     = each.value.resource_record_type
-  records  = [each.value.resource_record_value]
-  ttl      = 300
+  count           = local.make_crt ? 1 : 0
+  zone_id         = var.zone_id
+  name            = tolist(aws_acm_certificate.this[0].domain_validation_options)[0].resource_record_name
+  type            = tolist(aws_acm_certificate.this[0].domain_validation_options)[0].resource_record_type
+  records         = [tolist(aws_acm_certificate.this[0].domain_validation_options)[0].resource_record_value]
+  ttl             = 300
+  allow_overwrite = true
 }
 
 resource "aws_acm_certificate_validation" "this" {
   count                   = local.make_crt ? 1 : 0
   certificate_arn         = aws_acm_certificate.this[0].arn
-  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+  validation_record_fqdns = aws_route53_record.validation[*].fqdn
 }
 
 resource "aws_route53_record" "console" {

@@ -9,7 +9,7 @@ terraform {
       version = ">= 5.80, < 6.0"
     }
   }
-  # Everything else comes from -backend-config (the script writes it).
+  # Everything else comes from -backend-config (emulator.sh writes it).
   backend "s3" {}
 }
 
