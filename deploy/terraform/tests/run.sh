@@ -49,7 +49,7 @@ for dir in modules/* examples/*; do
   # Each root gets its own data dir outside the tree (the provider is a
   # symlink into the mirror, nothing is copied).
   export TF_DATA_DIR="$WORK/data/$(echo "$dir" | tr / _)"
-  echo "-- $dir: init, validate${dir#modules/}"
+  echo "-- $dir: init, validate"
   terraform -chdir="$dir" init -backend=false -input=false -no-color >"$WORK/init.log" 2>&1 \
     || { cat "$WORK/init.log"; fail "$dir: terraform init failed"; }
   terraform -chdir="$dir" validate -no-color

@@ -40,6 +40,7 @@ resource "aws_sqs_queue" "main" {
 
 # Only the main queue may use the DLQ as its dead-letter queue.
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  count     = var.restrict_dlq_sources ? 1 : 0
   queue_url = aws_sqs_queue.dlq.id
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"

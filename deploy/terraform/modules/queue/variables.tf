@@ -47,6 +47,12 @@ variable "message_retention_seconds" {
   }
 }
 
+variable "restrict_dlq_sources" {
+  description = "A redrive allow policy: only this module's queue may use the DLQ. false only where it cannot be set (moto has no RedriveAllowPolicy)."
+  type        = bool
+  default     = true
+}
+
 variable "kms_key_arn" {
   description = "A customer-managed KMS key for SSE-KMS. null: SSE-SQS (SQS-managed keys, no KMS cost)."
   type        = string

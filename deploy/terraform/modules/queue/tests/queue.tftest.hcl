@@ -42,7 +42,7 @@ run "defaults_follow_aws_guidance_and_roster" {
     error_message = "Both queues must be encrypted (SSE-SQS by default)."
   }
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy).sourceQueueArns == [aws_sqs_queue.main.arn]
+    condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq[0].redrive_allow_policy).sourceQueueArns == [aws_sqs_queue.main.arn]
     error_message = "Only the main queue may use the DLQ."
   }
   assert {

@@ -52,6 +52,7 @@ module "queue" {
   name                     = var.name
   max_receive_count        = var.max_receive_count
   consumer_timeout_seconds = 5
+  restrict_dlq_sources     = false # moto keeps no RedriveAllowPolicy (its waiter would never end)
 }
 
 module "observability" {
