@@ -47,8 +47,9 @@ module "database" {
   name              = var.name
   subnet_ids        = var.subnet_ids
   security_group_id = var.database_security_group_id
-  multi_az          = false # a small environment; set true for production
   instance_class    = "db.t4g.small"
+  # multi_az stays on (the default): a standby halves nothing but the cost of
+  # losing a zone; a throwaway environment may set it false.
 }
 
 module "consumer" {
