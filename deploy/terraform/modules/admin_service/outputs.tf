@@ -1,0 +1,61 @@
+output "url" {
+  description = "The console."
+  value       = "https://${var.domain_name}/"
+}
+
+output "alb_arn" {
+  description = "The load balancer: the signer of x-amzn-oidc-data the console verifies."
+  value       = aws_lb.this.arn
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "user_pool_id" {
+  description = "The Cognito user pool of the console's operators (invite them with `aws cognito-idp admin-create-user`)."
+  value       = aws_cognito_user_pool.this.id
+}
+
+output "user_pool_issuer" {
+  description = "The user pool's issuer URL."
+  value       = "https://cognito-idp.${local.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+}
+
+output "alb_client_id" {
+  description = "The ALB's app client."
+  value       = aws_cognito_user_pool_client.alb.id
+}
+
+output "oidc_verification" {
+  description = "What the console needs to verify the ALB's x-amzn-oidc-data header: its signer (the ALB ARN), the region of the public keys, the issuer and client."
+  value = {
+    signer     = aws_lb.this.arn
+    key_url    = "https://public-keys.auth.elb.${local.region}.amazonaws.com/"
+    issuer     = "https://cognito-idp.${local.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+    client_id  = aws_cognito_user_pool_client.alb.id
+    header     = "x-amzn-oidc-data"
+    expect_alg = "ES256"
+  }
+}
+
+output "task_role_arn" {
+  description = "Role Roster runs as in the task."
+  value       = aws_iam_role.task.arn
+}
+
+output "cluster_name" {
+  description = "The ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "service_name" {
+  description = "The ECS service."
+  value       = aws_ecs_service.app.name
+}
+
+output "log_group_name" {
+  description = "The service's log group."
+  value       = aws_cloudwatch_log_group.app.name
+}

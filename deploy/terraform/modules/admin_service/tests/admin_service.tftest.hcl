@@ -1,0 +1,167 @@
+# A mock AWS: nothing is created. Values the provider would compute are
+# given where its own validation wants an ARN; policy documents are real
+# JSON to the resources that take them, and the assertions read their
+# statements.
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111122223333"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:111122223333:roster-test-alarms"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::111122223333:role/roster-test"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:111122223333:log-group:roster-test"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:111122223333:function:roster-test"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:roster-test/invocations"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:abc123"
+    }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      arn = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+    }
+  }
+  mock_resource "aws_acm_certificate" {
+    defaults = {
+      arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+      domain_validation_options = [{
+        domain_name           = "roster.example.com"
+        resource_record_name  = "_x.roster.example.com."
+        resource_record_type  = "CNAME"
+        resource_record_value = "_y.acm-validations.aws."
+      }]
+    }
+  }
+  mock_resource "aws_acm_certificate_validation" {
+    defaults = {
+      certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/roster-test:1"
+    }
+  }
+}
+
+variables {
+  name                  = "roster-test"
+  image                 = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/roster:1.0.0"
+  ecr_repository_arn    = "arn:aws:ecr:eu-west-1:111122223333:repository/roster"
+  roster_environment    = { ROSTER_QUEUE = "sqs" }
+  vpc_id                = "vpc-1"
+  private_subnet_ids    = ["subnet-a", "subnet-b"]
+  public_subnet_ids     = ["subnet-c", "subnet-d"]
+  alb_security_group_id = "sg-alb"
+  app_security_group_id = "sg-app"
+  domain_name           = "roster.example.com"
+  zone_id               = "Z123"
+  cognito_domain_prefix = "acme-roster"
+  kms_key_arn           = "arn:aws:kms:eu-west-1:111122223333:key/test"
+}
+
+run "every_forward_is_authenticated_first_over_modern_tls" {
+  assert {
+    condition = alltrue([for l in [aws_lb_listener.https] : alltrue([for a in l.default_action :
+      a.type != "forward" || anytrue([for b in l.default_action : startswith(b.type, "authenticate-") && b.order < a.order])
+    ])])
+    error_message = "Every forwarding action must come after an authenticate action."
+  }
+  assert {
+    condition     = [for a in aws_lb_listener.https.default_action : a.type] == ["authenticate-cognito", "forward"]
+    error_message = "The HTTPS listener signs in with Cognito, then forwards."
+  }
+  assert {
+    condition     = aws_lb_listener.https.ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06" && aws_lb_listener.https.protocol == "HTTPS"
+    error_message = "HTTPS with a TLS 1.3/1.2 policy."
+  }
+  assert {
+    condition     = aws_lb_listener.http.default_action[0].type == "redirect" && aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS"
+    error_message = "Port 80 only redirects to HTTPS."
+  }
+  assert {
+    condition     = aws_lb.this.drop_invalid_header_fields && aws_lb.this.enable_deletion_protection
+    error_message = "The ALB drops invalid headers and is protected from deletion."
+  }
+  assert {
+    condition     = aws_cognito_user_pool_client.alb.callback_urls == toset(["https://roster.example.com/oauth2/idpresponse"]) && aws_cognito_user_pool.this.admin_create_user_config[0].allow_admin_create_user_only
+    error_message = "The ALB's client calls back to the console; nobody signs up by themselves."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].readonlyRootFilesystem && jsondecode(aws_ecs_task_definition.app.container_definitions)[0].user != "0"
+    error_message = "The container runs as a non-root user on a read-only root file system."
+  }
+  assert {
+    condition     = aws_ecs_service.app.network_configuration[0].assign_public_ip == false && aws_cloudwatch_log_group.app.retention_in_days == 365
+    error_message = "Tasks have no public address; their log group has a retention."
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.execution.statement : !contains(s.resources, "*") || s.actions == toset(["ecr:GetAuthorizationToken"])])
+    error_message = "The execution role names its resources (GetAuthorizationToken has none)."
+  }
+}
+
+run "rejects_an_old_tls_policy" {
+  command = plan
+  variables {
+    ssl_policy = "ELBSecurityPolicy-2016-08"
+  }
+  expect_failures = [var.ssl_policy]
+}
+
+run "rejects_a_long_name" {
+  command = plan
+  variables {
+    name = "roster-production-console-eu"
+  }
+  expect_failures = [var.name]
+}

@@ -1,0 +1,50 @@
+output "instance_arn" {
+  description = "ARN of the RDS instance."
+  value       = aws_db_instance.this.arn
+}
+
+output "address" {
+  description = "Host name of the instance."
+  value       = aws_db_instance.this.address
+}
+
+output "endpoint" {
+  description = "Host name Roster connects to: the proxy's when there is one, else the instance's."
+  value       = var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address
+}
+
+output "port" {
+  description = "PostgreSQL port."
+  value       = aws_db_instance.this.port
+}
+
+output "database_name" {
+  description = "The database."
+  value       = var.database_name
+}
+
+output "master_secret_arn" {
+  description = "Secrets Manager secret of the master user (JSON with username and password), kept and rotated by RDS."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
+}
+
+output "kms_key_arn" {
+  description = "The key of storage and of the secret (a reader of the secret needs kms:Decrypt on it)."
+  value       = local.kms_key
+}
+
+output "database_url" {
+  description = "ROSTER_DATABASE_URL without the password (Roster takes the password from the environment or a file): TLS verified."
+  value       = "postgres://${var.master_username}@${var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=verify-full"
+}
+
+output "read_secret_policy_json" {
+  description = "IAM policy that lets a role read the master secret (the functions and the service)."
+  value = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "ReadDatabaseSecret", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_db_instance.this.master_user_secret[0].secret_arn },
+      { Sid = "DecryptDatabaseSecret", Effect = "Allow", Action = "kms:Decrypt", Resource = local.kms_key },
+    ]
+  })
+}

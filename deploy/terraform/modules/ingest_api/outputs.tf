@@ -1,0 +1,24 @@
+output "api_id" {
+  description = "The HTTP API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "url" {
+  description = "Where clients send feeds: the custom domain when there is one, else the execute-api endpoint."
+  value       = var.custom_domain == null ? aws_apigatewayv2_stage.default.invoke_url : "https://${var.custom_domain.domain_name}/"
+}
+
+output "function_name" {
+  description = "The ingest function."
+  value       = module.function.function_name
+}
+
+output "role_arn" {
+  description = "The ingest function's role."
+  value       = module.function.role_arn
+}
+
+output "access_log_group_name" {
+  description = "Log group of the API's JSON access logs."
+  value       = aws_cloudwatch_log_group.access.name
+}

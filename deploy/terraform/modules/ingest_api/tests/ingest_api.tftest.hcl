@@ -1,0 +1,182 @@
+# A mock AWS: nothing is created. Values the provider would compute are
+# given where its own validation wants an ARN; policy documents are real
+# JSON to the resources that take them, and the assertions read their
+# statements.
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111122223333"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:111122223333:roster-test-alarms"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::111122223333:role/roster-test"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:111122223333:log-group:roster-test"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:111122223333:function:roster-test"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:roster-test/invocations"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:abc123"
+    }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      arn = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+    }
+  }
+  mock_resource "aws_acm_certificate" {
+    defaults = {
+      arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+      domain_validation_options = [{
+        domain_name           = "roster.example.com"
+        resource_record_name  = "_x.roster.example.com."
+        resource_record_type  = "CNAME"
+        resource_record_value = "_y.acm-validations.aws."
+      }]
+    }
+  }
+  mock_resource "aws_acm_certificate_validation" {
+    defaults = {
+      certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/roster-test:1"
+    }
+  }
+}
+
+variables {
+  name               = "roster-test"
+  package            = { s3_bucket = "artifacts", s3_key = "roster-lambda-ingest.zip" }
+  roster_environment = { ROSTER_QUEUE = "sqs" }
+  queue_policy_json  = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+  subnet_ids         = ["subnet-a", "subnet-b"]
+  security_group_id  = "sg-lambda"
+  kms_key_arn        = "arn:aws:kms:eu-west-1:111122223333:key/test"
+}
+
+run "routes_throttling_and_json_access_logs" {
+  assert {
+    condition     = contains(keys(aws_apigatewayv2_route.this), "POST /integrations/hr-feed") && contains(keys(aws_apigatewayv2_route.this), "ANY /v1/{proxy+}")
+    error_message = "The API must route Roster's ingest and /v1 paths."
+  }
+  assert {
+    condition     = aws_apigatewayv2_integration.function.payload_format_version == "2.0" && aws_apigatewayv2_integration.function.integration_type == "AWS_PROXY"
+    error_message = "A Lambda proxy integration with payload format 2.0."
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.default.default_route_settings[0].throttling_rate_limit == 100 && aws_apigatewayv2_stage.default.default_route_settings[0].throttling_burst_limit == 200
+    error_message = "The stage must throttle."
+  }
+  assert {
+    condition     = can(jsondecode(aws_apigatewayv2_stage.default.access_log_settings[0].format).requestId) && aws_apigatewayv2_stage.default.access_log_settings[0].destination_arn == aws_cloudwatch_log_group.access.arn
+    error_message = "Access logs must be JSON, in the access log group."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.access.retention_in_days == 365
+    error_message = "The access log group must have a retention."
+  }
+  assert {
+    condition     = aws_lambda_permission.api.source_arn == "arn:aws:execute-api:eu-west-1:111122223333:abc123/*/*" && aws_lambda_permission.api.principal == "apigateway.amazonaws.com"
+    error_message = "Only this API may invoke the function."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.authorization_type == "NONE"])
+    error_message = "Without an authorizer Roster authenticates itself."
+  }
+}
+
+run "jwt_authorizer_guards_every_route_but_health" {
+  variables {
+    jwt_authorizer = {
+      issuer    = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test"
+      audiences = ["client-1"]
+    }
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.this["POST /integrations/hr-feed"].authorization_type == "JWT" && aws_apigatewayv2_route.this["GET /healthz"].authorization_type == "NONE"
+    error_message = "The JWT authorizer must guard ingest, not the health check."
+  }
+  assert {
+    condition     = aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == var.jwt_authorizer.issuer
+    error_message = "The authorizer must trust the given issuer."
+  }
+}
+
+run "custom_domain_gets_a_certificate_and_a_record" {
+  variables {
+    custom_domain = { domain_name = "feeds.example.com", zone_id = "Z123" }
+  }
+  assert {
+    condition     = aws_acm_certificate.this[0].domain_name == "feeds.example.com" && aws_route53_record.api[0].name == "feeds.example.com"
+    error_message = "A custom domain gets its certificate and alias record."
+  }
+  assert {
+    condition     = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].security_policy == "TLS_1_2" && aws_apigatewayv2_api.this.disable_execute_api_endpoint
+    error_message = "TLS 1.2 on the domain; the execute-api endpoint is turned off."
+  }
+}
+
+run "rejects_a_malformed_route" {
+  command = plan
+  variables {
+    routes = ["/integrations/hr-feed"]
+  }
+  expect_failures = [var.routes]
+}
+
+run "rejects_an_http_issuer" {
+  command = plan
+  variables {
+    jwt_authorizer = { issuer = "http://issuer.example.com", audiences = ["a"] }
+  }
+  expect_failures = [var.jwt_authorizer]
+}

@@ -1,0 +1,173 @@
+# A mock AWS: nothing is created. Values the provider would compute are
+# given where its own validation wants an ARN; policy documents are real
+# JSON to the resources that take them, and the assertions read their
+# statements.
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111122223333"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:111122223333:roster-test-alarms"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::111122223333:role/roster-test"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:111122223333:log-group:roster-test"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:111122223333:function:roster-test"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:roster-test/invocations"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:abc123"
+    }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      arn = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+    }
+  }
+  mock_resource "aws_acm_certificate" {
+    defaults = {
+      arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_acm_certificate_validation" {
+    defaults = {
+      certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/roster-test:1"
+    }
+  }
+}
+
+variables {
+  name                  = "roster-test"
+  queue_name            = "roster-test.fifo"
+  dlq_name              = "roster-test-dlq.fifo"
+  alarm_email           = "ops@example.com"
+  log_groups            = { console = "/ecs/roster-test" }
+  lambda_function_names = { consumer = "roster-test-consumer", ingest = "roster-test-ingest" }
+}
+
+run "alarms_watch_the_dlq_the_queue_and_the_functions" {
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.dlq_depth.metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.dlq_depth.dimensions.QueueName == "roster-test-dlq.fifo"
+      && aws_cloudwatch_metric_alarm.dlq_depth.comparison_operator == "GreaterThanThreshold"
+    && aws_cloudwatch_metric_alarm.dlq_depth.threshold == 0)
+    error_message = "An alarm must fire when the DLQ holds any message."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.oldest_message_age.metric_name == "ApproximateAgeOfOldestMessage" && aws_cloudwatch_metric_alarm.oldest_message_age.dimensions.QueueName == "roster-test.fifo"
+    error_message = "An alarm must watch the age of the main queue's oldest message."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 2 && length(aws_cloudwatch_metric_alarm.lambda_throttles) == 2
+    error_message = "Every function gets an errors and a throttles alarm."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.emf)) == toset(["halted_feeds", "failed_records", "outbox_backlog"]) && aws_cloudwatch_metric_alarm.emf["halted_feeds"].namespace == "Roster"
+    error_message = "Roster's EMF metrics must be alarmed on."
+  }
+  assert {
+    condition = alltrue([for a in concat([aws_cloudwatch_metric_alarm.dlq_depth, aws_cloudwatch_metric_alarm.oldest_message_age], values(aws_cloudwatch_metric_alarm.emf)) :
+    a.alarm_actions == toset([aws_sns_topic.alarms.arn])])
+    error_message = "Every alarm must notify the topic."
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.email[0].protocol == "email" && aws_sns_topic_subscription.email[0].endpoint == "ops@example.com"
+    error_message = "The e-mail address must be subscribed."
+  }
+  assert {
+    condition     = aws_sns_topic.alarms.kms_master_key_id == aws_kms_key.this.arn
+    error_message = "The topic must be encrypted."
+  }
+  assert {
+    condition     = anytrue([for s in data.aws_iam_policy_document.key.statement : contains(flatten([for p in s.principals : p.identifiers]), "cloudwatch.amazonaws.com")])
+    error_message = "CloudWatch must be allowed to use the topic's key, or alarms cannot publish."
+  }
+}
+
+run "every_log_group_has_a_retention" {
+  variables {
+    log_retention_days = 90
+  }
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.retention_in_days == 90 && g.kms_key_id == aws_kms_key.this.arn])
+    error_message = "Every log group must have the retention and be encrypted."
+  }
+}
+
+run "no_emf_alarms_without_a_namespace" {
+  variables {
+    emf_namespace = null
+    alarm_email   = null
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.emf) == 0 && length(aws_sns_topic_subscription.email) == 0
+    error_message = "No EMF alarms without a namespace; no subscription without an address."
+  }
+}
+
+run "rejects_a_retention_cloudwatch_does_not_offer" {
+  command = plan
+  variables {
+    log_retention_days = 10
+  }
+  expect_failures = [var.log_retention_days]
+}
+
+run "rejects_a_bad_email" {
+  command = plan
+  variables {
+    alarm_email = "ops-at-example.com"
+  }
+  expect_failures = [var.alarm_email]
+}

@@ -1,0 +1,59 @@
+output "queue_url" {
+  description = "URL of the FIFO queue: Roster's sqs_queue_url."
+  value       = aws_sqs_queue.main.url
+}
+
+output "queue_arn" {
+  description = "ARN of the FIFO queue (the consumer's event source)."
+  value       = aws_sqs_queue.main.arn
+}
+
+output "queue_name" {
+  description = "Name of the FIFO queue (the CloudWatch QueueName dimension)."
+  value       = aws_sqs_queue.main.name
+}
+
+output "dlq_url" {
+  description = "URL of the FIFO dead-letter queue: Roster's sqs_dlq_url."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "dlq_name" {
+  description = "Name of the dead-letter queue (the CloudWatch QueueName dimension)."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "max_receive_count" {
+  description = "The redrive policy's maxReceiveCount."
+  value       = var.max_receive_count
+}
+
+output "visibility_timeout_seconds" {
+  description = "The queue's visibility timeout."
+  value       = local.visibility_timeout
+}
+
+output "roster_environment" {
+  description = "Roster's settings for these queues, as ROSTER_* environment variables (for a task definition or a function)."
+  value = {
+    ROSTER_QUEUE             = "sqs"
+    ROSTER_SQS_QUEUE_URL     = aws_sqs_queue.main.url
+    ROSTER_SQS_DLQ_URL       = aws_sqs_queue.dlq.url
+    ROSTER_MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+  }
+}
+
+output "send_policy_json" {
+  description = "IAM policy for a role that only enqueues (the ingest function)."
+  value       = data.aws_iam_policy_document.send.json
+}
+
+output "consume_policy_json" {
+  description = "IAM policy for a role that consumes and handles dead letters (the consumer, scheduler and console)."
+  value       = data.aws_iam_policy_document.consume.json
+}

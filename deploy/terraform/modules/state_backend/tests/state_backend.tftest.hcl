@@ -1,0 +1,175 @@
+# A mock AWS: nothing is created. Values the provider would compute are
+# given where its own validation wants an ARN; policy documents are real
+# JSON to the resources that take them, and the assertions read their
+# statements.
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111122223333"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:111122223333:roster-test-alarms"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::111122223333:role/roster-test"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:111122223333:log-group:roster-test"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:111122223333:function:roster-test"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:roster-test/invocations"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:abc123"
+    }
+  }
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/roster-test/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      arn = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+    }
+  }
+  mock_resource "aws_acm_certificate" {
+    defaults = {
+      arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_acm_certificate_validation" {
+    defaults = {
+      certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
+    }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/roster-test:1"
+    }
+  }
+}
+
+variables {
+  bucket_name = "acme-roster-tfstate"
+}
+
+run "bucket_is_private_versioned_encrypted_and_tls_only" {
+  assert {
+    condition     = aws_s3_bucket_versioning.state.versioning_configuration[0].status == "Enabled"
+    error_message = "The state bucket must be versioned."
+  }
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.state.block_public_acls,
+      aws_s3_bucket_public_access_block.state.block_public_policy,
+      aws_s3_bucket_public_access_block.state.ignore_public_acls,
+      aws_s3_bucket_public_access_block.state.restrict_public_buckets,
+    ])
+    error_message = "The state bucket must block every kind of public access."
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_server_side_encryption_configuration.state.rule : one(r.apply_server_side_encryption_by_default).sse_algorithm]) == "aws:kms"
+    error_message = "State must be encrypted with SSE-KMS."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.tls_only.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:*") && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false") && length(c.values) == 1])
+    ])
+    error_message = "The bucket policy must deny requests without TLS."
+  }
+  assert {
+    condition     = aws_s3_bucket_policy.state.bucket == aws_s3_bucket.state.id
+    error_message = "The TLS-only policy must be attached to the state bucket."
+  }
+  assert {
+    condition     = one(aws_s3_bucket_lifecycle_configuration.state.rule[0].noncurrent_version_expiration).noncurrent_days == 90
+    error_message = "Old state versions must expire after noncurrent_version_retention_days."
+  }
+  assert {
+    condition     = aws_kms_key.state.enable_key_rotation
+    error_message = "The state key must rotate."
+  }
+  assert {
+    condition     = !aws_s3_bucket.state.force_destroy
+    error_message = "A bucket holding state must not be destroyable by default."
+  }
+}
+
+run "lock_table_matches_the_s3_backend" {
+  assert {
+    condition     = aws_dynamodb_table.lock[0].hash_key == "LockID" && aws_dynamodb_table.lock[0].name == "terraform-locks"
+    error_message = "The S3 backend's dynamodb_table needs a string hash key LockID."
+  }
+  assert {
+    condition     = aws_dynamodb_table.lock[0].point_in_time_recovery[0].enabled && aws_dynamodb_table.lock[0].server_side_encryption[0].enabled
+    error_message = "The lock table must be encrypted with the state key and recoverable."
+  }
+  assert {
+    condition     = output.backend_config.use_lockfile && output.backend_config.dynamodb_table == "terraform-locks"
+    error_message = "backend_config must carry both locking mechanisms."
+  }
+}
+
+run "native_locking_only" {
+  variables {
+    lock_table_name = null
+  }
+  assert {
+    condition     = length(aws_dynamodb_table.lock) == 0 && !contains(keys(output.backend_config), "dynamodb_table")
+    error_message = "Without a table name, no table and no dynamodb_table in backend_config."
+  }
+}
+
+run "rejects_bad_bucket_name" {
+  command = plan
+  variables {
+    bucket_name = "Acme_State"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "rejects_short_key_deletion_window" {
+  command = plan
+  variables {
+    kms_deletion_window_days = 3
+  }
+  expect_failures = [var.kms_deletion_window_days]
+}
