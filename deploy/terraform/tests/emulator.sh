@@ -180,7 +180,7 @@ PY
 
 # --- Roster on what Terraform made -------------------------------------
 DATA="$E/roster-data"
-KEY=$("$ROSTER_BIN" tenants create acme --data-dir "$DATA" 2>"$E/tenants.log" | tail -n 1) || { cat "$E/tenants.log"; fail "roster tenants create failed"; }
+KEY=$("$ROSTER_BIN" tenants create acme --init --data-dir "$DATA" 2>"$E/tenants.log" | tail -n 1) || { cat "$E/tenants.log"; fail "roster tenants create failed"; }
 PORT=$(free_port)
 env $(jget "$E/outputs.json" '" ".join(f"{k}={v}" for k, v in j["roster_environment"]["value"].items())') ROSTER_SQS_ENDPOINT_URL="$SQS" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   "$ROSTER_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$E/roster.log" 2>&1 &
