@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use roster_core::{ChangeMessage, Timestamp};
-use roster_store::{ChangeApplier, ApplyOutcome, StoreError};
+use roster_store::{ApplyOutcome, ChangeApplier, StoreError};
 
 use crate::conn::PgDirectory;
 

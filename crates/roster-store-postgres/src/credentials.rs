@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
-use roster_store::{ApiKeyInfo, CredentialStore, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope, StoreError};
+use roster_store::{
+    ApiKeyInfo, CredentialStore, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope, StoreError,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -12,7 +14,8 @@ use crate::conn::{PgDirectory, parse_id, storage};
 /// A key's last use is written at most this often.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
-const KEY_COLUMNS: &str = "id, tenant_id, prefix, scopes::text, created_at, expires_at, revoked_at, last_used_at";
+const KEY_COLUMNS: &str =
+    "id, tenant_id, prefix, scopes::text, created_at, expires_at, revoked_at, last_used_at";
 const OPERATOR_COLUMNS: &str = "id, name, prefix, created_at, revoked_at, expires_at, last_used_at";
 
 fn ts(r: &PgRow, i: usize) -> Result<Option<Timestamp>, StoreError> {

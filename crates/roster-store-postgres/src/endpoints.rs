@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
-use roster_store::{EndpointStore, Endpoint, EventDeadLetter, NewEndpoint, StoreError};
+use roster_store::{Endpoint, EndpointStore, EventDeadLetter, NewEndpoint, StoreError};
 
 use crate::conn::PgDirectory;
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
-use roster_store::{FeedStore, Feed, FeedSeal, NewFeed, Page, StoreError};
+use roster_store::{Feed, FeedSeal, FeedStore, NewFeed, Page, StoreError};
 
 use crate::conn::PgDirectory;
 

@@ -39,7 +39,12 @@ impl Leases for PgDirectory {
         .fetch_optional(self.pool())
         .await
         .map_err(storage)?;
-        Ok(at.map(|at| Lease { name: name.to_owned(), holder: holder.to_owned(), token, expires_at: Timestamp(at) }))
+        Ok(at.map(|at| Lease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            token,
+            expires_at: Timestamp(at),
+        }))
     }
 
     async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>, StoreError> {

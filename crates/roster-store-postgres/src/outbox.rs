@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
-use roster_store::{Outbox, DeliveryTarget, DeliveryUpdate, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
+use roster_store::{
+    DeliveryTarget, DeliveryUpdate, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+};
 
 use crate::conn::PgDirectory;
 

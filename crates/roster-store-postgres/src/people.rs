@@ -4,14 +4,17 @@
 
 use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId};
-use roster_store::{PeopleReader, HistoryEntry, Page, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleReader, PersonRecord, StoreError};
 
 use crate::conn::PgDirectory;
 
 #[async_trait]
 impl PeopleReader for PgDirectory {
-    async fn get_person(&self, _tenant: TenantId, _id: &ExternalId)
-    -> Result<Option<PersonRecord>, StoreError> {
+    async fn get_person(
+        &self,
+        _tenant: TenantId,
+        _id: &ExternalId,
+    ) -> Result<Option<PersonRecord>, StoreError> {
         unimplemented!("PeopleReader::get_person is not yet on PostgreSQL")
     }
 

@@ -36,11 +36,18 @@ pub(crate) async fn applied_version(c: &mut PgConnection) -> Result<i64, StoreEr
 /// that nodes starting at once apply each migration once. Returns the
 /// version the database was at before.
 pub(crate) async fn migrate(c: &mut PgConnection) -> Result<i64, StoreError> {
-    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *c).await.map_err(storage)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *c)
+        .await
+        .map_err(storage)?;
     let result = apply_missing(c).await;
     // Released on every path (a dropped connection releases it too).
-    let unlocked =
-        sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *c).await.map_err(storage);
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *c)
+        .await
+        .map_err(storage);
     let before = result?;
     unlocked?;
     Ok(before)

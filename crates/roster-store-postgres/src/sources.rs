@@ -14,7 +14,8 @@ fn source_from_row(r: &PgRow) -> Result<Source, StoreError> {
     let name: &str = r.try_get(0).map_err(storage)?;
     let settings: &str = r.try_get(2).map_err(storage)?;
     Ok(Source {
-        name: SourceName::parse(name).map_err(|_| StoreError::Storage("a stored source name is invalid".into()))?,
+        name: SourceName::parse(name)
+            .map_err(|_| StoreError::Storage("a stored source name is invalid".into()))?,
         tenant_id: parse_id(r.try_get::<&str, _>(1).map_err(storage)?)?,
         settings: serde_json::from_str::<SourceSettings>(settings)
             .map_err(|e| StoreError::Storage(format!("stored source settings: {e}")))?,

@@ -3,7 +3,7 @@
 //! conformance test enables only the finished concerns.
 
 use async_trait::async_trait;
-use roster_store::{PlatformStats, EndpointBacklog, FeedStatus, StoreError};
+use roster_store::{EndpointBacklog, FeedStatus, PlatformStats, StoreError};
 
 use crate::conn::PgDirectory;
 

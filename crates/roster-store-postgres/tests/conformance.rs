@@ -94,9 +94,7 @@ impl Postgres {
             PgDirectory::migrate(&url_of(&self.admin_url, &building)).await.expect("migrating the template");
             // Renamed only once complete: a run killed half-way leaves no
             // template that looks ready.
-            admin.execute(format!("ALTER DATABASE {building} RENAME TO {name}").as_str())
-                .await
-                .unwrap();
+            admin.execute(format!("ALTER DATABASE {building} RENAME TO {name}").as_str()).await.unwrap();
         }
         sqlx::query("SELECT pg_advisory_unlock(7357)").execute(&admin).await.expect("unlock");
         admin.close().await;
@@ -111,7 +109,8 @@ impl Harness for Postgres {
         let template = self.template().await;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = self.admin().await;
-        admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+        admin
+            .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
             .await
             .expect("copying the template");
         admin.close().await;
@@ -212,7 +211,10 @@ async fn transient_server_errors_are_unavailable_and_others_are_not() {
         assert!(matches!(roster_store_postgres::classify(e), StoreError::Storage(_)), "{code}");
     }
     // The real thing: the server ends this session (as on a failover).
-    let e = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())").execute(&mut c).await.expect_err("ended");
+    let e = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+        .execute(&mut c)
+        .await
+        .expect_err("ended");
     assert!(matches!(roster_store_postgres::classify(e), StoreError::Unavailable(_)));
 }
 
@@ -235,8 +237,10 @@ async fn of_concurrent_claims_of_a_new_key_exactly_one_is_claimed() {
     let d = h.fresh().await;
     let t = d.create_tenant("acme", roster_core::Timestamp(1)).await.unwrap().id;
     let hold = std::time::Duration::from_secs(3600);
-    let claims = futures_util::future::join_all((0..8).map(|_| d.claim_idempotency_key(t, "k", roster_core::Timestamp(2), hold)))
-        .await;
+    let claims = futures_util::future::join_all(
+        (0..8).map(|_| d.claim_idempotency_key(t, "k", roster_core::Timestamp(2), hold)),
+    )
+    .await;
     let claims: Vec<_> = claims.into_iter().map(|c| c.expect("never an error")).collect();
     let claimed = claims.iter().filter(|c| **c == roster_store::IdempotencyClaim::Claimed).count();
     assert_eq!(claimed, 1, "{claims:?}");
@@ -250,7 +254,9 @@ async fn of_concurrent_claims_of_a_new_key_exactly_one_is_claimed() {
 async fn of_concurrent_creations_of_one_tenant_name_exactly_one_succeeds() {
     let Some(h) = postgres() else { return };
     let d = h.fresh().await;
-    let results = futures_util::future::join_all((0..6).map(|_| d.create_tenant("acme", roster_core::Timestamp(1)))).await;
+    let results =
+        futures_util::future::join_all((0..6).map(|_| d.create_tenant("acme", roster_core::Timestamp(1))))
+            .await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 1);
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict(_)))), "{results:?}");
