@@ -287,20 +287,31 @@ async fn audit_entries_are_never_skipped_by_a_reader_paging_during_concurrent_ap
         }
     };
     // A reader that moves its cursor to the last seq it saw, as a client
-    // paging the log (or a dispatcher) does.
+    // paging the log (or a dispatcher) does, until the writers are done and
+    // one more page finds nothing new. (It stops by itself, so a skipped
+    // entry fails the assertion below instead of hanging the test.)
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writers = async {
+        tokio::join!(writer("a"), writer("b"), writer("c"));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
     let reader = async {
         let mut seen = Vec::new();
         let mut after = 0;
-        while seen.len() < 3 * EACH {
-            for e in d.list_audit(t, after, 7).await.expect("list") {
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+            let page = d.list_audit(t, after, 7).await.expect("list");
+            for e in &page {
                 after = e.seq;
-                seen.push(e.target.unwrap());
+                seen.push(e.target.clone().unwrap());
+            }
+            if finished && page.is_empty() {
+                break seen;
             }
             tokio::task::yield_now().await;
         }
-        seen
     };
-    let ((), (), (), seen) = tokio::join!(writer("a"), writer("b"), writer("c"), reader);
+    let ((), seen) = tokio::join!(writers, reader);
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
