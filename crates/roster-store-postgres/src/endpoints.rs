@@ -47,6 +47,7 @@ impl EndpointStore for PgDirectory {
         &self,
         _tenant: TenantId,
         _endpoint_id: &str,
+        _after: u64,
         _limit: usize,
     ) -> Result<Vec<EventDeadLetter>, StoreError> {
         unimplemented!("EndpointStore::list_event_dead_letters is not yet on PostgreSQL")
