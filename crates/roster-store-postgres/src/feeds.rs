@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
-use roster_store::{Feed, FeedSeal, FeedStore, NewFeed, Page, StoreError};
+use roster_store::{Feed, FeedFilter, FeedSeal, FeedStore, NewFeed, Page, StoreError};
 
 use crate::conn::PgDirectory;
 
@@ -56,12 +56,13 @@ impl FeedStore for PgDirectory {
         unimplemented!("FeedStore::get_feed is not yet on PostgreSQL")
     }
 
-    async fn list_feeds(
+    async fn find_feeds(
         &self,
         _tenant: TenantId,
+        _filter: &FeedFilter,
         _limit: usize,
         _cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError> {
-        unimplemented!("FeedStore::list_feeds is not yet on PostgreSQL")
+        unimplemented!("FeedStore::find_feeds is not yet on PostgreSQL")
     }
 }

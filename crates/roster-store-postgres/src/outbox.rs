@@ -5,20 +5,21 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, EventFilter, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
 };
 
 use crate::conn::PgDirectory;
 
 #[async_trait]
 impl Outbox for PgDirectory {
-    async fn list_events(
+    async fn find_events(
         &self,
         _tenant: TenantId,
+        _filter: &EventFilter,
         _after: u64,
         _limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        unimplemented!("Outbox::list_events is not yet on PostgreSQL")
+        unimplemented!("Outbox::find_events is not yet on PostgreSQL")
     }
 
     async fn delivery_targets(&self, _now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {

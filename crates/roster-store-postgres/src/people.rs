@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId};
-use roster_store::{HistoryEntry, Page, PeopleReader, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleFilter, PeopleReader, PersonRecord, StoreError};
 
 use crate::conn::PgDirectory;
 
@@ -18,13 +18,14 @@ impl PeopleReader for PgDirectory {
         unimplemented!("PeopleReader::get_person is not yet on PostgreSQL")
     }
 
-    async fn list_people(
+    async fn find_people(
         &self,
         _tenant: TenantId,
+        _filter: &PeopleFilter,
         _limit: usize,
         _cursor: Option<&str>,
     ) -> Result<Page<PersonRecord>, StoreError> {
-        unimplemented!("PeopleReader::list_people is not yet on PostgreSQL")
+        unimplemented!("PeopleReader::find_people is not yet on PostgreSQL")
     }
 
     async fn person_history(

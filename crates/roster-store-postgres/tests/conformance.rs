@@ -151,6 +151,7 @@ pg_conformance!(
     audit_log_is_per_tenant_and_in_order,
     // sources
     sources_keep_their_settings,
+    a_deleted_source_falls_back_to_the_defaults,
     // idempotency
     idempotency_keys_replay_and_refuse_other_bodies,
     // leases
