@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use roster_cli::commands::{
-    alarms, dlq, endpoints, feeds, keys, operators, people, push, serve, sources, tenants,
+    alarms, dlq, endpoints, events, feeds, keys, operators, people, push, serve, sources, tenants,
 };
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
@@ -36,6 +36,9 @@ enum Command {
     /// Reads feeds of a running Roster; approves or rejects halted snapshots.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Reads the lifecycle events of a running Roster (joiners, movers, leavers).
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -77,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
                 Command::Mappings(cmd) => sources::run_mappings(cmd).await,
                 Command::People(cmd) => people::run(cmd).await,
                 Command::Feeds(cmd) => feeds::run(cmd).await,
+                Command::Events(cmd) => events::run(cmd).await,
                 Command::Dlq(cmd) => dlq::run(cmd).await,
                 Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Keys(cmd) => keys::run(cmd).await,

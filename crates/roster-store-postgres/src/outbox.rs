@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, EventFilter, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, EventFilter, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate,
+    StoreError,
 };
 
 use crate::conn::PgDirectory;

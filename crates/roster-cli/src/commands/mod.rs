@@ -1,6 +1,7 @@
 pub mod alarms;
 pub mod dlq;
 pub mod endpoints;
+pub mod events;
 pub mod feeds;
 pub mod keys;
 pub mod operators;

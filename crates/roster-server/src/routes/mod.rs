@@ -4,6 +4,7 @@ mod dlq;
 mod endpoints;
 mod events;
 mod feeds;
+mod filters;
 pub(crate) mod health;
 mod ingest;
 mod keys;
@@ -38,12 +39,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sources", get(sources::list))
         .route(
             "/v1/sources/{name}",
-            get(sources::show).put(sources::put).layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
+            get(sources::show)
+                .put(sources::put)
+                .delete(sources::delete)
+                .layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
         )
         .route(
             "/v1/sources/{name}/mapping",
             get(sources::show_mapping)
                 .put(sources::put_mapping)
+                .delete(sources::delete_mapping)
                 .layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
         )
         .route("/v1/events", get(events::list))
