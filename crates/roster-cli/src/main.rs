@@ -75,7 +75,13 @@ async fn main() -> anyhow::Result<()> {
             roster_cli::logging::init("warn")?;
             match command {
                 Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
-                Command::Push(args) => push::run(args).await,
+                Command::Push(args) => {
+                    let code = push::run(args).await?;
+                    if code != push::exit::OK {
+                        std::process::exit(code.into());
+                    }
+                    Ok(())
+                }
                 Command::Sources(cmd) => sources::run(cmd).await,
                 Command::Mappings(cmd) => sources::run_mappings(cmd).await,
                 Command::People(cmd) => people::run(cmd).await,
