@@ -58,6 +58,13 @@ impl Table {
             println!("{}", line.trim_end());
         }
     }
+
+    /// Without the header line (a table of `name value` pairs).
+    pub fn print_body(&self) {
+        for line in self.0.lines().skip(1) {
+            println!("{}", line.trim_end());
+        }
+    }
 }
 
 /// A JSON string as a cell; `-` for none. Numbers and booleans as written.

@@ -10,6 +10,7 @@ pub mod push;
 pub mod serve;
 pub mod sources;
 pub mod tenants;
+pub mod whoami;
 
 use serde_json::Value;
 

@@ -12,6 +12,7 @@ mod metrics;
 mod operator;
 mod people;
 mod sources;
+mod whoami;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/audit", get(operator::audit_log))
         .route("/v1/operator/tenants/{name}/dlq", axum::routing::delete(operator::purge))
         .route("/v1/operator/tenants/{name}/dlq/redrive", post(operator::redrive))
+        .route("/v1/whoami", get(whoami::show))
         .route("/v1/people", get(people::list))
         .route("/v1/people/{external_id}", get(people::show))
         .route_layer(axum::middleware::from_fn(refuse_query))

@@ -1,6 +1,7 @@
-//! `roster push` as a cron job runs it: its exit code says what happened
-//! (README, "Exit codes"), `--wait` waits for the feeds to be final, and the
-//! file's format is found by extension or content.
+//! The CLI as a cron job and a human use it: `roster push`'s exit code
+//! says what happened (README, "Exit codes"), `--wait` waits for the feeds
+//! to be final, the file's format is found by extension or content;
+//! `roster whoami` checks the key; completions for the shells.
 
 mod support;
 
@@ -141,4 +142,57 @@ async fn the_format_is_found_by_extension_or_content() {
     let out = push(&app, &[&tsv_txt, "--format", "tsv", "--source", "hris", "--wait"]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(app.get_json("/v1/people/T5").await["department"], "R&D");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_names_the_tenant_key_scopes_and_expiry() {
+    let app = spawn_app().await;
+    let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key);
+    let res =
+        res.json(&json!({"scopes": ["ingest"], "expiresAt": "2099-01-01T00:00:00Z"})).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let ingest_key = created["key"].as_str().or(created["secret"].as_str()).expect("the new key").to_owned();
+
+    let me = app.get_json("/v1/whoami").await;
+    assert_eq!(me["tenant"]["name"], "acme");
+    assert!(me["tenant"]["id"].as_str().unwrap().starts_with("ten_"));
+    assert_eq!(me["credential"]["type"], "api_key");
+    assert_eq!(me["credential"]["scopes"], json!(["admin"]));
+    assert!(me["credential"].get("hash").is_none() && !me.to_string().contains(&app.key), "never the secret");
+
+    let mut cmd = Command::new(BIN);
+    cmd.args(["whoami", "--server", &app.base]).env("ROSTER_KEY", &ingest_key);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("tenant") && l.contains("acme (ten_")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("scopes") && l.ends_with("ingest")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("expires") && l.contains("2099-01-01T00:00:00")), "{text}");
+    assert!(!text.contains(&ingest_key), "the key itself is never printed");
+    // --json is the API's answer.
+    let mut cmd = Command::new(BIN);
+    cmd.args(["whoami", "--json", "--server", &app.base]).env("ROSTER_KEY", &ingest_key);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let me: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["credential"]["id"], created["id"]);
+    // A wrong key: non-zero, and says so.
+    let mut cmd = Command::new(BIN);
+    cmd.args(["whoami", "--server", &app.base]).env("ROSTER_KEY", "rk_live_wrong");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+}
+
+#[test]
+fn completions_are_generated_for_the_shells() {
+    for (shell, marker) in
+        [("bash", "complete -F"), ("zsh", "#compdef roster"), ("fish", "complete -c roster")]
+    {
+        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {}", &script[..script.len().min(200)]);
+        assert!(script.contains("whoami") && script.contains("push"), "{shell} completes the subcommands");
+    }
 }
