@@ -62,6 +62,21 @@ impl RecordError {
 pub struct ValidRecord {
     pub change: Change,
     pub last_modified: Option<Timestamp>,
+    /// Whether the record said `active` itself; if not, `active` follows
+    /// its `employmentStatus` (see [`ValidRecord::apply_inactive_statuses`]).
+    pub active_explicit: bool,
+}
+
+impl ValidRecord {
+    /// Decides `active` from `employmentStatus` by a source's own list of
+    /// inactive statuses (instead of [`INACTIVE_STATUSES`]), unless the
+    /// record said `active` itself.
+    pub fn apply_inactive_statuses(&mut self, inactive: &[String]) {
+        if let (false, Change::Upsert { person }) = (self.active_explicit, &mut self.change) {
+            let status = person.employment_status.as_deref().map(str::trim);
+            person.active = !status.is_some_and(|s| inactive.iter().any(|i| i.eq_ignore_ascii_case(s)));
+        }
+    }
 }
 
 /// Parses one record of a feed.
@@ -104,7 +119,10 @@ pub fn parse_record(value: &Value) -> Result<ValidRecord, Vec<FieldError>> {
         person.map(|person| Change::Upsert { person })
     };
     match change {
-        Some(change) if p.errors.is_empty() => Ok(ValidRecord { change, last_modified }),
+        Some(change) if p.errors.is_empty() => {
+            let active_explicit = obj.get("active").is_some_and(|v| !v.is_null());
+            Ok(ValidRecord { change, last_modified, active_explicit })
+        }
         _ => Err(p.errors),
     }
 }

@@ -347,6 +347,7 @@ impl Ingest {
         let (store, queue, clock, s) =
             (Arc::clone(&self.store), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
+        let inactive = settings.inactive_statuses.clone();
         // Not `spawn_blocking`: the upload lasts as long as its client
         // takes, and must not hold a thread the store's work needs.
         let streamed = crate::own_thread::run("roster-upload", move || {
@@ -358,7 +359,8 @@ impl Ingest {
                 depth: &depth,
                 config: &config,
             };
-            stream_csv(&ports, &s, feed_id, mode, now, input, &profile)
+            let rules = SourceRules { profile: &profile, inactive_statuses: inactive.as_deref() };
+            stream_csv(&ports, &s, feed_id, mode, now, input, &rules)
         })
         .await
         .map_err(|e| IngestError::Store(StoreError::Storage(format!("upload task failed: {e}"))));
@@ -466,6 +468,9 @@ impl Ingest {
                 received,
                 rejected: feed.rejected,
             });
+        }
+        if let Some(inactive) = &settings.inactive_statuses {
+            feed.valid.iter_mut().for_each(|(_, r)| r.apply_inactive_statuses(inactive));
         }
         let accepted = feed.valid.len();
         if sub.dry_run {
@@ -598,6 +603,13 @@ fn fingerprint(id: &ExternalId) -> IdFingerprint {
     print
 }
 
+/// What a source's settings decide about each record of a stream.
+#[derive(Clone, Copy)]
+struct SourceRules<'a> {
+    profile: &'a MappingProfile,
+    inactive_statuses: Option<&'a [String]>,
+}
+
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
 /// (a full snapshot lists each chunk's people before queueing it).
 fn stream_csv(
@@ -607,8 +619,9 @@ fn stream_csv(
     mode: FeedMode,
     now: Timestamp,
     input: impl std::io::Read,
-    profile: &MappingProfile,
+    rules: &SourceRules<'_>,
 ) -> Result<StreamTally, IngestError> {
+    let SourceRules { profile, inactive_statuses } = *rules;
     let (skew, progress_every) = (ports.config.max_clock_skew, ports.config.progress_every);
     let mut reader = CsvFeedReader::new(input, profile)?;
     let warnings = reader.warnings().to_vec();
@@ -674,7 +687,10 @@ fn stream_csv(
             Err(errors) => Err(errors),
         };
         match result {
-            Ok(valid) => {
+            Ok(mut valid) => {
+                if let Some(inactive) = inactive_statuses {
+                    valid.apply_inactive_statuses(inactive);
+                }
                 let id = valid.change.external_id().clone();
                 let print = fingerprint(&id);
                 if let Some(first) = seen.get(&print) {

@@ -474,7 +474,11 @@ fn keep(
 
 fn deactivate(id: &str) -> Result<ValidRecord, Vec<FieldError>> {
     ExternalId::parse(id)
-        .map(|external_id| ValidRecord { change: Change::Deactivate { external_id }, last_modified: None })
+        .map(|external_id| ValidRecord {
+            change: Change::Deactivate { external_id },
+            last_modified: None,
+            active_explicit: true,
+        })
         .map_err(|e| vec![FieldError::new("path", format!("must name a valid external id: {e}"))])
 }
 

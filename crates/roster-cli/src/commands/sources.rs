@@ -41,6 +41,10 @@ pub enum SourcesCommand {
         /// ...or this many people, whichever is more.
         #[arg(long)]
         threshold_floor: Option<u64>,
+        /// The employmentStatus values that make this source's people
+        /// inactive (comma-separated; replaces the defaults).
+        #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
+        inactive_statuses: Option<Vec<String>>,
     },
     /// Forgets a source's settings and mapping profile (its people and feeds
     /// stay; its next feed gets the defaults).
@@ -112,11 +116,24 @@ pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
             let source = Client::new(&server)?.get_json(&path(&name)).await?;
             println!("{}", serde_json::to_string_pretty(&source)?);
         }
-        SourcesCommand::Set { server, name, validation, threshold_percent, threshold_floor } => {
+        SourcesCommand::Set {
+            server,
+            name,
+            validation,
+            threshold_percent,
+            threshold_floor,
+            inactive_statuses,
+        } => {
             let client = Client::new(&server)?;
             let current = client.get_json(&path(&name)).await?;
             let mut settings = serde_json::Map::new();
-            for key in ["validation", "mapping", "deletionThresholdPercent", "deletionThresholdFloor"] {
+            for key in [
+                "validation",
+                "mapping",
+                "deletionThresholdPercent",
+                "deletionThresholdFloor",
+                "inactiveStatuses",
+            ] {
                 if let Some(v) = current.get(key).filter(|v| !v.is_null()) {
                     settings.insert(key.into(), v.clone());
                 }
@@ -129,6 +146,9 @@ pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
             }
             if let Some(v) = threshold_floor {
                 settings.insert("deletionThresholdFloor".into(), v.into());
+            }
+            if let Some(v) = inactive_statuses {
+                settings.insert("inactiveStatuses".into(), v.into());
             }
             let res = client.put(&path(&name)).json(&Value::Object(settings)).send().await?;
             let source = json_or_problem(res).await?;

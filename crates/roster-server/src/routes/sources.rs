@@ -111,6 +111,9 @@ pub async fn put(
     if let Some(mapping) = &settings.mapping {
         check_profile(mapping)?;
     }
+    if let Some(statuses) = &settings.inactive_statuses {
+        check_statuses(statuses)?;
+    }
     let source = state.directory.put_source(principal.tenant_id, &name, settings, state.clock.now()).await?;
     audit::record(&state, &principal, &request_id, "source.updated", Some(name.to_string())).await;
     Ok(Json(source))
@@ -188,6 +191,26 @@ pub async fn put_mapping(
     let source = state.directory.put_source(tenant, &name, settings, state.clock.now()).await?;
     audit::record(&state, &principal, &request_id, "mapping.updated", Some(name.to_string())).await;
     Ok(Json(source))
+}
+
+/// Most inactive statuses a source may list, and the longest one.
+const MAX_STATUSES: usize = 50;
+const MAX_STATUS_LEN: usize = 64;
+
+fn check_statuses(statuses: &[String]) -> Result<(), ApiError> {
+    if statuses.len() > MAX_STATUSES {
+        return Err(ApiError::invalid(
+            "inactiveStatuses",
+            format!("`inactiveStatuses` may list at most {MAX_STATUSES} values"),
+        ));
+    }
+    if let Some(i) = statuses.iter().position(|s| s.trim().is_empty() || s.len() > MAX_STATUS_LEN) {
+        return Err(ApiError::invalid(
+            format!("inactiveStatuses[{i}]"),
+            format!("`inactiveStatuses[{i}]` must have 1 to {MAX_STATUS_LEN} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// A profile is checked when it is stored, so a feed never meets a broken one.

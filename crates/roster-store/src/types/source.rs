@@ -40,6 +40,11 @@ pub struct SourceSettings {
     /// ...or this many people, whichever is more.
     #[serde(default = "default_threshold_floor")]
     pub deletion_threshold_floor: u64,
+    /// The `employmentStatus` values (any case) that make a person of this
+    /// source inactive when a record does not say `active` itself; absent:
+    /// `roster_core::validate::INACTIVE_STATUSES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_statuses: Option<Vec<String>>,
 }
 
 fn default_threshold_percent() -> u8 {
@@ -57,6 +62,7 @@ impl Default for SourceSettings {
             mapping: None,
             deletion_threshold_percent: default_threshold_percent(),
             deletion_threshold_floor: default_threshold_floor(),
+            inactive_statuses: None,
         }
     }
 }
