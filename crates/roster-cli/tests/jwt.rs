@@ -583,7 +583,7 @@ async fn a_key_minted_with_a_token_expires_within_ninety_days() {
         let (app, admin) = (&app, admin.clone());
         async move { app.http.post(app.url("/v1/keys")).bearer_auth(admin).json(&body).send().await.unwrap() }
     };
-    let res = create(json!({"scopes": ["ingest"]})).await;
+    let res = create(json!({"name": "test-key", "scopes": ["ingest"]})).await;
     assert_eq!(res.status(), 201);
     let key: Value = res.json().await.unwrap();
     let expires = (key["expiresAt"].as_str().and_then(roster_core::Timestamp::parse_rfc3339))
@@ -593,14 +593,18 @@ async fn a_key_minted_with_a_token_expires_within_ninety_days() {
     assert!((89.9..=90.1).contains(&days), "no expiry asked: 90 days ({days})");
 
     let in_a_year = roster_core::Timestamp((now() as i64 + 365 * 86_400) * 1000).to_rfc3339();
-    let res = create(json!({"scopes": ["ingest"], "expiresAt": in_a_year})).await;
+    let res = create(json!({"name": "test-key", "scopes": ["ingest"], "expiresAt": in_a_year})).await;
     assert_eq!(res.status(), 400);
     let problem: Value = res.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("within 90 days"), "{problem}");
 
     // An API key's admin may still mint a key that does not expire.
-    let res =
-        app.http.post(app.url("/v1/keys")).bearer_auth(&app.key).json(&json!({"scopes": ["read"]})).send();
+    let res = app
+        .http
+        .post(app.url("/v1/keys"))
+        .bearer_auth(&app.key)
+        .json(&json!({"name": "test-key", "scopes": ["read"]}))
+        .send();
     let key: Value = res.await.unwrap().json().await.unwrap();
     assert!(key["expiresAt"].is_null(), "{key}");
 }

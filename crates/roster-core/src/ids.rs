@@ -187,6 +187,21 @@ impl<'de> Deserialize<'de> for SourceName {
     }
 }
 
+/// A tenant's name as given (trimmed), if it is one: 1 to 200 printable
+/// characters. The rule of `roster tenants create` and the operator API.
+pub fn tenant_name(s: &str) -> Result<&str, TenantNameError> {
+    let name = s.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        Err(TenantNameError)
+    } else {
+        Ok(name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a tenant name must be 1 to 200 printable characters")]
+pub struct TenantNameError;
+
 /// An API key's name, saying what it is for (`workday-prod`): 1 to 64
 /// ASCII letters, digits, `-`, `_` and `.`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -154,16 +154,17 @@ impl CredentialStore for PgDirectory {
         if crate::tenants::lock(&mut tx, tenant).await?.is_none() {
             return Err(StoreError::NotFound);
         }
-        let key = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"))
-            .bind(key_id)
-            .bind(tenant.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(storage)?
-            .as_ref()
-            .map(key_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)?;
+        let key =
+            sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"))
+                .bind(key_id)
+                .bind(tenant.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?
+                .as_ref()
+                .map(key_from_row)
+                .transpose()?
+                .ok_or(StoreError::NotFound)?;
         if key.revoked_at.is_some() {
             return Ok(key);
         }

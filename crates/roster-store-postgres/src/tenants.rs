@@ -188,7 +188,11 @@ impl TenantStore for PgDirectory {
         tenant_from_row(&row)
     }
 
-    async fn purge_deleted_tenants(&self, now: Timestamp, limit: usize) -> Result<Vec<PurgedTenant>, StoreError> {
+    async fn purge_deleted_tenants(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PurgedTenant>, StoreError> {
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM tenants WHERE delete_after IS NOT NULL AND delete_after <= $1
              ORDER BY delete_after LIMIT $2",

@@ -348,7 +348,8 @@ mod tests {
             conn.execute_batch(sql).expect("old migration");
         }
         conn.pragma_update(None, "user_version", 11).expect("version");
-        conn.execute("INSERT INTO tenants (id, name, created_at) VALUES ('t', 'acme', 0)", []).expect("tenant");
+        conn.execute("INSERT INTO tenants (id, name, created_at) VALUES ('t', 'acme', 0)", [])
+            .expect("tenant");
         conn.execute(
             "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at)
              VALUES ('0190aaaa-bbbb-7ccc-8ddd-0123456789ab', 't', 'rk_live_x', x'01', 'admin', 0)",

@@ -54,8 +54,11 @@ pub(crate) const PURGED_TABLES: &[&str] = &[
 fn purge(c: &Connection, tenant: TenantId) -> Result<(), StoreError> {
     let t = tenant.to_string();
     // Snapshot members carry only their feed's id.
-    c.execute("DELETE FROM snapshot_members WHERE feed_id IN (SELECT id FROM feeds WHERE tenant_id = ?1)", [&t])
-        .map_err(storage)?;
+    c.execute(
+        "DELETE FROM snapshot_members WHERE feed_id IN (SELECT id FROM feeds WHERE tenant_id = ?1)",
+        [&t],
+    )
+    .map_err(storage)?;
     for table in PURGED_TABLES {
         c.execute(&format!("DELETE FROM {table} WHERE tenant_id = ?1"), [&t]).map_err(storage)?;
     }
@@ -80,7 +83,9 @@ impl TenantStore for SqliteDirectory {
                 params![t.id.to_string(), t.name, t.created_at.millis()],
             ) {
                 Ok(_) => Ok(()),
-                Err(e) if name_taken(&e) => Err(StoreError::Conflict("a tenant with this name exists".into())),
+                Err(e) if name_taken(&e) => {
+                    Err(StoreError::Conflict("a tenant with this name exists".into()))
+                }
                 Err(e) => Err(storage(e)),
             }
         })
@@ -177,7 +182,11 @@ impl TenantStore for SqliteDirectory {
         .await
     }
 
-    async fn purge_deleted_tenants(&self, now: Timestamp, limit: usize) -> Result<Vec<PurgedTenant>, StoreError> {
+    async fn purge_deleted_tenants(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PurgedTenant>, StoreError> {
         let due: Vec<PurgedTenant> = self
             .read(move |c| {
                 let mut stmt = c
@@ -213,7 +222,10 @@ impl TenantStore for SqliteDirectory {
                             tenant_id: platform_log(),
                             actor: "scheduler".into(),
                             action: "tenant.purged",
-                            target: Some(roster_core::public_id::render(roster_core::public_id::Kind::Tenant, t.id)),
+                            target: Some(roster_core::public_id::render(
+                                roster_core::public_id::Kind::Tenant,
+                                t.id,
+                            )),
                             request_id: None,
                             client_request_id: None,
                         },
@@ -247,7 +259,8 @@ mod tests {
                  WHERE m.type = 'table' AND p.name = 'tenant_id'",
             )
             .unwrap();
-        let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        let tables: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
         assert!(tables.contains(&"people".to_owned()), "{tables:?}");
         for table in tables {
             assert!(

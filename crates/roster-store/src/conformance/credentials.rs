@@ -102,7 +102,10 @@ pub async fn the_last_active_admin_key_is_not_revoked(d: &impl Directory) {
     let revoked = d.revoke_api_key(t, &admin.id, later, LastAdmin::Keep).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(later));
     let last = d.list_api_keys(t).await.unwrap().into_iter().find(|k| k.name == "admin-5").unwrap();
-    assert!(matches!(d.revoke_api_key(t, &last.id, later, LastAdmin::Keep).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        d.revoke_api_key(t, &last.id, later, LastAdmin::Keep).await,
+        Err(StoreError::Conflict(_))
+    ));
     d.revoke_api_key(t, &last.id, later, LastAdmin::MayRevoke).await.expect("allowed by the caller");
     assert!(d.authenticate_key(&[5; 32], later).await.unwrap().is_none());
 }

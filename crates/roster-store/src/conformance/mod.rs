@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{
     ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, FeedSeal, FeedStatus, IdempotencyClaim,
-    LastAdmin, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
-    SourceSettings, StoreError,
+    LastAdmin, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate,
+    Scope, SourceSettings, StoreError,
 };
 
 mod apply;

@@ -70,13 +70,19 @@ pub async fn a_tenant_is_purged_only_after_its_grace_period_unless_cancelled(d: 
         matches!(d.schedule_tenant_deletion(a, T1, grace_end).await, Err(StoreError::Conflict(_))),
         "scheduled once"
     );
-    assert!(matches!(d.cancel_tenant_deletion(b, T1).await, Err(StoreError::Conflict(_))), "nothing to cancel");
+    assert!(
+        matches!(d.cancel_tenant_deletion(b, T1).await, Err(StoreError::Conflict(_))),
+        "nothing to cancel"
+    );
 
     // During the grace period nothing is purged, and it can be cancelled.
     assert!(d.purge_deleted_tenants(T1, 10).await.unwrap().is_empty());
     let kept = d.cancel_tenant_deletion(a, T1).await.unwrap();
     assert!(!kept.is_deleting());
-    assert!(d.purge_deleted_tenants(grace_end, 10).await.unwrap().is_empty(), "a cancelled deletion purges nothing");
+    assert!(
+        d.purge_deleted_tenants(grace_end, 10).await.unwrap().is_empty(),
+        "a cancelled deletion purges nothing"
+    );
 
     d.schedule_tenant_deletion(a, T1, grace_end).await.unwrap();
     let over = grace_end.plus_millis(1);
@@ -93,9 +99,13 @@ pub async fn a_tenant_is_purged_only_after_its_grace_period_unless_cancelled(d: 
     assert!(d.authenticate_key(&[1; 32], over).await.unwrap().is_none());
     assert!(d.list_sources(a).await.unwrap().is_empty());
     let platform = d.list_audit(crate::platform_log(), 0, 100).await.unwrap();
-    let entry = platform.iter().find(|e| e.action == "tenant.purged").expect("the purge is in the platform log");
+    let entry =
+        platform.iter().find(|e| e.action == "tenant.purged").expect("the purge is in the platform log");
     assert_eq!(entry.actor, "scheduler");
-    assert_eq!(entry.target.as_deref(), Some(roster_core::public_id::render(roster_core::public_id::Kind::Tenant, a).as_str()));
+    assert_eq!(
+        entry.target.as_deref(),
+        Some(roster_core::public_id::render(roster_core::public_id::Kind::Tenant, a).as_str())
+    );
     // The other tenant is untouched, and the name is free again.
     assert_eq!(d.list_api_keys(b).await.unwrap().len(), 1);
     assert_eq!(d.list_sources(b).await.unwrap().len(), 1);

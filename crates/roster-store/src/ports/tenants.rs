@@ -39,5 +39,9 @@ pub trait TenantStore: Send + Sync {
     /// (it is append-only and holds ids and actions, no personal data).
     /// Safe to run concurrently: each tenant is purged once. A tenant whose
     /// deletion was cancelled is never purged.
-    async fn purge_deleted_tenants(&self, now: Timestamp, limit: usize) -> Result<Vec<PurgedTenant>, StoreError>;
+    async fn purge_deleted_tenants(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PurgedTenant>, StoreError>;
 }
