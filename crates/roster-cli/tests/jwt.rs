@@ -608,3 +608,26 @@ async fn a_key_minted_with_a_token_expires_within_ninety_days() {
     let key: Value = res.await.unwrap().json().await.unwrap();
     assert!(key["expiresAt"].is_null(), "{key}");
 }
+
+#[tokio::test]
+async fn an_issuer_granting_the_tenant_admin_lets_its_last_admin_key_be_revoked() {
+    let issuer = Issuer::start().await;
+    // Only ingest and read from this issuer: no admin credential besides the key.
+    let read_only = app_with(&issuer, |c| {
+        c.scope_map = [("roster/read".to_owned(), "read".to_owned())].into_iter().collect();
+    })
+    .await;
+    let keys: Value = read_only.get_json("/v1/keys").await;
+    let path = format!("/v1/keys/{}", keys["items"][0]["id"].as_str().unwrap());
+    let res = read_only.http.delete(read_only.url(&path)).bearer_auth(&read_only.key).send().await.unwrap();
+    assert_eq!(res.status(), 409, "the last admin key stays");
+
+    // The default scope map grants `roster/admin`: a token can still manage the tenant.
+    let app = app_with(&issuer, |_| {}).await;
+    let keys: Value = app.get_json("/v1/keys").await;
+    let path = format!("/v1/keys/{}", keys["items"][0]["id"].as_str().unwrap());
+    let res = app.http.delete(app.url(&path)).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200, "an issuer can grant admin: revoked");
+    let admin = issuer.good("client-acme", "roster/admin");
+    assert_eq!(answer(&app, &admin, "/v1/keys").await.0, 200, "the tenant is still managed with a token");
+}

@@ -209,7 +209,7 @@ impl TenantStore for PgDirectory {
             // Under the row lock: a cancellation or another node's sweep
             // may have come first.
             let Some(t) = lock(&mut tx, id).await? else { continue };
-            if !t.delete_after.is_some_and(|d| d <= now) {
+            if t.delete_after.is_none_or(|d| d > now) {
                 continue;
             }
             purge(&mut tx, id).await?;
