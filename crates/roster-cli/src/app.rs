@@ -252,6 +252,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         max_body_bytes_in_flight_per_tenant: settings.max_body_bytes_in_flight_per_tenant,
         max_connections: settings.max_connections,
         max_http2_streams: settings.max_http2_streams,
+        tenant_deletion_grace: Duration::from_secs(u64::from(settings.tenant_deletion_grace_days) * 86_400),
         client_ip_header: settings
             .client_ip_header
             .as_deref()

@@ -96,6 +96,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// HTTP/2 streams (concurrent requests) on one connection.
     pub max_http2_streams: u32,
+    /// Days between an operator's deletion of a tenant and the purge of its
+    /// data; meanwhile its keys are refused and the deletion can be cancelled.
+    pub tenant_deletion_grace_days: u32,
     /// The bearer token Prometheus sends to `/metrics` (operator keys work
     /// too); without it only operator keys may scrape.
     pub metrics_token: Option<Secret>,
@@ -276,6 +279,7 @@ impl Default for Settings {
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
             max_http2_streams: 100,
+            tenant_deletion_grace_days: 7,
             metrics_token: None,
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100.0,
@@ -355,6 +359,9 @@ impl Settings {
         }
         if self.max_header_bytes < 8192 {
             anyhow::bail!("max_header_bytes must be at least 8192");
+        }
+        if self.tenant_deletion_grace_days == 0 {
+            anyhow::bail!("tenant_deletion_grace_days must be at least 1: a deletion must be cancellable");
         }
         if self.max_connections == 0 || self.max_http2_streams == 0 {
             anyhow::bail!("max_connections and max_http2_streams must be at least 1");

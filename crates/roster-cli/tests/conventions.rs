@@ -39,8 +39,11 @@ async fn busy_app() -> (TestApp, String) {
     let feed_id = feed["feedId"].as_str().unwrap().to_owned();
     app.wait_feed(&feed_id).await;
     let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key);
-    let res =
-        res.json(&json!({"scopes": ["read"], "expiresAt": "2099-01-01T00:00:00Z"})).send().await.unwrap();
+    let res = res
+        .json(&json!({"name": "test-key", "scopes": ["read"], "expiresAt": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let res = app.put_json("/v1/sources/workday", &json!({"validation": "partial"})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
@@ -90,7 +93,10 @@ async fn every_list_pages_with_limit_and_an_opaque_cursor() {
     let (app, _) = busy_app().await;
     // A second tenant key, endpoint and source, so each list has two pages.
     let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key);
-    assert_eq!(res.json(&json!({"scopes": ["ingest"]})).send().await.unwrap().status(), 201);
+    assert_eq!(
+        res.json(&json!({"name": "test-key", "scopes": ["ingest"]})).send().await.unwrap().status(),
+        201
+    );
     let res = app.http.post(app.url("/v1/endpoints")).bearer_auth(&app.key);
     let res = res.json(&json!({"url": "https://hooks2.example.com/roster"})).send().await.unwrap();
     assert_eq!(res.status(), 201);

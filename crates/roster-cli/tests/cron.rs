@@ -148,8 +148,11 @@ async fn the_format_is_found_by_extension_or_content() {
 async fn whoami_names_the_tenant_key_scopes_and_expiry() {
     let app = spawn_app().await;
     let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key);
-    let res =
-        res.json(&json!({"scopes": ["ingest"], "expiresAt": "2099-01-01T00:00:00Z"})).send().await.unwrap();
+    let res = res
+        .json(&json!({"name": "nightly-job", "scopes": ["ingest"], "expiresAt": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
     let ingest_key = created["key"].as_str().or(created["secret"].as_str()).expect("the new key").to_owned();

@@ -41,8 +41,14 @@ async fn a_test_message_walks_the_dead_letter_path_without_touching_the_director
 
     // A read key may not inject.
     let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key);
-    let read: Value =
-        res.json(&serde_json::json!({"scopes": ["read"]})).send().await.unwrap().json().await.unwrap();
+    let read: Value = res
+        .json(&serde_json::json!({"name": "reader", "scopes": ["read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let read = read["secret"].as_str().unwrap().to_owned();
     let res = app.http.post(app.url("/v1/dlq/test")).bearer_auth(&read).send().await.unwrap();
     assert_eq!(res.status(), 403);

@@ -159,7 +159,8 @@ async fn a_60_kb_request_id_is_neither_echoed_nor_logged_nor_stored() {
     let mut server_ids = Vec::new();
     for (method, path) in [("GET", "/healthz"), ("GET", "/v1/people"), ("POST", "/v1/keys")] {
         let req = http.request(method.parse().unwrap(), format!("{}{path}", served.base));
-        let req = if method == "POST" { req.json(&json!({"scopes": ["read"]})) } else { req };
+        let req =
+            if method == "POST" { req.json(&json!({"name": "test-key", "scopes": ["read"]})) } else { req };
         let res = req.bearer_auth(&served.key).header("x-request-id", &huge).send().await.unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
         let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();

@@ -359,7 +359,11 @@ async fn endpoint_urls_are_checked_and_need_an_admin_key() {
         assert!(detail.starts_with(field), "{detail}");
     }
 
-    let res = app.http.post(app.url("/v1/keys")).bearer_auth(&app.key).json(&json!({"scopes": ["read"]}));
+    let res = app
+        .http
+        .post(app.url("/v1/keys"))
+        .bearer_auth(&app.key)
+        .json(&json!({"name": "test-key", "scopes": ["read"]}));
     let reader =
         res.send().await.unwrap().json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
     let body = json!({"url": "https://hooks.example.com/x"});

@@ -171,7 +171,14 @@ async fn each_key_does_only_what_its_scopes_allow() {
     let key = |scopes: Value| {
         let app = &app;
         async move {
-            let res = send(app, &app.key, Method::POST, "/v1/keys", Some(json!({"scopes": scopes}))).await;
+            let res = send(
+                app,
+                &app.key,
+                Method::POST,
+                "/v1/keys",
+                Some(json!({"name": "test-key", "scopes": scopes})),
+            )
+            .await;
             assert_eq!(res.status(), 201);
             res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned()
         }

@@ -583,7 +583,7 @@ async fn a_key_minted_with_a_token_expires_within_ninety_days() {
         let (app, admin) = (&app, admin.clone());
         async move { app.http.post(app.url("/v1/keys")).bearer_auth(admin).json(&body).send().await.unwrap() }
     };
-    let res = create(json!({"scopes": ["ingest"]})).await;
+    let res = create(json!({"name": "test-key", "scopes": ["ingest"]})).await;
     assert_eq!(res.status(), 201);
     let key: Value = res.json().await.unwrap();
     let expires = (key["expiresAt"].as_str().and_then(roster_core::Timestamp::parse_rfc3339))
@@ -593,14 +593,41 @@ async fn a_key_minted_with_a_token_expires_within_ninety_days() {
     assert!((89.9..=90.1).contains(&days), "no expiry asked: 90 days ({days})");
 
     let in_a_year = roster_core::Timestamp((now() as i64 + 365 * 86_400) * 1000).to_rfc3339();
-    let res = create(json!({"scopes": ["ingest"], "expiresAt": in_a_year})).await;
+    let res = create(json!({"name": "test-key", "scopes": ["ingest"], "expiresAt": in_a_year})).await;
     assert_eq!(res.status(), 400);
     let problem: Value = res.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("within 90 days"), "{problem}");
 
     // An API key's admin may still mint a key that does not expire.
-    let res =
-        app.http.post(app.url("/v1/keys")).bearer_auth(&app.key).json(&json!({"scopes": ["read"]})).send();
+    let res = app
+        .http
+        .post(app.url("/v1/keys"))
+        .bearer_auth(&app.key)
+        .json(&json!({"name": "test-key", "scopes": ["read"]}))
+        .send();
     let key: Value = res.await.unwrap().json().await.unwrap();
     assert!(key["expiresAt"].is_null(), "{key}");
+}
+
+#[tokio::test]
+async fn an_issuer_granting_the_tenant_admin_lets_its_last_admin_key_be_revoked() {
+    let issuer = Issuer::start().await;
+    // Only ingest and read from this issuer: no admin credential besides the key.
+    let read_only = app_with(&issuer, |c| {
+        c.scope_map = [("roster/read".to_owned(), "read".to_owned())].into_iter().collect();
+    })
+    .await;
+    let keys: Value = read_only.get_json("/v1/keys").await;
+    let path = format!("/v1/keys/{}", keys["items"][0]["id"].as_str().unwrap());
+    let res = read_only.http.delete(read_only.url(&path)).bearer_auth(&read_only.key).send().await.unwrap();
+    assert_eq!(res.status(), 409, "the last admin key stays");
+
+    // The default scope map grants `roster/admin`: a token can still manage the tenant.
+    let app = app_with(&issuer, |_| {}).await;
+    let keys: Value = app.get_json("/v1/keys").await;
+    let path = format!("/v1/keys/{}", keys["items"][0]["id"].as_str().unwrap());
+    let res = app.http.delete(app.url(&path)).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200, "an issuer can grant admin: revoked");
+    let admin = issuer.good("client-acme", "roster/admin");
+    assert_eq!(answer(&app, &admin, "/v1/keys").await.0, 200, "the tenant is still managed with a token");
 }

@@ -48,7 +48,7 @@ async fn roster(app: &TestApp, key: &str, args: &[&str]) -> String {
 #[tokio::test]
 async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     let app = spawn_app().await;
-    let res = create_key(&app, &app.key, json!({"scopes": ["ingest"]})).await;
+    let res = create_key(&app, &app.key, json!({"name": "test-key", "scopes": ["ingest"]})).await;
     assert_eq!(res.status(), 201);
     let first: Value = res.json().await.unwrap();
     let first_secret = first["secret"].as_str().unwrap().to_owned();
@@ -71,7 +71,11 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     assert!(text.contains(&first_secret[..14]), "the prefix identifies it");
 
     // Rotation: a second key; both work until the first is revoked.
-    let second: Value = create_key(&app, &app.key, json!({"scopes": ["ingest"]})).await.json().await.unwrap();
+    let second: Value = create_key(&app, &app.key, json!({"name": "test-key", "scopes": ["ingest"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let second_secret = second["secret"].as_str().unwrap();
     for key in [first_secret.as_str(), second_secret] {
         assert_eq!(app.post_feed_as(key, &json!({"records": [{"externalId": "E2"}]})).await.status(), 202);
@@ -108,10 +112,10 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
 async fn bad_key_requests_are_refused_with_the_field_named() {
     let app = spawn_app().await;
     for (body, field) in [
-        (json!({"scopes": ["root"]}), "scopes"),
-        (json!({"scopes": []}), "scopes"),
-        (json!({"scopes": ["read"], "expiresAt": "2001-01-01T00:00:00Z"}), "expiresAt"),
-        (json!({"scopes": ["read"], "expiresAt": "tomorrow"}), "expiresAt"),
+        (json!({"name": "test-key", "scopes": ["root"]}), "scopes"),
+        (json!({"name": "test-key", "scopes": []}), "scopes"),
+        (json!({"name": "test-key", "scopes": ["read"], "expiresAt": "2001-01-01T00:00:00Z"}), "expiresAt"),
+        (json!({"name": "test-key", "scopes": ["read"], "expiresAt": "tomorrow"}), "expiresAt"),
     ] {
         let res = create_key(&app, &app.key, body.clone()).await;
         assert_eq!(res.status(), 400, "{body}");
@@ -125,7 +129,11 @@ async fn bad_key_requests_are_refused_with_the_field_named() {
 async fn another_tenant_cannot_see_revoke_or_read_the_audit_of_a_key() {
     let app = spawn_app().await;
     let other = app.new_tenant("globex").await;
-    let mine: Value = create_key(&app, &app.key, json!({"scopes": ["read"]})).await.json().await.unwrap();
+    let mine: Value = create_key(&app, &app.key, json!({"name": "test-key", "scopes": ["read"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = mine["id"].as_str().unwrap();
     assert_eq!(revoke(&app, &other, id, "x").await.status(), 404, "as if it did not exist");
     assert!(!app.get_as(&other, "/v1/keys").await.text().await.unwrap().contains(id));
@@ -155,7 +163,9 @@ async fn admin_actions_on_sources_and_the_dlq_are_audited() {
 #[tokio::test]
 async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
     let app = spawn_app().await;
-    let out = roster(&app, &app.key, &["keys", "create", "--scopes", "read,ingest"]).await;
+    let out =
+        roster(&app, &app.key, &["keys", "create", "--name", "workday-prod", "--scopes", "read,ingest"])
+            .await;
     let secret = out.lines().last().unwrap().trim().to_owned();
     assert!(secret.starts_with("rk_live_"), "{out}");
     assert_eq!(app.get_as(&secret, "/v1/people").await.status(), 200);
@@ -163,6 +173,8 @@ async fn the_cli_creates_lists_and_revokes_keys_and_reads_the_audit_log() {
     let table = roster(&app, &app.key, &["keys", "ls"]).await;
     let row = table.lines().find(|l| l.contains(&secret[..14])).expect("the new key is listed");
     let id = row.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(row.split_whitespace().nth(1), Some("workday-prod"), "its name is listed: {table}");
+    assert!(table.lines().next().unwrap().contains("NAME"), "{table}");
     assert!(!table.contains(&secret), "ls never prints a secret");
 
     roster(&app, &app.key, &["keys", "revoke", &id]).await;

@@ -187,9 +187,65 @@ impl<'de> Deserialize<'de> for SourceName {
     }
 }
 
+/// A tenant's name as given (trimmed), if it is one: 1 to 200 printable
+/// characters. The rule of `roster tenants create` and the operator API.
+pub fn tenant_name(s: &str) -> Result<&str, TenantNameError> {
+    let name = s.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        Err(TenantNameError)
+    } else {
+        Ok(name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a tenant name must be 1 to 200 printable characters")]
+pub struct TenantNameError;
+
+/// An API key's name, saying what it is for (`workday-prod`): 1 to 64
+/// ASCII letters, digits, `-`, `_` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a key name is 1 to 64 characters of letters, digits, '-', '_' and '.'")]
+pub struct KeyNameError;
+
+impl KeyName {
+    pub fn parse(s: &str) -> Result<Self, KeyNameError> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if ok { Ok(Self(s.to_owned())) } else { Err(KeyNameError) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_names_are_short_and_plain() {
+        assert_eq!(KeyName::parse("workday-prod").unwrap().as_str(), "workday-prod");
+        assert!(KeyName::parse("Bamboo_HR.v2").is_ok());
+        assert!(KeyName::parse(&"a".repeat(64)).is_ok());
+        for bad in ["", "a b", "x/y", "é", "key\n", &"a".repeat(65)] {
+            assert!(KeyName::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn source_names_are_url_safe() {

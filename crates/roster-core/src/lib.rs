@@ -19,7 +19,7 @@ pub mod validate;
 
 pub use change::{Change, ChangeMessage, FeedMode};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use ids::{ExternalId, FeedId, MessageId, SourceName, TenantId};
+pub use ids::{ExternalId, FeedId, KeyName, MessageId, SourceName, TenantId};
 pub use lifecycle::{Decision, EventType, LifecycleEvent, Status};
 pub use mapping::MappingProfile;
 pub use person::Person;

@@ -1,8 +1,9 @@
 //! The scheduler: what happens because a day came, not because a record
 //! arrived. A pending hire joins on their hire date, a notice period ends on
 //! the termination date, an upload whose process died is marked failed, a
-//! message the queue dead-lettered by itself is counted in its feed, and old
-//! bookkeeping is pruned.
+//! message the queue dead-lettered by itself is counted in its feed, old
+//! bookkeeping is pruned, and a tenant whose deletion's grace period ended
+//! is purged.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -57,7 +58,13 @@ pub struct SweepReport {
     pub dead_letters_counted: u64,
     /// Rows of bookkeeping pruned.
     pub pruned: u64,
+    /// Tenants whose deletion's grace period ended, purged.
+    pub purged_tenants: u64,
 }
+
+/// Tenants purged per sweep at most (each is one transaction); the next
+/// sweep goes on.
+const PURGES_PER_SWEEP: usize = 4;
 
 pub struct Scheduler {
     store: Arc<dyn SweepStore>,
@@ -97,12 +104,24 @@ impl Scheduler {
         let before = now.plus_millis(-(self.config.retention.as_millis() as i64));
         let pruned = self.store.prune(before, now).await?;
         report.pruned = pruned.applied_messages + pruned.events + pruned.idempotency_keys;
+        for tenant in self.store.purge_deleted_tenants(now, PURGES_PER_SWEEP).await? {
+            report.purged_tenants += 1;
+            tracing::info!(tenant = %tenant.id, "tenant purged: its deletion's grace period ended");
+            // Its dead letters would otherwise wait for a redrive that can
+            // never apply (the tenant is gone).
+            if let Some(queue) = &self.queue
+                && let Err(e) = queue.purge_dead_letters(Some(&tenant.id.to_string())).await
+            {
+                tracing::warn!(tenant = %tenant.id, error = %e, "could not purge a purged tenant's dead letters");
+            }
+        }
         if report != SweepReport::default() {
             tracing::info!(
                 due = report.due,
                 stalled_feeds = report.stalled_feeds,
                 dead_letters_counted = report.dead_letters_counted,
                 pruned = report.pruned,
+                purged_tenants = report.purged_tenants,
                 "scheduled sweep done"
             );
         }

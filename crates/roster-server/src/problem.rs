@@ -43,6 +43,15 @@ pub enum ApiError {
     Invalid { param: String, code: &'static str, detail: String },
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with a reason of its own (`code`, see `docs/errors.md`).
+    #[error("{detail}")]
+    ConflictOf { code: &'static str, detail: String },
+    /// The credential's tenant is scheduled for deletion: refused until an
+    /// operator cancels it.
+    #[error(
+        "this tenant is scheduled for deletion (its data is purged at {delete_after}): its keys and tokens are refused unless an operator cancels the deletion"
+    )]
+    TenantDeleting { delete_after: roster_core::Timestamp },
     /// The request is well-formed but cannot be done; `errors` lists the
     /// records and fields at fault (no values).
     #[error("{detail}")]
@@ -96,6 +105,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "invalid_request",
             ApiError::Invalid { code, .. } => code,
             ApiError::Conflict(_) => "conflict",
+            ApiError::ConflictOf { code, .. } => code,
+            ApiError::TenantDeleting { .. } => "tenant_deleting",
             ApiError::Unprocessable { .. } => "validation_failed",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -117,7 +128,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictOf { .. } => StatusCode::CONFLICT,
+            ApiError::TenantDeleting { .. } => StatusCode::FORBIDDEN,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) | ApiError::TooLarge(_) => {

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// HTTP/2 streams (requests) open at once on one connection.
     pub max_http2_streams: u32,
+    /// Between an operator's deletion of a tenant and its purge (its keys
+    /// refused meanwhile; the deletion can be cancelled).
+    pub tenant_deletion_grace: Duration,
     /// The bearer token Prometheus sends to `/metrics` (an operator key is
     /// accepted too); `None`: only operator keys.
     pub metrics_token: Option<Secret>,
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             max_header_bytes: 64 * 1024,
             max_connections: 1024,
             max_http2_streams: 100,
+            tenant_deletion_grace: Duration::from_secs(7 * 86_400),
             metrics_token: None,
             allow_insecure_endpoints: false,
             allow_private_endpoints: false,

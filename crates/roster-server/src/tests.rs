@@ -180,6 +180,7 @@ async fn app_with_key() -> (axum::Router, String, tempfile::TempDir) {
     let tenant = state.directory.create_tenant("acme", now).await.unwrap();
     let secret = roster_engine::credentials::generate_api_key();
     let key = roster_store::NewApiKey {
+        name: "test".into(),
         tenant_id: tenant.id,
         prefix: secret.shown_prefix(),
         hash: secret.hash(),

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::{
-    ApiKeyInfo, CredentialStore, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope, StoreError,
+    ApiKeyInfo, CredentialStore, LAST_ADMIN_KEY, LastAdmin, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope,
+    StoreError,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -15,7 +16,7 @@ use crate::conn::{PgDirectory, parse_id, storage};
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
 const KEY_COLUMNS: &str =
-    "id, tenant_id, prefix, scopes::text, created_at, expires_at, revoked_at, last_used_at";
+    "id, tenant_id, prefix, scopes::text, created_at, expires_at, revoked_at, last_used_at, name";
 const OPERATOR_COLUMNS: &str = "id, name, prefix, created_at, revoked_at, expires_at, last_used_at";
 
 fn ts(r: &PgRow, i: usize) -> Result<Option<Timestamp>, StoreError> {
@@ -34,6 +35,7 @@ fn key_from_row(r: &PgRow) -> Result<ApiKeyInfo, StoreError> {
         expires_at: ts(r, 5)?,
         revoked_at: ts(r, 6)?,
         last_used_at: ts(r, 7)?,
+        name: r.try_get(8).map_err(storage)?,
     })
 }
 
@@ -97,6 +99,7 @@ impl CredentialStore for PgDirectory {
         let info = ApiKeyInfo {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: key.tenant_id,
+            name: key.name,
             prefix: key.prefix,
             scopes: key.scopes,
             created_at: now,
@@ -107,8 +110,8 @@ impl CredentialStore for PgDirectory {
         let scopes: Vec<&str> = info.scopes.iter().map(|s| s.as_str()).collect();
         let scopes = serde_json::to_string(&scopes).map_err(|e| StoreError::Storage(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)",
+            "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at, expires_at, name)
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)",
         )
         .bind(&info.id)
         .bind(info.tenant_id.to_string())
@@ -117,6 +120,7 @@ impl CredentialStore for PgDirectory {
         .bind(scopes)
         .bind(now.millis())
         .bind(info.expires_at.map(Timestamp::millis))
+        .bind(&info.name)
         .execute(self.pool())
         .await
         .map_err(storage)?;
@@ -141,24 +145,54 @@ impl CredentialStore for PgDirectory {
         tenant: TenantId,
         key_id: &str,
         now: Timestamp,
+        last_admin: LastAdmin,
     ) -> Result<ApiKeyInfo, StoreError> {
-        // One statement: revoke if not yet, and return the key either way.
-        let row = sqlx::query(&format!(
-            "WITH revoked AS (
-                 UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL
-                 RETURNING {KEY_COLUMNS}
-             )
-             SELECT * FROM revoked
-             UNION ALL
-             SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2 AND NOT EXISTS (SELECT 1 FROM revoked)"
-        ))
-        .bind(key_id)
-        .bind(tenant.to_string())
-        .bind(now.millis())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(storage)?;
-        row.as_ref().map(key_from_row).transpose()?.ok_or(StoreError::NotFound)
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        // The tenant's row lock orders the revocations of its keys: the
+        // count of the other admin keys below cannot be raced by another
+        // revocation (READ COMMITTED would let two both see the other).
+        if crate::tenants::lock(&mut tx, tenant).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let key =
+            sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"))
+                .bind(key_id)
+                .bind(tenant.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?
+                .as_ref()
+                .map(key_from_row)
+                .transpose()?
+                .ok_or(StoreError::NotFound)?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        let live_admin = key.scopes.contains(&Scope::Admin) && key.expires_at.is_none_or(|t| t > now);
+        if last_admin == LastAdmin::Keep && live_admin {
+            let others: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM api_keys
+                 WHERE tenant_id = $1 AND id <> $2 AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > $3) AND scopes ? 'admin'",
+            )
+            .bind(tenant.to_string())
+            .bind(key_id)
+            .bind(now.millis())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?;
+            if others == 0 {
+                return Err(StoreError::Conflict(LAST_ADMIN_KEY.into()));
+            }
+        }
+        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1")
+            .bind(key_id)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(ApiKeyInfo { revoked_at: Some(now), ..key })
     }
 
     async fn authenticate_key(

@@ -8,7 +8,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{KEY_COLUMNS, key_from_row, storage};
 use crate::conn::{SqliteDirectory, immediate};
 use roster_store::prelude::*;
-use roster_store::{ApiKeyInfo, NewApiKey, NewAuditEntry, OperatorKeyInfo, StoreError};
+use roster_store::{
+    ApiKeyInfo, LAST_ADMIN_KEY, LastAdmin, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope, StoreError,
+};
 
 /// A key's last use is written at most this often.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
@@ -24,22 +26,45 @@ pub fn list_keys(c: &Connection, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, St
 }
 
 pub fn revoke_key(
-    c: &Connection,
+    c: &mut Connection,
     tenant: TenantId,
     key_id: &str,
     now: Timestamp,
+    last_admin: LastAdmin,
 ) -> Result<ApiKeyInfo, StoreError> {
-    c.execute(
-        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
-        params![key_id, tenant.to_string(), now.millis()],
-    )
-    .map_err(storage)?;
-    c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND tenant_id = ?2"))
+    // One writer transaction: the count of the other admin keys and the
+    // revocation cannot interleave with another revocation.
+    let tx = immediate(c)?;
+    let key = tx
+        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND tenant_id = ?2"))
         .map_err(storage)?
         .query_row(params![key_id, tenant.to_string()], key_from_row)
         .optional()
         .map_err(storage)?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let live_admin = key.scopes.contains(&Scope::Admin) && key.expires_at.is_none_or(|t| t > now);
+    if last_admin == LastAdmin::Keep && live_admin {
+        let others: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM api_keys
+                 WHERE tenant_id = ?1 AND id <> ?2 AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > ?3)
+                   AND ',' || scopes || ',' LIKE '%,admin,%'",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), key_id, now.millis()], |r| r.get(0))
+            .map_err(storage)?;
+        if others == 0 {
+            return Err(StoreError::Conflict(LAST_ADMIN_KEY.into()));
+        }
+    }
+    tx.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1", params![key_id, now.millis()])
+        .map_err(storage)?;
+    tx.commit().map_err(storage)?;
+    Ok(ApiKeyInfo { revoked_at: Some(now), ..key })
 }
 
 const OPERATOR_COLUMNS: &str = "id, name, prefix, created_at, revoked_at, expires_at, last_used_at";
@@ -124,6 +149,7 @@ impl CredentialStore for SqliteDirectory {
         let info = ApiKeyInfo {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: key.tenant_id,
+            name: key.name,
             prefix: key.prefix,
             scopes: key.scopes,
             created_at: now,
@@ -136,7 +162,8 @@ impl CredentialStore for SqliteDirectory {
         self.write(move |c| {
             let scopes: Vec<&str> = i.scopes.iter().map(|s| s.as_str()).collect();
             c.execute(
-                "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at, expires_at, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     i.id,
                     i.tenant_id.to_string(),
@@ -144,7 +171,8 @@ impl CredentialStore for SqliteDirectory {
                     &hash[..],
                     scopes.join(","),
                     now.millis(),
-                    i.expires_at.map(Timestamp::millis)
+                    i.expires_at.map(Timestamp::millis),
+                    i.name
                 ],
             )
             .map_err(storage)
@@ -162,9 +190,10 @@ impl CredentialStore for SqliteDirectory {
         tenant: TenantId,
         key_id: &str,
         now: Timestamp,
+        last_admin: LastAdmin,
     ) -> Result<ApiKeyInfo, StoreError> {
         let key_id = key_id.to_owned();
-        self.write(move |c| revoke_key(c, tenant, &key_id, now)).await
+        self.write(move |c| revoke_key(c, tenant, &key_id, now, last_admin)).await
     }
 
     async fn authenticate_key(

@@ -83,7 +83,7 @@ pub(crate) fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source>
 }
 
 pub(crate) const KEY_COLUMNS: &str =
-    "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
+    "id, tenant_id, prefix, scopes, created_at, expires_at, revoked_at, last_used_at, name";
 
 pub(crate) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
     let scopes: String = r.get(3)?;
@@ -96,6 +96,7 @@ pub(crate) fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo
         expires_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
         revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
         last_used_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
+        name: r.get(8)?,
     })
 }
 

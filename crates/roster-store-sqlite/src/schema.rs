@@ -262,6 +262,20 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     ",
+    // 12: another branch's (a placeholder here; renumbered at merge).
+    "",
+    // 13: tenants deleted after a grace period (`delete_after`: when the
+    // scheduler purges them; their credentials are refused from
+    // `deletion_requested_at`), and API keys' names. Existing keys are
+    // named `key-` and the end of their id, which is unique enough to tell
+    // them apart in a listing.
+    "
+    ALTER TABLE tenants ADD COLUMN deletion_requested_at INTEGER;
+    ALTER TABLE tenants ADD COLUMN delete_after INTEGER;
+    CREATE INDEX tenants_delete_after ON tenants (delete_after) WHERE delete_after IS NOT NULL;
+    ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    UPDATE api_keys SET name = 'key-' || substr(replace(id, '-', ''), -8);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -325,5 +339,31 @@ mod tests {
         assert_eq!(unique_indexes, 0, "no unique index on the outbox's id any more");
         let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn existing_keys_get_a_name_and_tenants_are_not_being_deleted() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for sql in &MIGRATIONS[..11] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 11).expect("version");
+        conn.execute("INSERT INTO tenants (id, name, created_at) VALUES ('t', 'acme', 0)", [])
+            .expect("tenant");
+        conn.execute(
+            "INSERT INTO api_keys (id, tenant_id, prefix, hash, scopes, created_at)
+             VALUES ('0190aaaa-bbbb-7ccc-8ddd-0123456789ab', 't', 'rk_live_x', x'01', 'admin', 0)",
+            [],
+        )
+        .expect("key");
+
+        migrate(&mut conn).expect("migrate");
+
+        let name: String = conn.query_row("SELECT name FROM api_keys", [], |r| r.get(0)).expect("name");
+        assert_eq!(name, "key-456789ab");
+        assert!(roster_core::KeyName::parse(&name).is_ok(), "a default name is a valid name");
+        let deleting: Option<i64> =
+            conn.query_row("SELECT delete_after FROM tenants", [], |r| r.get(0)).expect("tenant");
+        assert_eq!(deleting, None);
     }
 }

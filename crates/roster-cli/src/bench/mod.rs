@@ -361,6 +361,7 @@ async fn fresh_key(settings: &Settings) -> anyhow::Result<String> {
     directory
         .create_api_key(
             roster_store::NewApiKey {
+                name: "bench".into(),
                 tenant_id: tenant.id,
                 prefix: secret.shown_prefix(),
                 hash: secret.hash(),

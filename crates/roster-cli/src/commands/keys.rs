@@ -12,6 +12,10 @@ pub enum KeysCommand {
     Create {
         #[command(flatten)]
         server: ServerArgs,
+        /// What the key is for, shown in listings (`workday-prod`): 1-64
+        /// letters, digits, `-`, `_`, `.`.
+        #[arg(long)]
+        name: String,
         /// Comma-separated: ingest, read, admin.
         #[arg(long, default_value = "ingest")]
         scopes: String,
@@ -56,18 +60,19 @@ fn text(v: &Value) -> String {
 
 pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
-        KeysCommand::Create { server, scopes, expires_at } => {
+        KeysCommand::Create { server, name, scopes, expires_at } => {
             let client = Client::new(&server)?;
             let scopes: Vec<&str> = scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
             let res = client
                 .post("/v1/keys")
-                .json(&json!({"scopes": scopes, "expiresAt": expires_at}))
+                .json(&json!({"name": name, "scopes": scopes, "expiresAt": expires_at}))
                 .send()
                 .await?;
             let key = json_or_problem(res).await?;
             println!(
-                "API key {} (scopes: {}); store it now, it is not shown again:",
+                "API key {} {} (scopes: {}); store it now, it is not shown again:",
                 text(&key["id"]),
+                text(&key["name"]),
                 key["scopes"].as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join(", ")
             );
             println!("{}", text(&key["secret"]));
@@ -76,14 +81,15 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             let client = Client::new(&server)?;
             let items = client.list("/v1/keys", usize::MAX).await?;
             println!(
-                "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
-                "ID", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
+                "{:<42} {:<24} {:<16} {:<20} {:<24} {:<24} {:<24}",
+                "ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
             );
             for k in &items {
                 let scopes: Vec<String> = k["scopes"].as_array().into_iter().flatten().map(text).collect();
                 println!(
-                    "{:<42} {:<16} {:<20} {:<24} {:<24} {:<24}",
+                    "{:<42} {:<24} {:<16} {:<20} {:<24} {:<24} {:<24}",
                     text(&k["id"]),
+                    text(&k["name"]),
                     text(&k["prefix"]),
                     scopes.join(","),
                     super::time(&k["expiresAt"]),

@@ -7,12 +7,17 @@ use roster_store::{
     ApiKeyInfo, Directory, NewApiKey, NewAuditEntry, Scope, StoreError, Tenant, platform_log,
 };
 
+use serde_json::{Value, json};
+
 use crate::app;
+use crate::client::{Client, ServerArgs, json_or_problem};
 use crate::config::{GlobalArgs, ServeArgs, Settings};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
-    /// Creates a tenant and prints its first API key (shown once) on the last line.
+    /// Creates a tenant on the server's data directory and prints its first
+    /// API key (shown once) on the last line. Without a data directory (the
+    /// AWS shape), an operator creates tenants with `POST /v1/operator/tenants`.
     Create {
         /// A unique name, e.g. the customer's company.
         name: String,
@@ -21,16 +26,70 @@ pub enum TenantsCommand {
         #[arg(long)]
         init: bool,
     },
-    /// Lists tenants.
-    Ls,
+    /// Lists tenants, with those being deleted (an operator key).
+    Ls {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a tenant (an operator key).
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The tenant's id (`ten_...`) or name.
+        tenant: String,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Renames a tenant; its id, keys and data stay (an operator key).
+    Rename {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The tenant's id (`ten_...`) or current name.
+        tenant: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Schedules a tenant's deletion: its keys are refused at once, its data
+    /// purged after the grace period (default 7 days) unless cancelled (an
+    /// operator key).
+    Delete {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The tenant's id (`ten_...`) or name.
+        tenant: String,
+        /// The tenant's name, repeated, to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
+    /// Cancels a scheduled deletion during its grace period (an operator key).
+    CancelDelete {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The tenant's id (`ten_...`) or name.
+        tenant: String,
+    },
+    /// Mints an admin key for a tenant that lost its own, expiring in 7 days;
+    /// prints it (shown once) on the last line (an operator key).
+    RecoveryKey {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The tenant's id (`ten_...`) or name.
+        tenant: String,
+        /// The key's name, as listings show it.
+        #[arg(long, default_value = "recovery")]
+        name: String,
+    },
 }
 
 pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
-    let settings = Settings::resolve(global, &ServeArgs::default())?;
-    let init = matches!(cmd, TenantsCommand::Create { init: true, .. });
-    let directory = app::open_admin_directory(&settings, init)?;
     match cmd {
-        TenantsCommand::Create { name, .. } => {
+        TenantsCommand::Create { name, init } => {
+            let settings = Settings::resolve(global, &ServeArgs::default())?;
+            let directory = app::open_admin_directory(&settings, init)?;
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
             println!("tenant {} created (id {})", tenant.name, render(Kind::Tenant, tenant.id));
             println!(
@@ -39,14 +98,96 @@ pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()>
             );
             println!("{}", secret.expose());
         }
-        TenantsCommand::Ls => {
-            println!("{:<40} {:<24} CREATED", "ID", "NAME");
-            for t in directory.list_tenants().await? {
-                println!("{:<40} {:<24} {}", render(Kind::Tenant, t.id), t.name, t.created_at);
+        TenantsCommand::Ls { server, json } => {
+            let client = Client::new(&server)?;
+            let items = client.list("/v1/operator/tenants", usize::MAX).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+                return Ok(());
             }
+            println!("{:<40} {:<24} {:<9} {:<24} DELETE AFTER", "ID", "NAME", "STATUS", "CREATED");
+            for t in &items {
+                println!(
+                    "{:<40} {:<24} {:<9} {:<24} {}",
+                    text(&t["id"]),
+                    text(&t["name"]),
+                    text(&t["status"]),
+                    super::time(&t["createdAt"]),
+                    super::time(&t["deleteAfter"])
+                );
+            }
+        }
+        TenantsCommand::Show { server, tenant, json } => {
+            let client = Client::new(&server)?;
+            let t = client.get_json(&path(&tenant, "")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+                return Ok(());
+            }
+            for (label, v) in [
+                ("id", text(&t["id"])),
+                ("name", text(&t["name"])),
+                ("status", text(&t["status"])),
+                ("created", super::time(&t["createdAt"])),
+                ("deletion requested", super::time(&t["deletionRequestedAt"])),
+                ("delete after", super::time(&t["deleteAfter"])),
+            ] {
+                println!("{label:<20} {v}");
+            }
+        }
+        TenantsCommand::Rename { server, tenant, new_name } => {
+            let client = Client::new(&server)?;
+            let res = client.patch(&path(&tenant, "")).json(&json!({"name": new_name})).send().await?;
+            let t = json_or_problem(res).await?;
+            println!("tenant {} renamed to {}", text(&t["id"]), text(&t["name"]));
+        }
+        TenantsCommand::Delete { server, tenant, confirm } => {
+            let client = Client::new(&server)?;
+            let url = format!("{}?confirm={}", path(&tenant, ""), super::people::urlencode(&confirm));
+            let t = json_or_problem(client.delete(&url).send().await?).await?;
+            println!(
+                "tenant {} ({}) scheduled for deletion: its keys are refused now, its data is purged after {} (cancel before: roster tenants cancel-delete)",
+                text(&t["name"]),
+                text(&t["id"]),
+                super::time(&t["deleteAfter"])
+            );
+        }
+        TenantsCommand::CancelDelete { server, tenant } => {
+            let client = Client::new(&server)?;
+            let t = json_or_problem(client.post(&path(&tenant, "/cancel-deletion")).send().await?).await?;
+            println!(
+                "deletion of tenant {} ({}) cancelled: its keys work again",
+                text(&t["name"]),
+                text(&t["id"])
+            );
+        }
+        TenantsCommand::RecoveryKey { server, tenant, name } => {
+            let client = Client::new(&server)?;
+            let res =
+                client.post(&path(&tenant, "/recovery-key")).json(&json!({"name": name})).send().await?;
+            let key = json_or_problem(res).await?;
+            println!(
+                "recovery API key {} (admin, expires {}); store it now, it is not shown again:",
+                text(&key["id"]),
+                super::time(&key["expiresAt"])
+            );
+            println!("{}", text(&key["secret"]));
         }
     }
     Ok(())
+}
+
+/// `/v1/operator/tenants/<tenant><rest>`.
+fn path(tenant: &str, rest: &str) -> String {
+    format!("/v1/operator/tenants/{}{rest}", super::people::urlencode(tenant))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Creates a tenant and its first API key (all scopes). The secret is
@@ -57,10 +198,7 @@ pub async fn create_tenant(
     directory: &dyn Directory,
     name: &str,
 ) -> anyhow::Result<(Tenant, ApiKeyInfo, ApiKeySecret)> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        anyhow::bail!("a tenant name must be 1 to 200 printable characters");
-    }
+    let name = roster_core::ids::tenant_name(name)?;
     let now = SystemClock.now();
     let tenant = match directory.create_tenant(name, now).await {
         Err(StoreError::Conflict(_)) => anyhow::bail!("a tenant named {name:?} exists already"),
@@ -71,6 +209,7 @@ pub async fn create_tenant(
         .create_api_key(
             NewApiKey {
                 tenant_id: tenant.id,
+                name: "admin".into(),
                 prefix: secret.shown_prefix(),
                 hash: secret.hash(),
                 scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],

@@ -351,6 +351,15 @@ impl JwtAuthenticator {
         Ok(Self { issuers, http, tenants: Mutex::new(HashMap::new()), used: Mutex::new(HashMap::new()) })
     }
 
+    /// Whether a configured issuer maps a client to the tenant named
+    /// `tenant` and can grant it `admin` (its `scope_map` names `admin`):
+    /// then the tenant keeps an admin credential without any API key.
+    pub fn may_grant_admin(&self, tenant: &str) -> bool {
+        self.issuers.iter().any(|i| {
+            i.clients.values().any(|t| t == tenant) && i.scope_map.values().any(|s| *s == Scope::Admin)
+        })
+    }
+
     /// Whether this is the principal's first use on `now`'s UTC day (in this
     /// process; a restart may audit one more use that day).
     pub fn first_use_today(&self, principal: &Principal, now: Timestamp) -> bool {

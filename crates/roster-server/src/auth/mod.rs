@@ -85,6 +85,7 @@ impl FromRequestParts<AppState> for Principal {
                         crate::audit::record(state, &principal, &request_id, "key.used", target).await;
                     }
                     tracing::Span::current().record("tenant", tracing::field::display(principal.tenant_id));
+                    refuse_deleting(state, principal.tenant_id).await?;
                     Ok(principal)
                 }
                 None => Err(ApiError::Unauthorized(
@@ -98,7 +99,22 @@ impl FromRequestParts<AppState> for Principal {
             .await?
             .ok_or(ApiError::Unauthorized("unknown, revoked or expired API key"))?;
         tracing::Span::current().record("tenant", tracing::field::display(key.tenant_id));
+        refuse_deleting(state, key.tenant_id).await?;
         Ok(Principal { tenant_id: key.tenant_id, key_id: key.id, scopes: key.scopes })
+    }
+}
+
+/// A tenant scheduled for deletion takes no requests (no ingest, no reads,
+/// no key changes) until an operator cancels the deletion: `403
+/// tenant_deleting`, which names the end of the grace period.
+async fn refuse_deleting(state: &AppState, tenant: TenantId) -> Result<(), ApiError> {
+    match state.directory.tenant(tenant).await? {
+        Some(t) => match t.delete_after {
+            Some(delete_after) => Err(ApiError::TenantDeleting { delete_after }),
+            None => Ok(()),
+        },
+        // Purged between the key's lookup and now.
+        None => Err(ApiError::Unauthorized("unknown, revoked or expired API key")),
     }
 }
 

@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use roster_core::Timestamp;
 use roster_core::public_id::{Kind, render, strip};
+use roster_core::{KeyName, Timestamp};
 use roster_engine::credentials::generate_api_key;
-use roster_store::{ApiKeyInfo, NewApiKey, Scope, StoreError};
+use roster_store::{ApiKeyInfo, LastAdmin, NewApiKey, Scope, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,6 +27,9 @@ pub const TOKEN_MINTED_KEY_MAX_DAYS: i64 = 90;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewKey {
+    /// What the key is for (`workday-prod`), shown in listings.
+    #[serde(default)]
+    name: Option<String>,
     /// `ingest`, `read`, `admin`.
     scopes: Vec<String>,
     /// RFC 3339; none: the key does not expire.
@@ -56,6 +59,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require(Scope::Admin)?;
     let Json(new) = body.map_err(|e| json_error(&e, "key request"))?;
+    let name = key_name(new.name.as_deref())?;
     let mut scopes = Vec::new();
     for s in &new.scopes {
         let scope = Scope::parse(s).ok_or_else(|| {
@@ -100,6 +104,7 @@ pub async fn create(
         .create_api_key(
             NewApiKey {
                 tenant_id: principal.tenant_id,
+                name: name.into_string(),
                 prefix: secret.shown_prefix(),
                 hash: secret.hash(),
                 scopes,
@@ -114,7 +119,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-/// `DELETE /v1/keys/{id}`: revokes the key at once.
+/// The `name` of a key request: required, a [`KeyName`].
+pub fn key_name(name: Option<&str>) -> Result<KeyName, ApiError> {
+    let name = name.ok_or_else(|| {
+        ApiError::invalid("name", "`name` is required: say what the key is for, e.g. `workday-prod`")
+    })?;
+    KeyName::parse(name).map_err(|e| ApiError::invalid("name", format!("`name`: {e}")))
+}
+
+/// `DELETE /v1/keys/{id}`: revokes the key at once. The tenant's last
+/// active admin key is not revoked (`409 last_admin_key`) unless a
+/// configured token issuer can grant the tenant admin: the tenant would
+/// have no way left to manage its keys (an operator can mint a recovery
+/// key, but should not have to).
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
@@ -123,12 +140,23 @@ pub async fn revoke(
 ) -> Result<Json<ApiKeyInfo>, ApiError> {
     principal.require(Scope::Admin)?;
     let id = strip(Kind::ApiKey, &id);
-    let key = state.directory.revoke_api_key(principal.tenant_id, id, state.clock.now()).await.map_err(
-        |e| match e {
+    let token_admin = match (&state.jwt, state.directory.tenant(principal.tenant_id).await?) {
+        (Some(jwt), Some(tenant)) => jwt.may_grant_admin(&tenant.name),
+        _ => false,
+    };
+    let last_admin = if token_admin { LastAdmin::MayRevoke } else { LastAdmin::Keep };
+    let key = state
+        .directory
+        .revoke_api_key(principal.tenant_id, id, state.clock.now(), last_admin)
+        .await
+        .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound("API key"),
+            StoreError::Conflict(_) => ApiError::ConflictOf {
+                code: "last_admin_key",
+                detail: "this is the tenant's last active admin key: create another admin key first (revoking this one would leave nobody able to manage the tenant's keys)".into(),
+            },
             other => other.into(),
-        },
-    )?;
+        })?;
     audit::record(&state, &principal, &request_id, "key.revoked", Some(render(Kind::ApiKey, &key.id))).await;
     Ok(Json(key))
 }

@@ -66,7 +66,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(audit::list))
-        .route("/v1/operator/tenants", get(operator::tenants))
+        .route("/v1/operator/tenants", get(operator::tenants).post(operator::create_tenant))
+        .route(
+            "/v1/operator/tenants/{name}",
+            get(operator::show_tenant).patch(operator::rename_tenant).delete(operator::delete_tenant),
+        )
+        .route("/v1/operator/tenants/{name}/cancel-deletion", post(operator::cancel_deletion))
+        .route("/v1/operator/tenants/{name}/recovery-key", post(operator::recovery_key))
         .route("/v1/operator/audit", get(operator::audit_log))
         .route("/v1/operator/tenants/{name}/dlq", axum::routing::delete(operator::purge))
         .route("/v1/operator/tenants/{name}/dlq/redrive", post(operator::redrive))
@@ -90,6 +96,7 @@ const TAKES_QUERY: &[(Method, &str)] = &[
     (Method::GET, "/v1/keys"),
     (Method::GET, "/v1/audit"),
     (Method::GET, "/v1/operator/tenants"),
+    (Method::DELETE, "/v1/operator/tenants/{name}"),
     (Method::GET, "/v1/operator/audit"),
     (Method::GET, "/v1/people"),
     (Method::GET, "/v1/people/{external_id}"),

@@ -6,6 +6,7 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let key = |hash: u8, expires_at| NewApiKey {
         tenant_id: t,
+        name: format!("key-{hash}"),
         prefix: "rk_live_abcd".into(),
         hash: [hash; 32],
         scopes: vec![Scope::Ingest, Scope::Read],
@@ -37,6 +38,7 @@ pub async fn api_keys_are_listed_and_revoked_per_tenant(d: &impl Directory) {
     let b = tenant(d, "globex").await;
     let key = |tenant, hash: u8| NewApiKey {
         tenant_id: tenant,
+        name: if hash == 1 { "workday-prod".into() } else { "bamboohr".into() },
         prefix: "rk_live_abcd".into(),
         hash: [hash; 32],
         scopes: vec![Scope::Ingest],
@@ -45,22 +47,84 @@ pub async fn api_keys_are_listed_and_revoked_per_tenant(d: &impl Directory) {
     let old = d.create_api_key(key(a, 1), T0).await.unwrap();
     let new = d.create_api_key(key(a, 2), T1).await.unwrap();
     d.create_api_key(key(b, 3), T0).await.unwrap();
-    let listed: Vec<String> = d.list_api_keys(a).await.unwrap().into_iter().map(|k| k.id).collect();
-    assert_eq!(listed, vec![new.id.clone(), old.id.clone()], "newest first, only the tenant's");
+    let listed: Vec<(String, String)> =
+        d.list_api_keys(a).await.unwrap().into_iter().map(|k| (k.id, k.name)).collect();
+    assert_eq!(
+        listed,
+        vec![(new.id.clone(), "bamboohr".to_owned()), (old.id.clone(), "workday-prod".to_owned())],
+        "newest first, only the tenant's, with their names"
+    );
 
     // Rotation: both keys work until the old one is revoked.
     assert!(d.authenticate_key(&[1; 32], T1).await.unwrap().is_some());
     assert!(d.authenticate_key(&[2; 32], T1).await.unwrap().is_some());
     assert!(
-        matches!(d.revoke_api_key(b, &old.id, T1).await, Err(StoreError::NotFound)),
+        matches!(d.revoke_api_key(b, &old.id, T1, LastAdmin::Keep).await, Err(StoreError::NotFound)),
         "another tenant cannot revoke it, nor learn that it exists"
     );
-    let revoked = d.revoke_api_key(a, &old.id, T1).await.unwrap();
+    let revoked = d.revoke_api_key(a, &old.id, T1, LastAdmin::Keep).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(T1));
     assert!(d.authenticate_key(&[1; 32], T1).await.unwrap().is_none(), "revocation is immediate");
     assert!(d.authenticate_key(&[2; 32], T1).await.unwrap().is_some());
-    let again = d.revoke_api_key(a, &old.id, T1.plus_millis(5)).await.unwrap();
+    let again = d.revoke_api_key(a, &old.id, T1.plus_millis(5), LastAdmin::Keep).await.unwrap();
     assert_eq!(again.revoked_at, Some(T1), "revoking twice keeps the first time");
+}
+
+fn admin_key(tenant: TenantId, hash: u8, scopes: Vec<Scope>, expires_at: Option<Timestamp>) -> NewApiKey {
+    NewApiKey {
+        tenant_id: tenant,
+        name: format!("admin-{hash}"),
+        prefix: "rk_live_abcd".into(),
+        hash: [hash; 32],
+        scopes,
+        expires_at,
+    }
+}
+
+pub async fn the_last_active_admin_key_is_not_revoked(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let other = tenant(d, "globex").await;
+    let admin = d.create_api_key(admin_key(t, 1, vec![Scope::Admin], None), T0).await.unwrap();
+    let ingest = d.create_api_key(admin_key(t, 2, vec![Scope::Ingest], None), T0).await.unwrap();
+    // An expired admin key and another tenant's admin key do not count.
+    d.create_api_key(admin_key(t, 3, vec![Scope::Read, Scope::Admin], Some(T1)), T0).await.unwrap();
+    d.create_api_key(admin_key(other, 4, vec![Scope::Admin], None), T0).await.unwrap();
+    let later = T1.plus_millis(1);
+    match d.revoke_api_key(t, &admin.id, later, LastAdmin::Keep).await {
+        Err(StoreError::Conflict(why)) => assert_eq!(why, crate::LAST_ADMIN_KEY),
+        other => panic!("the last admin key must stay: {other:?}"),
+    }
+    assert!(d.authenticate_key(&[1; 32], later).await.unwrap().is_some(), "still works");
+    d.revoke_api_key(t, &ingest.id, later, LastAdmin::Keep).await.expect("not an admin key: revoked");
+    // Another admin key makes it revocable; so does a caller that knows of
+    // another admin credential.
+    d.create_api_key(admin_key(t, 5, vec![Scope::Ingest, Scope::Admin], None), later).await.unwrap();
+    let revoked = d.revoke_api_key(t, &admin.id, later, LastAdmin::Keep).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    let last = d.list_api_keys(t).await.unwrap().into_iter().find(|k| k.name == "admin-5").unwrap();
+    assert!(matches!(
+        d.revoke_api_key(t, &last.id, later, LastAdmin::Keep).await,
+        Err(StoreError::Conflict(_))
+    ));
+    d.revoke_api_key(t, &last.id, later, LastAdmin::MayRevoke).await.expect("allowed by the caller");
+    assert!(d.authenticate_key(&[5; 32], later).await.unwrap().is_none());
+}
+
+pub async fn of_concurrent_revocations_of_the_last_two_admin_keys_one_fails(d: &impl Directory) {
+    for round in 0..5u8 {
+        let t = tenant(d, &format!("acme-{round}")).await;
+        let a = d.create_api_key(admin_key(t, round * 2 + 1, vec![Scope::Admin], None), T0).await.unwrap();
+        let b = d.create_api_key(admin_key(t, round * 2 + 2, vec![Scope::Admin], None), T0).await.unwrap();
+        let (ra, rb) = tokio::join!(
+            d.revoke_api_key(t, &a.id, T1, LastAdmin::Keep),
+            d.revoke_api_key(t, &b.id, T1, LastAdmin::Keep)
+        );
+        let refused = [&ra, &rb].iter().filter(|r| matches!(r, Err(StoreError::Conflict(_)))).count();
+        assert!(ra.is_ok() || rb.is_ok(), "one of them is revoked: {ra:?} {rb:?}");
+        assert_eq!(refused, 1, "exactly one is refused: {ra:?} {rb:?}");
+        let live = d.list_api_keys(t).await.unwrap().into_iter().filter(|k| k.revoked_at.is_none()).count();
+        assert_eq!(live, 1, "the tenant keeps one admin key");
+    }
 }
 
 pub async fn operator_keys_are_apart_from_tenant_keys(d: &impl Directory) {

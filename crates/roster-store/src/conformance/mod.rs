@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{
     ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, EventFilter, FeedFilter, FeedSeal,
-    FeedStatus, IdempotencyClaim, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, PeopleFilter,
-    ReconcileState, RedeliveryUpdate, Scope, SourceSettings, StoreError,
+    FeedStatus, IdempotencyClaim, LastAdmin, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef,
+    PeopleFilter, ReconcileState, RedeliveryUpdate, Scope, SourceSettings, StoreError,
 };
 use roster_core::lifecycle::Status;
 
@@ -83,13 +83,18 @@ macro_rules! directory_conformance_tests {
     (@module $h:expr; tenants) => {
         $crate::directory_conformance_tests!(@each $h;
             tenants_are_isolated_in_the_store,
-            duplicate_tenant_names_conflict
+            duplicate_tenant_names_conflict,
+            tenants_are_renamed_and_their_names_stay_unique,
+            a_tenant_is_purged_only_after_its_grace_period_unless_cancelled,
+            purging_a_tenant_removes_its_people_feeds_events_and_endpoints
         );
     };
     (@module $h:expr; credentials) => {
         $crate::directory_conformance_tests!(@each $h;
             api_keys_expire_and_authenticate_by_hash,
             api_keys_are_listed_and_revoked_per_tenant,
+            the_last_active_admin_key_is_not_revoked,
+            of_concurrent_revocations_of_the_last_two_admin_keys_one_fails,
             operator_keys_are_apart_from_tenant_keys,
             operator_keys_are_revoked_at_once,
             operator_keys_expire_and_record_their_last_use

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 
-use crate::{ApiKeyInfo, NewApiKey, OperatorKeyInfo, StoreError};
+use crate::{ApiKeyInfo, LastAdmin, NewApiKey, OperatorKeyInfo, StoreError};
 
 /// Tenants' API keys and operators' keys. Only hashes of secrets are stored.
 ///
@@ -15,12 +15,17 @@ pub trait CredentialStore: Send + Sync {
     async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// Revokes one of the tenant's keys, effective for the next request.
     /// Revoking a revoked key changes nothing. `NotFound` if the tenant has
-    /// no key with this id.
+    /// no key with this id. With [`LastAdmin::Keep`], revoking the tenant's
+    /// last active (unrevoked, unexpired at `now`) admin key is a
+    /// `Conflict` ([`LAST_ADMIN_KEY`](crate::LAST_ADMIN_KEY)), decided in the
+    /// revocation's transaction: of two concurrent revocations of the last
+    /// two admin keys, one fails.
     async fn revoke_api_key(
         &self,
         tenant: TenantId,
         key_id: &str,
         now: Timestamp,
+        last_admin: LastAdmin,
     ) -> Result<ApiKeyInfo, StoreError>;
     /// The key with this hash, if it is neither revoked nor expired at `now`;
     /// records `now` as its last use.

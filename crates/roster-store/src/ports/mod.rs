@@ -47,10 +47,11 @@ use crate::StoreError;
 pub trait IngestStore: FeedStore + SourceStore {}
 impl<T: FeedStore + SourceStore + ?Sized> IngestStore for T {}
 
-/// What the scheduler's sweep uses: the system jobs, and counting in their
-/// feeds the messages the queue dead-lettered by itself.
-pub trait SweepStore: DueWork + ChangeApplier {}
-impl<T: DueWork + ChangeApplier + ?Sized> SweepStore for T {}
+/// What the scheduler's sweep uses: the system jobs, counting in their
+/// feeds the messages the queue dead-lettered by itself, and purging the
+/// tenants whose deletion's grace period ended.
+pub trait SweepStore: DueWork + ChangeApplier + TenantStore {}
+impl<T: DueWork + ChangeApplier + TenantStore + ?Sized> SweepStore for T {}
 
 /// The directory of people and everything around it: every concern trait.
 #[async_trait]

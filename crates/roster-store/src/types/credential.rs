@@ -35,6 +35,9 @@ impl Scope {
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub tenant_id: TenantId,
+    /// What it is for (`workday-prod`), shown in listings: a
+    /// [`KeyName`](roster_core::KeyName)'s text.
+    pub name: String,
     /// The first characters of the key, to recognise it in listings.
     pub prefix: String,
     pub hash: [u8; 32],
@@ -50,6 +53,7 @@ pub struct ApiKeyInfo {
     pub id: String,
     #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
+    pub name: String,
     pub prefix: String,
     pub scopes: Vec<Scope>,
     pub created_at: Timestamp,
@@ -57,6 +61,20 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
 }
+
+/// Whether revoking a key may leave its tenant without an admin key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastAdmin {
+    /// Refused (`Conflict`) when the key is the tenant's last active,
+    /// unexpired admin key: nobody could manage the tenant's keys any more.
+    Keep,
+    /// Allowed: the caller knows of another admin credential outside the
+    /// store (a configured token issuer granting the tenant admin).
+    MayRevoke,
+}
+
+/// The `Conflict` text of a revocation refused by [`LastAdmin::Keep`].
+pub const LAST_ADMIN_KEY: &str = "the tenant's last active admin key";
 
 /// An operator's credential: cross-tenant administration, never a tenant's data API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
