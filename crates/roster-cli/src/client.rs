@@ -98,6 +98,10 @@ impl Client {
         self.http.put(self.url(path)).bearer_auth(self.key.expose())
     }
 
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path)).bearer_auth(self.key.expose())
+    }
+
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.delete(self.url(path)).bearer_auth(self.key.expose())
     }

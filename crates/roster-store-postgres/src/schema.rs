@@ -8,7 +8,10 @@ use sqlx::{Connection, Executor, PgConnection};
 use crate::conn::storage;
 use roster_store::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (3, include_str!("../migrations/0003_webhooks.sql")),
+];
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -53,6 +53,7 @@ fn url_of(admin_url: &str, name: &str) -> String {
 fn template_name() -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     include_str!("../migrations/0001_initial.sql").hash(&mut h);
+    include_str!("../migrations/0003_webhooks.sql").hash(&mut h);
     format!("roster_template_{SCHEMA_VERSION}_{:016x}", h.finish())
 }
 

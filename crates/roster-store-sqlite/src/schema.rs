@@ -262,6 +262,26 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     ",
+    // 12: the delivery-attempt log of each endpoint: one row per attempt
+    // (no payload, no URL, no answer body), pruned by the retention sweep.
+    "
+    CREATE TABLE delivery_attempts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        status INTEGER,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX delivery_attempts_endpoint ON delivery_attempts (endpoint_id, seq);
+    CREATE INDEX delivery_attempts_event ON delivery_attempts (endpoint_id, event_id, seq);
+    CREATE INDEX delivery_attempts_at ON delivery_attempts (at);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

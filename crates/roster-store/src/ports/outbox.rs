@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 
-use crate::{DeliveryTarget, DeliveryUpdate, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
+use crate::{
+    DeliveryTarget, DeliveryUpdate, NewDeliveryAttempt, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+};
 
 /// The outbox of lifecycle events and where each endpoint's delivery
 /// stands: what the outbox dispatcher reads and records.
@@ -49,4 +51,15 @@ pub trait Outbox: Send + Sync {
         update: RedeliveryUpdate,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// The tenant's endpoint `id` as [`delivery_targets`](Outbox::delivery_targets)
+    /// gives it, if it is the tenant's and active (a test delivery's signer).
+    async fn delivery_target(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryTarget>, StoreError>;
+    /// Appends attempts to their endpoints' attempt logs (kept until the
+    /// retention sweep). Attempts of an endpoint that is gone are dropped.
+    async fn record_attempts(&self, attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError>;
 }
