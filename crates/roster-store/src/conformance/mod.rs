@@ -12,9 +12,9 @@ use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, Source
 use serde_json::{Value, json};
 
 use crate::{
-    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, FeedSeal, FeedStatus, IdempotencyClaim,
-    Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
-    SourceSettings, StoreError,
+    ApplyOutcome, AttemptOutcome, DeliveryUpdate, Directory, EndpointUpdate, EventDeadLetterState, FeedSeal,
+    FeedStatus, IdempotencyClaim, Lease, NewApiKey, NewDeliveryAttempt, NewEndpoint, NewFeed, OutboxEventRef,
+    ReconcileState, RedeliveryUpdate, ReplayFrom, Scope, SourceSettings, StoreError,
 };
 
 mod apply;
@@ -154,7 +154,11 @@ macro_rules! directory_conformance_tests {
             event_dead_letters_are_listed_in_pages,
             endpoints_and_their_dead_letters_are_scoped_by_tenant,
             an_endpoint_secret_rotates_with_a_grace_period,
-            endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones
+            endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones,
+            an_endpoint_is_updated_and_re_enabled_from_the_head,
+            re_enabling_respects_the_limit_of_active_endpoints,
+            a_replay_moves_the_cursor_back_only,
+            delivery_attempts_are_logged_newest_first_and_pruned
         );
     };
     (@module $h:expr; stats) => {
