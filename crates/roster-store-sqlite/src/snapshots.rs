@@ -310,7 +310,15 @@ fn deactivate(
                 position: state.position,
                 now,
             };
-            write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
+            write.write(
+                &mut statements,
+                stored.version + 1,
+                stored.person.as_ref(),
+                &person,
+                status,
+                &changed,
+                event,
+            )?;
         }
     }
     Ok(())

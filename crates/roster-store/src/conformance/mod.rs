@@ -129,6 +129,7 @@ macro_rules! directory_conformance_tests {
             joiner_is_stored_with_history_and_event,
             same_message_twice_changes_nothing,
             lifecycle_events_follow_the_changes,
+            events_carry_the_status_and_the_previous_values_of_what_changed,
             stale_changes_are_skipped_and_counted,
             failure_then_redriven_success_moves_the_counts,
             unknown_feed_is_rejected
