@@ -809,3 +809,41 @@ async fn a_replay_sends_the_events_after_a_position_again_and_never_skips_ahead(
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hook.calls().len(), 8, "nothing more sent");
 }
+
+/// Pushes one record and waits until its feed is final.
+async fn push(app: &TestApp, record: Value) {
+    let res = app.post_feed_as(&app.key, &json!({"mode": "delta", "records": [record]})).await;
+    assert_eq!(res.status(), 202);
+    let feed: Value = res.json().await.unwrap();
+    let path = format!("/v1/feeds/{}", feed["feedId"].as_str().unwrap());
+    wait_until("the feed to complete", async || {
+        app.get_as(&app.key, &path).await.json::<Value>().await.unwrap()["status"] == "completed"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_mover_tells_the_receiver_where_they_moved_from_and_every_event_its_status() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    let (_, secret) = register(&app, &app.key, json!({"url": hook.url})).await;
+    push(&app, person("MV1", "Sales")).await;
+    push(&app, person("MV1", "Finance")).await;
+    push(&app, json!({"op": "deactivate", "externalId": "MV1"})).await;
+    let calls = hook.wait_calls(3).await;
+    let bodies: Vec<Value> = calls.iter().map(Call::json).collect();
+    verify(&secret, &calls[1]);
+    let summary: Vec<(&Value, &Value)> =
+        bodies.iter().map(|b| (&b["type"], &b["payload"]["status"])).collect();
+    assert_eq!(
+        summary,
+        [
+            (&json!("person.joined"), &json!("active")),
+            (&json!("person.moved"), &json!("active")),
+            (&json!("person.left"), &json!("inactive"))
+        ]
+    );
+    assert_eq!(bodies[1]["payload"]["previousAttributes"], json!({"department": "Sales"}));
+    assert_eq!(bodies[1]["payload"]["person"]["department"], "Finance");
+    assert!(bodies[0]["payload"].get("previousAttributes").is_none(), "{}", bodies[0]);
+}
