@@ -96,7 +96,8 @@ impl Scheduler {
         }
         let before = now.plus_millis(-(self.config.retention.as_millis() as i64));
         let pruned = self.store.prune(before, now).await?;
-        report.pruned = pruned.applied_messages + pruned.events + pruned.idempotency_keys;
+        report.pruned =
+            pruned.applied_messages + pruned.events + pruned.idempotency_keys + pruned.delivery_attempts;
         if report != SweepReport::default() {
             tracing::info!(
                 due = report.due,
