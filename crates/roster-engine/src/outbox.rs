@@ -430,16 +430,14 @@ pub async fn send_test(
     target: &DeliveryTarget,
 ) -> TestDelivery {
     let now = clock.now();
-    let id = roster_core::public_id::render(
-        roster_core::public_id::Kind::Event,
-        &uuid::Uuid::now_v7().to_string(),
-    );
+    let id =
+        roster_core::public_id::render(roster_core::public_id::Kind::Event, uuid::Uuid::now_v7().to_string());
     let body = serde_json::json!({
         "id": id,
         "type": TEST_EVENT,
         "tenantId": roster_core::public_id::render(
             roster_core::public_id::Kind::Tenant,
-            &target.endpoint.tenant_id.to_string(),
+            target.endpoint.tenant_id.to_string(),
         ),
         "occurredAt": now,
         "payload": {

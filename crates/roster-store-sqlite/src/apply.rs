@@ -301,7 +301,14 @@ fn apply_one(
         position,
         now,
     };
-    write.write(statements, stored.version + 1, stored.person.as_ref(), &person, status, &changed, event)?;
+    write.write(
+        statements,
+        Prior { version: stored.version, person: stored.person.as_ref() },
+        &person,
+        status,
+        &changed,
+        event,
+    )?;
     Ok(ApplyOutcome::Applied { event })
 }
 
@@ -416,17 +423,23 @@ pub(super) struct PersonWrite<'a> {
     pub now: Timestamp,
 }
 
+/// The stored version a write follows (0 and no person for a new one).
+pub(super) struct Prior<'a> {
+    pub version: i64,
+    pub person: Option<&'a Person>,
+}
+
 impl PersonWrite<'_> {
     pub fn write(
         &self,
         statements: &mut Statements<'_>,
-        version: i64,
-        previous: Option<&Person>,
+        prior: Prior<'_>,
         person: &Person,
         status: Status,
         changed: &[&'static str],
         event: Option<EventType>,
     ) -> Result<(), StoreError> {
+        let (version, previous) = (prior.version + 1, prior.person);
         let external_id = person.external_id.as_str();
         let feed_id = self.feed_id.to_string();
         // The person is serialized once: the row, the history's new values
@@ -587,8 +600,7 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
         };
         write.write(
             &mut statements,
-            stored.version + 1,
-            stored.person.as_ref(),
+            Prior { version: stored.version, person: stored.person.as_ref() },
             &person,
             status,
             &changed,

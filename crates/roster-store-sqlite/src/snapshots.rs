@@ -312,8 +312,7 @@ fn deactivate(
             };
             write.write(
                 &mut statements,
-                stored.version + 1,
-                stored.person.as_ref(),
+                super::apply::Prior { version: stored.version, person: stored.person.as_ref() },
                 &person,
                 status,
                 &changed,
