@@ -20,7 +20,7 @@ use roster_notify::{
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
-use roster_server::{AppState, Budgets, ServerConfig};
+use roster_server::{AppState, Budgets, ServerConfig, TestEvents};
 use roster_store::Directory;
 use roster_store_sqlite::SqliteDirectory;
 use tokio::net::TcpListener;
@@ -171,6 +171,19 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let mut alarms = None;
     // Nodes that apply changes also apply those that fall due by date, and
     // evaluate the alarms.
+    // The webhook sink: the outbox dispatcher's, and the API's test events'.
+    let event_sink: Arc<dyn roster_notify::EventSink> = {
+        let o = &settings.outbox;
+        let private =
+            if o.allow_private_endpoints { PrivateTargets::Allowed } else { PrivateTargets::Refused };
+        let sink = HttpEventSink::with_proxy(
+            Duration::from_secs(o.timeout_secs),
+            private,
+            o.proxy.as_ref().map(|p| p.expose()),
+        )
+        .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
+        Arc::new(sink)
+    };
     if settings.workers > 0 {
         let dispatcher = Dispatcher::spawn(notifiers(&settings.notifiers).await?, DispatchConfig::default());
         let evaluator = AlarmEvaluator::new(
@@ -201,17 +214,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
         // Lifecycle events to the tenants' webhook endpoints.
         let o = &settings.outbox;
-        let private =
-            if o.allow_private_endpoints { PrivateTargets::Allowed } else { PrivateTargets::Refused };
-        let sink = HttpEventSink::with_proxy(
-            Duration::from_secs(o.timeout_secs),
-            private,
-            o.proxy.as_ref().map(|p| p.expose()),
-        )
-        .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         let outbox = OutboxDispatcher::new(
             directory.clone(),
-            Arc::new(sink),
+            Arc::clone(&event_sink),
             Arc::clone(&clock),
             OutboxConfig {
                 poll_interval: Duration::from_millis(o.poll_interval_ms),
@@ -288,6 +293,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         })),
         readiness: Arc::default(),
         read_audits: Arc::default(),
+        test_events: TestEvents {
+            sink: event_sink,
+            timeout: Duration::from_secs(settings.outbox.timeout_secs),
+        },
         alarms,
         jwt,
     };

@@ -412,13 +412,22 @@ async fn internal_addresses_are_accepted_when_private_endpoints_are_allowed() {
 /// `roster` as a user runs it (off the runtime's thread: the server it asks
 /// runs on that thread).
 async fn roster(app: &TestApp, args: &[&str]) -> String {
+    let out = roster_run(app, args).await;
+    assert!(out.status.success(), "roster endpoints {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn roster_run(app: &TestApp, args: &[&str]) -> std::process::Output {
     let mut all: Vec<String> = vec!["endpoints".into()];
     all.extend(args.iter().map(|s| s.to_string()));
     all.extend(["--server".into(), app.base.clone(), "--key".into(), app.key.clone()]);
-    let out =
-        tokio::task::spawn_blocking(move || Command::new(BIN).args(&all).output().unwrap()).await.unwrap();
-    assert!(out.status.success(), "roster endpoints {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    tokio::task::spawn_blocking(move || Command::new(BIN).args(&all).output().unwrap()).await.unwrap()
+}
+
+/// `roster endpoints ...`: its stdout if it succeeded.
+async fn roster_ok(app: &TestApp, args: &[&str]) -> Option<String> {
+    let out = roster_run(app, args).await;
+    out.status.success().then(|| String::from_utf8(out.stdout).unwrap())
 }
 
 #[tokio::test]
@@ -451,6 +460,19 @@ async fn the_cli_adds_lists_and_removes_endpoints() {
     assert!(ls.contains("disabled"), "{ls}");
     let dl = roster(&app, &["dead-letters", &id]).await;
     assert!(dl.starts_with("EVENT"), "{dl}");
+
+    let up = roster(
+        &app,
+        &["update", &id, "--enable", "--url", "https://hooks2.example.com/r", "--event-types", "all"],
+    )
+    .await;
+    assert!(up.contains("active") && up.contains("https://hooks2.example.com/r"), "{up}");
+    let show = roster(&app, &["show", &id]).await;
+    assert!(show.contains("active") && show.contains("event types  all") && show.contains("HRIS"), "{show}");
+    let json: Value = serde_json::from_str(&roster(&app, &["show", &id, "--json"]).await).unwrap();
+    assert_eq!(json["url"], "https://hooks2.example.com/r");
+    let out = roster_run(&app, &["update", &id, "--url", "http://hooks.example.com/x"]).await;
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("`url`"), "{out:?}");
 }
 
 #[tokio::test]
@@ -547,4 +569,285 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_only_the_owner_may_rotate
     join(&app, &app.key, "AFTER").await;
     let calls = hook.wait_calls(3).await;
     assert_eq!(calls[2].signature, signature_of(&newest, &calls[2]), "the newest secret's only");
+}
+
+/// A request with `key` and a JSON body.
+async fn send_json(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+    app.http.request(method, app.url(path)).bearer_auth(&app.key).json(&body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_endpoint_is_shown_changed_and_re_enabled_within_the_limits() {
+    let (old, new) = (Hook::start().await, Hook::start().await);
+    let app = spawn_app_with(outbox).await;
+    let (id, secret) = register(&app, &app.key, json!({"url": old.url, "description": "first"})).await;
+    let path = format!("/v1/endpoints/{id}");
+    let shown = app.get_json(&path).await;
+    assert_eq!((shown["id"].as_str(), shown["url"].as_str()), (Some(id.as_str()), Some(old.url.as_str())));
+    assert!(!shown.to_string().contains(&secret[6..]), "never the secret: {shown}");
+
+    // The same checks as at creation, each naming the field; nothing changes.
+    for (body, field) in [
+        (json!({"url": "ftp://hooks.example.com/x"}), "`url`: must be https"),
+        (json!({"url": "not a url"}), "`url`"),
+        (json!({"eventTypes": ["person.fired"]}), "`eventTypes`"),
+    ] {
+        let res = send_json(&app, reqwest::Method::PATCH, &path, body).await;
+        assert_eq!(res.status(), 400);
+        let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.starts_with(field), "{detail}");
+    }
+    let res = send_json(&app, reqwest::Method::PATCH, &path, json!({"colour": "red"})).await;
+    assert_eq!(res.status(), 400, "unknown fields are refused");
+    assert_eq!(app.get_json(&path).await["url"], old.url.as_str());
+
+    // A new URL, description and types: the next joiner goes to the new URL.
+    let body = json!({"url": new.url, "description": null, "eventTypes": ["person.joined"]});
+    let res = send_json(&app, reqwest::Method::PATCH, &path, body).await;
+    assert_eq!(res.status(), 200);
+    let changed: Value = res.json().await.unwrap();
+    assert_eq!(changed["url"], new.url.as_str());
+    assert!(changed.get("description").is_none() && changed["eventTypes"] == json!(["person.joined"]));
+    join(&app, &app.key, "P1").await;
+    let calls = new.wait_calls(1).await;
+    verify(&secret, &calls[0]);
+    assert!(old.calls().is_empty(), "the old URL hears nothing more");
+    let audit = app.get_json("/v1/audit").await.to_string();
+    assert!(audit.contains("endpoint.updated") && !audit.contains(&new.url), "names, not values: {audit}");
+
+    // Disabled, it misses an event; re-enabled, it resumes with the next.
+    let res = app.http.delete(app.url(&path)).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    join(&app, &app.key, "MISSED").await;
+    let res = send_json(&app, reqwest::Method::PATCH, &path, json!({"enabled": true})).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.json::<Value>().await.unwrap()["disabledAt"].is_null());
+    join(&app, &app.key, "P2").await;
+    let calls = new.wait_calls(2).await;
+    assert_eq!(calls[1].json()["payload"]["person"]["externalId"], "P2");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(new.calls().len(), 2, "the event from while it was disabled is not sent");
+
+    // The limit of active endpoints holds for a re-enable too.
+    let res = send_json(&app, reqwest::Method::PATCH, &path, json!({"enabled": false})).await;
+    assert_eq!(res.status(), 200);
+    for _ in 0..20 {
+        register(&app, &app.key, json!({"url": "https://hooks.example.com/x"})).await;
+    }
+    let res = send_json(&app, reqwest::Method::PATCH, &path, json!({"enabled": true})).await;
+    assert_eq!(res.status(), 409);
+    assert!(!app.get_json(&path).await["disabledAt"].is_null(), "still disabled");
+
+    // Another tenant sees and changes nothing.
+    let b = app.new_tenant("globex").await;
+    assert_eq!(app.get_as(&b, &path).await.status(), 404);
+    let res = app.http.patch(app.url(&path)).bearer_auth(&b).json(&json!({"enabled": true}));
+    let res = res.send().await.unwrap();
+    assert_eq!(res.status(), 404, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_changed_url_is_refused_when_internal_as_at_creation() {
+    let app = spawn_app().await;
+    let (id, _) = register(&app, &app.key, json!({"url": "https://hooks.example.com/x"})).await;
+    let path = format!("/v1/endpoints/{id}");
+    for url in INTERNAL_URLS.into_iter().chain(["http://hooks.example.com/x"]) {
+        let res = send_json(&app, reqwest::Method::PATCH, &path, json!({ "url": url })).await;
+        assert_eq!(res.status(), 400, "{url}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["param"], "url", "{problem}");
+    }
+    assert_eq!(app.get_json(&path).await["url"], "https://hooks.example.com/x");
+}
+
+#[tokio::test]
+async fn a_test_event_is_sent_signed_now_and_its_answer_shown_but_not_stored() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    let (id, secret) =
+        register(&app, &app.key, json!({"url": hook.url, "eventTypes": ["person.left"]})).await;
+    let res = app.post_empty(&format!("/v1/endpoints/{id}/test")).await;
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["outcome"], "delivered", "{answer}");
+    let calls = hook.calls();
+    assert_eq!(calls.len(), 1, "sent at once, whatever its event types");
+    verify(&secret, &calls[0]);
+    let sent = calls[0].json();
+    assert_eq!(sent["type"], "endpoint.test");
+    assert_eq!(sent["payload"]["endpointId"], id.as_str());
+    assert_eq!(calls[0].id, answer["eventId"].as_str().unwrap());
+    assert!(calls[0].id.starts_with("evt_") && support::is_time(&sent["occurredAt"]), "{sent}");
+    assert!(app.events().await.is_empty(), "not in the tenant's outbox");
+    let attempts = app.get_json(&format!("/v1/endpoints/{id}/attempts")).await;
+    assert_eq!(attempts["items"], json!([]), "nor in the attempt log");
+
+    // A failing receiver: its status, not a retry.
+    hook.otherwise(503);
+    let answer: Value = app.post_empty(&format!("/v1/endpoints/{id}/test")).await.json().await.unwrap();
+    assert_eq!((answer["outcome"].clone(), answer["status"].clone()), (json!("status"), json!(503)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.calls().len(), 2, "not retried");
+
+    // The CLI says so, and fails.
+    let out = roster_ok(&app, &["test", &id, "--json"]).await;
+    assert!(out.is_none(), "a failed test exits non-zero");
+    hook.otherwise(200);
+    let out = roster_ok(&app, &["test", &id]).await.unwrap();
+    assert!(out.contains("delivered"), "{out}");
+
+    let res = app.http.delete(app.url(&format!("/v1/endpoints/{id}"))).bearer_auth(&app.key);
+    assert_eq!(res.send().await.unwrap().status(), 200);
+    assert_eq!(app.post_empty(&format!("/v1/endpoints/{id}/test")).await.status(), 409, "disabled");
+}
+
+#[tokio::test]
+async fn every_attempt_is_logged_without_personal_data_and_filtered_by_event() {
+    let hook = Hook::start().await;
+    hook.answer(&[500, 500]);
+    let app = spawn_app_with(outbox).await;
+    let (id, _) = register(&app, &app.key, json!({"url": hook.url})).await;
+    join(&app, &app.key, "ATT1").await;
+    join(&app, &app.key, "ATT2").await;
+    hook.wait_calls(4).await;
+    let path = format!("/v1/endpoints/{id}/attempts");
+    wait_until("four attempts logged", async || {
+        app.get_json(&path).await["items"].as_array().unwrap().len() >= 4
+    })
+    .await;
+    let events = app.events().await;
+    let (first, second) = (events[0]["id"].as_str().unwrap(), events[1]["id"].as_str().unwrap());
+    let all = app.get_json(&path).await;
+    let items = all["items"].as_array().unwrap();
+    let summary: Vec<(&str, u64, &str, Value)> = items
+        .iter()
+        .map(|a| {
+            (
+                a["event"]["id"].as_str().unwrap(),
+                a["attempt"].as_u64().unwrap(),
+                a["outcome"].as_str().unwrap(),
+                a["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (second, 1, "delivered", Value::Null),
+            (first, 3, "delivered", Value::Null),
+            (first, 2, "status", json!(500)),
+            (first, 1, "status", json!(500)),
+        ],
+        "newest first"
+    );
+    assert!(items.iter().all(|a| support::is_time(&a["at"]) && a["durationMs"].is_u64()), "{all}");
+    let text = all.to_string();
+    assert!(!text.contains("ATT1") && !text.contains("Sales") && !text.contains(&hook.url), "{text}");
+
+    let only = app.get_json(&format!("{path}?eventId={second}")).await;
+    assert_eq!(only["items"].as_array().unwrap().len(), 1, "{only}");
+    let page = app.get_json(&format!("{path}?limit=3")).await;
+    let next = page["next"].as_str().expect("a next page");
+    let rest = app.get_json(&format!("{path}?limit=3&cursor={next}")).await;
+    assert_eq!(rest["items"][0]["attempt"], 1, "{rest}");
+    assert_eq!(rest["items"][0]["event"]["id"], first);
+    let res = app.get_as(&app.key, &format!("{path}?event=x")).await;
+    assert_eq!(res.status(), 400, "unknown parameters are refused");
+
+    let out = roster(&app, &["attempts", &id, "--event", first]).await;
+    assert!(out.starts_with("AT") && out.lines().count() == 4 && out.contains("500"), "{out}");
+}
+
+#[tokio::test]
+async fn a_replay_sends_the_events_after_a_position_again_and_never_skips_ahead() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    let (id, secret) = register(&app, &app.key, json!({"url": hook.url})).await;
+    for p in ["RP1", "RP2", "RP3"] {
+        join(&app, &app.key, p).await;
+    }
+    let calls = hook.wait_calls(3).await;
+    let events = app.events().await;
+    let path = format!("/v1/endpoints/{id}/replay");
+    wait_until("the cursor at the last event", async || {
+        app.get_json(&format!("/v1/endpoints/{id}")).await["cursor"] == events[2]["seq"]
+    })
+    .await;
+
+    // After the first event, by its id: the second and third again, same ids.
+    let res = send_json(&app, reqwest::Method::POST, &path, json!({"after": events[0]["id"]})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["cursor"], events[0]["seq"]);
+    let again = hook.wait_calls(5).await;
+    assert_eq!((again[3].id.as_str(), again[4].id.as_str()), (calls[1].id.as_str(), calls[2].id.as_str()));
+    verify(&secret, &again[4]);
+    let audit = app.get_json("/v1/audit").await.to_string();
+    assert!(audit.contains("endpoint.replayed"), "{audit}");
+
+    // By position, through the CLI: everything.
+    wait_until("the cursor back at the head", async || {
+        app.get_json(&format!("/v1/endpoints/{id}")).await["cursor"] == events[2]["seq"]
+    })
+    .await;
+    let out = roster(&app, &["replay", &id, "--after", "0"]).await;
+    assert!(out.contains("after position 0"), "{out}");
+    let all = hook.wait_calls(8).await;
+    let ids: Vec<&str> = all[5..].iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [calls[0].id.as_str(), calls[1].id.as_str(), calls[2].id.as_str()]);
+
+    // Never past the cursor, never another tenant's event, never a bad value.
+    wait_until("the cursor at the head again", async || {
+        app.get_json(&format!("/v1/endpoints/{id}")).await["cursor"] == events[2]["seq"]
+    })
+    .await;
+    let ahead = events[2]["seq"].as_u64().unwrap() + 100;
+    for bad in [json!(ahead), json!("evt_0190d9a4-0000-7000-8000-000000000000"), json!(-1), json!(true)] {
+        let res = send_json(&app, reqwest::Method::POST, &path, json!({ "after": bad })).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["param"], "after", "{problem}");
+    }
+    let b = app.new_tenant("globex").await;
+    let res = app.http.post(app.url(&path)).bearer_auth(&b).json(&json!({"after": 0}));
+    assert_eq!(res.send().await.unwrap().status(), 404);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.calls().len(), 8, "nothing more sent");
+}
+
+/// Pushes one record and waits until its feed is final.
+async fn push(app: &TestApp, record: Value) {
+    let res = app.post_feed_as(&app.key, &json!({"mode": "delta", "records": [record]})).await;
+    assert_eq!(res.status(), 202);
+    let feed: Value = res.json().await.unwrap();
+    let path = format!("/v1/feeds/{}", feed["feedId"].as_str().unwrap());
+    wait_until("the feed to complete", async || {
+        app.get_as(&app.key, &path).await.json::<Value>().await.unwrap()["status"] == "completed"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_mover_tells_the_receiver_where_they_moved_from_and_every_event_its_status() {
+    let hook = Hook::start().await;
+    let app = spawn_app_with(outbox).await;
+    let (_, secret) = register(&app, &app.key, json!({"url": hook.url})).await;
+    push(&app, person("MV1", "Sales")).await;
+    push(&app, person("MV1", "Finance")).await;
+    push(&app, json!({"op": "deactivate", "externalId": "MV1"})).await;
+    let calls = hook.wait_calls(3).await;
+    let bodies: Vec<Value> = calls.iter().map(Call::json).collect();
+    verify(&secret, &calls[1]);
+    let summary: Vec<(&Value, &Value)> =
+        bodies.iter().map(|b| (&b["type"], &b["payload"]["status"])).collect();
+    assert_eq!(
+        summary,
+        [
+            (&json!("person.joined"), &json!("active")),
+            (&json!("person.moved"), &json!("active")),
+            (&json!("person.left"), &json!("inactive"))
+        ]
+    );
+    assert_eq!(bodies[1]["payload"]["previousAttributes"], json!({"department": "Sales"}));
+    assert_eq!(bodies[1]["payload"]["person"]["department"], "Finance");
+    assert!(bodies[0]["payload"].get("previousAttributes").is_none(), "{}", bodies[0]);
 }

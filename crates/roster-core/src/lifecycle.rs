@@ -101,14 +101,33 @@ pub struct Stored<'a> {
     pub was_active: bool,
 }
 
-/// A lifecycle event as the outbox stores it and sinks receive it.
+/// A lifecycle event as the outbox stores it and sinks receive it (the
+/// `payload` of an outbox event). Every directory adapter writes this shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LifecycleEvent {
     #[serde(rename = "type")]
     pub kind: EventType,
+    /// The person's status after the event, as [`public_status`] names it
+    /// (`active` or `inactive`). Absent from events stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     pub changed_fields: Vec<String>,
+    /// `person.moved` and `person.updated` only: the value each changed
+    /// attribute had before (`null` where it was unset), in the person's
+    /// JSON spelling; nothing else of the old record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_attributes: Option<serde_json::Map<String, serde_json::Value>>,
     pub person: Person,
+}
+
+/// The status an event tells: `active`, or `inactive` (a leaver). A person
+/// with an event is never pending (a pending person has none yet).
+pub fn public_status(status: Status) -> &'static str {
+    match status {
+        Status::Active | Status::Pending => "active",
+        Status::Inactive => "inactive",
+    }
 }
 
 /// The outcome of applying a change to what the directory holds.

@@ -22,7 +22,8 @@ use futures_util::future::join_all;
 use roster_core::Clock;
 use roster_notify::{DeliveryError, EventDelivery, EventSink};
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, Outbox, OutboxEvent, OutboxEventRef, RedeliveryUpdate, StoreError,
+    AttemptOutcome, DeliveryTarget, DeliveryUpdate, NewDeliveryAttempt, Outbox, OutboxEvent, OutboxEventRef,
+    RedeliveryUpdate, StoreError,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -81,6 +82,33 @@ pub struct OutboxDispatcher {
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     config: OutboxConfig,
+}
+
+/// The type of the event [`OutboxDispatcher::send_test`] sends: never in
+/// the outbox, never retried, filtered by no endpoint's `eventTypes`.
+pub const TEST_EVENT: &str = "endpoint.test";
+
+/// How a test delivery went. No answer body (it is the receiver's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestDelivery {
+    /// The test event's `webhook-id` (`evt_...`).
+    pub event_id: String,
+    pub outcome: AttemptOutcome,
+    /// The receiver's HTTP status when it answered other than 2xx.
+    pub status: Option<u16>,
+    /// Why it failed, as a dead letter says it (no URL path, no body).
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+fn outcome_of(e: &DeliveryError) -> AttemptOutcome {
+    match e {
+        DeliveryError::Status(_) => AttemptOutcome::Status,
+        DeliveryError::Unreachable(_) => AttemptOutcome::Unreachable,
+        DeliveryError::Config(_) => AttemptOutcome::Config,
+        DeliveryError::NotPublic(_) => AttemptOutcome::NotPublic,
+    }
 }
 
 /// How one attempt ended.
@@ -176,9 +204,12 @@ impl OutboxDispatcher {
         let tenant = endpoint.tenant_id.to_string();
 
         let now = self.clock.now();
+        // The attempt log, written with the next delivery record (one write
+        // per page, not per event).
+        let mut log = Vec::new();
         for r in self.outbox.due_redeliveries(&endpoint.id, now, self.config.batch).await? {
             let attempts = r.dead_letter.attempts + 1;
-            let update = match self.attempt(target, &r.event).await {
+            let update = match self.logged_attempt(target, &r.event, attempts, &mut log).await {
                 Attempt::Delivered => {
                     report.delivered += 1;
                     telemetry::event_delivery(&tenant, Outcome::Delivered);
@@ -198,6 +229,7 @@ impl OutboxDispatcher {
                     RedeliveryUpdate::Dead { attempts, last_status: e.status(), last_error: e.to_string() }
                 }
             };
+            self.flush(&mut log).await?;
             self.outbox.record_redelivery(&r.dead_letter.id, update, self.clock.now()).await?;
         }
 
@@ -218,7 +250,7 @@ impl OutboxDispatcher {
             let full_page = events.len() >= self.config.batch;
             for event in events.iter().filter(|e| endpoint.wants(e.kind)) {
                 let attempts = failed_before + 1;
-                let update = match self.attempt(target, event).await {
+                let update = match self.logged_attempt(target, event, attempts, &mut log).await {
                     Attempt::Delivered => {
                         report.delivered += 1;
                         telemetry::event_delivery(&tenant, Outcome::Delivered);
@@ -230,6 +262,7 @@ impl OutboxDispatcher {
                         report.retried += 1;
                         telemetry::event_delivery(&tenant, Outcome::Retried);
                         self.log_retry(target, event, attempts, &e);
+                        self.flush(&mut log).await?;
                         self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
                         let update =
                             DeliveryUpdate::Retry { attempts, next_attempt_at: self.retry_at(attempts) };
@@ -241,6 +274,7 @@ impl OutboxDispatcher {
                         report.dead_lettered += 1;
                         telemetry::event_delivery(&tenant, Outcome::DeadLettered);
                         self.log_dead_letter(target, event, attempts, &e);
+                        self.flush(&mut log).await?;
                         self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
                         DeliveryUpdate::DeadLetter {
                             event: OutboxEventRef::from(event),
@@ -257,12 +291,48 @@ impl OutboxDispatcher {
             }
             // Past the page, including events of types the endpoint does not want.
             cursor = cursor.max(last);
+            self.flush(&mut log).await?;
             self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
             if !full_page {
                 break;
             }
         }
         Ok(report)
+    }
+
+    /// One attempt, added to `log`.
+    async fn logged_attempt(
+        &self,
+        target: &DeliveryTarget,
+        event: &OutboxEvent,
+        attempt: u32,
+        log: &mut Vec<NewDeliveryAttempt>,
+    ) -> Attempt {
+        let at = self.clock.now();
+        let started = std::time::Instant::now();
+        let result = self.attempt(target, event).await;
+        let (status, outcome) = match &result {
+            Attempt::Delivered => (None, AttemptOutcome::Delivered),
+            Attempt::Failed(e) => (e.status(), outcome_of(e)),
+        };
+        log.push(NewDeliveryAttempt {
+            endpoint_id: target.endpoint.id.clone(),
+            event: OutboxEventRef::from(event),
+            attempt,
+            at,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            status,
+            outcome,
+        });
+        result
+    }
+
+    /// Writes the attempts logged since the last write.
+    async fn flush(&self, log: &mut Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
+        if !log.is_empty() {
+            self.outbox.record_attempts(std::mem::take(log)).await?;
+        }
+        Ok(())
     }
 
     /// Records the cursor if it moved since it was last stored.
@@ -290,26 +360,13 @@ impl OutboxDispatcher {
             Ok(b) => b,
             Err(e) => return Attempt::Failed(DeliveryError::Config(format!("encoding the event: {e}"))),
         };
-        let now = self.clock.now();
         // `webhook-id` is the event's id as its body shows it (`evt_...`).
         let id = roster_core::public_id::render(roster_core::public_id::Kind::Event, &event.id);
-        let delivery = EventDelivery {
-            url: &target.endpoint.url,
-            secret: &target.secret,
-            // Checked at each attempt: a pass may outlast the grace period.
-            previous_secret: target.previous_secret.as_ref().and_then(|p| p.valid_at(now)),
-            id: &id,
-            timestamp: now.millis().div_euclid(1000),
-            body: &body,
-        };
-        match tokio::time::timeout(self.config.attempt_timeout, self.sink.deliver(&delivery)).await {
-            Ok(Ok(())) => Attempt::Delivered,
-            Ok(Err(e)) => Attempt::Failed(e),
-            Err(_) => Attempt::Failed(DeliveryError::Unreachable(format!(
-                "no answer within {} ms",
-                self.config.attempt_timeout.as_millis()
-            ))),
-        }
+        self.send(target, &id, &body).await
+    }
+
+    async fn send(&self, target: &DeliveryTarget, id: &str, body: &[u8]) -> Attempt {
+        send(self.sink.as_ref(), self.clock.as_ref(), self.config.attempt_timeout, target, id, body).await
     }
 
     fn log_retry(&self, target: &DeliveryTarget, event: &OutboxEvent, attempt: u32, e: &DeliveryError) {
@@ -332,5 +389,78 @@ impl OutboxDispatcher {
             event_type = event.kind.as_str(), attempts, error = %e,
             "event dead-lettered for this endpoint after its last attempt"
         );
+    }
+}
+
+/// One signed POST of `body` with `webhook-id` `id`, within the attempt timeout.
+async fn send(
+    sink: &dyn EventSink,
+    clock: &dyn Clock,
+    timeout: Duration,
+    target: &DeliveryTarget,
+    id: &str,
+    body: &[u8],
+) -> Attempt {
+    let now = clock.now();
+    let delivery = EventDelivery {
+        url: &target.endpoint.url,
+        secret: &target.secret,
+        // Checked at each attempt: a pass may outlast the grace period.
+        previous_secret: target.previous_secret.as_ref().and_then(|p| p.valid_at(now)),
+        id,
+        timestamp: now.millis().div_euclid(1000),
+        body,
+    };
+    match tokio::time::timeout(timeout, sink.deliver(&delivery)).await {
+        Ok(Ok(())) => Attempt::Delivered,
+        Ok(Err(e)) => Attempt::Failed(e),
+        Err(_) => Attempt::Failed(DeliveryError::Unreachable(format!(
+            "no answer within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// Sends `target` a signed [`TEST_EVENT`] now, outside the outbox (no
+/// cursor moves, no retry, nothing stored), and says how it went.
+pub async fn send_test(
+    sink: &dyn EventSink,
+    clock: &dyn Clock,
+    timeout: Duration,
+    target: &DeliveryTarget,
+) -> TestDelivery {
+    let now = clock.now();
+    let id =
+        roster_core::public_id::render(roster_core::public_id::Kind::Event, uuid::Uuid::now_v7().to_string());
+    let body = serde_json::json!({
+        "id": id,
+        "type": TEST_EVENT,
+        "tenantId": roster_core::public_id::render(
+            roster_core::public_id::Kind::Tenant,
+            target.endpoint.tenant_id.to_string(),
+        ),
+        "occurredAt": now,
+        "payload": {
+            "endpointId": roster_core::public_id::render(roster_core::public_id::Kind::Endpoint, &target.endpoint.id),
+        },
+    });
+    let started = std::time::Instant::now();
+    let result = send(sink, clock, timeout, target, &id, body.to_string().as_bytes()).await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Attempt::Delivered => TestDelivery {
+            event_id: id,
+            outcome: AttemptOutcome::Delivered,
+            status: None,
+            error: None,
+            duration_ms,
+        },
+        Attempt::Failed(e) => TestDelivery {
+            event_id: id,
+            outcome: outcome_of(&e),
+            status: e.status(),
+            error: Some(e.to_string()),
+            duration_ms,
+        },
     }
 }

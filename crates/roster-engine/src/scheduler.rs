@@ -103,7 +103,8 @@ impl Scheduler {
         }
         let before = now.plus_millis(-(self.config.retention.as_millis() as i64));
         let pruned = self.store.prune(before, now).await?;
-        report.pruned = pruned.applied_messages + pruned.events + pruned.idempotency_keys;
+        report.pruned =
+            pruned.applied_messages + pruned.events + pruned.idempotency_keys + pruned.delivery_attempts;
         for tenant in self.store.purge_deleted_tenants(now, PURGES_PER_SWEEP).await? {
             report.purged_tenants += 1;
             tracing::info!(tenant = %tenant.id, "tenant purged: its deletion's grace period ended");

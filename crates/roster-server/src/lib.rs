@@ -37,7 +37,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use routes::Readiness;
-pub use state::{AppState, Budgets, ServerConfig};
+pub use state::{AppState, Budgets, ServerConfig, TestEvents};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {

@@ -118,6 +118,16 @@ pub struct AppState {
     pub budgets: Budgets,
     /// When each credential's listings of personal data were last audited.
     pub read_audits: Arc<crate::audit::ReadAudits>,
+    /// Sends test events to endpoints (the outbox dispatcher's sink and timeout).
+    pub test_events: TestEvents,
+}
+
+/// What `POST /v1/endpoints/{id}/test` sends with: the same HTTP sink (and
+/// so the same internal-address rules) as the outbox dispatcher.
+#[derive(Clone)]
+pub struct TestEvents {
+    pub sink: Arc<dyn roster_notify::EventSink>,
+    pub timeout: Duration,
 }
 
 /// The budgets of [`ServerConfig`], shared by every request of the node.

@@ -42,6 +42,17 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
         jwt: None,
         budgets: crate::Budgets::new(&ServerConfig::default()),
         read_audits: Default::default(),
+        test_events: crate::TestEvents {
+            sink: Arc::new(
+                roster_notify::HttpEventSink::with_proxy(
+                    std::time::Duration::from_secs(5),
+                    roster_notify::PrivateTargets::Refused,
+                    None,
+                )
+                .unwrap(),
+            ),
+            timeout: std::time::Duration::from_secs(5),
+        },
     }
 }
 

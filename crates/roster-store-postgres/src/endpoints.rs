@@ -5,7 +5,10 @@
 use async_trait::async_trait;
 use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
-use roster_store::{Endpoint, EndpointStore, EventDeadLetter, NewEndpoint, StoreError};
+use roster_store::{
+    DeliveryAttempt, Endpoint, EndpointStore, EndpointUpdate, EventDeadLetter, NewEndpoint, ReplayFrom,
+    StoreError,
+};
 
 use crate::conn::PgDirectory;
 
@@ -60,5 +63,36 @@ impl EndpointStore for PgDirectory {
         _now: Timestamp,
     ) -> Result<u64, StoreError> {
         unimplemented!("EndpointStore::redrive_event_dead_letters is not yet on PostgreSQL")
+    }
+
+    async fn update_endpoint(
+        &self,
+        _tenant: TenantId,
+        _id: &str,
+        _update: EndpointUpdate,
+        _now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        unimplemented!("EndpointStore::update_endpoint is not yet on PostgreSQL")
+    }
+
+    async fn replay_endpoint(
+        &self,
+        _tenant: TenantId,
+        _id: &str,
+        _from: ReplayFrom,
+        _now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        unimplemented!("EndpointStore::replay_endpoint is not yet on PostgreSQL")
+    }
+
+    async fn list_delivery_attempts(
+        &self,
+        _tenant: TenantId,
+        _endpoint_id: &str,
+        _event_id: Option<&str>,
+        _before: Option<u64>,
+        _limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        unimplemented!("EndpointStore::list_delivery_attempts is not yet on PostgreSQL")
     }
 }

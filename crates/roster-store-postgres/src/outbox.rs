@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, EventFilter, Outbox, OutboxEvent, Redelivery, RedeliveryUpdate,
-    StoreError,
+    DeliveryTarget, DeliveryUpdate, EventFilter, NewDeliveryAttempt, Outbox, OutboxEvent, Redelivery,
+    RedeliveryUpdate, StoreError,
 };
 
 use crate::conn::PgDirectory;
@@ -52,5 +52,18 @@ impl Outbox for PgDirectory {
         _now: Timestamp,
     ) -> Result<(), StoreError> {
         unimplemented!("Outbox::record_redelivery is not yet on PostgreSQL")
+    }
+
+    async fn delivery_target(
+        &self,
+        _tenant: TenantId,
+        _id: &str,
+        _now: Timestamp,
+    ) -> Result<Option<DeliveryTarget>, StoreError> {
+        unimplemented!("Outbox::delivery_target is not yet on PostgreSQL")
+    }
+
+    async fn record_attempts(&self, _attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
+        unimplemented!("Outbox::record_attempts is not yet on PostgreSQL")
     }
 }

@@ -48,6 +48,7 @@ pub(crate) async fn lock(c: &mut PgConnection, tenant: TenantId) -> Result<Optio
 /// purpose (append-only, no personal data); as in the SQLite adapter,
 /// whose test checks that the list names every table with a `tenant_id`.
 const PURGED_TABLES: &[&str] = &[
+    "delivery_attempts",
     "event_dead_letters",
     "endpoints",
     "outbox",

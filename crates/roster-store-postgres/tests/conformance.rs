@@ -54,6 +54,7 @@ fn template_name() -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     include_str!("../migrations/0001_initial.sql").hash(&mut h);
     include_str!("../migrations/0002_tenants_and_key_names.sql").hash(&mut h);
+    include_str!("../migrations/0003_webhooks.sql").hash(&mut h);
     format!("roster_template_{SCHEMA_VERSION}_{:016x}", h.finish())
 }
 

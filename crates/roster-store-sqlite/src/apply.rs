@@ -301,7 +301,14 @@ fn apply_one(
         position,
         now,
     };
-    write.write(statements, stored.version + 1, &person, status, &changed, event)?;
+    write.write(
+        statements,
+        Prior { version: stored.version, person: stored.person.as_ref() },
+        &person,
+        status,
+        &changed,
+        event,
+    )?;
     Ok(ApplyOutcome::Applied { event })
 }
 
@@ -416,16 +423,23 @@ pub(super) struct PersonWrite<'a> {
     pub now: Timestamp,
 }
 
+/// The stored version a write follows (0 and no person for a new one).
+pub(super) struct Prior<'a> {
+    pub version: i64,
+    pub person: Option<&'a Person>,
+}
+
 impl PersonWrite<'_> {
     pub fn write(
         &self,
         statements: &mut Statements<'_>,
-        version: i64,
+        prior: Prior<'_>,
         person: &Person,
         status: Status,
         changed: &[&'static str],
         event: Option<EventType>,
     ) -> Result<(), StoreError> {
+        let (version, previous) = (prior.version + 1, prior.person);
         let external_id = person.external_id.as_str();
         let feed_id = self.feed_id.to_string();
         // The person is serialized once: the row, the history's new values
@@ -480,9 +494,25 @@ impl PersonWrite<'_> {
         if let Some(kind) = event {
             // `roster_core::LifecycleEvent` as stored, assembled from JSON
             // already written (the event type is a fixed identifier).
+            // A mover or an update carries the previous values of what
+            // changed (null where it was unset), cut from the stored JSON.
+            let previous_json = match (kind, previous) {
+                (EventType::Moved | EventType::Updated, Some(previous)) => {
+                    let before =
+                        serde_json::to_string(previous).map_err(|e| StoreError::Storage(e.to_string()))?;
+                    let fields: HashMap<&str, &RawValue> =
+                        serde_json::from_str(&before).map_err(|e| StoreError::Storage(e.to_string()))?;
+                    let values = NewValues { changed, fields: &fields };
+                    let json =
+                        serde_json::to_string(&values).map_err(|e| StoreError::Storage(e.to_string()))?;
+                    format!(r#","previousAttributes":{json}"#)
+                }
+                _ => String::new(),
+            };
             let payload = format!(
-                r#"{{"type":"{}","changedFields":{changed_json},"person":{data_json}}}"#,
-                kind.as_str()
+                r#"{{"type":"{}","status":"{}","changedFields":{changed_json}{previous_json},"person":{data_json}}}"#,
+                kind.as_str(),
+                lifecycle::public_status(status),
             );
             statements
                 .outbox
@@ -568,7 +598,14 @@ pub fn apply_due(tx: &Transaction<'_>, now: Timestamp, limit: usize) -> Result<u
             position: stored.position,
             now,
         };
-        write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
+        write.write(
+            &mut statements,
+            Prior { version: stored.version, person: stored.person.as_ref() },
+            &person,
+            status,
+            &changed,
+            event,
+        )?;
         written += 1;
     }
     Ok(written)

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
 use roster_store::prelude::*;
-use roster_store::{Endpoint, EventDeadLetter, NewEndpoint, StoreError};
+use roster_store::{
+    DeliveryAttempt, Endpoint, EndpointUpdate, EventDeadLetter, NewEndpoint, ReplayFrom, StoreError,
+};
 
 use crate::conn::SqliteDirectory;
 use crate::outbox;
@@ -65,5 +67,41 @@ impl EndpointStore for SqliteDirectory {
     ) -> Result<u64, StoreError> {
         let endpoint_id = endpoint_id.to_owned();
         self.write(move |c| outbox::redrive(c, tenant, &endpoint_id, now)).await
+    }
+
+    async fn update_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        update: EndpointUpdate,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| outbox::update(c, tenant, &id, &update, now)).await
+    }
+
+    async fn replay_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        from: ReplayFrom,
+        _now: Timestamp,
+    ) -> Result<Endpoint, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| outbox::replay(c, tenant, &id, &from)).await
+    }
+
+    async fn list_delivery_attempts(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        event_id: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        let event_id = event_id.map(str::to_owned);
+        self.read(move |c| outbox::list_attempts(c, tenant, &endpoint_id, event_id.as_deref(), before, limit))
+            .await
     }
 }

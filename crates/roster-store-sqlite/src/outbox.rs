@@ -13,9 +13,9 @@ use crate::conn::SqliteDirectory;
 use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
 use roster_store::prelude::*;
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
-    EventFilter, NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate,
-    StoreError,
+    AttemptOutcome, DeliveryAttempt, DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog,
+    EndpointUpdate, EventDeadLetter, EventDeadLetterState, EventFilter, NewDeliveryAttempt, NewEndpoint,
+    OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, ReplayFrom, StoreError,
 };
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
@@ -196,6 +196,203 @@ pub(crate) fn rotate(
     let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
     tx.commit().map_err(storage)?;
     Ok(found)
+}
+
+pub(crate) fn update(
+    c: &mut Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    update: &EndpointUpdate,
+    now: Timestamp,
+) -> Result<Endpoint, StoreError> {
+    let tx = super::immediate(c)?;
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    let t = tenant.to_string();
+    if let Some(url) = &update.url {
+        tx.execute(
+            "UPDATE endpoints SET url = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            params![t, endpoint, url],
+        )
+        .map_err(storage)?;
+    }
+    if let Some(description) = &update.description {
+        tx.execute(
+            "UPDATE endpoints SET description = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            params![t, endpoint, description],
+        )
+        .map_err(storage)?;
+    }
+    if let Some(types) = &update.event_types {
+        let types = types
+            .as_ref()
+            .map(|t| serde_json::to_string(t).map_err(|e| StoreError::Storage(e.to_string())))
+            .transpose()?;
+        tx.execute(
+            "UPDATE endpoints SET event_types = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            params![t, endpoint, types],
+        )
+        .map_err(storage)?;
+    }
+    match (update.enabled, found.disabled_at) {
+        (Some(true), Some(_)) => {
+            let active: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM endpoints WHERE tenant_id = ?1 AND disabled_at IS NULL",
+                    [&t],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if active as usize >= MAX_ACTIVE_ENDPOINTS {
+                return Err(StoreError::Conflict(format!(
+                    "a tenant may have at most {MAX_ACTIVE_ENDPOINTS} active endpoints; disable one first"
+                )));
+            }
+            // As a new endpoint: from the head of the (global) outbox.
+            tx.execute(
+                "UPDATE endpoints SET disabled_at = NULL, attempts = 0, next_attempt_at = NULL,
+                                      cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox)
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![t, endpoint],
+            )
+            .map_err(storage)?;
+        }
+        (Some(false), None) => {
+            tx.execute(
+                "UPDATE endpoints SET disabled_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                params![t, endpoint, now.millis()],
+            )
+            .map_err(storage)?;
+        }
+        _ => {}
+    }
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    tx.commit().map_err(storage)?;
+    Ok(found)
+}
+
+pub(crate) fn replay(
+    c: &mut Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    from: &ReplayFrom,
+) -> Result<Endpoint, StoreError> {
+    let tx = super::immediate(c)?;
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    let after = match from {
+        ReplayFrom::Position(seq) => *seq,
+        ReplayFrom::Event(event) => tx
+            .query_row(
+                "SELECT seq FROM outbox WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.to_string(), event],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(storage)?
+            .ok_or_else(|| {
+                StoreError::Invalid("no event of the tenant has this id (it may have been pruned)".into())
+            })?
+            .max(0) as u64,
+    };
+    if after > found.cursor {
+        return Err(StoreError::Invalid(format!(
+            "position {after} is after the endpoint's cursor ({}): a replay moves it back only",
+            found.cursor
+        )));
+    }
+    tx.execute(
+        "UPDATE endpoints SET cursor = ?3, attempts = 0, next_attempt_at = NULL WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant.to_string(), endpoint, after as i64],
+    )
+    .map_err(storage)?;
+    let found = get(&tx, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    tx.commit().map_err(storage)?;
+    Ok(found)
+}
+
+pub(crate) fn target(
+    c: &Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    now: Timestamp,
+) -> Result<Option<DeliveryTarget>, StoreError> {
+    c.prepare_cached(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL"
+    ))
+    .map_err(storage)?
+    .query_row(params![tenant.to_string(), endpoint], |r| target_from_row(r, now))
+    .optional()
+    .map_err(storage)
+}
+
+pub(crate) fn record_attempts(c: &mut Connection, attempts: &[NewDeliveryAttempt]) -> Result<(), StoreError> {
+    let tx = super::immediate(c)?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO delivery_attempts (tenant_id, endpoint_id, event_seq, event_id, event_type, attempt,
+                                                at, duration_ms, status, outcome)
+                 SELECT tenant_id, id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM endpoints WHERE id = ?1",
+            )
+            .map_err(storage)?;
+        for a in attempts {
+            stmt.execute(params![
+                a.endpoint_id,
+                a.event.seq as i64,
+                a.event.id,
+                a.event.kind.as_str(),
+                i64::from(a.attempt),
+                a.at.millis(),
+                i64::try_from(a.duration_ms).unwrap_or(i64::MAX),
+                a.status.map(i64::from),
+                a.outcome.as_str(),
+            ])
+            .map_err(storage)?;
+        }
+    }
+    tx.commit().map_err(storage)
+}
+
+pub(crate) fn list_attempts(
+    c: &Connection,
+    tenant: TenantId,
+    endpoint: &str,
+    event: Option<&str>,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<DeliveryAttempt>, StoreError> {
+    get(c, tenant, endpoint)?.ok_or(StoreError::NotFound)?;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, endpoint_id, event_seq, event_id, event_type, attempt, at, duration_ms, status, outcome
+             FROM delivery_attempts
+             WHERE tenant_id = ?1 AND endpoint_id = ?2 AND seq < ?3 AND (?4 IS NULL OR event_id = ?4)
+             ORDER BY seq DESC LIMIT ?5",
+        )
+        .map_err(storage)?;
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let rows = stmt
+        .query_map(
+            params![tenant.to_string(), endpoint, before, event, limit.clamp(1, MAX_PAGE) as i64],
+            |r| {
+                let outcome: String = r.get(9)?;
+                Ok(DeliveryAttempt {
+                    seq: r.get::<_, i64>(0)?.max(0) as u64,
+                    endpoint_id: r.get(1)?,
+                    event: OutboxEventRef {
+                        seq: r.get::<_, i64>(2)?.max(0) as u64,
+                        id: r.get(3)?,
+                        kind: kind(r.get(4)?)?,
+                    },
+                    attempt: r.get::<_, i64>(5)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    at: Timestamp(r.get(6)?),
+                    duration_ms: r.get::<_, i64>(7)?.max(0) as u64,
+                    status: r.get::<_, Option<i64>>(8)?.and_then(|s| u16::try_from(s).ok()),
+                    outcome: AttemptOutcome::parse(&outcome).unwrap_or(AttemptOutcome::Unreachable),
+                })
+            },
+        )
+        .map_err(storage)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(storage)
 }
 
 pub(crate) fn targets(c: &Connection, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
@@ -471,5 +668,22 @@ impl Outbox for SqliteDirectory {
     ) -> Result<(), StoreError> {
         let id = dead_letter_id.to_owned();
         self.write(move |c| record_redelivery(c, &id, &update, now)).await
+    }
+
+    async fn delivery_target(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryTarget>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| target(c, tenant, &id, now)).await
+    }
+
+    async fn record_attempts(&self, attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        self.write(move |c| record_attempts(c, &attempts)).await
     }
 }

@@ -36,5 +36,8 @@ pub fn prune(tx: &Transaction<'_>, before: Timestamp, now: Timestamp) -> Result<
             params![now.millis() - IDEMPOTENCY_TTL_MS],
         )
         .map_err(storage)? as u64;
-    Ok(PruneReport { applied_messages, events, idempotency_keys })
+    let delivery_attempts = tx
+        .execute("DELETE FROM delivery_attempts WHERE at < ?1", params![before.millis()])
+        .map_err(storage)? as u64;
+    Ok(PruneReport { applied_messages, events, idempotency_keys, delivery_attempts })
 }

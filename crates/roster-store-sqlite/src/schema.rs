@@ -262,8 +262,26 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     ",
-    // 12: another branch's (a placeholder here; renumbered at merge).
-    "",
+    // 12: the delivery-attempt log of each endpoint: one row per attempt
+    // (no payload, no URL, no answer body), pruned by the retention sweep.
+    "
+    CREATE TABLE delivery_attempts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        status INTEGER,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX delivery_attempts_endpoint ON delivery_attempts (endpoint_id, seq);
+    CREATE INDEX delivery_attempts_event ON delivery_attempts (endpoint_id, event_id, seq);
+    CREATE INDEX delivery_attempts_at ON delivery_attempts (at);
+    ",
     // 13: tenants deleted after a grace period (`delete_after`: when the
     // scheduler purges them; their credentials are refused from
     // `deletion_requested_at`), and API keys' names. Existing keys are

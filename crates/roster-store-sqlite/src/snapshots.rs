@@ -310,7 +310,14 @@ fn deactivate(
                 position: state.position,
                 now,
             };
-            write.write(&mut statements, stored.version + 1, &person, status, &changed, event)?;
+            write.write(
+                &mut statements,
+                super::apply::Prior { version: stored.version, person: stored.person.as_ref() },
+                &person,
+                status,
+                &changed,
+                event,
+            )?;
         }
     }
     Ok(())

@@ -39,6 +39,7 @@ fn name_taken(e: &rusqlite::Error) -> bool {
 /// a new table cannot be forgotten by the purge. `audit_log` is kept on
 /// purpose (append-only, no personal data).
 pub(crate) const PURGED_TABLES: &[&str] = &[
+    "delivery_attempts",
     "event_dead_letters",
     "endpoints",
     "outbox",

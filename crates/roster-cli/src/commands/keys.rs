@@ -32,6 +32,7 @@ pub enum KeysCommand {
     Revoke {
         #[command(flatten)]
         server: ServerArgs,
+        /// The key id (`key_...`), as `keys ls` shows it.
         id: String,
     },
 }
@@ -45,6 +46,7 @@ pub enum AuditCommand {
         /// Most entries to show (pages are followed up to it).
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

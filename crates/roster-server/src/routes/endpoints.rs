@@ -16,7 +16,7 @@ use roster_core::address::internal_host;
 use roster_core::lifecycle::EventType;
 use roster_core::public_id::{Kind, render, strip};
 use roster_engine::credentials::generate_endpoint_secret;
-use roster_store::{Endpoint, NewEndpoint, Scope, StoreError};
+use roster_store::{Endpoint, EndpointUpdate, NewEndpoint, ReplayFrom, Scope, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -104,6 +104,196 @@ pub async fn create(
     let mut body = json!(endpoint);
     body["secret"] = json!(secret.expose());
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET /v1/endpoints/{id}`: one endpoint (never its secret).
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Endpoint>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let endpoint = state.directory.get_endpoint(principal.tenant_id, strip(Kind::Endpoint, &id)).await?;
+    endpoint.map(Json).ok_or(ApiError::NotFound("endpoint"))
+}
+
+/// A field that may be set to `null` (`Some(None)`), as opposed to left out (`None`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateEndpointRequest {
+    #[serde(default)]
+    url: Option<String>,
+    /// `null` or `""`: no description.
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    /// `null`: every type.
+    #[serde(default, deserialize_with = "nullable")]
+    event_types: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// `PATCH /v1/endpoints/{id}`: changes `url` (checked as at creation),
+/// `description`, `eventTypes`, and `enabled` (`true` re-enables a disabled
+/// endpoint from the head of the outbox, within the limit of active ones;
+/// `false` disables it). Fields left out stay as they are.
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+    body: Result<Json<UpdateEndpointRequest>, JsonRejection>,
+) -> Result<Json<Endpoint>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let Json(req) = body.map_err(|e| json_error(&e, "endpoint"))?;
+    let url = req
+        .url
+        .map(|u| check_url(&u, state.config.allow_insecure_endpoints, state.config.allow_private_endpoints))
+        .transpose()?;
+    let description = req.description.map(|d| d.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()));
+    if description.as_ref().and_then(Option::as_ref).is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(ApiError::invalid(
+            "description",
+            format!("`description`: at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    let event_types = req.event_types.map(|t| t.map(|t| parse_types(&t)).transpose()).transpose()?;
+    let update = EndpointUpdate { url, description, event_types, enabled: req.enabled };
+    // The names of what changed, for the audit log (never the values: a URL may hold a token).
+    let fields: Vec<&str> = [
+        ("url", update.url.is_some()),
+        ("description", update.description.is_some()),
+        ("eventTypes", update.event_types.is_some()),
+        ("enabled", update.enabled.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    let endpoint = state
+        .directory
+        .update_endpoint(principal.tenant_id, strip(Kind::Endpoint, &id), update, state.clock.now())
+        .await
+        .map_err(not_found)?;
+    let target = format!("{} ({})", render(Kind::Endpoint, &endpoint.id), fields.join(", "));
+    audit::record(&state, &principal, &request_id, "endpoint.updated", Some(target)).await;
+    Ok(Json(endpoint))
+}
+
+/// `POST /v1/endpoints/{id}/test`: sends the endpoint a signed
+/// `endpoint.test` event now — not through the outbox: no cursor moves,
+/// no retry — and answers how the receiver took it.
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let id = strip(Kind::Endpoint, &id);
+    let now = state.clock.now();
+    let Some(target) = state.directory.delivery_target(principal.tenant_id, id, now).await? else {
+        return Err(match state.directory.get_endpoint(principal.tenant_id, id).await? {
+            Some(_) => ApiError::Conflict(
+                "the endpoint is disabled: enable it (`PATCH` with `{\"enabled\": true}`) first".into(),
+            ),
+            None => ApiError::NotFound("endpoint"),
+        });
+    };
+    let t = &state.test_events;
+    let sent =
+        roster_engine::outbox::send_test(t.sink.as_ref(), state.clock.as_ref(), t.timeout, &target).await;
+    let target_id = render(Kind::Endpoint, id);
+    audit::record(&state, &principal, &request_id, "endpoint.tested", Some(target_id)).await;
+    Ok(Json(json!(sent)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptsQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    /// Only the attempts at this event (`evt_...`).
+    event_id: Option<String>,
+}
+
+/// `GET /v1/endpoints/{id}/attempts?limit&cursor&eventId`: the endpoint's
+/// delivery attempts, newest first: when, which event, the attempt number,
+/// the HTTP status or the class of failure, how long it took. No payload,
+/// no answer body.
+pub async fn attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<AttemptsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let limit = super::page_size(q.limit)?;
+    let before = q.cursor.as_deref().map(|c| cursor::decode_seq("delivery-attempts", Some(c))).transpose()?;
+    let event = q.event_id.as_deref().map(|e| strip(Kind::Event, e));
+    let items = state
+        .directory
+        .list_delivery_attempts(principal.tenant_id, strip(Kind::Endpoint, &id), event, before, limit)
+        .await
+        .map_err(not_found)?;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|a| cursor::encode("delivery-attempts", &a.seq.to_string())))
+        .flatten();
+    Ok(Json(list_body(&items, next)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// An outbox position (an event's `seq`, or an endpoint's `cursor`) or an
+    /// event id (`evt_...`); checked by hand so a bad value names the field.
+    after: Value,
+}
+
+/// `POST /v1/endpoints/{id}/replay {"after": <seq> | "evt_..."}`: moves the
+/// endpoint's cursor back so that every event after that one is delivered
+/// again, with its own id (receivers dedupe on `webhook-id`). Never forward:
+/// a replay skips nothing.
+pub async fn replay(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+    body: Result<Json<ReplayRequest>, JsonRejection>,
+) -> Result<Json<Endpoint>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let Json(req) = body.map_err(|e| json_error(&e, "replay"))?;
+    let bad = || {
+        ApiError::invalid(
+            "after",
+            "`after`: an outbox position (a whole number, as an event's `seq`) or an event id (`evt_...`)",
+        )
+    };
+    let from = match &req.after {
+        Value::Number(n) => ReplayFrom::Position(n.as_u64().ok_or_else(bad)?),
+        Value::String(s) if !s.trim().is_empty() => {
+            ReplayFrom::Event(strip(Kind::Event, s.trim()).to_owned())
+        }
+        _ => return Err(bad()),
+    };
+    let endpoint = state
+        .directory
+        .replay_endpoint(principal.tenant_id, strip(Kind::Endpoint, &id), from, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => ApiError::invalid("after", format!("`after`: {m}")),
+            other => not_found(other),
+        })?;
+    let target = format!("{} (after {})", render(Kind::Endpoint, &endpoint.id), endpoint.cursor);
+    audit::record(&state, &principal, &request_id, "endpoint.replayed", Some(target)).await;
+    Ok(Json(endpoint))
 }
 
 /// `DELETE /v1/endpoints/{id}`: disables the endpoint at once (it stays

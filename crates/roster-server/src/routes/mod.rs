@@ -59,7 +59,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/dlq/{id}", get(dlq::show))
         .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
         .route("/v1/endpoints", get(endpoints::list).post(endpoints::create))
-        .route("/v1/endpoints/{id}", axum::routing::delete(endpoints::disable))
+        .route("/v1/endpoints/{id}", get(endpoints::show).patch(endpoints::update).delete(endpoints::disable))
+        .route("/v1/endpoints/{id}/test", post(endpoints::test))
+        .route("/v1/endpoints/{id}/attempts", get(endpoints::attempts))
+        .route("/v1/endpoints/{id}/replay", post(endpoints::replay))
         .route("/v1/endpoints/{id}/rotate-secret", post(endpoints::rotate_secret))
         .route("/v1/endpoints/{id}/dead-letters", get(endpoints::dead_letters))
         .route("/v1/endpoints/{id}/dead-letters/redrive", post(endpoints::redrive))
@@ -93,6 +96,7 @@ const TAKES_QUERY: &[(Method, &str)] = &[
     (Method::GET, "/v1/dlq"),
     (Method::GET, "/v1/endpoints"),
     (Method::GET, "/v1/endpoints/{id}/dead-letters"),
+    (Method::GET, "/v1/endpoints/{id}/attempts"),
     (Method::GET, "/v1/keys"),
     (Method::GET, "/v1/audit"),
     (Method::GET, "/v1/operator/tenants"),

@@ -154,3 +154,30 @@ pub async fn events_are_filtered_by_type_person_and_feed(d: &impl Directory) {
     let other = tenant(d, "globex").await;
     assert!(d.find_events(other, &e2, 0, 10).await.unwrap().is_empty(), "scoped by tenant");
 }
+
+/// The payload every adapter writes: `status` on every person event, and
+/// on a mover or an update the previous values of what changed, only.
+pub async fn events_carry_the_status_and_the_previous_values_of_what_changed(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 4).await;
+    for rec in [
+        json!({"externalId": "E1", "department": "Sales", "title": "Rep", "displayName": "Ann"}),
+        json!({"externalId": "E1", "department": "R&D", "title": "Rep", "displayName": "Ann", "location": "Oslo"}),
+        json!({"externalId": "E1", "department": "R&D", "title": "Rep", "displayName": "Ann B", "location": "Oslo"}),
+        json!({"op": "deactivate", "externalId": "E1"}),
+    ] {
+        assert!(matches!(apply(d, &msg(t, f, rec)).await, ApplyOutcome::Applied { event: Some(_) }));
+    }
+    let events = d.list_events(t, 0, 10).await.unwrap();
+    let p: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
+    let statuses: Vec<&Value> = p.iter().map(|p| &p["status"]).collect();
+    assert_eq!(statuses, [&json!("active"), &json!("active"), &json!("active"), &json!("inactive")]);
+    assert!(p[0].get("previousAttributes").is_none(), "a joiner has nothing before: {}", p[0]);
+    assert_eq!(p[1]["type"], "person.moved");
+    assert_eq!(p[1]["previousAttributes"], json!({"department": "Sales", "location": null}));
+    assert_eq!(p[2]["type"], "person.updated");
+    assert_eq!(p[2]["previousAttributes"], json!({"displayName": "Ann"}));
+    assert!(p[3].get("previousAttributes").is_none(), "{}", p[3]);
+    let event: roster_core::LifecycleEvent = serde_json::from_value(p[1].clone()).unwrap();
+    assert_eq!(event.status.as_deref(), Some("active"));
+}

@@ -253,3 +253,136 @@ pub async fn endpoint_limits_hold_under_concurrent_creation_and_count_disabled_o
     let b = tenant(d, "globex").await;
     assert!(d.create_endpoint(new_endpoint(b, None), T1).await.is_ok());
 }
+
+pub async fn an_endpoint_is_updated_and_re_enabled_from_the_head(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    let update = EndpointUpdate {
+        url: Some("https://hooks.example.com/v2".into()),
+        description: Some(None),
+        event_types: Some(Some(vec![EventType::Left])),
+        enabled: None,
+    };
+    let changed = d.update_endpoint(t, &ep.id, update, T1).await.unwrap();
+    assert_eq!(changed.url, "https://hooks.example.com/v2");
+    assert_eq!(
+        (changed.description.as_deref(), changed.event_types.clone()),
+        (None, Some(vec![EventType::Left]))
+    );
+    let all = EndpointUpdate { event_types: Some(None), ..Default::default() };
+    assert_eq!(d.update_endpoint(t, &ep.id, all, T1).await.unwrap().event_types, None);
+    assert_eq!(d.get_endpoint(t, &ep.id).await.unwrap().unwrap().url, "https://hooks.example.com/v2");
+
+    let off = EndpointUpdate { enabled: Some(false), ..Default::default() };
+    assert_eq!(d.update_endpoint(t, &ep.id, off, T1).await.unwrap().disabled_at, Some(T1));
+    joiner(d, t, "E1").await;
+    let on = EndpointUpdate { enabled: Some(true), ..Default::default() };
+    let back = d.update_endpoint(t, &ep.id, on, T1).await.unwrap();
+    let head = d.list_events(t, 0, 10).await.unwrap().last().unwrap().seq;
+    assert_eq!((back.disabled_at, back.cursor), (None, head), "resumes from the newest event");
+    assert_eq!(d.delivery_targets(T1).await.unwrap().len(), 1);
+
+    let other = tenant(d, "globex").await;
+    let err = d.update_endpoint(other, &ep.id, EndpointUpdate::default(), T1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+pub async fn re_enabling_respects_the_limit_of_active_endpoints(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let first = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    d.disable_endpoint(t, &first.id, T0).await.unwrap();
+    for _ in 0..crate::limits::MAX_ACTIVE_ENDPOINTS {
+        d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    }
+    let on = EndpointUpdate { enabled: Some(true), ..Default::default() };
+    let err = d.update_endpoint(t, &first.id, on, T1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(d.get_endpoint(t, &first.id).await.unwrap().unwrap().disabled_at.is_some());
+}
+
+pub async fn a_replay_moves_the_cursor_back_only(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    for id in ["E1", "E2", "E3"] {
+        joiner(d, t, id).await;
+    }
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    d.record_delivery(&ep.id, DeliveryUpdate::Retry { attempts: 2, next_attempt_at: T1 }, T0).await.unwrap();
+    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[2].seq }, T0).await.unwrap();
+
+    let back = d.replay_endpoint(t, &ep.id, ReplayFrom::Event(events[0].id.clone()), T1).await.unwrap();
+    assert_eq!(back.cursor, events[0].seq);
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!((target.attempts, target.next_attempt_at), (0, None), "a fresh start");
+    assert_eq!(d.list_events(t, back.cursor, 10).await.unwrap().len(), 2, "two events to send again");
+
+    let ahead = ReplayFrom::Position(events[2].seq);
+    assert!(
+        matches!(d.replay_endpoint(t, &ep.id, ahead, T1).await, Err(StoreError::Invalid(_))),
+        "not forward"
+    );
+    let unknown = ReplayFrom::Event("0190d9a4-0000-7000-8000-000000000000".into());
+    assert!(matches!(d.replay_endpoint(t, &ep.id, unknown, T1).await, Err(StoreError::Invalid(_))));
+    let zero = d.replay_endpoint(t, &ep.id, ReplayFrom::Position(0), T1).await.unwrap();
+    assert_eq!(zero.cursor, 0);
+
+    // Another tenant's event is no position of this endpoint.
+    let other = tenant(d, "globex").await;
+    joiner(d, other, "X1").await;
+    let theirs = d.list_events(other, 0, 10).await.unwrap().pop().unwrap();
+    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: theirs.seq }, T0).await.unwrap();
+    let err = d.replay_endpoint(t, &ep.id, ReplayFrom::Event(theirs.id), T1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = d.replay_endpoint(other, &ep.id, ReplayFrom::Position(0), T1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+pub async fn delivery_attempts_are_logged_newest_first_and_pruned(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    joiner(d, t, "E1").await;
+    joiner(d, t, "E2").await;
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    let attempt = |e: usize, n: u32, at: Timestamp, status: Option<u16>, outcome| NewDeliveryAttempt {
+        endpoint_id: ep.id.clone(),
+        event: OutboxEventRef::from(&events[e]),
+        attempt: n,
+        at,
+        duration_ms: 12,
+        status,
+        outcome,
+    };
+    d.record_attempts(vec![
+        attempt(0, 1, T0, Some(500), AttemptOutcome::Status),
+        attempt(0, 2, T1, None, AttemptOutcome::Delivered),
+    ])
+    .await
+    .unwrap();
+    d.record_attempts(vec![attempt(1, 1, T1, None, AttemptOutcome::Unreachable)]).await.unwrap();
+
+    let all = d.list_delivery_attempts(t, &ep.id, None, None, 10).await.unwrap();
+    let seen: Vec<(u64, u32, AttemptOutcome)> =
+        all.iter().map(|a| (a.event.seq, a.attempt, a.outcome)).collect();
+    assert_eq!(
+        seen,
+        [
+            (events[1].seq, 1, AttemptOutcome::Unreachable),
+            (events[0].seq, 2, AttemptOutcome::Delivered),
+            (events[0].seq, 1, AttemptOutcome::Status)
+        ]
+    );
+    assert_eq!((all[2].status, all[2].duration_ms, all[2].at), (Some(500), 12, T0));
+    let page = d.list_delivery_attempts(t, &ep.id, None, Some(all[0].seq), 1).await.unwrap();
+    assert_eq!(page[0].seq, all[1].seq, "the page after the first");
+    let one = d.list_delivery_attempts(t, &ep.id, Some(&events[1].id), None, 10).await.unwrap();
+    assert_eq!(one.len(), 1);
+    let other = tenant(d, "globex").await;
+    assert!(matches!(
+        d.list_delivery_attempts(other, &ep.id, None, None, 10).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let report = d.prune(T1, T1).await.unwrap();
+    assert_eq!(report.delivery_attempts, 1, "the attempt before the retention period");
+    assert_eq!(d.list_delivery_attempts(t, &ep.id, None, None, 10).await.unwrap().len(), 2);
+}

@@ -12,9 +12,10 @@ use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, Source
 use serde_json::{Value, json};
 
 use crate::{
-    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, EventFilter, FeedFilter, FeedSeal,
-    FeedStatus, IdempotencyClaim, LastAdmin, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef,
-    PeopleFilter, ReconcileState, RedeliveryUpdate, Scope, SourceSettings, StoreError,
+    ApplyOutcome, AttemptOutcome, DeliveryUpdate, Directory, EndpointUpdate, EventDeadLetterState,
+    EventFilter, FeedFilter, FeedSeal, FeedStatus, IdempotencyClaim, LastAdmin, Lease, NewApiKey,
+    NewDeliveryAttempt, NewEndpoint, NewFeed, OutboxEventRef, PeopleFilter, ReconcileState, RedeliveryUpdate,
+    ReplayFrom, Scope, SourceSettings, StoreError,
 };
 use roster_core::lifecycle::Status;
 
@@ -137,6 +138,7 @@ macro_rules! directory_conformance_tests {
             joiner_is_stored_with_history_and_event,
             same_message_twice_changes_nothing,
             lifecycle_events_follow_the_changes,
+            events_carry_the_status_and_the_previous_values_of_what_changed,
             stale_changes_are_skipped_and_counted,
             failure_then_redriven_success_moves_the_counts,
             unknown_feed_is_rejected,
@@ -164,7 +166,11 @@ macro_rules! directory_conformance_tests {
             event_dead_letters_are_listed_in_pages,
             endpoints_and_their_dead_letters_are_scoped_by_tenant,
             an_endpoint_secret_rotates_with_a_grace_period,
-            endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones
+            endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones,
+            an_endpoint_is_updated_and_re_enabled_from_the_head,
+            re_enabling_respects_the_limit_of_active_endpoints,
+            a_replay_moves_the_cursor_back_only,
+            delivery_attempts_are_logged_newest_first_and_pruned
         );
     };
     (@module $h:expr; stats) => {

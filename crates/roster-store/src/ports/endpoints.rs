@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
 
-use crate::{Endpoint, EventDeadLetter, NewEndpoint, StoreError};
+use crate::{
+    DeliveryAttempt, Endpoint, EndpointUpdate, EventDeadLetter, NewEndpoint, ReplayFrom, StoreError,
+};
 
 /// Webhook endpoints as a tenant manages them, and their dead letters.
 ///
@@ -61,4 +63,43 @@ pub trait EndpointStore: Send + Sync {
         endpoint_id: &str,
         now: Timestamp,
     ) -> Result<u64, StoreError>;
+    /// Changes the endpoint as `update` says, in one transaction. Enabling
+    /// a disabled endpoint is `Conflict` when the tenant already has
+    /// [`MAX_ACTIVE_ENDPOINTS`](crate::limits::MAX_ACTIVE_ENDPOINTS) active
+    /// ones; it moves the cursor to the newest event of the outbox and
+    /// forgets the attempts at the event after the old one. Enabling an
+    /// active endpoint or disabling a disabled one changes nothing.
+    /// `NotFound` if not the tenant's.
+    async fn update_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        update: EndpointUpdate,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError>;
+    /// Moves the endpoint's cursor back to `from`, so the events after it
+    /// are delivered again (with their own ids: receivers dedupe), and
+    /// forgets the attempts at the event after the old cursor. `Invalid`
+    /// when `from` is after the cursor (a replay never skips an event) or
+    /// names no event of the tenant; `NotFound` if the endpoint is not the
+    /// tenant's.
+    async fn replay_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        from: ReplayFrom,
+        now: Timestamp,
+    ) -> Result<Endpoint, StoreError>;
+    /// The endpoint's delivery attempts, newest first: those with a `seq`
+    /// below `before` (`None`: from the newest), only of the event `event_id`
+    /// if given (the store's own id), at most `limit`. `NotFound` if the
+    /// endpoint is not the tenant's.
+    async fn list_delivery_attempts(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        event_id: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
 }

@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 
 use crate::{
-    DeliveryTarget, DeliveryUpdate, EventFilter, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, EventFilter, NewDeliveryAttempt, OutboxEvent, Redelivery,
+    RedeliveryUpdate, StoreError,
 };
 
 /// The outbox of lifecycle events and where each endpoint's delivery
@@ -62,4 +63,15 @@ pub trait Outbox: Send + Sync {
         update: RedeliveryUpdate,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// The tenant's endpoint `id` as [`delivery_targets`](Outbox::delivery_targets)
+    /// gives it, if it is the tenant's and active (a test delivery's signer).
+    async fn delivery_target(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryTarget>, StoreError>;
+    /// Appends attempts to their endpoints' attempt logs (kept until the
+    /// retention sweep). Attempts of an endpoint that is gone are dropped.
+    async fn record_attempts(&self, attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError>;
 }
