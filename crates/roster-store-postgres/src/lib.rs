@@ -38,6 +38,7 @@ mod leases;
 mod outbox;
 mod people;
 mod schema;
+mod snapshots;
 mod sources;
 mod stats;
 mod tenants;
