@@ -88,7 +88,7 @@ pub(crate) struct Loaded {
     pub reports_wait: bool,
     /// What the row needs, once written.
     data_json: String,
-    last_feed_id: Option<String>,
+    pub last_feed_id: Option<String>,
     dirty: Dirty,
 }
 
