@@ -52,7 +52,11 @@ pub(crate) async fn lock_people(c: &mut PgConnection, keys: &[(String, String)])
 }
 
 /// Tries the person lock of one (tenant, external id) without waiting.
-pub(crate) async fn try_lock_person(c: &mut PgConnection, tenant: &str, id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn try_lock_person(
+    c: &mut PgConnection,
+    tenant: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
     sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('person:' || $1 || '/' || $2, 0))")
         .bind(tenant)
         .bind(id)
@@ -120,7 +124,11 @@ impl Loaded {
     /// What `decide` needs.
     pub fn current(&self) -> Option<Stored<'_>> {
         let person = self.person.as_ref()?;
-        Some(Stored { person, status: self.status, was_active: self.status != Status::Active && self.ever_joined })
+        Some(Stored {
+            person,
+            status: self.status,
+            was_active: self.status != Status::Active && self.ever_joined,
+        })
     }
 }
 
@@ -184,7 +192,8 @@ impl Batch {
         if keys.is_empty() {
             return Ok(());
         }
-        let (tenants, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
+        let (tenants, ids): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
         let rows = sqlx::query(
             "SELECT u.t, u.e, p.version, p.last_modified, p.data::text, p.status, p.position, p.source, p.last_feed_id,
                     p.status IS NOT NULL AND p.status <> 'active' AND EXISTS (
@@ -232,7 +241,13 @@ impl Batch {
     }
 
     /// Records that the person was said to be as stored by this feed.
-    pub fn listed(&mut self, key: &(String, String), last_modified: Option<i64>, position: i64, source: &str) {
+    pub fn listed(
+        &mut self,
+        key: &(String, String),
+        last_modified: Option<i64>,
+        position: i64,
+        source: &str,
+    ) {
         if let Some(p) = self.people.get_mut(key) {
             p.last_modified = last_modified;
             p.position = position;
@@ -735,8 +750,13 @@ async fn apply_one(
         }
     }
     let message_id = msg.message_id.to_string();
-    let cause =
-        Cause { source: msg.source.as_str(), feed_id: msg.feed_id, message_id: &message_id, last_modified, position };
+    let cause = Cause {
+        source: msg.source.as_str(),
+        feed_id: msg.feed_id,
+        message_id: &message_id,
+        last_modified,
+        position,
+    };
     batch.write(&key.0, &cause, person, status, &changed, event)?;
     Ok(ApplyOutcome::Applied { event })
 }
@@ -763,12 +783,13 @@ impl ChangeApplier for PgDirectory {
         // it: a redrive applying it meanwhile is counted once, either way.
         lock_people(&mut tx, &[key_of(msg)]).await?;
         let tenant = msg.tenant_id.to_string();
-        let position: Option<i64> = sqlx::query_scalar("SELECT position FROM feeds WHERE id = $1 AND tenant_id = $2")
-            .bind(msg.feed_id.to_string())
-            .bind(&tenant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(storage)?;
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM feeds WHERE id = $1 AND tenant_id = $2")
+                .bind(msg.feed_id.to_string())
+                .bind(&tenant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?;
         let Some(position) = position else { return Ok(()) };
         let inserted = sqlx::query(
             "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at)
@@ -784,7 +805,8 @@ impl ChangeApplier for PgDirectory {
         .rows_affected();
         if inserted == 1 {
             lock_tenants(&mut tx, &[tenant]).await?;
-            bump_feeds(&mut tx, vec![(position, msg.feed_id, Delta { failed: 1, ..Delta::default() })], now).await?;
+            bump_feeds(&mut tx, vec![(position, msg.feed_id, Delta { failed: 1, ..Delta::default() })], now)
+                .await?;
         }
         tx.commit().await.map_err(storage)
     }

@@ -71,7 +71,8 @@ impl DueWork for PgDirectory {
         }
         batch.flush(&mut tx).await?;
         if !settled.is_empty() {
-            let (t, e): (Vec<&str>, Vec<&str>) = settled.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
+            let (t, e): (Vec<&str>, Vec<&str>) =
+                settled.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
             sqlx::query(
                 "UPDATE people p SET due_on = NULL FROM unnest($1::text[], $2::text[]) AS u(t, e)
                   WHERE p.tenant_id = u.t AND p.external_id = u.e",
@@ -126,7 +127,11 @@ impl DueWork for PgDirectory {
         Ok(failed.len() as u64)
     }
 
-    async fn idle_feeds(&self, idle_since: Timestamp, limit: usize) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
+    async fn idle_feeds(
+        &self,
+        idle_since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, FeedId)>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT tenant_id, id FROM feeds
              WHERE status IN ('accepted', 'processing') AND sealed AND updated_at < $1

@@ -37,7 +37,8 @@ pub(crate) fn counts_from_row(r: &PgRow) -> Result<FeedCounts, StoreError> {
 }
 
 pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Storage(format!("a stored JSON column does not decode: {e}")))
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Storage(format!("a stored JSON column does not decode: {e}")))
 }
 
 pub(crate) fn feed_from_row(r: &PgRow) -> Result<Feed, StoreError> {
@@ -75,7 +76,11 @@ pub(crate) async fn lock_tenants(c: &mut PgConnection, tenants: &[String]) -> Re
     Ok(())
 }
 
-pub(crate) async fn get(c: &mut PgConnection, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
+pub(crate) async fn get(
+    c: &mut PgConnection,
+    tenant: TenantId,
+    feed: FeedId,
+) -> Result<Option<Feed>, StoreError> {
     sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = $1 AND tenant_id = $2"))
         .bind(feed.to_string())
         .bind(tenant.to_string())

@@ -22,7 +22,8 @@ fn person_from_row(r: &PgRow) -> Result<PersonRecord, StoreError> {
         created_at: Timestamp(r.try_get(2).map_err(storage)?),
         updated_at: Timestamp(r.try_get(3).map_err(storage)?),
         last_feed_id: r.try_get::<Option<&str>, _>(4).map_err(storage)?.map(parse_id).transpose()?,
-        status: Status::parse(status).ok_or_else(|| StoreError::Storage("a stored status is unknown".into()))?,
+        status: Status::parse(status)
+            .ok_or_else(|| StoreError::Storage("a stored status is unknown".into()))?,
         manager_pending: r.try_get(6).map_err(storage)?,
         source: SourceName::parse(source)
             .map_err(|_| StoreError::Storage("a stored source name is invalid".into()))?,
@@ -53,7 +54,11 @@ fn decode_cursor(s: &str) -> Result<String, StoreError> {
 
 #[async_trait]
 impl PeopleReader for PgDirectory {
-    async fn get_person(&self, tenant: TenantId, id: &ExternalId) -> Result<Option<PersonRecord>, StoreError> {
+    async fn get_person(
+        &self,
+        tenant: TenantId,
+        id: &ExternalId,
+    ) -> Result<Option<PersonRecord>, StoreError> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND external_id = $2"))
             .bind(tenant.to_string())
             .bind(id.as_str())
@@ -91,7 +96,11 @@ impl PeopleReader for PgDirectory {
         Ok(Page { items, next })
     }
 
-    async fn person_history(&self, tenant: TenantId, id: &ExternalId) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn person_history(
+        &self,
+        tenant: TenantId,
+        id: &ExternalId,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT version, feed_id, message_id, event, changed_fields::text, changes::text, at FROM person_history
              WHERE tenant_id = $1 AND external_id = $2 ORDER BY version",

@@ -71,7 +71,11 @@ async fn load(c: &mut PgConnection, feed: &str) -> Result<Option<FeedState>, Sto
 /// snapshot whose records are all processed once nothing accepted before it
 /// is still open; and, when the feed has just settled, lets a snapshot that
 /// waited for it go on (and so on down the tenant's feeds).
-pub(crate) async fn refresh_feed(c: &mut PgConnection, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) async fn refresh_feed(
+    c: &mut PgConnection,
+    feed: FeedId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let mut next = Some(feed.to_string());
     while let Some(id) = next.take() {
         if let Some(tenant) = refresh_one(c, &id, now).await? {
@@ -151,7 +155,11 @@ async fn oldest_waiting(c: &mut PgConnection, tenant: &str) -> Result<Option<Str
 }
 
 /// A feed of the tenant has settled: lets a snapshot waiting for it go on.
-pub(crate) async fn release_waiting(c: &mut PgConnection, tenant: &str, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) async fn release_waiting(
+    c: &mut PgConnection,
+    tenant: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     if let Some(id) = oldest_waiting(c, tenant).await? {
         refresh_feed(c, parse_id(&id)?, now).await?;
     }
@@ -167,7 +175,10 @@ async fn write_status(
     let status = status_of(&state.counts, state.sealed, state.reconciliation.as_ref());
     let finished = matches!(
         status,
-        FeedStatus::Completed | FeedStatus::CompletedWithErrors | FeedStatus::Rejected | FeedStatus::Superseded
+        FeedStatus::Completed
+            | FeedStatus::CompletedWithErrors
+            | FeedStatus::Rejected
+            | FeedStatus::Superseded
     );
     let reconciliation = state
         .reconciliation
@@ -192,7 +203,11 @@ async fn write_status(
     Ok(status)
 }
 
-async fn source_settings(c: &mut PgConnection, tenant: &str, source: &str) -> Result<SourceSettings, StoreError> {
+async fn source_settings(
+    c: &mut PgConnection,
+    tenant: &str,
+    source: &str,
+) -> Result<SourceSettings, StoreError> {
     let stored: Option<String> =
         sqlx::query_scalar("SELECT settings::text FROM sources WHERE tenant_id = $1 AND name = $2")
             .bind(tenant)
@@ -249,7 +264,12 @@ async fn reconcile(
     let (active, pending) = active_and_pending(c, state).await?;
     let leavers = absent(c, id, state).await?;
     let mut r = roster_store::policy::judge_snapshot(
-        roster_store::policy::SnapshotFigures { active, pending, absent: leavers.len() as u64, accepted: state.counts.accepted },
+        roster_store::policy::SnapshotFigures {
+            active,
+            pending,
+            absent: leavers.len() as u64,
+            accepted: state.counts.accepted,
+        },
         &settings,
     );
     if r.state == ReconcileState::Applied {
@@ -263,7 +283,12 @@ async fn reconcile(
 
 /// Older snapshots of the same source still halted can no longer be
 /// approved: this newer one has judged the source.
-async fn supersede_older(c: &mut PgConnection, id: &str, state: &FeedState, now: Timestamp) -> Result<(), StoreError> {
+async fn supersede_older(
+    c: &mut PgConnection,
+    id: &str,
+    state: &FeedState,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let older: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM feeds WHERE tenant_id = $1 AND source = $2 AND mode = 'full' AND status = 'halted'
            AND position < $3 ORDER BY position",
@@ -321,7 +346,9 @@ async fn deactivate(
         }
         let Ok(external_id) = ExternalId::parse(&key.1) else { continue };
         let change = Change::Deactivate { external_id };
-        if let Decision::Write { person, status, changed, event } = decide(stored.current(), &change, now.date()) {
+        if let Decision::Write { person, status, changed, event } =
+            decide(stored.current(), &change, now.date())
+        {
             // The deactivation is as new as the snapshot: a resend of an
             // older record (same `lastModified`) or an older feed's change
             // cannot bring the leaver back.
@@ -329,7 +356,9 @@ async fn deactivate(
                 source: &state.source,
                 feed_id,
                 message_id: &cause_id,
-                last_modified: Some(stored.last_modified.map_or(state.created_at, |lm| lm.max(state.created_at))),
+                last_modified: Some(
+                    stored.last_modified.map_or(state.created_at, |lm| lm.max(state.created_at)),
+                ),
                 position: state.position,
             };
             batch.write(&state.tenant, &cause, person, status, &changed, event)?;
@@ -366,7 +395,9 @@ pub(crate) async fn decide_snapshot(
         return Err(StoreError::Conflict(format!("the snapshot cannot be decided any more: {why}")));
     }
     if !state.reconciliation.as_ref().is_some_and(|r| r.state == ReconcileState::Halted) {
-        return Err(StoreError::Conflict("the feed is not halted: there is nothing to approve or reject".into()));
+        return Err(StoreError::Conflict(
+            "the feed is not halted: there is nothing to approve or reject".into(),
+        ));
     }
     let (decided, absent_now) = if approve {
         let leavers = absent(c, &id, &state).await?;
