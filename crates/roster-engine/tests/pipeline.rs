@@ -537,13 +537,14 @@ impl FeedStore for MemberCounter {
     async fn get_feed(&self, t: TenantId, f: FeedId) -> Result<Option<Feed>, StoreError> {
         self.inner.get_feed(t, f).await
     }
-    async fn list_feeds(
+    async fn find_feeds(
         &self,
         t: TenantId,
+        filter: &FeedFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError> {
-        self.inner.list_feeds(t, limit, cursor).await
+        self.inner.find_feeds(t, filter, limit, cursor).await
     }
 }
 
@@ -563,6 +564,9 @@ impl SourceStore for MemberCounter {
     }
     async fn list_sources(&self, t: TenantId) -> Result<Vec<Source>, StoreError> {
         self.inner.list_sources(t).await
+    }
+    async fn delete_source(&self, t: TenantId, name: &SourceName) -> Result<Source, StoreError> {
+        self.inner.delete_source(t, name).await
     }
 }
 

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use roster_core::{ExternalId, FeedId, FeedMode, RecordError, SourceName, TenantId, Timestamp};
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
-use roster_store::{Feed, FeedCounts, FeedSeal, FeedStatus, FeedStore, NewFeed, Page, StoreError};
+use roster_store::{
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, NewFeed, Page, StoreError,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
@@ -252,9 +254,10 @@ impl FeedStore for PgDirectory {
         get(&mut c, tenant, feed).await
     }
 
-    async fn list_feeds(
+    async fn find_feeds(
         &self,
         tenant: TenantId,
+        filter: &FeedFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError> {
@@ -264,11 +267,14 @@ impl FeedStore for PgDirectory {
         let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
         let items = sqlx::query(&format!(
             "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = $1 AND id < $2
+               AND ($4::text IS NULL OR source = $4) AND ($5::text IS NULL OR status = $5)
              ORDER BY id DESC LIMIT $3"
         ))
         .bind(tenant.to_string())
         .bind(before)
         .bind(limit as i64)
+        .bind(filter.source.as_ref().map(SourceName::as_str))
+        .bind(filter.status.map(FeedStatus::as_str))
         .fetch_all(self.pool())
         .await
         .map_err(storage)?

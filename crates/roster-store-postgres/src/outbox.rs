@@ -8,12 +8,13 @@
 //! commits late.
 
 use async_trait::async_trait;
+use roster_core::lifecycle::EventType;
 use roster_core::secret::Secret;
-use roster_core::{TenantId, Timestamp};
+use roster_core::{ExternalId, TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, EndpointBacklog, Outbox, OutboxEvent, PreviousSecret, Redelivery,
-    RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, EndpointBacklog, EventFilter, Outbox, OutboxEvent, PreviousSecret,
+    Redelivery, RedeliveryUpdate, StoreError,
 };
 
 use sqlx::Row;
@@ -41,20 +42,28 @@ pub(crate) fn event_from_row(r: &PgRow, at: usize) -> Result<OutboxEvent, StoreE
 
 #[async_trait]
 impl Outbox for PgDirectory {
-    async fn list_events(
+    async fn find_events(
         &self,
         tenant: TenantId,
+        filter: &EventFilter,
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         sqlx::query(
             "SELECT seq, id, type, tenant_id, feed_id, occurred_at, payload::text FROM outbox
-             WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+             WHERE tenant_id = $1 AND seq > $2
+               AND ($4::text IS NULL OR type = $4)
+               AND ($5::text IS NULL OR payload->'person'->>'externalId' = $5)
+               AND ($6::text IS NULL OR feed_id = $6)
+             ORDER BY seq LIMIT $3",
         )
         .bind(tenant.to_string())
         .bind(i64::try_from(after).unwrap_or(i64::MAX))
         .bind(limit as i64)
+        .bind(filter.kind.map(EventType::as_str))
+        .bind(filter.person.as_ref().map(ExternalId::as_str))
+        .bind(filter.feed.map(|f| f.to_string()))
         .fetch_all(self.pool())
         .await
         .map_err(storage)?

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, Person, SourceName, Status, TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
-use roster_store::{HistoryEntry, Page, PeopleReader, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleFilter, PeopleReader, PersonRecord, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -70,20 +70,36 @@ impl PeopleReader for PgDirectory {
             .transpose()
     }
 
-    async fn list_people(
+    async fn find_people(
         &self,
         tenant: TenantId,
+        filter: &PeopleFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PersonRecord>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.map(decode_cursor).transpose()?.unwrap_or_default();
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND external_id > $2 ORDER BY external_id LIMIT $3"
+            // A NULL parameter matches everything: one statement for every
+            // combination of filters. E-mails compare case-insensitively in
+            // ASCII only (`lower` under the `C` collation), as in SQLite.
+            "SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND external_id > $2
+               AND ($4::text IS NULL OR status = $4)
+               AND ($5::text IS NULL OR source = $5)
+               AND ($6::text IS NULL OR data->>'department' = $6)
+               AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(data->'emails') e
+                                                 WHERE lower((e->>'value') COLLATE \"C\") = lower($7 COLLATE \"C\")))
+               AND ($8::bigint IS NULL OR updated_at >= $8)
+             ORDER BY external_id LIMIT $3"
         ))
         .bind(tenant.to_string())
         .bind(after)
         .bind(limit as i64)
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.source.as_ref().map(SourceName::as_str))
+        .bind(filter.department.as_deref())
+        .bind(filter.email.as_deref())
+        .bind(filter.updated_since.map(Timestamp::millis))
         .fetch_all(self.pool())
         .await
         .map_err(storage)?;

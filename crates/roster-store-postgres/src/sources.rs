@@ -73,4 +73,17 @@ impl SourceStore for PgDirectory {
             .map(source_from_row)
             .collect()
     }
+
+    async fn delete_source(&self, tenant: TenantId, name: &SourceName) -> Result<Source, StoreError> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM sources WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
+        ))
+        .bind(tenant.to_string())
+        .bind(name.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(storage)?
+        .ok_or(StoreError::NotFound)?;
+        source_from_row(&row)
+    }
 }

@@ -5,7 +5,7 @@ use roster_core::{ExternalId, FeedId, FeedMode, TenantId, Timestamp};
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::prelude::*;
-use roster_store::{Feed, FeedCounts, FeedSeal, FeedStatus, NewFeed, Page, StoreError};
+use roster_store::{Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, NewFeed, Page, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use crate::conn::{SqliteDirectory, immediate, storage};
@@ -205,23 +205,28 @@ impl FeedStore for SqliteDirectory {
         .await
     }
 
-    async fn list_feeds(
+    async fn find_feeds(
         &self,
         tenant: TenantId,
+        filter: &FeedFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         // Feed ids are UUIDv7: newest first is descending id order.
         let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
+        let source = filter.source.as_ref().map(|s| s.as_str().to_owned());
+        let status = filter.status.map(|s| s.as_str());
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(&format!(
-                    "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                    "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = ?1 AND id < ?2
+                       AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR status = ?5)
+                     ORDER BY id DESC LIMIT ?3"
                 ))
                 .map_err(storage)?;
             let items = stmt
-                .query_map(params![tenant.to_string(), before, limit as i64], feed_from_row)
+                .query_map(params![tenant.to_string(), before, limit as i64, source, status], feed_from_row)
                 .map_err(storage)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage)?;

@@ -14,7 +14,7 @@ use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
 use roster_store::prelude::*;
 use roster_store::{
     DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
-    NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
+    EventFilter, NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
 };
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
@@ -406,22 +406,32 @@ pub(crate) fn backlog(c: &Connection) -> Result<Vec<EndpointBacklog>, StoreError
 
 #[async_trait]
 impl Outbox for SqliteDirectory {
-    async fn list_events(
+    async fn find_events(
         &self,
         tenant: TenantId,
+        filter: &EventFilter,
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
+        let kind = filter.kind.map(|k| k.as_str());
+        let person = filter.person.as_ref().map(|p| p.as_str().to_owned());
+        let feed = filter.feed.map(|f| f.to_string());
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT seq, id, type, tenant_id, feed_id, occurred_at, payload FROM outbox
-                     WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                     WHERE tenant_id = ?1 AND seq > ?2
+                       AND (?4 IS NULL OR type = ?4)
+                       AND (?5 IS NULL OR json_extract(payload, '$.person.externalId') = ?5)
+                       AND (?6 IS NULL OR feed_id = ?6)
+                     ORDER BY seq LIMIT ?3",
                 )
                 .map_err(storage)?;
             let rows = stmt
-                .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| event_from_row(r, 0))
+                .query_map(params![tenant.to_string(), after as i64, limit as i64, kind, person, feed], |r| {
+                    event_from_row(r, 0)
+                })
                 .map_err(storage)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(storage)
         })

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
 use roster_store::prelude::*;
-use roster_store::{HistoryEntry, Page, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleFilter, PersonRecord, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use crate::conn::{SqliteDirectory, storage};
@@ -54,24 +54,45 @@ impl PeopleReader for SqliteDirectory {
         .await
     }
 
-    async fn list_people(
+    async fn find_people(
         &self,
         tenant: TenantId,
+        filter: &PeopleFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PersonRecord>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.map(decode_cursor).transpose()?.unwrap_or_default();
+        let filter = filter.clone();
         self.read(move |c| {
+            // A NULL parameter matches everything: one cached statement for
+            // every combination of filters.
             let mut stmt = c
                 .prepare_cached(
                     "SELECT data, version, created_at, updated_at, last_feed_id, status, manager_pending, source, external_id FROM people
-                     WHERE tenant_id = ?1 AND external_id > ?2 ORDER BY external_id LIMIT ?3",
+                     WHERE tenant_id = ?1 AND external_id > ?2
+                       AND (?4 IS NULL OR status = ?4)
+                       AND (?5 IS NULL OR source = ?5)
+                       AND (?6 IS NULL OR json_extract(data, '$.department') = ?6)
+                       AND (?7 IS NULL OR EXISTS (SELECT 1 FROM json_each(data, '$.emails') e
+                                                  WHERE lower(json_extract(e.value, '$.value')) = lower(?7)))
+                       AND (?8 IS NULL OR updated_at >= ?8)
+                     ORDER BY external_id LIMIT ?3",
                 )
                 .map_err(storage)?;
             let mut last = None;
+            let params = params![
+                tenant.to_string(),
+                after,
+                limit as i64,
+                filter.status.map(|s| s.as_str()),
+                filter.source.as_ref().map(|s| s.as_str()),
+                filter.department,
+                filter.email,
+                filter.updated_since.map(|t| t.millis()),
+            ];
             let items = stmt
-                .query_map(params![tenant.to_string(), after, limit as i64], |r| {
+                .query_map(params, |r| {
                     Ok((person_from_row(r)?, r.get::<_, String>(8)?))
                 })
                 .map_err(storage)?

@@ -59,4 +59,20 @@ impl SourceStore for SqliteDirectory {
         })
         .await
     }
+
+    async fn delete_source(&self, tenant: TenantId, name: &SourceName) -> Result<Source, StoreError> {
+        let name = name.as_str().to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "DELETE FROM sources WHERE tenant_id = ?1 AND name = ?2
+                 RETURNING name, tenant_id, settings, created_at, updated_at",
+            )
+            .map_err(storage)?
+            .query_row(params![tenant.to_string(), name], source_from_row)
+            .optional()
+            .map_err(storage)?
+            .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
 }

@@ -107,3 +107,48 @@ pub async fn unknown_feed_is_rejected(d: &impl Directory) {
     assert!(matches!(out, ApplyOutcome::Rejected(_)), "another tenant's feed is unknown: {out:?}");
     assert!(d.get_person(t, &eid("E1")).await.unwrap().is_none());
 }
+
+pub async fn events_are_filtered_by_type_person_and_feed(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f1 = feed(d, t, 3).await;
+    let batch: Vec<ChangeMessage> =
+        ["E1", "E2", "E3"].iter().map(|e| msg(t, f1, json!({"externalId": e, "department": "Sales"}))).collect();
+    d.apply_batch(&batch, T0).await.unwrap();
+    let f2 = feed(d, t, 2).await;
+    let batch = vec![
+        msg(t, f2, json!({"externalId": "E2", "department": "Legal"})),
+        msg(t, f2, json!({"externalId": "E3", "department": "Sales", "active": false})),
+    ];
+    d.apply_batch(&batch, T1).await.unwrap();
+
+    let kinds = |events: Vec<crate::OutboxEvent>| {
+        events
+            .into_iter()
+            .map(|e| (e.kind, e.payload["person"]["externalId"].as_str().unwrap_or_default().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let of = |kind, person: &str| (kind, person.to_owned());
+    let joined = EventFilter { kind: Some(EventType::Joined), ..Default::default() };
+    assert_eq!(
+        kinds(d.find_events(t, &joined, 0, 10).await.unwrap()),
+        [of(EventType::Joined, "E1"), of(EventType::Joined, "E2"), of(EventType::Joined, "E3")]
+    );
+    let e2 = EventFilter { person: Some(eid("E2")), ..Default::default() };
+    assert_eq!(
+        kinds(d.find_events(t, &e2, 0, 10).await.unwrap()),
+        [of(EventType::Joined, "E2"), of(EventType::Moved, "E2")]
+    );
+    let second = EventFilter { feed: Some(f2), ..Default::default() };
+    assert_eq!(
+        kinds(d.find_events(t, &second, 0, 10).await.unwrap()),
+        [of(EventType::Moved, "E2"), of(EventType::Left, "E3")]
+    );
+    // Paging a filter by the last seq seen returns the rest.
+    let first = d.find_events(t, &joined, 0, 2).await.unwrap();
+    let rest = d.find_events(t, &joined, first.last().unwrap().seq, 2).await.unwrap();
+    assert_eq!(kinds(rest), [of(EventType::Joined, "E3")]);
+    let nobody = EventFilter { kind: Some(EventType::Left), person: Some(eid("E1")), ..Default::default() };
+    assert!(d.find_events(t, &nobody, 0, 10).await.unwrap().is_empty());
+    let other = tenant(d, "globex").await;
+    assert!(d.find_events(other, &e2, 0, 10).await.unwrap().is_empty(), "scoped by tenant");
+}

@@ -68,3 +68,52 @@ pub async fn streamed_feed_completes_only_once_sealed(d: &impl Directory) {
         Err(StoreError::Conflict(_))
     ));
 }
+
+pub async fn feeds_are_filtered_by_source_and_status(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let workday = SourceName::parse("workday").unwrap();
+    let mut made = Vec::new();
+    for i in 0..6u64 {
+        let id = FeedId::new();
+        d.create_feed(NewFeed {
+            id,
+            tenant_id: t,
+            source: if i % 2 == 0 { workday.clone() } else { SourceName::default() },
+            mode: FeedMode::Delta,
+            format: "json".into(),
+            sealed: true,
+            received: 1,
+            accepted: 1,
+            rejections: vec![],
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+        made.push(id);
+    }
+    // Feeds 0 and 3 complete.
+    for &i in &[0usize, 3] {
+        apply(d, &msg(t, made[i], json!({"externalId": format!("E{i}")}))).await;
+    }
+    async fn all(d: &impl Directory, t: TenantId, filter: &FeedFilter) -> Vec<FeedId> {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = d.find_feeds(t, filter, 2, cursor.as_deref()).await.unwrap();
+            seen.extend(page.items.iter().map(|f| f.id));
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        seen
+    }
+    let newest_first = |v: &[usize]| v.iter().rev().map(|&i| made[i]).collect::<Vec<_>>();
+    let by_source = FeedFilter { source: Some(workday.clone()), ..Default::default() };
+    assert_eq!(all(d, t, &by_source).await, newest_first(&[0, 2, 4]));
+    let done = FeedFilter { status: Some(FeedStatus::Completed), ..Default::default() };
+    assert_eq!(all(d, t, &done).await, newest_first(&[0, 3]));
+    let both = FeedFilter { source: Some(workday), status: Some(FeedStatus::Accepted) };
+    assert_eq!(all(d, t, &both).await, newest_first(&[2, 4]));
+    assert_eq!(all(d, t, &FeedFilter::default()).await.len(), 6);
+}

@@ -12,10 +12,11 @@ use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, Source
 use serde_json::{Value, json};
 
 use crate::{
-    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, FeedSeal, FeedStatus, IdempotencyClaim,
-    Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
-    SourceSettings, StoreError,
+    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, EventFilter, FeedFilter, FeedSeal, FeedStatus,
+    IdempotencyClaim, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
+    PeopleFilter, SourceSettings, StoreError,
 };
+use roster_core::lifecycle::Status;
 
 mod apply;
 mod audit;
@@ -108,13 +109,15 @@ macro_rules! directory_conformance_tests {
     };
     (@module $h:expr; sources) => {
         $crate::directory_conformance_tests!(@each $h;
-            sources_keep_their_settings
+            sources_keep_their_settings,
+            a_deleted_source_falls_back_to_the_defaults
         );
     };
     (@module $h:expr; feeds) => {
         $crate::directory_conformance_tests!(@each $h;
             feed_status_follows_its_counts,
-            streamed_feed_completes_only_once_sealed
+            streamed_feed_completes_only_once_sealed,
+            feeds_are_filtered_by_source_and_status
         );
     };
     (@module $h:expr; snapshots) => {
@@ -138,7 +141,8 @@ macro_rules! directory_conformance_tests {
             lifecycle_events_follow_the_changes,
             stale_changes_are_skipped_and_counted,
             failure_then_redriven_success_moves_the_counts,
-            unknown_feed_is_rejected
+            unknown_feed_is_rejected,
+            events_are_filtered_by_type_person_and_feed
         );
     };
     (@module $h:expr; due) => {
@@ -150,7 +154,8 @@ macro_rules! directory_conformance_tests {
     };
     (@module $h:expr; people) => {
         $crate::directory_conformance_tests!(@each $h;
-            people_pages_return_everyone_once
+            people_pages_return_everyone_once,
+            people_are_filtered_by_status_source_department_email_and_change
         );
     };
     (@module $h:expr; endpoints) => {

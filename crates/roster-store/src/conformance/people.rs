@@ -25,3 +25,77 @@ pub async fn people_pages_return_everyone_once(d: &impl Directory) {
     assert_eq!(seen, want);
     assert!(d.list_people(t, 10, Some("zz-not-hex")).await.is_err(), "a malformed cursor is an error");
 }
+
+/// Filters narrow the listing before the page is cut: paging a filter
+/// returns every match once, and only matches.
+pub async fn people_are_filtered_by_status_source_department_email_and_change(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let other = tenant(d, "globex").await;
+    let f = feed(d, t, 30).await;
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        let dept = if i % 3 == 0 { "Sales" } else { "Engineering" };
+        let mut m = msg(
+            t,
+            f,
+            json!({
+                "externalId": format!("E{i:02}"),
+                "department": dept,
+                "active": i % 5 != 0,
+                "emails": [{"value": format!("Person{i}@Example.com"), "type": "work"}]
+            }),
+        );
+        if i >= 20 {
+            m.source = SourceName::parse("workday").unwrap();
+        }
+        batch.push(m);
+    }
+    d.apply_batch(&batch, T0).await.unwrap();
+    // The same address at another tenant is not found here.
+    let g = feed(d, other, 1).await;
+    d.apply_batch(&[msg(other, g, json!({"externalId": "X1", "emails": [{"value": "person1@example.com"}]}))], T0)
+        .await
+        .unwrap();
+    // E03 changes later.
+    let f2 = feed(d, t, 1).await;
+    d.apply_batch(&[msg(t, f2, json!({"externalId": "E03", "department": "Legal", "emails": []}))], T1)
+        .await
+        .unwrap();
+
+    async fn all(d: &impl Directory, t: TenantId, filter: &PeopleFilter) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = d.find_people(t, filter, 4, cursor.as_deref()).await.unwrap();
+            assert!(page.items.len() <= 4);
+            seen.extend(page.items.iter().map(|p| p.person.external_id.as_str().to_owned()));
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        seen
+    }
+    let ids = |v: &[usize]| v.iter().map(|i| format!("E{i:02}")).collect::<Vec<_>>();
+
+    let sales = PeopleFilter { department: Some("Sales".into()), ..Default::default() };
+    assert_eq!(all(d, t, &sales).await, ids(&[0, 6, 9, 12, 15, 18, 21, 24, 27]), "E03 moved to Legal");
+    let inactive = PeopleFilter { status: Some(Status::Inactive), ..Default::default() };
+    assert_eq!(all(d, t, &inactive).await, ids(&[0, 5, 10, 15, 20, 25]));
+    let workday_active = PeopleFilter {
+        status: Some(Status::Active),
+        source: Some(SourceName::parse("workday").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(all(d, t, &workday_active).await, ids(&[21, 22, 23, 24, 26, 27, 28, 29]));
+    let email = PeopleFilter { email: Some("PERSON7@example.COM".into()), ..Default::default() };
+    assert_eq!(all(d, t, &email).await, ids(&[7]), "e-mail matches whatever the case");
+    let gone = PeopleFilter { email: Some("person3@example.com".into()), ..Default::default() };
+    assert!(all(d, t, &gone).await.is_empty(), "E03's address was removed");
+    let changed = PeopleFilter { updated_since: Some(T1), ..Default::default() };
+    assert_eq!(all(d, t, &changed).await, ids(&[3]));
+    let none = PeopleFilter { department: Some("Sales".into()), status: Some(Status::Pending), ..Default::default() };
+    assert!(all(d, t, &none).await.is_empty());
+    // No filter is the plain listing.
+    assert_eq!(all(d, t, &PeopleFilter::default()).await.len(), 30);
+}

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
 
-use crate::{Feed, FeedSeal, NewFeed, Page, StoreError};
+use crate::{Feed, FeedFilter, FeedSeal, NewFeed, Page, StoreError};
 
 /// Feeds: one per submission, from its acceptance at ingest to its final
 /// status, and the operator's decision on a halted full snapshot.
@@ -62,6 +62,17 @@ pub trait FeedStore: Send + Sync {
     async fn list_feeds(
         &self,
         tenant: TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Feed>, StoreError> {
+        self.find_feeds(tenant, &FeedFilter::default(), limit, cursor).await
+    }
+    /// [`list_feeds`](FeedStore::list_feeds) narrowed to the feeds `filter`
+    /// matches; pass a cursor with the filter it was issued under.
+    async fn find_feeds(
+        &self,
+        tenant: TenantId,
+        filter: &FeedFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError>;

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 
-use crate::{DeliveryTarget, DeliveryUpdate, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
+use crate::{DeliveryTarget, DeliveryUpdate, EventFilter, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
 
 /// The outbox of lifecycle events and where each endpoint's delivery
 /// stands: what the outbox dispatcher reads and records.
@@ -19,6 +19,17 @@ pub trait Outbox: Send + Sync {
     async fn list_events(
         &self,
         tenant: TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.find_events(tenant, &EventFilter::default(), after, limit).await
+    }
+    /// [`list_events`](Outbox::list_events) narrowed to the events `filter`
+    /// matches.
+    async fn find_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError>;

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId};
 
-use crate::{HistoryEntry, Page, PersonRecord, StoreError};
+use crate::{HistoryEntry, Page, PeopleFilter, PersonRecord, StoreError};
 
 /// Reading people and their history (writes go through
 /// [`ChangeApplier`](crate::ChangeApplier)).
@@ -16,6 +16,17 @@ pub trait PeopleReader: Send + Sync {
     async fn list_people(
         &self,
         tenant: TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<PersonRecord>, StoreError> {
+        self.find_people(tenant, &PeopleFilter::default(), limit, cursor).await
+    }
+    /// [`list_people`](PeopleReader::list_people) narrowed to the people
+    /// `filter` matches; pass a cursor with the filter it was issued under.
+    async fn find_people(
+        &self,
+        tenant: TenantId,
+        filter: &PeopleFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PersonRecord>, StoreError>;

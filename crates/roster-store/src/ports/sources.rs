@@ -18,4 +18,8 @@ pub trait SourceStore: Send + Sync {
     ) -> Result<Source, StoreError>;
     /// The tenant's configured sources, by name.
     async fn list_sources(&self, tenant: TenantId) -> Result<Vec<Source>, StoreError>;
+    /// Removes the source's settings (its mapping profile, threshold, ...):
+    /// its next feed gets the defaults, as a source never set up does. The
+    /// people and feeds of the source stay. `NotFound` if it has none.
+    async fn delete_source(&self, tenant: TenantId, name: &SourceName) -> Result<Source, StoreError>;
 }
