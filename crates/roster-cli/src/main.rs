@@ -54,6 +54,9 @@ enum Command {
     /// Shows the alarms of a running Roster (needs an operator key).
     #[command(subcommand)]
     Alarms(alarms::AlarmsCommand),
+    /// Brings the directory's schema to this build's (a deploy step; `serve`
+    /// and the admin commands also do it when they start).
+    Migrate,
     /// Measures the platform against raw SQLite on this machine (see BENCHMARKS.md).
     Bench(roster_cli::bench::BenchArgs),
 }
@@ -84,6 +87,11 @@ async fn main() -> anyhow::Result<()> {
                 Command::Operators(cmd) => operators::run(&cli.global, cmd).await,
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
+                Command::Migrate => {
+                    let settings = Settings::resolve(&cli.global, &ServeArgs::default())?;
+                    println!("{}", roster_cli::app::migrate(&settings).await?);
+                    Ok(())
+                }
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }

@@ -28,7 +28,7 @@ pub enum TenantsCommand {
 pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
     let init = matches!(cmd, TenantsCommand::Create { init: true, .. });
-    let directory = app::open_admin_directory(&settings, init)?;
+    let directory = app::open_admin_directory(&settings, init).await?;
     match cmd {
         TenantsCommand::Create { name, .. } => {
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
