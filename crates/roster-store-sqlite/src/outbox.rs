@@ -14,7 +14,8 @@ use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS};
 use roster_store::prelude::*;
 use roster_store::{
     DeliveryTarget, DeliveryUpdate, Endpoint, EndpointBacklog, EventDeadLetter, EventDeadLetterState,
-    EventFilter, NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
+    EventFilter, NewEndpoint, OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate,
+    StoreError,
 };
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";

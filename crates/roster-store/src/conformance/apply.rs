@@ -111,8 +111,10 @@ pub async fn unknown_feed_is_rejected(d: &impl Directory) {
 pub async fn events_are_filtered_by_type_person_and_feed(d: &impl Directory) {
     let t = tenant(d, "acme").await;
     let f1 = feed(d, t, 3).await;
-    let batch: Vec<ChangeMessage> =
-        ["E1", "E2", "E3"].iter().map(|e| msg(t, f1, json!({"externalId": e, "department": "Sales"}))).collect();
+    let batch: Vec<ChangeMessage> = ["E1", "E2", "E3"]
+        .iter()
+        .map(|e| msg(t, f1, json!({"externalId": e, "department": "Sales"})))
+        .collect();
     d.apply_batch(&batch, T0).await.unwrap();
     let f2 = feed(d, t, 2).await;
     let batch = vec![

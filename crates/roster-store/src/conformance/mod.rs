@@ -12,9 +12,9 @@ use roster_core::{ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, Source
 use serde_json::{Value, json};
 
 use crate::{
-    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, EventFilter, FeedFilter, FeedSeal, FeedStatus,
-    IdempotencyClaim, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, ReconcileState, RedeliveryUpdate, Scope,
-    PeopleFilter, SourceSettings, StoreError,
+    ApplyOutcome, DeliveryUpdate, Directory, EventDeadLetterState, EventFilter, FeedFilter, FeedSeal,
+    FeedStatus, IdempotencyClaim, Lease, NewApiKey, NewEndpoint, NewFeed, OutboxEventRef, PeopleFilter,
+    ReconcileState, RedeliveryUpdate, Scope, SourceSettings, StoreError,
 };
 use roster_core::lifecycle::Status;
 

@@ -53,9 +53,12 @@ pub async fn people_are_filtered_by_status_source_department_email_and_change(d:
     d.apply_batch(&batch, T0).await.unwrap();
     // The same address at another tenant is not found here.
     let g = feed(d, other, 1).await;
-    d.apply_batch(&[msg(other, g, json!({"externalId": "X1", "emails": [{"value": "person1@example.com"}]}))], T0)
-        .await
-        .unwrap();
+    d.apply_batch(
+        &[msg(other, g, json!({"externalId": "X1", "emails": [{"value": "person1@example.com"}]}))],
+        T0,
+    )
+    .await
+    .unwrap();
     // E03 changes later.
     let f2 = feed(d, t, 1).await;
     d.apply_batch(&[msg(t, f2, json!({"externalId": "E03", "department": "Legal", "emails": []}))], T1)
@@ -94,7 +97,11 @@ pub async fn people_are_filtered_by_status_source_department_email_and_change(d:
     assert!(all(d, t, &gone).await.is_empty(), "E03's address was removed");
     let changed = PeopleFilter { updated_since: Some(T1), ..Default::default() };
     assert_eq!(all(d, t, &changed).await, ids(&[3]));
-    let none = PeopleFilter { department: Some("Sales".into()), status: Some(Status::Pending), ..Default::default() };
+    let none = PeopleFilter {
+        department: Some("Sales".into()),
+        status: Some(Status::Pending),
+        ..Default::default()
+    };
     assert!(all(d, t, &none).await.is_empty());
     // No filter is the plain listing.
     assert_eq!(all(d, t, &PeopleFilter::default()).await.len(), 30);

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 
-use crate::{DeliveryTarget, DeliveryUpdate, EventFilter, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError};
+use crate::{
+    DeliveryTarget, DeliveryUpdate, EventFilter, OutboxEvent, Redelivery, RedeliveryUpdate, StoreError,
+};
 
 /// The outbox of lifecycle events and where each endpoint's delivery
 /// stands: what the outbox dispatcher reads and records.
