@@ -8,3 +8,4 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod output;

@@ -1,8 +1,8 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use roster_cli::commands::{
-    alarms, dlq, endpoints, feeds, keys, operators, people, push, serve, sources, tenants,
+    alarms, dlq, endpoints, events, feeds, keys, operators, people, push, serve, sources, tenants, whoami,
 };
 use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 
@@ -36,6 +36,9 @@ enum Command {
     /// Reads feeds of a running Roster; approves or rejects halted snapshots.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Reads the lifecycle events of a running Roster (joiners, movers, leavers).
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Inspects, redrives and purges the dead-letter queue of a running Roster.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -57,6 +60,13 @@ enum Command {
     /// Brings the directory's schema to this build's (a deploy step; `serve`
     /// and the admin commands also do it when they start).
     Migrate,
+    /// Shows the tenant, key, scopes and expiry of the credential in use.
+    Whoami(whoami::WhoamiArgs),
+    /// Prints a shell completion script: `roster completions bash > /etc/bash_completion.d/roster`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Measures the platform against raw SQLite on this machine (see BENCHMARKS.md).
     Bench(roster_cli::bench::BenchArgs),
 }
@@ -75,11 +85,18 @@ async fn main() -> anyhow::Result<()> {
             roster_cli::logging::init("warn")?;
             match command {
                 Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
-                Command::Push(args) => push::run(args).await,
+                Command::Push(args) => {
+                    let code = push::run(args).await?;
+                    if code != push::exit::OK {
+                        std::process::exit(code.into());
+                    }
+                    Ok(())
+                }
                 Command::Sources(cmd) => sources::run(cmd).await,
                 Command::Mappings(cmd) => sources::run_mappings(cmd).await,
                 Command::People(cmd) => people::run(cmd).await,
                 Command::Feeds(cmd) => feeds::run(cmd).await,
+                Command::Events(cmd) => events::run(cmd).await,
                 Command::Dlq(cmd) => dlq::run(cmd).await,
                 Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Keys(cmd) => keys::run(cmd).await,
@@ -92,8 +109,45 @@ async fn main() -> anyhow::Result<()> {
                     println!("{}", roster_cli::app::migrate(&settings).await?);
                     Ok(())
                 }
+                Command::Whoami(args) => whoami::run(args).await,
+                Command::Completions { shell } => {
+                    clap_complete::generate(shell, &mut Cli::command(), "roster", &mut std::io::stdout());
+                    Ok(())
+                }
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand says what it does and every argument what it takes:
+    /// `roster X --help` is the reference a newcomer reads.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "roster", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
 }

@@ -17,6 +17,12 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A push that went through with some records rejected: exit code 3.
+fn some_rejected(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(3), "roster: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -445,7 +451,7 @@ async fn push_sends_a_scim_bulk_request_file_and_reports_each_failed_operation()
     std::fs::write(&file, bulk("701984").to_string()).unwrap();
     let out = client(&server, &key, &["push", file.to_str().unwrap()]);
     let said = stderr(&out);
-    let feed = ok(out).trim().to_owned();
+    let feed = some_rejected(out).trim().to_owned();
     assert!(said.contains("operation op-2: ") && said.contains("data.emails[0].value"), "{said}");
     assert!(!said.contains("unique-bad-address"));
     let done = wait_completed(&server.base, &key, &feed).await;
@@ -453,13 +459,14 @@ async fn push_sends_a_scim_bulk_request_file_and_reports_each_failed_operation()
     let p = get(&server.base, &key, "/v1/people/701984").await;
     assert_eq!((p["department"].as_str(), p["manager"].as_str()), (Some("Tour Operations"), Some("89607")));
 
-    // ...any other name with --format scim; as plain JSON it would be refused.
+    // ...any other name by its content (a BulkRequest), or with --format scim;
+    // forced to plain JSON it is refused.
     let file = dir.path().join("bulk.json");
     std::fs::write(&file, bulk("701985").to_string()).unwrap();
-    let out = client(&server, &key, &["push", file.to_str().unwrap()]);
-    assert!(!out.status.success(), "a BulkRequest is not a JSON batch");
+    let out = client(&server, &key, &["push", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "a BulkRequest is not a JSON batch");
     assert!(stderr(&out).contains("records"), "{}", stderr(&out));
-    let feed = ok(client(&server, &key, &["push", file.to_str().unwrap(), "--format", "scim"]));
+    let feed = some_rejected(client(&server, &key, &["push", file.to_str().unwrap()]));
     let done = wait_completed(&server.base, &key, feed.trim()).await;
     assert_eq!(done["format"], "scim");
     assert_eq!(get(&server.base, &key, "/v1/people/701985").await["active"], true);
@@ -480,7 +487,7 @@ async fn push_prints_each_rejected_record_by_row_or_index_and_field() {
     std::fs::write(&file, records.to_string()).unwrap();
     let out = client(&server, &key, &["push", file.to_str().unwrap(), "--batch-size", "2"]);
     let said = stderr(&out);
-    assert_eq!(ok(out).lines().count(), 2);
+    assert_eq!(some_rejected(out).lines().count(), 2);
     // Numbered in the file, not in its batch.
     assert!(said.contains("record 3: emails[0]: "), "{said}");
     assert!(said.contains("record 3: hireDate: "), "{said}");
@@ -491,7 +498,7 @@ async fn push_prints_each_rejected_record_by_row_or_index_and_field() {
     std::fs::write(&csv, "externalId,hireDate\nQ1,2024-01-02\nQ2,31/12/2024\n").unwrap();
     let out = client(&server, &key, &["push", csv.to_str().unwrap()]);
     let said = stderr(&out);
-    ok(out);
+    some_rejected(out);
     assert!(said.contains("row 3: hireDate: "), "{said}");
     assert!(said.contains("2 received, 1 accepted, 1 rejected"), "{said}");
 

@@ -3,6 +3,7 @@ use serde_json::Value;
 
 use super::people::urlencode;
 use crate::client::{Client, ServerArgs, json_or_problem};
+use crate::output::{OutputArgs, Table, cell};
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
@@ -10,21 +11,27 @@ pub enum DlqCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
+        /// How many at most.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Shows one dead letter with its payload, error and attempts.
     Show {
         #[command(flatten)]
         server: ServerArgs,
+        /// The dead letter's id (`dl_...`).
         id: String,
     },
     /// Moves dead letters back to the queue: one by id, or all with --all.
     Redrive {
         #[command(flatten)]
         server: ServerArgs,
+        /// The dead letter's id (`dl_...`).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<String>,
+        /// Every dead letter of the tenant.
         #[arg(long)]
         all: bool,
     },
@@ -40,19 +47,22 @@ pub enum DlqCommand {
 
 pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
     match cmd {
-        DlqCommand::Ls { server, limit } => {
+        DlqCommand::Ls { server, limit, out } => {
             let client = Client::new(&server)?;
             let items = client.list("/v1/dlq", limit).await?;
-            println!("{:<40} {:>8} {:<26} REASON", "ID", "RECEIVES", "DEAD-LETTERED");
-            for d in &items {
-                println!(
-                    "{:<40} {:>8} {:<26} {}",
-                    d["id"].as_str().unwrap_or("-"),
-                    d["receiveCount"],
-                    super::time(&d["deadLetteredAt"]),
-                    d["reason"].as_str().unwrap_or("")
-                );
+            if out.json(&items)? {
+                return Ok(());
             }
+            let mut table = Table::new(&["ID", "RECEIVES", "DEAD-LETTERED", "REASON"]).numeric(&[1]);
+            for d in &items {
+                table.row([
+                    cell(&d["id"]),
+                    cell(&d["receiveCount"]),
+                    super::time(&d["deadLetteredAt"]),
+                    d["reason"].as_str().unwrap_or("").to_owned(),
+                ]);
+            }
+            table.print();
         }
         DlqCommand::Show { server, id } => {
             let client = Client::new(&server)?;

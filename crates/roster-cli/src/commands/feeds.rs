@@ -1,6 +1,7 @@
 use clap::Subcommand;
 
 use crate::client::{Client, ServerArgs};
+use crate::output::{OutputArgs, Table, cell};
 
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
@@ -8,26 +9,38 @@ pub enum FeedsCommand {
     Show {
         #[command(flatten)]
         server: ServerArgs,
+        /// The feed id (`feed_...`), as `push` printed it.
         id: String,
     },
     /// Approves a halted full snapshot: the people it did not list leave.
     Approve {
         #[command(flatten)]
         server: ServerArgs,
+        /// The halted snapshot's feed id.
         id: String,
     },
     /// Rejects a halted full snapshot: nobody is deactivated.
     Reject {
         #[command(flatten)]
         server: ServerArgs,
+        /// The halted snapshot's feed id.
         id: String,
     },
-    /// Lists recent feeds, newest first.
+    /// Lists recent feeds, newest first; the filters must all match.
     Ls {
         #[command(flatten)]
         server: ServerArgs,
+        /// Only feeds of this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only feeds with this status (e.g. halted, completed_with_errors).
+        #[arg(long)]
+        status: Option<String>,
+        /// How many at most.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -40,27 +53,32 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
         }
         FeedsCommand::Approve { server, id } => decide(&server, &id, "approve").await?,
         FeedsCommand::Reject { server, id } => decide(&server, &id, "reject").await?,
-        FeedsCommand::Ls { server, limit } => {
+        FeedsCommand::Ls { server, source, status, limit, out } => {
             let client = Client::new(&server)?;
-            let items = client.list("/v1/feeds", limit).await?;
-            println!(
-                "{:<42} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
-                "FEED", "SOURCE", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED", "LEAVERS"
-            );
+            let query = super::people::query(&[("source", &source), ("status", &status)]);
+            let items = client.list(&format!("/v1/feeds{query}"), limit).await?;
+            if out.json(&items)? {
+                return Ok(());
+            }
+            let mut table = Table::new(&[
+                "FEED", "SOURCE", "MODE", "STATUS", "ACCEPTED", "APPLIED", "FAILED", "LEAVERS", "CREATED",
+            ])
+            .numeric(&[4, 5, 6, 7]);
             for f in &items {
                 let c = &f["counts"];
-                println!(
-                    "{:<42} {:<12} {:<6} {:<22} {:>9} {:>9} {:>8} {:>8}",
-                    f["id"].as_str().unwrap_or("-"),
-                    f["source"].as_str().unwrap_or("-"),
-                    f["mode"].as_str().unwrap_or("-"),
-                    f["status"].as_str().unwrap_or("-"),
-                    c["accepted"],
-                    c["applied"],
-                    c["failed"],
-                    c["leavers"]
-                );
+                table.row([
+                    cell(&f["id"]),
+                    cell(&f["source"]),
+                    cell(&f["mode"]),
+                    cell(&f["status"]),
+                    cell(&c["accepted"]),
+                    cell(&c["applied"]),
+                    cell(&c["failed"]),
+                    cell(&c["leavers"]),
+                    super::time(&f["createdAt"]),
+                ]);
             }
+            table.print();
         }
     }
     Ok(())

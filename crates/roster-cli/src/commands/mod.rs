@@ -1,6 +1,7 @@
 pub mod alarms;
 pub mod dlq;
 pub mod endpoints;
+pub mod events;
 pub mod feeds;
 pub mod keys;
 pub mod operators;
@@ -9,6 +10,7 @@ pub mod push;
 pub mod serve;
 pub mod sources;
 pub mod tenants;
+pub mod whoami;
 
 use serde_json::Value;
 

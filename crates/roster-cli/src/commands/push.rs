@@ -16,8 +16,32 @@ use crate::client::{Client, ServerArgs, json_or_problem, problem_text};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FileFormat {
     Json,
+    /// Comma-, semicolon-, tab- or pipe-separated: the server finds the
+    /// delimiter (or takes the mapping profile's).
     Csv,
+    /// Tab-separated values: sent as CSV, whose delimiter the server finds.
+    Tsv,
     Scim,
+}
+
+/// What `roster push` exits with, for cron jobs and CI (README, "Exit codes").
+pub mod exit {
+    /// Every record was accepted (and, with `--wait`, every feed completed).
+    pub const OK: u8 = 0;
+    /// Nothing or not everything was sent: the server refused a request, was
+    /// unreachable, or a feed failed. Also any other error.
+    pub const FAILED: u8 = 1;
+    // 2 is a usage error (clap's).
+    /// Sent, but some records were rejected (invalid): they are not queued.
+    pub const REJECTED: u8 = 3;
+    /// With `--wait`: a feed completed with errors (records that failed to
+    /// apply are in the dead-letter queue).
+    pub const COMPLETED_WITH_ERRORS: u8 = 4;
+    /// With `--wait`: a full snapshot halted (too many leavers) and waits
+    /// for `roster feeds approve` or `reject`.
+    pub const HALTED: u8 = 5;
+    /// With `--wait`: a feed was not final within `--wait-timeout`.
+    pub const WAIT_TIMED_OUT: u8 = 6;
 }
 
 #[derive(Debug, Args)]
@@ -26,8 +50,9 @@ pub struct PushArgs {
     /// records), a CSV file (mapped by the source's profile) or a SCIM
     /// BulkRequest.
     pub file: PathBuf,
-    /// The file's format [default: by its extension: .csv is CSV, .scim.json
-    /// is SCIM, anything else JSON].
+    /// The file's format [default: by its extension (.csv, .tsv, .scim.json,
+    /// .json), else by its content: JSON if it starts with `{` or `[` (SCIM
+    /// if it is a BulkRequest), CSV otherwise].
     #[arg(long, value_enum)]
     pub format: Option<FileFormat>,
     /// The tenant's source (integration channel) the feed comes through.
@@ -56,6 +81,13 @@ pub struct PushArgs {
     /// another file is refused. At most 240 visible ASCII characters.
     #[arg(long, value_name = "KEY", value_parser = parse_idempotency_key)]
     pub idempotency_key: Option<String>,
+    /// Wait until every feed sent is final (applied, halted or failed), print
+    /// its status, and exit by it (see the README's exit codes).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECS", requires = "wait")]
+    pub wait_timeout: u64,
 }
 
 fn parse_idempotency_key(s: &str) -> Result<String, String> {
@@ -82,27 +114,115 @@ fn query(args: &PushArgs, mode: &str) -> String {
     q
 }
 
-pub async fn run(args: PushArgs) -> anyhow::Result<()> {
-    let name = args.file.to_string_lossy().to_ascii_lowercase();
-    let format = args.format.unwrap_or(if name.ends_with(".csv") {
-        FileFormat::Csv
-    } else if name.ends_with(".scim.json") {
-        FileFormat::Scim
-    } else {
-        FileFormat::Json
-    });
-    match format {
-        FileFormat::Json => push_json(args).await,
-        FileFormat::Csv => push_whole(args, "text/csv").await,
-        FileFormat::Scim => push_whole(args, "application/scim+json").await,
+/// Sends the file; the exit code (see [`exit`]).
+pub async fn run(args: PushArgs) -> anyhow::Result<u8> {
+    let format = match args.format {
+        Some(f) => f,
+        None => detect(&args.file)?,
+    };
+    let sent = match format {
+        FileFormat::Json => push_json(&args).await?,
+        FileFormat::Csv | FileFormat::Tsv => push_whole(&args, "text/csv").await?,
+        FileFormat::Scim => push_whole(&args, "application/scim+json").await?,
+    };
+    if args.dry_run {
+        return Ok(exit::OK);
+    }
+    let mut code = if sent.rejected > 0 { exit::REJECTED } else { exit::OK };
+    if args.wait {
+        let client = Client::new(&args.server)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(args.wait_timeout);
+        for feed in &sent.feeds {
+            code = code.max(wait_for(&client, feed, deadline).await?);
+        }
+    }
+    Ok(code)
+}
+
+/// The format of a file by its extension, else by its first bytes.
+fn detect(file: &std::path::Path) -> anyhow::Result<FileFormat> {
+    let name = file.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".csv") {
+        return Ok(FileFormat::Csv);
+    }
+    if name.ends_with(".tsv") || name.ends_with(".tab") {
+        return Ok(FileFormat::Tsv);
+    }
+    if name.ends_with(".scim.json") {
+        return Ok(FileFormat::Scim);
+    }
+    let mut head = vec![0u8; 64 * 1024];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+        f.read(&mut head).with_context(|| format!("reading {}", file.display()))?
+    };
+    Ok(sniff(&head[..n], name.ends_with(".json")))
+}
+
+fn sniff(head: &[u8], json_extension: bool) -> FileFormat {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(head);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    let bulk = b"urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    match first {
+        Some(b'{') if text.windows(bulk.len()).any(|w| w == bulk) => FileFormat::Scim,
+        Some(b'{' | b'[') => FileFormat::Json,
+        _ if json_extension => FileFormat::Json,
+        _ => FileFormat::Csv,
+    }
+}
+
+/// What a push sent: the feeds it created and the records refused.
+#[derive(Debug, Default)]
+struct Sent {
+    feeds: Vec<String>,
+    rejected: u64,
+}
+
+/// Polls a feed until it is final; prints its status and returns its exit code.
+async fn wait_for(client: &Client, feed: &str, deadline: std::time::Instant) -> anyhow::Result<u8> {
+    let path = format!("/v1/feeds/{}", super::people::urlencode(feed));
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let f = client.get_json(&path).await?;
+        let status = f["status"].as_str().unwrap_or_default().to_owned();
+        let code = match status.as_str() {
+            "receiving" | "accepted" | "processing" => None,
+            "completed" => Some(exit::OK),
+            // Only rejected at ingest: what the push already told.
+            "completed_with_errors" if f["counts"]["failed"] == 0 => Some(exit::REJECTED),
+            "completed_with_errors" => Some(exit::COMPLETED_WITH_ERRORS),
+            "halted" => Some(exit::HALTED),
+            // An operator decided a halted snapshot meanwhile, or a newer one
+            // overtook it: final, and not this run's failure.
+            "rejected" | "superseded" => Some(exit::OK),
+            _ => Some(exit::FAILED),
+        };
+        if let Some(code) = code {
+            let c = &f["counts"];
+            eprintln!(
+                "feed {feed}: {status} ({} applied, {} unchanged, {} stale, {} failed, {} leavers)",
+                c["applied"], c["unchanged"], c["stale"], c["failed"], c["leavers"]
+            );
+            if status == "halted" {
+                eprintln!("  the snapshot waits for a decision: roster feeds approve {feed} (or reject)");
+            }
+            return Ok(code);
+        }
+        if std::time::Instant::now() + pause > deadline {
+            eprintln!("feed {feed}: still {status} when --wait-timeout ran out");
+            return Ok(exit::WAIT_TIMED_OUT);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 
 /// A CSV file or a SCIM BulkRequest goes as one request: a CSV full
 /// snapshot must be one feed, and the server streams large CSV files.
-async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Result<()> {
+async fn push_whole(args: &PushArgs, content_type: &'static str) -> anyhow::Result<Sent> {
     let mode = if args.full { "full" } else { "delta" };
-    let path = format!("/integrations/hr-feed{}", query(&args, mode));
+    let path = format!("/integrations/hr-feed{}", query(args, mode));
     let client = Client::new(&args.server)?;
     let size =
         std::fs::metadata(&args.file).with_context(|| format!("reading {}", args.file.display()))?.len();
@@ -140,9 +260,12 @@ async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Resul
     }
     if args.dry_run {
         println!("{}", serde_json::to_string_pretty(&answer)?);
-        return Ok(());
+        return Ok(Sent::default());
     }
+    let mut sent =
+        Sent { feeds: answer["feedId"].as_str().map(str::to_owned).into_iter().collect(), rejected: 0 };
     if content_type == "text/csv" {
+        sent.rejected = answer["rejected"].as_array().map_or(0, |r| r.len() as u64);
         report_rejections(&answer, 0, &bar);
         for w in answer["warnings"].as_array().into_iter().flatten() {
             eprintln!("warning: {}", w.as_str().unwrap_or(""));
@@ -158,6 +281,7 @@ async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Resul
     } else {
         for op in answer["Operations"].as_array().into_iter().flatten() {
             if op["status"] != "202" {
+                sent.rejected += 1;
                 eprintln!(
                     "operation {}: {}",
                     op["bulkId"].as_str().unwrap_or("-"),
@@ -167,7 +291,7 @@ async fn push_whole(args: PushArgs, content_type: &'static str) -> anyhow::Resul
         }
         println!("{}", answer["feedId"].as_str().unwrap_or("?"));
     }
-    Ok(())
+    Ok(sent)
 }
 
 fn report_rejections(answer: &Value, offset: u64, bar: &ProgressBar) {
@@ -188,7 +312,7 @@ fn report_rejections(answer: &Value, offset: u64, bar: &ProgressBar) {
     }
 }
 
-async fn push_json(args: PushArgs) -> anyhow::Result<()> {
+async fn push_json(args: &PushArgs) -> anyhow::Result<Sent> {
     let text = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let doc: Value = serde_json::from_slice(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -222,7 +346,8 @@ async fn push_json(args: PushArgs) -> anyhow::Result<()> {
         .expect("a valid template"),
     );
     let (mut accepted, mut rejected, mut feeds) = (0u64, 0u64, 0usize);
-    let path = format!("/integrations/hr-feed{}", query(&args, mode));
+    let path = format!("/integrations/hr-feed{}", query(args, mode));
+    let mut sent = Sent::default();
     for (batch_no, chunk) in records.chunks(batch_size).enumerate() {
         let body = serde_json::to_vec(&json!({"mode": mode, "records": chunk}))?;
         let size = body.len() as u64;
@@ -260,6 +385,7 @@ async fn push_json(args: PushArgs) -> anyhow::Result<()> {
         rejected += answer["rejected"].as_array().map_or(0, |r| r.len() as u64);
         report_rejections(&answer, (batch_no * batch_size) as u64, &bar);
         bar.suspend(|| println!("{feed_id}"));
+        sent.feeds.push(feed_id);
         feeds += 1;
         bar.inc(chunk.len() as u64);
     }
@@ -268,7 +394,8 @@ async fn push_json(args: PushArgs) -> anyhow::Result<()> {
         "pushed {} records in {feeds} feed(s): {accepted} accepted, {rejected} rejected",
         records.len()
     );
-    Ok(())
+    sent.rejected = rejected;
+    Ok(sent)
 }
 
 /// The server refused a request (4xx/5xx): its problem document.

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use crate::client::{Client, ServerArgs, json_or_problem};
+use crate::output::{OutputArgs, Table, cell};
 
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
@@ -15,17 +16,21 @@ pub enum SourcesCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Shows a source's settings (the defaults if never configured).
     Show {
         #[command(flatten)]
         server: ServerArgs,
+        /// The source's name (e.g. workday).
         name: String,
     },
     /// Changes a source's settings; the ones not given stay as they are.
     Set {
         #[command(flatten)]
         server: ServerArgs,
+        /// The source's name (e.g. workday).
         name: String,
         /// `partial` (valid records go on) or `strict` (any error rejects the feed).
         #[arg(long)]
@@ -37,6 +42,14 @@ pub enum SourcesCommand {
         #[arg(long)]
         threshold_floor: Option<u64>,
     },
+    /// Forgets a source's settings and mapping profile (its people and feeds
+    /// stay; its next feed gets the defaults).
+    Delete {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The source's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,14 +58,25 @@ pub enum MappingsCommand {
     Show {
         #[command(flatten)]
         server: ServerArgs,
+        /// The source's name.
         source: String,
     },
     /// Stores a source's CSV mapping profile from a JSON file (checked first).
     Set {
         #[command(flatten)]
         server: ServerArgs,
+        /// The source's name.
         source: String,
+        /// The profile, a JSON file (see "CSV mapping profiles" in the README).
         file: PathBuf,
+    },
+    /// Removes a source's mapping profile: its CSV feeds are refused until
+    /// a new one is stored.
+    Delete {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The source's name.
+        source: String,
     },
 }
 
@@ -62,19 +86,27 @@ fn path(name: &str) -> String {
 
 pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
     match cmd {
-        SourcesCommand::Ls { server } => {
+        SourcesCommand::Ls { server, out } => {
             let items = Client::new(&server)?.list("/v1/sources", usize::MAX).await?;
-            println!("{:<24} {:<8} {:>9} {:>6} {:<7}", "SOURCE", "MODE", "THRESHOLD", "FLOOR", "MAPPING");
-            for s in &items {
-                println!(
-                    "{:<24} {:<8} {:>8}% {:>6} {:<7}",
-                    s["name"].as_str().unwrap_or("-"),
-                    s["validation"].as_str().unwrap_or("-"),
-                    s["deletionThresholdPercent"],
-                    s["deletionThresholdFloor"],
-                    if s["mapping"].is_null() { "no" } else { "yes" }
-                );
+            if out.json(&items)? {
+                return Ok(());
             }
+            let mut table = Table::new(&["SOURCE", "MODE", "THRESHOLD", "FLOOR", "MAPPING"]).numeric(&[2, 3]);
+            for s in &items {
+                table.row([
+                    cell(&s["name"]),
+                    cell(&s["validation"]),
+                    format!("{}%", s["deletionThresholdPercent"]),
+                    cell(&s["deletionThresholdFloor"]),
+                    (if s["mapping"].is_null() { "no" } else { "yes" }).to_owned(),
+                ]);
+            }
+            table.print();
+        }
+        SourcesCommand::Delete { server, name } => {
+            let res = Client::new(&server)?.delete(&path(&name)).send().await?;
+            json_or_problem(res).await?;
+            eprintln!("source `{name}` deleted: its next feed gets the default settings");
         }
         SourcesCommand::Show { server, name } => {
             let source = Client::new(&server)?.get_json(&path(&name)).await?;
@@ -139,6 +171,11 @@ pub async fn run_mappings(cmd: MappingsCommand) -> anyhow::Result<()> {
                 anyhow::bail!("{}", crate::client::problem_text(status, &body));
             }
             eprintln!("mapping profile of source `{source}` stored");
+        }
+        MappingsCommand::Delete { server, source } => {
+            let res = Client::new(&server)?.delete(&format!("{}/mapping", path(&source))).send().await?;
+            json_or_problem(res).await?;
+            eprintln!("mapping profile of source `{source}` removed");
         }
     }
     Ok(())

@@ -2,10 +2,10 @@ use axum::Json;
 use axum::extract::State;
 use roster_core::FeedId;
 use roster_core::public_id::{Kind, render};
-use roster_store::{Feed, Scope};
+use roster_store::{Feed, FeedFilter, Scope};
 use serde_json::Value;
 
-use super::{ListQuery, cursor, list_body};
+use super::{ListQuery, cursor, filters, list_body};
 use crate::audit::{self, RequestId};
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
@@ -25,14 +25,28 @@ pub async fn show(
     feed.map(Json).ok_or(ApiError::NotFound("feed"))
 }
 
-/// `GET /v1/feeds?limit&cursor`, newest first.
+/// The query of `GET /v1/feeds`.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FeedsQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    source: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /v1/feeds?limit&cursor&source&status`, newest first.
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<FeedsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let (limit, after) = q.page("feeds")?;
+    let filter = FeedFilter {
+        source: q.source.as_deref().map(filters::source).transpose()?,
+        status: q.status.as_deref().map(filters::feed_status).transpose()?,
+    };
+    let (limit, after) = ListQuery { limit: q.limit, cursor: q.cursor.clone() }.page("feeds")?;
     // The store's position is a bare feed id; a cursor holds only what it issued.
     let after = after.map(|a| a.parse::<FeedId>().map(|id| id.to_string())).transpose().map_err(|_| {
         ApiError::Invalid {
@@ -41,7 +55,7 @@ pub async fn list(
             detail: "`cursor` is not one this list issued".into(),
         }
     })?;
-    let page = state.directory.list_feeds(principal.tenant_id, limit, after.as_deref()).await?;
+    let page = state.directory.find_feeds(principal.tenant_id, &filter, limit, after.as_deref()).await?;
     Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("feeds", &n)))))
 }
 

@@ -4,6 +4,7 @@ mod dlq;
 mod endpoints;
 mod events;
 mod feeds;
+mod filters;
 pub(crate) mod health;
 mod ingest;
 mod keys;
@@ -11,6 +12,7 @@ mod metrics;
 mod operator;
 mod people;
 mod sources;
+mod whoami;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -38,12 +40,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sources", get(sources::list))
         .route(
             "/v1/sources/{name}",
-            get(sources::show).put(sources::put).layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
+            get(sources::show)
+                .put(sources::put)
+                .delete(sources::delete)
+                .layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
         )
         .route(
             "/v1/sources/{name}/mapping",
             get(sources::show_mapping)
                 .put(sources::put_mapping)
+                .delete(sources::delete_mapping)
                 .layer(DefaultBodyLimit::max(sources::BODY_LIMIT)),
         )
         .route("/v1/events", get(events::list))
@@ -63,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/audit", get(operator::audit_log))
         .route("/v1/operator/tenants/{name}/dlq", axum::routing::delete(operator::purge))
         .route("/v1/operator/tenants/{name}/dlq/redrive", post(operator::redrive))
+        .route("/v1/whoami", get(whoami::show))
         .route("/v1/people", get(people::list))
         .route("/v1/people/{external_id}", get(people::show))
         .route_layer(axum::middleware::from_fn(refuse_query))

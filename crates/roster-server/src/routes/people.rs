@@ -1,27 +1,59 @@
 use axum::Json;
 use axum::extract::State;
 use roster_core::ExternalId;
-use roster_store::Scope;
+use roster_store::{PeopleFilter, Scope};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ListQuery, cursor, list_body};
+use super::{ListQuery, cursor, filters, list_body};
 use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// `GET /v1/people?limit&cursor`, ordered by external id.
+/// The query of `GET /v1/people`: the page, and filters that must all match.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PeopleQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+    department: Option<String>,
+    email: Option<String>,
+    updated_since: Option<String>,
+}
+
+impl PeopleQuery {
+    fn filter(&self) -> Result<PeopleFilter, ApiError> {
+        Ok(PeopleFilter {
+            status: self.status.as_deref().map(filters::person_status).transpose()?,
+            source: self.source.as_deref().map(filters::source).transpose()?,
+            department: self.department.as_deref().map(|d| filters::text("department", d)).transpose()?,
+            email: self.email.as_deref().map(|e| filters::text("email", e)).transpose()?,
+            updated_since: self
+                .updated_since
+                .as_deref()
+                .map(|t| filters::time("updatedSince", t))
+                .transpose()?,
+        })
+    }
+}
+
+/// `GET /v1/people?limit&cursor&status&source&department&email&updatedSince`,
+/// ordered by external id. Pass a `cursor` with the filters of the page
+/// that issued it.
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PeopleQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Read)?;
-    let (limit, after) = q.page("people")?;
-    let page = state.directory.list_people(principal.tenant_id, limit, after.as_deref()).await?;
+    let filter = q.filter()?;
+    let (limit, after) = ListQuery { limit: q.limit, cursor: q.cursor.clone() }.page("people")?;
+    let page = state.directory.find_people(principal.tenant_id, &filter, limit, after.as_deref()).await?;
     audit::record_read(&state, &principal, &request_id, "people.listed", None, Read::Listing).await;
     Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("people", &n)))))
 }

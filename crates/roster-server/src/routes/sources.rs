@@ -116,6 +116,48 @@ pub async fn put(
     Ok(Json(source))
 }
 
+/// `DELETE /v1/sources/{name}`: forgets the source's settings and mapping
+/// profile; its next feed gets the defaults. Its people and feeds stay.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(name): Path<String>,
+) -> Result<Json<Source>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let name = source_name(&name)?;
+    let source = state.directory.delete_source(principal.tenant_id, &name).await.map_err(|e| match e {
+        roster_store::StoreError::NotFound => ApiError::NotFound("source"),
+        e => e.into(),
+    })?;
+    audit::record(&state, &principal, &request_id, "source.deleted", Some(name.to_string())).await;
+    Ok(Json(source))
+}
+
+/// `DELETE /v1/sources/{name}/mapping`: only the mapping profile; CSV feeds
+/// of the source are refused until a new one is set.
+pub async fn delete_mapping(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(name): Path<String>,
+) -> Result<Json<Source>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let name = source_name(&name)?;
+    let tenant = principal.tenant_id;
+    let mut settings = state
+        .directory
+        .get_source(tenant, &name)
+        .await?
+        .map(|s| s.settings)
+        .filter(|s| s.mapping.is_some())
+        .ok_or(ApiError::NotFound("mapping profile"))?;
+    settings.mapping = None;
+    let source = state.directory.put_source(tenant, &name, settings, state.clock.now()).await?;
+    audit::record(&state, &principal, &request_id, "mapping.deleted", Some(name.to_string())).await;
+    Ok(Json(source))
+}
+
 /// `GET /v1/sources/{name}/mapping`
 pub async fn show_mapping(
     State(state): State<AppState>,
