@@ -490,6 +490,7 @@ async fn a_redrive_that_empties_the_dlq_returns_the_alarm_to_ok() {
             },
         },
         request_id: None,
+        probe: false,
     };
     let message = roster_queue::OutgoingMessage {
         id: change.message_id.to_string(),

@@ -93,6 +93,12 @@ pub struct ChangeMessage {
     /// messages queued before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// A test message (`POST /v1/dlq/test`): the consumer dead-letters it on
+    /// arrival and never applies it, so an integrator can see the
+    /// dead-letter path, its alarm and a redrive without touching the
+    /// directory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
 }
 
 impl ChangeMessage {
@@ -142,6 +148,7 @@ mod tests {
             last_modified: None,
             change: Change::Deactivate { external_id: ExternalId::parse("EMP-77").unwrap() },
             request_id: None,
+            probe: false,
         };
         let back = ChangeMessage::from_bytes(&msg.to_bytes()).unwrap();
         assert_eq!(back, msg);

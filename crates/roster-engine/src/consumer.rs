@@ -19,6 +19,9 @@ use tracing::Instrument;
 use crate::backoff::Backoff;
 use crate::telemetry::{self, CycleCounts};
 
+/// Why a test message (`ChangeMessage::probe`) is a dead letter.
+pub const PROBE_REASON: &str = "a test message (POST /v1/dlq/test): dead-lettered on arrival, never applied; a redrive sends it round again, purge removes it";
+
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     /// Concurrent receive/apply loops (0: none, an ingest-only node).
@@ -197,6 +200,14 @@ impl Consumer {
                     self.dead_letter(&msg, None, &reason, tally).instrument(message_span(&msg, None)).await;
                 }
             }
+        }
+        // A test message goes straight to the dead-letter queue, every time
+        // it arrives (a redrive sends it round again); it is never applied.
+        let (probes, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, c)| c.probe);
+        for (msg, change) in &probes {
+            self.dead_letter(msg, Some(change), PROBE_REASON, tally)
+                .instrument(message_span(msg, Some(change)))
+                .await;
         }
         if batch.is_empty() {
             return Ok(());

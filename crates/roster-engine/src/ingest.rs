@@ -9,8 +9,8 @@ use bytes::Bytes;
 use roster_core::mapping::MappingProfile;
 use roster_core::validate::ValidRecord;
 use roster_core::{
-    ChangeMessage, Clock, ExternalId, FeedId, FeedMode, FieldError, MessageId, RecordError, SourceName,
-    TenantId, Timestamp,
+    Change, ChangeMessage, Clock, ExternalId, FeedId, FeedMode, FieldError, MessageId, RecordError,
+    SourceName, TenantId, Timestamp,
 };
 use roster_formats::csv::CsvFeedReader;
 use roster_formats::{FormatError, ParsedFeed};
@@ -133,6 +133,9 @@ const STREAM_CHUNK: usize = 2000;
 /// Most rejected records reported for one streamed upload (all are counted).
 const MAX_REPORTED_REJECTIONS: usize = 1000;
 
+/// The external id a test message names (it is never applied).
+pub const PROBE_EXTERNAL_ID: &str = "roster-dlq-test";
+
 /// The queue message of one valid record.
 fn message(
     sub: &Submission,
@@ -151,6 +154,7 @@ fn message(
         last_modified: record.last_modified,
         change: record.change,
         request_id: sub.request_id.clone(),
+        probe: false,
     };
     OutgoingMessage {
         id: msg.message_id.to_string(),
@@ -212,6 +216,39 @@ impl Ingest {
     }
 
     /// Fails with `Busy` while the queue is over its limit.
+    /// Queues a test message for `tenant` (`ChangeMessage::probe`): the
+    /// consumer dead-letters it on arrival and never applies it. No feed is
+    /// recorded. Its message id is the dead letter's id.
+    pub async fn send_probe(
+        &self,
+        tenant: TenantId,
+        request_id: Option<String>,
+    ) -> Result<MessageId, IngestError> {
+        let msg = ChangeMessage {
+            message_id: MessageId::new(),
+            tenant_id: tenant,
+            feed_id: FeedId::new(),
+            source: SourceName::default(),
+            index: 0,
+            accepted_at: self.clock.now(),
+            last_modified: None,
+            change: Change::Deactivate {
+                external_id: ExternalId::parse(PROBE_EXTERNAL_ID).expect("a valid id"),
+            },
+            request_id,
+            probe: true,
+        };
+        let out = OutgoingMessage {
+            id: msg.message_id.to_string(),
+            group_id: msg.group_id(),
+            tenant: tenant.to_string(),
+            body: msg.to_bytes(),
+            delay: Duration::ZERO,
+        };
+        self.queue.send_batch(vec![out]).await?;
+        Ok(msg.message_id)
+    }
+
     pub async fn check_capacity(&self) -> Result<(), IngestError> {
         capacity(self.queue.as_ref(), &self.depth, self.config.max_queue_depth).await
     }

@@ -150,6 +150,7 @@ impl Setup {
                 last_modified: rec.last_modified,
                 change: rec.change,
                 request_id: None,
+                probe: false,
             };
             self.directory.apply_batch(&[m], self.clock.now()).await.unwrap();
         }

@@ -393,6 +393,7 @@ async fn a_message_whose_feed_is_unknown_is_rejected_to_the_dlq() {
         last_modified: None,
         change: roster_core::Change::Deactivate { external_id: ExternalId::parse("E1").unwrap() },
         request_id: None,
+        probe: false,
     };
     w.queue
         .send_batch(vec![OutgoingMessage {

@@ -75,6 +75,7 @@ async fn a_write_waits_out_a_lock_held_by_another_process_instead_of_failing() {
         last_modified: None,
         change: rec.change,
         request_id: None,
+        probe: false,
     };
 
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();

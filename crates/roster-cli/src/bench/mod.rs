@@ -243,6 +243,7 @@ fn sample_message_body(people: &PeopleGenerator) -> Vec<u8> {
         last_modified: None,
         request_id: None,
         change: rec.change,
+        probe: false,
     };
     msg.to_bytes()
 }

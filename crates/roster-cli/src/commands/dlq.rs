@@ -35,6 +35,13 @@ pub enum DlqCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Queues a test message that is dead-lettered on arrival and never
+    /// applied: to see the DLQ, its alarm and a redrive in staging (needs an
+    /// admin key).
+    Inject {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Deletes all dead letters of the tenant.
     Purge {
         #[command(flatten)]
@@ -77,6 +84,12 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
             };
             let res: Value = json_or_problem(client.post(&path).send().await?).await?;
             println!("redriven: {}", res["redriven"]);
+        }
+        DlqCommand::Inject { server } => {
+            let client = Client::new(&server)?;
+            let res: Value = json_or_problem(client.post("/v1/dlq/test").send().await?).await?;
+            println!("{}", res["id"].as_str().unwrap_or("?"));
+            eprintln!("queued a test message: it is a dead letter once a worker receives it (roster dlq ls)");
         }
         DlqCommand::Purge { server, yes } => {
             if !yes {

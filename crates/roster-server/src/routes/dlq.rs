@@ -32,6 +32,26 @@ pub async fn list(
     Ok(Json(list_body(&items, next)))
 }
 
+/// `POST /v1/dlq/test`: queues a test message that the consumer
+/// dead-letters on arrival and never applies, so an integrator can see the
+/// dead-letter path — the listing, the alarm, a redrive (which sends it
+/// round again), a purge — in staging without touching the directory.
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    principal.require(Scope::Admin)?;
+    let id =
+        state.ingest.send_probe(principal.tenant_id, request_id.0.clone()).await.map_err(|e| match e {
+            roster_engine::IngestError::Queue(e) => ApiError::from(e),
+            e => ApiError::Internal(e.to_string()),
+        })?;
+    let id = render(Kind::DeadLetter, id);
+    audit::record(&state, &principal, &request_id, "dlq.tested", Some(id.clone())).await;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+}
+
 /// `GET /v1/dlq/{id}` (`dl_...`, or the bare id): one dead letter with its payload.
 pub async fn show(
     State(state): State<AppState>,

@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/events", get(events::list))
         .route("/v1/dlq", get(dlq::list).delete(dlq::purge))
         .route("/v1/dlq/redrive", post(dlq::redrive_all))
+        .route("/v1/dlq/test", post(dlq::test))
         .route("/v1/dlq/{id}", get(dlq::show))
         .route("/v1/dlq/{id}/redrive", post(dlq::redrive_one))
         .route("/v1/endpoints", get(endpoints::list).post(endpoints::create))

@@ -253,6 +253,7 @@ fn msg(tenant: TenantId, feed: FeedId, record: Value) -> ChangeMessage {
         last_modified: rec.last_modified,
         change: rec.change,
         request_id: None,
+        probe: false,
     }
 }
 
