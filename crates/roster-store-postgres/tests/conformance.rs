@@ -257,6 +257,7 @@ async fn audit_entries_are_never_skipped_by_a_reader_paging_during_concurrent_ap
                     action: "key.created",
                     target: Some(format!("{name}-{i}")),
                     request_id: None,
+            probe: false,
                     client_request_id: None,
                 })
                 .await
@@ -342,6 +343,7 @@ mod concurrency {
             last_modified: rec.last_modified,
             change: rec.change,
             request_id: None,
+            probe: false,
         }
     }
 
