@@ -212,8 +212,8 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
     // Not a terminal: JSON mode, where every line is one JSON object (a log
     // shipper parses each), the start-up line included.
     for line in logs.lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
         assert!(v.is_object() && v["level"].is_string(), "{line}");
     }
     assert!(logs.contains("\"roster listening\""), "the start-up line is a JSON log line");

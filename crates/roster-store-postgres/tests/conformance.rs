@@ -257,7 +257,6 @@ async fn audit_entries_are_never_skipped_by_a_reader_paging_during_concurrent_ap
                     action: "key.created",
                     target: Some(format!("{name}-{i}")),
                     request_id: None,
-            probe: false,
                     client_request_id: None,
                 })
                 .await
