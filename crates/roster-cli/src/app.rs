@@ -1,5 +1,5 @@
 //! The composition root: the one place that chooses adapters (the embedded
-//! SQLite queue or Amazon SQS; the SQLite directory; the notifiers) and wires
+//! SQLite queue or Amazon SQS; the SQLite or PostgreSQL directory; the notifiers) and wires
 //! them to the engine and the HTTP server.
 
 use std::net::SocketAddr;
@@ -22,15 +22,16 @@ use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
 use roster_server::{AppState, Budgets, ServerConfig, TestEvents};
 use roster_store::Directory;
+use roster_store_postgres::PgDirectory;
 use roster_store_sqlite::SqliteDirectory;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{NotifiersConfig, QueueBackend, Settings};
+use crate::config::{NotifiersConfig, QueueBackend, Settings, StoreBackend};
 
 /// The adapters chosen by the settings: the queue (embedded SQLite or Amazon
-/// SQS) and the directory (embedded SQLite), with the clock.
+/// SQS) and the directory (embedded SQLite or PostgreSQL), with the clock.
 pub struct Adapters {
     pub queue: Arc<dyn Queue>,
     pub directory: Arc<dyn Directory>,
@@ -64,7 +65,7 @@ impl Adapters {
                 )
             }
         };
-        Ok(Self { queue, directory: open_directory(settings)?, clock })
+        Ok(Self { queue, directory: open_directory(settings).await?, clock })
     }
 }
 
@@ -76,23 +77,69 @@ fn create_data_dir(settings: &Settings) -> anyhow::Result<()> {
 /// The directory for an admin command run beside a server: refuses a data
 /// directory that does not exist unless `init`, since a mistyped
 /// `--data-dir` would otherwise make a new, empty directory whose tenants
-/// and keys the running server never sees.
-pub fn open_admin_directory(settings: &Settings, init: bool) -> anyhow::Result<Arc<dyn Directory>> {
+/// and keys the running server never sees. (A PostgreSQL directory is named
+/// by its URL: nothing is made by mistake.)
+pub async fn open_admin_directory(settings: &Settings, init: bool) -> anyhow::Result<Arc<dyn Directory>> {
     let dir = &settings.data_dir;
-    if !init && !dir.is_dir() {
+    if settings.store == StoreBackend::Sqlite && !init && !dir.is_dir() {
         anyhow::bail!(
             "the data directory {} does not exist: name the server's with --data-dir (or ROSTER_DATA_DIR), or pass --init to start a new one",
             dir.display()
         );
     }
-    open_directory(settings)
+    open_directory(settings).await
 }
 
-/// Only the directory, for admin commands that run beside a server.
-pub fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
-    create_data_dir(settings)?;
-    let path = settings.data_dir.join("directory.db");
-    Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
+/// The directory the settings name. PostgreSQL's schema is brought to this
+/// build's first (under an advisory lock: nodes starting at once apply each
+/// migration once); a database newer than this build is refused.
+pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
+    match settings.store {
+        StoreBackend::Sqlite => {
+            create_data_dir(settings)?;
+            let path = settings.data_dir.join("directory.db");
+            Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
+        }
+        StoreBackend::Postgres => {
+            let url = database_url(settings)?;
+            PgDirectory::migrate(url).await.context("migrating the PostgreSQL directory")?;
+            let directory = PgDirectory::connect(url, settings.database_pool_size)
+                .await
+                .context("connecting to the PostgreSQL directory")?;
+            Ok(Arc::new(directory))
+        }
+    }
+}
+
+fn database_url(settings: &Settings) -> anyhow::Result<&str> {
+    settings
+        .database_url
+        .as_ref()
+        .map(|u| u.expose())
+        .context("store = \"postgres\" needs database_url (--database-url or ROSTER_DATABASE_URL)")
+}
+
+/// `roster migrate`: brings the directory's schema to this build's and
+/// says from which version (a deploy step, before the nodes start).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<String> {
+    match settings.store {
+        StoreBackend::Sqlite => {
+            // Opening the file migrates it.
+            open_directory(settings).await?;
+            Ok(format!("the SQLite directory in {} is migrated", settings.data_dir.display()))
+        }
+        StoreBackend::Postgres => {
+            let before = PgDirectory::migrate(database_url(settings)?)
+                .await
+                .context("migrating the PostgreSQL directory")?;
+            let now = roster_store_postgres::SCHEMA_VERSION;
+            Ok(if before >= now {
+                format!("the PostgreSQL directory's schema is at version {before}: nothing to do")
+            } else {
+                format!("the PostgreSQL directory's schema went from version {before} to {now}")
+            })
+        }
+    }
 }
 
 /// The notifiers the settings name, after the log notifier (always on).
@@ -313,6 +360,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         }
         _ => tokio::spawn(roster_server::serve(listener, state, stop)),
     };
-    tracing::info!(%addr, data_dir = %settings.data_dir.display(), "roster is serving");
+    tracing::info!(%addr, store = ?settings.store, data_dir = %settings.data_dir.display(), "roster is serving");
     Ok(Running { addr, shutdown, server, workers })
 }

@@ -20,6 +20,16 @@ use serde::Deserialize;
 pub struct Settings {
     /// Where the SQLite queue and directory live.
     pub data_dir: PathBuf,
+    /// Which directory: the embedded SQLite file or a shared PostgreSQL
+    /// database (a cluster of nodes).
+    pub store: StoreBackend,
+    /// PostgreSQL: libpq's URL (`postgres://USER[:PASSWORD]@HOST/DB?sslmode=...`,
+    /// a unix-socket `host=/dir`). A secret: it may carry the password, so
+    /// `Debug` and logs never show it.
+    pub database_url: Option<Secret>,
+    /// PostgreSQL: most connections this process holds (a Lambda consumer
+    /// wants 1–2; a node, its workers plus a few for the API).
+    pub database_pool_size: u32,
     /// Address of the HTTP server.
     pub listen: SocketAddr,
     /// Largest accepted request body held in memory, in bytes.
@@ -231,6 +241,14 @@ pub struct SnsConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum QueueBackend {
     #[default]
     Sqlite,
@@ -245,6 +263,9 @@ impl Default for Settings {
         let server = roster_server::ServerConfig::default();
         Self {
             data_dir: PathBuf::from("roster-data"),
+            store: StoreBackend::Sqlite,
+            database_url: None,
+            database_pool_size: 10,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
@@ -311,6 +332,12 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.batch_size == 0 {
             anyhow::bail!("batch_size must be at least 1");
+        }
+        if self.store == StoreBackend::Postgres && self.database_url.is_none() {
+            anyhow::bail!("store = \"postgres\" needs database_url (--database-url or ROSTER_DATABASE_URL)");
+        }
+        if self.database_pool_size == 0 {
+            anyhow::bail!("database_pool_size must be at least 1");
         }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) | (None, Some(_)) => anyhow::bail!("tls_cert and tls_key go together"),
@@ -404,6 +431,12 @@ impl Settings {
         if let Some(v) = &global.data_dir {
             s.data_dir = v.clone();
         }
+        if let Some(v) = global.store {
+            s.store = v;
+        }
+        if global.database_url.is_some() {
+            s.database_url = global.database_url.clone();
+        }
         macro_rules! overlay {
             ($($field:ident),*) => { $( if let Some(v) = serve.$field { s.$field = v; } )* };
         }
@@ -452,6 +485,15 @@ pub struct GlobalArgs {
     /// TOML configuration file.
     #[arg(long, global = true, env = "ROSTER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Which directory: `sqlite` (the data directory's file) or `postgres`
+    /// (a database many nodes share) [default: sqlite].
+    #[arg(long, global = true, env = "ROSTER_STORE", value_enum)]
+    pub store: Option<StoreBackend>,
+    /// PostgreSQL URL (libpq's form: `sslmode`, `sslrootcert`, a unix-socket
+    /// `host`); prefer the environment or the file to the command line for
+    /// one with a password.
+    #[arg(long, global = true, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
 }
 
 impl GlobalArgs {
@@ -551,12 +593,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_postgres_store_comes_from_the_file_or_the_flags_and_its_url_stays_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "store = \"postgres\"\ndatabase_url = \"postgres://roster:file-pw-123@db/roster\"\ndatabase_pool_size = 3\n",
+        )
+        .unwrap();
+        let global = GlobalArgs { config: Some(file), ..GlobalArgs::default() };
+        let s = Settings::resolve(&global, &ServeArgs::default()).unwrap();
+        assert_eq!(s.store, StoreBackend::Postgres);
+        assert_eq!(s.database_pool_size, 3);
+        assert_eq!(s.database_url.as_ref().unwrap().expose(), "postgres://roster:file-pw-123@db/roster");
+        assert!(!format!("{s:?}").contains("file-pw-123"), "the password is in Debug");
+
+        let flag = GlobalArgs {
+            store: Some(StoreBackend::Postgres),
+            database_url: Some(Secret::new("postgres://roster:flag-pw-456@db/roster")),
+            ..GlobalArgs::default()
+        };
+        assert!(!format!("{flag:?}").contains("flag-pw-456"));
+        let s = Settings::resolve(&flag, &ServeArgs::default()).unwrap();
+        assert_eq!(s.database_url.unwrap().expose(), "postgres://roster:flag-pw-456@db/roster");
+
+        let no_url = GlobalArgs { store: Some(StoreBackend::Postgres), ..GlobalArgs::default() };
+        let e = Settings::resolve(&no_url, &ServeArgs::default()).unwrap_err();
+        assert!(e.to_string().contains("needs database_url"), "{e}");
+        assert_eq!(Settings::default().store, StoreBackend::Sqlite, "SQLite stays the default");
+    }
+
+    #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nworkers = 4\ndata_dir = \"/from/file\"\n")
             .unwrap();
-        let global = GlobalArgs { data_dir: None, config: Some(file.clone()) };
+        let global = GlobalArgs { data_dir: None, config: Some(file.clone()), ..GlobalArgs::default() };
         let serve = ServeArgs { workers: Some(8), ..Default::default() };
         let s = Settings::resolve(&global, &serve).unwrap();
         assert_eq!(s.listen.port(), 9999);
@@ -564,7 +637,8 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/from/file"));
         assert_eq!(s.body_limit, Settings::default().body_limit);
 
-        let global = GlobalArgs { data_dir: Some("/from/flag".into()), config: Some(file) };
+        let global =
+            GlobalArgs { data_dir: Some("/from/flag".into()), config: Some(file), ..GlobalArgs::default() };
         assert_eq!(Settings::resolve(&global, &serve).unwrap().data_dir, PathBuf::from("/from/flag"));
     }
 
@@ -657,7 +731,7 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
              clients = { c1 = \"acme\" }\nscope_map = { \"roster.write\" = \"write\" }\n",
         )
         .unwrap();
-        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let global = GlobalArgs { data_dir: None, config: Some(file), ..GlobalArgs::default() };
         let err = format!("{:#}", Settings::resolve(&global, &ServeArgs::default()).unwrap_err());
         assert!(
             err.contains("jwt_issuers[0] (https://id.example.com): scope_map: `write` is not a scope"),
@@ -682,7 +756,7 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
             .unwrap();
         let s = Settings::from_file(&file).unwrap();
         assert_eq!((s.max_streaming_uploads, s.upload_idle_secs, s.max_streamed_records), (2, 5, 10));
-        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let global = GlobalArgs { data_dir: None, config: Some(file), ..GlobalArgs::default() };
         let serve = ServeArgs { max_streaming_uploads: Some(8), ..Default::default() };
         let s = Settings::resolve(&global, &serve).unwrap();
         assert_eq!((s.max_streaming_uploads, s.upload_idle_secs), (8, 5), "the flag wins over the file");
@@ -704,7 +778,7 @@ clients = { "3n4b5urk1ft4fl3mg5e62d9ado" = "acme" }
             "[[alarms]]\nname = \"slow\"\nmetric = \"oldest_message_age\"\ncomparison = \">\"\nthreshold = 60\n",
         )
         .unwrap();
-        let global = GlobalArgs { data_dir: None, config: Some(file) };
+        let global = GlobalArgs { data_dir: None, config: Some(file), ..GlobalArgs::default() };
         let err = Settings::resolve(&global, &ServeArgs::default()).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("alarm rule `slow`: metric: unknown metric `oldest_message_age`"), "{text}");

@@ -57,6 +57,9 @@ enum Command {
     /// Shows the alarms of a running Roster (needs an operator key).
     #[command(subcommand)]
     Alarms(alarms::AlarmsCommand),
+    /// Brings the directory's schema to this build's (a deploy step; `serve`
+    /// and the admin commands also do it when they start).
+    Migrate,
     /// Shows the tenant, key, scopes and expiry of the credential in use.
     Whoami(whoami::WhoamiArgs),
     /// Prints a shell completion script: `roster completions bash > /etc/bash_completion.d/roster`.
@@ -101,6 +104,11 @@ async fn main() -> anyhow::Result<()> {
                 Command::Operators(cmd) => operators::run(&cli.global, cmd).await,
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
+                Command::Migrate => {
+                    let settings = Settings::resolve(&cli.global, &ServeArgs::default())?;
+                    println!("{}", roster_cli::app::migrate(&settings).await?);
+                    Ok(())
+                }
                 Command::Whoami(args) => whoami::run(args).await,
                 Command::Completions { shell } => {
                     clap_complete::generate(shell, &mut Cli::command(), "roster", &mut std::io::stdout());

@@ -5,6 +5,8 @@
 -- jsonb; a due date is a date. The outbox's and the audit log's seq are
 -- identity columns: their commit order per tenant is kept by a per-tenant
 -- advisory lock taken before inserting (see the crate's outbox.rs, audit.rs).
+-- Ids that pages are ordered by (feeds.id, people.external_id) use the `C`
+-- collation: bytewise order, as in SQLite, whatever the server's locale.
 
 CREATE TABLE tenants (
     id text PRIMARY KEY,
@@ -58,7 +60,7 @@ CREATE TABLE sources (
 );
 
 CREATE TABLE feeds (
-    id text PRIMARY KEY,
+    id text COLLATE "C" PRIMARY KEY,
     tenant_id text NOT NULL REFERENCES tenants (id),
     source text NOT NULL DEFAULT 'default',
     mode text NOT NULL,
@@ -95,7 +97,7 @@ CREATE TABLE snapshot_members (
 
 CREATE TABLE people (
     tenant_id text NOT NULL,
-    external_id text NOT NULL,
+    external_id text COLLATE "C" NOT NULL,
     source text NOT NULL DEFAULT 'default',
     version bigint NOT NULL,
     active boolean NOT NULL,

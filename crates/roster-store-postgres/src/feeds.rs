@@ -1,68 +1,287 @@
-//! FeedStore: not yet on PostgreSQL (issue 16). Nothing reaches these methods:
-//! the composition root does not offer this adapter yet, and the
-//! conformance test enables only the finished concerns.
+//! Feeds: created at ingest, sealed, failed, touched, decided, listed.
+//!
+//! Every statement that changes a feed's counts or status runs under its
+//! tenant's feed lock ([`lock_tenants`]), taken after any person lock and
+//! held to commit: the snapshot bookkeeping (is an earlier feed still open?
+//! which snapshot waits for which?) then reads what the other writers of
+//! the tenant committed, as the SQLite adapter's single writer does, and a
+//! feed's position is taken in commit order within its tenant.
 
 use async_trait::async_trait;
-use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
-use roster_store::{Feed, FeedFilter, FeedSeal, FeedStore, NewFeed, Page, StoreError};
+use roster_core::{ExternalId, FeedId, FeedMode, RecordError, SourceName, TenantId, Timestamp};
+use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
+use roster_store::policy::status_of;
+use roster_store::{
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, NewFeed, Page, StoreError,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
-use crate::conn::PgDirectory;
+use crate::conn::{PgDirectory, parse_id, storage};
+use crate::snapshots;
+
+pub(crate) const FEED_COLUMNS: &str = "received, accepted, rejected, applied, unchanged, stale, failed, leavers, \
+     id, tenant_id, mode, format, status, rejections::text, created_at, updated_at, completed_at, source, \
+     reconciliation::text, position, sealed";
+
+pub(crate) fn counts_from_row(r: &PgRow) -> Result<FeedCounts, StoreError> {
+    let n = |i: usize| r.try_get::<i64, _>(i).map(|v| v.max(0) as u64).map_err(storage);
+    Ok(FeedCounts {
+        received: n(0)?,
+        accepted: n(1)?,
+        rejected: n(2)?,
+        applied: n(3)?,
+        unchanged: n(4)?,
+        stale: n(5)?,
+        failed: n(6)?,
+        leavers: n(7)?,
+    })
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Storage(format!("a stored JSON column does not decode: {e}")))
+}
+
+pub(crate) fn feed_from_row(r: &PgRow) -> Result<Feed, StoreError> {
+    let text = |i: usize| r.try_get::<&str, _>(i).map_err(storage);
+    Ok(Feed {
+        counts: counts_from_row(r)?,
+        id: parse_id(text(8)?)?,
+        position: r.try_get::<i64, _>(19).map_err(storage)?.max(0) as u64,
+        tenant_id: parse_id(text(9)?)?,
+        source: SourceName::parse(text(17)?).unwrap_or_default(),
+        mode: FeedMode::parse(text(10)?).unwrap_or_default(),
+        format: text(11)?.to_owned(),
+        status: FeedStatus::parse(text(12)?).unwrap_or(FeedStatus::Failed),
+        reconciliation: r.try_get::<Option<&str>, _>(18).map_err(storage)?.map(json).transpose()?,
+        rejections: json::<Vec<RecordError>>(text(13)?)?,
+        created_at: Timestamp(r.try_get(14).map_err(storage)?),
+        updated_at: Timestamp(r.try_get(15).map_err(storage)?),
+        completed_at: r.try_get::<Option<i64>, _>(16).map_err(storage)?.map(Timestamp),
+    })
+}
+
+/// Takes the feed locks of these tenants (sorted and deduplicated here, so
+/// two transactions never wait on each other's in a cycle), held to commit.
+pub(crate) async fn lock_tenants(c: &mut PgConnection, tenants: &[String]) -> Result<(), StoreError> {
+    let mut tenants = tenants.to_vec();
+    tenants.sort();
+    tenants.dedup();
+    for t in &tenants {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('feeds:' || $1, 0))")
+            .bind(t)
+            .execute(&mut *c)
+            .await
+            .map_err(storage)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn get(
+    c: &mut PgConnection,
+    tenant: TenantId,
+    feed: FeedId,
+) -> Result<Option<Feed>, StoreError> {
+    sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = $1 AND tenant_id = $2"))
+        .bind(feed.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(storage)?
+        .as_ref()
+        .map(feed_from_row)
+        .transpose()
+}
+
+fn rejections_json(mut rejections: Vec<RecordError>) -> Result<String, StoreError> {
+    rejections.truncate(MAX_STORED_REJECTIONS);
+    serde_json::to_string(&rejections).map_err(|e| StoreError::Storage(e.to_string()))
+}
 
 #[async_trait]
 impl FeedStore for PgDirectory {
-    async fn create_feed(&self, _feed: NewFeed) -> Result<Feed, StoreError> {
-        unimplemented!("FeedStore::create_feed is not yet on PostgreSQL")
+    async fn create_feed(&self, feed: NewFeed) -> Result<Feed, StoreError> {
+        let counts = FeedCounts {
+            received: feed.received,
+            accepted: feed.accepted,
+            rejected: feed.rejections.len() as u64,
+            ..FeedCounts::default()
+        };
+        let status = status_of(&counts, feed.sealed, None);
+        let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
+        // A full snapshot with nothing queued is reconciled at once (below).
+        let reconcile_now = feed.sealed && feed.mode == FeedMode::Full && counts.accepted == 0;
+        let tenant = feed.tenant_id.to_string();
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        // The position is taken under the tenant's feed lock: within the
+        // tenant, positions are in commit order, so a snapshot that finds no
+        // earlier open feed cannot meet one committed later.
+        lock_tenants(&mut tx, std::slice::from_ref(&tenant)).await?;
+        sqlx::query(
+            "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
+                                created_at, updated_at, completed_at, source, sealed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $10, $11, $12, $13)",
+        )
+        .bind(feed.id.to_string())
+        .bind(&tenant)
+        .bind(feed.mode.as_str())
+        .bind(&feed.format)
+        .bind(status.as_str())
+        .bind(counts.received as i64)
+        .bind(counts.accepted as i64)
+        .bind(counts.rejected as i64)
+        .bind(rejections_json(feed.rejections)?)
+        .bind(feed.created_at.millis())
+        .bind(done.then_some(feed.created_at.millis()))
+        .bind(feed.source.as_str())
+        .bind(feed.sealed)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        if reconcile_now {
+            snapshots::refresh_feed(&mut tx, feed.id, feed.created_at).await?;
+        } else if status.is_settled() {
+            snapshots::release_waiting(&mut tx, &tenant, feed.created_at).await?;
+        }
+        let out = get(&mut tx, feed.tenant_id, feed.id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(out)
     }
 
     async fn add_snapshot_members(
         &self,
-        _tenant: TenantId,
-        _feed: FeedId,
-        _ids: Vec<ExternalId>,
-        _now: Timestamp,
+        tenant: TenantId,
+        feed: FeedId,
+        ids: Vec<ExternalId>,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        unimplemented!("FeedStore::add_snapshot_members is not yet on PostgreSQL")
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        snapshots::add_members(&mut tx, tenant, feed, &ids, now).await?;
+        tx.commit().await.map_err(storage)
     }
 
     async fn seal_feed(
         &self,
-        _tenant: TenantId,
-        _feed: FeedId,
-        _seal: FeedSeal,
-        _now: Timestamp,
+        tenant: TenantId,
+        feed: FeedId,
+        seal: FeedSeal,
+        now: Timestamp,
     ) -> Result<Feed, StoreError> {
-        unimplemented!("FeedStore::seal_feed is not yet on PostgreSQL")
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        lock_tenants(&mut tx, &[tenant.to_string()]).await?;
+        let n = sqlx::query(
+            "UPDATE feeds SET sealed = true, received = $3, accepted = $4, rejected = $5, rejections = $6::jsonb,
+                              updated_at = $7
+             WHERE id = $1 AND tenant_id = $2 AND NOT sealed AND status = 'receiving'",
+        )
+        .bind(feed.to_string())
+        .bind(tenant.to_string())
+        .bind(seal.received as i64)
+        .bind(seal.accepted as i64)
+        .bind(seal.rejected as i64)
+        .bind(rejections_json(seal.rejections)?)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?
+        .rows_affected();
+        if n == 0 {
+            // Never acknowledge a feed the stall sweep failed meanwhile: the
+            // client must resend it.
+            return Err(StoreError::Conflict(
+                "the feed is unknown, already sealed, or was failed while it was received".into(),
+            ));
+        }
+        snapshots::refresh_feed(&mut tx, feed, now).await?;
+        let out = get(&mut tx, tenant, feed).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(out)
     }
 
     async fn decide_snapshot(
         &self,
-        _tenant: TenantId,
-        _feed: FeedId,
-        _approve: bool,
-        _now: Timestamp,
+        tenant: TenantId,
+        feed: FeedId,
+        approve: bool,
+        now: Timestamp,
     ) -> Result<Feed, StoreError> {
-        unimplemented!("FeedStore::decide_snapshot is not yet on PostgreSQL")
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        lock_tenants(&mut tx, &[tenant.to_string()]).await?;
+        snapshots::decide_snapshot(&mut tx, tenant, feed, approve, now).await?;
+        let out = get(&mut tx, tenant, feed).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(out)
     }
 
-    async fn fail_feed(&self, _tenant: TenantId, _feed: FeedId, _now: Timestamp) -> Result<(), StoreError> {
-        unimplemented!("FeedStore::fail_feed is not yet on PostgreSQL")
+    async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        lock_tenants(&mut tx, &[tenant.to_string()]).await?;
+        sqlx::query(
+            "UPDATE feeds SET status = 'failed', updated_at = $3, completed_at = $3 WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(feed.to_string())
+        .bind(tenant.to_string())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        snapshots::release_waiting(&mut tx, &tenant.to_string(), now).await?;
+        tx.commit().await.map_err(storage)
     }
 
-    async fn touch_feed(&self, _tenant: TenantId, _feed: FeedId, _now: Timestamp) -> Result<(), StoreError> {
-        unimplemented!("FeedStore::touch_feed is not yet on PostgreSQL")
+    async fn touch_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
+        // One statement, no other lock held: it changes no count or status.
+        let n = sqlx::query(
+            "UPDATE feeds SET updated_at = GREATEST(updated_at, $3)
+             WHERE id = $1 AND tenant_id = $2 AND status = 'receiving'",
+        )
+        .bind(feed.to_string())
+        .bind(tenant.to_string())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await
+        .map_err(storage)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict("the feed is unknown or no longer being received".into()));
+        }
+        Ok(())
     }
 
-    async fn get_feed(&self, _tenant: TenantId, _feed: FeedId) -> Result<Option<Feed>, StoreError> {
-        unimplemented!("FeedStore::get_feed is not yet on PostgreSQL")
+    async fn get_feed(&self, tenant: TenantId, feed: FeedId) -> Result<Option<Feed>, StoreError> {
+        let mut c = self.pool().acquire().await.map_err(storage)?;
+        get(&mut c, tenant, feed).await
     }
 
     async fn find_feeds(
         &self,
-        _tenant: TenantId,
-        _filter: &FeedFilter,
-        _limit: usize,
-        _cursor: Option<&str>,
+        tenant: TenantId,
+        filter: &FeedFilter,
+        limit: usize,
+        cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError> {
-        unimplemented!("FeedStore::find_feeds is not yet on PostgreSQL")
+        let limit = limit.clamp(1, MAX_PAGE);
+        // Feed ids are UUIDv7: newest first is descending id order (the
+        // column's collation is `C`: bytewise, as in SQLite, on any server).
+        let before = cursor.map(str::to_owned).unwrap_or_else(|| "g".into());
+        let items = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds WHERE tenant_id = $1 AND id < $2
+               AND ($4::text IS NULL OR source = $4) AND ($5::text IS NULL OR status = $5)
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(tenant.to_string())
+        .bind(before)
+        .bind(limit as i64)
+        .bind(filter.source.as_ref().map(SourceName::as_str))
+        .bind(filter.status.map(FeedStatus::as_str))
+        .fetch_all(self.pool())
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(feed_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+        Ok(Page { items, next })
     }
 }

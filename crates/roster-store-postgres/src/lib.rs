@@ -1,21 +1,24 @@
 //! The shared directory: the `roster_store::Directory` port over
 //! PostgreSQL, so that many nodes and workers use one directory at once.
 //!
-//! **Work in progress (issue 16).** Done and proved by the conformance
-//! suite (`tests/conformance.rs`): [`TenantStore`](roster_store::TenantStore),
-//! [`CredentialStore`](roster_store::CredentialStore),
-//! [`AuditLog`](roster_store::AuditLog), [`SourceStore`](roster_store::SourceStore),
-//! [`Leases`](roster_store::Leases),
-//! [`IdempotencyStore`](roster_store::IdempotencyStore) and `ping`. Not yet:
-//! `FeedStore`, `ChangeApplier`, `DueWork`, `PeopleReader`, `Outbox`,
-//! `EndpointStore`, `PlatformStats` — their methods are `unimplemented!`,
-//! which nothing reaches: the composition root does not offer this adapter
-//! (`roster serve` has no `--store postgres` yet), and the conformance test
-//! enables only the finished cases.
+//! Every concern trait of the port is implemented and proved by the whole
+//! conformance suite (`tests/conformance.rs`, the port's
+//! `directory_conformance_tests!`), plus concurrency tests of the promises
+//! only a shared directory has to keep. The composition root offers it as
+//! `store = "postgres"`.
+//!
+//! How concurrent writers keep the contracts one SQLite writer gives for
+//! free (see `apply.rs` and `snapshots.rs`): a batch locks its people
+//! (transaction advisory locks, sorted), then its tenants' feed locks
+//! (sorted), then writes its events and adds its counts in SQL; everything
+//! that changes a feed's status or writes events holds the tenant's feed
+//! lock to commit, so snapshots are reconciled exactly once and a tenant's
+//! events (and feed positions) are numbered in commit order.
 //!
 //! One file per concern trait, with the SQLite adapter's file names
-//! (`tenants.rs`, `credentials.rs`, ...), plus `conn.rs` (the pool, error
-//! classification) and `schema.rs` (migrations in `migrations/*.sql`).
+//! (`tenants.rs`, `credentials.rs`, ...), plus `snapshots.rs` (full
+//! snapshot reconciliation), `conn.rs` (the pool, error classification) and
+//! `schema.rs` (migrations in `migrations/*.sql`).
 //!
 //! Migrations are not run by [`PgDirectory::connect`]: a deploy runs
 //! [`PgDirectory::migrate`] (under an advisory lock, so two at once never
@@ -38,6 +41,7 @@ mod leases;
 mod outbox;
 mod people;
 mod schema;
+mod snapshots;
 mod sources;
 mod stats;
 mod tenants;

@@ -1,57 +1,204 @@
-//! Outbox: not yet on PostgreSQL (issue 16). Nothing reaches these methods:
-//! the composition root does not offer this adapter yet, and the
-//! conformance test enables only the finished concerns.
+//! The outbox of lifecycle events and each endpoint's delivery state.
+//!
+//! Events are numbered by an identity column, whose values are taken at
+//! insert, not at commit. Every transaction that inserts events holds the
+//! feed locks of their tenants from before the insert to its commit (see
+//! `apply.rs`), so a tenant's events commit in `seq` order and a reader
+//! that moves its cursor to the last `seq` it saw never skips one that
+//! commits late.
 
 use async_trait::async_trait;
-use roster_core::{TenantId, Timestamp};
+use roster_core::lifecycle::EventType;
+use roster_core::secret::Secret;
+use roster_core::{ExternalId, TenantId, Timestamp};
+use roster_store::limits::MAX_PAGE;
 use roster_store::{
-    DeliveryTarget, DeliveryUpdate, EventFilter, NewDeliveryAttempt, Outbox, OutboxEvent, Redelivery,
-    RedeliveryUpdate, StoreError,
+    DeliveryTarget, DeliveryUpdate, EndpointBacklog, EventFilter, NewDeliveryAttempt, Outbox, OutboxEvent,
+    PreviousSecret, Redelivery, RedeliveryUpdate, StoreError,
 };
 
-use crate::conn::PgDirectory;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use crate::conn::{PgDirectory, parse_id, storage};
+use crate::endpoints::{DEAD_LETTER_COLUMNS, ENDPOINT_COLUMNS, dead_letter_from_row, endpoint_from_row};
+use crate::feeds::json;
+
+/// An outbox event from the columns `seq, id, type, tenant_id, feed_id,
+/// occurred_at, payload::text`, starting at column `at`.
+pub(crate) fn event_from_row(r: &PgRow, at: usize) -> Result<OutboxEvent, StoreError> {
+    let kind: String = r.try_get(at + 2).map_err(storage)?;
+    Ok(OutboxEvent {
+        seq: r.try_get::<i64, _>(at).map_err(storage)?.max(0) as u64,
+        id: r.try_get(at + 1).map_err(storage)?,
+        kind: serde_json::from_value(serde_json::Value::String(kind))
+            .map_err(|_| StoreError::Storage("a stored event type is unknown".into()))?,
+        tenant_id: parse_id(r.try_get::<&str, _>(at + 3).map_err(storage)?)?,
+        feed_id: parse_id(r.try_get::<&str, _>(at + 4).map_err(storage)?)?,
+        occurred_at: Timestamp(r.try_get(at + 5).map_err(storage)?),
+        payload: json(r.try_get(at + 6).map_err(storage)?)?,
+    })
+}
 
 #[async_trait]
 impl Outbox for PgDirectory {
     async fn find_events(
         &self,
-        _tenant: TenantId,
-        _filter: &EventFilter,
-        _after: u64,
-        _limit: usize,
+        tenant: TenantId,
+        filter: &EventFilter,
+        after: u64,
+        limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        unimplemented!("Outbox::find_events is not yet on PostgreSQL")
+        let limit = limit.clamp(1, MAX_PAGE);
+        sqlx::query(
+            "SELECT seq, id, type, tenant_id, feed_id, occurred_at, payload::text FROM outbox
+             WHERE tenant_id = $1 AND seq > $2
+               AND ($4::text IS NULL OR type = $4)
+               AND ($5::text IS NULL OR payload->'person'->>'externalId' = $5)
+               AND ($6::text IS NULL OR feed_id = $6)
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.to_string())
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(limit as i64)
+        .bind(filter.kind.map(EventType::as_str))
+        .bind(filter.person.as_ref().map(ExternalId::as_str))
+        .bind(filter.feed.map(|f| f.to_string()))
+        .fetch_all(self.pool())
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| event_from_row(r, 0))
+        .collect()
     }
 
-    async fn delivery_targets(&self, _now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
-        unimplemented!("Outbox::delivery_targets is not yet on PostgreSQL")
+    async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE disabled_at IS NULL ORDER BY created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| target_from_row(r, now))
+        .collect()
     }
 
     async fn record_delivery(
         &self,
-        _endpoint_id: &str,
-        _update: DeliveryUpdate,
-        _now: Timestamp,
+        endpoint_id: &str,
+        update: DeliveryUpdate,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        unimplemented!("Outbox::record_delivery is not yet on PostgreSQL")
+        match update {
+            // The cursor only moves forward (`cursor < $2`): a second
+            // attempt recorded after the first changes nothing.
+            DeliveryUpdate::Done { seq } => {
+                sqlx::query(
+                    "UPDATE endpoints SET cursor = $2, attempts = 0, next_attempt_at = NULL WHERE id = $1 AND cursor < $2",
+                )
+                .bind(endpoint_id)
+                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                .execute(self.pool())
+                .await
+                .map_err(storage)?;
+            }
+            DeliveryUpdate::Retry { attempts, next_attempt_at } => {
+                sqlx::query("UPDATE endpoints SET attempts = $2, next_attempt_at = $3 WHERE id = $1")
+                    .bind(endpoint_id)
+                    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+                    .bind(next_attempt_at.millis())
+                    .execute(self.pool())
+                    .await
+                    .map_err(storage)?;
+            }
+            DeliveryUpdate::DeadLetter { event, attempts, last_status, last_error } => {
+                // One statement: the cursor moves and the dead letter is
+                // written together, only by the attempt that moved it.
+                sqlx::query(
+                    "WITH moved AS (
+                        UPDATE endpoints SET cursor = $3, attempts = 0, next_attempt_at = NULL
+                         WHERE id = $2 AND cursor < $3 RETURNING id, tenant_id)
+                     INSERT INTO event_dead_letters (id, endpoint_id, tenant_id, event_seq, event_id, event_type, state,
+                                                     attempts, last_status, last_error, dead_lettered_at)
+                     SELECT $1, id, tenant_id, $3, $4, $5, 'dead', $6, $7, $8, $9 FROM moved
+                     ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET
+                         state = 'dead', attempts = excluded.attempts, last_status = excluded.last_status,
+                         last_error = excluded.last_error, dead_lettered_at = excluded.dead_lettered_at,
+                         next_attempt_at = NULL",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(endpoint_id)
+                .bind(i64::try_from(event.seq).unwrap_or(i64::MAX))
+                .bind(&event.id)
+                .bind(event.kind.as_str())
+                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+                .bind(last_status.map(i32::from))
+                .bind(&last_error)
+                .bind(now.millis())
+                .execute(self.pool())
+                .await
+                .map_err(storage)?;
+            }
+        }
+        Ok(())
     }
 
     async fn due_redeliveries(
         &self,
-        _endpoint_id: &str,
-        _now: Timestamp,
-        _limit: usize,
+        endpoint_id: &str,
+        now: Timestamp,
+        limit: usize,
     ) -> Result<Vec<Redelivery>, StoreError> {
-        unimplemented!("Outbox::due_redeliveries is not yet on PostgreSQL")
+        let columns: Vec<String> =
+            DEAD_LETTER_COLUMNS.split(", ").map(|col| format!("d.{}", col.trim())).collect();
+        sqlx::query(&format!(
+            "SELECT {}, o.seq, o.id, o.type, o.tenant_id, o.feed_id, o.occurred_at, o.payload::text
+             FROM event_dead_letters d JOIN outbox o ON o.seq = d.event_seq AND o.tenant_id = d.tenant_id
+             WHERE d.endpoint_id = $1 AND d.state = 'redriven' AND d.next_attempt_at <= $2
+             ORDER BY d.event_seq LIMIT $3",
+            columns.join(", ")
+        ))
+        .bind(endpoint_id)
+        .bind(now.millis())
+        .bind(limit.clamp(1, MAX_PAGE) as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|r| Ok(Redelivery { dead_letter: dead_letter_from_row(r)?, event: event_from_row(r, 12)? }))
+        .collect()
     }
 
     async fn record_redelivery(
         &self,
-        _dead_letter_id: &str,
-        _update: RedeliveryUpdate,
-        _now: Timestamp,
+        dead_letter_id: &str,
+        update: RedeliveryUpdate,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        unimplemented!("Outbox::record_redelivery is not yet on PostgreSQL")
+        let q = match &update {
+            RedeliveryUpdate::Delivered => {
+                sqlx::query("DELETE FROM event_dead_letters WHERE id = $1 AND state = 'redriven'").bind(dead_letter_id)
+            }
+            RedeliveryUpdate::Retry { attempts, next_attempt_at } => sqlx::query(
+                "UPDATE event_dead_letters SET attempts = $2, next_attempt_at = $3 WHERE id = $1 AND state = 'redriven'",
+            )
+            .bind(dead_letter_id)
+            .bind(i32::try_from(*attempts).unwrap_or(i32::MAX))
+            .bind(next_attempt_at.millis()),
+            RedeliveryUpdate::Dead { attempts, last_status, last_error } => sqlx::query(
+                "UPDATE event_dead_letters SET state = 'dead', attempts = $2, last_status = $3, last_error = $4,
+                                               dead_lettered_at = $5, next_attempt_at = NULL
+                 WHERE id = $1 AND state = 'redriven'",
+            )
+            .bind(dead_letter_id)
+            .bind(i32::try_from(*attempts).unwrap_or(i32::MAX))
+            .bind(last_status.map(i32::from))
+            .bind(last_error.as_str())
+            .bind(now.millis()),
+        };
+        q.execute(self.pool()).await.map_err(storage)?;
+        Ok(())
     }
 
     async fn delivery_target(
@@ -66,4 +213,65 @@ impl Outbox for PgDirectory {
     async fn record_attempts(&self, _attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
         unimplemented!("Outbox::record_attempts is not yet on PostgreSQL")
     }
+}
+
+/// A target as of `now`: the previous secret only while it is valid.
+fn target_from_row(r: &PgRow, now: Timestamp) -> Result<DeliveryTarget, StoreError> {
+    let previous = match (
+        r.try_get::<Option<String>, _>(11).map_err(storage)?,
+        r.try_get::<Option<i64>, _>(12).map_err(storage)?,
+    ) {
+        (Some(secret), Some(expires_at)) if expires_at > now.millis() => {
+            Some(PreviousSecret { secret: Secret::new(secret), expires_at: Timestamp(expires_at) })
+        }
+        _ => None,
+    };
+    Ok(DeliveryTarget {
+        endpoint: endpoint_from_row(r)?,
+        secret: Secret::new(r.try_get::<String, _>(8).map_err(storage)?),
+        previous_secret: previous,
+        attempts: r.try_get::<i32, _>(9).map_err(storage)?.max(0) as u32,
+        next_attempt_at: r.try_get::<Option<i64>, _>(10).map_err(storage)?.map(Timestamp),
+    })
+}
+
+/// What each active endpoint has not received yet (one statement).
+pub(crate) async fn backlog(pool: &sqlx::PgPool) -> Result<Vec<EndpointBacklog>, StoreError> {
+    // Pending: the events after the cursor the endpoint wants, plus its
+    // redriven dead letters. The type filter is a JSON array (or NULL: all).
+    let rows = sqlx::query(
+        "SELECT e.id, e.tenant_id,
+            (SELECT COUNT(*) FROM outbox o WHERE o.tenant_id = e.tenant_id AND o.seq > e.cursor
+               AND (e.event_types IS NULL OR e.event_types ? o.type)),
+            (SELECT MIN(o.occurred_at) FROM outbox o WHERE o.tenant_id = e.tenant_id AND o.seq > e.cursor
+               AND (e.event_types IS NULL OR e.event_types ? o.type)),
+            (SELECT COUNT(*) FROM event_dead_letters d WHERE d.endpoint_id = e.id AND d.state = 'redriven'),
+            (SELECT MIN(o.occurred_at) FROM event_dead_letters d
+               JOIN outbox o ON o.seq = d.event_seq AND o.tenant_id = d.tenant_id
+               WHERE d.endpoint_id = e.id AND d.state = 'redriven'),
+            (SELECT COUNT(*) FROM event_dead_letters d WHERE d.endpoint_id = e.id AND d.state = 'dead')
+         FROM endpoints e WHERE e.disabled_at IS NULL ORDER BY e.tenant_id, e.id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(storage)?;
+    rows.iter()
+        .map(|r| {
+            let n = |i: usize| r.try_get::<i64, _>(i).map(|v| v.max(0) as u64).map_err(storage);
+            let oldest = [
+                r.try_get::<Option<i64>, _>(3).map_err(storage)?,
+                r.try_get::<Option<i64>, _>(5).map_err(storage)?,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            Ok(EndpointBacklog {
+                endpoint_id: r.try_get(0).map_err(storage)?,
+                tenant_id: parse_id(r.try_get::<&str, _>(1).map_err(storage)?)?,
+                pending: n(2)? + n(4)?,
+                oldest_pending_at: oldest.map(Timestamp),
+                dead_letters: n(6)?,
+            })
+        })
+        .collect()
 }

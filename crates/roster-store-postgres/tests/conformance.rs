@@ -59,6 +59,19 @@ fn template_name() -> String {
 }
 
 impl Postgres {
+    /// A fresh database migrated from the template, by URL.
+    async fn fresh_url(&self) -> String {
+        let template = self.template().await;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = self.admin().await;
+        admin
+            .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+            .await
+            .expect("copying the template");
+        admin.close().await;
+        url_of(&self.admin_url, &name)
+    }
+
     /// One connection to the maintenance database (a pool of one: a
     /// `&PgPool` executor keeps the `async_trait` future `Send`).
     async fn admin(&self) -> sqlx::PgPool {
@@ -108,65 +121,49 @@ impl Postgres {
 impl Harness for Postgres {
     type D = PgDirectory;
     async fn fresh(&self) -> PgDirectory {
-        let template = self.template().await;
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = self.admin().await;
-        admin
-            .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
-            .await
-            .expect("copying the template");
-        admin.close().await;
-        PgDirectory::connect(&url_of(&self.admin_url, &name), POOL).await.expect("connecting")
+        PgDirectory::connect(&self.fresh_url().await, POOL).await.expect("connecting")
     }
     fn concurrent_writers(&self) -> bool {
         true
     }
+    fn skip(&self) -> bool {
+        self.admin_url.is_empty()
+    }
 }
 
-/// One test per conformance function, each on a fresh database. (The
-/// port's `directory_conformance_tests!` cannot skip when no server is
-/// configured, and enables whole modules only; `tenants_are_isolated_in_the_store`
-/// needs feeds and apply, which are not done here yet.)
-macro_rules! pg_conformance {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                let Some(h) = postgres() else { return };
-                let d = h.fresh().await;
-                roster_store::conformance::$name(&d).await;
-            }
-        )+
-    };
+/// The suite, each test on a fresh database. Without a configured
+/// server every test returns at once, unless `ROSTER_REQUIRE_POSTGRES` is
+/// set: then `harness()` panics, and every test fails.
+fn harness() -> Postgres {
+    postgres().unwrap_or(Postgres { admin_url: String::new() })
 }
 
-pg_conformance!(
-    // tenants (without tenants_are_isolated_in_the_store and
-    // purging_a_tenant_removes_its_people_feeds_events_and_endpoints: they
-    // need feeds, apply and endpoints, not done here yet)
-    duplicate_tenant_names_conflict,
-    tenants_are_renamed_and_their_names_stay_unique,
-    a_tenant_is_purged_only_after_its_grace_period_unless_cancelled,
-    // credentials
-    api_keys_expire_and_authenticate_by_hash,
-    api_keys_are_listed_and_revoked_per_tenant,
-    the_last_active_admin_key_is_not_revoked,
-    of_concurrent_revocations_of_the_last_two_admin_keys_one_fails,
-    operator_keys_are_apart_from_tenant_keys,
-    operator_keys_are_revoked_at_once,
-    operator_keys_expire_and_record_their_last_use,
-    // audit
-    audit_log_is_per_tenant_and_in_order,
-    // sources
-    sources_keep_their_settings,
-    a_deleted_source_falls_back_to_the_defaults,
-    // idempotency
-    idempotency_keys_replay_and_refuse_other_bodies,
-    // leases
-    a_lease_has_one_holder_until_released,
-    an_expired_lease_is_taken_over_and_lost_to_its_old_holder,
-    renewing_keeps_a_lease_past_its_first_expiry,
-    of_racing_acquires_one_wins,
+// Every module but `apply` and `endpoints`, whole...
+roster_store::directory_conformance_tests!(harness(); tenants, credentials, audit, sources, feeds, snapshots, idempotency, due, people, stats, leases, ordering);
+// ...and of those two, every case but the five of issue 15's webhook work
+// that this adapter does not do yet (endpoint update and replay, the
+// delivery-attempt log, `status` and `previousAttributes` in person
+// events): `events_carry_the_status_and_the_previous_values_of_what_changed`,
+// `an_endpoint_is_updated_and_re_enabled_from_the_head`,
+// `re_enabling_respects_the_limit_of_active_endpoints`,
+// `a_replay_moves_the_cursor_back_only`,
+// `delivery_attempts_are_logged_newest_first_and_pruned`. Add each here
+// when it passes; then go back to `directory_conformance_tests!(harness())`.
+roster_store::directory_conformance_tests!(@each harness();
+    joiner_is_stored_with_history_and_event,
+    same_message_twice_changes_nothing,
+    lifecycle_events_follow_the_changes,
+    stale_changes_are_skipped_and_counted,
+    failure_then_redriven_success_moves_the_counts,
+    unknown_feed_is_rejected,
+    events_are_filtered_by_type_person_and_feed,
+    an_endpoint_sees_only_events_after_its_creation,
+    an_endpoint_cursor_advances_and_its_retries_persist,
+    an_event_dead_letter_is_listed_and_redriven,
+    event_dead_letters_are_listed_in_pages,
+    endpoints_and_their_dead_letters_are_scoped_by_tenant,
+    an_endpoint_secret_rotates_with_a_grace_period,
+    endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones
 );
 
 // What only this adapter has: the schema check, the error classification,
@@ -325,4 +322,315 @@ async fn audit_entries_are_never_skipped_by_a_reader_paging_during_concurrent_ap
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 3 * EACH, "every entry seen once, none skipped");
+}
+
+// Correctness under concurrency (issue 16): workers on several nodes apply
+// batches against one database at once. Each test races real transactions
+// on the server (the pool holds several connections).
+
+mod concurrency {
+    use super::*;
+    use roster_core::lifecycle::EventType;
+    use roster_core::{
+        ChangeMessage, ExternalId, FeedId, FeedMode, MessageId, SourceName, TenantId, Timestamp,
+    };
+    use roster_store::{ApplyOutcome, FeedSeal, FeedStatus, NewFeed, ReconcileState};
+    use serde_json::json;
+
+    const T0: Timestamp = Timestamp(1_800_000_000_000);
+
+    async fn feed(d: &PgDirectory, t: TenantId, mode: FeedMode, sealed: bool, accepted: u64) -> FeedId {
+        let id = FeedId::new();
+        d.create_feed(NewFeed {
+            id,
+            tenant_id: t,
+            source: SourceName::default(),
+            mode,
+            format: "json".into(),
+            sealed,
+            received: accepted,
+            accepted,
+            rejections: vec![],
+            created_at: T0,
+        })
+        .await
+        .expect("create feed");
+        id
+    }
+
+    fn msg(t: TenantId, f: FeedId, record: serde_json::Value) -> ChangeMessage {
+        let rec = roster_core::validate::parse_record(&record).expect("a valid test record");
+        ChangeMessage {
+            message_id: MessageId::new(),
+            tenant_id: t,
+            feed_id: f,
+            source: SourceName::default(),
+            index: 0,
+            accepted_at: T0,
+            last_modified: rec.last_modified,
+            change: rec.change,
+            request_id: None,
+            probe: false,
+        }
+    }
+
+    fn eid(s: &str) -> ExternalId {
+        ExternalId::parse(s).unwrap()
+    }
+
+    async fn events_of(d: &PgDirectory, t: TenantId) -> Vec<roster_store::OutboxEvent> {
+        let mut all = Vec::new();
+        loop {
+            let page = d
+                .list_events(t, all.last().map_or(0, |e: &roster_store::OutboxEvent| e.seq), 500)
+                .await
+                .unwrap();
+            if page.is_empty() {
+                return all;
+            }
+            all.extend(page);
+        }
+    }
+
+    /// Versions 1..=n, each once: no lost or doubled write of the person.
+    async fn assert_history_is_whole(d: &PgDirectory, t: TenantId, id: &str) -> u64 {
+        let h = d.person_history(t, &eid(id)).await.unwrap();
+        let versions: Vec<u64> = h.iter().map(|e| e.version).collect();
+        assert_eq!(versions, (1..=h.len() as u64).collect::<Vec<_>>(), "{id}");
+        let p = d.get_person(t, &eid(id)).await.unwrap().expect("stored");
+        assert_eq!(p.version, h.len() as u64, "{id}: the row is the last history version");
+        p.version
+    }
+
+    #[tokio::test]
+    async fn the_same_batch_delivered_to_two_workers_at_once_is_applied_once() {
+        let Some(h) = postgres() else { return };
+        let d = h.fresh().await;
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        const N: usize = 40;
+        let f = feed(&d, t, FeedMode::Delta, true, N as u64).await;
+        let batch: Vec<ChangeMessage> = (0..N)
+            .map(|i| msg(t, f, json!({"externalId": format!("E{i}"), "department": "Sales"})))
+            .collect();
+        // The queue's at-least-once delivery: the same messages to several
+        // workers at once, in different orders.
+        let mut reversed = batch.clone();
+        reversed.reverse();
+        let (a, b, c) =
+            tokio::join!(d.apply_batch(&batch, T0), d.apply_batch(&reversed, T0), d.apply_batch(&batch, T0));
+        let outcomes: Vec<ApplyOutcome> =
+            [a, b, c].into_iter().flat_map(|r| r.expect("never an error")).collect();
+        let applied = outcomes.iter().filter(|o| matches!(o, ApplyOutcome::Applied { .. })).count();
+        let duplicate = outcomes.iter().filter(|o| **o == ApplyOutcome::Duplicate).count();
+        assert_eq!((applied, duplicate), (N, 2 * N), "each message applied by exactly one worker");
+        let fd = d.get_feed(t, f).await.unwrap().unwrap();
+        assert_eq!(fd.counts.applied, N as u64);
+        assert_eq!(fd.status, FeedStatus::Completed);
+        let events = events_of(&d, t).await;
+        assert_eq!(events.len(), N, "one person.joined each, never a second");
+        assert!(events.iter().all(|e| e.kind == EventType::Joined));
+        for i in 0..N {
+            assert_eq!(assert_history_is_whole(&d, t, &format!("E{i}")).await, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn four_workers_changing_the_same_people_of_one_feed_lose_no_update_and_no_count() {
+        let Some(h) = postgres() else { return };
+        let d = h.fresh().await;
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        const PEOPLE: usize = 12;
+        const ROUNDS: usize = 6;
+        const WORKERS: usize = 4;
+        let total = (PEOPLE * ROUNDS * WORKERS) as u64;
+        let f = feed(&d, t, FeedMode::Delta, true, total).await;
+        // Every worker's batches touch every person (in an order of its
+        // own: locks are sorted by the store, not by the caller).
+        let worker = |w: usize| {
+            let d = &d;
+            async move {
+                let mut outcomes = Vec::new();
+                for round in 0..ROUNDS {
+                    let mut batch: Vec<ChangeMessage> = (0..PEOPLE)
+                        .map(|i| {
+                            msg(
+                                t,
+                                f,
+                                json!({"externalId": format!("E{i}"), "title": format!("w{w} r{round}")}),
+                            )
+                        })
+                        .collect();
+                    if w % 2 == 1 {
+                        batch.reverse();
+                    }
+                    outcomes.extend(d.apply_batch(&batch, T0).await.expect("no deadlock, no error"));
+                }
+                outcomes
+            }
+        };
+        let results = futures_util::future::join_all((0..WORKERS).map(worker)).await;
+        let outcomes: Vec<ApplyOutcome> = results.into_iter().flatten().collect();
+        let applied = outcomes.iter().filter(|o| matches!(o, ApplyOutcome::Applied { .. })).count() as u64;
+        let fd = d.get_feed(t, f).await.unwrap().unwrap();
+        assert_eq!(fd.counts.applied + fd.counts.unchanged + fd.counts.stale, total, "{:?}", fd.counts);
+        assert_eq!(fd.counts.applied, applied, "the counter is the sum of the outcomes");
+        assert_eq!(fd.status, FeedStatus::Completed);
+        let mut versions = 0;
+        for i in 0..PEOPLE {
+            versions += assert_history_is_whole(&d, t, &format!("E{i}")).await;
+        }
+        assert_eq!(versions, applied, "every applied change is one version of its person");
+        let joined = events_of(&d, t).await.iter().filter(|e| e.kind == EventType::Joined).count();
+        assert_eq!(joined, PEOPLE);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_whose_records_are_counted_by_many_workers_at_once_is_reconciled_exactly_once() {
+        let Some(h) = postgres() else { return };
+        let d = h.fresh().await;
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        const N: usize = 30;
+        const KEEP: usize = 27;
+        let pop = feed(&d, t, FeedMode::Delta, true, N as u64).await;
+        let people: Vec<ChangeMessage> = (0..N)
+            .map(|i| msg(t, pop, json!({"externalId": format!("E{i}"), "department": "Sales"})))
+            .collect();
+        d.apply_batch(&people, T0).await.unwrap();
+
+        let later = Timestamp(T0.0 + 60_000);
+        let snap = feed(&d, t, FeedMode::Full, false, 0).await;
+        d.add_snapshot_members(t, snap, (0..KEEP).map(|i| eid(&format!("E{i}"))).collect(), later)
+            .await
+            .unwrap();
+        let seal = FeedSeal { received: KEEP as u64, accepted: KEEP as u64, rejections: vec![], rejected: 0 };
+        d.seal_feed(t, snap, seal, later).await.unwrap();
+        // Its records one per batch, all at once: the last one counted may
+        // be any of them, on any connection.
+        let records: Vec<ChangeMessage> = (0..KEEP)
+            .map(|i| msg(t, snap, json!({"externalId": format!("E{i}"), "department": "Sales"})))
+            .collect();
+        let results = futures_util::future::join_all(
+            records.iter().map(|m| d.apply_batch(std::slice::from_ref(m), later)),
+        )
+        .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+        let fd = d.get_feed(t, snap).await.unwrap().unwrap();
+        assert_eq!(fd.status, FeedStatus::Completed);
+        assert_eq!(fd.counts.unchanged, KEEP as u64);
+        assert_eq!(fd.counts.leavers, (N - KEEP) as u64);
+        assert_eq!(fd.reconciliation.as_ref().map(|r| r.state), Some(ReconcileState::Applied));
+        let left: Vec<_> = events_of(&d, t).await.into_iter().filter(|e| e.kind == EventType::Left).collect();
+        assert_eq!(left.len(), N - KEEP, "one person.left per leaver, never two");
+        for i in KEEP..N {
+            let id = format!("E{i}");
+            assert!(!d.get_person(t, &eid(&id)).await.unwrap().unwrap().person.active);
+            assert_eq!(assert_history_is_whole(&d, t, &id).await, 2, "joined, then left once");
+        }
+    }
+
+    #[tokio::test]
+    async fn two_schedulers_applying_due_changes_at_once_apply_each_once() {
+        let Some(h) = postgres() else { return };
+        let d = h.fresh().await;
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        const N: usize = 20;
+        let f = feed(&d, t, FeedMode::Delta, true, N as u64).await;
+        let hires: Vec<ChangeMessage> = (0..N)
+            .map(|i| msg(t, f, json!({"externalId": format!("E{i}"), "hireDate": "2027-01-25"})))
+            .collect();
+        d.apply_batch(&hires, T0).await.unwrap();
+        let ten_days_later = Timestamp(T0.0 + 10 * 86_400_000);
+        let (a, b, c) = tokio::join!(
+            d.apply_due(ten_days_later, 100),
+            d.apply_due(ten_days_later, 100),
+            d.apply_due(ten_days_later, 100)
+        );
+        let first = a.unwrap() + b.unwrap() + c.unwrap();
+        // A scheduler that found a person locked by another leaves them to
+        // its next run: what is left is applied then, once.
+        let rest = d.apply_due(ten_days_later, 100).await.unwrap();
+        assert_eq!(first + rest, N as u64);
+        assert_eq!(d.apply_due(ten_days_later, 100).await.unwrap(), 0);
+        let events = events_of(&d, t).await;
+        assert_eq!(events.len(), N, "one person.joined each");
+        for i in 0..N {
+            assert_eq!(assert_history_is_whole(&d, t, &format!("E{i}")).await, 2);
+        }
+    }
+
+    /// How many backends of this database wait for a lock.
+    async fn waiting(watcher: &mut sqlx::PgConnection) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *watcher)
+        .await
+        .unwrap()
+    }
+
+    /// Waits until `n` backends of this database wait for a lock.
+    async fn until_waiting(watcher: &mut sqlx::PgConnection, n: i64) {
+        for _ in 0..500 {
+            if waiting(watcher).await >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{n} transaction(s) never came to wait");
+    }
+
+    #[tokio::test]
+    async fn an_event_committed_late_is_not_skipped_by_a_cursor() {
+        // Transaction A inserts its event (taking the lower seq) and is held
+        // before commit; transaction B, of the same tenant, comes after. If
+        // B's event (higher seq) could commit first, a reader would move its
+        // cursor past A's and never see it.
+        let Some(h) = postgres() else { return };
+        let url = h.fresh_url().await;
+        let d = PgDirectory::connect(&url, POOL).await.unwrap();
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        let fa = feed(&d, t, FeedMode::Delta, true, 1).await;
+        let fb = feed(&d, t, FeedMode::Delta, true, 1).await;
+        // Holding A's feed row: A blocks at its counter update, after its
+        // event is inserted, before it commits.
+        let mut holder = roster_store_postgres::connect_one(&url).await.unwrap();
+        let mut watcher = roster_store_postgres::connect_one(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT 1 FROM feeds WHERE id = $1 FOR UPDATE")
+            .bind(fa.to_string())
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let a = msg(t, fa, json!({"externalId": "A1"}));
+        let b = msg(t, fb, json!({"externalId": "B1"}));
+        let reader = async {
+            until_waiting(&mut watcher, 1).await;
+            let apply_b = d.apply_batch(std::slice::from_ref(&b), T0);
+            let check = async {
+                // Until B waits too, or its event shows (it committed).
+                for _ in 0..500 {
+                    if waiting(&mut watcher).await >= 2 || !d.list_events(t, 0, 10).await.unwrap().is_empty()
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                // B waits for A (its tenant's events commit in order): the
+                // reader sees neither yet, so its cursor stays put.
+                let seen = d.list_events(t, 0, 10).await.unwrap();
+                assert!(seen.is_empty(), "an event visible while an earlier one is in flight: {seen:?}");
+                sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+            };
+            let (applied, ()) = tokio::join!(apply_b, check);
+            applied.unwrap()
+        };
+        let (applied_a, applied_b) = tokio::join!(d.apply_batch(std::slice::from_ref(&a), T0), reader);
+        assert!(matches!(applied_a.unwrap()[0], ApplyOutcome::Applied { .. }));
+        assert!(matches!(applied_b[0], ApplyOutcome::Applied { .. }));
+        let events = events_of(&d, t).await;
+        let feeds: Vec<FeedId> = events.iter().map(|e| e.feed_id).collect();
+        assert_eq!(feeds, vec![fa, fb], "both seen, in the order they committed");
+        assert!(events[0].seq < events[1].seq);
+    }
 }

@@ -223,7 +223,7 @@ fn settings(data_dir: PathBuf, workers: usize) -> Settings {
 const METRICS_TOKEN: &str = "roster-bench-metrics-token";
 
 async fn tenant_key(settings: &Settings) -> anyhow::Result<String> {
-    let directory = app::open_directory(settings)?;
+    let directory = app::open_directory(settings).await?;
     match directory.tenant_by_name("bench").await? {
         Some(_) => anyhow::bail!("the bench tenant exists already"),
         None => Ok(create_tenant(directory.as_ref(), "bench").await?.2.expose().to_owned()),
@@ -355,7 +355,7 @@ async fn end_to_end(
 /// A new ingest key of the bench tenant (the first one was shown once and
 /// dropped).
 async fn fresh_key(settings: &Settings) -> anyhow::Result<String> {
-    let directory = app::open_directory(settings)?;
+    let directory = app::open_directory(settings).await?;
     let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
     let secret = roster_engine::credentials::generate_api_key();
     directory
@@ -384,7 +384,7 @@ async fn latency(
 ) -> anyhow::Result<Vec<f64>> {
     let running = app::start(settings).await?;
     let base = format!("http://{}", running.addr);
-    let directory = app::open_directory(settings)?;
+    let directory = app::open_directory(settings).await?;
     let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
     let key = fresh_key(settings).await?;
     let http = reqwest::Client::new();

@@ -38,7 +38,7 @@ pub enum OperatorsCommand {
 
 pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<()> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
-    let directory = app::open_admin_directory(&settings, false)?;
+    let directory = app::open_admin_directory(&settings, false).await?;
     match cmd {
         OperatorsCommand::Create { name, expires_in_days, no_expiry } => {
             anyhow::ensure!(no_expiry || expires_in_days > 0, "--expires-in-days must be at least 1");

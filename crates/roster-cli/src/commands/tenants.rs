@@ -89,7 +89,7 @@ pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()>
     match cmd {
         TenantsCommand::Create { name, init } => {
             let settings = Settings::resolve(global, &ServeArgs::default())?;
-            let directory = app::open_admin_directory(&settings, init)?;
+            let directory = app::open_admin_directory(&settings, init).await?;
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
             println!("tenant {} created (id {})", tenant.name, render(Kind::Tenant, tenant.id));
             println!(

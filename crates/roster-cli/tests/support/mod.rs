@@ -46,7 +46,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         readiness_key: tokio::sync::OnceCell::new(),
         _dir: dir,
     };
-    let directory = app::open_directory(&app.settings).unwrap();
+    let directory = app::open_directory(&app.settings).await.unwrap();
     let (tenant, _, secret) = create_tenant(directory.as_ref(), "acme").await.unwrap();
     app.key = secret.expose().to_owned();
     app.tenant_id = tenant.id;
@@ -56,14 +56,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     /// Creates a tenant; returns its API key.
     pub async fn new_tenant(&self, name: &str) -> String {
-        let directory = app::open_directory(&self.settings).unwrap();
+        let directory = app::open_directory(&self.settings).await.unwrap();
         let (_, _, secret) = create_tenant(directory.as_ref(), name).await.unwrap();
         secret.expose().to_owned()
     }
 
     /// Creates an operator key (`rk_op_...`); returns it.
     pub async fn operator_key(&self, name: &str) -> String {
-        let directory = app::open_directory(&self.settings).unwrap();
+        let directory = app::open_directory(&self.settings).await.unwrap();
         let (_, secret) = create_operator(directory.as_ref(), name).await.unwrap();
         secret.expose().to_owned()
     }

@@ -1,0 +1,203 @@
+//! `roster` over the PostgreSQL directory, as a user runs it: `roster
+//! migrate`, `roster tenants create` and `roster serve --store postgres` as
+//! separate processes against the test server `scripts/test` starts
+//! (`ROSTER_TEST_POSTGRES_URL`; with `ROSTER_REQUIRE_POSTGRES` set, a
+//! missing server fails these tests instead of skipping them).
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Executor;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+/// A password in the URL: the test server trusts local connections and
+/// never asks for it, so it only shows whether Roster lets it out.
+const PASSWORD: &str = "pw-never-logged-7c1e";
+
+fn admin_url() -> Option<String> {
+    match std::env::var("ROSTER_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("ROSTER_REQUIRE_POSTGRES").is_none(),
+                "ROSTER_REQUIRE_POSTGRES is set but ROSTER_TEST_POSTGRES_URL is not"
+            );
+            eprintln!(
+                "ROSTER_TEST_POSTGRES_URL not set: PostgreSQL process test not run (scripts/test runs it)"
+            );
+            None
+        }
+    }
+}
+
+/// A new empty database on the test server; its URL, with the password.
+async fn new_database(admin_url: &str) -> String {
+    let name = format!("cli_{}", uuid_like());
+    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(admin_url).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    admin.close().await;
+    let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+    let root = root.replacen("postgres://postgres@", &format!("postgres://postgres:{PASSWORD}@"), 1);
+    assert!(root.contains(PASSWORD), "the test URL names the user postgres: {admin_url}");
+    format!("{root}/{name}?{query}")
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{t:x}{}", std::process::id())
+}
+
+fn roster(args: &[&str], url: &str, data_dir: &std::path::Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("ROSTER_STORE", "postgres")
+        .env("ROSTER_DATABASE_URL", url)
+        .env("ROSTER_DATA_DIR", data_dir)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains(PASSWORD), "the password reached stderr");
+    assert!(out.status.success(), "roster failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_over_postgres_applies_a_pushed_feed_end_to_end() {
+    let Some(admin) = admin_url() else { return };
+    let url = new_database(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A deploy step migrates; a second run finds nothing to do.
+    let out = ok(roster(&["migrate"], &url, dir.path()));
+    assert!(out.contains("went from version 0 to"), "{out}");
+    let out = ok(roster(&["migrate"], &url, dir.path()));
+    assert!(out.contains("nothing to do"), "{out}");
+
+    // Admin commands take the same settings (no data directory needed).
+    let out = ok(roster(&["tenants", "create", "acme"], &url, &dir.path().join("none")));
+    let key = out.lines().last().unwrap().trim().to_owned();
+    assert!(key.starts_with("rk_live_"), "{out}");
+    assert!(!dir.path().join("none").exists(), "nothing is made in a data directory");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = dir.path().join("serve.log");
+    let child = Command::new(BIN)
+        .args(["serve", "--store", "postgres"])
+        .env("ROSTER_DATABASE_URL", &url)
+        .env("ROSTER_DATA_DIR", dir.path())
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "roster serve did not start: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let http = reqwest::Client::new();
+    let records: Vec<Value> = (0..40)
+        .map(|i| match i {
+            0 => json!({"externalId": "E00", "department": "Ops"}),
+            _ => json!({"externalId": format!("E{i:02}"), "department": "Ops", "manager": "E00"}),
+        })
+        .collect();
+    let res = http
+        .post(format!("{base}/integrations/hr-feed"))
+        .bearer_auth(&key)
+        .json(&json!({"records": records}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let feed: Value = res.json().await.unwrap();
+    assert_eq!(status, 202, "{feed}");
+    let feed_id = feed["feedId"].as_str().expect("a feed id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let f: Value = http
+            .get(format!("{base}/v1/feeds/{feed_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if f["status"] == "completed" {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "the feed did not complete: {f}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["counts"]["applied"], 40, "{done}");
+    let p: Value = http
+        .get(format!("{base}/v1/people/E07"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["department"], "Ops", "{p}");
+    let events: Value = http
+        .get(format!("{base}/v1/events?limit=100"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = events["items"].as_array().expect("items");
+    assert_eq!(items.len(), 40, "one event per joiner");
+    assert!(items.iter().all(|e| e["type"] == "person.joined"));
+
+    drop(server);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("roster is serving"), "{logged}");
+    assert!(!logged.contains(PASSWORD), "the password reached the log");
+}
+
+#[test]
+fn postgres_without_a_url_is_refused_and_a_wrong_one_names_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["migrate", "--store", "postgres"])
+        .env_remove("ROSTER_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs database_url"));
+    // A socket directory with no server in it.
+    let url = format!("postgres://postgres:{PASSWORD}@localhost/roster?host={}", dir.path().display());
+    let out = roster(&["tenants", "ls"], &url, dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+}
