@@ -216,7 +216,7 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
             .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
         assert!(v.is_object() && v["level"].is_string(), "{line}");
     }
-    assert!(logs.contains("\"roster listening\""), "the start-up line is a JSON log line");
+    assert!(logs.contains("\"roster is serving\""), "the start-up line is a JSON log line");
     for p in PERSONAL {
         let hits: Vec<&str> = logs.lines().filter(|l| l.contains(p)).collect();
         assert!(hits.is_empty(), "the log carries {p:?}:\n{}", hits.join("\n"));

@@ -195,7 +195,7 @@ fn postgres_without_a_url_is_refused_and_a_wrong_one_names_no_password() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs database_url"));
     // A socket directory with no server in it.
     let url = format!("postgres://postgres:{PASSWORD}@localhost/roster?host={}", dir.path().display());
-    let out = roster(&["tenants", "ls"], &url, dir.path());
+    let out = roster(&["tenants", "create", "acme"], &url, dir.path());
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("PostgreSQL"), "{err}");

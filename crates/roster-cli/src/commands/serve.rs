@@ -4,8 +4,6 @@ use crate::config::Settings;
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let running = app::start(&settings).await?;
-    // A log line, not a bare print: in JSON mode every line of stderr is JSON.
-    tracing::info!(address = %running.addr, data_dir = %settings.data_dir.display(), "roster listening");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests and batches");
     running.shutdown().await
