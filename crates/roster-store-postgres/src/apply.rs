@@ -292,10 +292,25 @@ impl Batch {
         });
         if let Some(kind) = event {
             // `roster_core::LifecycleEvent` as stored, assembled from JSON
-            // already written (the event type is a fixed identifier).
+            // already written (the event type is a fixed identifier). A
+            // mover or an update carries the previous values of what changed
+            // (null where it was unset), cut from the stored person's JSON.
+            let previous_json = match (kind, &loaded.person) {
+                (EventType::Moved | EventType::Updated, Some(previous)) => {
+                    let before =
+                        serde_json::to_string(previous).map_err(|e| StoreError::Storage(e.to_string()))?;
+                    let fields: HashMap<&str, &RawValue> =
+                        serde_json::from_str(&before).map_err(|e| StoreError::Storage(e.to_string()))?;
+                    let values = serde_json::to_string(&NewValues { changed, fields: &fields })
+                        .map_err(|e| StoreError::Storage(e.to_string()))?;
+                    format!(r#","previousAttributes":{values}"#)
+                }
+                _ => String::new(),
+            };
             let payload = format!(
-                r#"{{"type":"{}","changedFields":{changed_json},"person":{data_json}}}"#,
-                kind.as_str()
+                r#"{{"type":"{}","status":"{}","changedFields":{changed_json}{previous_json},"person":{data_json}}}"#,
+                kind.as_str(),
+                lifecycle::public_status(status),
             );
             self.outbox.push(OutboxRow {
                 tenant: tenant.to_owned(),

@@ -7,8 +7,8 @@ use roster_core::secret::Secret;
 use roster_core::{TenantId, Timestamp};
 use roster_store::limits::{MAX_ACTIVE_ENDPOINTS, MAX_ENDPOINTS, MAX_PAGE};
 use roster_store::{
-    DeliveryAttempt, Endpoint, EndpointStore, EndpointUpdate, EventDeadLetter, EventDeadLetterState,
-    NewEndpoint, OutboxEventRef, ReplayFrom, StoreError,
+    AttemptOutcome, DeliveryAttempt, Endpoint, EndpointStore, EndpointUpdate, EventDeadLetter,
+    EventDeadLetterState, NewEndpoint, OutboxEventRef, ReplayFrom, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -269,32 +269,189 @@ impl EndpointStore for PgDirectory {
 
     async fn update_endpoint(
         &self,
-        _tenant: TenantId,
-        _id: &str,
-        _update: EndpointUpdate,
-        _now: Timestamp,
+        tenant: TenantId,
+        id: &str,
+        update: EndpointUpdate,
+        now: Timestamp,
     ) -> Result<Endpoint, StoreError> {
-        unimplemented!("EndpointStore::update_endpoint is not yet on PostgreSQL")
+        let t = tenant.to_string();
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        // The creations' lock: a re-enable counts the active endpoints as a
+        // creation does.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('endpoints:' || $1, 0))")
+            .bind(&t)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+        let found = get(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        let event_types = match &update.event_types {
+            Some(Some(types)) => {
+                Some(Some(serde_json::to_string(types).map_err(|e| StoreError::Storage(e.to_string()))?))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        // Each field only when given: `$n IS TRUE` says whether to set it.
+        sqlx::query(
+            "UPDATE endpoints SET
+                url = CASE WHEN $3 THEN $4 ELSE url END,
+                description = CASE WHEN $5 THEN $6 ELSE description END,
+                event_types = CASE WHEN $7 THEN $8::jsonb ELSE event_types END
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&t)
+        .bind(id)
+        .bind(update.url.is_some())
+        .bind(update.url.as_deref())
+        .bind(update.description.is_some())
+        .bind(update.description.clone().flatten())
+        .bind(event_types.is_some())
+        .bind(event_types.flatten())
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        match (update.enabled, found.disabled_at) {
+            (Some(true), Some(_)) => {
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM endpoints WHERE tenant_id = $1 AND disabled_at IS NULL",
+                )
+                .bind(&t)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?;
+                if active as usize >= MAX_ACTIVE_ENDPOINTS {
+                    return Err(StoreError::Conflict(format!(
+                        "a tenant may have at most {MAX_ACTIVE_ENDPOINTS} active endpoints; disable one first"
+                    )));
+                }
+                // As a new endpoint: from the tenant's newest event (its
+                // events are numbered in commit order, see `apply.rs`).
+                sqlx::query(
+                    "UPDATE endpoints SET disabled_at = NULL, attempts = 0, next_attempt_at = NULL,
+                            cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE tenant_id = $1)
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(&t)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            }
+            (Some(false), None) => {
+                sqlx::query("UPDATE endpoints SET disabled_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(&t)
+                    .bind(id)
+                    .bind(now.millis())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(storage)?;
+            }
+            _ => {}
+        }
+        let updated = get(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(updated)
     }
 
     async fn replay_endpoint(
         &self,
-        _tenant: TenantId,
-        _id: &str,
-        _from: ReplayFrom,
+        tenant: TenantId,
+        id: &str,
+        from: ReplayFrom,
         _now: Timestamp,
     ) -> Result<Endpoint, StoreError> {
-        unimplemented!("EndpointStore::replay_endpoint is not yet on PostgreSQL")
+        let t = tenant.to_string();
+        let mut tx = self.pool().begin().await.map_err(storage)?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT cursor FROM endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                .bind(&t)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?;
+        let cursor = found.ok_or(StoreError::NotFound)?.max(0) as u64;
+        let after = match &from {
+            ReplayFrom::Position(seq) => *seq,
+            ReplayFrom::Event(event) => {
+                sqlx::query_scalar::<_, i64>("SELECT seq FROM outbox WHERE tenant_id = $1 AND id = $2")
+                    .bind(&t)
+                    .bind(event)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(storage)?
+                    .ok_or_else(|| {
+                        StoreError::Invalid(
+                            "no event of the tenant has this id (it may have been pruned)".into(),
+                        )
+                    })?
+                    .max(0) as u64
+            }
+        };
+        if after > cursor {
+            return Err(StoreError::Invalid(format!(
+                "position {after} is after the endpoint's cursor ({cursor}): a replay moves it back only"
+            )));
+        }
+        sqlx::query(
+            "UPDATE endpoints SET cursor = $3, attempts = 0, next_attempt_at = NULL WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&t)
+        .bind(id)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+        let updated = get(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(updated)
     }
 
     async fn list_delivery_attempts(
         &self,
-        _tenant: TenantId,
-        _endpoint_id: &str,
-        _event_id: Option<&str>,
-        _before: Option<u64>,
-        _limit: usize,
+        tenant: TenantId,
+        endpoint_id: &str,
+        event_id: Option<&str>,
+        before: Option<u64>,
+        limit: usize,
     ) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        unimplemented!("EndpointStore::list_delivery_attempts is not yet on PostgreSQL")
+        let mut c = self.pool().acquire().await.map_err(storage)?;
+        get(&mut c, tenant, endpoint_id).await?.ok_or(StoreError::NotFound)?;
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let rows = sqlx::query(
+            "SELECT seq, endpoint_id, event_seq, event_id, event_type, attempt, at, duration_ms, status, outcome
+             FROM delivery_attempts
+             WHERE tenant_id = $1 AND endpoint_id = $2 AND seq < $3 AND ($4::text IS NULL OR event_id = $4)
+             ORDER BY seq DESC LIMIT $5",
+        )
+        .bind(tenant.to_string())
+        .bind(endpoint_id)
+        .bind(before)
+        .bind(event_id)
+        .bind(limit.clamp(1, MAX_PAGE) as i64)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(storage)?;
+        rows.iter()
+            .map(|r| {
+                let outcome: &str = r.try_get(9).map_err(storage)?;
+                Ok(DeliveryAttempt {
+                    seq: r.try_get::<i64, _>(0).map_err(storage)?.max(0) as u64,
+                    endpoint_id: r.try_get(1).map_err(storage)?,
+                    event: OutboxEventRef {
+                        seq: r.try_get::<i64, _>(2).map_err(storage)?.max(0) as u64,
+                        id: r.try_get(3).map_err(storage)?,
+                        kind: kind(r.try_get(4).map_err(storage)?)?,
+                    },
+                    attempt: r.try_get::<i32, _>(5).map_err(storage)?.max(0) as u32,
+                    at: Timestamp(r.try_get(6).map_err(storage)?),
+                    duration_ms: r.try_get::<i64, _>(7).map_err(storage)?.max(0) as u64,
+                    status: r
+                        .try_get::<Option<i32>, _>(8)
+                        .map_err(storage)?
+                        .and_then(|s| u16::try_from(s).ok()),
+                    outcome: AttemptOutcome::parse(outcome).unwrap_or(AttemptOutcome::Unreachable),
+                })
+            })
+            .collect()
     }
 }

@@ -203,15 +203,68 @@ impl Outbox for PgDirectory {
 
     async fn delivery_target(
         &self,
-        _tenant: TenantId,
-        _id: &str,
-        _now: Timestamp,
+        tenant: TenantId,
+        id: &str,
+        now: Timestamp,
     ) -> Result<Option<DeliveryTarget>, StoreError> {
-        unimplemented!("Outbox::delivery_target is not yet on PostgreSQL")
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1 AND id = $2 AND disabled_at IS NULL"
+        ))
+        .bind(tenant.to_string())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(storage)?
+        .as_ref()
+        .map(|r| target_from_row(r, now))
+        .transpose()
     }
 
-    async fn record_attempts(&self, _attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
-        unimplemented!("Outbox::record_attempts is not yet on PostgreSQL")
+    async fn record_attempts(&self, attempts: Vec<NewDeliveryAttempt>) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        // One statement for the page: the tenant comes from the endpoint row.
+        let mut endpoints = Vec::with_capacity(attempts.len());
+        let (mut seqs, mut ids, mut kinds, mut numbers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ats, mut durations, mut statuses, mut outcomes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for a in &attempts {
+            endpoints.push(a.endpoint_id.clone());
+            seqs.push(i64::try_from(a.event.seq).unwrap_or(i64::MAX));
+            ids.push(a.event.id.clone());
+            kinds.push(a.event.kind.as_str().to_owned());
+            numbers.push(i32::try_from(a.attempt).unwrap_or(i32::MAX));
+            ats.push(a.at.millis());
+            durations.push(i64::try_from(a.duration_ms).unwrap_or(i64::MAX));
+            statuses.push(a.status.map(i32::from));
+            outcomes.push(a.outcome.as_str().to_owned());
+        }
+        sqlx::query(
+            "INSERT INTO delivery_attempts (tenant_id, endpoint_id, event_seq, event_id, event_type, attempt,
+                                            at, duration_ms, status, outcome)
+             SELECT e.tenant_id, a.endpoint_id, a.event_seq, a.event_id, a.event_type, a.attempt,
+                    a.at, a.duration_ms, a.status, a.outcome
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+                         $7::bigint[], $8::int[], $9::text[])
+                  WITH ORDINALITY AS a(endpoint_id, event_seq, event_id, event_type, attempt, at,
+                                       duration_ms, status, outcome, n)
+             JOIN endpoints e ON e.id = a.endpoint_id
+             ORDER BY a.n",
+        )
+        .bind(endpoints)
+        .bind(seqs)
+        .bind(ids)
+        .bind(kinds)
+        .bind(numbers)
+        .bind(ats)
+        .bind(durations)
+        .bind(statuses)
+        .bind(outcomes)
+        .execute(self.pool())
+        .await
+        .map_err(storage)?;
+        Ok(())
     }
 }
 

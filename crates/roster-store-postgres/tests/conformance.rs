@@ -131,40 +131,14 @@ impl Harness for Postgres {
     }
 }
 
-/// The suite, each test on a fresh database. Without a configured
+/// The whole suite, each test on a fresh database. Without a configured
 /// server every test returns at once, unless `ROSTER_REQUIRE_POSTGRES` is
 /// set: then `harness()` panics, and every test fails.
 fn harness() -> Postgres {
     postgres().unwrap_or(Postgres { admin_url: String::new() })
 }
 
-// Every module but `apply` and `endpoints`, whole...
-roster_store::directory_conformance_tests!(harness(); tenants, credentials, audit, sources, feeds, snapshots, idempotency, due, people, stats, leases, ordering);
-// ...and of those two, every case but the five of issue 15's webhook work
-// that this adapter does not do yet (endpoint update and replay, the
-// delivery-attempt log, `status` and `previousAttributes` in person
-// events): `events_carry_the_status_and_the_previous_values_of_what_changed`,
-// `an_endpoint_is_updated_and_re_enabled_from_the_head`,
-// `re_enabling_respects_the_limit_of_active_endpoints`,
-// `a_replay_moves_the_cursor_back_only`,
-// `delivery_attempts_are_logged_newest_first_and_pruned`. Add each here
-// when it passes; then go back to `directory_conformance_tests!(harness())`.
-roster_store::directory_conformance_tests!(@each harness();
-    joiner_is_stored_with_history_and_event,
-    same_message_twice_changes_nothing,
-    lifecycle_events_follow_the_changes,
-    stale_changes_are_skipped_and_counted,
-    failure_then_redriven_success_moves_the_counts,
-    unknown_feed_is_rejected,
-    events_are_filtered_by_type_person_and_feed,
-    an_endpoint_sees_only_events_after_its_creation,
-    an_endpoint_cursor_advances_and_its_retries_persist,
-    an_event_dead_letter_is_listed_and_redriven,
-    event_dead_letters_are_listed_in_pages,
-    endpoints_and_their_dead_letters_are_scoped_by_tenant,
-    an_endpoint_secret_rotates_with_a_grace_period,
-    endpoint_limits_hold_under_concurrent_creation_and_count_disabled_ones
-);
+roster_store::directory_conformance_tests!(harness());
 
 // What only this adapter has: the schema check, the error classification,
 // and the concurrency the port's contracts promise across nodes.
