@@ -476,7 +476,9 @@ impl Settings {
     }
 }
 
-/// Options every command understands.
+/// Where the directory is: the flags of the commands that open it (`serve`,
+/// `tenants create`, `operators`, `migrate`); client commands take a
+/// server URL instead and do not list these.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Data directory (SQLite queue and directory) [default: ./roster-data].

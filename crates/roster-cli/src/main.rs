@@ -9,16 +9,33 @@ use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "HR and user-data feed integration platform")]
 struct Cli {
-    #[command(flatten)]
-    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `roster serve`: where the data is (as every command that opens the
+/// directory takes it) and the server's own flags.
+#[derive(Debug, clap::Args)]
+struct Serve {
+    #[command(flatten)]
+    directory: GlobalArgs,
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// `roster operators`: works on the directory itself.
+#[derive(Debug, clap::Args)]
+struct Operators {
+    #[command(flatten)]
+    directory: GlobalArgs,
+    #[command(subcommand)]
+    command: operators::OperatorsCommand,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the whole platform in this process: HTTP API and consumer workers.
-    Serve(Box<ServeArgs>),
+    Serve(Box<Serve>),
     /// Manages tenants (opens the data directory directly).
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
@@ -43,8 +60,7 @@ enum Command {
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
     /// Creates, lists and revokes operator keys (cross-tenant administration); works on the data directory.
-    #[command(subcommand)]
-    Operators(operators::OperatorsCommand),
+    Operators(Operators),
     /// Registers, lists and disables webhook endpoints for lifecycle events; their dead letters (needs an admin key).
     #[command(subcommand)]
     Endpoints(endpoints::EndpointsCommand),
@@ -59,7 +75,7 @@ enum Command {
     Alarms(alarms::AlarmsCommand),
     /// Brings the directory's schema to this build's (a deploy step; `serve`
     /// and the admin commands also do it when they start).
-    Migrate,
+    Migrate(GlobalArgs),
     /// Shows the tenant, key, scopes and expiry of the credential in use.
     Whoami(whoami::WhoamiArgs),
     /// Prints a shell completion script: `roster completions bash > /etc/bash_completion.d/roster`.
@@ -75,16 +91,16 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => {
-            roster_cli::logging::init(args.log_level.as_deref().unwrap_or("info"))?;
+        Command::Serve(serve) => {
+            roster_cli::logging::init(serve.args.log_level.as_deref().unwrap_or("info"))?;
             // A panic's message may quote request data: only its location is logged.
             roster_server::panic::install_hook();
-            serve::run(Settings::resolve(&cli.global, &args)?).await
+            serve::run(Settings::resolve(&serve.directory, &serve.args)?).await
         }
         command => {
             roster_cli::logging::init("warn")?;
             match command {
-                Command::Tenants(cmd) => tenants::run(&cli.global, cmd).await,
+                Command::Tenants(cmd) => tenants::run(cmd).await,
                 Command::Push(args) => {
                     let code = push::run(args).await?;
                     if code != push::exit::OK {
@@ -101,11 +117,11 @@ async fn main() -> anyhow::Result<()> {
                 Command::Alarms(cmd) => alarms::run(cmd).await,
                 Command::Keys(cmd) => keys::run(cmd).await,
                 Command::Endpoints(cmd) => endpoints::run(cmd).await,
-                Command::Operators(cmd) => operators::run(&cli.global, cmd).await,
+                Command::Operators(o) => operators::run(&o.directory, o.command).await,
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
-                Command::Migrate => {
-                    let settings = Settings::resolve(&cli.global, &ServeArgs::default())?;
+                Command::Migrate(directory) => {
+                    let settings = Settings::resolve(&directory, &ServeArgs::default())?;
                     println!("{}", roster_cli::app::migrate(&settings).await?);
                     Ok(())
                 }
@@ -123,6 +139,41 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The directory's flags (`--data-dir`, `--config`, `--store`,
+    /// `--database-url`) belong to the commands that open it; a client
+    /// command, talking to a server, does not list them.
+    #[test]
+    fn only_the_commands_that_open_the_directory_take_its_flags() {
+        const DIRECTORY: [&str; 4] = ["data_dir", "config", "store", "database_url"];
+        fn find<'a>(cmd: &'a clap::Command, path: &[&str]) -> &'a clap::Command {
+            path.iter().fold(cmd, |c, name| c.find_subcommand(name).unwrap_or_else(|| panic!("no {name}")))
+        }
+        let root = Cli::command();
+        let takes = |path: &[&str]| {
+            let cmd = find(&root, path);
+            DIRECTORY.iter().filter(|id| cmd.get_arguments().any(|a| a.get_id() == **id)).count()
+        };
+        for path in [&["serve"][..], &["tenants", "create"], &["operators"], &["migrate"]] {
+            assert_eq!(takes(path), 4, "{path:?} opens the directory");
+        }
+        for path in [
+            &["people", "ls"][..],
+            &["push"],
+            &["tenants", "ls"],
+            &["feeds", "ls"],
+            &["whoami"],
+            &["dlq", "ls"],
+        ] {
+            assert_eq!(takes(path), 0, "{path:?} is a client command");
+        }
+        // Where users put them: after the subcommand, also under `operators`.
+        Cli::try_parse_from(["roster", "operators", "create", "ops", "--data-dir", "/tmp/x"])
+            .expect("parses");
+        Cli::try_parse_from(["roster", "serve", "--data-dir", "/tmp/x", "--listen", "127.0.0.1:0"])
+            .expect("parses");
+        assert!(Cli::try_parse_from(["roster", "people", "ls", "--data-dir", "/tmp/x"]).is_err());
+    }
 
     /// Every subcommand says what it does and every argument what it takes:
     /// `roster X --help` is the reference a newcomer reads.

@@ -25,6 +25,8 @@ pub enum TenantsCommand {
         /// a mistyped --data-dir would make keys no running server knows).
         #[arg(long)]
         init: bool,
+        #[command(flatten)]
+        directory: GlobalArgs,
     },
     /// Lists tenants, with those being deleted (an operator key).
     Ls {
@@ -85,10 +87,10 @@ pub enum TenantsCommand {
     },
 }
 
-pub async fn run(global: &GlobalArgs, cmd: TenantsCommand) -> anyhow::Result<()> {
+pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
     match cmd {
-        TenantsCommand::Create { name, init } => {
-            let settings = Settings::resolve(global, &ServeArgs::default())?;
+        TenantsCommand::Create { name, init, directory } => {
+            let settings = Settings::resolve(&directory, &ServeArgs::default())?;
             let directory = app::open_admin_directory(&settings, init).await?;
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
             println!("tenant {} created (id {})", tenant.name, render(Kind::Tenant, tenant.id));
