@@ -144,13 +144,7 @@ fn write_status(
     now: Timestamp,
 ) -> Result<FeedStatus, StoreError> {
     let status = status_of(&state.counts, state.sealed, state.reconciliation.as_ref());
-    let finished = matches!(
-        status,
-        FeedStatus::Completed
-            | FeedStatus::CompletedWithErrors
-            | FeedStatus::Rejected
-            | FeedStatus::Superseded
-    );
+    let finished = status.is_done();
     let reconciliation = state
         .reconciliation
         .as_ref()

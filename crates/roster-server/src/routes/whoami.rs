@@ -12,13 +12,7 @@ use crate::state::AppState;
 /// Any credential of the tenant may ask (no scope needed: it reads only
 /// itself).
 pub async fn show(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    let tenant = state
-        .directory
-        .list_tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.id == principal.tenant_id)
-        .ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = state.directory.tenant(principal.tenant_id).await?.ok_or(ApiError::NotFound("tenant"))?;
     let credential = match principal.key_id.strip_prefix("jwt:") {
         // A token's client: its scopes come from the token, its expiry is the token's.
         Some(client) => json!({"type": "jwt", "clientId": client, "scopes": principal.scopes}),

@@ -79,6 +79,19 @@ impl FeedStatus {
         !matches!(self, FeedStatus::Receiving | FeedStatus::Accepted | FeedStatus::Processing)
     }
 
+    /// Whether the feed is done for good, so it has a `completed_at`: a
+    /// halted snapshot is settled but not done (a decision is to come), a
+    /// failed feed never completed.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            FeedStatus::Completed
+                | FeedStatus::CompletedWithErrors
+                | FeedStatus::Rejected
+                | FeedStatus::Superseded
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FeedStatus::Receiving => "receiving",
