@@ -201,4 +201,23 @@ mod tests {
         walk(&Cli::command(), "roster", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
+
+    /// Every command that lists (its help says "Lists") takes `--json`, so a
+    /// script never has to parse a table.
+    #[test]
+    fn every_list_takes_json() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                let lists = sub.get_about().is_some_and(|a| a.to_string().starts_with("Lists"));
+                if lists && !sub.get_arguments().any(|a| a.get_long() == Some("json")) {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "roster", &mut missing);
+        assert!(missing.is_empty(), "lists without --json: {missing:#?}");
+    }
 }

@@ -2,6 +2,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use crate::client::{Client, ServerArgs};
+use crate::output::{OutputArgs, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum AlarmsCommand {
@@ -9,26 +10,24 @@ pub enum AlarmsCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
 pub async fn run(cmd: AlarmsCommand) -> anyhow::Result<()> {
     match cmd {
-        AlarmsCommand::Ls { server, json } => {
+        AlarmsCommand::Ls { server, out } => {
             let client = Client::new(&server)?;
             let res = client.get_json("/v1/alarms").await?;
             let items = res["items"].as_array().cloned().unwrap_or_default();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+            if out.json(&items)? {
                 return Ok(());
             }
             if res["evaluatedHere"] == Value::Bool(false) {
                 eprintln!("this node runs no workers, so it evaluates no alarms; ask one that does");
             }
-            println!("{:<28} {:<17} {:<36} {:<26} REASON", "NAME", "STATE", "CONDITION", "SINCE");
+            let mut table = Table::new(&["NAME", "STATE", "CONDITION", "SINCE", "REASON"]);
             for a in &items {
                 let threshold = a["threshold"].as_f64().map_or_else(|| "?".to_owned(), |t| t.to_string());
                 let condition = format!(
@@ -36,16 +35,15 @@ pub async fn run(cmd: AlarmsCommand) -> anyhow::Result<()> {
                     a["metric"].as_str().unwrap_or("-"),
                     a["comparison"].as_str().unwrap_or("?"),
                 );
-                let since = super::time(&a["since"]);
-                println!(
-                    "{:<28} {:<17} {:<36} {:<26} {}",
-                    a["name"].as_str().unwrap_or("-"),
-                    a["state"].as_str().unwrap_or("-"),
+                table.row([
+                    a["name"].as_str().unwrap_or("-").to_owned(),
+                    a["state"].as_str().unwrap_or("-").to_owned(),
                     condition,
-                    since,
-                    a["reason"].as_str().unwrap_or("")
-                );
+                    super::time(&a["since"]),
+                    a["reason"].as_str().unwrap_or("").to_owned(),
+                ]);
             }
+            table.print();
         }
     }
     Ok(())

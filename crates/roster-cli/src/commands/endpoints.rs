@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::people::urlencode;
 use crate::client::{Client, ServerArgs, json_or_problem};
+use crate::output::{OutputArgs, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum EndpointsCommand {
@@ -26,9 +27,8 @@ pub enum EndpointsCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Shows one endpoint (never its secret).
     Show {
@@ -36,9 +36,8 @@ pub enum EndpointsCommand {
         server: ServerArgs,
         /// The endpoint id (`ep_...`).
         id: String,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Changes an endpoint's URL, description or event types, or re-enables it.
     Update {
@@ -68,9 +67,8 @@ pub enum EndpointsCommand {
         server: ServerArgs,
         /// The endpoint id (`ep_...`).
         id: String,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Lists an endpoint's delivery attempts, newest first.
     Attempts {
@@ -84,9 +82,8 @@ pub enum EndpointsCommand {
         /// At most this many (default 100).
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Sends again every event after a position (an event's `seq`) or an event id (`evt_...`).
     Replay {
@@ -122,6 +119,8 @@ pub enum EndpointsCommand {
         server: ServerArgs,
         /// The endpoint id (`ep_...`).
         id: String,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Sends an endpoint's dead letters again (once the endpoint is fixed).
     Redrive {
@@ -137,6 +136,18 @@ fn text(v: &Value) -> String {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+fn status(e: &Value) -> &'static str {
+    if e["disabledAt"].is_null() { "active" } else { "disabled" }
+}
+
+/// The endpoint's event types, or `all` when it takes every type.
+fn event_types(e: &Value) -> String {
+    match e["eventTypes"].as_array() {
+        Some(t) => t.iter().map(text).collect::<Vec<_>>().join(","),
+        None => "all".into(),
     }
 }
 
@@ -161,54 +172,44 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
             );
             println!("{}", text(&endpoint["secret"]));
         }
-        EndpointsCommand::Ls { server, json } => {
+        EndpointsCommand::Ls { server, out } => {
             let client = Client::new(&server)?;
             let items = client.list("/v1/endpoints", usize::MAX).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+            if out.json(&items)? {
                 return Ok(());
             }
-            println!("{:<40} {:<9} {:<34} {:<10} URL", "ID", "STATUS", "EVENT TYPES", "CURSOR");
+            let mut table = Table::new(&["ID", "STATUS", "EVENT TYPES", "CURSOR", "URL"]).numeric(&[3]);
             for e in &items {
-                let types = match e["eventTypes"].as_array() {
-                    Some(t) => t.iter().map(text).collect::<Vec<_>>().join(","),
-                    None => "all".into(),
-                };
-                let status = if e["disabledAt"].is_null() { "active" } else { "disabled" };
-                println!(
-                    "{:<40} {:<9} {:<34} {:<10} {}",
+                table.row([
                     text(&e["id"]),
-                    status,
-                    types,
+                    status(e).into(),
+                    event_types(e),
                     text(&e["cursor"]),
-                    text(&e["url"])
-                );
+                    text(&e["url"]),
+                ]);
             }
+            table.print();
         }
-        EndpointsCommand::Show { server, id, json } => {
+        EndpointsCommand::Show { server, id, out } => {
             let client = Client::new(&server)?;
             let e = client.get_json(&path(&id, "")).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&e)?);
+            if out.json(&e)? {
                 return Ok(());
             }
-            let status = if e["disabledAt"].is_null() { "active" } else { "disabled" };
-            let types = match e["eventTypes"].as_array() {
-                Some(t) => t.iter().map(text).collect::<Vec<_>>().join(","),
-                None => "all".into(),
-            };
+            let mut table = Table::new(&["", ""]);
             for (name, value) in [
                 ("id", text(&e["id"])),
                 ("url", text(&e["url"])),
                 ("description", text(&e["description"])),
-                ("status", status.to_owned()),
-                ("event types", types),
+                ("status", status(&e).into()),
+                ("event types", event_types(&e)),
                 ("cursor", text(&e["cursor"])),
-                ("created", text(&e["createdAt"])),
-                ("disabled", text(&e["disabledAt"])),
+                ("created", super::time(&e["createdAt"])),
+                ("disabled", super::time(&e["disabledAt"])),
             ] {
-                println!("{name:<12} {value}");
+                table.row([name.to_owned(), value]);
             }
+            table.print_body();
         }
         EndpointsCommand::Update { server, id, url, description, event_types, enable, disable } => {
             let client = Client::new(&server)?;
@@ -230,17 +231,15 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
                 body["enabled"] = json!(enable);
             }
             let e = json_or_problem(client.patch(&path(&id, "")).json(&body).send().await?).await?;
-            let status = if e["disabledAt"].is_null() { "active" } else { "disabled" };
-            println!("endpoint {} updated ({status}, {})", text(&e["id"]), text(&e["url"]));
+            println!("endpoint {} updated ({}, {})", text(&e["id"]), status(&e), text(&e["url"]));
         }
-        EndpointsCommand::Test { server, id, json } => {
+        EndpointsCommand::Test { server, id, out } => {
             let client = Client::new(&server)?;
             let r = json_or_problem(client.post(&path(&id, "/test")).send().await?).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else if r["outcome"] == "delivered" {
+            let delivered = r["outcome"] == "delivered";
+            if !out.json(&r)? && delivered {
                 println!("test event {} delivered in {} ms", text(&r["eventId"]), text(&r["durationMs"]));
-            } else {
+            } else if !out.json {
                 println!(
                     "test event {} not delivered ({}): {}",
                     text(&r["eventId"]),
@@ -248,37 +247,35 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
                     text(&r["error"])
                 );
             }
-            if r["outcome"] != "delivered" {
+            if !delivered {
                 anyhow::bail!("the endpoint did not take the test event");
             }
         }
-        EndpointsCommand::Attempts { server, id, event, limit, json } => {
+        EndpointsCommand::Attempts { server, id, event, limit, out } => {
             let client = Client::new(&server)?;
             let mut p = path(&id, "/attempts");
             if let Some(e) = event {
                 p.push_str(&format!("?eventId={}", urlencode(&e)));
             }
             let items = client.list(&p, limit).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+            if out.json(&items)? {
                 return Ok(());
             }
-            println!(
-                "{:<25} {:<42} {:<16} {:<7} {:<11} {:<6} DURATION",
-                "AT", "EVENT", "TYPE", "ATTEMPT", "OUTCOME", "STATUS"
-            );
+            let mut table =
+                Table::new(&["AT", "EVENT", "TYPE", "ATTEMPT", "OUTCOME", "STATUS", "DURATION MS"])
+                    .numeric(&[3, 5, 6]);
             for a in &items {
-                println!(
-                    "{:<25} {:<42} {:<16} {:<7} {:<11} {:<6} {} ms",
-                    text(&a["at"]),
+                table.row([
+                    super::time(&a["at"]),
                     text(&a["event"]["id"]),
                     text(&a["event"]["type"]),
                     text(&a["attempt"]),
                     text(&a["outcome"]),
                     text(&a["status"]),
-                    text(&a["durationMs"])
-                );
+                    text(&a["durationMs"]),
+                ]);
             }
+            table.print();
         }
         EndpointsCommand::Replay { server, id, after } => {
             let client = Client::new(&server)?;
@@ -319,21 +316,25 @@ pub async fn run(cmd: EndpointsCommand) -> anyhow::Result<()> {
             );
             println!("{}", text(&endpoint["secret"]));
         }
-        EndpointsCommand::DeadLetters { server, id } => {
+        EndpointsCommand::DeadLetters { server, id, out } => {
             let client = Client::new(&server)?;
             let items = client.list(&path(&id, "/dead-letters"), usize::MAX).await?;
-            println!("{:<42} {:<16} {:<9} {:<8} {:<7} ERROR", "EVENT", "TYPE", "STATE", "ATTEMPTS", "STATUS");
+            if out.json(&items)? {
+                return Ok(());
+            }
+            let mut table =
+                Table::new(&["EVENT", "TYPE", "STATE", "ATTEMPTS", "STATUS", "ERROR"]).numeric(&[3, 4]);
             for d in &items {
-                println!(
-                    "{:<42} {:<16} {:<9} {:<8} {:<7} {}",
+                table.row([
                     text(&d["event"]["id"]),
                     text(&d["event"]["type"]),
                     text(&d["state"]),
                     text(&d["attempts"]),
                     text(&d["lastStatus"]),
-                    text(&d["lastError"])
-                );
+                    text(&d["lastError"]),
+                ]);
             }
+            table.print();
         }
         EndpointsCommand::Redrive { server, id } => {
             let client = Client::new(&server)?;

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::client::{Client, ServerArgs, json_or_problem};
+use crate::output::{OutputArgs, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -27,6 +28,8 @@ pub enum KeysCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Revokes a key at once. To rotate: create a new key, switch to it, revoke the old.
     Revoke {
@@ -46,9 +49,8 @@ pub enum AuditCommand {
         /// Most entries to show (pages are followed up to it).
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -79,26 +81,27 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             );
             println!("{}", text(&key["secret"]));
         }
-        KeysCommand::Ls { server } => {
+        KeysCommand::Ls { server, out } => {
             let client = Client::new(&server)?;
             let items = client.list("/v1/keys", usize::MAX).await?;
-            println!(
-                "{:<42} {:<24} {:<16} {:<20} {:<24} {:<24} {:<24}",
-                "ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"
-            );
+            if out.json(&items)? {
+                return Ok(());
+            }
+            let mut table =
+                Table::new(&["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"]);
             for k in &items {
                 let scopes: Vec<String> = k["scopes"].as_array().into_iter().flatten().map(text).collect();
-                println!(
-                    "{:<42} {:<24} {:<16} {:<20} {:<24} {:<24} {:<24}",
+                table.row([
                     text(&k["id"]),
                     text(&k["name"]),
                     text(&k["prefix"]),
                     scopes.join(","),
                     super::time(&k["expiresAt"]),
                     super::time(&k["lastUsedAt"]),
-                    super::time(&k["revokedAt"])
-                );
+                    super::time(&k["revokedAt"]),
+                ]);
             }
+            table.print();
         }
         KeysCommand::Revoke { server, id } => {
             let client = Client::new(&server)?;
@@ -111,23 +114,22 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
 }
 
 pub async fn run_audit(cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::Ls { server, limit, json } = cmd;
+    let AuditCommand::Ls { server, limit, out } = cmd;
     let client = Client::new(&server)?;
     let items = client.list("/v1/audit", limit).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&items)?);
+    if out.json(&items)? {
         return Ok(());
     }
-    println!("{:<6} {:<24} {:<44} {:<16} TARGET", "SEQ", "AT", "ACTOR", "ACTION");
+    let mut table = Table::new(&["SEQ", "AT", "ACTOR", "ACTION", "TARGET"]).numeric(&[0]);
     for e in &items {
-        println!(
-            "{:<6} {:<24} {:<44} {:<16} {}",
+        table.row([
             text(&e["seq"]),
             super::time(&e["at"]),
             text(&e["actor"]),
             text(&e["action"]),
-            text(&e["target"])
-        );
+            text(&e["target"]),
+        ]);
     }
+    table.print();
     Ok(())
 }

@@ -12,6 +12,7 @@ use roster_store::{Directory, NewAuditEntry, OperatorKeyInfo, StoreError, platfo
 
 use crate::app;
 use crate::config::{GlobalArgs, ServeArgs, Settings};
+use crate::output::{OutputArgs, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum OperatorsCommand {
@@ -28,7 +29,10 @@ pub enum OperatorsCommand {
         no_expiry: bool,
     },
     /// Lists operator keys (prefixes only), revoked ones included.
-    Ls,
+    Ls {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Revokes an operator key at once: by its id, or every live key of a name.
     Revoke {
         /// The key's id, or its holder's name.
@@ -52,25 +56,27 @@ pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<(
             );
             println!("{}", secret.expose());
         }
-        OperatorsCommand::Ls => {
-            println!(
-                "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} REVOKED",
-                "ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
-            );
+        OperatorsCommand::Ls { out } => {
+            let keys = directory.list_operator_keys().await?;
+            if out.json(&keys)? {
+                return Ok(());
+            }
             let or_dash =
-                |t: Option<roster_core::Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
-            for k in directory.list_operator_keys().await? {
-                println!(
-                    "{:<40} {:<24} {:<16} {:<26} {:<26} {:<26} {}",
+                |t: Option<roster_core::Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+            let mut table =
+                Table::new(&["ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED", "REVOKED"]);
+            for k in keys {
+                table.row([
                     render(Kind::OperatorKey, &k.id),
                     k.name,
                     k.prefix,
-                    k.created_at,
+                    k.created_at.to_rfc3339(),
                     or_dash(k.expires_at),
                     or_dash(k.last_used_at),
-                    or_dash(k.revoked_at)
-                );
+                    or_dash(k.revoked_at),
+                ]);
             }
+            table.print();
         }
         OperatorsCommand::Revoke { name_or_id } => {
             let revoked = revoke_operator(directory.as_ref(), &name_or_id).await?;

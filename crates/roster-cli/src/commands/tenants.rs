@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::app;
 use crate::client::{Client, ServerArgs, json_or_problem};
 use crate::config::{GlobalArgs, ServeArgs, Settings};
+use crate::output::{OutputArgs, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
@@ -32,9 +33,8 @@ pub enum TenantsCommand {
     Ls {
         #[command(flatten)]
         server: ServerArgs,
-        /// Print the API's JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Shows a tenant (an operator key).
     Show {
@@ -42,9 +42,8 @@ pub enum TenantsCommand {
         server: ServerArgs,
         /// The tenant's id (`ten_...`) or name.
         tenant: String,
-        /// Print the API's JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Renames a tenant; its id, keys and data stay (an operator key).
     Rename {
@@ -100,32 +99,31 @@ pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
             );
             println!("{}", secret.expose());
         }
-        TenantsCommand::Ls { server, json } => {
+        TenantsCommand::Ls { server, out } => {
             let client = Client::new(&server)?;
             let items = client.list("/v1/operator/tenants", usize::MAX).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+            if out.json(&items)? {
                 return Ok(());
             }
-            println!("{:<40} {:<24} {:<9} {:<24} DELETE AFTER", "ID", "NAME", "STATUS", "CREATED");
+            let mut table = Table::new(&["ID", "NAME", "STATUS", "CREATED", "DELETE AFTER"]);
             for t in &items {
-                println!(
-                    "{:<40} {:<24} {:<9} {:<24} {}",
+                table.row([
                     text(&t["id"]),
                     text(&t["name"]),
                     text(&t["status"]),
                     super::time(&t["createdAt"]),
-                    super::time(&t["deleteAfter"])
-                );
+                    super::time(&t["deleteAfter"]),
+                ]);
             }
+            table.print();
         }
-        TenantsCommand::Show { server, tenant, json } => {
+        TenantsCommand::Show { server, tenant, out } => {
             let client = Client::new(&server)?;
             let t = client.get_json(&path(&tenant, "")).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&t)?);
+            if out.json(&t)? {
                 return Ok(());
             }
+            let mut table = Table::new(&["", ""]);
             for (label, v) in [
                 ("id", text(&t["id"])),
                 ("name", text(&t["name"])),
@@ -134,8 +132,9 @@ pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
                 ("deletion requested", super::time(&t["deletionRequestedAt"])),
                 ("delete after", super::time(&t["deleteAfter"])),
             ] {
-                println!("{label:<20} {v}");
+                table.row([label.to_owned(), v]);
             }
+            table.print_body();
         }
         TenantsCommand::Rename { server, tenant, new_name } => {
             let client = Client::new(&server)?;
