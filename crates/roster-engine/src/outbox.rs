@@ -263,10 +263,14 @@ impl OutboxDispatcher {
                         telemetry::event_delivery(&tenant, Outcome::Retried);
                         self.log_retry(target, event, attempts, &e);
                         self.flush(&mut log).await?;
-                        self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
+                        if !self.store_cursor(target, cursor, &mut stored).await? {
+                            return Ok(report);
+                        }
                         let update =
                             DeliveryUpdate::Retry { attempts, next_attempt_at: self.retry_at(attempts) };
-                        self.outbox.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                        self.outbox
+                            .record_delivery(&endpoint.id, target.generation, update, self.clock.now())
+                            .await?;
                         // In order: nothing after it goes before it.
                         return Ok(report);
                     }
@@ -275,7 +279,9 @@ impl OutboxDispatcher {
                         telemetry::event_delivery(&tenant, Outcome::DeadLettered);
                         self.log_dead_letter(target, event, attempts, &e);
                         self.flush(&mut log).await?;
-                        self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
+                        if !self.store_cursor(target, cursor, &mut stored).await? {
+                            return Ok(report);
+                        }
                         DeliveryUpdate::DeadLetter {
                             event: OutboxEventRef::from(event),
                             attempts,
@@ -284,7 +290,13 @@ impl OutboxDispatcher {
                         }
                     }
                 };
-                self.outbox.record_delivery(&endpoint.id, update, self.clock.now()).await?;
+                if !self
+                    .outbox
+                    .record_delivery(&endpoint.id, target.generation, update, self.clock.now())
+                    .await?
+                {
+                    return Ok(report);
+                }
                 cursor = event.seq;
                 stored = cursor;
                 failed_before = 0;
@@ -292,7 +304,9 @@ impl OutboxDispatcher {
             // Past the page, including events of types the endpoint does not want.
             cursor = cursor.max(last);
             self.flush(&mut log).await?;
-            self.store_cursor(&endpoint.id, cursor, &mut stored).await?;
+            if !self.store_cursor(target, cursor, &mut stored).await? {
+                return Ok(report);
+            }
             if !full_page {
                 break;
             }
@@ -335,15 +349,28 @@ impl OutboxDispatcher {
         Ok(())
     }
 
-    /// Records the cursor if it moved since it was last stored.
-    async fn store_cursor(&self, endpoint: &str, cursor: u64, stored: &mut u64) -> Result<(), StoreError> {
+    /// Records the cursor if it moved since it was last stored. `false`
+    /// when the endpoint changed beside this pass (a replay, a re-enable, a
+    /// disable: its generation moved on): the pass must stop, and nothing
+    /// it holds in memory is recorded over the change.
+    async fn store_cursor(
+        &self,
+        target: &DeliveryTarget,
+        cursor: u64,
+        stored: &mut u64,
+    ) -> Result<bool, StoreError> {
         if cursor > *stored {
-            self.outbox
-                .record_delivery(endpoint, DeliveryUpdate::Done { seq: cursor }, self.clock.now())
-                .await?;
+            let update = DeliveryUpdate::Done { seq: cursor };
+            if !self
+                .outbox
+                .record_delivery(&target.endpoint.id, target.generation, update, self.clock.now())
+                .await?
+            {
+                return Ok(false);
+            }
             *stored = cursor;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn max_attempts(&self) -> u32 {

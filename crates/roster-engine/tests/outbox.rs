@@ -304,3 +304,44 @@ async fn a_rotated_secret_signs_beside_the_new_one_until_it_expires() {
     );
     assert_eq!(after.signature, with(&new, after), "the expired secret no longer signs");
 }
+
+/// A sink that replays its endpoint from the start while it takes the
+/// `at`-th delivery: the replay lands in the middle of a pass's page.
+struct ReplaysMidPage {
+    inner: Scripted,
+    directory: Arc<SqliteDirectory>,
+    tenant: TenantId,
+    endpoint: String,
+    at: usize,
+}
+
+#[async_trait]
+impl EventSink for ReplaysMidPage {
+    async fn deliver(&self, d: &EventDelivery<'_>) -> Result<(), DeliveryError> {
+        let result = self.inner.deliver(d).await;
+        if self.inner.attempts.lock().unwrap().len() == self.at {
+            let from = roster_store::ReplayFrom::Position(0);
+            self.directory.replay_endpoint(self.tenant, &self.endpoint, from, Timestamp(0)).await.unwrap();
+        }
+        result
+    }
+}
+
+#[tokio::test]
+async fn a_replay_during_a_pass_is_not_overwritten_by_its_cursor() {
+    let s = setup().await;
+    let ids = s.joiners(&["E1", "E2", "E3"]).await;
+    let sink = Arc::new(ReplaysMidPage {
+        inner: Scripted::default(),
+        directory: s.directory.clone(),
+        tenant: s.tenant,
+        endpoint: s.endpoint.clone(),
+        at: 2,
+    });
+    let d = OutboxDispatcher::new(s.directory.clone(), sink.clone(), Arc::new(s.clock.clone()), config());
+    assert_eq!(d.run_once().await.unwrap(), report(2, 0, 0), "the pass stops at the end of its page");
+    let endpoint = s.directory.get_endpoint(s.tenant, &s.endpoint).await.unwrap().unwrap();
+    assert_eq!(endpoint.cursor, 0, "the replay's position holds");
+    assert_eq!(d.run_once().await.unwrap(), report(3, 0, 0), "everything again, from the replay");
+    assert_eq!(sink.inner.ids(), [&ids[0], &ids[1], &ids[0], &ids[1], &ids[2]].map(String::as_str));
+}

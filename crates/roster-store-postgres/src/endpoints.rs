@@ -17,7 +17,7 @@ use crate::conn::{PgDirectory, parse_id, storage};
 use crate::feeds::json;
 
 pub(crate) const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types::text, created_at, \
-     disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
+     disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at, generation";
 
 pub(crate) fn endpoint_from_row(r: &PgRow) -> Result<Endpoint, StoreError> {
     Ok(Endpoint {
@@ -172,7 +172,8 @@ impl EndpointStore for PgDirectory {
     ) -> Result<Endpoint, StoreError> {
         let mut tx = self.pool().begin().await.map_err(storage)?;
         sqlx::query(
-            "UPDATE endpoints SET disabled_at = $3 WHERE tenant_id = $1 AND id = $2 AND disabled_at IS NULL",
+            "UPDATE endpoints SET disabled_at = $3, generation = generation + 1
+             WHERE tenant_id = $1 AND id = $2 AND disabled_at IS NULL",
         )
         .bind(tenant.to_string())
         .bind(id)
@@ -328,7 +329,8 @@ impl EndpointStore for PgDirectory {
                 // events are numbered in commit order, see `apply.rs`).
                 sqlx::query(
                     "UPDATE endpoints SET disabled_at = NULL, attempts = 0, next_attempt_at = NULL,
-                            cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE tenant_id = $1)
+                            cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE tenant_id = $1),
+                            generation = generation + 1
                      WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(&t)
@@ -338,7 +340,9 @@ impl EndpointStore for PgDirectory {
                 .map_err(storage)?;
             }
             (Some(false), None) => {
-                sqlx::query("UPDATE endpoints SET disabled_at = $3 WHERE tenant_id = $1 AND id = $2")
+                sqlx::query(
+                    "UPDATE endpoints SET disabled_at = $3, generation = generation + 1 WHERE tenant_id = $1 AND id = $2",
+                )
                     .bind(&t)
                     .bind(id)
                     .bind(now.millis())
@@ -393,7 +397,8 @@ impl EndpointStore for PgDirectory {
             )));
         }
         sqlx::query(
-            "UPDATE endpoints SET cursor = $3, attempts = 0, next_attempt_at = NULL WHERE tenant_id = $1 AND id = $2",
+            "UPDATE endpoints SET cursor = $3, attempts = 0, next_attempt_at = NULL, generation = generation + 1
+             WHERE tenant_id = $1 AND id = $2",
         )
         .bind(&t)
         .bind(id)

@@ -87,45 +87,56 @@ impl Outbox for PgDirectory {
     async fn record_delivery(
         &self,
         endpoint_id: &str,
+        generation: u64,
         update: DeliveryUpdate,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        match update {
+    ) -> Result<bool, StoreError> {
+        let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+        // Each statement answers whether the endpoint is still at the
+        // pass's generation (`current`), whether or not it changed a row.
+        let current = match update {
             // The cursor only moves forward (`cursor < $2`): a second
             // attempt recorded after the first changes nothing.
-            DeliveryUpdate::Done { seq } => {
-                sqlx::query(
-                    "UPDATE endpoints SET cursor = $2, attempts = 0, next_attempt_at = NULL WHERE id = $1 AND cursor < $2",
-                )
-                .bind(endpoint_id)
-                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                .execute(self.pool())
-                .await
-                .map_err(storage)?;
-            }
-            DeliveryUpdate::Retry { attempts, next_attempt_at } => {
-                sqlx::query("UPDATE endpoints SET attempts = $2, next_attempt_at = $3 WHERE id = $1")
-                    .bind(endpoint_id)
-                    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
-                    .bind(next_attempt_at.millis())
-                    .execute(self.pool())
-                    .await
-                    .map_err(storage)?;
-            }
+            DeliveryUpdate::Done { seq } => sqlx::query_scalar::<_, bool>(
+                "WITH moved AS (
+                    UPDATE endpoints SET cursor = $2, attempts = 0, next_attempt_at = NULL
+                     WHERE id = $1 AND generation = $3 AND cursor < $2 RETURNING id)
+                 SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND generation = $3)",
+            )
+            .bind(endpoint_id)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(generation)
+            .fetch_one(self.pool())
+            .await
+            .map_err(storage)?,
+            DeliveryUpdate::Retry { attempts, next_attempt_at } => sqlx::query(
+                "UPDATE endpoints SET attempts = $2, next_attempt_at = $3 WHERE id = $1 AND generation = $4",
+            )
+            .bind(endpoint_id)
+            .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+            .bind(next_attempt_at.millis())
+            .bind(generation)
+            .execute(self.pool())
+            .await
+            .map_err(storage)?
+            .rows_affected()
+                == 1,
             DeliveryUpdate::DeadLetter { event, attempts, last_status, last_error } => {
                 // One statement: the cursor moves and the dead letter is
                 // written together, only by the attempt that moved it.
-                sqlx::query(
+                sqlx::query_scalar::<_, bool>(
                     "WITH moved AS (
                         UPDATE endpoints SET cursor = $3, attempts = 0, next_attempt_at = NULL
-                         WHERE id = $2 AND cursor < $3 RETURNING id, tenant_id)
-                     INSERT INTO event_dead_letters (id, endpoint_id, tenant_id, event_seq, event_id, event_type, state,
-                                                     attempts, last_status, last_error, dead_lettered_at)
-                     SELECT $1, id, tenant_id, $3, $4, $5, 'dead', $6, $7, $8, $9 FROM moved
-                     ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET
-                         state = 'dead', attempts = excluded.attempts, last_status = excluded.last_status,
-                         last_error = excluded.last_error, dead_lettered_at = excluded.dead_lettered_at,
-                         next_attempt_at = NULL",
+                         WHERE id = $2 AND generation = $10 AND cursor < $3 RETURNING id, tenant_id),
+                     dead AS (
+                        INSERT INTO event_dead_letters (id, endpoint_id, tenant_id, event_seq, event_id, event_type,
+                                                        state, attempts, last_status, last_error, dead_lettered_at)
+                        SELECT $1, id, tenant_id, $3, $4, $5, 'dead', $6, $7, $8, $9 FROM moved
+                        ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET
+                            state = 'dead', attempts = excluded.attempts, last_status = excluded.last_status,
+                            last_error = excluded.last_error, dead_lettered_at = excluded.dead_lettered_at,
+                            next_attempt_at = NULL)
+                     SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $2 AND generation = $10)",
                 )
                 .bind(uuid::Uuid::now_v7().to_string())
                 .bind(endpoint_id)
@@ -136,12 +147,13 @@ impl Outbox for PgDirectory {
                 .bind(last_status.map(i32::from))
                 .bind(&last_error)
                 .bind(now.millis())
-                .execute(self.pool())
+                .bind(generation)
+                .fetch_one(self.pool())
                 .await
-                .map_err(storage)?;
+                .map_err(storage)?
             }
-        }
-        Ok(())
+        };
+        Ok(current)
     }
 
     async fn due_redeliveries(
@@ -285,6 +297,7 @@ fn target_from_row(r: &PgRow, now: Timestamp) -> Result<DeliveryTarget, StoreErr
         previous_secret: previous,
         attempts: r.try_get::<i32, _>(9).map_err(storage)?.max(0) as u32,
         next_attempt_at: r.try_get::<Option<i64>, _>(10).map_err(storage)?.map(Timestamp),
+        generation: r.try_get::<i64, _>(13).map_err(storage)?.max(0) as u64,
     })
 }
 

@@ -18,7 +18,7 @@ use roster_store::{
     OutboxEvent, OutboxEventRef, PreviousSecret, Redelivery, RedeliveryUpdate, ReplayFrom, StoreError,
 };
 
-const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at";
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, created_at, disabled_at, cursor, secret, attempts, next_attempt_at, previous_secret, previous_secret_expires_at, generation";
 
 fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
@@ -47,6 +47,7 @@ fn target_from_row(r: &rusqlite::Row<'_>, now: Timestamp) -> rusqlite::Result<De
         previous_secret: previous,
         attempts: r.get::<_, i64>(9)?.clamp(0, i64::from(u32::MAX)) as u32,
         next_attempt_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+        generation: r.get::<_, i64>(13)?.max(0) as u64,
     })
 }
 
@@ -161,7 +162,8 @@ pub(crate) fn disable(
 ) -> Result<Endpoint, StoreError> {
     let tx = super::immediate(c)?;
     tx.execute(
-        "UPDATE endpoints SET disabled_at = ?3 WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL",
+        "UPDATE endpoints SET disabled_at = ?3, generation = generation + 1
+         WHERE tenant_id = ?1 AND id = ?2 AND disabled_at IS NULL",
         params![tenant.to_string(), endpoint, now.millis()],
     )
     .map_err(storage)?;
@@ -250,7 +252,8 @@ pub(crate) fn update(
             // As a new endpoint: from the head of the (global) outbox.
             tx.execute(
                 "UPDATE endpoints SET disabled_at = NULL, attempts = 0, next_attempt_at = NULL,
-                                      cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox)
+                                      cursor = (SELECT COALESCE(MAX(seq), 0) FROM outbox),
+                                      generation = generation + 1
                  WHERE tenant_id = ?1 AND id = ?2",
                 params![t, endpoint],
             )
@@ -258,7 +261,7 @@ pub(crate) fn update(
         }
         (Some(false), None) => {
             tx.execute(
-                "UPDATE endpoints SET disabled_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                "UPDATE endpoints SET disabled_at = ?3, generation = generation + 1 WHERE tenant_id = ?1 AND id = ?2",
                 params![t, endpoint, now.millis()],
             )
             .map_err(storage)?;
@@ -300,7 +303,8 @@ pub(crate) fn replay(
         )));
     }
     tx.execute(
-        "UPDATE endpoints SET cursor = ?3, attempts = 0, next_attempt_at = NULL WHERE tenant_id = ?1 AND id = ?2",
+        "UPDATE endpoints SET cursor = ?3, attempts = 0, next_attempt_at = NULL, generation = generation + 1
+         WHERE tenant_id = ?1 AND id = ?2",
         params![tenant.to_string(), endpoint, after as i64],
     )
     .map_err(storage)?;
@@ -408,39 +412,56 @@ pub(crate) fn targets(c: &Connection, now: Timestamp) -> Result<Vec<DeliveryTarg
 pub(crate) fn record(
     c: &mut Connection,
     endpoint: &str,
+    generation: u64,
     update: &DeliveryUpdate,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let tx = super::immediate(c)?;
-    match update {
+    let generation = generation as i64;
+    let applied = match update {
         DeliveryUpdate::Done { seq } => {
             tx.execute(
-                "UPDATE endpoints SET cursor = ?2, attempts = 0, next_attempt_at = NULL WHERE id = ?1 AND cursor < ?2",
-                params![endpoint, *seq as i64],
+                "UPDATE endpoints SET cursor = ?2, attempts = 0, next_attempt_at = NULL
+                 WHERE id = ?1 AND generation = ?3 AND cursor < ?2",
+                params![endpoint, *seq as i64, generation],
             )
             .map_err(storage)?;
+            current(&tx, endpoint, generation)?
         }
         DeliveryUpdate::Retry { attempts, next_attempt_at } => {
             tx.execute(
-                "UPDATE endpoints SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![endpoint, i64::from(*attempts), next_attempt_at.millis()],
+                "UPDATE endpoints SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1 AND generation = ?4",
+                params![endpoint, i64::from(*attempts), next_attempt_at.millis(), generation],
             )
-            .map_err(storage)?;
+            .map_err(storage)?
+                == 1
         }
         DeliveryUpdate::DeadLetter { event, attempts, last_status, last_error } => {
             let moved = tx
                 .execute(
                     "UPDATE endpoints SET cursor = ?2, attempts = 0, next_attempt_at = NULL
-                     WHERE id = ?1 AND cursor < ?2",
-                    params![endpoint, event.seq as i64],
+                     WHERE id = ?1 AND generation = ?3 AND cursor < ?2",
+                    params![endpoint, event.seq as i64, generation],
                 )
                 .map_err(storage)?;
             if moved == 1 {
                 insert_dead_letter(&tx, endpoint, event, *attempts, *last_status, last_error, now)?;
             }
+            current(&tx, endpoint, generation)?
         }
-    }
-    tx.commit().map_err(storage)
+    };
+    tx.commit().map_err(storage)?;
+    Ok(applied)
+}
+
+/// Whether the endpoint is still at `generation` (a pass's view holds).
+fn current(tx: &Transaction<'_>, endpoint: &str, generation: i64) -> Result<bool, StoreError> {
+    tx.query_row("SELECT generation = ?2 FROM endpoints WHERE id = ?1", params![endpoint, generation], |r| {
+        r.get::<_, bool>(0)
+    })
+    .optional()
+    .map_err(storage)
+    .map(|g| g.unwrap_or(false))
 }
 
 fn insert_dead_letter(
@@ -643,11 +664,12 @@ impl Outbox for SqliteDirectory {
     async fn record_delivery(
         &self,
         endpoint_id: &str,
+        generation: u64,
         update: DeliveryUpdate,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let endpoint_id = endpoint_id.to_owned();
-        self.write(move |c| record(c, &endpoint_id, &update, now)).await
+        self.write(move |c| record(c, &endpoint_id, generation, &update, now)).await
     }
 
     async fn due_redeliveries(

@@ -294,6 +294,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
     UPDATE api_keys SET name = 'key-' || substr(replace(id, '-', ''), -8);
     ",
+    // 14: an endpoint's delivery generation, moved on by every change made
+    // beside the dispatcher (replay, enable, disable): a delivery pass
+    // records its progress only while the generation it started from holds,
+    // so a replay landing mid-page is never overwritten by the pass's cursor.
+    "
+    ALTER TABLE endpoints ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

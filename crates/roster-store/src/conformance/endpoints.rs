@@ -59,7 +59,7 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
     assert!(!format!("{target:?}").contains("c2VjcmV0"), "Debug redacts the secret");
 
     let retry_at = T0.plus_millis(5_000);
-    d.record_delivery(&ep.id, DeliveryUpdate::Retry { attempts: 1, next_attempt_at: retry_at }, T0)
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Retry { attempts: 1, next_attempt_at: retry_at }, T0)
         .await
         .unwrap();
     let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
@@ -68,14 +68,14 @@ pub async fn an_endpoint_cursor_advances_and_its_retries_persist(d: &impl Direct
         (1, Some(retry_at), ep.cursor)
     );
 
-    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[0].seq }, T0).await.unwrap();
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Done { seq: events[0].seq }, T0).await.unwrap();
     let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!((target.attempts, target.next_attempt_at, target.endpoint.cursor), (0, None, events[0].seq));
     assert_eq!(d.outbox_backlog().await.unwrap()[0].pending, 1);
     // A late record of an older position does not move the cursor back.
-    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: ep.cursor }, T0).await.unwrap();
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Done { seq: ep.cursor }, T0).await.unwrap();
     assert_eq!(d.get_endpoint(t, &ep.id).await.unwrap().unwrap().cursor, events[0].seq);
-    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[1].seq }, T0).await.unwrap();
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Done { seq: events[1].seq }, T0).await.unwrap();
     assert_eq!(d.outbox_backlog().await.unwrap()[0].pending, 0);
 
     let disabled = d.disable_endpoint(t, &ep.id, T1).await.unwrap();
@@ -102,7 +102,7 @@ pub async fn event_dead_letters_are_listed_in_pages(d: &impl Directory) {
             last_status: Some(500),
             last_error: "answered HTTP 500".into(),
         };
-        d.record_delivery(&ep.id, dead, T1).await.unwrap();
+        d.record_delivery(&ep.id, 0, dead, T1).await.unwrap();
     }
     let first = d.list_event_dead_letters(t, &ep.id, 0, 2).await.unwrap();
     let seqs: Vec<u64> = first.iter().map(|dl| dl.event.seq).collect();
@@ -124,8 +124,8 @@ pub async fn an_event_dead_letter_is_listed_and_redriven(d: &impl Directory) {
         last_status: Some(500),
         last_error: "answered HTTP 500".into(),
     };
-    d.record_delivery(&ep.id, dead.clone(), T1).await.unwrap();
-    d.record_delivery(&ep.id, dead, T1).await.unwrap();
+    d.record_delivery(&ep.id, 0, dead.clone(), T1).await.unwrap();
+    d.record_delivery(&ep.id, 0, dead, T1).await.unwrap();
     let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
     assert_eq!(target.endpoint.cursor, events[0].seq, "the cursor moves past a dead letter");
     let listed = d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap();
@@ -173,7 +173,7 @@ pub async fn endpoints_and_their_dead_letters_are_scoped_by_tenant(d: &impl Dire
         last_status: Some(410),
         last_error: "answered HTTP 410".into(),
     };
-    d.record_delivery(&ep.id, dead, T0).await.unwrap();
+    d.record_delivery(&ep.id, 0, dead, T0).await.unwrap();
 
     assert!(d.list_endpoints(b).await.unwrap().is_empty());
     assert_eq!(d.get_endpoint(b, &ep.id).await.unwrap(), None);
@@ -307,8 +307,10 @@ pub async fn a_replay_moves_the_cursor_back_only(d: &impl Directory) {
         joiner(d, t, id).await;
     }
     let events = d.list_events(t, ep.cursor, 10).await.unwrap();
-    d.record_delivery(&ep.id, DeliveryUpdate::Retry { attempts: 2, next_attempt_at: T1 }, T0).await.unwrap();
-    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: events[2].seq }, T0).await.unwrap();
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Retry { attempts: 2, next_attempt_at: T1 }, T0)
+        .await
+        .unwrap();
+    d.record_delivery(&ep.id, 0, DeliveryUpdate::Done { seq: events[2].seq }, T0).await.unwrap();
 
     let back = d.replay_endpoint(t, &ep.id, ReplayFrom::Event(events[0].id.clone()), T1).await.unwrap();
     assert_eq!(back.cursor, events[0].seq);
@@ -330,11 +332,67 @@ pub async fn a_replay_moves_the_cursor_back_only(d: &impl Directory) {
     let other = tenant(d, "globex").await;
     joiner(d, other, "X1").await;
     let theirs = d.list_events(other, 0, 10).await.unwrap().pop().unwrap();
-    d.record_delivery(&ep.id, DeliveryUpdate::Done { seq: theirs.seq }, T0).await.unwrap();
+    let g = generation(d, &ep.id).await;
+    d.record_delivery(&ep.id, g, DeliveryUpdate::Done { seq: theirs.seq }, T0).await.unwrap();
     let err = d.replay_endpoint(t, &ep.id, ReplayFrom::Event(theirs.id), T1).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     let err = d.replay_endpoint(other, &ep.id, ReplayFrom::Position(0), T1).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn generation(d: &impl Directory, endpoint: &str) -> u64 {
+    let targets = d.delivery_targets(T1).await.unwrap();
+    targets.into_iter().find(|t| t.endpoint.id == endpoint).expect("an active endpoint").generation
+}
+
+/// A delivery pass holds its page's progress in memory and stores it
+/// later: a replay (or a disable, or a re-enable) that lands meanwhile
+/// moves the endpoint's generation on, so the pass's late records change
+/// nothing and tell it to stop, instead of writing its cursor over the
+/// replay's.
+pub async fn a_replay_during_a_delivery_pass_is_not_overwritten(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let ep = d.create_endpoint(new_endpoint(t, None), T0).await.unwrap();
+    for id in ["E1", "E2", "E3"] {
+        joiner(d, t, id).await;
+    }
+    let events = d.list_events(t, ep.cursor, 10).await.unwrap();
+    let pass = generation(d, &ep.id).await;
+    assert!(d.record_delivery(&ep.id, pass, DeliveryUpdate::Done { seq: events[1].seq }, T0).await.unwrap());
+
+    // The replay lands while the pass is sending events[2].
+    d.replay_endpoint(t, &ep.id, ReplayFrom::Position(ep.cursor), T1).await.unwrap();
+    let done = DeliveryUpdate::Done { seq: events[2].seq };
+    assert!(!d.record_delivery(&ep.id, pass, done.clone(), T1).await.unwrap(), "the pass is told to stop");
+    let retry = DeliveryUpdate::Retry { attempts: 1, next_attempt_at: T1 };
+    assert!(!d.record_delivery(&ep.id, pass, retry, T1).await.unwrap());
+    let dead = DeliveryUpdate::DeadLetter {
+        event: OutboxEventRef::from(&events[2]),
+        attempts: 3,
+        last_status: Some(500),
+        last_error: "HTTP 500".into(),
+    };
+    assert!(!d.record_delivery(&ep.id, pass, dead, T1).await.unwrap());
+    let target = d.delivery_targets(T1).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (target.endpoint.cursor, target.attempts, target.next_attempt_at),
+        (ep.cursor, 0, None),
+        "the replay's cursor holds: every event is sent again"
+    );
+    assert!(d.list_event_dead_letters(t, &ep.id, 0, 10).await.unwrap().is_empty(), "no stale dead letter");
+
+    // The next pass starts from the replay and records as usual.
+    let next = generation(d, &ep.id).await;
+    assert_ne!(next, pass);
+    assert!(d.record_delivery(&ep.id, next, done.clone(), T1).await.unwrap());
+    assert_eq!(d.get_endpoint(t, &ep.id).await.unwrap().unwrap().cursor, events[2].seq);
+
+    // Disabling and re-enabling move it on too.
+    d.disable_endpoint(t, &ep.id, T1).await.unwrap();
+    let on = EndpointUpdate { enabled: Some(true), ..Default::default() };
+    d.update_endpoint(t, &ep.id, on, T1).await.unwrap();
+    let after = generation(d, &ep.id).await;
+    assert!(after != next && !d.record_delivery(&ep.id, next, done, T1).await.unwrap());
 }
 
 pub async fn delivery_attempts_are_logged_newest_first_and_pruned(d: &impl Directory) {

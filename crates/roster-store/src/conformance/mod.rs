@@ -177,6 +177,7 @@ macro_rules! directory_conformance_tests {
             an_endpoint_is_updated_and_re_enabled_from_the_head,
             re_enabling_respects_the_limit_of_active_endpoints,
             a_replay_moves_the_cursor_back_only,
+            a_replay_during_a_delivery_pass_is_not_overwritten,
             delivery_attempts_are_logged_newest_first_and_pruned
         );
     };

@@ -40,15 +40,21 @@ pub trait Outbox: Send + Sync {
     /// previous secret if still valid at `now`) and delivery state: the
     /// dispatcher's work list. A system read.
     async fn delivery_targets(&self, now: Timestamp) -> Result<Vec<DeliveryTarget>, StoreError>;
-    /// Records what became of the event after the endpoint's cursor. A
-    /// `Done` or `DeadLetter` for a position the cursor has passed already
-    /// changes nothing (another attempt recorded it first).
+    /// Records what became of the event after the endpoint's cursor, by a
+    /// pass that read the endpoint at `generation`
+    /// ([`DeliveryTarget::generation`]). A `Done` or `DeadLetter` for a
+    /// position the cursor has passed already changes nothing (another
+    /// attempt recorded it first). Nothing changes either once the
+    /// endpoint's generation has moved on (a replay, a re-enable or a
+    /// disable landed during the pass): then `false`, and the pass must
+    /// stop — the next one starts from the endpoint as it is now.
     async fn record_delivery(
         &self,
         endpoint_id: &str,
+        generation: u64,
         update: DeliveryUpdate,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Redriven dead letters of the endpoint due at `now`, oldest event first.
     async fn due_redeliveries(
         &self,

@@ -39,6 +39,11 @@ pub struct DeliveryTarget {
     pub attempts: u32,
     /// Not before this time may that event be tried again.
     pub next_attempt_at: Option<Timestamp>,
+    /// Moves on with every change made beside the dispatcher (replay,
+    /// enable, disable): what a pass hands back to
+    /// [`record_delivery`](crate::Outbox::record_delivery) so its progress
+    /// is recorded only while its view of the endpoint holds.
+    pub generation: u64,
 }
 
 /// An endpoint's secret before its last rotation and when it stops being
