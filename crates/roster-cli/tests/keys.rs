@@ -98,7 +98,12 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     assert_eq!(revoked["target"], first["id"]);
     assert_eq!(revoked["clientRequestId"], "rotate-1", "the client's id, beside the server's");
     assert!(revoked["requestId"].as_str().is_some_and(|id| id != "rotate-1"));
-    assert!(revoked["actor"].as_str().unwrap().starts_with("key:"));
+    let keys: Value = app.get_json("/v1/keys").await;
+    let ids: Vec<&Value> = keys["items"].as_array().unwrap().iter().map(|k| &k["id"]).collect();
+    assert!(
+        revoked["actor"].as_str().unwrap().starts_with("key_") && ids.contains(&&revoked["actor"]),
+        "the actor is a key as `keys ls` shows it: {revoked}"
+    );
     assert!(!revoked["actor"].as_str().unwrap().contains(&app.key[8..]), "never the secret");
 
     // Credential use: each key's first use of the day is in the log, once.
@@ -106,6 +111,9 @@ async fn a_scoped_key_rotates_without_downtime_and_revocation_is_immediate() {
     let used: Vec<&Value> =
         all["items"].as_array().unwrap().iter().filter(|e| e["action"] == "key.used").collect();
     assert_eq!(used.len(), 3, "the admin key and both new keys, once each: {all}");
+    for e in used {
+        assert!(ids.contains(&&e["target"]) && e["actor"] == e["target"], "{e}");
+    }
 }
 
 #[tokio::test]
@@ -284,9 +292,8 @@ async fn deciding_feeds_mapping_and_redriving_are_audited_with_actor_target_and_
     );
     let admin_id = app.get_json("/v1/keys").await["items"][0]["id"].as_str().unwrap().to_owned();
     for e in &log {
-        // The actor names the key by its stored id (`key:<id>`, the store's form).
-        let stored = admin_id.strip_prefix("key_").expect("a key id");
-        assert_eq!(e["actor"], format!("key:{stored}"), "the admin key did each: {e}");
+        // The actor names the key by its id, as `GET /v1/keys` shows it.
+        assert_eq!(e["actor"], admin_id.as_str(), "the admin key did each: {e}");
         assert!(support::is_time(&e["at"]), "{e}");
     }
 }

@@ -33,13 +33,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// How a credential is named in the log: `key:<id>` for an API key, the
-/// principal's own name for other kinds (`jwt:<client id>`).
+/// How a credential is named in the log: an API key by its public id
+/// (`key_…`), other kinds by the principal's own name (`jwt:<client id>`).
 pub fn actor(principal: &Principal) -> String {
     if principal.key_id.contains(':') {
         principal.key_id.clone()
     } else {
-        format!("key:{}", principal.key_id)
+        roster_store::key_actor(&principal.key_id)
     }
 }
 

@@ -224,9 +224,9 @@ impl CredentialStore for SqliteDirectory {
                 let entry = first_today.then(|| NewAuditEntry {
                     at: now,
                     tenant_id: k.tenant_id,
-                    actor: format!("key:{}", k.id),
+                    actor: roster_store::key_actor(&k.id),
                     action: "key.used",
-                    target: Some(k.id.clone()),
+                    target: Some(roster_store::key_actor(&k.id)),
                     request_id: None,
                     client_request_id: None,
                 });

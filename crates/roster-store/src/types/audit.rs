@@ -11,6 +11,12 @@ pub fn platform_log() -> TenantId {
     TenantId::from(uuid::Uuid::nil())
 }
 
+/// How the audit log names an API key, as actor or target: its public id
+/// (`key_…`), the one `GET /v1/keys` and `roster keys ls` show.
+pub fn key_actor(id: &str) -> String {
+    roster_core::public_id::render(roster_core::public_id::Kind::ApiKey, id)
+}
+
 /// One administrative action, as the append-only audit log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,7 +26,8 @@ pub struct AuditEntry {
     pub at: Timestamp,
     #[serde(serialize_with = "roster_core::public_id::ser::tenant")]
     pub tenant_id: TenantId,
-    /// Who: `key:<id>` for an API key, `jwt:<client id>` for a token,
+    /// Who: the key's id (`key_…`, [`key_actor`]) for an API key,
+    /// `jwt:<client id>` for a token, `operator:<name>` for an operator,
     /// `cli` for a command run beside the server.
     pub actor: String,
     /// What, e.g. `key.created`, `feed.approved`, `dlq.purged`.
