@@ -61,7 +61,8 @@ macro_rules! conformance_tests {
             stats_follow_the_messages,
             dead_letters_are_filtered_by_tenant,
             a_dead_letter_is_shown_and_redriven_only_to_its_tenant,
-            stale_receipt_is_refused
+            stale_receipt_is_refused,
+            a_batch_of_more_than_ten_is_sent_and_received_whole
         );
     };
     (@each $h:expr; $($name:ident),*) => {
@@ -230,6 +231,43 @@ pub async fn group_order_is_kept<H: Harness>(h: &H) {
         }
     }
     assert_eq!(order, ["p1", "p2", "p3"], "delivered in send order");
+}
+
+/// Batches beyond one SQS call (10): a send of many goes out whole, a
+/// receive asking for more than 10 from a backlog gets them all, and a
+/// batch repeating groups keeps each group's order.
+pub async fn a_batch_of_more_than_ten_is_sent_and_received_whole<H: Harness>(h: &H) {
+    let q = h.queue(5).await;
+    let distinct: Vec<OutgoingMessage> =
+        (0..35).map(|i| message(&format!("d{i}"), &format!("g{i}"), "t")).collect();
+    q.send_batch(distinct).await.unwrap();
+    let repeated: Vec<OutgoingMessage> =
+        (0..25).map(|i| message(&format!("r{i:02}"), &format!("person{}", i % 5), "t")).collect();
+    q.send_batch(repeated).await.unwrap();
+    assert_eq!(q.stats().await.unwrap().visible, 60);
+
+    let mut seen: Vec<ReceivedMessage> = Vec::new();
+    let mut first = None;
+    for _ in 0..20 {
+        let got = receive_all(&q, 30).await;
+        first.get_or_insert(got.len());
+        assert!(got.len() <= 30, "never more than asked for");
+        let receipts: Vec<_> = got.iter().map(|m| m.receipt.clone()).collect();
+        q.delete_batch(&receipts).await.unwrap();
+        seen.extend(got);
+        if seen.len() == 60 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 60, "every message, once");
+    assert!(first > Some(10), "a backlog fills more than one call's 10: {first:?}");
+    for g in 0..5 {
+        let order: Vec<&str> =
+            seen.iter().filter(|m| m.group_id == format!("person{g}")).map(|m| m.id.as_str()).collect();
+        let expected: Vec<String> = (0..5).map(|k| format!("r{:02}", k * 5 + g)).collect();
+        assert_eq!(order, expected, "group person{g} in send order");
+    }
+    assert_eq!(q.stats().await.unwrap().visible, 0);
 }
 
 pub async fn duplicate_ids_are_dropped<H: Harness>(h: &H) {

@@ -3,8 +3,15 @@
 //! attached by a redrive policy.
 //!
 //! Where SQS differs from the port's promises, this adapter says so:
-//! - `send_batch` goes out in `SendMessageBatch` calls of 10; failed entries
-//!   are retried, but a batch of more than 10 cannot be atomic.
+//! - `send_batch` goes out in `SendMessageBatch` calls of 10, up to
+//!   [`IN_FLIGHT`] at once; failed entries are retried, but a batch of more
+//!   than 10 cannot be atomic. Concurrent calls keep FIFO order because a
+//!   batch never holds two messages of one group (a person appears once per
+//!   feed; its group is the person's).
+//! - `receive` asks for more than 10 by one long poll and, when that comes
+//!   back full, short polls alongside each other for the rest: a queue with
+//!   a backlog fills a consumer's whole batch, and a nearly empty one
+//!   answers as soon as the first message is there.
 //! - SQS keeps no error text or receive history on a message: a message the
 //!   consumer dead-letters carries its reason and counts as attributes; one
 //!   moved by the redrive policy only says "exceeded maxReceiveCount".
@@ -24,6 +31,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
     QueueAttributeName, SendMessageBatchRequestEntry,
 };
+use futures_util::{StreamExt, TryStreamExt, stream};
 use roster_core::Timestamp;
 
 use crate::{
@@ -43,6 +51,11 @@ const ATTR_DEAD: &str = "roster-dead-lettered-at";
 
 /// Attempts of the failed entries of a `SendMessageBatch`.
 const SEND_ATTEMPTS: u32 = 4;
+
+/// Most SQS calls one `send_batch`, `receive` or `delete_batch` has in
+/// flight at once: enough to hide a call's round trip (tens of ms) behind
+/// the others, few enough to stay far from SQS's per-queue quotas.
+pub const IN_FLIGHT: usize = 8;
 /// How long dead letters stay hidden while a DLQ operation looks at them.
 const DLQ_PEEK: i32 = 30;
 
@@ -245,29 +258,75 @@ impl SqsQueue {
     }
 
     async fn delete_from(&self, url: &str, receipts: Vec<String>) -> Result<(), QueueError> {
-        for chunk in receipts.chunks(10) {
-            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(r)
-                        .build()
-                        .expect("id and handle set")
-                })
-                .collect();
-            // Failed entries are stale receipts: the message comes back and
-            // applying it again changes nothing.
-            self.client
-                .delete_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(unavailable)?;
-        }
+        let batches: Vec<Vec<DeleteMessageBatchRequestEntry>> = receipts
+            .chunks(10)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(r)
+                            .build()
+                            .expect("id and handle set")
+                    })
+                    .collect()
+            })
+            .collect();
+        // Failed entries are stale receipts: the message comes back and
+        // applying it again changes nothing.
+        let calls = batches.into_iter().map(|entries| {
+            self.client.delete_message_batch().queue_url(url).set_entries(Some(entries)).send()
+        });
+        stream::iter(calls).buffer_unordered(IN_FLIGHT).map_err(unavailable).try_collect::<Vec<_>>().await?;
         Ok(())
+    }
+
+    /// One `ReceiveMessage` call of at most 10, long-polling `wait` seconds.
+    async fn receive_up_to_10(
+        &self,
+        req: &ReceiveRequest,
+        max: usize,
+        wait: i32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .visibility_timeout(req.visibility_timeout.as_secs().min(43_200) as i32)
+            .wait_time_seconds(wait)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let now = now_ms();
+        Ok(out.messages().iter().map(|m| received(m, now)).collect())
+    }
+}
+
+/// A message as the port hands it to the consumer.
+fn received(m: &Message, now: i64) -> ReceivedMessage {
+    ReceivedMessage {
+        id: our_id(m),
+        group_id: sys_attr(m, MessageSystemAttributeName::MessageGroupId).unwrap_or_default().to_owned(),
+        tenant: attr(m, ATTR_TENANT).unwrap_or_default().to_owned(),
+        body: m.body().unwrap_or_default().as_bytes().to_vec(),
+        receipt: ReceiptHandle(m.receipt_handle().unwrap_or_default().to_owned()),
+        receive_count: sys_attr(m, MessageSystemAttributeName::ApproximateReceiveCount)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
+        sent_at: Timestamp(
+            attr(m, ATTR_SENT)
+                .and_then(|v| v.parse().ok())
+                .or_else(|| sys_ms(m, MessageSystemAttributeName::SentTimestamp))
+                .unwrap_or(now),
+        ),
+        first_received_at: Timestamp(
+            sys_ms(m, MessageSystemAttributeName::ApproximateFirstReceiveTimestamp).unwrap_or(now),
+        ),
     }
 }
 
@@ -374,16 +433,20 @@ impl Queue for SqsQueue {
             ));
         }
         let sent = entries.len();
-        let mut chunk = Vec::with_capacity(10);
-        for e in entries {
-            chunk.push(e);
-            if chunk.len() == 10 {
-                self.send_entries(&self.queue_url, std::mem::take(&mut chunk)).await?;
-            }
+        let mut chunks = Vec::with_capacity(entries.len().div_ceil(10));
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            chunks.push(entries.by_ref().take(10).collect::<Vec<_>>());
         }
-        if !chunk.is_empty() {
-            self.send_entries(&self.queue_url, chunk).await?;
-        }
+        // Calls at once only when no group repeats: two messages of one
+        // group in different calls could otherwise land out of order.
+        let mut groups = std::collections::HashSet::with_capacity(messages.len());
+        let in_flight =
+            if messages.iter().all(|m| groups.insert(m.group_id.as_str())) { IN_FLIGHT } else { 1 };
+        stream::iter(chunks.into_iter().map(|chunk| self.send_entries(&self.queue_url, chunk)))
+            .buffered(in_flight)
+            .try_collect::<Vec<()>>()
+            .await?;
         // SQS drops duplicates silently: they cannot be counted here.
         Ok(SendOutcome { sent, duplicates: 0 })
     }
@@ -392,44 +455,21 @@ impl Queue for SqsQueue {
         if req.max_messages == 0 {
             return Ok(Vec::new());
         }
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(req.max_messages.min(10) as i32)
-            .visibility_timeout(req.visibility_timeout.as_secs().min(43_200) as i32)
-            .wait_time_seconds(req.wait.as_secs_f64().ceil().min(20.0) as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let now = now_ms();
-        Ok(out
-            .messages()
-            .iter()
-            .map(|m| ReceivedMessage {
-                id: our_id(m),
-                group_id: sys_attr(m, MessageSystemAttributeName::MessageGroupId)
-                    .unwrap_or_default()
-                    .to_owned(),
-                tenant: attr(m, ATTR_TENANT).unwrap_or_default().to_owned(),
-                body: m.body().unwrap_or_default().as_bytes().to_vec(),
-                receipt: ReceiptHandle(m.receipt_handle().unwrap_or_default().to_owned()),
-                receive_count: sys_attr(m, MessageSystemAttributeName::ApproximateReceiveCount)
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(1),
-                sent_at: Timestamp(
-                    attr(m, ATTR_SENT)
-                        .and_then(|v| v.parse().ok())
-                        .or_else(|| sys_ms(m, MessageSystemAttributeName::SentTimestamp))
-                        .unwrap_or(now),
-                ),
-                first_received_at: Timestamp(
-                    sys_ms(m, MessageSystemAttributeName::ApproximateFirstReceiveTimestamp).unwrap_or(now),
-                ),
-            })
-            .collect())
+        let wait = req.wait.as_secs_f64().ceil().min(20.0) as i32;
+        let mut messages = self.receive_up_to_10(&req, req.max_messages.min(10), wait).await?;
+        // A full answer says there is a backlog: fill the rest of the batch
+        // by short polls at once (each gets up to 10 of other groups).
+        if messages.len() == 10 && req.max_messages > 10 {
+            let wanted = req.max_messages - 10;
+            let polls = wanted.div_ceil(10).min(IN_FLIGHT);
+            let more: Vec<Vec<ReceivedMessage>> =
+                stream::iter((0..polls).map(|i| self.receive_up_to_10(&req, (wanted - i * 10).min(10), 0)))
+                    .buffer_unordered(IN_FLIGHT)
+                    .try_collect()
+                    .await?;
+            messages.extend(more.into_iter().flatten());
+        }
+        Ok(messages)
     }
 
     async fn delete_batch(&self, receipts: &[ReceiptHandle]) -> Result<(), QueueError> {

@@ -78,6 +78,7 @@ sqs_conformance!(
     dead_letter_after_max_receives,
     dead_letter_at_once,
     redrive_one_and_all,
+    a_batch_of_more_than_ten_is_sent_and_received_whole,
     purge_dead_letters,
     group_order_is_kept,
     duplicate_ids_are_dropped,
