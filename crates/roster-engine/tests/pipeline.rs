@@ -833,3 +833,62 @@ async fn a_slow_upload_is_kept_alive_by_its_progress_and_a_failed_one_is_never_a
     let err = stalled.await.unwrap().expect_err("a failed feed is never acknowledged");
     assert!(err.to_string().contains("no longer being received"), "{err}");
 }
+
+/// `decide` says what becomes of each message and leaves the queue alone:
+/// the host carries it out (the worker on the queue, a function by
+/// answering its runtime).
+#[tokio::test]
+async fn decide_gives_each_message_its_fate_and_leaves_the_queue_alone() {
+    use roster_engine::consumer::Fate;
+    let w = world().await;
+    let c = w.consumer();
+    let (_keep, give_up) = tokio::sync::watch::channel(true);
+    let receive =
+        || async { w.queue.receive(ReceiveRequest { max_messages: 10, ..receive_req() }).await.unwrap() };
+
+    w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}])).await;
+    let garbage = OutgoingMessage {
+        id: "garbage".into(),
+        group_id: "g".into(),
+        tenant: w.tenant.to_string(),
+        body: b"{not json".to_vec(),
+        delay: Duration::ZERO,
+    };
+    w.queue.send_batch(vec![garbage]).await.unwrap();
+    let decided = c.decide(receive().await, &give_up).await;
+    let mut fates: Vec<(String, Fate)> = decided.into_iter().map(|d| (d.message.id, d.fate)).collect();
+    fates.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(fates.len(), 3, "{fates:?}");
+    assert!(
+        matches!(&fates.iter().find(|f| f.0 == "garbage").unwrap().1,
+        Fate::DeadLetter { reason } if reason.starts_with("undecodable")),
+        "{fates:?}"
+    );
+    let applied = fates.iter().filter(|f| f.1 == Fate::Acknowledge { outcome: "applied" }).count();
+    assert_eq!(applied, 2, "{fates:?}");
+    assert_eq!(w.queue.stats().await.unwrap().in_flight, 3, "nothing deleted or dead-lettered by deciding");
+    assert!(w.directory.get_person(w.tenant, &ExternalId::parse("E2").unwrap()).await.unwrap().is_some());
+
+    // An outage with a host that cannot wait: let go at once.
+    w.submit(json!([{"externalId": "E3"}])).await;
+    w.flaky.unavailable_for.store(1, Ordering::SeqCst);
+    let decided = c.decide(receive().await, &give_up).await;
+    assert!(matches!(&decided[0].fate, Fate::Release { error } if error.contains("locked")), "{decided:?}");
+
+    // A failing apply: retried with backoff while receives remain. (Nothing
+    // was carried out, so every message is back, received a second time.)
+    w.clock.advance_millis(60_000);
+    w.flaky.failing.store(true, Ordering::SeqCst);
+    let decided = c.decide(receive().await, &give_up).await;
+    assert_eq!(decided.len(), 4, "{decided:?}");
+    for d in decided.iter().filter(|d| d.change.is_some()) {
+        assert!(
+            matches!(&d.fate, Fate::Retry { delay, error } if !delay.is_zero() && error.contains("disk")),
+            "{decided:?}"
+        );
+    }
+}
+
+fn receive_req() -> ReceiveRequest {
+    ReceiveRequest { max_messages: 10, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO }
+}

@@ -1,21 +1,26 @@
 //! The consumer: receive a batch, apply it to the directory, acknowledge what
 //! was applied, retry what failed with backoff, dead-letter what never will.
+//! What becomes of each message is decided in [`fate`] (shared with hosts
+//! that answer their runtime instead of acting on the queue); this module
+//! receives and carries the decisions out.
 //!
 //! Delivery is at least once; the directory makes a second apply of the same
 //! message a no-op, so the effect is exactly once.
 
-use std::collections::HashSet;
+mod fate;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use roster_core::{ChangeMessage, Clock};
 use roster_queue::{Queue, QueueError, ReceiveRequest, ReceivedMessage};
-use roster_store::{ApplyOutcome, ChangeApplier, StoreError};
+use roster_store::{ChangeApplier, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+pub use self::fate::{Decided, Fate};
 use crate::backoff::Backoff;
 use crate::telemetry::{self, CycleCounts};
 
@@ -188,139 +193,52 @@ impl Consumer {
         for msg in &received {
             tally.counts.received(&msg.tenant);
         }
+        let decided = self.decide(received, shutdown).await;
+        self.carry_out(decided, tally).await;
+        Ok(())
+    }
 
-        // A body that cannot be decoded will never decode: dead-letter it now.
-        let mut batch = Vec::with_capacity(received.len());
-        for msg in received {
-            match ChangeMessage::from_bytes(&msg.body) {
-                Ok(change) => batch.push((msg, change)),
-                Err(e) => {
-                    let reason =
-                        format!("undecodable message body ({:?} error at line {})", e.classify(), e.line());
-                    self.dead_letter(&msg, None, &reason, tally).instrument(message_span(&msg, None)).await;
+    /// Does what was decided, on the queue: deletes what is done (in one
+    /// call), delays what is retried, dead-letters what never applies,
+    /// releases what was let go.
+    async fn carry_out(&self, decided: Vec<Decided>, tally: &mut Tally) {
+        let mut done = Vec::with_capacity(decided.len());
+        let now = self.clock.now();
+        let latency = telemetry::ingest_to_apply();
+        for Decided { message: msg, change, fate } in decided {
+            let span = message_span(&msg, change.as_ref());
+            match fate {
+                Fate::Acknowledge { outcome } => {
+                    span.in_scope(|| tracing::debug!(outcome, "change applied"));
+                    if let Some(change) = &change {
+                        let waited = now.millis().saturating_sub(change.accepted_at.millis()).max(0);
+                        latency.record(Duration::from_millis(waited as u64).as_secs_f64());
+                    }
+                    tally.counts.deleted(&msg.tenant);
+                    done.push(msg.receipt.clone());
                 }
-            }
-        }
-        // A test message goes straight to the dead-letter queue, every time
-        // it arrives (a redrive sends it round again); it is never applied.
-        let (probes, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, c)| c.probe);
-        for (msg, change) in &probes {
-            self.dead_letter(msg, Some(change), PROBE_REASON, tally)
-                .instrument(message_span(msg, Some(change)))
-                .await;
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-
-        let changes: Vec<ChangeMessage> = batch.iter().map(|(_, c)| c.clone()).collect();
-        let applied = self.apply_while_available(&batch, &changes, shutdown).await;
-        match applied {
-            Ok(outcomes) => self.settle(&batch, outcomes, tally).await,
-            // Only when shutting down: let them go, to be received again.
-            Err(StoreError::Unavailable(e)) => {
-                for (msg, _) in &batch {
-                    let why = format!("store unavailable: {e}");
+                Fate::Retry { delay, error } => {
+                    tally.report.retried += 1;
+                    tally.counts.retried(&msg.tenant);
+                    tracing::info!(message_id = %msg.id, tenant = %msg.tenant,
+                        feed_id = change.as_ref().map(|c| tracing::field::display(c.feed_id)),
+                        request_id = change.as_ref().and_then(|c| c.request_id.as_deref()),
+                        attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
+                    match self.queue.change_visibility(&msg.receipt, delay, Some(&error)).await {
+                        Ok(()) | Err(QueueError::InvalidReceipt) => {}
+                        Err(e) => tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry"),
+                    }
+                }
+                Fate::DeadLetter { reason } => {
+                    self.dead_letter(&msg, change.as_ref(), &reason, tally).instrument(span).await;
+                }
+                Fate::Release { error } => {
                     if let Err(e) =
-                        self.queue.change_visibility(&msg.receipt, Duration::ZERO, Some(&why)).await
+                        self.queue.change_visibility(&msg.receipt, Duration::ZERO, Some(&error)).await
                     {
                         tracing::warn!(message_id = %msg.id, error = %e, "could not release message");
                     }
                     tally.report.retried += 1;
-                }
-            }
-            // One message may poison the whole batch: apply one by one so
-            // only that one is retried and, in the end, dead-lettered. A
-            // later change of the same person (SQS may deliver several of a
-            // group at once) waits for it, so order is kept.
-            Err(e) => {
-                tracing::warn!(error = %e, size = batch.len(), "batch failed; applying one by one");
-                let mut failed_groups = HashSet::new();
-                for item in &batch {
-                    if failed_groups.contains(&item.0.group_id) {
-                        let why = "an earlier change of the same person failed";
-                        self.retry(&item.0, &item.1, why, tally).await;
-                        continue;
-                    }
-                    let one = std::slice::from_ref(&item.1);
-                    match self.applier.apply_batch(one, self.clock.now()).await {
-                        Ok(outcomes) => self.settle(std::slice::from_ref(item), outcomes, tally).await,
-                        Err(e) => {
-                            failed_groups.insert(item.0.group_id.clone());
-                            self.retry(&item.0, &item.1, &e.to_string(), tally).await;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies the batch; while the directory answers `Unavailable` (a lock
-    /// held by another process, a failover, a stalled disk) the batch is
-    /// held and retried with capped backoff, its messages kept hidden, so an
-    /// outage never counts toward a message's receive limit (and never
-    /// dead-letters a backlog). Only a shutdown gives up and lets them go.
-    async fn apply_while_available(
-        &self,
-        batch: &[(ReceivedMessage, ChangeMessage)],
-        changes: &[ChangeMessage],
-        shutdown: &watch::Receiver<bool>,
-    ) -> Result<Vec<ApplyOutcome>, StoreError> {
-        let visibility = self.config.visibility_timeout;
-        let mut attempt = 0u32;
-        let mut hidden_since = Instant::now();
-        loop {
-            let started = Instant::now();
-            let applied = self.applier.apply_batch(changes, self.clock.now()).await;
-            telemetry::batch_applied(started.elapsed());
-            let Err(StoreError::Unavailable(e)) = &applied else { return applied };
-            if *shutdown.borrow() {
-                return applied;
-            }
-            attempt += 1;
-            let delay = self.config.backoff.delay(attempt).min(visibility / 3).max(Duration::from_millis(50));
-            tracing::warn!(error = %e, attempt, size = batch.len(), delay_ms = delay.as_millis() as u64,
-                "directory unavailable; holding the batch and retrying");
-            if hidden_since.elapsed() + delay >= visibility / 2 {
-                // Keep the held messages hidden: another worker must not
-                // take them (and count a receive) while this one waits.
-                for (msg, _) in batch {
-                    if let Err(e) = self.queue.change_visibility(&msg.receipt, visibility, None).await {
-                        tracing::warn!(message_id = %msg.id, error = %e, "could not extend visibility");
-                    }
-                }
-                hidden_since = Instant::now();
-            }
-            let mut stop = shutdown.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stop.wait_for(|s| *s) => return applied,
-            }
-        }
-    }
-
-    async fn settle(
-        &self,
-        batch: &[(ReceivedMessage, ChangeMessage)],
-        outcomes: Vec<ApplyOutcome>,
-        tally: &mut Tally,
-    ) {
-        let mut done = Vec::with_capacity(batch.len());
-        let now = self.clock.now();
-        let latency = telemetry::ingest_to_apply();
-        for ((msg, change), outcome) in batch.iter().zip(outcomes) {
-            let span = message_span(msg, Some(change));
-            match outcome {
-                ApplyOutcome::Rejected(reason) => {
-                    self.dead_letter(msg, Some(change), &reason, tally).instrument(span).await;
-                }
-                outcome => {
-                    span.in_scope(|| tracing::debug!(outcome = outcome_name(&outcome), "change applied"));
-                    let waited = now.millis().saturating_sub(change.accepted_at.millis()).max(0);
-                    latency.record(Duration::from_millis(waited as u64).as_secs_f64());
-                    tally.counts.deleted(&msg.tenant);
-                    done.push(msg.receipt.clone());
                 }
             }
         }
@@ -329,33 +247,6 @@ impl Consumer {
             // The messages come back after their visibility timeout and are
             // found applied: nothing is lost or doubled.
             tracing::warn!(error = %e, "acknowledgement failed; messages will be redelivered");
-        }
-    }
-
-    async fn retry(&self, msg: &ReceivedMessage, change: &ChangeMessage, error: &str, tally: &mut Tally) {
-        self.retry_in_span(msg, change, error, tally).instrument(message_span(msg, Some(change))).await;
-    }
-
-    async fn retry_in_span(
-        &self,
-        msg: &ReceivedMessage,
-        change: &ChangeMessage,
-        error: &str,
-        tally: &mut Tally,
-    ) {
-        if msg.receive_count >= self.config.max_receive_count {
-            let reason = format!("failed {} times; last error: {error}", msg.receive_count);
-            self.dead_letter(msg, Some(change), &reason, tally).await;
-            return;
-        }
-        let delay = self.config.backoff.delay(msg.receive_count);
-        tally.report.retried += 1;
-        tally.counts.retried(&msg.tenant);
-        tracing::info!(message_id = %msg.id, tenant = %msg.tenant, feed_id = %change.feed_id, request_id = change.request_id.as_deref().unwrap_or("-"),
-            attempt = msg.receive_count, delay_ms = delay.as_millis() as u64, "retrying message");
-        match self.queue.change_visibility(&msg.receipt, delay, Some(error)).await {
-            Ok(()) | Err(QueueError::InvalidReceipt) => {}
-            Err(e) => tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry"),
         }
     }
 
@@ -410,15 +301,5 @@ impl Consumer {
                 other => return other,
             }
         }
-    }
-}
-
-fn outcome_name(outcome: &ApplyOutcome) -> &'static str {
-    match outcome {
-        ApplyOutcome::Applied { .. } => "applied",
-        ApplyOutcome::Unchanged => "unchanged",
-        ApplyOutcome::Stale => "stale",
-        ApplyOutcome::Duplicate => "duplicate",
-        ApplyOutcome::Rejected(_) => "rejected",
     }
 }
