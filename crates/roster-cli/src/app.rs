@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{NotifiersConfig, QueueBackend, Settings, StoreBackend};
+use crate::config::{MetricsFormat, NotifiersConfig, QueueBackend, Settings, StoreBackend};
 
 /// The adapters chosen by the settings: the queue (embedded SQLite or Amazon
 /// SQS) and the directory (embedded SQLite or PostgreSQL), with the clock.
@@ -189,7 +189,13 @@ impl Running {
 /// Starts the whole platform in this process.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     settings.validate()?;
-    roster_server::metrics::install();
+    let emf = match settings.metrics_format {
+        MetricsFormat::Prometheus => {
+            roster_server::metrics::install();
+            None
+        }
+        MetricsFormat::Emf => Some(roster_server::metrics::emf::install()),
+    };
     let Adapters { queue, directory, clock } = Adapters::open(settings).await?;
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -347,6 +353,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         alarms,
         jwt,
     };
+    if let Some(emf) = emf {
+        let every = Duration::from_secs(settings.emf_interval_secs);
+        workers.push(roster_server::metrics::emf::spawn_flusher(
+            emf,
+            state.clone(),
+            every,
+            shutdown_rx.clone(),
+        ));
+    }
     let mut rx = shutdown_rx;
     let stop = async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -133,6 +133,13 @@ pub struct Settings {
     pub upload_stall_secs: u64,
     /// Seconds between alarm evaluations (on nodes with workers).
     pub alarm_interval_secs: u64,
+    /// How the engine's metrics leave the process: `prometheus` (scraped
+    /// from `/metrics`) or `emf` (CloudWatch Embedded Metric Format lines on
+    /// stdout, for ECS and Lambda, where CloudWatch Logs picks them up).
+    pub metrics_format: MetricsFormat,
+    /// `emf`: seconds between the lines' flushes (CloudWatch's resolution
+    /// is a minute unless high-resolution is asked for).
+    pub emf_interval_secs: u64,
     /// Notify `OK ↔ INSUFFICIENT_DATA` transitions too (off: only moves into
     /// or out of `ALARM` are notified; all are shown by `/v1/alarms`).
     pub alarm_notify_insufficient_data: bool,
@@ -249,6 +256,14 @@ pub enum StoreBackend {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+pub enum MetricsFormat {
+    #[default]
+    Prometheus,
+    Emf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum QueueBackend {
     #[default]
     Sqlite,
@@ -308,6 +323,8 @@ impl Default for Settings {
             auth_failure_burst: 20.0,
             client_ip_header: None,
             alarm_interval_secs: 15,
+            metrics_format: MetricsFormat::Prometheus,
+            emf_interval_secs: 60,
             alarm_notify_insufficient_data: false,
             alarms: None,
             notifiers: NotifiersConfig::default(),
@@ -405,6 +422,9 @@ impl Settings {
         if o.retry_cap_ms < o.retry_base_ms {
             anyhow::bail!("[outbox] retry_cap_ms must be at least retry_base_ms");
         }
+        if self.emf_interval_secs == 0 {
+            anyhow::bail!("emf_interval_secs must be at least 1");
+        }
         if self.alarm_interval_secs == 0 {
             anyhow::bail!("alarm_interval_secs must be at least 1");
         }
@@ -450,6 +470,7 @@ impl Settings {
             max_receive_count,
             max_queue_depth,
             queue,
+            metrics_format,
             rate_limit_per_sec,
             request_timeout_secs,
             upload_timeout_secs,
@@ -576,6 +597,10 @@ pub struct ServeArgs {
     /// [default: 268435456 (256 MiB)].
     #[arg(long, env = "ROSTER_MAX_BODY_BYTES_IN_FLIGHT")]
     pub max_body_bytes_in_flight: Option<u64>,
+    /// How metrics leave the process: prometheus (/metrics) or emf
+    /// (CloudWatch Embedded Metric Format on stdout) [default: prometheus].
+    #[arg(long, env = "ROSTER_METRICS_FORMAT", value_enum)]
+    pub metrics_format: Option<MetricsFormat>,
     /// Bearer token Prometheus sends to /metrics (better in the environment
     /// or the config file than on a command line).
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]

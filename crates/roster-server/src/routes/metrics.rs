@@ -14,6 +14,7 @@ use roster_core::alarm::AlarmState;
 use roster_engine::telemetry as t;
 use roster_store::FeedStatus;
 
+use crate::metrics::emf::GaugeSample;
 use crate::state::AppState;
 
 const FEED_STATUSES: [FeedStatus; 8] = [
@@ -31,20 +32,61 @@ const ALARM_STATES: [AlarmState; 3] = [AlarmState::Ok, AlarmState::Alarm, AlarmS
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = crate::metrics::install().render();
+    let gauges = read_gauges(&state).await;
+    let mut i = 0;
+    while i < gauges.len() {
+        let name = gauges[i].name;
+        let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} gauge", help(name));
+        while i < gauges.len() && gauges[i].name == name {
+            let g = &gauges[i];
+            if g.labels.is_empty() {
+                let _ = writeln!(out, "{name} {}", g.value);
+            } else {
+                let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                let _ = writeln!(out, "{name}{{{}}} {}", labels.join(","), g.value);
+            }
+            i += 1;
+        }
+        out.push('\n');
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+}
 
+fn help(name: &str) -> &'static str {
+    match name {
+        t::QUEUE_VISIBLE => "Messages waiting to be received.",
+        t::QUEUE_IN_FLIGHT => "Messages received and not yet acknowledged.",
+        t::QUEUE_DELAYED => "Messages waiting for a retry delay to pass.",
+        t::QUEUE_DLQ => "Messages in the dead-letter queue.",
+        t::QUEUE_OLDEST_AGE => "Age of the oldest message in the queue.",
+        t::FEEDS => "Feeds by status, all tenants.",
+        t::OUTBOX_BACKLOG => "Events not yet delivered, summed over the tenant's active webhook endpoints.",
+        t::OUTBOX_OLDEST_PENDING_AGE => {
+            "Age of the oldest event not yet delivered to one of the tenant's endpoints."
+        }
+        t::EVENT_DEAD_LETTERS => {
+            "Event dead letters waiting for a redrive, over the tenant's active endpoints."
+        }
+        t::ALARM_STATE => "1 for each alarm's current state, 0 for the others.",
+        _ => "",
+    }
+}
+
+/// The gauges this node reads from its ports now (queue depths, feeds by
+/// status, the outbox backlog per tenant) and its alarm board, grouped by
+/// name: what `/metrics` serves and the EMF flusher publishes. A port that
+/// cannot answer leaves its gauges out (logged).
+pub async fn read_gauges(state: &AppState) -> Vec<GaugeSample> {
+    let mut out = Vec::new();
+    let mut push = |name: &'static str, labels: Vec<(&'static str, String)>, value: f64| {
+        out.push(GaugeSample { name, labels, value });
+    };
     match state.queue.stats().await {
         Ok(q) => {
-            gauge(&mut out, t::QUEUE_VISIBLE, "Messages waiting to be received.", &[("", q.visible as f64)]);
-            let help = "Messages received and not yet acknowledged.";
-            gauge(&mut out, t::QUEUE_IN_FLIGHT, help, &[("", q.in_flight as f64)]);
-            let help = "Messages waiting for a retry delay to pass.";
-            gauge(&mut out, t::QUEUE_DELAYED, help, &[("", q.delayed as f64)]);
-            gauge(
-                &mut out,
-                t::QUEUE_DLQ,
-                "Messages in the dead-letter queue.",
-                &[("", q.dead_letters as f64)],
-            );
+            push(t::QUEUE_VISIBLE, vec![], q.visible as f64);
+            push(t::QUEUE_IN_FLIGHT, vec![], q.in_flight as f64);
+            push(t::QUEUE_DELAYED, vec![], q.delayed as f64);
+            push(t::QUEUE_DLQ, vec![], q.dead_letters as f64);
             // Absent when the backend cannot tell (SQS: a CloudWatch metric).
             let age = match q.oldest_age {
                 Some(age) => Some(age.as_secs_f64()),
@@ -52,24 +94,20 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                 None => None,
             };
             if let Some(age) = age {
-                gauge(&mut out, t::QUEUE_OLDEST_AGE, "Age of the oldest message in the queue.", &[("", age)]);
+                push(t::QUEUE_OLDEST_AGE, vec![], age);
             }
         }
-        Err(e) => tracing::warn!(error = %e, "/metrics: could not read the queue's stats"),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not read the queue's stats"),
     }
 
     match state.directory.count_feeds_by_status().await {
         Ok(counts) => {
-            let samples: Vec<(String, f64)> = FEED_STATUSES
-                .iter()
-                .map(|s| {
-                    let n = counts.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n);
-                    (format!("status=\"{}\"", s.as_str()), n as f64)
-                })
-                .collect();
-            gauge(&mut out, t::FEEDS, "Feeds by status, all tenants.", &samples);
+            for s in FEED_STATUSES {
+                let n = counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
+                push(t::FEEDS, vec![("status", s.as_str().to_owned())], n as f64);
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "/metrics: could not count feeds"),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count feeds"),
     }
 
     match state.directory.outbox_backlog().await {
@@ -91,50 +129,27 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                     None => by_tenant.push((tenant, b.pending, age, b.dead_letters)),
                 }
             }
-            let label = |t: &str| format!("tenant=\"{t}\"");
-            let pending: Vec<(String, f64)> =
-                by_tenant.iter().map(|(t, p, ..)| (label(t), *p as f64)).collect();
-            let help = "Events not yet delivered, summed over the tenant's active webhook endpoints.";
-            gauge(&mut out, t::OUTBOX_BACKLOG, help, &pending);
-            let ages: Vec<(String, f64)> = by_tenant.iter().map(|(t, _, a, _)| (label(t), *a)).collect();
-            let help = "Age of the oldest event not yet delivered to one of the tenant's endpoints.";
-            gauge(&mut out, t::OUTBOX_OLDEST_PENDING_AGE, help, &ages);
-            let dead: Vec<(String, f64)> = by_tenant.iter().map(|(t, .., d)| (label(t), *d as f64)).collect();
-            let help = "Event dead letters waiting for a redrive, over the tenant's active endpoints.";
-            gauge(&mut out, t::EVENT_DEAD_LETTERS, help, &dead);
+            for (tenant, pending, ..) in &by_tenant {
+                push(t::OUTBOX_BACKLOG, vec![("tenant", tenant.clone())], *pending as f64);
+            }
+            for (tenant, _, age, _) in &by_tenant {
+                push(t::OUTBOX_OLDEST_PENDING_AGE, vec![("tenant", tenant.clone())], *age);
+            }
+            for (tenant, .., dead) in &by_tenant {
+                push(t::EVENT_DEAD_LETTERS, vec![("tenant", tenant.clone())], *dead as f64);
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "/metrics: could not read the outbox backlog"),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not read the outbox backlog"),
     }
 
     if let Some(board) = &state.alarms {
-        let samples: Vec<(String, f64)> = board
-            .statuses()
-            .iter()
-            .flat_map(|a| {
-                // Rule names are plain (`[A-Za-z0-9_.-]`): safe in a label.
-                ALARM_STATES.iter().map(move |s| {
-                    (format!("alarm=\"{}\",state=\"{s}\"", a.name), f64::from(u8::from(a.state == *s)))
-                })
-            })
-            .collect();
-        if !samples.is_empty() {
-            gauge(&mut out, t::ALARM_STATE, "1 for each alarm's current state, 0 for the others.", &samples);
+        for a in board.statuses() {
+            // Rule names are plain (`[A-Za-z0-9_.-]`): safe in a label.
+            for s in ALARM_STATES {
+                let labels = vec![("alarm", a.name.clone()), ("state", s.to_string())];
+                push(t::ALARM_STATE, labels, f64::from(u8::from(a.state == s)));
+            }
         }
     }
-
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
-}
-
-/// Appends one gauge family; each sample is (labels without braces, value).
-fn gauge<L: AsRef<str>>(out: &mut String, name: &str, help: &str, samples: &[(L, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for (labels, value) in samples {
-        let labels = labels.as_ref();
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {value}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    }
-    out.push('\n');
+    out
 }

@@ -8,7 +8,7 @@ mod filters;
 pub(crate) mod health;
 mod ingest;
 mod keys;
-mod metrics;
+pub(crate) mod metrics;
 mod operator;
 mod people;
 mod sources;

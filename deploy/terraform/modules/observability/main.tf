@@ -201,6 +201,7 @@ resource "aws_cloudwatch_metric_alarm" "emf" {
   alarm_description   = "Roster metric ${each.value.metric_name} above ${each.value.threshold}."
   namespace           = var.emf_namespace
   metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
   statistic           = each.value.statistic
   period              = each.value.period
   evaluation_periods  = 1
@@ -265,7 +266,7 @@ resource "aws_cloudwatch_dashboard" "this" {
             region  = local.region
             period  = 60
             stat    = "Maximum"
-            metrics = [for k, a in var.emf_alarms : [var.emf_namespace, a.metric_name]]
+            metrics = [for k, a in var.emf_alarms : concat([var.emf_namespace, a.metric_name], flatten([for d, v in a.dimensions : [d, v]]))]
           }
         },
       ],

@@ -66,16 +66,17 @@ variable "emf_namespace" {
 }
 
 variable "emf_alarms" {
-  description = "Alarms on Roster's EMF metrics: metric name, statistic, threshold (alarm when above). The metric names are those the Lambda functions emit (issue 17); adjust when they differ."
+  description = "Alarms on Roster's EMF metrics (metrics_format = \"emf\"): metric name, dimensions, statistic, threshold (alarm when above). Names are the Prometheus names without roster_ and _total in UpperCamelCase; labels are dimensions in UpperCamelCase, and a metric labelled by tenant is also published without it (the platform's total)."
   type = map(object({
     metric_name = string
+    dimensions  = optional(map(string), {})
     statistic   = optional(string, "Maximum")
     threshold   = optional(number, 0)
     period      = optional(number, 60)
   }))
   default = {
-    halted_feeds   = { metric_name = "HaltedFeeds" }
-    failed_records = { metric_name = "RecordsFailed", statistic = "Sum" }
+    halted_feeds   = { metric_name = "Feeds", dimensions = { Status = "halted" } }
+    failed_records = { metric_name = "MessagesDeadLettered", statistic = "Sum" }
     outbox_backlog = { metric_name = "OutboxBacklog", threshold = 10000, period = 300 }
   }
 }

@@ -33,6 +33,13 @@ run "alarms_watch_the_dlq_the_queue_and_the_functions" {
     error_message = "Roster's EMF metrics must be alarmed on."
   }
   assert {
+    condition = (aws_cloudwatch_metric_alarm.emf["halted_feeds"].metric_name == "Feeds"
+      && aws_cloudwatch_metric_alarm.emf["halted_feeds"].dimensions.Status == "halted"
+      && aws_cloudwatch_metric_alarm.emf["failed_records"].metric_name == "MessagesDeadLettered"
+    && length(aws_cloudwatch_metric_alarm.emf["failed_records"].dimensions) == 0)
+    error_message = "The EMF alarms must name what roster writes with metrics_format = emf (crates/roster-server/src/metrics/emf.rs): halted feeds by their Status dimension, dead letters as the platform's total."
+  }
+  assert {
     condition = alltrue([for a in concat([aws_cloudwatch_metric_alarm.dlq_depth, aws_cloudwatch_metric_alarm.oldest_message_age], values(aws_cloudwatch_metric_alarm.emf)) :
     a.alarm_actions == toset([aws_sns_topic.alarms.arn])])
     error_message = "Every alarm must notify the topic."
