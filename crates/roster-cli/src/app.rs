@@ -101,7 +101,8 @@ pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Direc
             Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
         }
         StoreBackend::Postgres => {
-            let url = database_url(settings)?;
+            let url = settings.postgres_url()?;
+            let url = url.expose();
             PgDirectory::migrate(url).await.context("migrating the PostgreSQL directory")?;
             let directory = PgDirectory::connect(url, settings.database_pool_size)
                 .await
@@ -109,14 +110,6 @@ pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Direc
             Ok(Arc::new(directory))
         }
     }
-}
-
-fn database_url(settings: &Settings) -> anyhow::Result<&str> {
-    settings
-        .database_url
-        .as_ref()
-        .map(|u| u.expose())
-        .context("store = \"postgres\" needs database_url (--database-url or ROSTER_DATABASE_URL)")
 }
 
 /// `roster migrate`: brings the directory's schema to this build's and
@@ -129,7 +122,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<String> {
             Ok(format!("the SQLite directory in {} is migrated", settings.data_dir.display()))
         }
         StoreBackend::Postgres => {
-            let before = PgDirectory::migrate(database_url(settings)?)
+            let before = PgDirectory::migrate(settings.postgres_url()?.expose())
                 .await
                 .context("migrating the PostgreSQL directory")?;
             let now = roster_store_postgres::SCHEMA_VERSION;

@@ -30,6 +30,14 @@ pub struct Settings {
     /// PostgreSQL: most connections this process holds (a Lambda consumer
     /// wants 1–2; a node, its workers plus a few for the API).
     pub database_pool_size: u32,
+    /// PostgreSQL: a file whose first line is the password, when it is not
+    /// in `database_url` (a mounted secret). `ROSTER_DATABASE_PASSWORD` (an
+    /// ECS task's secret from Secrets Manager, say) gives it directly.
+    pub database_password_file: Option<PathBuf>,
+    /// From `ROSTER_DATABASE_PASSWORD`: never a file key or a flag (a flag
+    /// shows in `ps`).
+    #[serde(skip)]
+    pub database_password: Option<Secret>,
     /// Address of the HTTP server.
     pub listen: SocketAddr,
     /// Largest accepted request body held in memory, in bytes.
@@ -281,6 +289,8 @@ impl Default for Settings {
             store: StoreBackend::Sqlite,
             database_url: None,
             database_pool_size: 10,
+            database_password_file: None,
+            database_password: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
@@ -335,6 +345,37 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The PostgreSQL URL to connect with: `database_url`, with the
+    /// password from `ROSTER_DATABASE_PASSWORD` or `database_password_file`
+    /// put in when one is given (percent-encoded). A secret, like the URL.
+    pub fn postgres_url(&self) -> anyhow::Result<Secret> {
+        let url = self
+            .database_url
+            .as_ref()
+            .context("store = \"postgres\" needs database_url (--database-url or ROSTER_DATABASE_URL)")?;
+        let password = match (&self.database_password, &self.database_password_file) {
+            (Some(pw), _) => Some(pw.clone()),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading database_password_file {}", file.display()))?;
+                Some(Secret::new(text.lines().next().unwrap_or_default().to_owned()))
+            }
+            (None, None) => None,
+        };
+        let Some(password) = password else { return Ok(url.clone()) };
+        anyhow::ensure!(!password.expose().is_empty(), "the database password is empty");
+        // Neither error quotes the URL: it may hold a password.
+        let mut parsed = url::Url::parse(url.expose()).map_err(|e| anyhow::anyhow!("database_url: {e}"))?;
+        anyhow::ensure!(
+            parsed.password().is_none(),
+            "database_url has a password already and one is given beside it: keep one"
+        );
+        parsed
+            .set_password(Some(password.expose()))
+            .map_err(|()| anyhow::anyhow!("database_url names no host to give the password to"))?;
+        Ok(Secret::new(parsed.to_string()))
+    }
+
     pub fn visibility_timeout(&self) -> Duration {
         Duration::from_secs(self.visibility_timeout_secs)
     }
@@ -456,6 +497,12 @@ impl Settings {
         }
         if global.database_url.is_some() {
             s.database_url = global.database_url.clone();
+        }
+        if let Ok(pw) = std::env::var("ROSTER_DATABASE_PASSWORD") {
+            s.database_password = Some(Secret::new(pw));
+        }
+        if let Some(f) = std::env::var_os("ROSTER_DATABASE_PASSWORD_FILE") {
+            s.database_password_file = Some(PathBuf::from(f));
         }
         macro_rules! overlay {
             ($($field:ident),*) => { $( if let Some(v) = serve.$field { s.$field = v; } )* };
@@ -648,6 +695,37 @@ mod tests {
         let e = Settings::resolve(&no_url, &ServeArgs::default()).unwrap_err();
         assert!(e.to_string().contains("needs database_url"), "{e}");
         assert_eq!(Settings::default().store, StoreBackend::Sqlite, "SQLite stays the default");
+    }
+
+    #[test]
+    fn the_database_password_comes_beside_the_url_and_stays_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cr#t/pw@1\n").unwrap();
+        let mut s = Settings {
+            store: StoreBackend::Postgres,
+            database_url: Some(Secret::new("postgres://roster@db.internal:5432/roster?sslmode=require")),
+            database_password_file: Some(file),
+            ..Settings::default()
+        };
+        let url = s.postgres_url().unwrap();
+        assert_eq!(
+            url.expose(),
+            "postgres://roster:s3cr%23t%2Fpw%401@db.internal:5432/roster?sslmode=require"
+        );
+        assert!(!format!("{s:?}").contains("s3cr"));
+
+        s.database_password = Some(Secret::new("from-env"));
+        assert!(
+            s.postgres_url().unwrap().expose().contains(":from-env@"),
+            "the environment wins over the file"
+        );
+        s.database_url = Some(Secret::new("postgres://roster:inline@db/roster"));
+        let e = s.postgres_url().unwrap_err().to_string();
+        assert!(e.contains("password already") && !e.contains("inline"), "{e}");
+        s.database_password = None;
+        s.database_password_file = None;
+        assert_eq!(s.postgres_url().unwrap().expose(), "postgres://roster:inline@db/roster");
     }
 
     #[test]
