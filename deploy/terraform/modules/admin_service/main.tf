@@ -305,9 +305,17 @@ resource "aws_ecs_task_definition" "app" {
     readonlyRootFilesystem = true
     user                   = "10001"
     portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
-    environment            = [for k, v in local.environment : { name = k, value = v }]
-    secrets                = [for k, v in var.secrets : { name = k, valueFrom = v }]
-    mountPoints            = [{ sourceVolume = "data", containerPath = "/var/lib/roster", readOnly = false }]
+    # The image's HEALTHCHECK, which ECS does not read (curl is in the image).
+    healthCheck = {
+      command     = ["CMD-SHELL", "curl -fsS http://127.0.0.1:${var.app_port}/healthz >/dev/null || exit 1"]
+      interval    = 15
+      timeout     = 3
+      retries     = 3
+      startPeriod = 20
+    }
+    environment = [for k, v in local.environment : { name = k, value = v }]
+    secrets     = [for k, v in var.secrets : { name = k, valueFrom = v }]
+    mountPoints = [{ sourceVolume = "data", containerPath = "/var/lib/roster", readOnly = false }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {

@@ -51,6 +51,10 @@ run "every_forward_is_authenticated_first_over_modern_tls" {
     error_message = "The container runs as a non-root user on a read-only root file system."
   }
   assert {
+    condition     = strcontains(jsondecode(aws_ecs_task_definition.app.container_definitions)[0].healthCheck.command[1], "/healthz")
+    error_message = "ECS checks the container's /healthz (the Dockerfile's HEALTHCHECK, which ECS does not read)."
+  }
+  assert {
     condition     = aws_ecs_service.app.network_configuration[0].assign_public_ip == false && aws_cloudwatch_log_group.app.retention_in_days == 365
     error_message = "Tasks have no public address; their log group has a retention."
   }
