@@ -536,7 +536,8 @@ impl Settings {
             aws_region,
             tls_cert,
             tls_key,
-            metrics_token
+            metrics_token,
+            client_ip_header
         );
         s.allow_insecure_http |= serve.allow_insecure_http;
         s.validate()?;
@@ -644,6 +645,11 @@ pub struct ServeArgs {
     /// [default: 268435456 (256 MiB)].
     #[arg(long, env = "ROSTER_MAX_BODY_BYTES_IN_FLIGHT")]
     pub max_body_bytes_in_flight: Option<u64>,
+    /// A header whose last address is the client's, as the load balancer in
+    /// front appends it (e.g. x-forwarded-for behind an ALB); only behind a
+    /// proxy that always sets it [default: the peer's address].
+    #[arg(long, env = "ROSTER_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
     /// How metrics leave the process: prometheus (/metrics) or emf
     /// (CloudWatch Embedded Metric Format on stdout) [default: prometheus].
     #[arg(long, env = "ROSTER_METRICS_FORMAT", value_enum)]
@@ -735,10 +741,17 @@ mod tests {
         std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nworkers = 4\ndata_dir = \"/from/file\"\n")
             .unwrap();
         let global = GlobalArgs { data_dir: None, config: Some(file.clone()), ..GlobalArgs::default() };
-        let serve = ServeArgs { workers: Some(8), ..Default::default() };
+        let serve = ServeArgs {
+            workers: Some(8),
+            client_ip_header: Some("x-forwarded-for".into()),
+            metrics_format: Some(MetricsFormat::Emf),
+            ..Default::default()
+        };
         let s = Settings::resolve(&global, &serve).unwrap();
         assert_eq!(s.listen.port(), 9999);
         assert_eq!(s.workers, 8);
+        assert_eq!(s.client_ip_header.as_deref(), Some("x-forwarded-for"), "ROSTER_CLIENT_IP_HEADER on ECS");
+        assert_eq!(s.metrics_format, MetricsFormat::Emf);
         assert_eq!(s.data_dir, PathBuf::from("/from/file"));
         assert_eq!(s.body_limit, Settings::default().body_limit);
 

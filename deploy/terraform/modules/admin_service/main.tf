@@ -12,6 +12,10 @@ locals {
       # The ALB terminates TLS; plain HTTP reaches the task only from it.
       ROSTER_ALLOW_INSECURE_HTTP = "true"
       ROSTER_DATA_DIR            = "/var/lib/roster"
+      # The ALB appends the client's address last: per-client budgets.
+      ROSTER_CLIENT_IP_HEADER = "x-forwarded-for"
+      # Nothing scrapes on ECS: the metrics go to CloudWatch as EMF lines.
+      ROSTER_METRICS_FORMAT = "emf"
     },
     var.roster_environment,
   )
