@@ -4,16 +4,13 @@
 use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::{
-    ApiKeyInfo, CredentialStore, LAST_ADMIN_KEY, LastAdmin, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope,
-    StoreError,
+    ApiKeyInfo, Credential, CredentialStore, LAST_ADMIN_KEY, LAST_USED_GRANULARITY_MS, LastAdmin, NewApiKey,
+    NewAuditEntry, OperatorKeyInfo, Scope, StoreError,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use crate::conn::{PgDirectory, parse_id, storage};
-
-/// A key's last use is written at most this often.
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
 const KEY_COLUMNS: &str =
     "id, tenant_id, prefix, scopes::text, created_at, expires_at, revoked_at, last_used_at, name";
@@ -58,16 +55,14 @@ fn first_today(prev: Option<Timestamp>, now: Timestamp) -> bool {
 }
 
 impl PgDirectory {
-    /// Records `now` as the last use of the key `id` in `table` unless one
-    /// was recorded less than a minute before, and appends `audit(prev)`
-    /// when it returns an entry. The row lock makes concurrent uses (on
-    /// several nodes) write and audit once.
+    /// `record_key_use` for the key `id` in `table`: the row lock makes
+    /// concurrent uses (on several nodes) write and audit once.
     async fn record_use(
         &self,
         table: &'static str,
         id: &str,
         now: Timestamp,
-        audit: impl FnOnce(Option<Timestamp>) -> Option<NewAuditEntry> + Send,
+        entry: &NewAuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(storage)?;
         let prev: Option<Option<i64>> =
@@ -86,8 +81,8 @@ impl PgDirectory {
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
-        if let Some(entry) = audit(prev) {
-            crate::audit::append(&mut tx, &entry).await?;
+        if first_today(prev, now) {
+            crate::audit::append(&mut tx, entry).await?;
         }
         tx.commit().await.map_err(storage)
     }
@@ -195,12 +190,8 @@ impl CredentialStore for PgDirectory {
         Ok(ApiKeyInfo { revoked_at: Some(now), ..key })
     }
 
-    async fn authenticate_key(
-        &self,
-        hash: &[u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<ApiKeyInfo>, StoreError> {
-        let key = sqlx::query(&format!(
+    async fn find_api_key(&self, hash: &[u8; 32], now: Timestamp) -> Result<Option<ApiKeyInfo>, StoreError> {
+        sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys
              WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
         ))
@@ -211,24 +202,38 @@ impl CredentialStore for PgDirectory {
         .map_err(storage)?
         .as_ref()
         .map(key_from_row)
-        .transpose()?;
-        if let Some(k) = &key
-            && k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS)
-        {
-            self.record_use("api_keys", &k.id, now, |prev| {
-                first_today(prev, now).then(|| NewAuditEntry {
-                    at: now,
-                    tenant_id: k.tenant_id,
-                    actor: roster_store::key_actor(&k.id),
-                    action: "key.used",
-                    target: Some(roster_store::key_actor(&k.id)),
-                    request_id: None,
-                    client_request_id: None,
-                })
-            })
-            .await?;
+        .transpose()
+    }
+
+    async fn find_operator_key(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLUMNS} FROM operator_keys
+             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
+        ))
+        .bind(&hash[..])
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(storage)?
+        .as_ref()
+        .map(operator_from_row)
+        .transpose()
+    }
+
+    async fn record_key_use(
+        &self,
+        credential: Credential<'_>,
+        now: Timestamp,
+        first_of_day: NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        match credential {
+            Credential::ApiKey(id) => self.record_use("api_keys", id, now, &first_of_day).await,
+            Credential::OperatorKey(id) => self.record_use("operator_keys", id, now, &first_of_day).await,
         }
-        Ok(key)
     }
 
     async fn create_operator_key(
@@ -261,42 +266,6 @@ impl CredentialStore for PgDirectory {
             revoked_at: None,
             last_used_at: None,
         })
-    }
-
-    async fn authenticate_operator_key(
-        &self,
-        hash: &[u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
-        let key = sqlx::query(&format!(
-            "SELECT {OPERATOR_COLUMNS} FROM operator_keys
-             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
-        ))
-        .bind(&hash[..])
-        .bind(now.millis())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(storage)?
-        .as_ref()
-        .map(operator_from_row)
-        .transpose()?;
-        if let Some(k) = &key
-            && k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS)
-        {
-            self.record_use("operator_keys", &k.id, now, |prev| {
-                first_today(prev, now).then(|| NewAuditEntry {
-                    at: now,
-                    tenant_id: roster_store::platform_log(),
-                    actor: format!("operator:{}", k.name),
-                    action: "operator.used",
-                    target: Some(k.id.clone()),
-                    request_id: None,
-                    client_request_id: None,
-                })
-            })
-            .await?;
-        }
-        Ok(key)
     }
 
     async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {

@@ -9,11 +9,35 @@ use super::{KEY_COLUMNS, key_from_row, storage};
 use crate::conn::{SqliteDirectory, immediate};
 use roster_store::prelude::*;
 use roster_store::{
-    ApiKeyInfo, LAST_ADMIN_KEY, LastAdmin, NewApiKey, NewAuditEntry, OperatorKeyInfo, Scope, StoreError,
+    ApiKeyInfo, Credential, LAST_ADMIN_KEY, LAST_USED_GRANULARITY_MS, LastAdmin, NewApiKey, NewAuditEntry,
+    OperatorKeyInfo, Scope, StoreError,
 };
 
-/// A key's last use is written at most this often.
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+/// `record_key_use` in one write transaction (the one writer serializes
+/// concurrent uses).
+fn record_use(
+    c: &mut Connection,
+    table: &str,
+    id: &str,
+    now: Timestamp,
+    entry: &NewAuditEntry,
+) -> Result<(), StoreError> {
+    let tx = immediate(c)?;
+    let prev: Option<Option<i64>> = tx
+        .query_row(&format!("SELECT last_used_at FROM {table} WHERE id = ?1"), [id], |r| r.get(0))
+        .optional()
+        .map_err(storage)?;
+    let Some(prev) = prev.map(|p| p.map(Timestamp)) else { return Ok(()) };
+    if prev.is_some_and(|t| now.millis() - t.millis() < LAST_USED_GRANULARITY_MS) {
+        return Ok(());
+    }
+    tx.execute(&format!("UPDATE {table} SET last_used_at = ?2 WHERE id = ?1"), params![id, now.millis()])
+        .map_err(storage)?;
+    if prev.is_none_or(|t| t.date() != now.date()) {
+        crate::audit::append(&tx, entry)?;
+    }
+    tx.commit().map_err(storage)
+}
 
 pub fn list_keys(c: &Connection, tenant: TenantId) -> Result<Vec<ApiKeyInfo>, StoreError> {
     let mut stmt = c
@@ -196,56 +220,41 @@ impl CredentialStore for SqliteDirectory {
         self.write(move |c| revoke_key(c, tenant, &key_id, now, last_admin)).await
     }
 
-    async fn authenticate_key(
+    async fn find_api_key(&self, hash: &[u8; 32], now: Timestamp) -> Result<Option<ApiKeyInfo>, StoreError> {
+        let h = *hash;
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys
+                 WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
+            ))
+            .map_err(storage)?
+            .query_row(params![&h[..], now.millis()], key_from_row)
+            .optional()
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn find_operator_key(
         &self,
         hash: &[u8; 32],
         now: Timestamp,
-    ) -> Result<Option<ApiKeyInfo>, StoreError> {
-        let h = *hash;
-        let key = self
-            .read(move |c| {
-                c.prepare_cached(&format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys
-                     WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
-                ))
-                .map_err(storage)?
-                .query_row(params![&h[..], now.millis()], key_from_row)
-                .optional()
-                .map_err(storage)
-            })
-            .await?;
-        if let Some(k) = &key {
-            let stale = k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS);
-            if stale {
-                let key_id = k.id.clone();
-                // The first use of a key each (UTC) day is audited: when a
-                // credential is used shows, without a row per request.
-                let first_today = k.last_used_at.is_none_or(|t| t.date() != now.date());
-                let entry = first_today.then(|| NewAuditEntry {
-                    at: now,
-                    tenant_id: k.tenant_id,
-                    actor: roster_store::key_actor(&k.id),
-                    action: "key.used",
-                    target: Some(roster_store::key_actor(&k.id)),
-                    request_id: None,
-                    client_request_id: None,
-                });
-                self.write(move |c| {
-                    let tx = immediate(c)?;
-                    tx.execute(
-                        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-                        params![key_id, now.millis()],
-                    )
-                    .map_err(storage)?;
-                    if let Some(entry) = &entry {
-                        crate::audit::append(&tx, entry)?;
-                    }
-                    tx.commit().map_err(storage)
-                })
-                .await?;
-            }
-        }
-        Ok(key)
+    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
+        let hash = *hash;
+        self.read(move |c| authenticate_operator(c, &hash, now)).await
+    }
+
+    async fn record_key_use(
+        &self,
+        credential: Credential<'_>,
+        now: Timestamp,
+        first_of_day: NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let (table, id) = match credential {
+            Credential::ApiKey(id) => ("api_keys", id.to_owned()),
+            Credential::OperatorKey(id) => ("operator_keys", id.to_owned()),
+        };
+        self.write(move |c| record_use(c, table, &id, now, &first_of_day)).await
     }
 
     async fn create_operator_key(
@@ -258,44 +267,6 @@ impl CredentialStore for SqliteDirectory {
     ) -> Result<OperatorKeyInfo, StoreError> {
         let name = name.to_owned();
         self.write(move |c| create_operator(c, &name, &prefix, &hash, expires_at, now)).await
-    }
-
-    async fn authenticate_operator_key(
-        &self,
-        hash: &[u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<OperatorKeyInfo>, StoreError> {
-        let hash = *hash;
-        let key = self.read(move |c| authenticate_operator(c, &hash, now)).await?;
-        if let Some(k) = &key
-            && k.last_used_at.is_none_or(|t| now.millis() - t.millis() >= LAST_USED_GRANULARITY_MS)
-        {
-            let key_id = k.id.clone();
-            // As for API keys: the first use each (UTC) day is audited.
-            let entry = k.last_used_at.is_none_or(|t| t.date() != now.date()).then(|| NewAuditEntry {
-                at: now,
-                tenant_id: roster_store::platform_log(),
-                actor: format!("operator:{}", k.name),
-                action: "operator.used",
-                target: Some(k.id.clone()),
-                request_id: None,
-                client_request_id: None,
-            });
-            self.write(move |c| {
-                let tx = immediate(c)?;
-                tx.execute(
-                    "UPDATE operator_keys SET last_used_at = ?2 WHERE id = ?1",
-                    params![key_id, now.millis()],
-                )
-                .map_err(storage)?;
-                if let Some(entry) = &entry {
-                    crate::audit::append(&tx, entry)?;
-                }
-                tx.commit().map_err(storage)
-            })
-            .await?;
-        }
-        Ok(key)
     }
 
     async fn list_operator_keys(&self) -> Result<Vec<OperatorKeyInfo>, StoreError> {

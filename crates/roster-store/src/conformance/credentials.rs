@@ -24,7 +24,8 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
     assert!(used.last_used_at.is_some(), "last use is recorded");
     // The first use each day is audited, not every use.
     let uses = |log: Vec<crate::AuditEntry>| {
-        log.into_iter().filter(|e| e.action == "key.used" && e.target.as_deref() == Some(&first.id)).count()
+        let target = crate::key_actor(&first.id);
+        log.into_iter().filter(|e| e.action == "key.used" && e.target.as_deref() == Some(target.as_str())).count()
     };
     assert_eq!(uses(d.list_audit(t, 0, 100).await.unwrap()), 1);
     d.authenticate_key(&[1; 32], T0.plus_millis(240_000)).await.unwrap();

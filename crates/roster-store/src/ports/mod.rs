@@ -28,7 +28,7 @@ use async_trait::async_trait;
 
 pub use apply::ChangeApplier;
 pub use audit::AuditLog;
-pub use credentials::CredentialStore;
+pub use credentials::{Credential, CredentialStore, LAST_USED_GRANULARITY_MS};
 pub use due::DueWork;
 pub use endpoints::EndpointStore;
 pub use feeds::FeedStore;
