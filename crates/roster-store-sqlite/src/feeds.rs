@@ -1,7 +1,7 @@
 //! Feeds: created at ingest, sealed, failed, touched, decided, listed.
 
 use async_trait::async_trait;
-use roster_core::{ExternalId, FeedId, FeedMode, TenantId, Timestamp};
+use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::prelude::*;
@@ -24,9 +24,12 @@ impl FeedStore for SqliteDirectory {
             ..FeedCounts::default()
         };
         let status = status_of(&counts, feed.sealed, None);
-        let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
-        // A full snapshot with nothing queued is reconciled at once (below).
-        let reconcile_now = feed.sealed && feed.mode == FeedMode::Full && counts.accepted == 0;
+        // A sealed feed with nothing queued is final at once: it is stored
+        // open and refreshed in the same transaction, which reconciles a
+        // full snapshot, writes the final status with its feed event and
+        // lets a snapshot waiting for it go on.
+        let final_now = status.is_settled();
+        let stored_status = if final_now { FeedStatus::Accepted } else { status };
         let sealed = feed.sealed;
         let mut out = Feed {
             id: feed.id,
@@ -36,12 +39,12 @@ impl FeedStore for SqliteDirectory {
             reconciliation: None,
             mode: feed.mode,
             format: feed.format,
-            status,
+            status: stored_status,
             counts,
             rejections,
             created_at: feed.created_at,
             updated_at: feed.created_at,
-            completed_at: done.then_some(feed.created_at),
+            completed_at: None,
         };
         let f = out.clone();
         self.write(move |c| {
@@ -52,7 +55,7 @@ impl FeedStore for SqliteDirectory {
             let position: i64 = tx.query_row(
                 "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
                                     created_at, updated_at, completed_at, source, sealed, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13,
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11, ?12,
                          (SELECT COALESCE(MAX(position), 0) + 1 FROM feeds))
                  RETURNING position",
                 params![
@@ -66,24 +69,21 @@ impl FeedStore for SqliteDirectory {
                     f.counts.rejected as i64,
                     rejections,
                     f.created_at.millis(),
-                    f.completed_at.map(Timestamp::millis),
                     f.source.as_str(),
                     sealed
                 ],
                 |r| r.get(0),
             )
             .map_err(storage)?;
-            if reconcile_now {
+            if final_now {
                 snapshots::refresh_feed(&tx, f.id, f.created_at)?;
-            } else if status.is_settled() {
-                snapshots::release_waiting(&tx, &f.tenant_id.to_string(), f.created_at)?;
             }
             tx.commit().map_err(storage)?;
             Ok(position)
         })
         .await
         .map(|position| out.position = position.max(0) as u64)?;
-        if reconcile_now {
+        if final_now {
             let tenant = out.tenant_id;
             out = self.get_feed(tenant, out.id).await?.ok_or(StoreError::NotFound)?;
         }
@@ -166,11 +166,22 @@ impl FeedStore for SqliteDirectory {
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {
             let tx = immediate(c)?;
+            let id = feed.to_string();
+            let before: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM feeds WHERE id = ?1 AND tenant_id = ?2",
+                    params![id, tenant.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            let Some(before) = before else { return Ok(()) };
             tx.execute(
                 "UPDATE feeds SET status = 'failed', updated_at = ?3, completed_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
-                params![feed.to_string(), tenant.to_string(), now.millis()],
+                params![id, tenant.to_string(), now.millis()],
             )
             .map_err(storage)?;
+            snapshots::announce_failure(&tx, &id, &before, now)?;
             snapshots::release_waiting(&tx, &tenant.to_string(), now)?;
             tx.commit().map_err(storage)
         })

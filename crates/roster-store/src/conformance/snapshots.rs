@@ -92,3 +92,39 @@ pub async fn snapshot_judges_only_its_own_source(d: &impl Directory) {
     assert_eq!(feed.reconciliation.unwrap().absent, 0);
     assert_eq!(active(d, t, 10).await, 10);
 }
+
+pub async fn a_halted_snapshot_announces_its_figures_then_completes_when_approved(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    population(d, t, "hris", 20).await;
+    let f = snapshot(d, t, "hris", 10).await;
+    let events = super::feeds::feed_events(d, t).await;
+    let of_f: Vec<_> = events.iter().filter(|e| e.feed_id == f).collect();
+    assert_eq!(of_f.len(), 1, "{of_f:?}");
+    assert_eq!(of_f[0].kind, EventType::FeedHalted);
+    let p = &of_f[0].payload;
+    assert_eq!(p["status"], "halted");
+    assert_eq!((p["counts"]["received"].as_u64(), p["counts"]["applied"].as_u64()), (Some(10), Some(0)));
+    assert_eq!(p["counts"]["unchanged"], 10);
+    let s = &p["snapshot"];
+    assert_eq!((s["active"].as_u64(), s["wouldDeactivate"].as_u64(), s["deactivated"].as_u64()), (Some(20), Some(10), Some(0)));
+    assert_eq!((s["allowed"].as_u64(), s["thresholdPercent"].as_u64(), s["thresholdFloor"].as_u64()), (Some(5), Some(20), Some(5)));
+    assert!(s["reason"].as_str().unwrap().contains("10 of 20"));
+    assert_eq!(p["links"]["leavers"], format!("/v1/feeds/feed_{f}/leavers"));
+    // Still halted: refreshed again, nothing more.
+    let halted = EventFilter { kind: Some(EventType::FeedHalted), ..Default::default() };
+    assert_eq!(d.find_events(t, &halted, 0, 10).await.unwrap().len(), 1);
+
+    d.decide_snapshot(t, f, true, T1).await.unwrap();
+    let all = d.list_events(t, 0, 1000).await.unwrap();
+    let last = all.last().unwrap();
+    assert_eq!((last.kind, last.feed_id), (EventType::FeedCompleted, f), "after its person.left events");
+    assert_eq!(last.payload["snapshot"]["deactivated"], 10);
+    assert!(last.payload["snapshot"].get("wouldDeactivate").is_none());
+    assert_eq!(all.iter().filter(|e| e.kind == EventType::Left).count(), 10);
+
+    // A rejected one announces its halt and nothing after.
+    let g = snapshot(d, t, "hris", 2).await;
+    d.decide_snapshot(t, g, false, T1).await.unwrap();
+    let of_g: Vec<_> = super::feeds::feed_events(d, t).await.into_iter().filter(|e| e.feed_id == g).map(|e| e.kind).collect();
+    assert_eq!(of_g, vec![EventType::FeedHalted]);
+}
