@@ -12,7 +12,7 @@ use roster_core::{ExternalId, FeedId, FeedMode, RecordError, SourceName, TenantI
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::{
-    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, NewFeed, Page, StoreError,
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, Leaver, NewFeed, Page, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -290,6 +290,70 @@ impl FeedStore for PgDirectory {
         .map(feed_from_row)
         .collect::<Result<Vec<_>, _>>()?;
         let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn feed_leavers(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Leaver>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = cursor.unwrap_or_default();
+        let (tenant, id) = (tenant.to_string(), feed.to_string());
+        let found: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT mode, reconciliation->>'state' FROM feeds WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(&id)
+        .bind(&tenant)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(storage)?;
+        let Some((mode, state)) = found else { return Err(StoreError::NotFound) };
+        if mode != FeedMode::Full.as_str() {
+            return Err(StoreError::Invalid("only a full snapshot has leavers; this feed is a delta".into()));
+        }
+        let sql = match state.as_deref() {
+            // Those an approval would deactivate: `snapshots::absent`'s
+            // people, as of now.
+            Some("halted") => {
+                "SELECT p.data::text, NULL::bigint FROM feeds f
+                   JOIN people p ON p.tenant_id = f.tenant_id AND p.source = f.source
+                  WHERE f.id = $1 AND f.tenant_id = $2 AND p.active AND p.status = 'active'
+                    AND p.position < f.position AND p.external_id > $3
+                    AND NOT EXISTS (SELECT 1 FROM snapshot_members m
+                                    WHERE m.feed_id = f.id AND m.external_id = p.external_id)
+                  ORDER BY p.external_id LIMIT $4"
+            }
+            // Those its reconciliation deactivated (the versions it caused),
+            // ordered by `people`'s id, in the `C` collation as every page.
+            Some("applied") => {
+                "SELECT p.data::text, h.at FROM person_history h
+                   JOIN people p ON p.tenant_id = h.tenant_id AND p.external_id = h.external_id
+                  WHERE h.tenant_id = $2 AND h.feed_id = $1 AND h.event = 'person.left'
+                    AND h.message_id = 'reconcile:' || $1 AND p.external_id > $3
+                  ORDER BY p.external_id LIMIT $4"
+            }
+            _ => return Ok(Page { items: Vec::new(), next: None }),
+        };
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(sql)
+            .bind(&id)
+            .bind(&tenant)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await
+            .map_err(storage)?;
+        let items = rows
+            .into_iter()
+            .map(|(data, at)| {
+                let person: roster_core::Person = json(&data)?;
+                Ok(Leaver::of(&person, at.map(Timestamp)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = (items.len() == limit).then(|| items.last().map(|l| l.external_id.to_string())).flatten();
         Ok(Page { items, next })
     }
 }

@@ -1,11 +1,14 @@
 //! Feeds: created at ingest, sealed, failed, touched, decided, listed.
 
 use async_trait::async_trait;
-use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
+use roster_core::{ExternalId, FeedId, FeedMode, TenantId, Timestamp};
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::prelude::*;
-use roster_store::{Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, NewFeed, Page, StoreError};
+use roster_store::{
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, Leaver, NewFeed, Page, ReconcileState, Reconciliation,
+    StoreError,
+};
 use rusqlite::{OptionalExtension, params};
 
 use crate::conn::{SqliteDirectory, immediate, storage};
@@ -242,6 +245,83 @@ impl FeedStore for SqliteDirectory {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage)?;
             let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn feed_leavers(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Leaver>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = cursor.unwrap_or_default().to_owned();
+        self.read(move |c| {
+            let (tenant, id) = (tenant.to_string(), feed.to_string());
+            let found: Option<(String, Option<String>)> = c
+                .prepare_cached("SELECT mode, reconciliation FROM feeds WHERE id = ?1 AND tenant_id = ?2")
+                .map_err(storage)?
+                .query_row(params![id, tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(storage)?;
+            let Some((mode, reconciliation)) = found else { return Err(StoreError::NotFound) };
+            if mode != FeedMode::Full.as_str() {
+                return Err(StoreError::Invalid("only a full snapshot has leavers; this feed is a delta".into()));
+            }
+            let state = reconciliation
+                .map(json_col::<Reconciliation>)
+                .transpose()
+                .map_err(storage)?
+                .map(|r| r.state);
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Option<i64>)> {
+                Ok((r.get(0)?, r.get(1)?))
+            };
+            let rows: Vec<(String, Option<i64>)> = match state {
+                // Those an approval would deactivate: `snapshots::absent`'s
+                // people, as of now.
+                Some(ReconcileState::Halted) => c
+                    .prepare_cached(
+                        "SELECT p.data, NULL FROM feeds f
+                           JOIN people p ON p.tenant_id = f.tenant_id AND p.source = f.source
+                          WHERE f.id = ?1 AND f.tenant_id = ?2 AND p.active = 1 AND p.status = 'active'
+                            AND p.position < f.position AND p.external_id > ?3
+                            AND NOT EXISTS (SELECT 1 FROM snapshot_members m
+                                            WHERE m.feed_id = f.id AND m.external_id = p.external_id)
+                          ORDER BY p.external_id LIMIT ?4",
+                    )
+                    .map_err(storage)?
+                    .query_map(params![id, tenant, after, limit as i64], row)
+                    .map_err(storage)?
+                    .collect::<Result<_, _>>()
+                    .map_err(storage)?,
+                // Those its reconciliation deactivated (the versions it caused).
+                Some(ReconcileState::Applied) => c
+                    .prepare_cached(
+                        "SELECT p.data, h.at FROM person_history h
+                           JOIN people p ON p.tenant_id = h.tenant_id AND p.external_id = h.external_id
+                          WHERE h.tenant_id = ?2 AND h.feed_id = ?1 AND h.event = 'person.left'
+                            AND h.message_id = 'reconcile:' || ?1 AND h.external_id > ?3
+                          ORDER BY h.external_id LIMIT ?4",
+                    )
+                    .map_err(storage)?
+                    .query_map(params![id, tenant, after, limit as i64], row)
+                    .map_err(storage)?
+                    .collect::<Result<_, _>>()
+                    .map_err(storage)?,
+                _ => Vec::new(),
+            };
+            let items = rows
+                .into_iter()
+                .map(|(data, at)| {
+                    let person: roster_core::Person = serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Storage(format!("stored person does not decode: {e}")))?;
+                    Ok(Leaver::of(&person, at.map(Timestamp)))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let next = (items.len() == limit).then(|| items.last().map(|l| l.external_id.to_string())).flatten();
             Ok(Page { items, next })
         })
         .await

@@ -294,6 +294,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
     UPDATE api_keys SET name = 'key-' || substr(replace(id, '-', ''), -8);
     ",
+    // 14: a completed snapshot's leavers listed by feed (`feed_leavers`):
+    // only `person.left` rows are indexed, so the writes of every other
+    // version pay nothing for it.
+    "
+    CREATE INDEX person_history_left ON person_history (tenant_id, feed_id, external_id)
+        WHERE event = 'person.left';
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

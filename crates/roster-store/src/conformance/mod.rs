@@ -135,7 +135,9 @@ macro_rules! directory_conformance_tests {
             rejected_snapshot_deactivates_nobody,
             empty_snapshot_halts,
             snapshot_judges_only_its_own_source,
-            a_halted_snapshot_announces_its_figures_then_completes_when_approved
+            a_halted_snapshot_announces_its_figures_then_completes_when_approved,
+            a_snapshots_leavers_are_listed_halted_then_deactivated,
+            a_rejected_snapshot_lists_no_leavers
         );
     };
     (@module $h:expr; idempotency) => {

@@ -198,6 +198,41 @@ pub struct FeedSeal {
     pub rejected: u64,
 }
 
+/// One of a full snapshot's leavers (`FeedStore::feed_leavers`): who, as
+/// the directory holds them now. `Debug` shows no personal data.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leaver {
+    pub external_id: roster_core::ExternalId,
+    pub display_name: Option<String>,
+    /// The person's primary e-mail address, else their first.
+    pub email: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    /// When the snapshot deactivated them; `null` while it is halted.
+    pub deactivated_at: Option<Timestamp>,
+}
+
+impl Leaver {
+    /// The leaver as `person` shows them.
+    pub fn of(person: &roster_core::Person, deactivated_at: Option<Timestamp>) -> Self {
+        Self {
+            external_id: person.external_id.clone(),
+            display_name: person.display_name.clone(),
+            email: person.emails.iter().find(|e| e.primary).or(person.emails.first()).map(|e| e.value.clone()),
+            department: person.department.clone(),
+            title: person.title.clone(),
+            deactivated_at,
+        }
+    }
+}
+
+impl std::fmt::Debug for Leaver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leaver").field("deactivated_at", &self.deactivated_at).finish_non_exhaustive()
+    }
+}
+
 /// The payload of a feed lifecycle event (`feed.completed`,
 /// `feed.completed_with_errors`, `feed.halted`, `feed.failed`): the feed's
 /// figures when it became final, and where to look further. Every adapter
