@@ -477,8 +477,11 @@ impl Ingest {
         if let Some(mut managers) = Managers::new(settings.manager_by) {
             feed.valid.iter().for_each(|(_, r)| managers.note(r));
             let rows = &feed.rows;
-            let mut records: Vec<(At, &mut ValidRecord)> =
-                feed.valid.iter_mut().map(|(i, r)| (At { index: *i, row: rows.get(i).copied() }, r)).collect();
+            let mut records: Vec<(At, &mut ValidRecord)> = feed
+                .valid
+                .iter_mut()
+                .map(|(i, r)| (At { index: *i, row: rows.get(i).copied() }, r))
+                .collect();
             let warnings = managers.resolve(self.store.as_ref(), sub.tenant, &mut records).await?;
             feed.warnings.extend(warnings);
             feed.warnings.extend(managers.summary());

@@ -137,8 +137,11 @@ impl Managers {
             return Ok(Vec::new());
         }
         // Unresolved: the stored manager stays (none for someone new).
-        let stored: HashMap<ExternalId, ExternalId> =
-            store.managers_of(tenant, missed.iter().map(|(_, id, _)| id.clone()).collect()).await?.into_iter().collect();
+        let stored: HashMap<ExternalId, ExternalId> = store
+            .managers_of(tenant, missed.iter().map(|(_, id, _)| id.clone()).collect())
+            .await?
+            .into_iter()
+            .collect();
         let unresolved: HashSet<&ExternalId> = missed.iter().map(|(_, id, _)| id).collect();
         for (_, record) in records.iter_mut() {
             if let Change::Upsert { person } = &mut record.change
@@ -159,7 +162,9 @@ impl Managers {
                 None => format!("record {}", at.index),
             };
             let what = match why {
-                Unresolved::NoOne => format!("matches no person by {} in this feed or the directory", self.key_name()),
+                Unresolved::NoOne => {
+                    format!("matches no person by {} in this feed or the directory", self.key_name())
+                }
                 Unresolved::Several => format!("matches more than one person by {}", self.key_name()),
                 Unresolved::Themself => "names the person themself".to_owned(),
             };

@@ -403,7 +403,11 @@ mod concurrency {
         let events = events_of(&d, t).await;
         assert_eq!(events.len(), N + 1, "one person.joined each, never a second, and the feed's end");
         assert!(events[..N].iter().all(|e| e.kind == EventType::Joined));
-        assert_eq!((events[N].kind, events[N].feed_id), (EventType::FeedCompleted, f), "announced once, last");
+        assert_eq!(
+            (events[N].kind, events[N].feed_id),
+            (EventType::FeedCompleted, f),
+            "announced once, last"
+        );
         for i in 0..N {
             assert_eq!(assert_history_is_whole(&d, t, &format!("E{i}")).await, 1);
         }

@@ -6,8 +6,8 @@ use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::prelude::*;
 use roster_store::{
-    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, Leaver, NewFeed, Page, ReconcileState, Reconciliation,
-    StoreError,
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, Leaver, NewFeed, Page, ReconcileState,
+    Reconciliation, StoreError,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -269,13 +269,12 @@ impl FeedStore for SqliteDirectory {
                 .map_err(storage)?;
             let Some((mode, reconciliation)) = found else { return Err(StoreError::NotFound) };
             if mode != FeedMode::Full.as_str() {
-                return Err(StoreError::Invalid("only a full snapshot has leavers; this feed is a delta".into()));
+                return Err(StoreError::Invalid(
+                    "only a full snapshot has leavers; this feed is a delta".into(),
+                ));
             }
-            let state = reconciliation
-                .map(json_col::<Reconciliation>)
-                .transpose()
-                .map_err(storage)?
-                .map(|r| r.state);
+            let state =
+                reconciliation.map(json_col::<Reconciliation>).transpose().map_err(storage)?.map(|r| r.state);
             let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Option<i64>)> {
                 Ok((r.get(0)?, r.get(1)?))
             };
@@ -321,7 +320,8 @@ impl FeedStore for SqliteDirectory {
                     Ok(Leaver::of(&person, at.map(Timestamp)))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let next = (items.len() == limit).then(|| items.last().map(|l| l.external_id.to_string())).flatten();
+            let next =
+                (items.len() == limit).then(|| items.last().map(|l| l.external_id.to_string())).flatten();
             Ok(Page { items, next })
         })
         .await

@@ -211,7 +211,12 @@ fn announce(
 
 /// A feed has failed (ingest could not queue it, or its upload stalled):
 /// announces it, unless it had failed before.
-pub fn announce_failure(tx: &Transaction<'_>, id: &str, before: &str, now: Timestamp) -> Result<(), StoreError> {
+pub fn announce_failure(
+    tx: &Transaction<'_>,
+    id: &str,
+    before: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let before = FeedStatus::parse(before).unwrap_or(FeedStatus::Processing);
     let Some(kind) = roster_store::policy::feed_event(before, FeedStatus::Failed) else { return Ok(()) };
     let Some(state) = load(tx, id)? else { return Ok(()) };

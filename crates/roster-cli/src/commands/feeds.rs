@@ -73,7 +73,8 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
             if out.json(&items)? {
                 return Ok(());
             }
-            let mut table = Table::new(&["EXTERNAL ID", "NAME", "EMAIL", "DEPARTMENT", "TITLE", "DEACTIVATED"]);
+            let mut table =
+                Table::new(&["EXTERNAL ID", "NAME", "EMAIL", "DEPARTMENT", "TITLE", "DEACTIVATED"]);
             for l in &items {
                 table.row([
                     cell(&l["externalId"]),

@@ -80,8 +80,15 @@ pub async fn leavers(
         },
     )?;
     // Names and addresses of people: a read of personal data.
-    audit::record_read(&state, &principal, &request_id, "feed.leavers_listed", Some(render(Kind::Feed, id)), Read::Listing)
-        .await;
+    audit::record_read(
+        &state,
+        &principal,
+        &request_id,
+        "feed.leavers_listed",
+        Some(render(Kind::Feed, id)),
+        Read::Listing,
+    )
+    .await;
     Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("leavers", &n)))))
 }
 

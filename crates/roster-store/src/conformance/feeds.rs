@@ -141,7 +141,10 @@ pub async fn a_feed_announces_its_end_once(d: &impl Directory) {
     let p = &e.payload;
     assert_eq!(p["type"], "feed.completed");
     assert_eq!(p["feedId"], roster_core::public_id::render(roster_core::public_id::Kind::Feed, f));
-    assert_eq!((p["status"].as_str(), p["mode"].as_str(), p["source"].as_str()), (Some("completed"), Some("delta"), Some("default")));
+    assert_eq!(
+        (p["status"].as_str(), p["mode"].as_str(), p["source"].as_str()),
+        (Some("completed"), Some("delta"), Some("default"))
+    );
     assert_eq!((p["counts"]["received"].as_u64(), p["counts"]["applied"].as_u64()), (Some(2), Some(2)));
     assert!(p.get("snapshot").is_none() && p["links"].get("leavers").is_none(), "a delta has no leavers");
     assert_eq!(p["links"]["feed"], format!("/v1/feeds/feed_{f}"));

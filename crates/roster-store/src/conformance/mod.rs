@@ -167,7 +167,8 @@ macro_rules! directory_conformance_tests {
     (@module $h:expr; people) => {
         $crate::directory_conformance_tests!(@each $h;
             people_pages_return_everyone_once,
-            people_are_filtered_by_status_source_department_email_and_change
+            people_are_filtered_by_status_source_department_email_and_change,
+            people_are_found_by_email_or_employee_number_and_their_managers_read
         );
     };
     (@module $h:expr; endpoints) => {

@@ -106,8 +106,14 @@ pub async fn a_halted_snapshot_announces_its_figures_then_completes_when_approve
     assert_eq!((p["counts"]["received"].as_u64(), p["counts"]["applied"].as_u64()), (Some(10), Some(0)));
     assert_eq!(p["counts"]["unchanged"], 10);
     let s = &p["snapshot"];
-    assert_eq!((s["active"].as_u64(), s["wouldDeactivate"].as_u64(), s["deactivated"].as_u64()), (Some(20), Some(10), Some(0)));
-    assert_eq!((s["allowed"].as_u64(), s["thresholdPercent"].as_u64(), s["thresholdFloor"].as_u64()), (Some(5), Some(20), Some(5)));
+    assert_eq!(
+        (s["active"].as_u64(), s["wouldDeactivate"].as_u64(), s["deactivated"].as_u64()),
+        (Some(20), Some(10), Some(0))
+    );
+    assert_eq!(
+        (s["allowed"].as_u64(), s["thresholdPercent"].as_u64(), s["thresholdFloor"].as_u64()),
+        (Some(5), Some(20), Some(5))
+    );
     assert!(s["reason"].as_str().unwrap().contains("10 of 20"));
     assert_eq!(p["links"]["leavers"], format!("/v1/feeds/feed_{f}/leavers"));
     // Still halted: refreshed again, nothing more.
@@ -125,7 +131,12 @@ pub async fn a_halted_snapshot_announces_its_figures_then_completes_when_approve
     // A rejected one announces its halt and nothing after.
     let g = snapshot(d, t, "hris", 2).await;
     d.decide_snapshot(t, g, false, T1).await.unwrap();
-    let of_g: Vec<_> = super::feeds::feed_events(d, t).await.into_iter().filter(|e| e.feed_id == g).map(|e| e.kind).collect();
+    let of_g: Vec<_> = super::feeds::feed_events(d, t)
+        .await
+        .into_iter()
+        .filter(|e| e.feed_id == g)
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(of_g, vec![EventType::FeedHalted]);
 }
 
@@ -174,7 +185,8 @@ pub async fn a_snapshots_leavers_are_listed_halted_then_deactivated(d: &impl Dir
     // and a delta list none (the delta is refused).
     let h = snapshot(d, t, "hris", 9).await;
     assert_eq!(d.get_feed(t, h).await.unwrap().unwrap().status, FeedStatus::Completed);
-    let ids: Vec<String> = all_leavers(d, t, h, 100).await.into_iter().map(|l| l.external_id.to_string()).collect();
+    let ids: Vec<String> =
+        all_leavers(d, t, h, 100).await.into_iter().map(|l| l.external_id.to_string()).collect();
     assert_eq!(ids, ["E15", "E9"], "the two it did not list, bytewise");
     assert!(matches!(d.feed_leavers(t, g, 10, None).await, Err(StoreError::Invalid(_))));
     let other = tenant(d, "globex").await;

@@ -219,7 +219,12 @@ impl Leaver {
         Self {
             external_id: person.external_id.clone(),
             display_name: person.display_name.clone(),
-            email: person.emails.iter().find(|e| e.primary).or(person.emails.first()).map(|e| e.value.clone()),
+            email: person
+                .emails
+                .iter()
+                .find(|e| e.primary)
+                .or(person.emails.first())
+                .map(|e| e.value.clone()),
             department: person.department.clone(),
             title: person.title.clone(),
             deactivated_at,
