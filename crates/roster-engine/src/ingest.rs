@@ -735,7 +735,7 @@ fn stream_csv(
                 if let Some(managers) = managers.as_mut() {
                     managers.note(&valid);
                 }
-                chunk.push((At { index, row: Some(row as u64) }, valid));
+                chunk.push((At { index, row: Some(row) }, valid));
                 tally.accepted += 1;
             }
             Err(errors) => {
