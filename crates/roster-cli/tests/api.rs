@@ -32,7 +32,11 @@ async fn accepted_feed_is_applied_and_readable() {
 
     let events = app.events().await;
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["person.joined", "person.joined"]);
+    assert_eq!(
+        kinds,
+        ["person.joined", "person.joined", "feed.completed"],
+        "the feed's end after its people"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +92,7 @@ async fn lifecycle_joiner_mover_updater_leaver_rehire_and_no_op() {
         app.wait_feed(body["feedId"].as_str().unwrap()).await;
         expected.extend(event);
     }
-    let events = app.events().await;
+    let events = app.person_events().await;
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, expected);
     let moved = &events[1];

@@ -224,7 +224,7 @@ async fn a_scim_bulk_request_is_answered_per_operation() {
     assert_eq!(app.get_json("/v1/people/701984").await["active"], false);
     let kinds: Vec<String> =
         app.events().await.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(kinds.last().unwrap(), "person.left");
+    assert_eq!(kinds[kinds.len() - 2..], ["person.left", "feed.completed"]);
 }
 
 /// Ten active people in source `hris`, sent as a full snapshot.
@@ -376,7 +376,7 @@ async fn a_future_hire_is_pending_and_a_future_leaver_still_active() {
     let e3 = app.get_json("/v1/people/E3").await;
     assert_eq!((status(e3.clone()), e3["active"].as_bool()), ("inactive".to_owned(), Some(false)));
     // Only E2 joined: the pending hire is not announced before the day.
-    let kinds: Vec<Value> = app.events().await.iter().map(|e| e["type"].clone()).collect();
+    let kinds: Vec<Value> = app.person_events().await.iter().map(|e| e["type"].clone()).collect();
     assert_eq!(kinds, vec![json!("person.joined")]);
 }
 
@@ -571,7 +571,7 @@ async fn a_manager_listed_after_their_report_in_a_csv_is_resolved() {
     let body: Value = app.post_raw("?source=hris", "text/csv", csv).await.json().await.unwrap();
     app.wait_feed(body["feedId"].as_str().unwrap()).await;
     assert_eq!(app.get_json("/v1/people/R1").await["manager"], "R2");
-    let last = app.events().await.pop().unwrap();
+    let last = app.person_events().await.pop().unwrap();
     assert_eq!(last["type"], "person.moved", "{last}");
     assert_eq!(last["payload"]["changedFields"], json!(["manager"]), "{last}");
 }
@@ -671,4 +671,202 @@ async fn a_backlog_applies_snapshots_and_deltas_in_feed_order() {
     };
     assert_eq!(of("E3"), ["person.joined"], "no left and rehired for E3");
     assert_eq!(of("E5"), ["person.joined", "person.moved", "person.left"]);
+}
+
+/// `roster` run as a user runs it, against the app (off the runtime's
+/// thread: the server it asks runs there): its stdout, once it succeeded.
+async fn roster(app: &TestApp, args: &[&str]) -> String {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(["--server".into(), app.base.clone(), "--key".into(), app.key.clone()]);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(&all).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "roster {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_halted_snapshot_is_announced_and_its_leavers_are_listed_before_and_after_approval() {
+    let app = spawn_app().await;
+    ten_people(&app).await;
+    let csv = "externalId,name.givenName,department\nH0,GivenH0,Ops\nH1,GivenH1,Ops\n";
+    let res = app.post_raw("?source=hris&mode=full", "text/csv", csv).await;
+    let id = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
+    assert_eq!(app.wait_feed(&id).await["status"], "halted");
+
+    // The integration hears of it, with the figures and where to look.
+    let halted = app.get_json("/v1/events?type=feed.halted").await["items"].as_array().unwrap().clone();
+    assert_eq!(halted.len(), 1, "{halted:?}");
+    let e = &halted[0];
+    assert_eq!((e["type"].as_str(), e["feedId"].as_str()), (Some("feed.halted"), Some(id.as_str())));
+    let p = &e["payload"];
+    assert_eq!(
+        (p["feedId"].as_str(), p["source"].as_str(), p["mode"].as_str()),
+        (Some(id.as_str()), Some("hris"), Some("full"))
+    );
+    assert_eq!((p["counts"]["received"].as_u64(), p["counts"]["rejected"].as_u64()), (Some(2), Some(0)));
+    let s = &p["snapshot"];
+    assert_eq!(
+        (s["active"].as_u64(), s["wouldDeactivate"].as_u64(), s["deactivated"].as_u64()),
+        (Some(10), Some(8), Some(0))
+    );
+    assert_eq!(
+        (s["allowed"].as_u64(), s["thresholdPercent"].as_u64(), s["thresholdFloor"].as_u64()),
+        (Some(5), Some(20), Some(5))
+    );
+    let link = p["links"]["leavers"].as_str().unwrap().to_owned();
+    assert_eq!(link, format!("/v1/feeds/{id}/leavers"));
+
+    // The link lists the eight an approval would deactivate, in pages.
+    let first = app.get_json(&format!("{link}?limit=5")).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 5);
+    let next = first["next"].as_str().expect("a second page").to_owned();
+    let rest = app.get_json(&format!("{link}?limit=5&cursor={next}")).await;
+    assert_eq!(rest["next"], Value::Null);
+    let ids: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .map(|l| l["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, (2..10).map(|i| format!("H{i}")).collect::<Vec<_>>());
+    assert_eq!(first["items"][0]["department"], "Ops");
+    assert_eq!(first["items"][0]["deactivatedAt"], Value::Null, "not yet");
+    assert!(first["items"][0]["email"].as_str().unwrap().contains('@'));
+    // The CLI shows the same, as a table and as JSON.
+    let table = roster(&app, &["feeds", "leavers", &id]).await;
+    assert!(table.lines().next().unwrap().contains("EXTERNAL ID"), "{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with('H')).count(), 8, "{table}");
+    let listed: Vec<Value> =
+        serde_json::from_str(&roster(&app, &["feeds", "leavers", &id, "--json"]).await).unwrap();
+    assert_eq!(listed.len(), 8);
+
+    // Approved, the snapshot completes: announced after its leavers.
+    app.post_empty(&format!("/v1/feeds/{id}/approve")).await;
+    let events = app.events().await;
+    let last = events.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["feedId"].as_str()), (Some("feed.completed"), Some(id.as_str())));
+    assert_eq!(last["payload"]["snapshot"]["deactivated"], 8);
+    let of_feed: Vec<&str> =
+        events.iter().filter(|e| e["feedId"] == id.as_str()).map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(of_feed.iter().filter(|t| **t == "person.left").count(), 8);
+    assert_eq!(
+        of_feed.iter().filter(|t| t.starts_with("feed.")).copied().collect::<Vec<_>>(),
+        ["feed.halted", "feed.completed"]
+    );
+    let gone = app.get_json(&link).await;
+    assert_eq!(gone["items"].as_array().unwrap().len(), 8);
+    assert!(support::is_time(&gone["items"][0]["deactivatedAt"]), "{gone}");
+
+    // A delta has no leavers; another tenant's snapshot is not found.
+    let delta = app.push(json!([person("D1", "Ops")])).await;
+    let delta_id = delta["feedId"].as_str().unwrap();
+    app.wait_feed(delta_id).await;
+    assert_eq!(app.get(&format!("/v1/feeds/{delta_id}/leavers")).await.status(), 409);
+    let other = app.new_tenant("globex").await;
+    assert_eq!(app.get_as(&other, &link).await.status(), 404);
+}
+
+/// A BambooHR-style export names each person's supervisor by e-mail.
+const BAMBOO_PROFILE: &str = r#"{
+  "fields": {
+    "externalId": {"column": "Employee #"},
+    "name.givenName": {"column": "First Name"},
+    "name.familyName": {"column": "Last Name"},
+    "emails": {"column": "Work Email", "transforms": ["lowercase"]},
+    "department": {"column": "Department"},
+    "title": {"column": "Job Title"},
+    "manager": {"column": "Supervisor Email"}
+  }
+}"#;
+
+async fn bamboo_source(app: &TestApp) {
+    let settings =
+        json!({"managerBy": "email", "mapping": serde_json::from_str::<Value>(BAMBOO_PROFILE).unwrap()});
+    let res = app.put_json("/v1/sources/bamboohr", &settings).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+async fn manager_of(app: &TestApp, id: &str) -> Value {
+    app.get_json(&format!("/v1/people/{id}")).await["manager"].clone()
+}
+
+#[tokio::test]
+async fn managers_named_by_e_mail_are_resolved_from_the_export_or_the_directory() {
+    let app = spawn_app_with(|s| s.body_limit = 4096).await;
+    bamboo_source(&app).await;
+    // The CEO is in the directory already (from a JSON feed of the source).
+    let ceo = json!({"mode": "delta", "records": [{"externalId": "100", "displayName": "Chief",
+        "emails": [{"value": "CEO@acme.example", "primary": true}]}]});
+    let res = app.post_raw("?source=bamboohr", "application/json", ceo.to_string()).await;
+    app.wait_feed(res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap()).await;
+
+    let csv = "Employee #,First Name,Last Name,Work Email,Department,Job Title,Supervisor Email\n\
+               201,Ann,Lee,ann.lee@acme.example,Sales,Account Executive,Mia.Wong@acme.example\n\
+               202,Mia,Wong,mia.wong@acme.example,Sales,Sales Director,ceo@acme.example\n\
+               203,Raj,Patel,raj.patel@acme.example,Sales,Intern,nobody@acme.example\n\
+               204,Sam,Ito,sam.ito@acme.example,Sales,Analyst,\n";
+    let res = app.post_raw("?source=bamboohr", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_array().map(Vec::len)),
+        (Some(4), Some(0)),
+        "a lookup rejects nothing"
+    );
+    let warnings: Vec<&str> = body["warnings"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let warning =
+        warnings.iter().find(|w| w.contains("`manager`")).expect("a warning for the unknown supervisor");
+    assert!(
+        warning.starts_with("record 2 (row 4): `manager` matches no person by e-mail address"),
+        "{warning}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains('@')), "no address in a warning: {warnings:?}");
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(manager_of(&app, "201").await, "202", "from later in the same export, any case");
+    assert_eq!(manager_of(&app, "202").await, "100", "from the directory");
+    assert_eq!(manager_of(&app, "203").await, Value::Null, "unresolved: none stored, none set");
+    assert_eq!(manager_of(&app, "204").await, Value::Null);
+
+    // A JSON feed of the source names managers the same way; later an
+    // unknown address keeps the manager stored.
+    let json_feed = json!({"records": [{"externalId": "203", "emails": [{"value": "raj.patel@acme.example"}],
+        "department": "Sales", "title": "Intern", "manager": "ann.lee@acme.example"}]});
+    let res = app.post_raw("?source=bamboohr", "application/json", json_feed.to_string()).await;
+    let body: Value = res.json().await.unwrap();
+    assert!(!body["warnings"].to_string().contains("manager"), "{body}");
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(manager_of(&app, "203").await, "201");
+    let csv = "Employee #,First Name,Last Name,Work Email,Department,Job Title,Supervisor Email\n\
+               203,Raj,Patel,raj.patel@acme.example,Sales,Intern,gone@acme.example\n";
+    let body: Value = app.post_raw("?source=bamboohr", "text/csv", csv).await.json().await.unwrap();
+    assert!(body["warnings"].to_string().contains("record 0 (row 2): `manager`"), "{body}");
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(manager_of(&app, "203").await, "201", "kept, not cleared");
+
+    // A streamed export (past the body limit) resolves the same way, its
+    // supervisors listed before their reports as HR exports sort them.
+    let mut csv =
+        String::from("Employee #,First Name,Last Name,Work Email,Department,Job Title,Supervisor Email\n");
+    csv.push_str("300,Lead,Person,lead@acme.example,Ops,Head of Ops,CEO@ACME.EXAMPLE\n");
+    for i in 1..200 {
+        csv.push_str(&format!("4{i:03},Name{i},Family,p{i}@acme.example,Ops,Operator,lead@acme.example\n"));
+    }
+    csv.push_str("499,Late,Person,late@acme.example,Ops,Operator,unknown@acme.example\n");
+    assert!(csv.len() > 4096);
+    let res = app.post_raw("?source=bamboohr", "text/csv", csv).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["accepted"], 201);
+    let warnings = body["warnings"].to_string();
+    assert!(warnings.contains("record 200 (row 202): `manager` matches no person"), "{warnings}");
+    assert!(!warnings.contains("unknown@"), "{warnings}");
+    app.wait_feed(body["feedId"].as_str().unwrap()).await;
+    assert_eq!(manager_of(&app, "300").await, "100");
+    assert_eq!(manager_of(&app, "4001").await, "300");
+    assert_eq!(manager_of(&app, "4199").await, "300");
+    assert_eq!(manager_of(&app, "499").await, Value::Null);
 }

@@ -92,7 +92,7 @@ async fn people_events_and_feeds_are_filtered_and_sources_deleted() {
     let e2 = app.get_json("/v1/events?person=E2").await;
     assert_eq!(types(&e2), [("person.joined".into(), "E2".into()), ("person.moved".into(), "E2".into())]);
     let of_feed = app.get_json(&format!("/v1/events?feed={mover}")).await;
-    assert_eq!(types(&of_feed), [("person.moved".into(), "E2".into())]);
+    assert_eq!(types(&of_feed), [("person.moved".into(), "E2".into()), ("feed.completed".into(), "".into())]);
 
     // Feeds by source and status.
     assert_eq!(ids(&app.get_json("/v1/feeds?source=workday").await), [mover.as_str(), hr.as_str()]);

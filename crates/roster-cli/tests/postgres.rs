@@ -174,8 +174,9 @@ async fn serve_over_postgres_applies_a_pushed_feed_end_to_end() {
         .await
         .unwrap();
     let items = events["items"].as_array().expect("items");
-    assert_eq!(items.len(), 40, "one event per joiner");
-    assert!(items.iter().all(|e| e["type"] == "person.joined"));
+    assert_eq!(items.len(), 41, "one event per joiner, then the feed's");
+    assert!(items[..40].iter().all(|e| e["type"] == "person.joined"));
+    assert_eq!(items[40]["type"], "feed.completed");
 
     drop(server);
     let logged = std::fs::read_to_string(&log).unwrap();

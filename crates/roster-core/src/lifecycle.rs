@@ -24,6 +24,20 @@ pub enum EventType {
     Left,
     #[serde(rename = "person.rehired")]
     Rehired,
+    /// A feed whose every record was applied (or found unchanged or stale);
+    /// a full snapshot's leavers deactivated. Once per feed.
+    #[serde(rename = "feed.completed")]
+    FeedCompleted,
+    /// Done, but some records were rejected at ingest or failed to apply.
+    #[serde(rename = "feed.completed_with_errors")]
+    FeedCompletedWithErrors,
+    /// A full snapshot over its source's deletion threshold: nobody was
+    /// deactivated; an operator approves or rejects it.
+    #[serde(rename = "feed.halted")]
+    FeedHalted,
+    /// Ingest could not queue it, or its upload was cut off.
+    #[serde(rename = "feed.failed")]
+    FeedFailed,
 }
 
 impl EventType {
@@ -34,7 +48,23 @@ impl EventType {
             EventType::Updated => "person.updated",
             EventType::Left => "person.left",
             EventType::Rehired => "person.rehired",
+            EventType::FeedCompleted => "feed.completed",
+            EventType::FeedCompletedWithErrors => "feed.completed_with_errors",
+            EventType::FeedHalted => "feed.halted",
+            EventType::FeedFailed => "feed.failed",
         }
+    }
+
+    /// Whether the event is about a feed rather than a person (its payload
+    /// is then `roster_store`'s feed event, not a [`LifecycleEvent`]).
+    pub fn is_feed(self) -> bool {
+        matches!(
+            self,
+            EventType::FeedCompleted
+                | EventType::FeedCompletedWithErrors
+                | EventType::FeedHalted
+                | EventType::FeedFailed
+        )
     }
 }
 

@@ -15,8 +15,9 @@ use roster_core::{
 use roster_formats::csv::CsvFeedReader;
 use roster_formats::{FormatError, ParsedFeed};
 use roster_queue::{OutgoingMessage, Queue, QueueError};
-use roster_store::{FeedSeal, IngestStore, NewFeed, SourceSettings, StoreError, Validation};
+use roster_store::{FeedSeal, IngestStore, ManagerBy, NewFeed, SourceSettings, StoreError, Validation};
 
+use crate::managers::{At, Managers};
 use crate::telemetry;
 
 /// Who submits, through which channel, and whether for real.
@@ -348,6 +349,7 @@ impl Ingest {
             (Arc::clone(&self.store), Arc::clone(&self.queue), Arc::clone(&self.clock), sub.clone());
         let (depth, config) = (Arc::clone(&self.depth), self.config.clone());
         let inactive = settings.inactive_statuses.clone();
+        let manager_by = settings.manager_by;
         // Not `spawn_blocking`: the upload lasts as long as its client
         // takes, and must not hold a thread the store's work needs.
         let streamed = crate::own_thread::run("roster-upload", move || {
@@ -359,7 +361,7 @@ impl Ingest {
                 depth: &depth,
                 config: &config,
             };
-            let rules = SourceRules { profile: &profile, inactive_statuses: inactive.as_deref() };
+            let rules = SourceRules { profile: &profile, inactive_statuses: inactive.as_deref(), manager_by };
             stream_csv(&ports, &s, feed_id, mode, now, input, &rules)
         })
         .await
@@ -471,6 +473,18 @@ impl Ingest {
         }
         if let Some(inactive) = &settings.inactive_statuses {
             feed.valid.iter_mut().for_each(|(_, r)| r.apply_inactive_statuses(inactive));
+        }
+        if let Some(mut managers) = Managers::new(settings.manager_by) {
+            feed.valid.iter().for_each(|(_, r)| managers.note(r));
+            let rows = &feed.rows;
+            let mut records: Vec<(At, &mut ValidRecord)> = feed
+                .valid
+                .iter_mut()
+                .map(|(i, r)| (At { index: *i, row: rows.get(i).copied() }, r))
+                .collect();
+            let warnings = managers.resolve(self.store.as_ref(), sub.tenant, &mut records).await?;
+            feed.warnings.extend(warnings);
+            feed.warnings.extend(managers.summary());
         }
         let accepted = feed.valid.len();
         if sub.dry_run {
@@ -608,6 +622,7 @@ fn fingerprint(id: &ExternalId) -> IdFingerprint {
 struct SourceRules<'a> {
     profile: &'a MappingProfile,
     inactive_statuses: Option<&'a [String]>,
+    manager_by: ManagerBy,
 }
 
 /// Reads a CSV stream on a blocking thread, queueing valid records in chunks
@@ -621,7 +636,7 @@ fn stream_csv(
     input: impl std::io::Read,
     rules: &SourceRules<'_>,
 ) -> Result<StreamTally, IngestError> {
-    let SourceRules { profile, inactive_statuses } = *rules;
+    let SourceRules { profile, inactive_statuses, manager_by } = *rules;
     let (skew, progress_every) = (ports.config.max_clock_skew, ports.config.progress_every);
     let mut reader = CsvFeedReader::new(input, profile)?;
     let warnings = reader.warnings().to_vec();
@@ -630,25 +645,40 @@ fn stream_csv(
     // whatever the ids' length.
     let mut seen: std::collections::HashMap<IdFingerprint, u32> = std::collections::HashMap::new();
     let mut tally = StreamTally { received: 0, accepted: 0, rejected: Vec::new(), warnings };
-    let mut chunk: Vec<OutgoingMessage> = Vec::with_capacity(STREAM_CHUNK);
+    let mut chunk: Vec<(At, ValidRecord)> = Vec::with_capacity(STREAM_CHUNK);
     let mut members: Vec<ExternalId> = Vec::new();
     let full = mode == FeedMode::Full;
-    let flush =
-        |chunk: &mut Vec<OutgoingMessage>, members: &mut Vec<ExternalId>| -> Result<(), IngestError> {
-            ports.rt.block_on(async {
-                if full && !members.is_empty() {
-                    let ids = std::mem::take(members);
-                    ports.store.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
+    // Managers named by e-mail or employee number resolve from the rows
+    // read so far (this chunk's included) and the directory.
+    let mut managers = Managers::new(manager_by);
+    let flush = |chunk: &mut Vec<(At, ValidRecord)>,
+                 members: &mut Vec<ExternalId>,
+                 managers: &mut Option<Managers>,
+                 warnings: &mut Vec<String>|
+     -> Result<(), IngestError> {
+        ports.rt.block_on(async {
+            if full && !members.is_empty() {
+                let ids = std::mem::take(members);
+                ports.store.add_snapshot_members(sub.tenant, feed_id, ids, ports.clock.now()).await?;
+            }
+            if !chunk.is_empty() {
+                if let Some(managers) = managers.as_mut() {
+                    let mut records: Vec<(At, &mut ValidRecord)> =
+                        chunk.iter_mut().map(|(at, r)| (*at, r)).collect();
+                    warnings.extend(managers.resolve(ports.store, sub.tenant, &mut records).await?);
                 }
-                if !chunk.is_empty() {
-                    capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
-                    let sent = ports.queue.send_batch(std::mem::take(chunk)).await?;
-                    add_depth(ports.depth, sent.sent);
-                    telemetry::messages_sent(&sub.tenant.to_string(), sent.sent);
-                }
-                Ok(())
-            })
-        };
+                capacity(ports.queue, ports.depth, ports.config.max_queue_depth).await?;
+                let messages: Vec<OutgoingMessage> = std::mem::take(chunk)
+                    .into_iter()
+                    .map(|(at, record)| message(sub, feed_id, now, at.index, record))
+                    .collect();
+                let sent = ports.queue.send_batch(messages).await?;
+                add_depth(ports.depth, sent.sent);
+                telemetry::messages_sent(&sub.tenant.to_string(), sent.sent);
+            }
+            Ok(())
+        })
+    };
     // Progress keeps the upload alive, however slowly its rows arrive; and
     // once the stall sweep has failed it, the upload stops here.
     let mut touched = Instant::now();
@@ -702,7 +732,10 @@ fn stream_csv(
                 if full {
                     members.push(id);
                 }
-                chunk.push(message(sub, feed_id, now, index, valid));
+                if let Some(managers) = managers.as_mut() {
+                    managers.note(&valid);
+                }
+                chunk.push((At { index, row: Some(row) }, valid));
                 tally.accepted += 1;
             }
             Err(errors) => {
@@ -719,10 +752,11 @@ fn stream_csv(
         // Members on their own count too: rows rejected by the thousand add
         // members but no messages.
         if chunk.len() >= STREAM_CHUNK || members.len() >= STREAM_CHUNK {
-            flush(&mut chunk, &mut members)?;
+            flush(&mut chunk, &mut members, &mut managers, &mut tally.warnings)?;
         }
     }
-    flush(&mut chunk, &mut members)?;
+    flush(&mut chunk, &mut members, &mut managers, &mut tally.warnings)?;
+    tally.warnings.extend(managers.as_ref().and_then(Managers::summary));
     Ok(tally)
 }
 

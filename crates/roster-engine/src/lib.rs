@@ -18,6 +18,7 @@ pub mod consumer;
 pub mod credentials;
 pub mod dispatch;
 pub mod ingest;
+mod managers;
 pub mod outbox;
 mod own_thread;
 pub mod scheduler;

@@ -120,7 +120,9 @@ impl Setup {
         )
     }
 
-    /// A joiner per id, each its own event.
+    /// A joiner per id, each its own event. Their feeds are still being
+    /// received (streamed uploads), so no `feed.completed` comes between
+    /// them: these cases are about delivering events, whatever their type.
     async fn joiners(&self, ids: &[&str]) -> Vec<String> {
         for id in ids {
             let feed = FeedId::new();
@@ -130,10 +132,10 @@ impl Setup {
                     tenant_id: self.tenant,
                     source: SourceName::default(),
                     mode: FeedMode::Delta,
-                    format: "json".into(),
-                    sealed: true,
-                    received: 1,
-                    accepted: 1,
+                    format: "csv".into(),
+                    sealed: false,
+                    received: 0,
+                    accepted: 0,
                     rejections: vec![],
                     created_at: self.clock.now(),
                 })

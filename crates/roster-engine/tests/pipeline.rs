@@ -547,6 +547,57 @@ impl FeedStore for MemberCounter {
     ) -> Result<Page<Feed>, StoreError> {
         self.inner.find_feeds(t, filter, limit, cursor).await
     }
+    async fn feed_leavers(
+        &self,
+        t: TenantId,
+        f: FeedId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<roster_store::Leaver>, StoreError> {
+        self.inner.feed_leavers(t, f, limit, cursor).await
+    }
+}
+
+#[async_trait]
+impl roster_store::PeopleReader for MemberCounter {
+    async fn get_person(
+        &self,
+        t: TenantId,
+        id: &ExternalId,
+    ) -> Result<Option<roster_store::PersonRecord>, StoreError> {
+        self.inner.get_person(t, id).await
+    }
+    async fn find_people(
+        &self,
+        t: TenantId,
+        filter: &roster_store::PeopleFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<roster_store::PersonRecord>, StoreError> {
+        self.inner.find_people(t, filter, limit, cursor).await
+    }
+    async fn people_by_key(
+        &self,
+        t: TenantId,
+        key: roster_store::PersonKey,
+        values: Vec<String>,
+    ) -> Result<Vec<(String, ExternalId)>, StoreError> {
+        self.inner.people_by_key(t, key, values).await
+    }
+    async fn managers_of(
+        &self,
+        t: TenantId,
+        ids: Vec<ExternalId>,
+    ) -> Result<Vec<(ExternalId, ExternalId)>, StoreError> {
+        self.inner.managers_of(t, ids).await
+    }
+    async fn person_history(
+        &self,
+        t: TenantId,
+        id: &ExternalId,
+    ) -> Result<Vec<roster_store::HistoryEntry>, StoreError> {
+        self.inner.person_history(t, id).await
+    }
 }
 
 #[async_trait]
@@ -588,7 +639,11 @@ async fn future_dated_hires_and_terminations_happen_on_their_day() {
     assert_eq!(status("NEW").await, roster_core::Status::Pending);
     assert_eq!(status("OLD").await, roster_core::Status::Active);
     let kinds = |events: Vec<OutboxEvent>| events.into_iter().map(|e| e.kind.as_str()).collect::<Vec<_>>();
-    assert_eq!(kinds(w.directory.list_events(w.tenant, 0, 10).await.unwrap()), ["person.joined"]);
+    // The feed ends at once (its records are applied); its dates act later.
+    assert_eq!(
+        kinds(w.directory.list_events(w.tenant, 0, 10).await.unwrap()),
+        ["person.joined", "feed.completed"]
+    );
 
     let scheduler = roster_engine::Scheduler::new(
         w.directory.clone(),
@@ -603,8 +658,8 @@ async fn future_dated_hires_and_terminations_happen_on_their_day() {
     assert_eq!(scheduler.run_once().await.unwrap().due, 1);
     assert_eq!(status("NEW").await, roster_core::Status::Active);
     let events = w.directory.list_events(w.tenant, 0, 10).await.unwrap();
-    assert_eq!(kinds(events.clone()), ["person.joined", "person.left", "person.joined"]);
-    assert_eq!(events[2].payload["person"]["title"], "Analyst");
+    assert_eq!(kinds(events.clone()), ["person.joined", "feed.completed", "person.left", "person.joined"]);
+    assert_eq!(events[3].payload["person"]["title"], "Analyst");
 }
 
 #[tokio::test]

@@ -28,6 +28,9 @@ pub struct ParsedFeed {
     /// External ids of rejected records, where they could be read: a full
     /// snapshot still lists these people, so they are not its leavers.
     pub rejected_ids: Vec<ExternalId>,
+    /// The CSV row of each valid record, by its index (empty for formats
+    /// without rows): warnings about a record name its row.
+    pub rows: HashMap<usize, u64>,
 }
 
 impl ParsedFeed {
@@ -143,7 +146,9 @@ impl FeedBuilder {
     }
 
     pub fn finish(self, mode: FeedMode) -> ParsedFeed {
+        let rows = self.seen.values().filter_map(|&(index, row)| Some((index, row?))).collect();
         ParsedFeed {
+            rows,
             mode,
             mode_stated: false,
             valid: self.valid,

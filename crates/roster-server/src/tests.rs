@@ -256,6 +256,7 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ("POST", "/integrations/hr-feed"),
     ("GET", "/v1/feeds"),
     ("GET", "/v1/feeds/feed_0193a0b0-0000-7000-8000-000000000000"),
+    ("GET", "/v1/feeds/x/leavers"),
     ("POST", "/v1/feeds/x/approve"),
     ("POST", "/v1/feeds/x/reject"),
     ("GET", "/v1/sources"),
@@ -385,6 +386,7 @@ async fn a_cursor_this_list_did_not_issue_is_a_400_naming_cursor() {
     for list in [
         "/v1/people",
         "/v1/feeds",
+        "/v1/feeds/feed_0193a0b0-0000-7000-8000-000000000000/leavers",
         "/v1/events",
         "/v1/dlq",
         "/v1/keys",

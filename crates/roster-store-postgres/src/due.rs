@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use roster_core::lifecycle::{Decision, decide};
 use roster_core::{Change, FeedId, TenantId, Timestamp};
 use roster_store::limits::IDEMPOTENCY_TTL_MS;
-use roster_store::{DueWork, PruneReport, StoreError};
+use roster_store::{DueWork, FeedStatus, PruneReport, StoreError};
 
 use crate::apply::{Batch, Cause};
 use crate::conn::{PgDirectory, parse_id, storage};
@@ -106,10 +106,10 @@ impl DueWork for PgDirectory {
         // The conditions again, under the locks: a feed sealed or touched
         // meanwhile is left alone, one failed by another node is not
         // failed twice.
-        let failed: Vec<String> = sqlx::query_scalar(
+        let rows: Vec<(String, String)> = sqlx::query_as(
             "UPDATE feeds SET status = 'failed', updated_at = $2, completed_at = $2
              WHERE NOT sealed AND status = 'receiving' AND updated_at < $1 AND tenant_id = ANY($3)
-             RETURNING tenant_id",
+             RETURNING id, tenant_id",
         )
         .bind(idle_since.millis())
         .bind(now.millis())
@@ -117,6 +117,10 @@ impl DueWork for PgDirectory {
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
+        for (feed, _) in &rows {
+            snapshots::announce_failure(&mut tx, feed, FeedStatus::Receiving.as_str(), now).await?;
+        }
+        let failed: Vec<String> = rows.into_iter().map(|(_, tenant)| tenant).collect();
         let mut touched = failed.clone();
         touched.sort();
         touched.dedup();

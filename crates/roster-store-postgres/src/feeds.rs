@@ -12,7 +12,7 @@ use roster_core::{ExternalId, FeedId, FeedMode, RecordError, SourceName, TenantI
 use roster_store::limits::{MAX_PAGE, MAX_STORED_REJECTIONS};
 use roster_store::policy::status_of;
 use roster_store::{
-    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, NewFeed, Page, StoreError,
+    Feed, FeedCounts, FeedFilter, FeedSeal, FeedStatus, FeedStore, Leaver, NewFeed, Page, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -109,9 +109,12 @@ impl FeedStore for PgDirectory {
             ..FeedCounts::default()
         };
         let status = status_of(&counts, feed.sealed, None);
-        let done = matches!(status, FeedStatus::Completed | FeedStatus::CompletedWithErrors);
-        // A full snapshot with nothing queued is reconciled at once (below).
-        let reconcile_now = feed.sealed && feed.mode == FeedMode::Full && counts.accepted == 0;
+        // A sealed feed with nothing queued is final at once: it is stored
+        // open and refreshed in the same transaction, which reconciles a
+        // full snapshot, writes the final status with its feed event and
+        // lets a snapshot waiting for it go on.
+        let final_now = status.is_settled();
+        let stored_status = if final_now { FeedStatus::Accepted } else { status };
         let tenant = feed.tenant_id.to_string();
         let mut tx = self.pool().begin().await.map_err(storage)?;
         // The position is taken under the tenant's feed lock: within the
@@ -121,28 +124,25 @@ impl FeedStore for PgDirectory {
         sqlx::query(
             "INSERT INTO feeds (id, tenant_id, mode, format, status, received, accepted, rejected, rejections,
                                 created_at, updated_at, completed_at, source, sealed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $10, $11, $12, $13)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $10, NULL, $11, $12)",
         )
         .bind(feed.id.to_string())
         .bind(&tenant)
         .bind(feed.mode.as_str())
         .bind(&feed.format)
-        .bind(status.as_str())
+        .bind(stored_status.as_str())
         .bind(counts.received as i64)
         .bind(counts.accepted as i64)
         .bind(counts.rejected as i64)
         .bind(rejections_json(feed.rejections)?)
         .bind(feed.created_at.millis())
-        .bind(done.then_some(feed.created_at.millis()))
         .bind(feed.source.as_str())
         .bind(feed.sealed)
         .execute(&mut *tx)
         .await
         .map_err(storage)?;
-        if reconcile_now {
+        if final_now {
             snapshots::refresh_feed(&mut tx, feed.id, feed.created_at).await?;
-        } else if status.is_settled() {
-            snapshots::release_waiting(&mut tx, &tenant, feed.created_at).await?;
         }
         let out = get(&mut tx, feed.tenant_id, feed.id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(storage)?;
@@ -217,15 +217,23 @@ impl FeedStore for PgDirectory {
     async fn fail_feed(&self, tenant: TenantId, feed: FeedId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(storage)?;
         lock_tenants(&mut tx, &[tenant.to_string()]).await?;
-        sqlx::query(
-            "UPDATE feeds SET status = 'failed', updated_at = $3, completed_at = $3 WHERE id = $1 AND tenant_id = $2",
+        let id = feed.to_string();
+        // The status it had, read under the lock (the old row's, through a
+        // self-join: RETURNING shows the new one).
+        let before: Option<String> = sqlx::query_scalar(
+            "UPDATE feeds f SET status = 'failed', updated_at = $3, completed_at = $3
+               FROM feeds old WHERE f.id = $1 AND f.tenant_id = $2 AND old.id = f.id
+             RETURNING old.status",
         )
-        .bind(feed.to_string())
+        .bind(&id)
         .bind(tenant.to_string())
         .bind(now.millis())
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(storage)?;
+        if let Some(before) = before {
+            snapshots::announce_failure(&mut tx, &id, &before, now).await?;
+        }
         snapshots::release_waiting(&mut tx, &tenant.to_string(), now).await?;
         tx.commit().await.map_err(storage)
     }
@@ -282,6 +290,70 @@ impl FeedStore for PgDirectory {
         .map(feed_from_row)
         .collect::<Result<Vec<_>, _>>()?;
         let next = (items.len() == limit).then(|| items.last().map(|f| f.id.to_string())).flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn feed_leavers(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Leaver>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = cursor.unwrap_or_default();
+        let (tenant, id) = (tenant.to_string(), feed.to_string());
+        let found: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT mode, reconciliation->>'state' FROM feeds WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(&id)
+        .bind(&tenant)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(storage)?;
+        let Some((mode, state)) = found else { return Err(StoreError::NotFound) };
+        if mode != FeedMode::Full.as_str() {
+            return Err(StoreError::Invalid("only a full snapshot has leavers; this feed is a delta".into()));
+        }
+        let sql = match state.as_deref() {
+            // Those an approval would deactivate: `snapshots::absent`'s
+            // people, as of now.
+            Some("halted") => {
+                "SELECT p.data::text, NULL::bigint FROM feeds f
+                   JOIN people p ON p.tenant_id = f.tenant_id AND p.source = f.source
+                  WHERE f.id = $1 AND f.tenant_id = $2 AND p.active AND p.status = 'active'
+                    AND p.position < f.position AND p.external_id > $3
+                    AND NOT EXISTS (SELECT 1 FROM snapshot_members m
+                                    WHERE m.feed_id = f.id AND m.external_id = p.external_id)
+                  ORDER BY p.external_id LIMIT $4"
+            }
+            // Those its reconciliation deactivated (the versions it caused),
+            // ordered by `people`'s id, in the `C` collation as every page.
+            Some("applied") => {
+                "SELECT p.data::text, h.at FROM person_history h
+                   JOIN people p ON p.tenant_id = h.tenant_id AND p.external_id = h.external_id
+                  WHERE h.tenant_id = $2 AND h.feed_id = $1 AND h.event = 'person.left'
+                    AND h.message_id = 'reconcile:' || $1 AND p.external_id > $3
+                  ORDER BY p.external_id LIMIT $4"
+            }
+            _ => return Ok(Page { items: Vec::new(), next: None }),
+        };
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(sql)
+            .bind(&id)
+            .bind(&tenant)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await
+            .map_err(storage)?;
+        let items = rows
+            .into_iter()
+            .map(|(data, at)| {
+                let person: roster_core::Person = json(&data)?;
+                Ok(Leaver::of(&person, at.map(Timestamp)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = (items.len() == limit).then(|| items.last().map(|l| l.external_id.to_string())).flatten();
         Ok(Page { items, next })
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, Person, SourceName, Status, TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
-use roster_store::{HistoryEntry, Page, PeopleFilter, PeopleReader, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleFilter, PeopleReader, PersonKey, PersonRecord, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -110,6 +110,59 @@ impl PeopleReader for PgDirectory {
             None
         };
         Ok(Page { items, next })
+    }
+
+    async fn people_by_key(
+        &self,
+        tenant: TenantId,
+        key: PersonKey,
+        values: Vec<String>,
+    ) -> Result<Vec<(String, ExternalId)>, StoreError> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = match key {
+            PersonKey::Email => {
+                "SELECT DISTINCT lower(e->>'value'), p.external_id::text
+                   FROM people p, jsonb_array_elements(p.data->'emails') e
+                  WHERE p.tenant_id = $1 AND lower(e->>'value') = ANY($2)"
+            }
+            PersonKey::EmployeeNumber => {
+                "SELECT p.data->>'employeeNumber', p.external_id::text FROM people p
+                  WHERE p.tenant_id = $1 AND p.data->>'employeeNumber' = ANY($2)"
+            }
+        };
+        let rows: Vec<(String, String)> = sqlx::query_as(sql)
+            .bind(tenant.to_string())
+            .bind(values)
+            .fetch_all(self.pool())
+            .await
+            .map_err(storage)?;
+        Ok(rows.into_iter().filter_map(|(v, ext)| ExternalId::parse(&ext).ok().map(|ext| (v, ext))).collect())
+    }
+
+    async fn managers_of(
+        &self,
+        tenant: TenantId,
+        ids: Vec<ExternalId>,
+    ) -> Result<Vec<(ExternalId, ExternalId)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ExternalId::as_str).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT external_id::text, manager_id FROM people
+              WHERE tenant_id = $1 AND manager_id IS NOT NULL AND external_id = ANY($2)",
+        )
+        .bind(tenant.to_string())
+        .bind(ids)
+        .fetch_all(self.pool())
+        .await
+        .map_err(storage)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p, m)| Some((ExternalId::parse(&p).ok()?, ExternalId::parse(&m).ok()?)))
+            .collect())
     }
 
     async fn person_history(

@@ -12,7 +12,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_tenants_and_key_names.sql")),
     (3, include_str!("../migrations/0003_webhooks.sql")),
-    (4, include_str!("../migrations/0004_delivery_generation.sql")),
+    (4, include_str!("../migrations/0004_snapshot_leavers.sql")),
+    (5, include_str!("../migrations/0005_delivery_generation.sql")),
 ];
 
 /// The schema version this build reads and writes.

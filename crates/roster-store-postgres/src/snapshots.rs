@@ -17,7 +17,7 @@
 //! whole transaction `Unavailable`, retried, instead of a lock cycle.
 
 use roster_core::lifecycle::{Decision, decide};
-use roster_core::{Change, ExternalId, FeedId, FeedMode, TenantId, Timestamp};
+use roster_core::{Change, ExternalId, FeedId, FeedMode, SourceName, TenantId, Timestamp};
 use roster_store::policy::status_of;
 use roster_store::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings, StoreError};
 use sqlx::{PgConnection, Row};
@@ -194,7 +194,70 @@ async fn write_status(
     .execute(&mut *c)
     .await
     .map_err(storage)?;
+    let before = FeedStatus::parse(&state.status).unwrap_or(FeedStatus::Processing);
+    if let Some(kind) = roster_store::policy::feed_event(before, status) {
+        announce(c, id, state, kind, status, now).await?;
+    }
     Ok(status)
+}
+
+/// Writes the feed event of a feed that has just become `status`, in the
+/// transaction that made it so. Exactly once: every caller holds the
+/// tenant's feed lock and read the status it moves from under it, so of
+/// two workers racing to finish a feed only the first sees it open (and
+/// the event takes its `seq` in the tenant's commit order, as the outbox's
+/// contract asks).
+async fn announce(
+    c: &mut PgConnection,
+    id: &str,
+    state: &FeedState,
+    kind: roster_core::lifecycle::EventType,
+    status: FeedStatus,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let settings = match state.reconciliation {
+        Some(_) => source_settings(c, &state.tenant, &state.source).await?,
+        None => SourceSettings::default(),
+    };
+    let event = roster_store::FeedEvent::new(
+        kind,
+        parse_id(id)?,
+        SourceName::parse(&state.source).unwrap_or_default(),
+        state.mode,
+        status,
+        state.counts,
+        state.reconciliation.as_ref(),
+        &settings,
+    );
+    let payload = serde_json::to_string(&event).map_err(|e| StoreError::Storage(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&state.tenant)
+    .bind(kind.as_str())
+    .bind(id)
+    .bind(now.millis())
+    .bind(payload)
+    .execute(&mut *c)
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// A feed has failed (ingest could not queue it, or its upload stalled):
+/// announces it, unless it had failed before. The caller holds the tenant's
+/// feed lock.
+pub(crate) async fn announce_failure(
+    c: &mut PgConnection,
+    id: &str,
+    before: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let before = FeedStatus::parse(before).unwrap_or(FeedStatus::Processing);
+    let Some(kind) = roster_store::policy::feed_event(before, FeedStatus::Failed) else { return Ok(()) };
+    let Some(state) = load(c, id).await? else { return Ok(()) };
+    announce(c, id, &state, kind, FeedStatus::Failed, now).await
 }
 
 async fn source_settings(

@@ -401,8 +401,13 @@ mod concurrency {
         assert_eq!(fd.counts.applied, N as u64);
         assert_eq!(fd.status, FeedStatus::Completed);
         let events = events_of(&d, t).await;
-        assert_eq!(events.len(), N, "one person.joined each, never a second");
-        assert!(events.iter().all(|e| e.kind == EventType::Joined));
+        assert_eq!(events.len(), N + 1, "one person.joined each, never a second, and the feed's end");
+        assert!(events[..N].iter().all(|e| e.kind == EventType::Joined));
+        assert_eq!(
+            (events[N].kind, events[N].feed_id),
+            (EventType::FeedCompleted, f),
+            "announced once, last"
+        );
         for i in 0..N {
             assert_eq!(assert_history_is_whole(&d, t, &format!("E{i}")).await, 1);
         }
@@ -454,8 +459,13 @@ mod concurrency {
             versions += assert_history_is_whole(&d, t, &format!("E{i}")).await;
         }
         assert_eq!(versions, applied, "every applied change is one version of its person");
-        let joined = events_of(&d, t).await.iter().filter(|e| e.kind == EventType::Joined).count();
+        let events = events_of(&d, t).await;
+        let joined = events.iter().filter(|e| e.kind == EventType::Joined).count();
         assert_eq!(joined, PEOPLE);
+        // Four workers finishing the feed: one of them announces it, once.
+        let ends: Vec<_> = events.iter().filter(|e| e.kind.is_feed()).map(|e| e.kind).collect();
+        assert_eq!(ends, vec![EventType::FeedCompleted]);
+        assert_eq!(events.last().map(|e| e.kind), Some(EventType::FeedCompleted));
     }
 
     #[tokio::test]
@@ -494,8 +504,13 @@ mod concurrency {
         assert_eq!(fd.counts.unchanged, KEEP as u64);
         assert_eq!(fd.counts.leavers, (N - KEEP) as u64);
         assert_eq!(fd.reconciliation.as_ref().map(|r| r.state), Some(ReconcileState::Applied));
-        let left: Vec<_> = events_of(&d, t).await.into_iter().filter(|e| e.kind == EventType::Left).collect();
+        let events = events_of(&d, t).await;
+        let left: Vec<_> = events.iter().filter(|e| e.kind == EventType::Left).collect();
         assert_eq!(left.len(), N - KEEP, "one person.left per leaver, never two");
+        let ends: Vec<_> = events.iter().filter(|e| e.feed_id == snap && e.kind.is_feed()).collect();
+        assert_eq!(ends.len(), 1, "the snapshot's end announced once by whichever worker counted last");
+        assert_eq!(ends[0].kind, EventType::FeedCompleted);
+        assert_eq!(ends[0].payload["snapshot"]["deactivated"], (N - KEEP) as u64);
         for i in KEEP..N {
             let id = format!("E{i}");
             assert!(!d.get_person(t, &eid(&id)).await.unwrap().unwrap().person.active);
@@ -526,7 +541,7 @@ mod concurrency {
         let rest = d.apply_due(ten_days_later, 100).await.unwrap();
         assert_eq!(first + rest, N as u64);
         assert_eq!(d.apply_due(ten_days_later, 100).await.unwrap(), 0);
-        let events = events_of(&d, t).await;
+        let events: Vec<_> = events_of(&d, t).await.into_iter().filter(|e| !e.kind.is_feed()).collect();
         assert_eq!(events.len(), N, "one person.joined each");
         for i in 0..N {
             assert_eq!(assert_history_is_whole(&d, t, &format!("E{i}")).await, 2);
@@ -603,8 +618,17 @@ mod concurrency {
         assert!(matches!(applied_a.unwrap()[0], ApplyOutcome::Applied { .. }));
         assert!(matches!(applied_b[0], ApplyOutcome::Applied { .. }));
         let events = events_of(&d, t).await;
-        let feeds: Vec<FeedId> = events.iter().map(|e| e.feed_id).collect();
-        assert_eq!(feeds, vec![fa, fb], "both seen, in the order they committed");
-        assert!(events[0].seq < events[1].seq);
+        let seen: Vec<(FeedId, EventType)> = events.iter().map(|e| (e.feed_id, e.kind)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (fa, EventType::Joined),
+                (fa, EventType::FeedCompleted),
+                (fb, EventType::Joined),
+                (fb, EventType::FeedCompleted)
+            ],
+            "both feeds' events seen, in the order they committed"
+        );
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 }

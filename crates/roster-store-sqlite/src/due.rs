@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use roster_core::{FeedId, TenantId, Timestamp};
 use roster_store::prelude::*;
-use roster_store::{PruneReport, StoreError};
+use roster_store::{FeedStatus, PruneReport, StoreError};
 use rusqlite::params;
 
 use crate::conn::{SqliteDirectory, immediate, storage};
@@ -26,19 +26,22 @@ impl DueWork for SqliteDirectory {
     async fn fail_stalled_feeds(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         self.write(move |c| {
             let tx = immediate(c)?;
-            let tenants: Vec<String> = tx
+            let rows: Vec<(String, String)> = tx
                 .prepare_cached(
                     "UPDATE feeds SET status = 'failed', updated_at = ?2, completed_at = ?2
                      WHERE sealed = 0 AND status = 'receiving' AND updated_at < ?1
-                     RETURNING tenant_id",
+                     RETURNING id, tenant_id",
                 )
                 .map_err(storage)?
-                .query_map(params![idle_since.millis(), now.millis()], |r| r.get(0))
+                .query_map(params![idle_since.millis(), now.millis()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(storage)?
                 .collect::<Result<_, _>>()
                 .map_err(storage)?;
-            let failed = tenants.len() as u64;
-            let mut tenants = tenants;
+            let failed = rows.len() as u64;
+            for (feed, _) in &rows {
+                snapshots::announce_failure(&tx, feed, FeedStatus::Receiving.as_str(), now)?;
+            }
+            let mut tenants: Vec<String> = rows.into_iter().map(|(_, tenant)| tenant).collect();
             tenants.sort();
             tenants.dedup();
             for tenant in tenants {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
 use roster_store::prelude::*;
-use roster_store::{HistoryEntry, Page, PeopleFilter, PersonRecord, StoreError};
+use roster_store::{HistoryEntry, Page, PeopleFilter, PersonKey, PersonRecord, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use crate::conn::{SqliteDirectory, storage};
@@ -106,6 +106,84 @@ impl PeopleReader for SqliteDirectory {
                 .map_err(storage)?;
             let next = if items.len() == limit { last.as_deref().map(encode_cursor) } else { None };
             Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn people_by_key(
+        &self,
+        tenant: TenantId,
+        key: PersonKey,
+        values: Vec<String>,
+    ) -> Result<Vec<(String, ExternalId)>, StoreError> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The values as one JSON array parameter: any number, one statement.
+        let values = serde_json::to_string(&values).map_err(|e| StoreError::Storage(e.to_string()))?;
+        self.read(move |c| {
+            let sql = match key {
+                PersonKey::Email => {
+                    "SELECT DISTINCT lower(json_extract(e.value, '$.value')), p.external_id
+                       FROM people p, json_each(p.data, '$.emails') e
+                      WHERE p.tenant_id = ?1
+                        AND lower(json_extract(e.value, '$.value')) IN (SELECT value FROM json_each(?2))"
+                }
+                PersonKey::EmployeeNumber => {
+                    "SELECT json_extract(p.data, '$.employeeNumber'), p.external_id FROM people p
+                      WHERE p.tenant_id = ?1
+                        AND json_extract(p.data, '$.employeeNumber') IN (SELECT value FROM json_each(?2))"
+                }
+            };
+            let mut stmt = c.prepare_cached(sql).map_err(storage)?;
+            let rows = stmt
+                .query_map(params![tenant.to_string(), values], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(storage)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (value, ext) = row.map_err(storage)?;
+                if let Ok(ext) = ExternalId::parse(&ext) {
+                    out.push((value, ext));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn managers_of(
+        &self,
+        tenant: TenantId,
+        ids: Vec<ExternalId>,
+    ) -> Result<Vec<(ExternalId, ExternalId)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ExternalId::as_str).collect();
+        let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Storage(e.to_string()))?;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT external_id, manager_id FROM people
+                      WHERE tenant_id = ?1 AND manager_id IS NOT NULL
+                        AND external_id IN (SELECT value FROM json_each(?2))",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(params![tenant.to_string(), ids], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(storage)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (person, manager) = row.map_err(storage)?;
+                if let (Ok(p), Ok(m)) = (ExternalId::parse(&person), ExternalId::parse(&manager)) {
+                    out.push((p, m));
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -294,7 +294,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
     UPDATE api_keys SET name = 'key-' || substr(replace(id, '-', ''), -8);
     ",
-    // 14: an endpoint's delivery generation, moved on by every change made
+    // 14: a completed snapshot's leavers listed by feed (`feed_leavers`):
+    // only `person.left` rows are indexed, so the writes of every other
+    // version pay nothing for it.
+    "
+    CREATE INDEX person_history_left ON person_history (tenant_id, feed_id, external_id)
+        WHERE event = 'person.left';
+    ",
+    // 15: an endpoint's delivery generation, moved on by every change made
     // beside the dispatcher (replay, enable, disable): a delivery pass
     // records its progress only while the generation it started from holds,
     // so a replay landing mid-page is never overwritten by the pass's cursor.

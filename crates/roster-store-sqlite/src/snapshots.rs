@@ -6,7 +6,7 @@
 //! or rejects it (or a newer snapshot of the source supersedes it).
 
 use roster_core::lifecycle::{Decision, decide};
-use roster_core::{Change, ExternalId, FeedId, FeedMode, TenantId, Timestamp};
+use roster_core::{Change, ExternalId, FeedId, FeedMode, SourceName, TenantId, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::apply::{PersonWrite, Statements, load_person};
@@ -166,7 +166,61 @@ fn write_status(
         finished
     ])
     .map_err(storage)?;
+    let before = FeedStatus::parse(&state.status).unwrap_or(FeedStatus::Processing);
+    if let Some(kind) = roster_store::policy::feed_event(before, status) {
+        announce(tx, id, state, kind, status, now)?;
+    }
     Ok(status)
+}
+
+/// Writes the feed event of a feed that has just become `status`, in the
+/// transaction that made it so: exactly once, since only the transaction
+/// that moves the stored status writes one (this writer is the only one).
+fn announce(
+    tx: &Transaction<'_>,
+    id: &str,
+    state: &FeedState,
+    kind: roster_core::lifecycle::EventType,
+    status: FeedStatus,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let feed_id: FeedId = id.parse().map_err(|_| StoreError::Storage("feed id does not parse".into()))?;
+    let settings = match state.reconciliation {
+        Some(_) => source_settings(tx, &state.tenant, &state.source)?,
+        None => SourceSettings::default(),
+    };
+    let event = roster_store::FeedEvent::new(
+        kind,
+        feed_id,
+        SourceName::parse(&state.source).unwrap_or_default(),
+        state.mode,
+        status,
+        state.counts,
+        state.reconciliation.as_ref(),
+        &settings,
+    );
+    let payload = serde_json::to_string(&event).map_err(|e| StoreError::Storage(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO outbox (id, tenant_id, type, feed_id, occurred_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .map_err(storage)?
+    .execute(params![uuid::Uuid::now_v7().to_string(), state.tenant, kind.as_str(), id, now.millis(), payload])
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// A feed has failed (ingest could not queue it, or its upload stalled):
+/// announces it, unless it had failed before.
+pub fn announce_failure(
+    tx: &Transaction<'_>,
+    id: &str,
+    before: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let before = FeedStatus::parse(before).unwrap_or(FeedStatus::Processing);
+    let Some(kind) = roster_store::policy::feed_event(before, FeedStatus::Failed) else { return Ok(()) };
+    let Some(state) = load(tx, id)? else { return Ok(()) };
+    announce(tx, id, &state, kind, FeedStatus::Failed, now)
 }
 
 fn source_settings(tx: &Transaction<'_>, tenant: &str, source: &str) -> Result<SourceSettings, StoreError> {

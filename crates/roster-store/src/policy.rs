@@ -2,6 +2,8 @@
 //! from its counts, and the judgement of a full snapshot from its figures.
 //! Adapters count and write; what the figures mean is decided here.
 
+use roster_core::lifecycle::EventType;
+
 use crate::{FeedCounts, FeedStatus, ReconcileState, Reconciliation, SourceSettings};
 
 /// Where a feed is, from its counts and, for a full snapshot, its
@@ -21,6 +23,34 @@ pub fn status_of(c: &FeedCounts, sealed: bool, reconciliation: Option<&Reconcili
         Some(ReconcileState::Superseded) => FeedStatus::Superseded,
         _ if c.rejected > 0 || c.failed > 0 => FeedStatus::CompletedWithErrors,
         _ => FeedStatus::Completed,
+    }
+}
+
+/// The feed event a change of a feed's status announces, if any: a feed
+/// announces its end once — `feed.completed`, `feed.completed_with_errors`
+/// or `feed.failed` — and a snapshot its halt before that (an approved one
+/// then completes). A redriven failure that turns `completed_with_errors`
+/// into `completed` announces nothing more; a rejected or superseded
+/// snapshot neither (the operator's decision is in the audit log).
+pub fn feed_event(before: FeedStatus, after: FeedStatus) -> Option<EventType> {
+    // Only a feed still open (or halted) has an end left to announce.
+    let open = matches!(
+        before,
+        FeedStatus::Receiving | FeedStatus::Accepted | FeedStatus::Processing | FeedStatus::Halted
+    );
+    if before == after || !open {
+        return None;
+    }
+    match after {
+        FeedStatus::Completed => Some(EventType::FeedCompleted),
+        FeedStatus::CompletedWithErrors => Some(EventType::FeedCompletedWithErrors),
+        FeedStatus::Halted => Some(EventType::FeedHalted),
+        FeedStatus::Failed => Some(EventType::FeedFailed),
+        FeedStatus::Receiving
+        | FeedStatus::Accepted
+        | FeedStatus::Processing
+        | FeedStatus::Rejected
+        | FeedStatus::Superseded => None,
     }
 }
 
@@ -85,6 +115,23 @@ mod tests {
         assert_eq!(judge_snapshot(figures(100, 20, 80), &s).state, ReconcileState::Applied);
         assert_eq!(judge_snapshot(figures(100, 21, 79), &s).state, ReconcileState::Halted);
         assert_eq!(judge_snapshot(figures(10, 5, 5), &s).state, ReconcileState::Applied, "the floor");
+    }
+
+    #[test]
+    fn a_feed_announces_its_end_once_and_a_halt_before_it() {
+        use FeedStatus::*;
+        assert_eq!(feed_event(Processing, Completed), Some(EventType::FeedCompleted));
+        assert_eq!(feed_event(Accepted, CompletedWithErrors), Some(EventType::FeedCompletedWithErrors));
+        assert_eq!(feed_event(Receiving, Failed), Some(EventType::FeedFailed));
+        assert_eq!(feed_event(Processing, Halted), Some(EventType::FeedHalted));
+        assert_eq!(feed_event(Halted, Completed), Some(EventType::FeedCompleted), "approved");
+        assert_eq!(feed_event(Halted, Halted), None);
+        assert_eq!(feed_event(Completed, Completed), None);
+        assert_eq!(feed_event(CompletedWithErrors, Completed), None, "a redrive after the end");
+        assert_eq!(feed_event(Halted, Rejected), None);
+        assert_eq!(feed_event(Halted, Superseded), None);
+        assert_eq!(feed_event(Failed, Failed), None);
+        assert_eq!(feed_event(Processing, Processing), None);
     }
 
     #[test]

@@ -26,6 +26,19 @@ pub enum FeedsCommand {
         /// The halted snapshot's feed id.
         id: String,
     },
+    /// Lists a full snapshot's leavers: the people it deactivated or, while
+    /// it is halted, those approving it would deactivate.
+    Leavers {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The full snapshot's feed id (`feed_...`).
+        id: String,
+        /// How many at most.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Lists recent feeds, newest first; the filters must all match.
     Ls {
         #[command(flatten)]
@@ -53,6 +66,27 @@ pub async fn run(cmd: FeedsCommand) -> anyhow::Result<()> {
         }
         FeedsCommand::Approve { server, id } => decide(&server, &id, "approve").await?,
         FeedsCommand::Reject { server, id } => decide(&server, &id, "reject").await?,
+        FeedsCommand::Leavers { server, id, limit, out } => {
+            let client = Client::new(&server)?;
+            let path = format!("/v1/feeds/{}/leavers", super::people::urlencode(&id));
+            let items = client.list(&path, limit).await?;
+            if out.json(&items)? {
+                return Ok(());
+            }
+            let mut table =
+                Table::new(&["EXTERNAL ID", "NAME", "EMAIL", "DEPARTMENT", "TITLE", "DEACTIVATED"]);
+            for l in &items {
+                table.row([
+                    cell(&l["externalId"]),
+                    cell(&l["displayName"]),
+                    cell(&l["email"]),
+                    cell(&l["department"]),
+                    cell(&l["title"]),
+                    super::time(&l["deactivatedAt"]),
+                ]);
+            }
+            table.print();
+        }
         FeedsCommand::Ls { server, source, status, limit, out } => {
             let client = Client::new(&server)?;
             let query = super::people::query(&[("source", &source), ("status", &status)]);

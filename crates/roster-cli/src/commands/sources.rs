@@ -45,6 +45,10 @@ pub enum SourcesCommand {
         /// inactive (comma-separated; replaces the defaults).
         #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
         inactive_statuses: Option<Vec<String>>,
+        /// What the records' `manager` holds: `externalId` (the default),
+        /// `email` or `employeeNumber` (looked up at ingest).
+        #[arg(long)]
+        manager_by: Option<String>,
     },
     /// Forgets a source's settings and mapping profile (its people and feeds
     /// stay; its next feed gets the defaults).
@@ -123,6 +127,7 @@ pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
             threshold_percent,
             threshold_floor,
             inactive_statuses,
+            manager_by,
         } => {
             let client = Client::new(&server)?;
             let current = client.get_json(&path(&name)).await?;
@@ -133,6 +138,7 @@ pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
                 "deletionThresholdPercent",
                 "deletionThresholdFloor",
                 "inactiveStatuses",
+                "managerBy",
             ] {
                 if let Some(v) = current.get(key).filter(|v| !v.is_null()) {
                     settings.insert(key.into(), v.clone());
@@ -149,6 +155,9 @@ pub async fn run(cmd: SourcesCommand) -> anyhow::Result<()> {
             }
             if let Some(v) = inactive_statuses {
                 settings.insert("inactiveStatuses".into(), v.into());
+            }
+            if let Some(v) = manager_by {
+                settings.insert("managerBy".into(), v.into());
             }
             let res = client.put(&path(&name)).json(&Value::Object(settings)).send().await?;
             let source = json_or_problem(res).await?;

@@ -151,6 +151,14 @@ impl TestApp {
         }
     }
 
+    /// The tenant's person events (`person.*`), oldest first: without the
+    /// feed events (`feed.*`) of the feeds that carried them.
+    pub async fn person_events(&self) -> Vec<Value> {
+        let mut events = self.events().await;
+        events.retain(|e| e["type"].as_str().is_some_and(|t| t.starts_with("person.")));
+        events
+    }
+
     /// Every event of the tenant, oldest first.
     pub async fn events(&self) -> Vec<Value> {
         self.get_json("/v1/events?limit=1000").await["items"].as_array().unwrap().clone()

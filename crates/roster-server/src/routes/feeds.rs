@@ -6,7 +6,7 @@ use roster_store::{Feed, FeedFilter, Scope};
 use serde_json::Value;
 
 use super::{ListQuery, cursor, filters, list_body};
-use crate::audit::{self, RequestId};
+use crate::audit::{self, Read, RequestId};
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
@@ -57,6 +57,39 @@ pub async fn list(
     })?;
     let page = state.directory.find_feeds(principal.tenant_id, &filter, limit, after.as_deref()).await?;
     Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("feeds", &n)))))
+}
+
+/// `GET /v1/feeds/{id}/leavers?limit&cursor`: a full snapshot's leavers,
+/// by external id — those it deactivated, or, while it is halted, those an
+/// approval would deactivate (what to look at before deciding).
+pub async fn leavers(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Read)?;
+    let (limit, after) = q.page("leavers")?;
+    let id: FeedId = id.parse().map_err(|_| ApiError::NotFound("feed"))?;
+    let page = state.directory.feed_leavers(principal.tenant_id, id, limit, after.as_deref()).await.map_err(
+        |e| match e {
+            roster_store::StoreError::NotFound => ApiError::NotFound("feed"),
+            roster_store::StoreError::Invalid(m) => ApiError::Conflict(m),
+            other => other.into(),
+        },
+    )?;
+    // Names and addresses of people: a read of personal data.
+    audit::record_read(
+        &state,
+        &principal,
+        &request_id,
+        "feed.leavers_listed",
+        Some(render(Kind::Feed, id)),
+        Read::Listing,
+    )
+    .await;
+    Ok(Json(list_body(&page.items, page.next.map(|n| cursor::encode("leavers", &n)))))
 }
 
 /// `POST /v1/feeds/{id}/approve`: deactivates the absent people of a halted

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/hr-feed", post(ingest::hr_feed))
         .route("/v1/feeds", get(feeds::list))
         .route("/v1/feeds/{id}", get(feeds::show))
+        .route("/v1/feeds/{id}/leavers", get(feeds::leavers))
         .route("/v1/feeds/{id}/approve", post(feeds::approve))
         .route("/v1/feeds/{id}/reject", post(feeds::reject))
         .route("/v1/sources", get(sources::list))
@@ -91,6 +92,7 @@ pub fn routes() -> Router<AppState> {
 const TAKES_QUERY: &[(Method, &str)] = &[
     (Method::POST, "/integrations/hr-feed"),
     (Method::GET, "/v1/feeds"),
+    (Method::GET, "/v1/feeds/{id}/leavers"),
     (Method::GET, "/v1/sources"),
     (Method::GET, "/v1/events"),
     (Method::GET, "/v1/dlq"),

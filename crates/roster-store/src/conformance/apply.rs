@@ -16,7 +16,7 @@ pub async fn joiner_is_stored_with_history_and_event(d: &impl Directory) {
     assert_eq!(h[0].message_id, m.message_id.to_string());
     assert!(h[0].changed_fields.contains(&"department".to_owned()));
     assert_eq!(h[0].changes["department"], "Sales");
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = person_events(d, t, 0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventType::Joined);
     assert_eq!(events[0].payload["person"]["externalId"], "E1");
@@ -29,7 +29,7 @@ pub async fn same_message_twice_changes_nothing(d: &impl Directory) {
     apply(d, &m).await;
     assert_eq!(apply(d, &m).await, ApplyOutcome::Duplicate);
     assert_eq!(d.person_history(t, &eid("E1")).await.unwrap().len(), 1, "no second history row");
-    assert_eq!(d.list_events(t, 0, 10).await.unwrap().len(), 1, "no second event");
+    assert_eq!(person_events(d, t, 0, 10).await.unwrap().len(), 1, "no second event");
     let counts = d.get_feed(t, f).await.unwrap().unwrap().counts;
     assert_eq!((counts.applied, counts.unchanged), (1, 0), "counted once");
     // A new message with the same data is a real, but empty, change.
@@ -49,9 +49,9 @@ pub async fn lifecycle_events_follow_the_changes(d: &impl Directory) {
     ] {
         assert_eq!(apply(d, &msg(t, f, rec)).await, ApplyOutcome::Applied { event: Some(want) });
     }
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = person_events(d, t, 0, 10).await.unwrap();
     assert_eq!(events[1].payload["changedFields"], json!(["department"]));
-    assert_eq!(d.list_events(t, events[1].seq, 10).await.unwrap().len(), 2, "paging by seq");
+    assert_eq!(person_events(d, t, events[1].seq, 10).await.unwrap().len(), 2, "paging by seq");
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
     assert_eq!(p.version, 4);
     assert!(p.person.active);
@@ -143,7 +143,8 @@ pub async fn events_are_filtered_by_type_person_and_feed(d: &impl Directory) {
     let second = EventFilter { feed: Some(f2), ..Default::default() };
     assert_eq!(
         kinds(d.find_events(t, &second, 0, 10).await.unwrap()),
-        [of(EventType::Moved, "E2"), of(EventType::Left, "E3")]
+        [of(EventType::Moved, "E2"), of(EventType::Left, "E3"), of(EventType::FeedCompleted, "")],
+        "the feed's own event ends its events"
     );
     // Paging a filter by the last seq seen returns the rest.
     let first = d.find_events(t, &joined, 0, 2).await.unwrap();
@@ -168,7 +169,7 @@ pub async fn events_carry_the_status_and_the_previous_values_of_what_changed(d: 
     ] {
         assert!(matches!(apply(d, &msg(t, f, rec)).await, ApplyOutcome::Applied { event: Some(_) }));
     }
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = person_events(d, t, 0, 10).await.unwrap();
     let p: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
     let statuses: Vec<&Value> = p.iter().map(|p| &p["status"]).collect();
     assert_eq!(statuses, [&json!("active"), &json!("active"), &json!("active"), &json!("inactive")]);

@@ -25,7 +25,9 @@ pub async fn api_keys_expire_and_authenticate_by_hash(d: &impl Directory) {
     // The first use each day is audited, not every use.
     let uses = |log: Vec<crate::AuditEntry>| {
         let target = crate::key_actor(&first.id);
-        log.into_iter().filter(|e| e.action == "key.used" && e.target.as_deref() == Some(target.as_str())).count()
+        log.into_iter()
+            .filter(|e| e.action == "key.used" && e.target.as_deref() == Some(target.as_str()))
+            .count()
     };
     assert_eq!(uses(d.list_audit(t, 0, 100).await.unwrap()), 1);
     d.authenticate_key(&[1; 32], T0.plus_millis(240_000)).await.unwrap();

@@ -9,7 +9,7 @@ pub async fn future_hire_is_pending_until_its_day(d: &impl Directory) {
     assert_eq!(apply(d, &msg(t, f, hire)).await, ApplyOutcome::Applied { event: None });
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
     assert_eq!(p.status, roster_core::Status::Pending);
-    assert!(d.list_events(t, 0, 10).await.unwrap().is_empty(), "nobody is told before the start");
+    assert!(person_events(d, t, 0, 10).await.unwrap().is_empty(), "nobody is told before the start");
     // A change before the start is recorded, still silently.
     let moved = json!({"externalId": "E1", "title": "Lead", "hireDate": "2027-01-25"});
     assert_eq!(apply(d, &msg(t, f, moved)).await, ApplyOutcome::Applied { event: None });
@@ -20,7 +20,7 @@ pub async fn future_hire_is_pending_until_its_day(d: &impl Directory) {
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
     assert_eq!(p.status, roster_core::Status::Active);
     assert_eq!(p.version, 3);
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = person_events(d, t, 0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventType::Joined);
     assert_eq!(events[0].feed_id, f, "caused by the feed that set the date");
@@ -42,7 +42,7 @@ pub async fn future_termination_leaves_on_its_day(d: &impl Directory) {
     let p = d.get_person(t, &eid("E1")).await.unwrap().unwrap();
     assert_eq!(p.status, roster_core::Status::Inactive);
     assert!(!p.person.active);
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = person_events(d, t, 0, 10).await.unwrap();
     assert_eq!(events.last().unwrap().kind, EventType::Left);
 }
 

@@ -117,3 +117,109 @@ pub async fn feeds_are_filtered_by_source_and_status(d: &impl Directory) {
     assert_eq!(all(d, t, &both).await, newest_first(&[2, 4]));
     assert_eq!(all(d, t, &FeedFilter::default()).await.len(), 6);
 }
+
+/// The tenant's feed events (`feed.*`), oldest first.
+pub(super) async fn feed_events(d: &impl Directory, t: TenantId) -> Vec<crate::OutboxEvent> {
+    d.list_events(t, 0, 1000).await.unwrap().into_iter().filter(|e| e.kind.is_feed()).collect()
+}
+
+pub async fn a_feed_announces_its_end_once(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 2).await;
+    let first = msg(t, f, json!({"externalId": "E1"}));
+    apply(d, &first).await;
+    assert!(feed_events(d, t).await.is_empty(), "nothing until the feed is final");
+    apply(d, &msg(t, f, json!({"externalId": "E2"}))).await;
+    // Redelivered after the end: a duplicate, no second event.
+    assert_eq!(apply(d, &first).await, ApplyOutcome::Duplicate);
+    let events = feed_events(d, t).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!((e.kind, e.feed_id), (EventType::FeedCompleted, f));
+    let all = d.list_events(t, 0, 100).await.unwrap();
+    assert_eq!(all.last().map(|e| e.kind), Some(EventType::FeedCompleted), "after the person events");
+    let p = &e.payload;
+    assert_eq!(p["type"], "feed.completed");
+    assert_eq!(p["feedId"], roster_core::public_id::render(roster_core::public_id::Kind::Feed, f));
+    assert_eq!(
+        (p["status"].as_str(), p["mode"].as_str(), p["source"].as_str()),
+        (Some("completed"), Some("delta"), Some("default"))
+    );
+    assert_eq!((p["counts"]["received"].as_u64(), p["counts"]["applied"].as_u64()), (Some(2), Some(2)));
+    assert!(p.get("snapshot").is_none() && p["links"].get("leavers").is_none(), "a delta has no leavers");
+    assert_eq!(p["links"]["feed"], format!("/v1/feeds/feed_{f}"));
+    // By type, as `GET /v1/events?type=` asks.
+    let filter = EventFilter { kind: Some(EventType::FeedCompleted), ..Default::default() };
+    assert_eq!(d.find_events(t, &filter, 0, 10).await.unwrap().len(), 1);
+
+    // Rejected records at ingest: with errors, at once, once.
+    let id = FeedId::new();
+    let rejected =
+        roster_core::RecordError::new(0, vec![roster_core::FieldError::new("externalId", "is required")]);
+    d.create_feed(NewFeed {
+        id,
+        tenant_id: t,
+        source: SourceName::default(),
+        mode: FeedMode::Delta,
+        format: "json".into(),
+        sealed: true,
+        received: 1,
+        accepted: 0,
+        rejections: vec![rejected],
+        created_at: T0,
+    })
+    .await
+    .unwrap();
+    let events = feed_events(d, t).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!((events[1].kind, events[1].feed_id), (EventType::FeedCompletedWithErrors, id));
+    assert_eq!(events[1].payload["counts"]["rejected"], 1);
+
+    // A record dead-lettered: with errors; its redrive applied later moves
+    // the counts but announces nothing more.
+    let g = feed(d, t, 1).await;
+    let m = msg(t, g, json!({"externalId": "E3"}));
+    d.record_failure(&m, T0).await.unwrap();
+    d.record_failure(&m, T0).await.unwrap();
+    assert!(matches!(apply(d, &m).await, ApplyOutcome::Applied { .. }));
+    assert_eq!(d.get_feed(t, g).await.unwrap().unwrap().status, FeedStatus::Completed);
+    let of_g: Vec<_> = feed_events(d, t).await.into_iter().filter(|e| e.feed_id == g).collect();
+    assert_eq!(of_g.len(), 1);
+    assert_eq!(of_g[0].kind, EventType::FeedCompletedWithErrors);
+    assert_eq!(of_g[0].payload["counts"]["failed"], 1);
+    // Another tenant hears nothing of it.
+    let other = tenant(d, "globex").await;
+    assert!(feed_events(d, other).await.is_empty());
+}
+
+pub async fn a_failed_feed_is_announced_once(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let receiving = |id| NewFeed {
+        id,
+        tenant_id: t,
+        source: SourceName::parse("workday").unwrap(),
+        mode: FeedMode::Full,
+        format: "csv".into(),
+        sealed: false,
+        received: 0,
+        accepted: 0,
+        rejections: vec![],
+        created_at: T0,
+    };
+    // Ingest could not queue it.
+    let a = FeedId::new();
+    d.create_feed(receiving(a)).await.unwrap();
+    d.fail_feed(t, a, T0).await.unwrap();
+    d.fail_feed(t, a, T0).await.unwrap();
+    // Its upload stalled.
+    let b = FeedId::new();
+    d.create_feed(receiving(b)).await.unwrap();
+    assert_eq!(d.fail_stalled_feeds(TEN_DAYS_LATER, TEN_DAYS_LATER).await.unwrap(), 1);
+    assert_eq!(d.fail_stalled_feeds(TEN_DAYS_LATER, TEN_DAYS_LATER).await.unwrap(), 0);
+    let events = feed_events(d, t).await;
+    let seen: Vec<_> = events.iter().map(|e| (e.kind, e.feed_id)).collect();
+    assert_eq!(seen, vec![(EventType::FeedFailed, a), (EventType::FeedFailed, b)]);
+    assert_eq!(events[1].payload["status"], "failed");
+    assert_eq!(events[1].payload["source"], "workday");
+    assert_eq!(events[1].occurred_at, TEN_DAYS_LATER);
+}

@@ -123,7 +123,9 @@ macro_rules! directory_conformance_tests {
         $crate::directory_conformance_tests!(@each $h;
             feed_status_follows_its_counts,
             streamed_feed_completes_only_once_sealed,
-            feeds_are_filtered_by_source_and_status
+            feeds_are_filtered_by_source_and_status,
+            a_feed_announces_its_end_once,
+            a_failed_feed_is_announced_once
         );
     };
     (@module $h:expr; snapshots) => {
@@ -132,7 +134,10 @@ macro_rules! directory_conformance_tests {
             snapshot_over_threshold_halts_until_approved,
             rejected_snapshot_deactivates_nobody,
             empty_snapshot_halts,
-            snapshot_judges_only_its_own_source
+            snapshot_judges_only_its_own_source,
+            a_halted_snapshot_announces_its_figures_then_completes_when_approved,
+            a_snapshots_leavers_are_listed_halted_then_deactivated,
+            a_rejected_snapshot_lists_no_leavers
         );
     };
     (@module $h:expr; idempotency) => {
@@ -162,7 +167,8 @@ macro_rules! directory_conformance_tests {
     (@module $h:expr; people) => {
         $crate::directory_conformance_tests!(@each $h;
             people_pages_return_everyone_once,
-            people_are_filtered_by_status_source_department_email_and_change
+            people_are_filtered_by_status_source_department_email_and_change,
+            people_are_found_by_email_or_employee_number_and_their_managers_read
         );
     };
     (@module $h:expr; endpoints) => {
@@ -345,3 +351,14 @@ const HOLD: std::time::Duration = std::time::Duration::from_secs(4 * 3600 + 60);
 
 /// T0 is 2027-01-15 (UTC); this is the morning of 2027-01-25.
 const TEN_DAYS_LATER: Timestamp = Timestamp(T0.0 + 10 * 86_400_000);
+
+/// The tenant's person events after `after` (at most `limit`), without the
+/// feed events of the feeds that carried them: for the cases about people.
+async fn person_events(
+    d: &impl Directory,
+    t: TenantId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<crate::OutboxEvent>, StoreError> {
+    Ok(d.list_events(t, after, 1000).await?.into_iter().filter(|e| !e.kind.is_feed()).take(limit).collect())
+}

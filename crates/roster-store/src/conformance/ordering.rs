@@ -368,7 +368,7 @@ pub async fn old_bookkeeping_is_pruned_and_recent_is_kept(d: &impl Directory) {
     assert_eq!(apply(d, &recent).await, ApplyOutcome::Duplicate);
     assert!(matches!(apply(d, &failed).await, ApplyOutcome::Applied { .. }));
     assert_eq!(d.get_feed(t, f).await.unwrap().unwrap().counts.failed, 0);
-    let events = d.list_events(t, 0, 10).await.unwrap();
+    let events = super::person_events(d, t, 0, 10).await.unwrap();
     assert_eq!(events.len(), 2, "E3's and E2's joins remain");
 }
 

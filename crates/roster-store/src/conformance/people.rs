@@ -106,3 +106,58 @@ pub async fn people_are_filtered_by_status_source_department_email_and_change(d:
     // No filter is the plain listing.
     assert_eq!(all(d, t, &PeopleFilter::default()).await.len(), 30);
 }
+
+/// Ingest's manager lookup: people by any e-mail address (lower-cased) or
+/// employee number, and the managers stored for people.
+pub async fn people_are_found_by_email_or_employee_number_and_their_managers_read(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 4).await;
+    for rec in [
+        json!({"externalId": "M1", "employeeNumber": "0042",
+               "emails": [{"value": "Mia.Wong@Acme.example"}, {"value": "mia@home.example"}]}),
+        json!({"externalId": "E1", "emails": [{"value": "ann@acme.example"}], "manager": "M1"}),
+        // Two people sharing an address: both come back.
+        json!({"externalId": "E2", "emails": [{"value": "shared@acme.example"}]}),
+        json!({"externalId": "E3", "emails": [{"value": "shared@acme.example"}]}),
+    ] {
+        apply(d, &msg(t, f, rec)).await;
+    }
+    let by = |key, values: &[&str]| {
+        let values = values.iter().map(|v| v.to_string()).collect();
+        async move {
+            let mut found: Vec<(String, String)> = d
+                .people_by_key(t, key, values)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(v, id)| (v, id.to_string()))
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    let pair = |v: &str, id: &str| (v.to_owned(), id.to_owned());
+    assert_eq!(
+        by(crate::PersonKey::Email, &["mia.wong@acme.example", "mia@home.example", "nobody@acme.example"])
+            .await,
+        [pair("mia.wong@acme.example", "M1"), pair("mia@home.example", "M1")],
+        "any address, compared in lower case"
+    );
+    assert_eq!(
+        by(crate::PersonKey::Email, &["shared@acme.example"]).await,
+        [pair("shared@acme.example", "E2"), pair("shared@acme.example", "E3")]
+    );
+    assert_eq!(by(crate::PersonKey::EmployeeNumber, &["0042", "42"]).await, [pair("0042", "M1")]);
+    assert!(by(crate::PersonKey::Email, &[]).await.is_empty());
+    let other = tenant(d, "globex").await;
+    assert!(
+        d.people_by_key(other, crate::PersonKey::EmployeeNumber, vec!["0042".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let managers = d.managers_of(t, vec![eid("E1"), eid("E2"), eid("NOBODY")]).await.unwrap();
+    assert_eq!(managers, [(eid("E1"), eid("M1"))], "only those with a stored manager");
+    assert!(d.managers_of(other, vec![eid("E1")]).await.unwrap().is_empty(), "scoped by tenant");
+}

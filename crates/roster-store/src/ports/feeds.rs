@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, FeedId, TenantId, Timestamp};
 
-use crate::{Feed, FeedFilter, FeedSeal, NewFeed, Page, StoreError};
+use crate::{Feed, FeedFilter, FeedSeal, Leaver, NewFeed, Page, StoreError};
 
 /// Feeds: one per submission, from its acceptance at ingest to its final
 /// status, and the operator's decision on a halted full snapshot.
@@ -76,4 +76,18 @@ pub trait FeedStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Feed>, StoreError>;
+    /// A full snapshot's leavers, in external id order: once it completed,
+    /// the people its reconciliation deactivated (with when); while it is
+    /// halted, the active people of its source it did not list and no newer
+    /// feed has spoken of — those an approval would deactivate, as of now.
+    /// Empty for a snapshot that deactivated nobody or is still open, was
+    /// rejected or superseded. `cursor` is the `next` of the previous page.
+    /// `NotFound` for another tenant's feed; `Invalid` for a delta feed.
+    async fn feed_leavers(
+        &self,
+        tenant: TenantId,
+        feed: FeedId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Leaver>, StoreError>;
 }

@@ -42,10 +42,11 @@ pub use tenants::TenantStore;
 
 use crate::StoreError;
 
-/// What ingest uses: feeds and the sources' settings. A named supertrait
+/// What ingest uses: feeds, the sources' settings and the people a feed
+/// names as managers. A named supertrait
 /// (not only a blanket impl) so that `dyn Directory` upcasts to it.
-pub trait IngestStore: FeedStore + SourceStore {}
-impl<T: FeedStore + SourceStore + ?Sized> IngestStore for T {}
+pub trait IngestStore: FeedStore + SourceStore + PeopleReader {}
+impl<T: FeedStore + SourceStore + PeopleReader + ?Sized> IngestStore for T {}
 
 /// What the scheduler's sweep uses: the system jobs, counting in their
 /// feeds the messages the queue dead-lettered by itself, and purging the

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::{ExternalId, TenantId};
 
-use crate::{HistoryEntry, Page, PeopleFilter, PersonRecord, StoreError};
+use crate::{HistoryEntry, Page, PeopleFilter, PersonKey, PersonRecord, StoreError};
 
 /// Reading people and their history (writes go through
 /// [`ChangeApplier`](crate::ChangeApplier)).
@@ -30,6 +30,24 @@ pub trait PeopleReader: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PersonRecord>, StoreError>;
+    /// For ingest's manager lookup: `(value, external id)` for each of the
+    /// tenant's people whose `key` is one of `values` (for
+    /// [`PersonKey::Email`] any of their addresses, lower-cased: give
+    /// `values` lower-cased). A value several people share comes once per
+    /// person; values nobody has are left out.
+    async fn people_by_key(
+        &self,
+        tenant: TenantId,
+        key: PersonKey,
+        values: Vec<String>,
+    ) -> Result<Vec<(String, ExternalId)>, StoreError>;
+    /// The stored managers of these people, as `(person, manager)`; people
+    /// without one, or not stored, are left out.
+    async fn managers_of(
+        &self,
+        tenant: TenantId,
+        ids: Vec<ExternalId>,
+    ) -> Result<Vec<(ExternalId, ExternalId)>, StoreError>;
     /// Oldest version first.
     async fn person_history(
         &self,

@@ -198,6 +198,141 @@ pub struct FeedSeal {
     pub rejected: u64,
 }
 
+/// One of a full snapshot's leavers (`FeedStore::feed_leavers`): who, as
+/// the directory holds them now. `Debug` shows no personal data.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leaver {
+    pub external_id: roster_core::ExternalId,
+    pub display_name: Option<String>,
+    /// The person's primary e-mail address, else their first.
+    pub email: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    /// When the snapshot deactivated them; `null` while it is halted.
+    pub deactivated_at: Option<Timestamp>,
+}
+
+impl Leaver {
+    /// The leaver as `person` shows them.
+    pub fn of(person: &roster_core::Person, deactivated_at: Option<Timestamp>) -> Self {
+        Self {
+            external_id: person.external_id.clone(),
+            display_name: person.display_name.clone(),
+            email: person
+                .emails
+                .iter()
+                .find(|e| e.primary)
+                .or(person.emails.first())
+                .map(|e| e.value.clone()),
+            department: person.department.clone(),
+            title: person.title.clone(),
+            deactivated_at,
+        }
+    }
+}
+
+impl std::fmt::Debug for Leaver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leaver").field("deactivated_at", &self.deactivated_at).finish_non_exhaustive()
+    }
+}
+
+/// The payload of a feed lifecycle event (`feed.completed`,
+/// `feed.completed_with_errors`, `feed.halted`, `feed.failed`): the feed's
+/// figures when it became final, and where to look further. Every adapter
+/// writes this shape, built by [`FeedEvent::new`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEvent {
+    #[serde(rename = "type")]
+    pub kind: roster_core::lifecycle::EventType,
+    #[serde(serialize_with = "roster_core::public_id::ser::feed")]
+    pub feed_id: FeedId,
+    pub source: SourceName,
+    pub mode: FeedMode,
+    pub status: FeedStatus,
+    pub counts: FeedCounts,
+    /// Full snapshots that were judged: what the comparison found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotEvent>,
+    pub links: FeedLinks,
+}
+
+/// A judged snapshot's figures in a feed event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotEvent {
+    /// Active people of the source when it was compared.
+    pub active: u64,
+    /// People of the source with a hire date ahead (not judged).
+    pub pending: u64,
+    /// Halted: the people it would deactivate if approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_deactivate: Option<u64>,
+    /// The people it deactivated (0 while halted).
+    pub deactivated: u64,
+    /// The source's threshold: at most `allowed` leavers without approval,
+    /// `thresholdPercent` of the active people or `thresholdFloor`,
+    /// whichever is more.
+    pub allowed: u64,
+    pub threshold_percent: u8,
+    pub threshold_floor: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// API paths (relative to the server) of the feed and, for a full
+/// snapshot, of its leavers list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedLinks {
+    pub feed: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leavers: Option<String>,
+}
+
+impl FeedEvent {
+    /// The event of a feed that has just become `status`, from its stored
+    /// figures; `settings` are its source's (for the threshold).
+    #[allow(clippy::too_many_arguments)] // the stored row's columns, one each
+    pub fn new(
+        kind: roster_core::lifecycle::EventType,
+        feed_id: FeedId,
+        source: SourceName,
+        mode: FeedMode,
+        status: FeedStatus,
+        counts: FeedCounts,
+        reconciliation: Option<&Reconciliation>,
+        settings: &crate::SourceSettings,
+    ) -> Self {
+        let feed = roster_core::public_id::render(roster_core::public_id::Kind::Feed, feed_id);
+        let snapshot = reconciliation.filter(|r| r.state != ReconcileState::Waiting).map(|r| SnapshotEvent {
+            active: r.active,
+            pending: r.pending,
+            would_deactivate: (r.state == ReconcileState::Halted).then_some(r.absent),
+            deactivated: counts.leavers,
+            allowed: r.allowed,
+            threshold_percent: settings.deletion_threshold_percent,
+            threshold_floor: settings.deletion_threshold_floor,
+            reason: r.reason.clone(),
+        });
+        Self {
+            kind,
+            feed_id,
+            source,
+            mode,
+            status,
+            counts,
+            snapshot,
+            links: FeedLinks {
+                leavers: (mode == FeedMode::Full).then(|| format!("/v1/feeds/{feed}/leavers")),
+                feed: format!("/v1/feeds/{feed}"),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

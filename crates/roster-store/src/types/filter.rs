@@ -40,3 +40,11 @@ pub struct EventFilter {
     pub person: Option<ExternalId>,
     pub feed: Option<FeedId>,
 }
+
+/// An attribute people are looked up by ([`PeopleReader::people_by_key`](crate::PeopleReader::people_by_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PersonKey {
+    /// Any of the person's e-mail addresses, compared in lower case.
+    Email,
+    EmployeeNumber,
+}

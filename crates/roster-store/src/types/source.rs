@@ -23,6 +23,35 @@ impl Validation {
     }
 }
 
+/// How a source's records name a person's manager (`managerBy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagerBy {
+    /// By the manager's external id, as stored (the default).
+    #[default]
+    ExternalId,
+    /// By one of the manager's e-mail addresses (any case).
+    Email,
+    /// By the manager's employee number.
+    EmployeeNumber,
+}
+
+impl ManagerBy {
+    /// The attribute ingest looks the manager up by; `None`: the value is
+    /// the external id itself.
+    pub fn key(self) -> Option<crate::PersonKey> {
+        match self {
+            ManagerBy::ExternalId => None,
+            ManagerBy::Email => Some(crate::PersonKey::Email),
+            ManagerBy::EmployeeNumber => Some(crate::PersonKey::EmployeeNumber),
+        }
+    }
+
+    pub fn is_external_id(&self) -> bool {
+        *self == ManagerBy::ExternalId
+    }
+}
+
 /// A source's settings, as an operator sets them.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -45,6 +74,11 @@ pub struct SourceSettings {
     /// `roster_core::validate::INACTIVE_STATUSES`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_statuses: Option<Vec<String>>,
+    /// What the records' `manager` holds: the manager's external id (the
+    /// default), e-mail address or employee number. Ingest resolves the
+    /// latter two to the external id, from the same feed or the directory.
+    #[serde(default, skip_serializing_if = "ManagerBy::is_external_id")]
+    pub manager_by: ManagerBy,
 }
 
 fn default_threshold_percent() -> u8 {
@@ -63,6 +97,7 @@ impl Default for SourceSettings {
             deletion_threshold_percent: default_threshold_percent(),
             deletion_threshold_floor: default_threshold_floor(),
             inactive_statuses: None,
+            manager_by: ManagerBy::default(),
         }
     }
 }
