@@ -11,8 +11,8 @@ use roster_core::{Clock, SystemClock};
 use roster_engine::backoff::Backoff;
 use roster_engine::dispatch::{DispatchConfig, Dispatcher};
 use roster_engine::{
-    AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, OutboxConfig,
-    OutboxDispatcher, Scheduler, SchedulerConfig,
+    AlarmConfig, AlarmEvaluator, Consumer, ConsumerConfig, Ingest, IngestConfig, LeaseConfig, OutboxConfig,
+    OutboxDispatcher, Scheduler, SchedulerConfig, Singleton,
 };
 use roster_notify::{
     HttpEventSink, LogNotifier, Notifier, PrivateTargets, SmtpNotifier, SnsNotifier, WebhookNotifier,
@@ -20,8 +20,8 @@ use roster_notify::{
 use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
-use roster_server::{AppState, Budgets, ServerConfig, TestEvents};
-use roster_store::Directory;
+use roster_server::{AppState, Budgets, ServerConfig, Surface, TestEvents};
+use roster_store::{Directory, Leases};
 use roster_store_postgres::PgDirectory;
 use roster_store_sqlite::SqliteDirectory;
 use tokio::net::TcpListener;
@@ -179,8 +179,22 @@ impl Running {
     }
 }
 
-/// Starts the whole platform in this process.
+/// What a process is: a node with the public HTTP API (`roster serve`;
+/// with workers the whole platform) or a worker without it (`roster
+/// worker`: consumers and the jobs, with the operations routes only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Serve,
+    Worker,
+}
+
+/// Starts the whole platform in this process (`roster serve`).
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    start_as(settings, Role::Serve).await
+}
+
+/// Starts `role` in this process.
+pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running> {
     settings.validate()?;
     let emf = match settings.metrics_format {
         MetricsFormat::Prometheus => {
@@ -215,8 +229,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let consumer_stats = consumer.stats();
     let mut workers = consumer.spawn(shutdown_rx.clone());
     let mut alarms = None;
-    // Nodes that apply changes also apply those that fall due by date, and
-    // evaluate the alarms.
     // The webhook sink: the outbox dispatcher's, and the API's test events'.
     let event_sink: Arc<dyn roster_notify::EventSink> = {
         let o = &settings.outbox;
@@ -230,7 +242,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         .map_err(|e| anyhow::anyhow!("the outbox's HTTP client: {e}"))?;
         Arc::new(sink)
     };
-    if settings.workers > 0 {
+    // The jobs that run once per cluster (due dates, alarms, webhook
+    // delivery), each under its lease: on nodes with workers unless told
+    // otherwise (`jobs`), so an ingest-only node runs none.
+    let jobs = settings.runs_jobs();
+    if jobs {
+        let leases: Arc<dyn Leases> = directory.clone();
+        let lease_config = LeaseConfig { holder: roster_engine::node_holder(), ttl: settings.lease_ttl() };
+        let lease = |name: &str| Singleton::new(Arc::clone(&leases), name, lease_config.clone());
         let dispatcher = Dispatcher::spawn(notifiers(&settings.notifiers).await?, DispatchConfig::default());
         let evaluator = AlarmEvaluator::new(
             settings.alarm_rules(),
@@ -244,7 +263,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 notify_insufficient_data: settings.alarm_notify_insufficient_data,
             },
         )
-        .context("invalid [[alarms]] in the configuration")?;
+        .context("invalid [[alarms]] in the configuration")?
+        .with_lease(lease("alarms"));
         alarms = Some(evaluator.board());
         workers.push(evaluator.spawn(shutdown_rx.clone()));
         let scheduler = Scheduler::new(
@@ -256,7 +276,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 ..SchedulerConfig::default()
             },
         )
-        .with_queue(Arc::clone(&queue));
+        .with_queue(Arc::clone(&queue))
+        .with_lease(lease("scheduler"));
         workers.push(Arc::new(scheduler).spawn(shutdown_rx.clone()));
         // Lifecycle events to the tenants' webhook endpoints.
         let o = &settings.outbox;
@@ -274,7 +295,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 attempt_timeout: Duration::from_secs(o.timeout_secs),
                 ..OutboxConfig::default()
             },
-        );
+        )
+        .with_lease(lease("outbox"));
         workers.push(Arc::new(outbox).spawn(shutdown_rx.clone()));
     }
 
@@ -310,6 +332,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .map(reqwest::header::HeaderName::try_from)
             .transpose()
             .context("client_ip_header")?,
+        surface: match role {
+            Role::Serve => Surface::Api,
+            Role::Worker => Surface::Ops,
+        },
     };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
@@ -368,6 +394,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         }
         _ => tokio::spawn(roster_server::serve(listener, state, stop)),
     };
-    tracing::info!(%addr, store = ?settings.store, data_dir = %settings.data_dir.display(), "roster is serving");
+    match role {
+        Role::Serve => tracing::info!(
+            %addr, store = ?settings.store, data_dir = %settings.data_dir.display(),
+            workers = settings.workers, jobs, "roster is serving"
+        ),
+        Role::Worker => tracing::info!(
+            %addr, store = ?settings.store, workers = settings.workers, jobs,
+            "roster worker is running (health and metrics only on this address)"
+        ),
+    }
     Ok(Running { addr, shutdown, server, workers })
 }

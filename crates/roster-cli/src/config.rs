@@ -46,6 +46,17 @@ pub struct Settings {
     pub upload_limit: u64,
     /// Consumer workers; 0 makes an ingest-only node.
     pub workers: usize,
+    /// Run the jobs that run once per cluster (scheduler, alarm evaluator,
+    /// outbox dispatcher), each under its lease. Unset: on a node with
+    /// workers, and always on `roster worker`; an ingest-only node runs
+    /// them only when this is `true`.
+    pub jobs: Option<bool>,
+    /// Seconds a node's lease on such a job lasts without renewal (renewed
+    /// at a third of it): a node that dies hands its jobs over within this.
+    pub lease_ttl_secs: u64,
+    /// `roster worker`: the address of its `/healthz`, `/readyz` and
+    /// `/metrics` (its `--listen`).
+    pub worker_listen: SocketAddr,
     /// Messages each worker applies per batch.
     pub batch_size: usize,
     /// Seconds a received message stays hidden while it is applied.
@@ -295,6 +306,9 @@ impl Default for Settings {
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
             workers: consumer.workers,
+            jobs: None,
+            lease_ttl_secs: 30,
+            worker_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             batch_size: consumer.batch_size,
             visibility_timeout_secs: consumer.visibility_timeout.as_secs(),
             max_receive_count: consumer.max_receive_count,
@@ -397,6 +411,9 @@ impl Settings {
         if self.database_pool_size == 0 {
             anyhow::bail!("database_pool_size must be at least 1");
         }
+        if self.lease_ttl_secs < 3 {
+            anyhow::bail!("lease_ttl_secs must be at least 3 (a lease is renewed at a third of it)");
+        }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) | (None, Some(_)) => anyhow::bail!("tls_cert and tls_key go together"),
             (None, None) if !self.listen.ip().is_loopback() && !self.allow_insecure_http => anyhow::bail!(
@@ -483,8 +500,35 @@ impl Settings {
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 
+    /// Whether this node runs the once-per-cluster jobs.
+    pub fn runs_jobs(&self) -> bool {
+        self.jobs.unwrap_or(self.workers > 0)
+    }
+
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_secs)
+    }
+
+    /// The settings of `roster worker`: as `serve`'s, but its `--listen`
+    /// (or the file's `worker_listen`) is the address of its health and
+    /// metrics routes, and it runs the jobs unless `jobs = false`.
+    pub fn resolve_worker(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Self> {
+        let mut s = Self::layered(global, args)?;
+        s.worker_listen = args.listen.unwrap_or(s.worker_listen);
+        s.listen = s.worker_listen;
+        s.jobs = Some(s.jobs.unwrap_or(true));
+        s.validate()?;
+        Ok(s)
+    }
+
     /// Lays flags and environment over the file (if any) over the defaults.
     pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let s = Self::layered(global, serve)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn layered(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
         let mut s = match &global.config {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
@@ -509,6 +553,7 @@ impl Settings {
         }
         overlay!(
             listen,
+            lease_ttl_secs,
             body_limit,
             upload_limit,
             workers,
@@ -540,7 +585,9 @@ impl Settings {
             client_ip_header
         );
         s.allow_insecure_http |= serve.allow_insecure_http;
-        s.validate()?;
+        if serve.jobs.is_some() {
+            s.jobs = serve.jobs;
+        }
         Ok(s)
     }
 }
@@ -590,6 +637,14 @@ pub struct ServeArgs {
     /// Consumer workers [default: 2].
     #[arg(long, env = "ROSTER_WORKERS")]
     pub workers: Option<usize>,
+    /// Run the once-per-cluster jobs (scheduler, alarms, outbox dispatcher)
+    /// under their leases: `true` or `false` [default: when --workers > 0;
+    /// always on `roster worker`].
+    #[arg(long, env = "ROSTER_JOBS")]
+    pub jobs: Option<bool>,
+    /// Seconds a node's lease on such a job lasts unrenewed [default: 30].
+    #[arg(long, env = "ROSTER_LEASE_TTL_SECS")]
+    pub lease_ttl_secs: Option<u64>,
     /// Messages per consumer batch [default: 1000].
     #[arg(long, env = "ROSTER_BATCH_SIZE")]
     pub batch_size: Option<usize>,

@@ -1,6 +1,7 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use roster_cli::app::Role;
 use roster_cli::commands::{
     alarms, dlq, endpoints, events, feeds, keys, operators, people, push, serve, sources, tenants, whoami,
 };
@@ -36,6 +37,10 @@ struct Operators {
 enum Command {
     /// Runs the whole platform in this process: HTTP API and consumer workers.
     Serve(Box<Serve>),
+    /// Runs a worker node: consumer workers, scheduler, alarm evaluator and
+    /// outbox dispatcher, with no public API — only /healthz, /readyz and
+    /// /metrics on its --listen address [default: 127.0.0.1:9090].
+    Worker(Box<Serve>),
     /// Manages tenants (opens the data directory directly).
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
@@ -95,7 +100,12 @@ async fn main() -> anyhow::Result<()> {
             roster_cli::logging::init(serve.args.log_level.as_deref().unwrap_or("info"))?;
             // A panic's message may quote request data: only its location is logged.
             roster_server::panic::install_hook();
-            serve::run(Settings::resolve(&serve.directory, &serve.args)?).await
+            serve::run(Settings::resolve(&serve.directory, &serve.args)?, Role::Serve).await
+        }
+        Command::Worker(worker) => {
+            roster_cli::logging::init(worker.args.log_level.as_deref().unwrap_or("info"))?;
+            roster_server::panic::install_hook();
+            serve::run(Settings::resolve_worker(&worker.directory, &worker.args)?, Role::Worker).await
         }
         command => {
             roster_cli::logging::init("warn")?;
@@ -130,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
                     clap_complete::generate(shell, &mut Cli::command(), "roster", &mut std::io::stdout());
                     Ok(())
                 }
-                Command::Serve(_) => unreachable!("handled above"),
+                Command::Serve(_) | Command::Worker(_) => unreachable!("handled above"),
             }
         }
     }
@@ -154,7 +164,7 @@ mod tests {
             let cmd = find(&root, path);
             DIRECTORY.iter().filter(|id| cmd.get_arguments().any(|a| a.get_id() == **id)).count()
         };
-        for path in [&["serve"][..], &["tenants", "create"], &["operators"], &["migrate"]] {
+        for path in [&["serve"][..], &["worker"], &["tenants", "create"], &["operators"], &["migrate"]] {
             assert_eq!(takes(path), 4, "{path:?} opens the directory");
         }
         for path in [

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::consumer::ConsumerStats;
 use crate::dispatch::{DispatchStats, Dispatcher};
+use crate::lease::Singleton;
 
 /// The metrics a rule may name.
 pub const METRICS: &[&str] = &[
@@ -100,6 +101,7 @@ pub struct AlarmEvaluator {
     /// One per evaluation, as far back as the longest rate window needs.
     samples: VecDeque<Sample>,
     board: AlarmBoard,
+    lease: Option<Arc<Singleton>>,
 }
 
 impl AlarmEvaluator {
@@ -130,7 +132,49 @@ impl AlarmEvaluator {
             alarms,
             samples: VecDeque::from([first]),
             board,
+            lease: None,
         })
+    }
+
+    /// Evaluates and notifies only while this node holds `lease`: one
+    /// notification per transition per cluster. A node that takes the
+    /// lease over starts its rules afresh, as after a restart.
+    pub fn with_lease(mut self, lease: Arc<Singleton>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// [`evaluate_once`](Self::evaluate_once) if this node holds the lease
+    /// (taking it if it is free); `None` if another node holds it or it was
+    /// lost during the evaluation. Without a lease, always evaluates.
+    pub async fn evaluate_leased(&mut self) -> Option<Vec<Transition>> {
+        let Some(lease) = self.lease.clone() else { return Some(self.evaluate_once().await) };
+        let had = lease.is_held();
+        if !lease.hold().await {
+            return None;
+        }
+        if !had {
+            // What this node saw before it held the lease (or before it lost
+            // it) is stale: the holder in between may have notified since.
+            self.restart();
+        }
+        lease.run(self.evaluate_once()).await
+    }
+
+    /// Every rule back to `INSUFFICIENT_DATA`, the rate samples to now.
+    fn restart(&mut self) {
+        let now = self.clock.now();
+        for alarm in &mut self.alarms {
+            if let Ok(fresh) = Alarm::new(alarm.rule().clone(), now) {
+                *alarm = fresh;
+            }
+        }
+        self.samples = VecDeque::from([Sample {
+            at: now,
+            applied: self.consumer.applied(),
+            dead_lettered: self.consumer.dead_lettered(),
+        }]);
+        self.board.publish(self.alarms.iter().map(Alarm::status).collect());
     }
 
     /// Where the statuses are published after each evaluation.
@@ -269,12 +313,15 @@ impl AlarmEvaluator {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => { self.evaluate_once().await; }
+                    _ = ticker.tick() => { self.evaluate_leased().await; }
                     changed = shutdown.changed() => if changed.is_err() { break },
                 }
                 if *shutdown.borrow() {
                     break;
                 }
+            }
+            if let Some(lease) = &self.lease {
+                lease.release().await;
             }
             // A dead endpoint must not hold the process for minutes of retries.
             match tokio::time::timeout(SHUTDOWN_GRACE, self.shutdown()).await {

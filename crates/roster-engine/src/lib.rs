@@ -5,6 +5,10 @@
 //! the tenants' webhook endpoints; the alarm evaluator watches all of it and tells
 //! operators (`dispatch`) when a rule is breached; `telemetry` counts.
 //!
+//! The scheduler, the alarm evaluator and the outbox dispatcher run once
+//! per cluster: each holds a lease of the directory (`lease::Singleton`)
+//! while it works.
+//!
 //! Architecture invariant: the engine sees only ports — the `Queue`, a
 //! `Clock`, and of the directory the narrow trait each service uses
 //! (`Consumer`: `ChangeApplier`; `Scheduler`: `SweepStore`; `Ingest`:
@@ -18,6 +22,7 @@ pub mod consumer;
 pub mod credentials;
 pub mod dispatch;
 pub mod ingest;
+pub mod lease;
 mod managers;
 pub mod outbox;
 mod own_thread;
@@ -28,5 +33,6 @@ pub use alarms::{AlarmBoard, AlarmConfig, AlarmEvaluator};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 pub use credentials::{ApiKeySecret, hash_api_key};
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, Submission};
+pub use lease::{LeaseConfig, Singleton, node_holder};
 pub use outbox::{OutboxConfig, OutboxDispatcher};
 pub use scheduler::{Scheduler, SchedulerConfig};

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
+use crate::lease::Singleton;
 use crate::telemetry::{self, EventDelivery as Outcome};
 
 #[derive(Debug, Clone)]
@@ -82,6 +83,7 @@ pub struct OutboxDispatcher {
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     config: OutboxConfig,
+    lease: Option<Arc<Singleton>>,
 }
 
 /// The type of the event [`OutboxDispatcher::send_test`] sends: never in
@@ -124,7 +126,15 @@ impl OutboxDispatcher {
         clock: Arc<dyn Clock>,
         config: OutboxConfig,
     ) -> Self {
-        Self { outbox, sink, clock, config }
+        Self { outbox, sink, clock, config, lease: None }
+    }
+
+    /// Delivers only while this node holds `lease` (one dispatcher per
+    /// cluster, so an event is sent by one node at a time): every pass
+    /// asks for it first, and each endpoint's pass stops when it is lost.
+    pub fn with_lease(mut self, lease: Arc<Singleton>) -> Self {
+        self.lease = Some(lease);
+        self
     }
 
     /// One pass: every active endpoint, side by side, gets what is due for it
@@ -163,6 +173,9 @@ impl OutboxDispatcher {
                 tokio::select! {
                     _ = ticker.tick() => {
                         running.retain(|_, task| !task.is_finished());
+                        if let Some(lease) = &self.lease && !lease.hold().await {
+                            continue;
+                        }
                         match self.outbox.delivery_targets(self.clock.now()).await {
                             Ok(targets) => {
                                 for target in targets {
@@ -172,7 +185,12 @@ impl OutboxDispatcher {
                                     let id = target.endpoint.id.clone();
                                     let this = Arc::clone(&self);
                                     running.insert(id, tokio::spawn(async move {
-                                        if let Err(e) = this.pump(&target).await {
+                                        let pass = this.pump(&target);
+                                        let done = match &this.lease {
+                                            Some(lease) => lease.run(pass).await,
+                                            None => Some(pass.await),
+                                        };
+                                        if let Some(Err(e)) = done {
                                             tracing::warn!(
                                                 endpoint = %target.endpoint.id, error = %e,
                                                 "outbox: could not record a delivery; trying again next pass"
@@ -192,6 +210,9 @@ impl OutboxDispatcher {
             }
             for (_, task) in running {
                 task.abort();
+            }
+            if let Some(lease) = &self.lease {
+                lease.release().await;
             }
         })
     }

@@ -15,6 +15,8 @@ use roster_store::{StoreError, SweepStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::lease::Singleton;
+
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// How often to look for due changes and stalled uploads.
@@ -71,11 +73,30 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
     queue: Option<Arc<dyn Queue>>,
+    lease: Option<Arc<Singleton>>,
 }
 
 impl Scheduler {
     pub fn new(store: Arc<dyn SweepStore>, clock: Arc<dyn Clock>, config: SchedulerConfig) -> Self {
-        Self { store, clock, config, queue: None }
+        Self { store, clock, config, queue: None, lease: None }
+    }
+
+    /// Sweeps only while this node holds `lease` (one scheduler per
+    /// cluster: two would both fail a stalled feed's upload, both purge).
+    pub fn with_lease(mut self, lease: Arc<Singleton>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// One sweep if this node holds the lease (taking it if it is free);
+    /// `None` if another node holds it or the lease was lost mid-sweep.
+    /// Without a lease, always sweeps.
+    pub async fn run_leased(&self) -> Option<Result<SweepReport, StoreError>> {
+        match &self.lease {
+            None => Some(self.run_once().await),
+            Some(lease) if lease.hold().await => lease.run(self.run_once()).await,
+            Some(_) => None,
+        }
     }
 
     /// Also counts in their feeds the messages the queue dead-lettered by
@@ -172,7 +193,8 @@ impl Scheduler {
         Ok(counted)
     }
 
-    /// Sweeps at start and then every `interval` until `shutdown` turns true.
+    /// Sweeps at start and then every `interval` until `shutdown` turns
+    /// true (while it holds its lease, if it has one), then releases it.
     pub fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(self.config.interval);
@@ -180,7 +202,7 @@ impl Scheduler {
             loop {
                 tokio::select! {
                     _ = ticker.tick() => {
-                        if let Err(e) = self.run_once().await {
+                        if let Some(Err(e)) = self.run_leased().await {
                             tracing::warn!(error = %e, "scheduled sweep failed; trying again next interval");
                         }
                     }
@@ -189,6 +211,9 @@ impl Scheduler {
                 if *shutdown.borrow() {
                     break;
                 }
+            }
+            if let Some(lease) = &self.lease {
+                lease.release().await;
             }
         })
     }

@@ -37,11 +37,15 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use routes::Readiness;
-pub use state::{AppState, Budgets, ServerConfig, TestEvents};
+pub use state::{AppState, Budgets, ServerConfig, Surface, TestEvents};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    with_layers(routes::routes(), state)
+    let routes = match state.config.surface {
+        state::Surface::Api => routes::routes(),
+        state::Surface::Ops => routes::ops_routes(),
+    };
+    with_layers(routes, state)
 }
 
 /// `routes` behind the edge's layers (tests add routes of their own).

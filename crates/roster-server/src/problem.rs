@@ -68,6 +68,10 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// `/readyz`: a dependency (`directory` or `queue`) does not answer; the
+    /// problem names it in its `dependency` member.
+    #[error("{dependency} not ready: {detail}")]
+    NotReady { dependency: &'static str, detail: String },
     /// The node's share of something all tenants use (streamed uploads,
     /// bytes of bodies in memory) is spent: retry after the delay.
     #[error("{detail}")]
@@ -113,6 +117,7 @@ impl ApiError {
             ApiError::TooManyRecords(_) => "too_many_records",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::NotReady { .. } => "not_ready",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::UploadIdle { .. } => "upload_idle",
             ApiError::RequestTimeout { .. } => "request_timeout",
@@ -135,7 +140,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords(_) | ApiError::TooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotReady { .. } | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -176,6 +183,9 @@ impl IntoResponse for ApiError {
         {
             body["errors"] = json!(errors);
         }
+        if let ApiError::NotReady { dependency, .. } = &self {
+            body["dependency"] = json!(dependency);
+        }
         let mut res = (status, Json(body)).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
@@ -184,7 +194,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 res.extensions_mut().insert(AuthRefusal(reason));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::NotReady { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             ApiError::RequestTimeout { .. } | ApiError::UploadIdle { .. } => {

@@ -66,6 +66,19 @@ pub struct ServerConfig {
     /// balancer appends it, e.g. `x-forwarded-for`); `None`: the peer's
     /// address. Failed authentications are counted per client address.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// Which routes this node serves: the whole API, or only `/healthz`,
+    /// `/readyz` and `/metrics` (a worker node: `roster worker`).
+    pub surface: Surface,
+}
+
+/// The routes a node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Surface {
+    /// Ingest, `/v1`, SCIM and the operations routes (`roster serve`).
+    #[default]
+    Api,
+    /// The operations routes only: a worker has no public API.
+    Ops,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +103,7 @@ impl Default for ServerConfig {
             max_body_bytes_in_flight: 256 * 1024 * 1024,
             max_body_bytes_in_flight_per_tenant: 64 * 1024 * 1024,
             client_ip_header: None,
+            surface: Surface::Api,
         }
     }
 }

@@ -1,9 +1,10 @@
 use crate::app;
 use crate::config::Settings;
 
-/// Runs until SIGINT or SIGTERM, then shuts down gracefully.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let running = app::start(&settings).await?;
+/// Runs `role` until SIGINT or SIGTERM, then shuts down gracefully (the
+/// jobs release their leases, so another node takes over at once).
+pub async fn run(settings: Settings, role: app::Role) -> anyhow::Result<()> {
+    let running = app::start_as(&settings, role).await?;
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests and batches");
     running.shutdown().await

@@ -15,11 +15,14 @@ use crate::state::AppState;
 /// many probes arrive, they are taken at most once a second.
 pub const READINESS_TTL: Duration = Duration::from_secs(1);
 
+/// Which dependency did not answer (`directory` or `queue`), and why.
+type NotReady = (&'static str, String);
+
 /// `/readyz`'s cached state. The lock is held while the state is refreshed,
 /// so probes arriving meanwhile wait for that one refresh, not each their own.
 #[derive(Default)]
 pub struct Readiness {
-    last: tokio::sync::Mutex<Option<(Instant, Result<QueueStats, String>)>>,
+    last: tokio::sync::Mutex<Option<(Instant, Result<QueueStats, NotReady>)>>,
 }
 
 impl Readiness {
@@ -27,7 +30,7 @@ impl Readiness {
     /// `READINESS_TTL` old), else why not.
     /// `fresh`: look now whatever the cache holds (the figures' readers,
     /// whose credentials the rate limit charges).
-    async fn get(&self, state: &AppState, fresh: bool) -> Result<QueueStats, String> {
+    async fn get(&self, state: &AppState, fresh: bool) -> Result<QueueStats, NotReady> {
         let mut last = self.last.lock().await;
         if let Some((at, result)) = last.as_ref()
             && at.elapsed() < READINESS_TTL
@@ -36,8 +39,8 @@ impl Readiness {
             return result.clone();
         }
         let result = match state.directory.ping().await {
-            Err(e) => Err(format!("directory not ready: {e}")),
-            Ok(()) => state.queue.stats().await.map_err(|e| format!("queue not ready: {e}")),
+            Err(e) => Err(("directory", e.to_string())),
+            Ok(()) => state.queue.stats().await.map_err(|e| ("queue", e.to_string())),
         };
         *last = Some((Instant::now(), result.clone()));
         result
@@ -67,7 +70,11 @@ pub async fn readyz(
             ));
         }
     };
-    let stats = state.readiness.get(&state, figures).await.map_err(ApiError::Unavailable)?;
+    let stats = state
+        .readiness
+        .get(&state, figures)
+        .await
+        .map_err(|(dependency, detail)| ApiError::NotReady { dependency, detail })?;
     if !figures {
         return Ok(Json(json!({"status": "ready"})));
     }

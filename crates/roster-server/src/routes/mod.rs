@@ -26,6 +26,14 @@ use crate::auth::MetricsReader;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+/// A worker's routes: liveness, readiness and metrics, nothing a tenant calls.
+pub fn ops_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(scrape))
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))

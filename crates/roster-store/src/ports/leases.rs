@@ -7,7 +7,7 @@ use crate::{Lease, StoreError};
 /// Named leases for jobs that must run once per cluster (the scheduler, the
 /// outbox dispatcher, the alarm evaluator, ...): one holder at a time, and a
 /// holder that dies loses its lease when it expires, so another takes over
-/// within a bounded time. Not yet taken by the engine.
+/// within a bounded time. Taken by `roster_engine::lease::Singleton`.
 ///
 /// Contract: time is the **store's** clock (the database's `now`), never
 /// the caller's, so nodes whose clocks disagree still agree on who holds a
