@@ -240,7 +240,11 @@ async fn bench_on_postgres_reports_each_worker_count_with_every_record_applied()
         let sent = d["sent"].as_u64().unwrap();
         assert!(sent >= 300, "{r}");
         for what in ["applied", "history", "events"] {
-            assert_eq!(d[what].as_u64(), Some(sent), "{name}: every record sent is a person, a history row and an event: {r}");
+            assert_eq!(
+                d[what].as_u64(),
+                Some(sent),
+                "{name}: every record sent is a person, a history row and an event: {r}"
+            );
         }
     }
     let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
