@@ -104,7 +104,8 @@ pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Direc
             let url = settings.postgres_url()?;
             let url = url.expose();
             PgDirectory::migrate(url).await.context("migrating the PostgreSQL directory")?;
-            let directory = PgDirectory::connect(url, settings.database_pool_size)
+            let timeout = Duration::from_secs(settings.database_statement_timeout_secs);
+            let directory = PgDirectory::connect_with(url, settings.database_pool_size, timeout)
                 .await
                 .context("connecting to the PostgreSQL directory")?;
             Ok(Arc::new(directory))

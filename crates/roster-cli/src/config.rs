@@ -38,6 +38,10 @@ pub struct Settings {
     /// shows in `ps`).
     #[serde(skip)]
     pub database_password: Option<Secret>,
+    /// PostgreSQL: seconds a statement may run before the server cancels it
+    /// (`statement_timeout` of the pool's connections): a stuck query must
+    /// not hold a connection and its locks.
+    pub database_statement_timeout_secs: u64,
     /// Address of the HTTP server.
     pub listen: SocketAddr,
     /// Largest accepted request body held in memory, in bytes.
@@ -302,6 +306,7 @@ impl Default for Settings {
             database_pool_size: 10,
             database_password_file: None,
             database_password: None,
+            database_statement_timeout_secs: 30,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 32 * 1024 * 1024,
             upload_limit: 4 * 1024 * 1024 * 1024,
@@ -413,6 +418,11 @@ impl Settings {
         }
         if self.lease_ttl_secs < 3 {
             anyhow::bail!("lease_ttl_secs must be at least 3 (a lease is renewed at a third of it)");
+        }
+        if self.database_statement_timeout_secs == 0 {
+            anyhow::bail!(
+                "database_statement_timeout_secs must be at least 1 (0 would let a stuck query run for ever)"
+            );
         }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) | (None, Some(_)) => anyhow::bail!("tls_cert and tls_key go together"),
@@ -733,13 +743,14 @@ mod tests {
         let file = dir.path().join("roster.toml");
         std::fs::write(
             &file,
-            "store = \"postgres\"\ndatabase_url = \"postgres://roster:file-pw-123@db/roster\"\ndatabase_pool_size = 3\n",
+            "store = \"postgres\"\ndatabase_url = \"postgres://roster:file-pw-123@db/roster\"\ndatabase_pool_size = 3\ndatabase_statement_timeout_secs = 5\n",
         )
         .unwrap();
         let global = GlobalArgs { config: Some(file), ..GlobalArgs::default() };
         let s = Settings::resolve(&global, &ServeArgs::default()).unwrap();
         assert_eq!(s.store, StoreBackend::Postgres);
         assert_eq!(s.database_pool_size, 3);
+        assert_eq!(s.database_statement_timeout_secs, 5);
         assert_eq!(s.database_url.as_ref().unwrap().expose(), "postgres://roster:file-pw-123@db/roster");
         assert!(!format!("{s:?}").contains("file-pw-123"), "the password is in Debug");
 

@@ -202,3 +202,57 @@ fn postgres_without_a_url_is_refused_and_a_wrong_one_names_no_password() {
     assert!(err.contains("PostgreSQL"), "{err}");
     assert!(!err.contains(PASSWORD), "{err}");
 }
+
+/// `roster bench --store postgres` with tiny sizes, so it cannot rot: the
+/// report's shape, every record applied with each worker count, and the
+/// databases it made dropped again. Never a speed.
+#[tokio::test]
+async fn bench_on_postgres_reports_each_worker_count_with_every_record_applied() {
+    let Some(admin) = admin_url() else { return };
+    // Any database of the server will do: the bench makes its own.
+    let url = new_database(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args(["bench", "--store", "postgres", "--smoke", "--records", "300", "--batch", "100"])
+        .args(["--e2e-seconds", "1", "--json", json_path.to_str().unwrap()])
+        .env("ROSTER_DATABASE_URL", &url)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let table = ok(out);
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(report["params"]["store"], "postgres", "{report}");
+    assert_eq!(report["params"]["queue"], "sqlite", "{report}");
+    let results = report["results"].as_array().unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "end_to_end_1w", "end_to_end_2w", "end_to_end_4w"], "{table}");
+    for r in results {
+        let name = r["name"].as_str().unwrap();
+        assert!(table.contains(name), "the table lacks {name}: {table}");
+        assert!(r["value"].as_f64().is_some_and(|v| v > 0.0), "{name} measured nothing: {r}");
+        assert_eq!(r["unit"], "records/s");
+        if name == "baseline" {
+            assert!(r["what"].as_str().unwrap().contains("synchronous_commit="), "{r}");
+            continue;
+        }
+        assert!(r["ratio_to_baseline"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+        let d = &r["detail"];
+        let sent = d["sent"].as_u64().unwrap();
+        assert!(sent >= 300, "{r}");
+        for what in ["applied", "history", "events"] {
+            assert_eq!(
+                d[what].as_u64(),
+                Some(sent),
+                "{name}: every record sent is a person, a history row and an event: {r}"
+            );
+        }
+    }
+    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'roster\\_bench\\_%'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "the bench drops the databases it made");
+}

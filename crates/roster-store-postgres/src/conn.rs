@@ -37,19 +37,22 @@ pub enum ConnectError {
     Store(#[from] StoreError),
 }
 
-/// How long a statement may run before the server cancels it: a stuck
-/// query must not hold a pooled connection (and its locks) for ever.
-const STATEMENT_TIMEOUT: &str = "30s";
+/// How long a statement may run before the server cancels it, unless the
+/// caller says otherwise ([`PgDirectory::connect_with`]): a stuck query
+/// must not hold a pooled connection (and its locks) for ever.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a call waits for a free pooled connection before it is
 /// `Unavailable` (the caller retries).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn options(url: &str) -> Result<PgConnectOptions, ConnectError> {
+fn options(url: &str, statement_timeout: Duration) -> Result<PgConnectOptions, ConnectError> {
     // sqlx's message names the part that is wrong, never the password.
     let opts = PgConnectOptions::from_str(url).map_err(|e| ConnectError::Url(e.to_string()))?;
+    // At least 1 ms: 0 would switch the server's timeout off.
+    let timeout = format!("{}ms", statement_timeout.as_millis().max(1));
     Ok(opts
         .application_name("roster")
-        .options([("statement_timeout", STATEMENT_TIMEOUT)])
+        .options([("statement_timeout", timeout.as_str())])
         .disable_statement_logging())
 }
 
@@ -59,7 +62,18 @@ impl PgDirectory {
     /// Refuses a database whose schema is not this build's
     /// [`SCHEMA_VERSION`]; it does not migrate (see [`migrate`](Self::migrate)).
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self, ConnectError> {
-        let opts = options(url)?;
+        Self::connect_with(url, pool_size, DEFAULT_STATEMENT_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect) with the `statement_timeout` of the
+    /// pool's connections: the server cancels a statement that runs longer
+    /// (the caller sees an error and retries or fails the request).
+    pub async fn connect_with(
+        url: &str,
+        pool_size: u32,
+        statement_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let opts = options(url, statement_timeout)?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .min_connections(0)
@@ -82,11 +96,22 @@ impl PgDirectory {
     /// migration once). Returns the version it was at. A database already
     /// newer is left alone, and then `connect` refuses it.
     pub async fn migrate(url: &str) -> Result<i64, ConnectError> {
-        let opts = options(url)?;
+        let opts = options(url, DEFAULT_STATEMENT_TIMEOUT)?;
         let mut c = opts.connect().await.map_err(storage)?;
         let before = schema::migrate(&mut c).await?;
         c.close().await.map_err(storage)?;
         Ok(before)
+    }
+
+    /// A server setting as a pooled connection sees it (`current_setting`),
+    /// e.g. `synchronous_commit` or `statement_timeout`: what the
+    /// directory's transactions run with.
+    pub async fn server_setting(&self, name: &str) -> Result<String, StoreError> {
+        sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(storage)
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -97,7 +122,7 @@ impl PgDirectory {
 /// A connection of its own, for tests and tools (not pooled).
 #[doc(hidden)]
 pub async fn connect_one(url: &str) -> Result<PgConnection, ConnectError> {
-    Ok(options(url)?.connect().await.map_err(storage)?)
+    Ok(options(url, DEFAULT_STATEMENT_TIMEOUT)?.connect().await.map_err(storage)?)
 }
 
 /// SQLSTATEs that mean "nothing happened, retry": serialization failure,

@@ -49,7 +49,7 @@ mod tenants;
 use async_trait::async_trait;
 use roster_store::{Directory, StoreError};
 
-pub use conn::{ConnectError, PgDirectory};
+pub use conn::{ConnectError, DEFAULT_STATEMENT_TIMEOUT, PgDirectory};
 #[doc(hidden)]
 pub use conn::{connect_one, storage as classify};
 pub use schema::SCHEMA_VERSION;

@@ -178,6 +178,20 @@ async fn connect_refuses_a_schema_that_is_not_this_builds_and_migrate_runs_once(
 }
 
 #[tokio::test]
+async fn the_pools_connections_run_with_the_statement_timeout_they_are_given() {
+    let Some(h) = postgres() else { return };
+    let url = h.fresh_url().await;
+    let d = PgDirectory::connect(&url, 1).await.expect("connect");
+    assert_eq!(d.server_setting("statement_timeout").await.unwrap(), "30s", "the default");
+    drop(d);
+    let d =
+        PgDirectory::connect_with(&url, 1, std::time::Duration::from_millis(1500)).await.expect("connect");
+    assert_eq!(d.server_setting("statement_timeout").await.unwrap(), "1500ms");
+    // A setting the server does not know is an error, not a panic.
+    assert!(d.server_setting("no_such_setting").await.is_err());
+}
+
+#[tokio::test]
 async fn transient_server_errors_are_unavailable_and_others_are_not() {
     let Some(h) = postgres() else { return };
     let mut c = roster_store_postgres::connect_one(&h.admin_url).await.expect("connect");

@@ -1,9 +1,12 @@
 //! `roster bench`: the real platform in a temporary data directory, measured
 //! end to end against the physical limit of the same machine (raw SQLite
-//! inserts with the queue's durability settings), in one run.
+//! inserts with the queue's durability settings), in one run. With
+//! `--store postgres`, over a PostgreSQL directory against raw inserts on
+//! the same server (`postgres.rs`).
 
 mod baseline;
 pub mod generate;
+mod postgres;
 mod report;
 
 use std::path::PathBuf;
@@ -16,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::app;
 use crate::commands::tenants::create_tenant;
-use crate::config::Settings;
+use crate::config::{QueueBackend, Settings, StoreBackend};
 use generate::PeopleGenerator;
 use report::{Report, Row};
 
@@ -62,6 +65,31 @@ pub struct BenchArgs {
     /// A run of seconds with tiny sizes (for CI); figures mean little.
     #[arg(long)]
     pub smoke: bool,
+    /// The directory under test: the embedded SQLite file, or PostgreSQL
+    /// (`--database-url`; measures `baseline` and `end-to-end` only).
+    #[arg(long, value_enum, default_value_t = StoreBackend::Sqlite)]
+    pub store: StoreBackend,
+    /// PostgreSQL server to measure on (libpq's URL). The bench makes a
+    /// database of its own there per measurement and drops it after, so
+    /// the user needs CREATEDB; the URL's own database is not written.
+    #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<roster_core::secret::Secret>,
+    /// Consumer workers of each PostgreSQL end-to-end run, in turn.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+    pub pg_workers: Vec<usize>,
+    /// Queue of the PostgreSQL runs: the embedded SQLite file (in the
+    /// temporary directory) or an SQS FIFO queue, which must be empty.
+    #[arg(long, value_enum, default_value_t = QueueBackend::Sqlite)]
+    pub queue: QueueBackend,
+    /// URL of the SQS FIFO queue (with --queue sqs).
+    #[arg(long, env = "ROSTER_SQS_QUEUE_URL")]
+    pub sqs_queue_url: Option<String>,
+    /// URL of its FIFO dead-letter queue (with --queue sqs).
+    #[arg(long, env = "ROSTER_SQS_DLQ_URL")]
+    pub sqs_dlq_url: Option<String>,
+    /// SQS endpoint override (e.g. a local emulator).
+    #[arg(long, env = "ROSTER_SQS_ENDPOINT_URL")]
+    pub sqs_endpoint_url: Option<String>,
 }
 
 /// One figure of the report (what `--only` selects).
@@ -99,6 +127,13 @@ impl BenchArgs {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let args = args.effective();
+    if args.store == StoreBackend::Postgres {
+        return run_postgres(args).await;
+    }
+    anyhow::ensure!(
+        args.queue == QueueBackend::Sqlite,
+        "--queue sqs is measured with --store postgres (the cluster's shape)"
+    );
     let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
     let people = PeopleGenerator::new(args.seed);
     let mut report = Report::new(&args);
@@ -167,6 +202,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
+    finish(&report, &args)
+}
+
+fn finish(report: &Report, args: &BenchArgs) -> anyhow::Result<()> {
     report.print();
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)
@@ -174,6 +213,131 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("results written to {}", path.display());
     }
     Ok(())
+}
+
+/// `--store postgres`: the raw baseline on the server, then end to end with
+/// each of `pg_workers`, each on a new database (and, with the embedded
+/// queue, a new queue file).
+async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
+    let url = args
+        .database_url
+        .as_ref()
+        .map(|u| u.expose().to_owned())
+        .context("--store postgres needs --database-url (or ROSTER_DATABASE_URL)")?;
+    if let Some(other) = args.only.iter().find(|f| !matches!(f, Figure::Baseline | Figure::EndToEnd)) {
+        anyhow::bail!("--store postgres measures baseline and end-to-end only, not {other:?}");
+    }
+    anyhow::ensure!(
+        !args.pg_workers.is_empty() && !args.pg_workers.contains(&0),
+        "--pg-workers must be at least 1 each"
+    );
+    if args.queue == QueueBackend::Sqs {
+        anyhow::ensure!(
+            args.sqs_queue_url.is_some() && args.sqs_dlq_url.is_some(),
+            "--queue sqs needs --sqs-queue-url and --sqs-dlq-url"
+        );
+    }
+    let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
+    let people = PeopleGenerator::new(args.seed);
+    let mut report = Report::new(&args);
+    // One name per run: databases of runs at once never collide.
+    let run = format!(
+        "{:x}{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
+        std::process::id()
+    );
+
+    let mut base = None;
+    if args.wants(Figure::Baseline) {
+        let db = postgres::BenchDatabase::create(&url, &run, "baseline").await?;
+        eprintln!("baseline: raw PostgreSQL batched inserts (person + history + event)...");
+        let result = postgres::baseline(&db.url, args.records, args.batch, &baseline_shape(&people)).await;
+        db.drop_database(&url).await?;
+        let raw = result?;
+        report.push(
+            Row::rate(
+                "baseline",
+                &format!(
+                    "raw PostgreSQL inserts: person + history + event (synchronous_commit={}, fsync={})",
+                    raw.synchronous_commit, raw.fsync
+                ),
+                raw.rate,
+                None,
+            )
+            .with_detail(json!({"synchronous_commit": raw.synchronous_commit, "fsync": raw.fsync})),
+        );
+        base = Some(raw.rate);
+    }
+
+    if args.wants(Figure::EndToEnd) {
+        for &workers in &args.pg_workers {
+            eprintln!(
+                "end to end on PostgreSQL, {workers} worker(s): ingest and consumer together for at least {} s...",
+                args.e2e_seconds
+            );
+            let db = postgres::BenchDatabase::create(&url, &run, &format!("e2e_{workers}w")).await?;
+            let result = async {
+                let settings =
+                    pg_settings(&args, tmp.path().join(format!("e2e-{workers}w")), &db.url, workers);
+                let (rate, sent) = end_to_end(&settings, &people, &args).await?;
+                let applied = postgres::applied(&db.url).await?;
+                anyhow::Ok((rate, sent, applied))
+            }
+            .await;
+            db.drop_database(&url).await?;
+            let (rate, sent, applied) = result?;
+            // Each record is a new person: a row, a history row, a joiner event.
+            anyhow::ensure!(
+                applied.people == sent && applied.history == sent && applied.events == sent,
+                "{workers} worker(s): {sent} records sent, but the directory holds {} people, {} history rows and {} events",
+                applied.people,
+                applied.history,
+                applied.events
+            );
+            report.push(
+                Row::rate(
+                    &format!("end_to_end_{workers}w"),
+                    &format!("records/s applied to the PostgreSQL directory, {workers} worker(s)"),
+                    rate,
+                    base,
+                )
+                .with_detail(json!({
+                    "workers": workers, "sent": sent, "applied": applied.people,
+                    "history": applied.history, "events": applied.events,
+                })),
+            );
+        }
+    }
+    finish(&report, &args)
+}
+
+/// The settings of a node over the bench's PostgreSQL database and the
+/// queue the bench was given.
+fn pg_settings(args: &BenchArgs, data_dir: PathBuf, url: &str, workers: usize) -> Settings {
+    Settings {
+        store: StoreBackend::Postgres,
+        database_url: Some(roster_core::secret::Secret::new(url)),
+        queue: args.queue,
+        sqs_queue_url: args.sqs_queue_url.clone(),
+        sqs_dlq_url: args.sqs_dlq_url.clone(),
+        sqs_endpoint_url: args.sqs_endpoint_url.clone(),
+        ..settings(data_dir, workers)
+    }
+}
+
+/// A generated person as the directory stores them and as their joiner
+/// event carries them.
+fn baseline_shape(people: &PeopleGenerator) -> postgres::Shape {
+    let rec =
+        roster_core::validate::parse_record(&people.person(12_345, 0)).expect("generated records are valid");
+    let roster_core::Change::Upsert { person } = rec.change else {
+        unreachable!("generated records are upserts")
+    };
+    let person_json = serde_json::to_string(&person).expect("a person serializes");
+    let event_json = format!(
+        r#"{{"type":"person.joined","status":"active","changedFields":["name","emails","title"],"person":{person_json}}}"#
+    );
+    postgres::Shape { person_json, event_json }
 }
 
 /// Restart with a backlog: an ingest-only node queues `restart_backlog`
