@@ -21,7 +21,7 @@ use roster_queue::{Queue, SqliteQueue, SqliteQueueConfig, SqsConfig, SqsQueue};
 use roster_server::auth::jwt::JwtAuthenticator;
 use roster_server::ratelimit::{RateLimit, RateLimiter};
 use roster_server::{AppState, Budgets, ServerConfig, Surface, TestEvents};
-use roster_store::{Directory, Leases};
+use roster_store::{Directory, Leases, RateBuckets};
 use roster_store_postgres::PgDirectory;
 use roster_store_sqlite::SqliteDirectory;
 use tokio::net::TcpListener;
@@ -35,6 +35,8 @@ use crate::config::{MetricsFormat, NotifiersConfig, QueueBackend, Settings, Stor
 pub struct Adapters {
     pub queue: Arc<dyn Queue>,
     pub directory: Arc<dyn Directory>,
+    /// The cluster's shared rate buckets: a PostgreSQL directory's.
+    pub shared_limits: Option<Arc<dyn RateBuckets>>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -65,7 +67,8 @@ impl Adapters {
                 )
             }
         };
-        Ok(Self { queue, directory: open_directory(settings).await?, clock })
+        let (directory, shared_limits) = open_directory_and_limits(settings).await?;
+        Ok(Self { queue, directory, shared_limits, clock })
     }
 }
 
@@ -94,11 +97,18 @@ pub async fn open_admin_directory(settings: &Settings, init: bool) -> anyhow::Re
 /// build's first (under an advisory lock: nodes starting at once apply each
 /// migration once); a database newer than this build is refused.
 pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
+    Ok(open_directory_and_limits(settings).await?.0)
+}
+
+/// The directory, and its rate buckets when it is shared by a cluster.
+async fn open_directory_and_limits(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Directory>, Option<Arc<dyn RateBuckets>>)> {
     match settings.store {
         StoreBackend::Sqlite => {
             create_data_dir(settings)?;
             let path = settings.data_dir.join("directory.db");
-            Ok(Arc::new(SqliteDirectory::open(&path).context("opening the directory")?))
+            Ok((Arc::new(SqliteDirectory::open(&path).context("opening the directory")?), None))
         }
         StoreBackend::Postgres => {
             let url = settings.postgres_url()?;
@@ -108,7 +118,8 @@ pub async fn open_directory(settings: &Settings) -> anyhow::Result<Arc<dyn Direc
             let directory = PgDirectory::connect_with(url, settings.database_pool_size, timeout)
                 .await
                 .context("connecting to the PostgreSQL directory")?;
-            Ok(Arc::new(directory))
+            let directory = Arc::new(directory);
+            Ok((directory.clone(), Some(directory)))
         }
     }
 }
@@ -204,7 +215,7 @@ pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running
         }
         MetricsFormat::Emf => Some(roster_server::metrics::emf::install()),
     };
-    let Adapters { queue, directory, clock } = Adapters::open(settings).await?;
+    let Adapters { queue, directory, shared_limits, clock } = Adapters::open(settings).await?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -360,6 +371,7 @@ pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running
             per_sec: settings.rate_limit_per_sec,
             burst: settings.rate_limit_burst,
         })),
+        shared_limits,
         auth_failures: Arc::new(RateLimiter::new(RateLimit {
             per_sec: settings.auth_failure_limit_per_sec,
             burst: settings.auth_failure_burst,

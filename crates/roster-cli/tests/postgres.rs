@@ -256,3 +256,72 @@ async fn bench_on_postgres_reports_each_worker_count_with_every_record_applied()
             .unwrap();
     assert_eq!(left, 0, "the bench drops the databases it made");
 }
+
+/// Starts `roster serve --store postgres` with `env` and waits for it.
+fn serve_node(url: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--store", "postgres", "--workers", "0"])
+        .env("ROSTER_DATABASE_URL", url)
+        .env("ROSTER_DATA_DIR", dir)
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let server = Server(cmd.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "roster serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// A credential's rate limit is the cluster's, not each node's: a key that
+/// spreads its requests over two nodes gets its burst once, not twice.
+#[tokio::test]
+async fn a_keys_rate_limit_holds_across_the_nodes_of_a_cluster() {
+    let Some(admin) = admin_url() else { return };
+    let url = new_database(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = ok(roster(&["tenants", "create", "acme"], &url, dir.path()))
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    // A burst of 6 and almost no refill: the 7th request is over.
+    let limits = [("ROSTER_RATE_LIMIT_PER_SEC", "0.01")];
+    let config = dir.path().join("roster.toml");
+    std::fs::write(&config, "rate_limit_burst = 6.0\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let env = [limits[0], ("ROSTER_CONFIG", config.as_str())];
+    let (_a, a) = serve_node(&url, dir.path(), &env);
+    let (_b, b) = serve_node(&url, dir.path(), &env);
+
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let base = if i % 2 == 0 { &a } else { &b };
+        let res = http.get(format!("{base}/v1/people")).bearer_auth(&key).send().await.unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"), "a 429 says when to come back");
+        }
+        statuses.push(res.status().as_u16());
+    }
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(ok, 6, "the burst is the cluster's: {statuses:?}");
+    assert!(statuses[6..].iter().all(|s| *s == 429), "{statuses:?}");
+
+    // Another key has a bucket of its own.
+    let other = ok_key(&url, dir.path());
+    let res = http.get(format!("{b}/v1/people")).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// A second tenant's first key.
+fn ok_key(url: &str, dir: &std::path::Path) -> String {
+    ok(roster(&["tenants", "create", "globex"], url, dir)).lines().last().unwrap().trim().to_owned()
+}

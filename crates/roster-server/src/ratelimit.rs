@@ -140,7 +140,7 @@ pub async fn limit(
     if let Some(token) = req.headers().get(axum::http::header::AUTHORIZATION).and_then(crate::auth::bearer_token)
         // JWTs are charged to their client once verified (`charge`).
         && !crate::auth::jwt::looks_like_jwt(token)
-        && let Err(e) = charge(&state, &credential_bucket(token))
+        && let Err(e) = charge(&state, &credential_bucket(token)).await
     {
         return e.into_response();
     }
@@ -169,11 +169,27 @@ fn too_many(detail: &str, wait: Duration) -> crate::problem::ApiError {
 }
 
 /// Takes one request from `credential`'s budget, or says how long to wait.
-pub fn charge(state: &crate::state::AppState, credential: &str) -> Result<(), crate::problem::ApiError> {
-    state
-        .limiter
-        .check(credential, Instant::now())
-        .map_err(|wait| too_many("too many requests with this credential", wait))
+/// In a cluster (`AppState::shared_limits`) the bucket is the directory's,
+/// the same on every node; should the directory not answer, the node's own
+/// bucket decides for the moment (a node keeps its limit, the cluster is at
+/// worst a few times over it — never open).
+pub async fn charge(
+    state: &crate::state::AppState,
+    credential: &str,
+) -> Result<(), crate::problem::ApiError> {
+    let refuse = |wait| too_many("too many requests with this credential", wait);
+    if let Some(shared) = &state.shared_limits {
+        let RateLimit { per_sec, burst } = state.limiter.limit;
+        if per_sec <= 0.0 {
+            return Ok(());
+        }
+        match shared.take_token(credential, per_sec, burst.max(1.0)).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(wait)) => return Err(refuse(wait)),
+            Err(e) => tracing::warn!(error = %e, "shared rate limit unavailable; this node's bucket decides"),
+        }
+    }
+    state.limiter.check(credential, Instant::now()).map_err(refuse)
 }
 
 #[cfg(test)]

@@ -120,6 +120,9 @@ pub struct AppState {
     pub alarms: Option<AlarmBoard>,
     /// Requests per second per credential.
     pub limiter: Arc<RateLimiter>,
+    /// The cluster's shared buckets for `limiter`'s limit (a PostgreSQL
+    /// directory); `None`: this node's own buckets.
+    pub shared_limits: Option<Arc<dyn roster_store::RateBuckets>>,
     /// Failed authentications per client address (`401`s): past it, `429`
     /// before any credential is looked at.
     pub auth_failures: Arc<RateLimiter>,

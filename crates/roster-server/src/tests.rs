@@ -37,6 +37,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
         config: ServerConfig::default(),
         alarms: None,
         limiter: Arc::new(RateLimiter::new(RateLimit::default())),
+        shared_limits: None,
         auth_failures: Arc::new(RateLimiter::new(RateLimit::default())),
         readiness: Arc::default(),
         jwt: None,

@@ -40,6 +40,7 @@ mod idempotency;
 mod leases;
 mod outbox;
 mod people;
+mod rate;
 mod schema;
 mod snapshots;
 mod sources;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_webhooks.sql")),
     (4, include_str!("../migrations/0004_snapshot_leavers.sql")),
     (5, include_str!("../migrations/0005_delivery_generation.sql")),
+    (6, include_str!("../migrations/0006_rate_buckets.sql")),
 ];
 
 /// The schema version this build reads and writes.

@@ -646,3 +646,34 @@ mod concurrency {
         assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 }
+
+/// Rate buckets are the cluster's: two nodes (two pools on one database)
+/// spend one budget, and concurrent takes never spend a token twice.
+#[tokio::test]
+async fn a_rate_bucket_is_shared_by_every_node_and_never_overspent() {
+    use roster_store::RateBuckets;
+    let Some(h) = postgres() else { return };
+    let url = h.fresh_url().await;
+    let a = PgDirectory::connect(&url, POOL).await.unwrap();
+    let b = PgDirectory::connect(&url, POOL).await.unwrap();
+    for (i, node) in [&a, &b, &a].into_iter().enumerate() {
+        assert_eq!(node.take_token("k1", 0.001, 3.0).await.unwrap(), None, "take {i}");
+    }
+    let wait = b.take_token("k1", 0.001, 3.0).await.unwrap().expect("the burst is spent");
+    assert!(wait > std::time::Duration::from_secs(60), "{wait:?}");
+    assert_eq!(a.take_token("k2", 0.001, 3.0).await.unwrap(), None, "another key, another bucket");
+
+    // Refill by the server's clock: at 20 a second, a token in 50 ms.
+    assert_eq!(a.take_token("k3", 20.0, 1.0).await.unwrap(), None);
+    assert!(a.take_token("k3", 20.0, 1.0).await.unwrap().is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert_eq!(b.take_token("k3", 20.0, 1.0).await.unwrap(), None, "refilled");
+
+    let takes =
+        futures_util::future::join_all((0..24).map(|i| {
+            if i % 2 == 0 { a.take_token("k4", 0.001, 5.0) } else { b.take_token("k4", 0.001, 5.0) }
+        }))
+        .await;
+    let taken = takes.into_iter().map(|t| t.expect("never an error")).filter(Option::is_none).count();
+    assert_eq!(taken, 5, "of 24 concurrent takes, the burst's 5");
+}

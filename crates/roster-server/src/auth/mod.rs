@@ -77,7 +77,7 @@ impl FromRequestParts<AppState> for Principal {
                     let now = state.clock.now();
                     let principal = jwt.authenticate(token, state.directory.as_ref(), now).await?;
                     // A client may get a fresh token at will: its budget follows the client.
-                    crate::ratelimit::charge(state, &principal.key_id)?;
+                    crate::ratelimit::charge(state, &principal.key_id).await?;
                     if jwt.first_use_today(&principal, now) {
                         // Like an API key's: the client's first use of the day is audited.
                         let request_id = crate::audit::RequestId::of(parts);
