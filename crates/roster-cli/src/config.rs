@@ -552,6 +552,12 @@ impl Settings {
         if global.database_url.is_some() {
             s.database_url = global.database_url.clone();
         }
+        if let Some(v) = global.database_pool_size {
+            s.database_pool_size = v;
+        }
+        if let Some(v) = global.database_statement_timeout_secs {
+            s.database_statement_timeout_secs = v;
+        }
         if let Ok(pw) = std::env::var("ROSTER_DATABASE_PASSWORD") {
             s.database_password = Some(Secret::new(pw));
         }
@@ -622,6 +628,14 @@ pub struct GlobalArgs {
     /// one with a password.
     #[arg(long, global = true, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
+    /// PostgreSQL: most connections this process holds [default: 10; a
+    /// Lambda consumer wants 1–2].
+    #[arg(long, global = true, env = "ROSTER_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<u32>,
+    /// PostgreSQL: seconds a statement may run before the server cancels it
+    /// [default: 30].
+    #[arg(long, global = true, env = "ROSTER_DATABASE_STATEMENT_TIMEOUT_SECS")]
+    pub database_statement_timeout_secs: Option<u64>,
 }
 
 impl GlobalArgs {
@@ -762,6 +776,15 @@ mod tests {
         assert!(!format!("{flag:?}").contains("flag-pw-456"));
         let s = Settings::resolve(&flag, &ServeArgs::default()).unwrap();
         assert_eq!(s.database_url.unwrap().expose(), "postgres://roster:flag-pw-456@db/roster");
+
+        let sized =
+            GlobalArgs { database_pool_size: Some(2), database_statement_timeout_secs: Some(5), ..flag };
+        let s = Settings::resolve(&sized, &ServeArgs::default()).unwrap();
+        assert_eq!(
+            (s.database_pool_size, s.database_statement_timeout_secs),
+            (2, 5),
+            "ROSTER_DATABASE_POOL_SIZE"
+        );
 
         let no_url = GlobalArgs { store: Some(StoreBackend::Postgres), ..GlobalArgs::default() };
         let e = Settings::resolve(&no_url, &ServeArgs::default()).unwrap_err();
