@@ -10,16 +10,17 @@ use std::time::{Duration, Instant};
 use roster_server::metrics::emf;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, free_port, last_line_of, start};
 
 fn create_tenant(data_dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme", "--init"])
-        .env("ROSTER_DATA_DIR", data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+    last_line_of(
+        Command::new(BIN)
+            .args(["tenants", "create", "acme", "--init"])
+            .env("ROSTER_DATA_DIR", data_dir)
+            .output()
+            .unwrap(),
+    )
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -45,23 +46,19 @@ async fn serve_writes_valid_emf_lines_with_what_it_did() {
     let key = create_tenant(dir.path());
     let config = dir.path().join("roster.toml");
     std::fs::write(&config, "metrics_format = \"emf\"\nemf_interval_secs = 1\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let out_path = dir.path().join("stdout");
-    let mut child = Command::new(BIN)
-        .args(["serve"])
-        .env("ROSTER_DATA_DIR", dir.path())
-        .env("ROSTER_CONFIG", &config)
-        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start(
+        Command::new(BIN)
+            .args(["serve"])
+            .env("ROSTER_DATA_DIR", dir.path())
+            .env("ROSTER_CONFIG", &config)
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::null()),
+        port,
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     let http = reqwest::Client::new();
     let body =
@@ -96,8 +93,8 @@ async fn serve_writes_valid_emf_lines_with_what_it_did() {
         assert!(Instant::now() < deadline, "no EMF line shows the completed feed: {all:#?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = child.0.kill();
+    let _ = child.0.wait();
 
     for line in lines(&out_path) {
         emf::validate(&line).unwrap_or_else(|e| panic!("{e}: {line}"));

@@ -5,7 +5,7 @@
 //! of the refused request is stored or queued; once the proxy is restored
 //! the node takes feeds again without a restart.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +15,8 @@ use sqlx::Executor;
 use tokio::net::{TcpListener, UnixStream};
 use tokio::task::JoinHandle;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, Process as Server, free_port, last_line_of, start};
 const METRICS_TOKEN: &str = "outage-metrics-token-0123456789";
 
 /// Forwards TCP connections to the server's unix socket until cut.
@@ -62,15 +63,6 @@ impl Proxy {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_answers_503_while_the_database_is_unreachable_and_stores_nothing_half() {
     let Ok(admin) = std::env::var("ROSTER_TEST_POSTGRES_URL") else {
@@ -99,18 +91,18 @@ async fn ingest_answers_503_while_the_database_is_unreachable_and_stores_nothing
     let url = format!("postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable", proxy.port);
 
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme"])
-        .env("ROSTER_STORE", "postgres")
-        .env("ROSTER_DATABASE_URL", &url)
-        .env("ROSTER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let key = last_line_of(
+        Command::new(BIN)
+            .args(["tenants", "create", "acme"])
+            .env("ROSTER_STORE", "postgres")
+            .env("ROSTER_DATABASE_URL", &url)
+            .env("ROSTER_DATA_DIR", dir.path())
+            .output()
+            .unwrap(),
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = Server(
+    let port = free_port();
+    let _server: Server = start(
         Command::new(BIN)
             .args(["serve", "--store", "postgres", "--workers", "0"])
             .env("ROSTER_DATABASE_URL", &url)
@@ -119,15 +111,9 @@ async fn ingest_answers_503_while_the_database_is_unreachable_and_stores_nothing
             .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
+        port,
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let push = |ids: &'static str| {

@@ -4,13 +4,14 @@
 //! (`ROSTER_TEST_POSTGRES_URL`; with `ROSTER_REQUIRE_POSTGRES` set, a
 //! missing server fails these tests instead of skipping them).
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::Executor;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, Process as Server, free_port, start};
 
 /// A password in the URL: the test server trusts local connections and
 /// never asks for it, so it only shows whether Roster lets it out.
@@ -65,15 +66,6 @@ fn ok(out: Output) -> String {
     assert!(!stderr.contains(PASSWORD), "the password reached stderr");
     assert!(out.status.success(), "roster failed: {stderr}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
@@ -259,24 +251,16 @@ async fn bench_on_postgres_reports_each_worker_count_with_every_record_applied()
 
 /// Starts `roster serve --store postgres` with `env` and waits for it.
 fn serve_node(url: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--store", "postgres", "--workers", "0"])
         .env("ROSTER_DATABASE_URL", url)
         .env("ROSTER_DATA_DIR", dir)
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let server = Server(cmd.spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, format!("http://127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .envs(env.iter().copied());
+    (start(&mut cmd, port), format!("http://127.0.0.1:{port}"))
 }
 
 /// A credential's rate limit is the cluster's, not each node's: a key that
