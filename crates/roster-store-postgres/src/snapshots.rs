@@ -100,7 +100,7 @@ async fn refresh_one(c: &mut PgConnection, id: &str, now: Timestamp) -> Result<O
     if done && state.mode == FeedMode::Full && undecided {
         let open = earlier_open_feeds(c, &state).await?;
         if open > 0 {
-            state.reconciliation = Some(waiting(open));
+            state.reconciliation = Some(roster_store::policy::waiting_snapshot(open));
         } else {
             let r = reconcile(c, id, &state, now).await?;
             state.counts.leavers = if r.state == ReconcileState::Applied { r.absent } else { 0 };
@@ -109,21 +109,6 @@ async fn refresh_one(c: &mut PgConnection, id: &str, now: Timestamp) -> Result<O
     }
     let status = write_status(c, id, &state, now).await?;
     Ok((status.is_settled() && !was_settled).then_some(state.tenant))
-}
-
-fn waiting(open: i64) -> Reconciliation {
-    Reconciliation {
-        state: ReconcileState::Waiting,
-        active: 0,
-        pending: 0,
-        absent: 0,
-        allowed: 0,
-        reason: Some(format!(
-            "waiting for {open} feed(s) of this tenant accepted before it to finish: a snapshot is judged \
-             against the directory as the feeds before it left it"
-        )),
-        decided_at: None,
-    }
 }
 
 /// Feeds of the tenant accepted before this one that are not settled.

@@ -72,7 +72,7 @@ pub fn refresh_feed(tx: &Transaction<'_>, feed: FeedId, now: Timestamp) -> Resul
     if done && state.mode == FeedMode::Full && undecided {
         let open = earlier_open_feeds(tx, &state)?;
         if open > 0 {
-            state.reconciliation = Some(waiting(open));
+            state.reconciliation = Some(roster_store::policy::waiting_snapshot(open));
         } else {
             let r = reconcile(tx, &id, &state, now)?;
             state.counts.leavers = if r.state == ReconcileState::Applied { r.absent } else { 0 };
@@ -84,21 +84,6 @@ pub fn refresh_feed(tx: &Transaction<'_>, feed: FeedId, now: Timestamp) -> Resul
         release_waiting(tx, &state.tenant, now)?;
     }
     Ok(())
-}
-
-fn waiting(open: i64) -> Reconciliation {
-    Reconciliation {
-        state: ReconcileState::Waiting,
-        active: 0,
-        pending: 0,
-        absent: 0,
-        allowed: 0,
-        reason: Some(format!(
-            "waiting for {open} feed(s) of this tenant accepted before it to finish: a snapshot is judged \
-             against the directory as the feeds before it left it"
-        )),
-        decided_at: None,
-    }
 }
 
 /// Feeds of the tenant accepted before this one that are not settled:

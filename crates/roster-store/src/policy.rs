@@ -67,6 +67,24 @@ pub struct SnapshotFigures {
     pub accepted: u64,
 }
 
+/// A snapshot's judgement while `open` feeds of its tenant accepted
+/// before it are not settled: it waits for them, since it is judged
+/// against the directory as those feeds left it.
+pub fn waiting_snapshot(open: i64) -> Reconciliation {
+    Reconciliation {
+        state: ReconcileState::Waiting,
+        active: 0,
+        pending: 0,
+        absent: 0,
+        allowed: 0,
+        reason: Some(format!(
+            "waiting for {open} feed(s) of this tenant accepted before it to finish: a snapshot is judged \
+             against the directory as the feeds before it left it"
+        )),
+        decided_at: None,
+    }
+}
+
 /// Applied, or halted with the reason. A snapshot with no valid record —
 /// empty, or every record rejected — that would deactivate anyone halts
 /// whatever the threshold: it is a broken export, not a mass departure.
