@@ -81,6 +81,21 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(e: aws_sdk_sqs::error:
 }
 
 /// rustls with ring: no C toolchain beyond `cc` needed, quick to build.
+/// The AWS configuration chain's settings (environment, ECS task role,
+/// Lambda role...) over the workspace's one TLS stack, with an endpoint
+/// override (a VPC endpoint, an emulator): for SQS and the other AWS
+/// clients the composition root makes.
+pub async fn sdk_config(endpoint_url: Option<&str>, region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    loader.load().await
+}
+
 fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -115,15 +130,7 @@ impl SqsQueue {
     }
 
     pub async fn client(endpoint_url: Option<&str>, region: Option<&str>) -> Client {
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_owned()));
-        }
-        Client::new(&loader.load().await)
+        Client::new(&sdk_config(endpoint_url, region).await)
     }
 
     pub fn queue_url(&self) -> &str {
