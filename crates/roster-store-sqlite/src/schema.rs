@@ -308,6 +308,19 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE endpoints ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
     ",
+    // 16: each alarm rule's state, so a restart or a takeover of the
+    // `alarms` lease goes on from it; `version` is what a write
+    // compares-and-sets.
+    "
+    CREATE TABLE alarm_states (
+        rule TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        notified_at INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

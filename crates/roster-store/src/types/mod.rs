@@ -1,6 +1,7 @@
 //! The values the port passes, one module per concern; all re-exported from
 //! the crate root (`roster_store::Feed`, ...).
 
+pub mod alarm;
 pub mod audit;
 pub mod credential;
 pub mod endpoint;
@@ -15,6 +16,7 @@ pub mod retention;
 pub mod source;
 pub mod tenant;
 
+pub use alarm::*;
 pub use audit::*;
 pub use credential::*;
 pub use endpoint::*;
