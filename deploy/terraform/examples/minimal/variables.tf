@@ -25,7 +25,13 @@ variable "database_security_group_id" {
 }
 
 variable "lambda_package_dir" {
-  description = "Folder holding roster-lambda-consumer.zip and roster-lambda-scheduler.zip (issue 17)."
+  description = "Folder scripts/package-lambdas wrote the deployment packages to: roster-lambda-consumer/bootstrap.zip and roster-lambda-scheduler/bootstrap.zip inside it. The default is the repository's target/lambda."
   type        = string
   default     = "../../../../target/lambda"
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64: what the packages were built for (scripts/package-lambdas builds arm64 unless told otherwise)."
+  type        = string
+  default     = "arm64"
 }
