@@ -48,6 +48,7 @@ module "database" {
   subnet_ids        = var.subnet_ids
   security_group_id = var.database_security_group_id
   instance_class    = "db.t4g.small"
+  ssl_root_cert     = var.database_ssl_root_cert
   # multi_az stays on (the default): a standby halves nothing but the cost of
   # losing a zone; a throwaway environment may set it false.
 }

@@ -35,3 +35,9 @@ variable "architecture" {
   type        = string
   default     = "arm64"
 }
+
+variable "database_ssl_root_cert" {
+  description = "Path, inside the functions, of the RDS certificate bundle the database's certificate is verified with (the database module's ssl_root_cert): this example connects to the instance itself, whose certificate RDS's own CA signs. null: the built-in roots only, which do not hold RDS's CA."
+  type        = string
+  default     = null
+}

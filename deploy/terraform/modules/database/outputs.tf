@@ -34,8 +34,8 @@ output "kms_key_arn" {
 }
 
 output "database_url" {
-  description = "ROSTER_DATABASE_URL without the password (Roster takes the password from the environment or a file): TLS verified."
-  value       = "postgres://${var.master_username}@${var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=verify-full"
+  description = "ROSTER_DATABASE_URL without the password (the functions read it from the master secret, the console has it injected): TLS verified (sslmode=verify-full, and sslrootcert when ssl_root_cert is given)."
+  value       = "postgres://${var.master_username}@${var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=verify-full${var.ssl_root_cert == null ? "" : "&sslrootcert=${var.ssl_root_cert}"}"
 }
 
 output "password_secret" {

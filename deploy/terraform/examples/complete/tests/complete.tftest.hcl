@@ -123,7 +123,8 @@ run "outputs_are_the_modules_own" {
   assert {
     condition = (output.queue_url == module.queue.queue_url && output.dlq_url == module.queue.dlq_url
       && output.database_url == module.database.database_url && output.api_url == module.ingest_api.url
-    && output.console_url == module.admin_service.url && output.alarm_topic_arn == module.observability.alarm_topic_arn)
+      && output.console_url == module.admin_service.url && output.alarm_topic_arn == module.observability.alarm_topic_arn
+    && output.migrate_command == module.admin_service.migrate_command)
     error_message = "The environment's outputs are what its modules made."
   }
   assert {

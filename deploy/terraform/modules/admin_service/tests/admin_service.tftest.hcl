@@ -100,3 +100,16 @@ run "the_database_password_is_injected_from_its_secret" {
     error_message = "The execution role reads those secrets and decrypts their key, nothing else."
   }
 }
+
+run "migrate_runs_as_a_one_off_task_of_the_service" {
+  assert {
+    condition = (strcontains(output.migrate_command, "--task-definition roster-test ")
+      && strcontains(output.migrate_command, "subnets=[subnet-a,subnet-b],securityGroups=[sg-app]")
+    && jsondecode(regex("--overrides '([^']+)'", output.migrate_command)[0]).containerOverrides == [{ name = "roster", command = ["migrate"] }])
+    error_message = "The migrate command runs `roster migrate` in the service's container, subnets and security group."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].name == "roster"
+    error_message = "The override names the task definition's container."
+  }
+}

@@ -99,3 +99,13 @@ run "rejects_one_subnet" {
   }
   expect_failures = [var.subnet_ids]
 }
+
+run "the_instance_is_verified_against_the_rds_bundle_when_given" {
+  variables {
+    ssl_root_cert = "/var/task/rds-global-bundle.pem"
+  }
+  assert {
+    condition     = endswith(output.database_url, "/roster?sslmode=verify-full&sslrootcert=/var/task/rds-global-bundle.pem")
+    error_message = "Without the proxy, the URL names the RDS certificate bundle to verify the instance with."
+  }
+}
