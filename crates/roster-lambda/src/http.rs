@@ -6,8 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use lambda_http::request::RequestContext;
 use lambda_http::Request;
+use lambda_http::request::RequestContext;
 use roster_server::AppState;
 use tower::ServiceExt as _;
 
@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn a_named_stage_is_stripped_and_nothing_else() {
         let uri = "https://api.example.com/prod/v1/people?status=active".parse().unwrap();
-        assert_eq!(strip_stage(&uri, "prod").unwrap().to_string(), "https://api.example.com/v1/people?status=active");
+        assert_eq!(
+            strip_stage(&uri, "prod").unwrap().to_string(),
+            "https://api.example.com/v1/people?status=active"
+        );
         let root = "/prod".parse().unwrap();
         assert_eq!(strip_stage(&root, "prod").unwrap().path(), "/");
         let other = "/production/v1/people".parse().unwrap();

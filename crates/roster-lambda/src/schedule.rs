@@ -20,7 +20,9 @@ pub async fn tick(jobs: &mut Jobs) -> Value {
     };
     let outbox = match jobs.outbox.run_leased().await {
         None => json!("skipped: another holder has the lease"),
-        Some(Ok(r)) => json!({ "delivered": r.delivered, "retried": r.retried, "deadLettered": r.dead_lettered }),
+        Some(Ok(r)) => {
+            json!({ "delivered": r.delivered, "retried": r.retried, "deadLettered": r.dead_lettered })
+        }
         Some(Err(e)) => json!({ "error": e.to_string() }),
     };
     let alarms = match jobs.alarms.evaluate_leased().await {

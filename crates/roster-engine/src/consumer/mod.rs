@@ -226,8 +226,10 @@ impl Consumer {
         let unsettled = self.carry_out(decided, &mut tally, Acknowledgement::ByRuntime).await;
         // Decided in its own order (undecodable messages first): back to
         // the order given, by receipt (unique within a batch).
-        let by_receipt: std::collections::HashMap<String, bool> = receipts.into_iter().zip(unsettled).collect();
-        let in_order = given.iter().map(|(receipt, _)| by_receipt.get(receipt).copied().unwrap_or(true)).collect();
+        let by_receipt: std::collections::HashMap<String, bool> =
+            receipts.into_iter().zip(unsettled).collect();
+        let in_order =
+            given.iter().map(|(receipt, _)| by_receipt.get(receipt).copied().unwrap_or(true)).collect();
         let groups: Vec<String> = given.into_iter().map(|(_, g)| g).collect();
         (report_after_first_failure(&groups, in_order), self.record(tally))
     }
@@ -289,7 +291,8 @@ impl Consumer {
                     unsettled.push(true);
                 }
                 Fate::DeadLetter { reason } => {
-                    let moved = self.dead_letter(&msg, change.as_ref(), &reason, tally).instrument(span).await;
+                    let moved =
+                        self.dead_letter(&msg, change.as_ref(), &reason, tally).instrument(span).await;
                     unsettled.push(!moved);
                 }
                 Fate::Release { error } => {

@@ -160,13 +160,17 @@ async fn next(State(s): State<Shared>) -> impl IntoResponse {
         "lambda-runtime-invoked-function-arn",
         HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:roster"),
     );
-    headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793"));
+    headers.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793"),
+    );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     (StatusCode::OK, headers, Bytes::from(event.to_string()))
 }
 
 async fn answer(s: &Shared, id: String, body: Bytes, ok: bool) -> StatusCode {
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
+    let value: Value =
+        serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
     s.answers.lock().await.done.insert(id, if ok { Ok(value) } else { Err(value) });
     s.answered.notify_waiters();
     StatusCode::ACCEPTED
@@ -181,7 +185,8 @@ async fn error(State(s): State<Shared>, Path(id): Path<String>, body: Bytes) -> 
 }
 
 async fn init_error(State(s): State<Shared>, body: Bytes) -> StatusCode {
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
+    let value: Value =
+        serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
     s.answers.lock().await.init_error = Some(value);
     s.answered.notify_waiters();
     StatusCode::ACCEPTED
