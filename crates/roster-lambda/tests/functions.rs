@@ -157,6 +157,20 @@ async fn delete_unreported(
     }
 }
 
+/// A function's binary: this build's, or those in `ROSTER_LAMBDA_BIN_DIR`
+/// (a release build, to measure its cold start).
+fn binary(function: &str) -> String {
+    if let Ok(dir) = std::env::var("ROSTER_LAMBDA_BIN_DIR") {
+        return format!("{dir}/roster-lambda-{function}");
+    }
+    match function {
+        "ingest" => env!("CARGO_BIN_EXE_roster-lambda-ingest"),
+        "consumer" => env!("CARGO_BIN_EXE_roster-lambda-consumer"),
+        _ => env!("CARGO_BIN_EXE_roster-lambda-scheduler"),
+    }
+    .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_the_runtime_api() {
     let Some(pg) = required("ROSTER_TEST_POSTGRES_URL", "ROSTER_REQUIRE_POSTGRES") else { return };
@@ -211,19 +225,20 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let ingest =
-        Runtime::start("roster-lambda-ingest", env!("CARGO_BIN_EXE_roster-lambda-ingest"), &env).await;
-    let consumer =
-        Runtime::start("roster-lambda-consumer", env!("CARGO_BIN_EXE_roster-lambda-consumer"), &env).await;
-    let scheduler =
-        Runtime::start("roster-lambda-scheduler", env!("CARGO_BIN_EXE_roster-lambda-scheduler"), &env).await;
+    let ingest = Runtime::start("roster-lambda-ingest", &binary("ingest"), &env).await;
+    let consumer = Runtime::start("roster-lambda-consumer", &binary("consumer"), &env).await;
+    let scheduler = Runtime::start("roster-lambda-scheduler", &binary("scheduler"), &env).await;
     for f in [&ingest, &consumer, &scheduler] {
         eprintln!(
-            "{}: cold start (process start to first poll) {} ms",
+            "{}: init (process start to its first poll) {} ms",
             f.name,
             f.init_time().await.as_millis()
         );
     }
+    let first_event = |f: &Runtime, started: Instant| {
+        eprintln!("{}: first event handled in {} ms", f.name, started.elapsed().as_millis());
+    };
+    let started = Instant::now();
 
     // Ingest: an API Gateway event, on the $default stage.
     let records: Vec<Value> =
@@ -238,6 +253,7 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
         ))
         .await
         .expect("an HTTP answer");
+    first_event(&ingest, started);
     assert_eq!(answer["statusCode"], 202, "{answer}");
     let feed = body_of(&answer);
     let feed_id = feed["feedId"].as_str().expect("a feed id").to_owned();
@@ -261,7 +277,11 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
         if receipts.is_empty() {
             break;
         }
+        let started = Instant::now();
         let answer = consumer.invoke(event.clone()).await.expect("a batch response");
+        if applied_batches == 0 {
+            first_event(&consumer, started);
+        }
         assert_eq!(answer, json!({"batchItemFailures": []}), "every message applies");
         delete_unreported(&client, &queue_url, &event, &answer, &receipts).await;
         applied_batches += 1;
@@ -353,7 +373,9 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
     // The schedule: one leased pass of each job, leases given back.
     let tick = json!({"version": "0", "id": "tick-1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-12-02T16:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let started = Instant::now();
     let report = scheduler.invoke(tick.clone()).await.expect("a tick report");
+    first_event(&scheduler, started);
     assert!(report["scheduler"]["due"].is_number(), "{report}");
     assert!(report["outbox"]["delivered"].is_number(), "{report}");
     assert!(report["alarms"]["transitions"].is_number(), "{report}");

@@ -30,7 +30,15 @@ async fn platform(dir: &std::path::Path) -> (Platform, String) {
     (platform, secret.expose().to_owned())
 }
 
-fn event(method: &str, stage: &str, path: &str, key: &str, body: &str, base64: bool, content_type: &str) -> Value {
+fn event(
+    method: &str,
+    stage: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+    base64: bool,
+    content_type: &str,
+) -> Value {
     json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
         "headers": { "authorization": format!("Bearer {key}"), "content-type": content_type,
@@ -64,27 +72,52 @@ async fn api_gateway_events_get_the_servers_answers() {
     let (platform, key) = platform(dir.path()).await;
     let feed = r#"{"records":[{"externalId":"E1","department":"Ops"}]}"#;
 
-    let (status, _, body) =
-        call(&platform, event("POST", "$default", "/integrations/hr-feed", &key, feed, false, "application/json")).await;
+    let (status, _, body) = call(
+        &platform,
+        event("POST", "$default", "/integrations/hr-feed", &key, feed, false, "application/json"),
+    )
+    .await;
     assert_eq!((status, body["accepted"].as_u64()), (202, Some(1)), "{body}");
 
-    let (status, content_type, body) =
-        call(&platform, event("POST", "prod", "/prod/integrations/hr-feed", &key, "{\"records\":[{\"externalId\":", false, "application/json")).await;
+    let (status, content_type, body) = call(
+        &platform,
+        event(
+            "POST",
+            "prod",
+            "/prod/integrations/hr-feed",
+            &key,
+            "{\"records\":[{\"externalId\":",
+            false,
+            "application/json",
+        ),
+    )
+    .await;
     assert_eq!((status, content_type.as_str()), (400, "application/problem+json"), "{body}");
     assert_eq!(body["status"], 400);
 
-    let (status, content_type, body) =
-        call(&platform, event("GET", "$default", "/v1/people", "rk_live_not_a_key", "", false, "application/json")).await;
-    assert_eq!((status, content_type.as_str(), body["status"].as_u64()), (401, "application/problem+json", Some(401)));
+    let (status, content_type, body) = call(
+        &platform,
+        event("GET", "$default", "/v1/people", "rk_live_not_a_key", "", false, "application/json"),
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_str(), body["status"].as_u64()),
+        (401, "application/problem+json", Some(401))
+    );
 
     let big = format!(r#"{{"records":[{{"externalId":"E2","department":"{}"}}]}}"#, "x".repeat(8192));
-    let (status, content_type, body) =
-        call(&platform, event("POST", "$default", "/integrations/hr-feed", &key, &big, false, "application/json")).await;
+    let (status, content_type, body) = call(
+        &platform,
+        event("POST", "$default", "/integrations/hr-feed", &key, &big, false, "application/json"),
+    )
+    .await;
     assert_eq!((status, content_type.as_str()), (413, "application/problem+json"), "{body}");
 
     use base64::Engine as _;
     let csv = base64::engine::general_purpose::STANDARD.encode("externalId,department\nE3,Sales\nE4,Sales\n");
-    let (status, _, body) = call(&platform, event("POST", "$default", "/integrations/hr-feed", &key, &csv, true, "text/csv")).await;
+    let (status, _, body) =
+        call(&platform, event("POST", "$default", "/integrations/hr-feed", &key, &csv, true, "text/csv"))
+            .await;
     assert_eq!((status, body["accepted"].as_u64()), (202, Some(2)), "a base64 body is decoded: {body}");
 }
 
@@ -108,13 +141,26 @@ fn record(m: &roster_queue::ReceivedMessage) -> Value {
 async fn an_sqs_batch_reports_only_what_must_come_back_and_a_failed_groups_later_messages() {
     let dir = tempfile::tempdir().unwrap();
     let (platform, key) = platform(dir.path()).await;
-    let push = |body: &'static str| event("POST", "$default", "/integrations/hr-feed", &key, body, false, "application/json");
-    assert_eq!(call(&platform, push(r#"{"records":[{"externalId":"E1"},{"externalId":"E2"}]}"#)).await.0, 202);
+    let push = |body: &'static str| {
+        event("POST", "$default", "/integrations/hr-feed", &key, body, false, "application/json")
+    };
+    assert_eq!(
+        call(&platform, push(r#"{"records":[{"externalId":"E1"},{"externalId":"E2"}]}"#)).await.0,
+        202
+    );
     let queue = &platform.adapters.queue;
-    let req = ReceiveRequest { max_messages: 10, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO };
+    let req = ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout: Duration::from_secs(30),
+        wait: Duration::ZERO,
+    };
     let first = queue.receive(req.clone()).await.unwrap();
     let batch: Vec<Value> = first.iter().map(record).collect();
-    let answer = roster_lambda::sqs::handle(&platform.consumer, serde_json::from_value(json!({"Records": batch})).unwrap()).await;
+    let answer = roster_lambda::sqs::handle(
+        &platform.consumer,
+        serde_json::from_value(json!({"Records": batch})).unwrap(),
+    )
+    .await;
     assert_eq!(serde_json::to_value(&answer).unwrap(), json!({"batchItemFailures": []}));
     queue.delete_batch(&first.iter().map(|m| m.receipt.clone()).collect::<Vec<_>>()).await.unwrap();
 
@@ -142,7 +188,11 @@ async fn an_sqs_batch_reports_only_what_must_come_back_and_a_failed_groups_later
     later["receiptHandle"] = json!("receipt-of-the-later-change");
     batch.insert(1, later);
     let e2 = [batch[0]["messageId"].clone(), json!("sqs-later-change-of-E2")];
-    let answer = roster_lambda::sqs::handle(&platform.consumer, serde_json::from_value(json!({"Records": batch})).unwrap()).await;
+    let answer = roster_lambda::sqs::handle(
+        &platform.consumer,
+        serde_json::from_value(json!({"Records": batch})).unwrap(),
+    )
+    .await;
     let failures: Vec<Value> = e2.iter().map(|id| json!({"itemIdentifier": id})).collect();
     assert!(String::from_utf8_lossy(&second[0].body).contains("\"E2\""), "received in the order sent");
     assert_eq!(
