@@ -154,7 +154,7 @@ async fn an_sqs_batch_reports_only_what_must_come_back_and_a_failed_groups_later
         visibility_timeout: Duration::from_secs(30),
         wait: Duration::ZERO,
     };
-    let first = queue.receive(req.clone()).await.unwrap();
+    let first = queue.receive(req).await.unwrap();
     let batch: Vec<Value> = first.iter().map(record).collect();
     let answer = roster_lambda::sqs::handle(
         &platform.consumer,
