@@ -944,6 +944,31 @@ async fn decide_gives_each_message_its_fate_and_leaves_the_queue_alone() {
     }
 }
 
+/// A runtime's batch (an SQS-triggered function): what is applied is left
+/// for the runtime to delete, and a directory outage reports every message
+/// not applied, in the order given, at once.
+#[tokio::test]
+async fn a_runtimes_batch_reports_what_must_come_back_and_leaves_the_applied_to_it() {
+    let w = world().await;
+    let c = w.consumer();
+    let receive = || async { w.queue.receive(receive_req()).await.unwrap() };
+
+    w.submit(json!([{"externalId": "E1"}, {"externalId": "E2"}])).await;
+    let (report, cycle) = c.settle_for_runtime(receive().await).await;
+    assert_eq!(report, vec![false, false], "both applied: nothing to report");
+    assert_eq!((cycle.received, cycle.acknowledged), (2, 2));
+    assert_eq!(w.queue.stats().await.unwrap().in_flight, 2, "the runtime deletes them, not the consumer");
+    assert!(w.directory.get_person(w.tenant, &ExternalId::parse("E2").unwrap()).await.unwrap().is_some());
+
+    w.submit(json!([{"externalId": "E3"}, {"externalId": "E4"}])).await;
+    w.flaky.unavailable_for.store(1, Ordering::SeqCst);
+    let (report, cycle) = c.settle_for_runtime(receive().await).await;
+    assert_eq!(report, vec![true, true], "an outage reports the whole unapplied batch");
+    assert_eq!(cycle.retried, 2);
+    assert!(w.directory.get_person(w.tenant, &ExternalId::parse("E3").unwrap()).await.unwrap().is_none());
+    assert_eq!(receive().await.len(), 2, "let go at once, not after the visibility timeout");
+}
+
 fn receive_req() -> ReceiveRequest {
     ReceiveRequest { max_messages: 10, visibility_timeout: Duration::from_secs(30), wait: Duration::ZERO }
 }
