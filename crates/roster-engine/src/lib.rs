@@ -16,6 +16,7 @@
 //! `AlarmStore`, the platform figures and the rules' recorded states). Which adapters sit behind them is decided by the
 //! composition root (the `roster` binary). Nothing here knows about HTTP.
 
+pub mod admin;
 pub mod alarms;
 pub mod backoff;
 pub mod consumer;

@@ -13,7 +13,6 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use roster_app::{Settings, StoreBackend};
 use roster_core::secret::Secret;
 use roster_queue::SqsQueue;
-use roster_store::{NewApiKey, Scope};
 use runtime_api::Runtime;
 use serde_json::{Value, json};
 
@@ -189,22 +188,8 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
     };
     let directory = roster_app::open_directory(&settings).await.unwrap();
     let now = roster_core::Timestamp(1_796_227_200_000);
-    let tenant = directory.create_tenant(roster_core::ids::tenant_name("acme").unwrap(), now).await.unwrap();
-    let secret = roster_engine::credentials::generate_api_key();
-    directory
-        .create_api_key(
-            NewApiKey {
-                tenant_id: tenant.id,
-                name: "admin".into(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
-                expires_at: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
+    let (_, _, secret) =
+        roster_engine::admin::create_tenant(directory.as_ref(), "acme", now, "test").await.unwrap();
     let key = secret.expose().to_owned();
 
     let env: Vec<(String, String)> = [

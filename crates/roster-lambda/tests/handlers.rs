@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use roster_app::{Adapters, Platform, Role, Settings};
 use roster_queue::{OutgoingMessage, ReceiveRequest};
-use roster_store::{NewApiKey, Scope};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -16,17 +15,8 @@ async fn platform(dir: &std::path::Path) -> (Platform, String) {
     let platform = Platform::build(&settings, adapters, Role::Serve).await.unwrap();
     let directory = &platform.adapters.directory;
     let now = roster_core::Timestamp(1_796_227_200_000);
-    let tenant = directory.create_tenant(roster_core::ids::tenant_name("acme").unwrap(), now).await.unwrap();
-    let secret = roster_engine::credentials::generate_api_key();
-    let key = NewApiKey {
-        tenant_id: tenant.id,
-        name: "admin".into(),
-        prefix: secret.shown_prefix(),
-        hash: secret.hash(),
-        scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
-        expires_at: None,
-    };
-    directory.create_api_key(key, now).await.unwrap();
+    let (_, _, secret) =
+        roster_engine::admin::create_tenant(directory.as_ref(), "acme", now, "test").await.unwrap();
     (platform, secret.expose().to_owned())
 }
 

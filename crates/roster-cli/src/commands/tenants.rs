@@ -2,10 +2,7 @@ use clap::Subcommand;
 use roster_core::public_id::{Kind, render};
 use roster_core::{Clock, SystemClock};
 use roster_engine::ApiKeySecret;
-use roster_engine::credentials::generate_api_key;
-use roster_store::{
-    ApiKeyInfo, Directory, NewApiKey, NewAuditEntry, Scope, StoreError, Tenant, platform_log,
-};
+use roster_store::{ApiKeyInfo, Directory, Tenant};
 
 use serde_json::{Value, json};
 
@@ -199,39 +196,6 @@ pub async fn create_tenant(
     directory: &dyn Directory,
     name: &str,
 ) -> anyhow::Result<(Tenant, ApiKeyInfo, ApiKeySecret)> {
-    let name = roster_core::ids::tenant_name(name)?;
-    let now = SystemClock.now();
-    let tenant = match directory.create_tenant(name, now).await {
-        Err(StoreError::Conflict(_)) => anyhow::bail!("a tenant named {name:?} exists already"),
-        other => other?,
-    };
-    let secret = generate_api_key();
-    let key = directory
-        .create_api_key(
-            NewApiKey {
-                tenant_id: tenant.id,
-                name: "admin".into(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
-                expires_at: None,
-            },
-            now,
-        )
-        .await?;
     // Who made the tenant and its first key: the command line, beside the server.
-    let entry = |log, action, target: String| NewAuditEntry {
-        at: now,
-        tenant_id: log,
-        actor: "cli".into(),
-        action,
-        target: Some(target),
-        request_id: None,
-        client_request_id: None,
-    };
-    let tenant_id = render(Kind::Tenant, tenant.id);
-    directory.append_audit(entry(tenant.id, "tenant.created", tenant_id.clone())).await?;
-    directory.append_audit(entry(tenant.id, "key.created", render(Kind::ApiKey, &key.id))).await?;
-    directory.append_audit(entry(platform_log(), "tenant.created", tenant_id)).await?;
-    Ok((tenant, key, secret))
+    Ok(roster_engine::admin::create_tenant(directory, name, SystemClock.now(), "cli").await?)
 }
