@@ -32,6 +32,7 @@
 mod apply;
 mod audit;
 mod conn;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;

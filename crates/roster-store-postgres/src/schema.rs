@@ -16,6 +16,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_delivery_generation.sql")),
     (6, include_str!("../migrations/0006_rate_buckets.sql")),
     (7, include_str!("../migrations/0007_outbox_occurred_at.sql")),
+    // 8 is another branch's (console branch: merge keeps both, in order).
+    (9, include_str!("../migrations/0009_console_sessions.sql")),
 ];
 
 /// The schema version this build reads and writes.

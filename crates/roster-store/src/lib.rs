@@ -28,7 +28,7 @@ pub use types::*;
 /// (`use roster_store::prelude::*;`); `dyn Directory` needs no import.
 pub mod prelude {
     pub use crate::ports::{
-        AuditLog, ChangeApplier, CredentialStore, Directory, DueWork, EndpointStore, FeedStore,
+        AuditLog, ChangeApplier, ConsoleSessionStore, CredentialStore, Directory, DueWork, EndpointStore, FeedStore,
         IdempotencyStore, IngestStore, Leases, Outbox, PeopleReader, PlatformStats, SourceStore, SweepStore,
         TenantStore,
     };

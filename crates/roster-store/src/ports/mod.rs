@@ -12,6 +12,7 @@
 
 mod apply;
 mod audit;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 
 pub use apply::ChangeApplier;
 pub use audit::AuditLog;
+pub use console_sessions::{ConsoleSessionStore, idle_ms};
 pub use credentials::{Credential, CredentialStore, LAST_USED_GRANULARITY_MS};
 pub use due::DueWork;
 pub use endpoints::EndpointStore;
@@ -72,6 +74,7 @@ pub trait Directory:
     + EndpointStore
     + PlatformStats
     + Leases
+    + ConsoleSessionStore
     + IngestStore
     + SweepStore
     + Send

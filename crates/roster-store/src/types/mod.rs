@@ -2,6 +2,7 @@
 //! the crate root (`roster_store::Feed`, ...).
 
 pub mod audit;
+pub mod console_session;
 pub mod credential;
 pub mod endpoint;
 pub mod feed;
@@ -16,6 +17,7 @@ pub mod source;
 pub mod tenant;
 
 pub use audit::*;
+pub use console_session::*;
 pub use credential::*;
 pub use endpoint::*;
 pub use feed::*;
