@@ -349,6 +349,11 @@ pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running
             Role::Worker => Surface::Ops,
         },
     };
+    // The admin console, on API nodes when `[console]` is configured.
+    let console = match (&settings.console, role) {
+        (Some(c), Role::Serve) => Some(("/console", roster_console::router(roster_console::ConsoleState::new(c.clone(), directory.clone(), Arc::clone(&queue), Arc::clone(&clock), alarms.clone())?))),
+        _ => None,
+    };
     let state = AppState {
         ingest: Arc::new(Ingest::new(
             directory.clone(),
@@ -384,6 +389,7 @@ pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running
         },
         alarms,
         jwt,
+        extra_routes: console,
     };
     if let Some(emf) = emf {
         let every = Duration::from_secs(settings.emf_interval_secs);
