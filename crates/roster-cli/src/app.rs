@@ -351,7 +351,16 @@ pub async fn start_as(settings: &Settings, role: Role) -> anyhow::Result<Running
     };
     // The admin console, on API nodes when `[console]` is configured.
     let console = match (&settings.console, role) {
-        (Some(c), Role::Serve) => Some(("/console", roster_console::router(roster_console::ConsoleState::new(c.clone(), directory.clone(), Arc::clone(&queue), Arc::clone(&clock), alarms.clone())?))),
+        (Some(c), Role::Serve) => Some((
+            "/console",
+            roster_console::router(roster_console::ConsoleState::new(
+                c.clone(),
+                directory.clone(),
+                Arc::clone(&queue),
+                Arc::clone(&clock),
+                alarms.clone(),
+            )?),
+        )),
         _ => None,
     };
     let state = AppState {

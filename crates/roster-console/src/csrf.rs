@@ -39,10 +39,11 @@ pub async fn same_origin(State(state): State<ConsoleState>, req: Request, next: 
 
 /// The form's token is this session's.
 pub fn check_token(user: &ConsoleUser, given: Option<&str>) -> Result<(), ConsoleError> {
-    let given = given.filter(|g| !g.is_empty()).ok_or(ConsoleError::Csrf("the form has no CSRF token; reload the page"))?;
+    let given = given
+        .filter(|g| !g.is_empty())
+        .ok_or(ConsoleError::Csrf("the form has no CSRF token; reload the page"))?;
     if Sha256::digest(given.as_bytes()) != Sha256::digest(user.csrf.as_bytes()) {
         return Err(ConsoleError::Csrf("the form's CSRF token is not this session's; reload the page"));
     }
     Ok(())
 }
-

@@ -150,9 +150,10 @@ impl ConsoleSettings {
         if !self.scopes.iter().any(|s| s == "openid") {
             return Err(SettingsError("`scopes` must include `openid`".into()));
         }
-        let discovery_url = self.discovery_url.clone().unwrap_or_else(|| {
-            format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
-        });
+        let discovery_url = self
+            .discovery_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')));
         roster_server::auth::jwt::parse_jwks_url(&discovery_url)
             .map_err(|e| SettingsError(format!("discovery_url {e}")))?;
         Ok(Some(OidcSettings {
@@ -194,7 +195,10 @@ impl ConsoleSettings {
                     return Err(SettingsError(format!("roles[{i}]: `operator` is platform-wide: no tenant")));
                 }
                 (Role::Viewer | Role::Admin, None) => {
-                    return Err(SettingsError(format!("roles[{i}]: a `{}` role needs a tenant", m.role.as_str())));
+                    return Err(SettingsError(format!(
+                        "roles[{i}]: a `{}` role needs a tenant",
+                        m.role.as_str()
+                    )));
                 }
                 _ => {}
             }

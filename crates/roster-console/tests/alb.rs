@@ -17,7 +17,8 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use roster_store::prelude::*;
 use serde_json::{Value, json};
 
-const ARN: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/roster/50dc6c495c0c9188";
+const ARN: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/roster/50dc6c495c0c9188";
 const KID: &str = "0b8e5f4a-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
 const OTHER_KID: &str = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
 
@@ -181,7 +182,8 @@ async fn a_missing_forged_expired_or_foreign_header_is_refused() {
     assert!(body.contains("signature does not verify"), "{body}");
 
     // Signed by the ALB's other key, but the header names this kid.
-    let other = token(&keys.other, &header(KID, ARN, exp), &claims("user-admin", &["roster-acme-admins"], exp));
+    let other =
+        token(&keys.other, &header(KID, ARN, exp), &claims("user-admin", &["roster-acme-admins"], exp));
     assert_eq!(get(&c, "/console/", Some(&other)).await.status(), 401, "wrong key");
 
     let expired = token(
@@ -202,7 +204,11 @@ async fn a_missing_forged_expired_or_foreign_header_is_refused() {
     assert!(body.contains("another load balancer"), "{body}");
     assert_eq!(keys.fetches.load(Ordering::SeqCst), before, "a foreign signer's kid is never fetched");
 
-    let none_alg = token(&keys.key, &json!({"alg": "none", "kid": KID, "signer": ARN, "exp": exp}), &claims("u", &[], exp));
+    let none_alg = token(
+        &keys.key,
+        &json!({"alg": "none", "kid": KID, "signer": ARN, "exp": exp}),
+        &claims("u", &[], exp),
+    );
     assert_eq!(get(&c, "/console/", Some(&none_alg)).await.status(), 401, "alg none");
 }
 
@@ -256,12 +262,21 @@ async fn person(c: &Console, keys: &Keys, sub: &str, groups: &[&str]) -> (Person
     let path = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
     let res = get(c, &path, Some(&data)).await;
     assert_eq!(res.status(), 200);
-    let cookie = format!("__Host-roster_session={}", cookie_value(&set_cookie(&res, "__Host-roster_session").unwrap()));
+    let cookie = format!(
+        "__Host-roster_session={}",
+        cookie_value(&set_cookie(&res, "__Host-roster_session").unwrap())
+    );
     let html = res.text().await.unwrap();
     (Person { data, cookie }, html)
 }
 
-async fn post(c: &Console, p: &Person, path: &str, headers: &[(&str, String)], form: &[(&str, &str)]) -> reqwest::Response {
+async fn post(
+    c: &Console,
+    p: &Person,
+    path: &str,
+    headers: &[(&str, String)],
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -284,15 +299,32 @@ async fn a_decision_needs_the_sessions_token_and_the_consoles_own_origin() {
     let csrf = csrf_of(&html);
     let approve = format!("/console/t/acme/feeds/{}/approve", public_feed(c.halted));
     let same_origin = ("sec-fetch-site", "same-origin".to_owned());
-    let sibling = c.base.rsplit_once(':').map(|(h, p)| format!("{h}:{}", p.parse::<u16>().unwrap() + 1)).unwrap();
+    let sibling =
+        c.base.rsplit_once(':').map(|(h, p)| format!("{h}:{}", p.parse::<u16>().unwrap() + 1)).unwrap();
 
     let cases: Vec<(&str, Vec<(&str, String)>, Vec<(&str, &str)>)> = vec![
         ("no token", vec![same_origin.clone()], vec![("confirm", "yes")]),
-        ("another session's token", vec![same_origin.clone()], vec![("csrf", "not-this-sessions"), ("confirm", "yes")]),
-        ("cross-site", vec![("sec-fetch-site", "cross-site".into()), ("origin", "https://evil.example".into())], vec![("csrf", &csrf), ("confirm", "yes")]),
+        (
+            "another session's token",
+            vec![same_origin.clone()],
+            vec![("csrf", "not-this-sessions"), ("confirm", "yes")],
+        ),
+        (
+            "cross-site",
+            vec![("sec-fetch-site", "cross-site".into()), ("origin", "https://evil.example".into())],
+            vec![("csrf", &csrf), ("confirm", "yes")],
+        ),
         // A sibling port of the same host is same-site, not same-origin.
-        ("sibling port, fetch metadata", vec![("sec-fetch-site", "same-site".into()), ("origin", sibling.clone())], vec![("csrf", &csrf), ("confirm", "yes")]),
-        ("sibling port, Origin only", vec![("origin", sibling.clone())], vec![("csrf", &csrf), ("confirm", "yes")]),
+        (
+            "sibling port, fetch metadata",
+            vec![("sec-fetch-site", "same-site".into()), ("origin", sibling.clone())],
+            vec![("csrf", &csrf), ("confirm", "yes")],
+        ),
+        (
+            "sibling port, Origin only",
+            vec![("origin", sibling.clone())],
+            vec![("csrf", &csrf), ("confirm", "yes")],
+        ),
         ("no Origin, no fetch metadata", vec![], vec![("csrf", &csrf), ("confirm", "yes")]),
     ];
     for (case, headers, form) in cases {
@@ -307,7 +339,9 @@ async fn a_decision_needs_the_sessions_token_and_the_consoles_own_origin() {
     assert_eq!(res.status(), 400);
 
     // Right origin (Origin alone, as a browser without fetch metadata sends), right token.
-    let res = post(&c, &admin, &approve, &[("origin", c.base.clone())], &[("csrf", &csrf), ("confirm", "yes")]).await;
+    let res =
+        post(&c, &admin, &approve, &[("origin", c.base.clone())], &[("csrf", &csrf), ("confirm", "yes")])
+            .await;
     assert_eq!(res.status(), 303);
     let feed = c.directory.get_feed(c.acme, c.halted).await.unwrap().unwrap();
     assert_eq!(feed.status.as_str(), "completed");
@@ -328,7 +362,14 @@ async fn a_viewer_reviews_but_cannot_approve_and_other_tenants_do_not_exist() {
     let csrf = csrf_of(&html);
     for action in ["approve", "reject"] {
         let path = format!("/console/t/acme/feeds/{}/{action}", public_feed(c.halted));
-        let res = post(&c, &viewer, &path, &[("sec-fetch-site", "same-origin".into())], &[("csrf", &csrf), ("confirm", "yes")]).await;
+        let res = post(
+            &c,
+            &viewer,
+            &path,
+            &[("sec-fetch-site", "same-origin".into())],
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
         assert_eq!(res.status(), 403, "{action}");
         assert!(res.text().await.unwrap().contains("admin role"));
     }
@@ -357,7 +398,9 @@ async fn a_viewer_reviews_but_cannot_approve_and_other_tenants_do_not_exist() {
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
     let (c, keys) = console().await;
-    for (path, data) in [("/console/", Some(admin_token(&keys))), ("/console/", None), ("/console/assets/console.css", None)] {
+    for (path, data) in
+        [("/console/", Some(admin_token(&keys))), ("/console/", None), ("/console/assets/console.css", None)]
+    {
         let res = get(&c, path, data.as_deref()).await;
         let h = res.headers();
         let csp = h["content-security-policy"].to_str().unwrap();

@@ -32,7 +32,11 @@ fn idp(base: &str) -> Option<Idp> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
     let required = std::env::var_os("ROSTER_REQUIRE_OIDC").is_some();
     if !dir.join("node_modules/oidc-provider").exists() {
-        assert!(!required, "ROSTER_REQUIRE_OIDC is set but {} has no node_modules: run `npm ci` there", dir.display());
+        assert!(
+            !required,
+            "ROSTER_REQUIRE_OIDC is set but {} has no node_modules: run `npm ci` there",
+            dir.display()
+        );
         eprintln!("skipped: no oidc-provider in {} (run `npm ci` there)", dir.display());
         return None;
     }
@@ -56,7 +60,11 @@ fn idp(base: &str) -> Option<Idp> {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    let port = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("the provider said `{line}`")).to_owned();
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("the provider said `{line}`"))
+        .to_owned();
     // Keep reading: the provider's notices on a closed pipe would end it.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     Some(Idp { child, issuer: format!("http://127.0.0.1:{port}") })
@@ -96,11 +104,15 @@ async fn sign_in(b: &mut Browser, c: &Console, idp: &Idp, who: &str) -> String {
     assert_eq!(q["response_type"], "code");
     assert!(q.contains_key("state") && q.contains_key("nonce") && q.contains_key("code_challenge"));
     // The test person is chosen the way a person types their name.
-    let callback = b.follow_until(format!("{to_idp}&login_hint={who}"), &format!("{}/console/callback", c.base)).await;
+    let callback =
+        b.follow_until(format!("{to_idp}&login_hint={who}"), &format!("{}/console/callback", c.base)).await;
     let res = b.get(&callback).await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     assert_eq!(res.headers()["location"], "/console/");
-    assert!(b.jar[&c.base.trim_start_matches("http://").to_owned()].get("__Host-roster_login").is_none(), "the sign-in cookie is cleared");
+    assert!(
+        b.jar[&c.base.trim_start_matches("http://").to_owned()].get("__Host-roster_login").is_none(),
+        "the sign-in cookie is cleared"
+    );
     set_cookie(&res, "__Host-roster_session").expect("a session cookie")
 }
 
@@ -142,7 +154,8 @@ async fn a_callback_this_browser_did_not_start_is_refused() {
     let mut b = Browser::new();
     let res = b.get(&format!("{}/console/login", c.base)).await;
     let to_idp = res.headers()["location"].to_str().unwrap().to_owned();
-    let callback = b.follow_until(format!("{to_idp}&login_hint=admin"), &format!("{}/console/callback", c.base)).await;
+    let callback =
+        b.follow_until(format!("{to_idp}&login_hint=admin"), &format!("{}/console/callback", c.base)).await;
     // Another state than the one this browser's sign-in holds.
     let mut forged = reqwest::Url::parse(&callback).unwrap();
     let code: String = forged.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
@@ -168,12 +181,19 @@ async fn signing_in_again_replaces_the_session_the_browser_brought() {
     let second = cookie_value(&sign_in(&mut b, &c, &idp, "admin").await);
     assert_ne!(first, second, "a new session secret at every sign-in");
     let mut old = Browser::new();
-    old.jar.entry(c.base.trim_start_matches("http://").to_owned()).or_default().insert("__Host-roster_session".into(), first);
+    old.jar
+        .entry(c.base.trim_start_matches("http://").to_owned())
+        .or_default()
+        .insert("__Host-roster_session".into(), first);
     let res = old.get(&format!("{}/console/", c.base)).await;
     assert_eq!(res.status(), 303, "the session the browser brought was ended");
     // A made-up cookie is no session either.
     let mut planted = Browser::new();
-    planted.jar.entry(c.base.trim_start_matches("http://").to_owned()).or_default().insert("__Host-roster_session".into(), "planted".into());
+    planted
+        .jar
+        .entry(c.base.trim_start_matches("http://").to_owned())
+        .or_default()
+        .insert("__Host-roster_session".into(), "planted".into());
     assert_eq!(planted.get(&format!("{}/console/", c.base)).await.status(), 303);
 }
 
@@ -195,7 +215,10 @@ async fn signing_out_ends_the_session_and_goes_to_the_providers_end_session() {
     let to = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with(&format!("{}/session/end?", idp.issuer)), "{to}");
     assert!(to.contains("post_logout_redirect_uri="));
-    assert!(set_cookie(&res, "__Host-roster_session").unwrap().contains("Max-Age=0"), "the cookie is cleared");
+    assert!(
+        set_cookie(&res, "__Host-roster_session").unwrap().contains("Max-Age=0"),
+        "the cookie is cleared"
+    );
 
     // The old cookie, replayed, opens nothing.
     let res = reqwest::Client::builder()

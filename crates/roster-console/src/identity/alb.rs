@@ -44,8 +44,8 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 /// The DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480): what comes
 /// before the 65-byte uncompressed point.
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-    0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
+    0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 /// Why a header was refused (each a 401; never the header's content).
@@ -96,7 +96,8 @@ impl AlbVerifier {
             Some(url) => url.clone(),
             None => format!("https://public-keys.auth.elb.{}.amazonaws.com/", settings.region),
         };
-        let mut key_base = roster_server::auth::jwt::parse_jwks_url(&base).map_err(|e| format!("key_url {e}"))?;
+        let mut key_base =
+            roster_server::auth::jwt::parse_jwks_url(&base).map_err(|e| format!("key_url {e}"))?;
         if !key_base.path().ends_with('/') {
             key_base.set_path(&format!("{}/", key_base.path()));
         }
@@ -115,7 +116,8 @@ impl AlbVerifier {
             return Err(AlbRefusal::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(AlbRefusal::Malformed);
         };
         let header: serde_json::Map<String, Value> = json_part(h)?;
@@ -136,7 +138,8 @@ impl AlbVerifier {
             .verify(signed.as_bytes(), &signature)
             .map_err(|_| AlbRefusal::Signature)?;
         let claims: serde_json::Map<String, Value> = json_part(p)?;
-        let exps: Vec<f64> = [header.get("exp"), claims.get("exp")].into_iter().flatten().filter_map(number).collect();
+        let exps: Vec<f64> =
+            [header.get("exp"), claims.get("exp")].into_iter().flatten().filter_map(number).collect();
         if exps.is_empty() {
             return Err(AlbRefusal::Malformed);
         }
@@ -234,7 +237,16 @@ pub async fn current(
             (secret, Some(cookie))
         }
     };
-    Ok((ConsoleUser { subject: subject.to_owned(), display_name, grants, operator, csrf: csrf_token(&secret) }, set_cookie))
+    Ok((
+        ConsoleUser {
+            subject: subject.to_owned(),
+            display_name,
+            grants,
+            operator,
+            csrf: csrf_token(&secret),
+        },
+        set_cookie,
+    ))
 }
 
 #[cfg(test)]
@@ -249,7 +261,9 @@ mod tests {
 
     #[test]
     fn a_pem_that_is_not_a_p256_key_gives_no_point() {
-        assert!(p256_point_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_none());
+        assert!(
+            p256_point_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_none()
+        );
         assert!(p256_point_from_pem("not a pem").is_none());
     }
 }

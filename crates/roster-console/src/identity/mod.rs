@@ -79,7 +79,8 @@ impl ConsoleUser {
     /// The person's grant in the tenant named `name`, at least `needed`.
     /// A tenant they have no role in looks like a missing one.
     pub fn grant(&self, name: &str, needed: Role) -> Result<&Grant, ConsoleError> {
-        let grant = self.grants.iter().find(|g| g.tenant_name == name).ok_or(ConsoleError::NotFound("tenant"))?;
+        let grant =
+            self.grants.iter().find(|g| g.tenant_name == name).ok_or(ConsoleError::NotFound("tenant"))?;
         if grant.role < needed {
             return Err(ConsoleError::Forbidden(format!(
                 "this needs the {} role in {name}; yours is {}",

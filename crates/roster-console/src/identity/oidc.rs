@@ -131,7 +131,8 @@ pub async fn login(State(state): State<ConsoleState>) -> Result<Response, Consol
     let mut res = redirect(url.as_str());
     let value = format!("{st}.{nonce}.{verifier}");
     let cookie = set_cookie(LOGIN_COOKIE, &value, Some(LOGIN_MAX_AGE_SECS));
-    res.headers_mut().append(SET_COOKIE, cookie.parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
+    res.headers_mut()
+        .append(SET_COOKIE, cookie.parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
     Ok(res)
 }
 
@@ -159,13 +160,18 @@ pub async fn callback(
     let oidc = oidc(&state)?;
     if let Some(error) = q.error {
         // The provider's own code (access_denied, ...): short, no personal data.
-        let error: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-        return Err(ConsoleError::Unauthenticated(format!("the identity provider refused the sign-in ({error})")));
+        let error: String =
+            error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return Err(ConsoleError::Unauthenticated(format!(
+            "the identity provider refused the sign-in ({error})"
+        )));
     }
     let refused = |why: &str| ConsoleError::Unauthenticated(format!("sign-in refused: {why}; start again"));
-    let login = cookie(&headers, LOGIN_COOKIE).ok_or_else(|| refused("this browser did not start a sign-in"))?;
+    let login =
+        cookie(&headers, LOGIN_COOKIE).ok_or_else(|| refused("this browser did not start a sign-in"))?;
     let mut parts = login.splitn(3, '.');
-    let (Some(expected_state), Some(nonce), Some(verifier)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(expected_state), Some(nonce), Some(verifier)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Err(refused("the sign-in cookie is malformed"));
     };
     let given = q.state.unwrap_or_default();
@@ -195,7 +201,8 @@ pub async fn callback(
         tracing::info!(status = %res.status(), "the token endpoint refused the authorization code");
         return Err(refused("the identity provider did not accept the authorization code"));
     }
-    let tokens: TokenResponse = res.json().await.map_err(|_| refused("the token response has no ID token"))?;
+    let tokens: TokenResponse =
+        res.json().await.map_err(|_| refused("the token response has no ID token"))?;
     let claims: Value = provider.keys.verify(&oidc.http, &tokens.id_token).await.map_err(|r| {
         tracing::info!(reason = r.detail(), "ID token refused");
         match r {
@@ -208,11 +215,15 @@ pub async fn callback(
     let identity = check_id_token(&oidc.settings, &claims, nonce, state.now().millis() as f64 / 1000.0)
         .map_err(|why| refused(why))?;
     let groups = groups(&claims, &state.settings().groups_claim);
-    let (session_cookie, _) = session::start(&state, &headers, identity.subject, identity.display_name, groups).await?;
+    let (session_cookie, _) =
+        session::start(&state, &headers, identity.subject, identity.display_name, groups).await?;
     let mut res = redirect("/console/");
     let h = res.headers_mut();
     h.append(SET_COOKIE, session_cookie.parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
-    h.append(SET_COOKIE, set_cookie(LOGIN_COOKIE, "", None).parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
+    h.append(
+        SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", None).parse().map_err(|_| ConsoleError::Internal("cookie".into()))?,
+    );
     Ok(res)
 }
 
@@ -266,10 +277,8 @@ pub(crate) fn check_id_token(
         return Err("the ID token's nonce is not this sign-in's");
     }
     let subject = str_claim("sub").filter(|s| !s.is_empty()).ok_or("the ID token names no subject")?;
-    let display_name = ["email", "name", "preferred_username"]
-        .into_iter()
-        .find_map(|c| str_claim(c))
-        .unwrap_or(subject);
+    let display_name =
+        ["email", "name", "preferred_username"].into_iter().find_map(|c| str_claim(c)).unwrap_or(subject);
     Ok(Identity { subject: subject.to_owned(), display_name: display_name.to_owned() })
 }
 
@@ -278,9 +287,7 @@ pub(crate) fn check_id_token(
 pub(crate) fn groups(claims: &Value, claim: &str) -> Vec<String> {
     match claims.get(claim) {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        Some(Value::String(s)) => {
-            s.split([',', ' ']).filter(|g| !g.is_empty()).map(str::to_owned).collect()
-        }
+        Some(Value::String(s)) => s.split([',', ' ']).filter(|g| !g.is_empty()).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
 }
@@ -332,7 +339,10 @@ mod tests {
             c[k] = v;
             check_id_token(&settings(), &c, "n-1", NOW).err()
         };
-        assert_eq!(with("iss", json!("https://evil.example.com")), Some("the ID token is from another issuer"));
+        assert_eq!(
+            with("iss", json!("https://evil.example.com")),
+            Some("the ID token is from another issuer")
+        );
         assert_eq!(with("aud", json!("other")), Some("the ID token is for another client"));
         assert_eq!(with("aud", json!(["roster", "other"])), Some("the ID token is for another client"));
         assert_eq!(with("exp", json!(NOW - 120.0)), Some("the ID token has expired"));

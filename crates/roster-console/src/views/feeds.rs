@@ -58,17 +58,23 @@ pub async fn list(
     let source = q.source.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let filter = FeedFilter {
         status: status
-            .map(|s| FeedStatus::parse(s).ok_or_else(|| ConsoleError::BadRequest(format!("status: `{s}` is not a feed status"))))
+            .map(|s| {
+                FeedStatus::parse(s)
+                    .ok_or_else(|| ConsoleError::BadRequest(format!("status: `{s}` is not a feed status")))
+            })
             .transpose()?,
         source: source
             .map(|s| SourceName::parse(s).map_err(|e| ConsoleError::BadRequest(format!("source: {e}"))))
             .transpose()?,
     };
     let after = q.after.as_deref().filter(|a| !a.is_empty());
-    let found = state.directory().find_feeds(grant.tenant_id, &filter, PAGE, after).await.map_err(|e| match e {
-        StoreError::Invalid(_) => ConsoleError::BadRequest("that page of the list no longer exists".into()),
-        other => other.into(),
-    })?;
+    let found =
+        state.directory().find_feeds(grant.tenant_id, &filter, PAGE, after).await.map_err(|e| match e {
+            StoreError::Invalid(_) => {
+                ConsoleError::BadRequest("that page of the list no longer exists".into())
+            }
+            other => other.into(),
+        })?;
     page(List {
         tenant: grant.tenant_name,
         feeds: found.items.iter().map(FeedRow::from).collect(),
@@ -184,10 +190,11 @@ pub async fn review(
     let grant = user.grant(&tenant, Role::Viewer)?.clone();
     let feed = feed_of(&state, &grant, &id).await?;
     let after = q.after.as_deref().filter(|a| !a.is_empty());
-    let leavers = state.directory().feed_leavers(grant.tenant_id, feed.id, PAGE, after).await.map_err(|e| match e {
-        StoreError::Invalid(m) => ConsoleError::Conflict(m),
-        other => other.into(),
-    })?;
+    let leavers =
+        state.directory().feed_leavers(grant.tenant_id, feed.id, PAGE, after).await.map_err(|e| match e {
+            StoreError::Invalid(m) => ConsoleError::Conflict(m),
+            other => other.into(),
+        })?;
     // Names and addresses of people: a read of personal data, audited as the API's is.
     audit(&state, &user, &grant, "feed.leavers_listed", feed.id).await;
     page(Review {
@@ -241,13 +248,19 @@ async fn decide(
     crate::csrf::check_token(&user, form.csrf.as_deref())?;
     let grant = user.grant(&tenant, Role::Admin)?.clone();
     if form.confirm.as_deref() != Some("yes") {
-        return Err(ConsoleError::BadRequest("tick the box to confirm you reviewed the list, then send again".into()));
+        return Err(ConsoleError::BadRequest(
+            "tick the box to confirm you reviewed the list, then send again".into(),
+        ));
     }
     let feed = feed_of(&state, &grant, &id).await?;
-    state.directory().decide_snapshot(grant.tenant_id, feed.id, approve, state.now()).await.map_err(|e| match e {
-        StoreError::NotFound => ConsoleError::NotFound("feed"),
-        StoreError::Conflict(_) => ConsoleError::Conflict("this snapshot is no longer waiting for a decision".into()),
-        other => other.into(),
+    state.directory().decide_snapshot(grant.tenant_id, feed.id, approve, state.now()).await.map_err(|e| {
+        match e {
+            StoreError::NotFound => ConsoleError::NotFound("feed"),
+            StoreError::Conflict(_) => {
+                ConsoleError::Conflict("this snapshot is no longer waiting for a decision".into())
+            }
+            other => other.into(),
+        }
     })?;
     let action = if approve { "feed.approved" } else { "feed.rejected" };
     audit(&state, &user, &grant, action, feed.id).await;

@@ -60,7 +60,8 @@ pub async fn show(
     for grant in &user.grants {
         let d = state.directory();
         let recent = d.list_feeds(grant.tenant_id, RECENT_FEEDS, None).await?;
-        let today: Vec<_> = recent.items.iter().filter(|f| now.millis() - f.created_at.millis() < DAY_MS).collect();
+        let today: Vec<_> =
+            recent.items.iter().filter(|f| now.millis() - f.created_at.millis() < DAY_MS).collect();
         let halted = FeedFilter { source: None, status: Some(FeedStatus::Halted) };
         let halted = d.find_feeds(grant.tenant_id, &halted, 20, None).await?;
         tenants.push(TenantSummary {

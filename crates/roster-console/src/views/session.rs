@@ -41,7 +41,8 @@ pub async fn logout(
         // The load balancer's own session (sharded cookies -0, -1, ...).
         for shard in 0..4 {
             let c = format!("AWSELBAuthSessionCookie-{shard}=; Path=/; Secure; HttpOnly; Max-Age=0");
-            res.headers_mut().append(SET_COOKIE, c.parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
+            res.headers_mut()
+                .append(SET_COOKIE, c.parse().map_err(|_| ConsoleError::Internal("cookie".into()))?);
         }
     }
     Ok(res)

@@ -986,10 +986,15 @@ mod tests {
         c.jwks_refetch_secs = 0;
         let auth = std::sync::Arc::new(JwtAuthenticator::new(&[c]).unwrap());
         let issuer = 0;
-        assert!(auth.issuers[issuer].keys.signing_key(&auth.http, "k1").await.is_ok(), "the first fetch is quick");
+        assert!(
+            auth.issuers[issuer].keys.signing_key(&auth.http, "k1").await.is_ok(),
+            "the first fetch is quick"
+        );
         let slow = {
             let auth = std::sync::Arc::clone(&auth);
-            tokio::spawn(async move { auth.issuers[issuer].keys.signing_key(&auth.http, "made-up").await.err() })
+            tokio::spawn(
+                async move { auth.issuers[issuer].keys.signing_key(&auth.http, "made-up").await.err() },
+            )
         };
         tokio::time::sleep(Duration::from_millis(200)).await;
         let started = Instant::now();

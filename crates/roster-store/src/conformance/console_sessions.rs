@@ -29,7 +29,10 @@ pub async fn a_console_session_is_found_by_its_hash_while_live(d: &impl Director
     assert_eq!(found.groups, vec!["roster-acme-admins".to_owned(), "everyone".to_owned()]);
     assert_eq!((found.created_at, found.last_seen_at), (Timestamp(0), Timestamp(60_000)));
     assert_eq!(found.expires_at, Timestamp(8 * HOUR));
-    assert!(d.use_console_session(&[2; 32], Timestamp(60_000), IDLE).await.unwrap().is_none(), "unknown hash");
+    assert!(
+        d.use_console_session(&[2; 32], Timestamp(60_000), IDLE).await.unwrap().is_none(),
+        "unknown hash"
+    );
     assert!(
         matches!(d.create_console_session(session(1, 0, HOUR)).await, Err(StoreError::Conflict(_))),
         "a hash is stored once"
