@@ -13,6 +13,8 @@ use crate::identity::oidc::Oidc;
 use crate::settings::{ConsoleSettings, SettingsError};
 
 /// How people are signed in.
+// Built once per process and held in an Arc: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Mode {
     Oidc(Oidc),
     Alb(AlbVerifier),

@@ -302,7 +302,8 @@ async fn a_decision_needs_the_sessions_token_and_the_consoles_own_origin() {
     let sibling =
         c.base.rsplit_once(':').map(|(h, p)| format!("{h}:{}", p.parse::<u16>().unwrap() + 1)).unwrap();
 
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("no token", vec![same_origin.clone()], vec![("confirm", "yes")]),
         (
             "another session's token",

@@ -213,7 +213,7 @@ pub async fn callback(
         }
     })?;
     let identity = check_id_token(&oidc.settings, &claims, nonce, state.now().millis() as f64 / 1000.0)
-        .map_err(|why| refused(why))?;
+        .map_err(refused)?;
     let groups = groups(&claims, &state.settings().groups_claim);
     let (session_cookie, _) =
         session::start(&state, &headers, identity.subject, identity.display_name, groups).await?;
@@ -278,7 +278,7 @@ pub(crate) fn check_id_token(
     }
     let subject = str_claim("sub").filter(|s| !s.is_empty()).ok_or("the ID token names no subject")?;
     let display_name =
-        ["email", "name", "preferred_username"].into_iter().find_map(|c| str_claim(c)).unwrap_or(subject);
+        ["email", "name", "preferred_username"].into_iter().find_map(str_claim).unwrap_or(subject);
     Ok(Identity { subject: subject.to_owned(), display_name: display_name.to_owned() })
 }
 
