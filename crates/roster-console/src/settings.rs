@@ -214,3 +214,81 @@ impl ConsoleSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> ConsoleSettings {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn oidc() -> serde_json::Value {
+        json!({"issuer": "https://idp.example.com", "client_id": "roster",
+               "redirect_url": "https://roster.example.com:8443/console/callback"})
+    }
+
+    #[test]
+    fn the_oidc_mode_needs_its_settings_and_takes_its_origin_from_the_redirect() {
+        let s = parse(oidc());
+        s.validate().unwrap();
+        assert_eq!(s.origin().unwrap(), "https://roster.example.com:8443");
+        let o = s.oidc().unwrap().unwrap();
+        assert_eq!(o.discovery_url, "https://idp.example.com/.well-known/openid-configuration");
+        let err = |v: serde_json::Value| parse(v).validate().unwrap_err().to_string();
+        assert!(
+            err(json!({"client_id": "r", "redirect_url": "https://x/console/callback"}))
+                .contains("`issuer` is required")
+        );
+        let mut v = oidc();
+        v["redirect_url"] = json!("https://roster.example.com/callback");
+        assert!(err(v).contains("/console/callback"));
+        let mut v = oidc();
+        v["scopes"] = json!(["email"]);
+        assert!(err(v).contains("openid"));
+        let mut v = oidc();
+        v["discovery_url"] = json!("http://idp.example.com/.well-known/openid-configuration");
+        assert!(err(v).contains("must be https"));
+    }
+
+    #[test]
+    fn alb_mode_excludes_oidc_and_needs_the_public_url() {
+        let alb = json!({"signer_arn": "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/r/1", "region": "eu-west-1"});
+        parse(json!({"public_url": "https://roster.example.com", "alb": alb})).validate().unwrap();
+        let err = |v: serde_json::Value| parse(v).validate().unwrap_err().to_string();
+        assert!(err(json!({"alb": alb})).contains("public_url"));
+        let mut both = oidc();
+        both["alb"] = alb.clone();
+        assert!(err(both).contains("not both"));
+        let mut bad = alb.clone();
+        bad["signer_arn"] = json!("my-alb");
+        assert!(err(json!({"public_url": "https://r.example.com", "alb": bad})).contains("ARN"));
+    }
+
+    #[test]
+    fn a_tenant_role_needs_a_tenant_and_operator_has_none() {
+        let with_roles = |roles: serde_json::Value| {
+            let mut v = oidc();
+            v["roles"] = roles;
+            parse(v).validate()
+        };
+        with_roles(
+            json!([{"group": "g", "tenant": "acme", "role": "viewer"}, {"group": "o", "role": "operator"}]),
+        )
+        .unwrap();
+        assert!(
+            with_roles(json!([{"group": "g", "role": "admin"}]))
+                .unwrap_err()
+                .to_string()
+                .contains("needs a tenant")
+        );
+        assert!(
+            with_roles(json!([{"group": "g", "tenant": "acme", "role": "operator"}]))
+                .unwrap_err()
+                .to_string()
+                .contains("platform-wide")
+        );
+        assert!(serde_json::from_value::<RoleMapping>(json!({"group": "g", "role": "owner"})).is_err());
+    }
+}
