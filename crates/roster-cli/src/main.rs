@@ -1,11 +1,11 @@
 //! `roster`: run the platform, administer tenants, push feeds, read the directory.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use roster_cli::app::Role;
+use roster_app::Role;
 use roster_cli::commands::{
     alarms, dlq, endpoints, events, feeds, keys, operators, people, push, serve, sources, tenants, whoami,
 };
-use roster_cli::config::{GlobalArgs, ServeArgs, Settings};
+use roster_cli::config::{self, GlobalArgs, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "HR and user-data feed integration platform")]
@@ -97,18 +97,18 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(serve) => {
-            roster_cli::logging::init(serve.args.log_level.as_deref().unwrap_or("info"))?;
+            roster_app::telemetry::init(serve.args.log_level.as_deref().unwrap_or("info"))?;
             // A panic's message may quote request data: only its location is logged.
             roster_server::panic::install_hook();
-            serve::run(Settings::resolve(&serve.directory, &serve.args)?, Role::Serve).await
+            serve::run(config::resolve(&serve.directory, &serve.args)?, Role::Serve).await
         }
         Command::Worker(worker) => {
-            roster_cli::logging::init(worker.args.log_level.as_deref().unwrap_or("info"))?;
+            roster_app::telemetry::init(worker.args.log_level.as_deref().unwrap_or("info"))?;
             roster_server::panic::install_hook();
-            serve::run(Settings::resolve_worker(&worker.directory, &worker.args)?, Role::Worker).await
+            serve::run(config::resolve_worker(&worker.directory, &worker.args)?, Role::Worker).await
         }
         command => {
-            roster_cli::logging::init("warn")?;
+            roster_app::telemetry::init("warn")?;
             match command {
                 Command::Tenants(cmd) => tenants::run(cmd).await,
                 Command::Push(args) => {
@@ -131,8 +131,8 @@ async fn main() -> anyhow::Result<()> {
                 Command::Audit(cmd) => keys::run_audit(cmd).await,
                 Command::Bench(args) => roster_cli::bench::run(args).await,
                 Command::Migrate(directory) => {
-                    let settings = Settings::resolve(&directory, &ServeArgs::default())?;
-                    println!("{}", roster_cli::app::migrate(&settings).await?);
+                    let settings = config::resolve(&directory, &ServeArgs::default())?;
+                    println!("{}", roster_app::migrate(&settings).await?);
                     Ok(())
                 }
                 Command::Whoami(args) => whoami::run(args).await,

@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use roster_cli::config::{SnsConfig, WebhookConfig};
+use roster_app::{SnsConfig, WebhookConfig};
 use roster_core::secret::Secret;
 use serde_json::{Value, json};
 use support::{TestApp, person, spawn_app, spawn_app_with};
@@ -138,7 +138,7 @@ async fn alarm(app: &TestApp, op: &str, name: &str) -> Value {
 /// A message no consumer can decode, as a broken producer would send: it is
 /// dead-lettered at once.
 async fn send_poison(app: &TestApp) {
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     let poison = roster_queue::OutgoingMessage {
         id: "poison-1".into(),
         group_id: "g".into(),
@@ -471,7 +471,7 @@ async fn a_redrive_that_empties_the_dlq_returns_the_alarm_to_ok() {
     wait_until("the DLQ alarm to start OK", async || alarm(&app, &op, "dlq_depth").await["state"] == "OK")
         .await;
 
-    let adapters = roster_cli::app::Adapters::open(&app.settings).await.unwrap();
+    let adapters = roster_app::Adapters::open(&app.settings).await.unwrap();
     let feed_id = FeedId::new();
     let now = adapters.clock.now();
     let change = ChangeMessage {

@@ -280,7 +280,7 @@ async fn ingest_answers_429_and_accepts_nothing_while_the_queue_is_full() {
 async fn dead_letters_can_be_listed_shown_redriven_and_purged() {
     let app = spawn_app_with(|s| s.max_receive_count = 2).await;
     // A message no consumer can ever decode, as a broken producer would send.
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     queue
         .send_batch(vec![roster_queue::OutgoingMessage {
             id: "poison-1".into(),
@@ -362,7 +362,7 @@ async fn the_platform_runs_the_same_over_amazon_sqs() {
     let (queue_url, dlq_url) =
         (format!("{endpoint}/123456789012/{name}.fifo"), format!("{endpoint}/123456789012/{name}-dlq.fifo"));
     let app = spawn_app_with(|s| {
-        s.queue = roster_cli::config::QueueBackend::Sqs;
+        s.queue = roster_app::QueueBackend::Sqs;
         s.sqs_queue_url = Some(queue_url);
         s.sqs_dlq_url = Some(dlq_url);
         s.sqs_endpoint_url = Some(endpoint.clone());
@@ -391,7 +391,7 @@ async fn a_purged_dead_letter_still_finishes_its_feed() {
     let app = spawn_app_with(|s| s.workers = 0).await;
     let feed = app.push(json!([person("E1", "Ops")])).await;
     let id = feed["feedId"].as_str().unwrap();
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     let request = roster_queue::ReceiveRequest {
         max_messages: 10,
         visibility_timeout: std::time::Duration::from_secs(30),

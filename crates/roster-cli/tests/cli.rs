@@ -113,9 +113,9 @@ fn tenants_create_prints_the_key_last_and_stores_only_its_hash() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     // Listing is the operator API's (`tenants ls` talks to a server): the
     // directory itself holds the one tenant.
-    let settings = roster_cli::config::Settings { data_dir: dir.path().to_owned(), ..Default::default() };
+    let settings = roster_app::Settings { data_dir: dir.path().to_owned(), ..Default::default() };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let directory = rt.block_on(roster_cli::app::open_directory(&settings)).unwrap();
+    let directory = rt.block_on(roster_app::open_directory(&settings)).unwrap();
     let names: Vec<String> =
         rt.block_on(directory.list_tenants()).unwrap().into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["acme"]);

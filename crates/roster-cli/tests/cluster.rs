@@ -6,7 +6,8 @@
 //! got `202` is applied exactly once in effect, no person has a duplicated
 //! history row or a second `person.joined`, every event reached the
 //! receiver at least once and in order per person, and the alarm rule
-//! notified each transition once.
+//! notified each transition once, also when the worker holding the alarms
+//! is killed while the alarm is on.
 //!
 //! Needs `ROSTER_TEST_POSTGRES_URL` and `ROSTER_TEST_SQS_ENDPOINT` (both set
 //! by `scripts/test`, which also sets `ROSTER_REQUIRE_POSTGRES` and
@@ -14,10 +15,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,12 +26,16 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
-use sqlx::Executor;
+
+mod process;
+use process::{
+    BIN, Process, Rng, all_pages, free_port, get_ok, last_line_of, new_database, post_json, start_logged,
+    unique, wait_for,
+};
 
 const PERSON_EVENTS: [&str; 5] =
     ["person.joined", "person.moved", "person.updated", "person.left", "person.rehired"];
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
 const METRICS_TOKEN: &str = "cluster-metrics-token-0123456789";
 const CLIENTS: usize = 4;
 const BATCH: usize = 20;
@@ -55,16 +60,6 @@ fn services() -> Option<(String, String)> {
     }
 }
 
-async fn new_database(admin_url: &str) -> String {
-    let name = format!("cluster_{}", unique());
-    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(admin_url).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    admin.close().await;
-    let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    format!("{root}/{name}?{query}")
-}
-
 /// What every node of the cluster is started with.
 struct Shape {
     env: Vec<(String, String)>,
@@ -81,7 +76,7 @@ struct Node {
     kind: Kind,
     port: u16,
     name: &'static str,
-    child: Option<Child>,
+    process: Option<Process>,
     starts: usize,
 }
 
@@ -96,47 +91,17 @@ impl Node {
         };
         cmd.args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .envs(shape.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        self.child = Some(cmd.spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not start: {}",
-                self.name,
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .stdout(Stdio::null());
+        self.process = Some(start_logged(&mut cmd, self.port, &log));
     }
 
     fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-        }
+        self.process = None; // dropped: SIGKILL, reaped
     }
 
     fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-/// A name no other run uses (databases and queues outlive a failed test).
-fn unique() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{t:x}{}", std::process::id())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// What the receiver got, in arrival order: lifecycle events as
@@ -175,15 +140,6 @@ async fn receiver() -> (String, Arc<Received>) {
     (base, state)
 }
 
-/// A small deterministic generator; the seed is printed so a failure can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
 /// Request `b` of client `c`: `BATCH` new people, and the client's own
 /// mover with a new title (so a person has many events, whose order counts).
 fn request(c: usize, b: usize) -> Vec<Value> {
@@ -192,34 +148,6 @@ fn request(c: usize, b: usize) -> Vec<Value> {
         .collect();
     records.push(json!({"externalId": format!("M{c}"), "title": format!("Step {b}"), "department": "Ops"}));
     records
-}
-
-async fn get(http: &reqwest::Client, url: &str, key: &str) -> Value {
-    let res = http.get(url).bearer_auth(key).send().await.unwrap();
-    assert!(res.status().is_success(), "GET {url}: {}", res.status());
-    res.json().await.unwrap()
-}
-
-/// Every item of a paged listing.
-async fn all(http: &reqwest::Client, base: &str, path: &str, key: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = get(http, &format!("{base}{path}?limit=1000{cursor}"), key).await;
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next"].as_str() {
-            Some(n) => cursor = format!("&cursor={n}"),
-            None => return items,
-        }
-    }
-}
-
-async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done().await {
-        assert!(Instant::now() < deadline, "still waiting after {secs} s: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn config_file(dir: &Path, receiver: &str) -> PathBuf {
@@ -260,12 +188,10 @@ max_attempts = 100
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
     let Some((pg_admin, sqs)) = services() else { return };
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("cluster test seed: {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded("cluster test");
     let dir = tempfile::tempdir().unwrap();
 
-    let url = new_database(&pg_admin).await;
+    let url = new_database(&pg_admin, "cluster").await;
     let queue = format!("roster-cluster-{}", unique());
     roster_queue::SqsQueue::create(roster_queue::SqsQueue::emulator_client(&sqs), &queue, 5).await.unwrap();
     let (hooks, received) = receiver().await;
@@ -296,18 +222,18 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
     .collect();
     let shape = Shape { env, logs: dir.path().to_owned() };
 
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme"])
-        .envs(shape.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let key = last_line_of(
+        Command::new(BIN)
+            .args(["tenants", "create", "acme"])
+            .envs(shape.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap(),
+    );
 
     let mut nodes = vec![
-        Node { kind: Kind::Serve, port: free_port(), name: "serve-a", child: None, starts: 0 },
-        Node { kind: Kind::Serve, port: free_port(), name: "serve-b", child: None, starts: 0 },
-        Node { kind: Kind::Worker, port: free_port(), name: "worker", child: None, starts: 0 },
+        Node { kind: Kind::Serve, port: free_port(), name: "serve-a", process: None, starts: 0 },
+        Node { kind: Kind::Serve, port: free_port(), name: "serve-b", process: None, starts: 0 },
+        Node { kind: Kind::Worker, port: free_port(), name: "worker", process: None, starts: 0 },
     ];
     for n in &mut nodes {
         n.start(&shape);
@@ -315,15 +241,10 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
     let bases: Vec<String> = nodes[..2].iter().map(Node::base).collect();
     let worker = nodes[2].base();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap();
-    let res = http
-        .post(format!("{}/v1/endpoints", bases[0]))
-        .bearer_auth(&key)
-        // Person events: their order per person is what is checked (feed
-        // events have no person).
-        .json(&json!({"url": format!("{hooks}/hook"), "eventTypes": PERSON_EVENTS}))
-        .send()
-        .await
-        .unwrap();
+    // Person events: their order per person is what is checked (feed
+    // events have no person).
+    let endpoint = json!({"url": format!("{hooks}/hook"), "eventTypes": PERSON_EVENTS});
+    let res = post_json(&http, &format!("{}/v1/endpoints", bases[0]), &key, &endpoint).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
 
     // (client, request) → answered 202?
@@ -381,14 +302,14 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
 
     // The worker drains the queue.
     wait_for("the queue to drain", 90, async || {
-        let ready = get(&http, &format!("{worker}/readyz"), METRICS_TOKEN).await;
+        let ready = get_ok(&http, &format!("{worker}/readyz"), METRICS_TOKEN).await;
         let q = &ready["queue"];
         assert_eq!(q["deadLetters"], 0, "nothing may be dead-lettered: {ready}");
         q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0
     })
     .await;
 
-    let people: HashMap<String, Value> = all(&http, &bases[1], "/v1/people", &key)
+    let people: HashMap<String, Value> = all_pages(&http, &bases[1], "/v1/people", &key)
         .await
         .into_iter()
         .map(|p| (p["externalId"].as_str().unwrap().to_owned(), p))
@@ -419,7 +340,7 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
 
     // Events, in the directory's order: one `person.joined` per person, as
     // many history rows as events, and the receiver got each in order.
-    let events = all(&http, &bases[0], "/v1/events", &key).await;
+    let events = all_pages(&http, &bases[0], "/v1/events", &key).await;
     let mut by_person: HashMap<String, Vec<String>> = HashMap::new();
     let mut joined: HashMap<String, usize> = HashMap::new();
     for e in events.iter().filter(|e| PERSON_EVENTS.contains(&e["type"].as_str().unwrap())) {
@@ -437,7 +358,7 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
         .take(10)
         .chain(people.keys().filter(|id| id.starts_with('M')));
     for id in sample {
-        let p = get(&http, &format!("{}/v1/people/{id}?history=true", bases[0]), &key).await;
+        let p = get_ok(&http, &format!("{}/v1/people/{id}?history=true", bases[0]), &key).await;
         assert_eq!(
             p["history"].as_array().unwrap().len(),
             by_person[id].len(),
@@ -461,22 +382,29 @@ async fn kill_9_of_any_node_of_a_cluster_loses_doubles_and_reorders_nothing() {
     eprintln!("{} events, {} deliveries", events.len(), got.len());
 
     // An alarm transition, with every node up: notified once by the cluster.
-    let res = http
-        .post(format!("{}/integrations/hr-feed", bases[1]))
-        .bearer_auth(&key)
-        .json(&json!({"mode": "full", "records": [{"externalId": "M0", "department": "Ops"}]}))
-        .send()
-        .await
-        .unwrap();
+    let snapshot = json!({"mode": "full", "records": [{"externalId": "M0", "department": "Ops"}]});
+    let res = post_json(&http, &format!("{}/integrations/hr-feed", bases[1]), &key, &snapshot).await;
     assert_eq!(res.status(), 202);
     let feed: Value = res.json().await.unwrap();
     let feed_id = feed["feedId"].as_str().unwrap().to_owned();
     wait_for("the snapshot to halt", 60, async || {
-        get(&http, &format!("{}/v1/feeds/{feed_id}", bases[0]), &key).await["status"] == "halted"
+        get_ok(&http, &format!("{}/v1/feeds/{feed_id}", bases[0]), &key).await["status"] == "halted"
     })
     .await;
     let alarms = || received.alarms.lock().unwrap().clone();
     wait_for("the alarm to be notified", 30, async || !alarms().is_empty()).await;
+    // The worker, which holds the alarms, dies with the alarm on: restarted,
+    // it takes the lease over once the old holding expires and goes on from
+    // the recorded ALARM, without notifying it again.
+    nodes[2].kill_9();
+    nodes[2].start(&shape);
+    wait_for("the restarted worker to show the alarm", 30, async || {
+        let res = http.get(format!("{worker}/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        let metrics = res.text().await.unwrap();
+        let on = r#"roster_alarm_state{alarm="halted",state="ALARM"} 1"#;
+        metrics.lines().any(|l| l == on)
+    })
+    .await;
     let res =
         http.post(format!("{}/v1/feeds/{feed_id}/reject", bases[0])).bearer_auth(&key).send().await.unwrap();
     assert!(res.status().is_success(), "{}", res.status());

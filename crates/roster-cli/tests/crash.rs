@@ -5,24 +5,26 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, Process, Rng, all_pages, create_tenant, drained, free_port, get_json};
+
 /// The server's metrics token: `/readyz` shows the queue's figures to it.
 const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 const CLIENTS: usize = 4;
 const BATCH: usize = 40;
 const KILLS: usize = 6;
 
-fn start(data_dir: &Path, port: u16) -> Child {
-    let child = Command::new(BIN)
-        .arg("serve")
+fn serve(data_dir: &Path, port: u16) -> Process {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
         .env("ROSTER_DATA_DIR", data_dir)
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
         .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
@@ -33,24 +35,8 @@ fn start(data_dir: &Path, port: u16) -> Child {
         // Four clients as fast as they can: durability is tested here, not the rate limit.
         .env("ROSTER_RATE_LIMIT_PER_SEC", "0")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-/// A small deterministic generator; the seed is printed so a failure can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
+        .stderr(Stdio::null());
+    process::start(&mut cmd, port)
 }
 
 fn record(client: usize, batch: usize, i: usize) -> Value {
@@ -70,22 +56,14 @@ struct Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("crash test seed: {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded("crash test");
 
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme"])
-        .env("ROSTER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = create_tenant(dir.path());
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
 
-    let mut server = start(dir.path(), port);
+    let mut server = serve(dir.path(), port);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -119,10 +97,9 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
 
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(150 + rng.next() % 600)).await;
-        server.kill().unwrap(); // SIGKILL
-        server.wait().unwrap();
+        drop(server); // SIGKILL
         tokio::time::sleep(Duration::from_millis(rng.next() % 100)).await;
-        server = start(dir.path(), port);
+        server = serve(dir.path(), port);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
@@ -131,42 +108,14 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     }
 
     // Let the consumer drain the queue, then compare the directory with the ledger.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready: Value = http
-            .get(format!("{base}/readyz"))
-            .bearer_auth(METRICS_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let q = &ready["queue"];
-        if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
-            assert_eq!(q["deadLetters"], 0, "nothing may be dead-lettered");
-            break;
-        }
-        assert!(Instant::now() < deadline, "queue did not drain: {ready}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ready = drained(&http, &base, METRICS_TOKEN, 60).await;
+    assert_eq!(ready["queue"]["deadLetters"], 0, "nothing may be dead-lettered");
 
-    let mut people: HashMap<String, Value> = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut url = format!("{base}/v1/people?limit=1000");
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let page: Value = http.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-        for p in page["items"].as_array().unwrap() {
-            people.insert(p["externalId"].as_str().unwrap().to_owned(), p.clone());
-        }
-        match page["next"].as_str() {
-            Some(n) => cursor = Some(n.to_owned()),
-            None => break,
-        }
-    }
+    let people: HashMap<String, Value> = all_pages(&http, &base, "/v1/people", &key)
+        .await
+        .into_iter()
+        .map(|p| (p["externalId"].as_str().unwrap().to_owned(), p))
+        .collect();
 
     let ledger = ledger.lock().await;
     let acked = ledger.outcomes.values().filter(|a| **a).count();
@@ -198,30 +147,11 @@ async fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     // No duplicate history rows: sample persons across all clients.
     for (&(c, b), _) in ledger.outcomes.iter().filter(|(_, a)| **a).take(20) {
         let id = format!("C{c}-B{b:04}-R07");
-        let p: Value = http
-            .get(format!("{base}/v1/people/{id}?history=true"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = get_json(&http, &format!("{base}/v1/people/{id}?history=true"), &key).await;
         assert_eq!(p["history"].as_array().unwrap().len(), 1);
     }
-    let mut joined = 0;
-    let mut cursor = String::new();
-    loop {
-        let url = format!("{base}/v1/events?limit=1000{cursor}");
-        let page: Value = http.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-        let items = page["items"].as_array().unwrap();
-        joined += items.iter().filter(|e| e["type"] == "person.joined").count();
-        match page["next"].as_str() {
-            Some(n) => cursor = format!("&cursor={n}"),
-            None => break,
-        }
-    }
+    let events = all_pages(&http, &base, "/v1/events", &key).await;
+    let joined = events.iter().filter(|e| e["type"] == "person.joined").count();
     assert_eq!(joined, expected_people, "one joined event per person");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
 }

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use roster_cli::config::Settings;
+use roster_app::Settings;
 use roster_core::secret::Secret;
 use serde_json::{Value, json};
 use support::{TestApp, person, spawn_app, spawn_app_with};

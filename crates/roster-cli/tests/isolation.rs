@@ -51,7 +51,7 @@ async fn setup(app: &TestApp) -> Owned {
     let halted = res.json::<Value>().await.unwrap()["feedId"].as_str().unwrap().to_owned();
     assert_eq!(app.wait_feed(&halted).await["status"], "halted");
     // A message no consumer can decode: A's dead letter.
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     let poison = roster_queue::OutgoingMessage {
         id: "poison-a".into(),
         group_id: "g".into(),

@@ -254,7 +254,7 @@ async fn deciding_feeds_mapping_and_redriving_are_audited_with_actor_target_and_
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // A dead letter of the tenant, redriven by its id.
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     let poison = roster_queue::OutgoingMessage {
         id: "poison-audit".into(),
         group_id: "g".into(),

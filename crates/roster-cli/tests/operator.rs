@@ -18,7 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_roster");
 async fn an_operator_administers_across_tenants_and_is_audited() {
     let app = spawn_app().await;
     let globex = app.new_tenant("globex").await;
-    let directory = roster_cli::app::open_directory(&app.settings).await.unwrap();
+    let directory = roster_app::open_directory(&app.settings).await.unwrap();
     let (_, secret) = create_operator(directory.as_ref(), "platform-team").await.unwrap();
     let op = secret.expose().to_owned();
     assert!(op.starts_with("rk_op_"));
@@ -43,7 +43,7 @@ async fn an_operator_administers_across_tenants_and_is_audited() {
     assert!(detail.contains("operator key opens only the operator routes"), "{detail}");
 
     // acme has a dead letter; the operator purges it.
-    let queue = roster_cli::app::Adapters::open(&app.settings).await.unwrap().queue;
+    let queue = roster_app::Adapters::open(&app.settings).await.unwrap().queue;
     let poison = roster_queue::OutgoingMessage {
         id: "poison-op".into(),
         group_id: "g".into(),
@@ -186,7 +186,7 @@ async fn an_operator_key_is_revoked_at_once_by_name_or_id() {
     let out = operators(&app, &["revoke", "nobody"]).await;
     assert!(!out.status.success(), "revoking nothing is an error");
 
-    let directory = roster_cli::app::open_directory(&app.settings).await.unwrap();
+    let directory = roster_app::open_directory(&app.settings).await.unwrap();
     let log = directory.list_audit(roster_store::platform_log(), 0, 100).await.unwrap();
     let revoked: Vec<(&str, &str)> = log
         .iter()

@@ -5,13 +5,13 @@
 //! contain a name, e-mail, phone number, date of birth, national id or home
 //! address of the test data.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, create_tenant, drained, free_port, get_json, start_logged};
+
 /// The server's metrics token: `/readyz` shows the queue's figures to it.
 const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
@@ -37,38 +37,24 @@ const PERSONAL: &[&str] = &[
     "75011 Paris",
 ];
 
-fn create_tenant(data_dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme"])
-        .env("ROSTER_DATA_DIR", data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
-}
-
 #[tokio::test]
 async fn neither_logs_nor_error_answers_carry_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let key = create_tenant(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let log_path = dir.path().join("serve.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--log-level", "debug"])
-        .env("ROSTER_DATA_DIR", dir.path())
-        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let server = start_logged(
+        Command::new(BIN)
+            .args(["serve", "--log-level", "debug"])
+            .env("ROSTER_DATA_DIR", dir.path())
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null()),
+        port,
+        &log_path,
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let http = reqwest::Client::new();
     let mut answers = Vec::new();
     let mut send = async |req: reqwest::RequestBuilder| {
@@ -165,47 +151,12 @@ async fn neither_logs_nor_error_answers_carry_personal_data() {
     }
 
     // Let the consumer apply everything, then stop the server.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready: Value = http
-            .get(format!("{base}/readyz"))
-            .bearer_auth(METRICS_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let q = &ready["queue"];
-        if q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the queue did not drain: {ready}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let people: Value = http
-        .get(format!("{base}/v1/people/C1"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    drained(&http, &base, METRICS_TOKEN, 30).await;
+    let people = get_json(&http, &format!("{base}/v1/people/C1"), &key).await;
     assert_eq!(people["name"]["givenName"], "Leopoldine", "the data itself was stored");
-    let p1: Value = http
-        .get(format!("{base}/v1/people/P1?history=true"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let p1 = get_json(&http, &format!("{base}/v1/people/P1?history=true"), &key).await;
     assert!(p1.to_string().contains("756.1234.5678.97"), "the national id was stored: {p1}");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(logs.lines().count() > 20, "the server logged its work: {logs}");

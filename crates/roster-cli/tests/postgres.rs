@@ -8,7 +8,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::Executor;
 
 mod process;
 use process::{BIN, Process as Server, free_port, start};
@@ -35,20 +34,10 @@ fn admin_url() -> Option<String> {
 
 /// A new empty database on the test server; its URL, with the password.
 async fn new_database(admin_url: &str) -> String {
-    let name = format!("cli_{}", uuid_like());
-    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(admin_url).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    admin.close().await;
-    let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    let root = root.replacen("postgres://postgres@", &format!("postgres://postgres:{PASSWORD}@"), 1);
-    assert!(root.contains(PASSWORD), "the test URL names the user postgres: {admin_url}");
-    format!("{root}/{name}?{query}")
-}
-
-fn uuid_like() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{t:x}{}", std::process::id())
+    let url = process::new_database(admin_url, "cli").await;
+    let url = url.replacen("postgres://postgres@", &format!("postgres://postgres:{PASSWORD}@"), 1);
+    assert!(url.contains(PASSWORD), "the test URL names the user postgres: {admin_url}");
+    url
 }
 
 fn roster(args: &[&str], url: &str, data_dir: &std::path::Path) -> Output {

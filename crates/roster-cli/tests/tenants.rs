@@ -221,7 +221,7 @@ async fn after_the_grace_period_the_scheduler_purges_the_tenant_and_the_platform
     .await;
 
     // A sweep during the grace period keeps it; one after purges it.
-    let directory = roster_cli::app::open_directory(&app.settings).await.unwrap();
+    let directory = roster_app::open_directory(&app.settings).await.unwrap();
     let sweep = |days: i64| {
         let clock = Arc::new(ManualClock::new(SystemClock.now().plus_millis(days * 86_400_000)));
         Scheduler::new(directory.clone(), clock, SchedulerConfig::default())

@@ -52,15 +52,15 @@ async fn with_a_certificate_the_server_speaks_https_only_and_sends_hsts() {
 #[tokio::test]
 async fn plain_http_serves_loopback_only_unless_explicitly_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = roster_cli::config::Settings {
+    let mut settings = roster_app::Settings {
         data_dir: dir.path().join("data"),
         listen: "0.0.0.0:0".parse().unwrap(),
         ..Default::default()
     };
-    let refused = roster_cli::app::start(&settings).await.err().expect("refused");
+    let refused = roster_app::start(&settings).await.err().expect("refused");
     assert!(refused.to_string().contains("refusing plain HTTP"), "{refused:#}");
     settings.allow_insecure_http = true;
-    let running = roster_cli::app::start(&settings).await.expect("allowed explicitly");
+    let running = roster_app::start(&settings).await.expect("allowed explicitly");
     running.shutdown().await.unwrap();
 
     let app = spawn_app_with(|_| {}).await;

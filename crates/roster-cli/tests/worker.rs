@@ -5,16 +5,17 @@
 //! address; `/readyz` names the dependency that is down.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod process;
+use process::{BIN, Process, create_tenant, free_port, get_json, post_json, start_logged, wait_for};
+
 const METRICS_TOKEN: &str = "worker-metrics-token-0123456789";
 
 struct Node {
-    child: Child,
+    _process: Process,
     log: std::path::PathBuf,
     base: String,
 }
@@ -29,19 +30,12 @@ impl Node {
             .env("ROSTER_DATA_DIR", data_dir)
             .env("ROSTER_METRICS_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+            .stdout(Stdio::null());
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().unwrap();
-        let node = Node { child, log, base: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "roster {command} did not start: {}", node.logged());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
+        let process = start_logged(&mut cmd, port, &log);
+        Node { _process: process, log, base: format!("http://127.0.0.1:{port}") }
     }
 
     fn logged(&self) -> String {
@@ -75,35 +69,6 @@ impl Node {
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn create_tenant(data_dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["tenants", "create", "acme"])
-        .env("ROSTER_DATA_DIR", data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
-}
-
-async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done().await {
-        assert!(Instant::now() < deadline, "still waiting after 30 s: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_applies_what_an_ingest_only_node_takes_and_serves_only_health_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,15 +83,7 @@ async fn a_worker_applies_what_an_ingest_only_node_takes_and_serves_only_health_
     assert_eq!(health.status(), 200);
     let ready: Value = http.get(worker.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready", "{ready}");
-    let figures: Value = http
-        .get(worker.url("/readyz"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let figures = get_json(&http, &worker.url("/readyz"), METRICS_TOKEN).await;
     assert!(figures["queue"]["visible"].is_u64(), "{figures}");
     let metrics = http.get(worker.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
@@ -144,26 +101,20 @@ async fn a_worker_applies_what_an_ingest_only_node_takes_and_serves_only_health_
     // A feed taken by the ingest node is applied by the worker.
     let records: Vec<Value> =
         (0..5).map(|i| json!({"externalId": format!("W{i}"), "department": "Ops"})).collect();
-    let res = http
-        .post(ingest.url("/integrations/hr-feed"))
-        .bearer_auth(&key)
-        .json(&json!({"records": records}))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        post_json(&http, &ingest.url("/integrations/hr-feed"), &key, &json!({"records": records})).await;
     assert_eq!(res.status(), 202);
     let feed: Value = res.json().await.unwrap();
     let path = format!("/v1/feeds/{}", feed["feedId"].as_str().unwrap());
-    wait_for("the worker to apply the feed", async || {
-        let f: Value =
-            http.get(ingest.url(&path)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    wait_for("the worker to apply the feed", 30, async || {
+        let f = get_json(&http, &ingest.url(&path), &key).await;
         f["status"] == "completed" && f["counts"]["applied"] == 5
     })
     .await;
 
     // The jobs run on the worker, each under its lease; the ingest-only
     // node runs none.
-    wait_for("the worker to take its leases", async || {
+    wait_for("the worker to take its leases", 30, async || {
         let mut taken = worker.leases_taken();
         taken.sort();
         taken == ["alarms", "outbox", "scheduler"]
@@ -190,7 +141,7 @@ async fn an_ingest_only_node_runs_the_jobs_only_when_told_to() {
         "serve",
         &[("ROSTER_WORKERS", "0".into()), ("ROSTER_JOBS", "true".into())],
     );
-    wait_for("the node to take its leases", async || node.leases_taken().len() == 3).await;
+    wait_for("the node to take its leases", 30, async || node.leases_taken().len() == 3).await;
     assert_eq!(node.runs_jobs(), Some(true));
 }
 

@@ -45,6 +45,11 @@ impl AlarmState {
             Self::Alarm => "ALARM",
         }
     }
+
+    /// The state [`as_str`](Self::as_str) names; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::InsufficientData, Self::Ok, Self::Alarm].into_iter().find(|state| state.as_str() == s)
+    }
 }
 
 impl fmt::Display for AlarmState {
@@ -276,8 +281,28 @@ impl Alarm {
         })
     }
 
+    /// A machine resumed where a recorded state left it (another
+    /// evaluator's, or this one's before a restart): `since` is when `state`
+    /// began, `last_notice` when a notification was last due, so a breach
+    /// still on is no transition and reminders keep their schedule.
+    pub fn resume(
+        rule: AlarmRule,
+        state: AlarmState,
+        since: Timestamp,
+        reason: String,
+        last_notice: Timestamp,
+    ) -> Result<Self, RuleError> {
+        rule.validate()?;
+        Ok(Self { rule, state, since, reason, last_notice })
+    }
+
     pub fn rule(&self) -> &AlarmRule {
         &self.rule
+    }
+
+    /// When a notification was last due (the latest transition or reminder).
+    pub fn last_notice(&self) -> Timestamp {
+        self.last_notice
     }
 
     pub fn state(&self) -> AlarmState {
@@ -444,6 +469,24 @@ mod tests {
         // No reminders in OK.
         assert!(a.observe(Some(0.0), t(1260)).is_some_and(|t| !t.reminder));
         assert_eq!(a.observe(Some(0.0), t(5000)), None);
+    }
+
+    #[test]
+    fn a_resumed_alarm_goes_on_from_its_recorded_state() {
+        let mut r = rule(Comparison::GreaterThan, 0.0);
+        r.reminder_seconds = Some(600);
+        let reason = "dlq_depth = 2 > 0".to_owned();
+        let mut a = Alarm::resume(r.clone(), AlarmState::Alarm, t(0), reason.clone(), t(300)).unwrap();
+        assert_eq!(a.observe(Some(5.0), t(600)), None, "still breached: no transition, no reminder yet");
+        let s = a.status();
+        assert_eq!((s.state, s.since, s.reason), (AlarmState::Alarm, t(0), reason));
+        assert!(a.observe(Some(5.0), t(900)).is_some_and(|t| t.reminder), "600 s after the last notice");
+        assert_eq!(a.last_notice(), t(900));
+        let down = a.observe(Some(0.0), t(960)).expect("ALARM -> OK");
+        assert_eq!((down.from, down.to), (AlarmState::Alarm, AlarmState::Ok));
+
+        r.period_seconds = 0;
+        assert!(Alarm::resume(r, AlarmState::Ok, t(0), String::new(), t(0)).is_err(), "rules are checked");
     }
 
     #[test]

@@ -4,10 +4,16 @@
 //! into or out of `ALARM` to the [`Dispatcher`], and publishes every rule's
 //! status on an [`AlarmBoard`] for the API.
 //!
-//! State lives in memory: after a restart every rule starts in
-//! `INSUFFICIENT_DATA` and the first evaluation re-establishes it — an alarm
-//! still breached fires again (`INSUFFICIENT_DATA → ALARM` is notified), one
-//! that cleared while the process was down is silent.
+//! Each rule's state is recorded in the directory ([`AlarmStateStore`]):
+//! every transition (and reminder) is written there, by compare-and-set on
+//! the rule's version, before it is notified, and only if the write won.
+//! The evaluator loads the states when it starts and whenever it (re)gains
+//! the `alarms` lease, so after a restart or a takeover an alarm still
+//! breached stays `ALARM` without a second notification, and one that
+//! cleared meanwhile is notified `ALARM → OK` once. Two evaluators that
+//! both believe they hold the lease cannot both notify one transition: the
+//! second write of a version loses, and its evaluator loads the winner's.
+//! Rules never recorded start in `INSUFFICIENT_DATA`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
@@ -16,7 +22,7 @@ use std::time::Duration;
 use roster_core::alarm::{Alarm, AlarmRule, AlarmState, AlarmStatus, RuleError, Transition, validate_rules};
 use roster_core::{Clock, Timestamp};
 use roster_queue::{Queue, QueueStats};
-use roster_store::{FeedStatus, PlatformStats};
+use roster_store::{AlarmRecord, AlarmStore, FeedStatus};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -40,9 +46,9 @@ pub const METRICS: &[&str] = &[
 pub struct AlarmConfig {
     /// How often every rule is evaluated.
     pub interval: Duration,
-    /// Notify moves between `OK` and `INSUFFICIENT_DATA` too (each rule's
-    /// first evaluation after a start, a rate going quiet). Off by default:
-    /// every restart would otherwise page once per rule.
+    /// Notify moves between `OK` and `INSUFFICIENT_DATA` too (a rule's
+    /// first evaluation ever, a rate going quiet). Off by default: they say
+    /// nothing an operator must act on.
     pub notify_insufficient_data: bool,
 }
 
@@ -92,12 +98,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct AlarmEvaluator {
     queue: Arc<dyn Queue>,
-    stats: Arc<dyn PlatformStats>,
+    /// The platform figures and the rules' recorded states.
+    store: Arc<dyn AlarmStore>,
     clock: Arc<dyn Clock>,
     consumer: Arc<ConsumerStats>,
     dispatcher: Dispatcher,
     config: AlarmConfig,
     alarms: Vec<Alarm>,
+    /// Each rule's recorded version (0: never recorded), beside `alarms`.
+    versions: Vec<u64>,
+    /// Whether `alarms` are the recorded states; cleared when the lease is
+    /// (re)gained or a write lost, so the next evaluation loads them first.
+    loaded: bool,
     /// One per evaluation, as far back as the longest rate window needs.
     samples: VecDeque<Sample>,
     board: AlarmBoard,
@@ -105,12 +117,13 @@ pub struct AlarmEvaluator {
 }
 
 impl AlarmEvaluator {
-    /// Checks the rules (a bad one names itself and its field) and starts
-    /// them in `INSUFFICIENT_DATA`.
+    /// Checks the rules (a bad one names itself and its field) and shows
+    /// them in `INSUFFICIENT_DATA` until the first evaluation loads their
+    /// recorded states from `store`.
     pub fn new(
         rules: Vec<AlarmRule>,
         queue: Arc<dyn Queue>,
-        stats: Arc<dyn PlatformStats>,
+        store: Arc<dyn AlarmStore>,
         clock: Arc<dyn Clock>,
         consumer: Arc<ConsumerStats>,
         dispatcher: Dispatcher,
@@ -124,12 +137,14 @@ impl AlarmEvaluator {
         board.publish(alarms.iter().map(Alarm::status).collect());
         Ok(Self {
             queue,
-            stats,
+            store,
             clock,
             consumer,
             dispatcher,
             config,
+            versions: vec![0; alarms.len()],
             alarms,
+            loaded: false,
             samples: VecDeque::from([first]),
             board,
             lease: None,
@@ -138,7 +153,7 @@ impl AlarmEvaluator {
 
     /// Evaluates and notifies only while this node holds `lease`: one
     /// notification per transition per cluster. A node that takes the
-    /// lease over starts its rules afresh, as after a restart.
+    /// lease over goes on from the recorded states.
     pub fn with_lease(mut self, lease: Arc<Singleton>) -> Self {
         self.lease = Some(lease);
         self
@@ -155,26 +170,51 @@ impl AlarmEvaluator {
         }
         if !had {
             // What this node saw before it held the lease (or before it lost
-            // it) is stale: the holder in between may have notified since.
+            // it) is stale: the holder in between may have recorded and
+            // notified since.
             self.restart();
         }
         lease.run(self.evaluate_once()).await
     }
 
-    /// Every rule back to `INSUFFICIENT_DATA`, the rate samples to now.
+    /// The rate samples back to now, and the states to be loaded again.
     fn restart(&mut self) {
-        let now = self.clock.now();
-        for alarm in &mut self.alarms {
-            if let Ok(fresh) = Alarm::new(alarm.rule().clone(), now) {
-                *alarm = fresh;
-            }
-        }
         self.samples = VecDeque::from([Sample {
-            at: now,
+            at: self.clock.now(),
             applied: self.consumer.applied(),
             dead_lettered: self.consumer.dead_lettered(),
         }]);
+        self.loaded = false;
+    }
+
+    /// Takes every rule's recorded state (a rule never recorded starts in
+    /// `INSUFFICIENT_DATA` as of now). False if the store could not be
+    /// read: evaluating without the states could notify a transition that
+    /// was notified already.
+    async fn load(&mut self) -> bool {
+        let records = match self.store.alarm_states().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, "alarms: could not load the recorded states; evaluating next time");
+                return false;
+            }
+        };
+        let now = self.clock.now();
+        for (alarm, version) in self.alarms.iter_mut().zip(&mut self.versions) {
+            let rule = alarm.rule().clone();
+            let resumed = match records.iter().find(|r| r.rule == rule.name) {
+                Some(r) => Alarm::resume(rule, r.state, r.since, r.reason.clone(), r.notified_at)
+                    .map(|a| (a, r.version)),
+                None => Alarm::new(rule, now).map(|a| (a, 0)),
+            };
+            // The rules were checked in `new`: this cannot fail.
+            if let Ok((a, v)) = resumed {
+                (*alarm, *version) = (a, v);
+            }
+        }
+        self.loaded = true;
         self.board.publish(self.alarms.iter().map(Alarm::status).collect());
+        true
     }
 
     /// Where the statuses are published after each evaluation.
@@ -186,9 +226,15 @@ impl AlarmEvaluator {
         self.dispatcher.stats()
     }
 
-    /// Measures, evaluates every rule once, sends what must be notified and
-    /// returns every transition (notified or not).
+    /// Measures, evaluates every rule once, records each transition and
+    /// sends what must be notified, and returns every transition recorded
+    /// (notified or not). A transition whose write lost to another
+    /// evaluator's, or failed, is neither notified nor returned: the first
+    /// is taken from the store, the second tried again next time.
     pub async fn evaluate_once(&mut self) -> Vec<Transition> {
+        if !self.loaded && !self.load().await {
+            return Vec::new();
+        }
         let measures = self.measure().await;
         let now = self.clock.now();
         self.samples.push_back(Sample {
@@ -204,16 +250,53 @@ impl AlarmEvaluator {
             // A source that could not be read says nothing about the rule:
             // keep its state rather than fall to INSUFFICIENT_DATA and back.
             let Some(value) = self.value(rule, &measures, now) else { continue };
-            if let Some(t) = self.alarms[i].observe(value, now) {
-                if self.config.notify_insufficient_data || notify(&t) {
-                    tracing::info!(alarm = %t.rule, from = %t.from, to = %t.to, reason = %t.reason, "alarm changed state");
-                    self.dispatcher.send(t.clone());
-                }
-                transitions.push(t);
+            // Observed on a copy: the state moves on only once recorded.
+            let mut next = self.alarms[i].clone();
+            let Some(t) = next.observe(value, now) else { continue };
+            if !self.record(&next, self.versions[i] + 1).await {
+                continue;
             }
+            (self.alarms[i], self.versions[i]) = (next, self.versions[i] + 1);
+            if self.config.notify_insufficient_data || notify(&t) {
+                tracing::info!(alarm = %t.rule, from = %t.from, to = %t.to, reason = %t.reason, "alarm changed state");
+                self.dispatcher.send(t.clone());
+            }
+            transitions.push(t);
+        }
+        if !self.loaded {
+            // A write lost: take what the other evaluator recorded.
+            self.load().await;
         }
         self.board.publish(self.alarms.iter().map(Alarm::status).collect());
         transitions
+    }
+
+    /// Writes `alarm`'s state as `version` of its rule: true if written.
+    async fn record(&mut self, alarm: &Alarm, version: u64) -> bool {
+        let status = alarm.status();
+        let record = AlarmRecord {
+            rule: status.name,
+            state: status.state,
+            since: status.since,
+            reason: status.reason,
+            notified_at: alarm.last_notice(),
+            version,
+        };
+        match self.store.record_alarm_state(&record).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(
+                    alarm = %record.rule,
+                    "alarms: another evaluator recorded this rule first; not notifying, loading its state"
+                );
+                self.loaded = false;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(alarm = %record.rule, error = %e, "alarms: could not record a transition; trying again next time");
+                false
+            }
+        }
     }
 
     async fn measure(&self) -> Measures {
@@ -232,7 +315,7 @@ impl AlarmEvaluator {
             }
         }
         if rules().any(|m| m == "halted_feeds") {
-            match self.stats.count_feeds_by_status().await {
+            match self.store.count_feeds_by_status().await {
                 Ok(counts) => {
                     m.halted =
                         Some(counts.iter().filter(|(s, _)| *s == FeedStatus::Halted).map(|(_, n)| *n).sum());
@@ -241,7 +324,7 @@ impl AlarmEvaluator {
             }
         }
         if rules().any(|m| m == "event_dead_letters" || m == "outbox_oldest_pending_age_seconds") {
-            match self.stats.outbox_backlog().await {
+            match self.store.outbox_backlog().await {
                 Ok(backlog) => {
                     let now = self.clock.now().millis();
                     let dead = backlog.iter().map(|b| b.dead_letters).sum();

@@ -8,9 +8,9 @@
 //! before another can take over. A node that dies stops renewing and its
 //! lease expires within the ttl; another node's next `hold` takes it.
 //!
-//! The holding is kept between passes (not released after each), so the
-//! job's in-memory state (the alarm evaluator's state machines) belongs to
-//! one node for as long as it lives.
+//! The holding is kept between passes (not released after each), so a job
+//! runs on one node for as long as that node lives; what must survive a
+//! takeover (the alarm evaluator's states) is recorded in the directory.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -13,7 +13,7 @@
 //! `Clock`, and of the directory the narrow trait each service uses
 //! (`Consumer`: `ChangeApplier`; `Scheduler`: `SweepStore`; `Ingest`:
 //! `IngestStore`; `OutboxDispatcher`: `Outbox`; `AlarmEvaluator`:
-//! `PlatformStats`). Which adapters sit behind them is decided by the
+//! `AlarmStore`, the platform figures and the rules' recorded states). Which adapters sit behind them is decided by the
 //! composition root (the `roster` binary). Nothing here knows about HTTP.
 
 pub mod alarms;

@@ -157,6 +157,17 @@ impl OutboxDispatcher {
         Ok(report)
     }
 
+    /// One pass if this node holds the lease (taking it if it is free);
+    /// `None` if another node holds it or the lease was lost mid-pass. A
+    /// scheduled function's way: one pass per invocation.
+    pub async fn run_leased(&self) -> Option<Result<PassReport, StoreError>> {
+        match &self.lease {
+            None => Some(self.run_once().await),
+            Some(lease) if lease.hold().await => lease.run(self.run_once()).await,
+            Some(_) => None,
+        }
+    }
+
     /// Every `poll_interval`, starts a pass for each active endpoint whose
     /// previous pass has finished — each on its own task, so a slow or
     /// timing-out endpoint never delays another's events — until `shutdown`

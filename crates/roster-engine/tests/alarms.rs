@@ -1,6 +1,7 @@
 //! The alarm evaluator over the real SQLite adapters, time moved by hand:
 //! a dead letter raises the DLQ and failure-rate alarms once each, a purge
-//! clears the DLQ alarm, and the failure rate forgets outside its window.
+//! clears the DLQ alarm, the failure rate forgets outside its window, and a
+//! restarted evaluator goes on from the states recorded in the directory.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +34,10 @@ impl Notifier for Recorder {
 struct World {
     clock: ManualClock,
     queue: Arc<dyn Queue>,
+    directory: Arc<dyn Directory>,
     consumer: Consumer,
+    rules: Vec<AlarmRule>,
+    config: AlarmConfig,
     evaluator: AlarmEvaluator,
     recorder: Arc<Recorder>,
     _dir: tempfile::TempDir,
@@ -57,22 +61,44 @@ async fn world_with(rules: Vec<AlarmRule>, config: AlarmConfig) -> World {
         Arc::new(clock.clone()),
         ConsumerConfig { wait: Duration::ZERO, ..ConsumerConfig::default() },
     );
+    let (evaluator, recorder) = evaluator(&rules, &queue, &directory, &clock, &consumer, &config);
+    World { clock, queue, directory, consumer, rules, config, evaluator, recorder, _dir: dir }
+}
+
+fn evaluator(
+    rules: &[AlarmRule],
+    queue: &Arc<dyn Queue>,
+    directory: &Arc<dyn Directory>,
+    clock: &ManualClock,
+    consumer: &Consumer,
+    config: &AlarmConfig,
+) -> (AlarmEvaluator, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let dispatcher = Dispatcher::spawn(vec![recorder.clone()], DispatchConfig::default());
     let evaluator = AlarmEvaluator::new(
-        rules,
+        rules.to_vec(),
         queue.clone(),
-        directory,
+        directory.clone(),
         Arc::new(clock.clone()),
         consumer.stats(),
         dispatcher,
-        config,
+        config.clone(),
     )
     .unwrap();
-    World { clock, queue, consumer, evaluator, recorder, _dir: dir }
+    (evaluator, recorder)
 }
 
 impl World {
+    /// A new evaluator over the same queue and directory, as after the
+    /// process restarted (the old one's notifications delivered first).
+    async fn restart(&mut self) {
+        let (evaluator, recorder) =
+            evaluator(&self.rules, &self.queue, &self.directory, &self.clock, &self.consumer, &self.config);
+        let old = std::mem::replace(&mut self.evaluator, evaluator);
+        old.shutdown().await;
+        self.recorder = recorder;
+    }
+
     async fn poison(&self, id: &str) {
         let poison = OutgoingMessage {
             id: id.into(),
@@ -150,6 +176,37 @@ async fn a_dead_letter_fires_once_and_a_purge_clears_it() {
             tr("failure_rate", ALARM, NO_DATA)
         ],
         "only moves into or out of ALARM are notified"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_goes_on_from_the_recorded_states() {
+    let mut rule = default_rules().remove(0);
+    rule.reminder_seconds = Some(600);
+    let mut w = world(vec![rule]).await;
+    assert_eq!(w.tick(15).await, [tr("dlq_depth", NO_DATA, OK)]);
+    w.poison("poison-1").await;
+    assert_eq!(w.tick(15).await, [tr("dlq_depth", OK, ALARM)]);
+    let breached_at = w.clock.now();
+
+    w.restart().await;
+    assert_eq!(w.tick(15).await, [], "still breached: the restarted evaluator has nothing to notify");
+    let status = w.evaluator.board().statuses().remove(0);
+    assert_eq!((status.state, status.since), (ALARM, breached_at), "in ALARM since before the restart");
+    assert_eq!(status.reason, "dlq_depth = 1 > 0");
+    // The reminder is due 600 s after the breach's notice, not after the restart.
+    assert_eq!(w.tick(570).await, []);
+    assert_eq!(w.tick(15).await, [tr("dlq_depth", ALARM, ALARM)]);
+
+    assert_eq!(w.queue.purge_dead_letters(None).await.unwrap(), 1);
+    assert_eq!(w.tick(15).await, [tr("dlq_depth", ALARM, OK)]);
+    w.evaluator.shutdown().await;
+    let notified: Vec<_> =
+        w.recorder.0.lock().unwrap().iter().map(|t| (t.rule.clone(), t.from, t.to, t.reminder)).collect();
+    assert_eq!(
+        notified,
+        [("dlq_depth".to_owned(), ALARM, ALARM, true), ("dlq_depth".to_owned(), ALARM, OK, false)],
+        "after the restart: the reminder and the clearing, not the breach again"
     );
 }
 

@@ -4,8 +4,9 @@
 //! which `scripts/test` sets; with `ROSTER_REQUIRE_POSTGRES` a missing
 //! server fails these tests). Only the lease holder runs a pass; a holder
 //! that dies (stops renewing, never releases) is taken over once its lease
-//! expires; an alarm transition is notified by one node; an event is
-//! delivered by one node.
+//! expires; an alarm transition is notified by one node, also across a
+//! takeover and when two evaluators both believe they hold the lease; an
+//! event is delivered by one node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -155,54 +156,12 @@ impl Notifier for Recorder {
 /// Two evaluators over one queue and one directory: a dead letter raises
 /// the DLQ alarm, and only the lease holder notifies it.
 async fn an_alarm_transition_is_notified_by_one_node(c: Cluster) {
-    let mut qc = SqliteQueueConfig::new(c.dir.path().join("queue.db"));
-    qc.max_receive_count = 1;
-    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(qc).unwrap());
-    let rule = AlarmRule {
-        name: "dlq".into(),
-        metric: "dlq_depth".into(),
-        comparison: Comparison::GreaterThanOrEqual,
-        threshold: 1.0,
-        period_seconds: 60,
-        reminder_seconds: None,
-    };
-    let node = |directory: &Arc<dyn Directory>, holder: &str| {
-        let consumer =
-            Consumer::new(queue.clone(), directory.clone(), Arc::new(SystemClock), ConsumerConfig::default());
-        let recorder = Arc::new(Recorder::default());
-        let dispatcher = Dispatcher::spawn(vec![recorder.clone()], DispatchConfig::default());
-        let evaluator = AlarmEvaluator::new(
-            vec![rule.clone()],
-            queue.clone(),
-            directory.clone(),
-            Arc::new(SystemClock),
-            consumer.stats(),
-            dispatcher,
-            AlarmConfig::default(),
-        )
-        .unwrap()
-        .with_lease(lease(directory, "alarms", holder));
-        (evaluator, recorder)
-    };
-    let (mut a, ra) = node(&c.a, "node-a");
-    let (mut b, rb) = node(&c.b, "node-b");
+    let queue = dlq_queue(&c);
+    let (mut a, ra) = evaluator(&c.a, &queue, Some(lease(&c.a, "alarms", "node-a")));
+    let (mut b, rb) = evaluator(&c.b, &queue, Some(lease(&c.b, "alarms", "node-b")));
     assert!(a.evaluate_leased().await.is_some(), "the first node holds the alarms");
     assert!(b.evaluate_leased().await.is_none(), "the second does not evaluate");
-    let poison = OutgoingMessage {
-        id: "m1".into(),
-        group_id: "g".into(),
-        tenant: "t".into(),
-        body: b"not a change".to_vec(),
-        delay: Duration::ZERO,
-    };
-    queue.send_batch(vec![poison]).await.unwrap();
-    let consumer = Consumer::new(
-        queue.clone(),
-        c.a.clone(),
-        Arc::new(SystemClock),
-        ConsumerConfig { wait: Duration::ZERO, ..ConsumerConfig::default() },
-    );
-    assert_eq!(consumer.run_once().await.unwrap().dead_lettered, 1);
+    dead_letter_one(&queue, &c.a).await;
     for _ in 0..3 {
         a.evaluate_leased().await;
         b.evaluate_leased().await;
@@ -211,6 +170,157 @@ async fn an_alarm_transition_is_notified_by_one_node(c: Cluster) {
     let to_alarm = |r: &Recorder| r.0.lock().unwrap().iter().filter(|t| t.to.as_str() == "ALARM").count();
     assert_eq!((to_alarm(&ra), to_alarm(&rb)), (1, 0), "notified once, by the holder");
     assert_eq!((a_stats.delivered, b_stats.delivered), (1, 0));
+}
+
+/// A rule on the DLQ's depth, raised by one dead letter.
+fn dlq_rule() -> AlarmRule {
+    AlarmRule {
+        name: "dlq".into(),
+        metric: "dlq_depth".into(),
+        comparison: Comparison::GreaterThanOrEqual,
+        threshold: 1.0,
+        period_seconds: 60,
+        reminder_seconds: None,
+    }
+}
+
+/// An evaluator of [`dlq_rule`] over `queue` and `directory`, under
+/// `lease` if given, and what it notifies.
+fn evaluator(
+    directory: &Arc<dyn Directory>,
+    queue: &Arc<dyn Queue>,
+    lease: Option<Arc<Singleton>>,
+) -> (AlarmEvaluator, Arc<Recorder>) {
+    let consumer =
+        Consumer::new(queue.clone(), directory.clone(), Arc::new(SystemClock), ConsumerConfig::default());
+    let recorder = Arc::new(Recorder::default());
+    let dispatcher = Dispatcher::spawn(vec![recorder.clone()], DispatchConfig::default());
+    let evaluator = AlarmEvaluator::new(
+        vec![dlq_rule()],
+        queue.clone(),
+        directory.clone(),
+        Arc::new(SystemClock),
+        consumer.stats(),
+        dispatcher,
+        AlarmConfig::default(),
+    )
+    .unwrap();
+    match lease {
+        Some(lease) => (evaluator.with_lease(lease), recorder),
+        None => (evaluator, recorder),
+    }
+}
+
+/// A queue whose first failed receive dead-letters, in `c`'s temp dir.
+fn dlq_queue(c: &Cluster) -> Arc<dyn Queue> {
+    let mut qc = SqliteQueueConfig::new(c.dir.path().join("queue.db"));
+    qc.max_receive_count = 1;
+    Arc::new(SqliteQueue::open(qc).unwrap())
+}
+
+/// Puts one message the consumer cannot apply into the dead-letter queue.
+async fn dead_letter_one(queue: &Arc<dyn Queue>, directory: &Arc<dyn Directory>) {
+    let poison = OutgoingMessage {
+        id: "poison".into(),
+        group_id: "g".into(),
+        tenant: "t".into(),
+        body: b"not a change".to_vec(),
+        delay: Duration::ZERO,
+    };
+    queue.send_batch(vec![poison]).await.unwrap();
+    let consumer = Consumer::new(
+        queue.clone(),
+        directory.clone(),
+        Arc::new(SystemClock),
+        ConsumerConfig { wait: Duration::ZERO, ..ConsumerConfig::default() },
+    );
+    assert_eq!(consumer.run_once().await.unwrap().dead_lettered, 1);
+}
+
+/// What a recorder was told, as (from, to).
+fn told(r: &Recorder) -> Vec<(String, String)> {
+    r.0.lock().unwrap().iter().map(|t| (t.from.to_string(), t.to.to_string())).collect()
+}
+
+fn pair(from: &str, to: &str) -> (String, String) {
+    (from.to_owned(), to.to_owned())
+}
+
+/// A notifies a breach and dies; B takes the lease over with the breach
+/// still on and stays silent, then notifies its clearing, once.
+async fn a_takeover_does_not_notify_a_breach_again(c: Cluster) {
+    let queue = dlq_queue(&c);
+    let (la, lb) = (lease(&c.a, "alarms", "node-a"), lease(&c.b, "alarms", "node-b"));
+    let (mut a, ra) = evaluator(&c.a, &queue, Some(la.clone()));
+    let (mut b, rb) = evaluator(&c.b, &queue, Some(lb.clone()));
+    assert!(a.evaluate_leased().await.is_some(), "A holds the alarms");
+    dead_letter_one(&queue, &c.a).await;
+    let raised = a.evaluate_leased().await.expect("A still holds them");
+    assert_eq!(raised.iter().map(|t| t.to.as_str()).collect::<Vec<_>>(), ["ALARM"]);
+    assert!(b.evaluate_leased().await.is_none(), "B waits while A holds the lease");
+
+    // A dies: it stops renewing and never releases. B takes over once
+    // the lease expires, with the dead letter still there.
+    la.abandon();
+    let died = Instant::now();
+    let first = loop {
+        if let Some(t) = b.evaluate_leased().await {
+            break t;
+        }
+        assert!(died.elapsed() < TTL * 3, "B never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(first, vec![], "B goes on from the recorded ALARM: no transition");
+    for _ in 0..2 {
+        assert_eq!(b.evaluate_leased().await, Some(vec![]), "still breached: still silent");
+    }
+    let board = b.board().statuses();
+    assert_eq!(board[0].state.as_str(), "ALARM", "B shows the state A recorded");
+
+    queue.purge_dead_letters(None).await.unwrap();
+    let cleared = b.evaluate_leased().await.expect("B holds the alarms");
+    assert_eq!(
+        cleared.iter().map(|t| (t.from.as_str(), t.to.as_str())).collect::<Vec<_>>(),
+        [("ALARM", "OK")]
+    );
+    assert_eq!(b.evaluate_leased().await, Some(vec![]));
+    assert!(a.evaluate_leased().await.is_none(), "A, back, finds the lease taken");
+
+    let (a_stats, b_stats) = (a.shutdown().await, b.shutdown().await);
+    assert_eq!((a_stats.delivered, b_stats.delivered), (1, 1));
+    assert_eq!(told(&ra), [pair("OK", "ALARM")], "A notified the breach");
+    assert_eq!(told(&rb), [pair("ALARM", "OK")], "B notified only the clearing, once");
+}
+
+/// One evaluation of each, at once.
+async fn both_evaluate(a: &mut AlarmEvaluator, b: &mut AlarmEvaluator) {
+    tokio::join!(a.evaluate_once(), b.evaluate_once());
+}
+
+/// Two evaluators that both evaluate (each believes it holds the lease):
+/// each transition is recorded, and so notified, by one of them.
+async fn two_evaluators_that_both_run_notify_each_transition_once(c: Cluster) {
+    let queue = dlq_queue(&c);
+    let (mut a, ra) = evaluator(&c.a, &queue, None);
+    let (mut b, rb) = evaluator(&c.b, &queue, None);
+    both_evaluate(&mut a, &mut b).await;
+    dead_letter_one(&queue, &c.a).await;
+    for _ in 0..3 {
+        both_evaluate(&mut a, &mut b).await;
+    }
+    for e in [&a, &b] {
+        assert_eq!(e.board().statuses()[0].state.as_str(), "ALARM", "both know the recorded state");
+    }
+    queue.purge_dead_letters(None).await.unwrap();
+    for _ in 0..3 {
+        both_evaluate(&mut a, &mut b).await;
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+    let mut all = told(&ra);
+    all.extend(told(&rb));
+    all.sort();
+    assert_eq!(all, [pair("ALARM", "OK"), pair("OK", "ALARM")], "one notification per transition");
 }
 
 /// Receives events, noting which node sent each.
@@ -347,5 +457,7 @@ on_both!(
     one_scheduler_sweeps_and_the_other_takes_over_when_it_dies,
     a_pass_is_stopped_when_its_lease_is_lost,
     an_alarm_transition_is_notified_by_one_node,
+    a_takeover_does_not_notify_a_breach_again,
+    two_evaluators_that_both_run_notify_each_transition_once,
     an_event_is_delivered_by_one_node,
 );

@@ -81,6 +81,21 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(e: aws_sdk_sqs::error:
 }
 
 /// rustls with ring: no C toolchain beyond `cc` needed, quick to build.
+/// The AWS configuration chain's settings (environment, ECS task role,
+/// Lambda role...) over the workspace's one TLS stack, with an endpoint
+/// override (a VPC endpoint, an emulator): for SQS and the other AWS
+/// clients the composition root makes.
+pub async fn sdk_config(endpoint_url: Option<&str>, region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    loader.load().await
+}
+
 fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -115,15 +130,7 @@ impl SqsQueue {
     }
 
     pub async fn client(endpoint_url: Option<&str>, region: Option<&str>) -> Client {
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_owned()));
-        }
-        Client::new(&loader.load().await)
+        Client::new(&sdk_config(endpoint_url, region).await)
     }
 
     pub fn queue_url(&self) -> &str {
@@ -309,24 +316,49 @@ impl SqsQueue {
 
 /// A message as the port hands it to the consumer.
 fn received(m: &Message, now: i64) -> ReceivedMessage {
+    received_message(
+        WireMessage {
+            message_id: m.message_id().unwrap_or_default(),
+            receipt_handle: m.receipt_handle().unwrap_or_default(),
+            body: m.body().unwrap_or_default(),
+        },
+        |name| m.attributes().and_then(|a| a.get(&MessageSystemAttributeName::from(name))).cloned(),
+        |name| attr(m, name).map(str::to_owned),
+        now,
+    )
+}
+
+/// An SQS message as any reader holds it: this adapter's receive, or a
+/// record of the event SQS hands a Lambda function.
+pub struct WireMessage<'a> {
+    pub message_id: &'a str,
+    pub receipt_handle: &'a str,
+    pub body: &'a str,
+}
+
+/// The one mapping of an SQS message to the port's [`ReceivedMessage`]:
+/// `system` looks up a system attribute by its SQS name
+/// (`MessageGroupId`, `ApproximateReceiveCount`, `SentTimestamp`,
+/// `ApproximateFirstReceiveTimestamp`), `attribute` a message attribute's
+/// string value, so callers need not know Roster's attribute names.
+pub fn received_message(
+    wire: WireMessage<'_>,
+    system: impl Fn(&str) -> Option<String>,
+    attribute: impl Fn(&str) -> Option<String>,
+    now: i64,
+) -> ReceivedMessage {
+    let ms = |name: &str| system(name).and_then(|v| v.parse::<i64>().ok());
     ReceivedMessage {
-        id: our_id(m),
-        group_id: sys_attr(m, MessageSystemAttributeName::MessageGroupId).unwrap_or_default().to_owned(),
-        tenant: attr(m, ATTR_TENANT).unwrap_or_default().to_owned(),
-        body: m.body().unwrap_or_default().as_bytes().to_vec(),
-        receipt: ReceiptHandle(m.receipt_handle().unwrap_or_default().to_owned()),
-        receive_count: sys_attr(m, MessageSystemAttributeName::ApproximateReceiveCount)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1),
+        id: attribute(ATTR_ID).unwrap_or_else(|| wire.message_id.to_owned()),
+        group_id: system("MessageGroupId").unwrap_or_default(),
+        tenant: attribute(ATTR_TENANT).unwrap_or_default(),
+        body: wire.body.as_bytes().to_vec(),
+        receipt: ReceiptHandle(wire.receipt_handle.to_owned()),
+        receive_count: system("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1),
         sent_at: Timestamp(
-            attr(m, ATTR_SENT)
-                .and_then(|v| v.parse().ok())
-                .or_else(|| sys_ms(m, MessageSystemAttributeName::SentTimestamp))
-                .unwrap_or(now),
+            attribute(ATTR_SENT).and_then(|v| v.parse().ok()).or_else(|| ms("SentTimestamp")).unwrap_or(now),
         ),
-        first_received_at: Timestamp(
-            sys_ms(m, MessageSystemAttributeName::ApproximateFirstReceiveTimestamp).unwrap_or(now),
-        ),
+        first_received_at: Timestamp(ms("ApproximateFirstReceiveTimestamp").unwrap_or(now)),
     }
 }
 

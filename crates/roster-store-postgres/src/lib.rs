@@ -29,6 +29,7 @@
 //! here (`roster_core::lifecycle`, `roster_store::policy`,
 //! `roster_store::limits` make them); this crate counts, reads and writes.
 
+mod alarms;
 mod apply;
 mod audit;
 mod conn;

@@ -16,6 +16,7 @@
 //! snapshot's judgement from `roster_store::policy`, limits from
 //! `roster_store::limits`; this crate counts, reads and writes.
 
+mod alarms;
 mod apply;
 mod audit;
 mod conn;

@@ -308,9 +308,19 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE endpoints ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
     ",
-    // 16: PLACEHOLDER for another branch's migration (console branch): the
-    // merge replaces this entry with that branch's 16, keeping 17 below.
-    "",
+    // 16: each alarm rule's state, so a restart or a takeover of the
+    // `alarms` lease goes on from it; `version` is what a write
+    // compares-and-sets.
+    "
+    CREATE TABLE alarm_states (
+        rule TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        notified_at INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    );
+    ",
     // 17: the admin console's sessions, by the hash of the cookie's secret;
     // `groups` is a JSON array of the identity provider's group names.
     "

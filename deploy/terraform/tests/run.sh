@@ -3,7 +3,7 @@
 #   1. terraform fmt -check -recursive
 #   2. init -backend=false + validate of every module and example, against
 #      the real hashicorp/aws provider schema (from a local filesystem mirror)
-#   3. terraform test of every module (a mock AWS)
+#   3. terraform test of every module and example (a mock AWS)
 #   4. checkov over deploy/terraform: no failed check (skips are inline, with reasons)
 #   5. emulator.sh: state_backend, queue and observability applied to moto,
 #      Roster run on the queues Terraform made, then destroyed

@@ -17,11 +17,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::app;
 use crate::commands::tenants::create_tenant;
 use crate::config::{QueueBackend, Settings, StoreBackend};
 use generate::PeopleGenerator;
 use report::{Report, Row};
+use roster_app as app;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {

@@ -10,9 +10,9 @@ use roster_engine::ApiKeySecret;
 use roster_engine::credentials::generate_operator_key;
 use roster_store::{Directory, NewAuditEntry, OperatorKeyInfo, StoreError, platform_log};
 
-use crate::app;
-use crate::config::{GlobalArgs, ServeArgs, Settings};
+use crate::config::{self, GlobalArgs, ServeArgs};
 use crate::output::{OutputArgs, Table};
+use roster_app as app;
 
 #[derive(Debug, Subcommand)]
 pub enum OperatorsCommand {
@@ -41,7 +41,7 @@ pub enum OperatorsCommand {
 }
 
 pub async fn run(global: &GlobalArgs, cmd: OperatorsCommand) -> anyhow::Result<()> {
-    let settings = Settings::resolve(global, &ServeArgs::default())?;
+    let settings = config::resolve(global, &ServeArgs::default())?;
     let directory = app::open_admin_directory(&settings, false).await?;
     match cmd {
         OperatorsCommand::Create { name, expires_in_days, no_expiry } => {

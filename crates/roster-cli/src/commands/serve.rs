@@ -1,5 +1,5 @@
-use crate::app;
-use crate::config::Settings;
+use roster_app as app;
+use roster_app::Settings;
 
 /// Runs `role` until SIGINT or SIGTERM, then shuts down gracefully (the
 /// jobs release their leases, so another node takes over at once).

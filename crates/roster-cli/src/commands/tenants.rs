@@ -9,10 +9,10 @@ use roster_store::{
 
 use serde_json::{Value, json};
 
-use crate::app;
 use crate::client::{Client, ServerArgs, json_or_problem};
-use crate::config::{GlobalArgs, ServeArgs, Settings};
+use crate::config::{self, GlobalArgs, ServeArgs};
 use crate::output::{OutputArgs, Table};
+use roster_app as app;
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
@@ -89,7 +89,7 @@ pub enum TenantsCommand {
 pub async fn run(cmd: TenantsCommand) -> anyhow::Result<()> {
     match cmd {
         TenantsCommand::Create { name, init, directory } => {
-            let settings = Settings::resolve(&directory, &ServeArgs::default())?;
+            let settings = config::resolve(&directory, &ServeArgs::default())?;
             let directory = app::open_admin_directory(&settings, init).await?;
             let (tenant, key, secret) = create_tenant(directory.as_ref(), &name).await?;
             println!("tenant {} created (id {})", tenant.name, render(Kind::Tenant, tenant.id));

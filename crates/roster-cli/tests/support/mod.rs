@@ -4,10 +4,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Response;
-use roster_cli::app::{self, Running};
+use roster_app::{self as app, Running, Settings};
 use roster_cli::commands::operators::create_operator;
 use roster_cli::commands::tenants::create_tenant;
-use roster_cli::config::Settings;
 use serde_json::{Value, json};
 
 pub struct TestApp {

@@ -43,7 +43,8 @@ pub struct Decided {
 
 impl Consumer {
     /// Decodes and applies a received batch and decides each message's
-    /// fate, in the order received. While the directory is unavailable the
+    /// fate: the undecodable and test messages first, then the rest in the
+    /// order received. While the directory is unavailable the
     /// batch is held and retried (its messages kept hidden) until
     /// `give_up` turns true; a host that cannot wait passes one that is
     /// true already, and gets `Release` for each message at the first

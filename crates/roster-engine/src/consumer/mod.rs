@@ -88,6 +88,28 @@ impl ConsumerStats {
     }
 }
 
+/// Who deletes what was applied: this consumer, or the runtime that handed
+/// the batch over (it deletes every message not reported failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acknowledgement {
+    Delete,
+    ByRuntime,
+}
+
+/// `unsettled`, with every message after a group's first unsettled one
+/// marked too: FIFO order within a group survives a partial failure.
+fn report_after_first_failure(groups: &[String], mut unsettled: Vec<bool>) -> Vec<bool> {
+    let mut failed = std::collections::HashSet::new();
+    for (group, flag) in groups.iter().zip(unsettled.iter_mut()) {
+        if *flag {
+            failed.insert(group.as_str());
+        } else if failed.contains(group.as_str()) {
+            *flag = true;
+        }
+    }
+    unsettled
+}
+
 /// A cycle's report and its per-tenant counts, filled in as it goes.
 #[derive(Default)]
 struct Tally {
@@ -170,11 +192,46 @@ impl Consumer {
     pub async fn run_once_until(&self, shutdown: &watch::Receiver<bool>) -> Result<CycleReport, QueueError> {
         let mut tally = Tally::default();
         let result = self.cycle(&mut tally, shutdown).await;
+        let report = self.record(tally);
+        result.map(|()| report)
+    }
+
+    fn record(&self, tally: Tally) -> CycleReport {
         let Tally { report, counts } = tally;
         counts.emit();
         self.stats.applied.fetch_add(report.acknowledged as u64, Ordering::Relaxed);
         self.stats.dead_lettered.fetch_add(report.dead_lettered as u64, Ordering::Relaxed);
-        result.map(|()| report)
+        report
+    }
+
+    /// A batch handed over by a runtime that deletes what it is not told
+    /// failed (SQS → Lambda with `ReportBatchItemFailures`): decides each
+    /// message's fate without waiting out an outage, carries out retries,
+    /// dead letters and releases on the queue as [`run_once`](Self::run_once)
+    /// does, and answers, in the order given, whether each message must be
+    /// reported failed. On a FIFO queue a group's later messages are
+    /// reported after its first failure, so they come back after it, in
+    /// order (one already applied is then found a duplicate).
+    pub async fn settle_for_runtime(&self, received: Vec<ReceivedMessage>) -> (Vec<bool>, CycleReport) {
+        let mut tally = Tally::default();
+        tally.report.received = received.len();
+        for msg in &received {
+            tally.counts.received(&msg.tenant);
+        }
+        let given: Vec<(String, String)> =
+            received.iter().map(|m| (m.receipt.0.clone(), m.group_id.clone())).collect();
+        let (_keep, give_up) = watch::channel(true);
+        let decided = self.decide(received, &give_up).await;
+        let receipts: Vec<String> = decided.iter().map(|d| d.message.receipt.0.clone()).collect();
+        let unsettled = self.carry_out(decided, &mut tally, Acknowledgement::ByRuntime).await;
+        // Decided in its own order (undecodable messages first): back to
+        // the order given, by receipt (unique within a batch).
+        let by_receipt: std::collections::HashMap<String, bool> =
+            receipts.into_iter().zip(unsettled).collect();
+        let in_order =
+            given.iter().map(|(receipt, _)| by_receipt.get(receipt).copied().unwrap_or(true)).collect();
+        let groups: Vec<String> = given.into_iter().map(|(_, g)| g).collect();
+        (report_after_first_failure(&groups, in_order), self.record(tally))
     }
 
     async fn cycle(&self, tally: &mut Tally, shutdown: &watch::Receiver<bool>) -> Result<(), QueueError> {
@@ -194,14 +251,16 @@ impl Consumer {
             tally.counts.received(&msg.tenant);
         }
         let decided = self.decide(received, shutdown).await;
-        self.carry_out(decided, tally).await;
+        self.carry_out(decided, tally, Acknowledgement::Delete).await;
         Ok(())
     }
 
     /// Does what was decided, on the queue: deletes what is done (in one
-    /// call), delays what is retried, dead-letters what never applies,
-    /// releases what was let go.
-    async fn carry_out(&self, decided: Vec<Decided>, tally: &mut Tally) {
+    /// call, unless the runtime does), delays what is retried,
+    /// dead-letters what never applies, releases what was let go. Answers,
+    /// in order, which messages are still on the queue to come back.
+    async fn carry_out(&self, decided: Vec<Decided>, tally: &mut Tally, ack: Acknowledgement) -> Vec<bool> {
+        let mut unsettled = Vec::with_capacity(decided.len());
         let mut done = Vec::with_capacity(decided.len());
         let now = self.clock.now();
         let latency = telemetry::ingest_to_apply();
@@ -216,6 +275,7 @@ impl Consumer {
                     }
                     tally.counts.deleted(&msg.tenant);
                     done.push(msg.receipt.clone());
+                    unsettled.push(false);
                 }
                 Fate::Retry { delay, error } => {
                     tally.report.retried += 1;
@@ -228,9 +288,12 @@ impl Consumer {
                         Ok(()) | Err(QueueError::InvalidReceipt) => {}
                         Err(e) => tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry"),
                     }
+                    unsettled.push(true);
                 }
                 Fate::DeadLetter { reason } => {
-                    self.dead_letter(&msg, change.as_ref(), &reason, tally).instrument(span).await;
+                    let moved =
+                        self.dead_letter(&msg, change.as_ref(), &reason, tally).instrument(span).await;
+                    unsettled.push(!moved);
                 }
                 Fate::Release { error } => {
                     if let Err(e) =
@@ -239,15 +302,19 @@ impl Consumer {
                         tracing::warn!(message_id = %msg.id, error = %e, "could not release message");
                     }
                     tally.report.retried += 1;
+                    unsettled.push(true);
                 }
             }
         }
         tally.report.acknowledged += done.len();
-        if let Err(e) = self.queue.delete_batch(&done).await {
+        if ack == Acknowledgement::Delete
+            && let Err(e) = self.queue.delete_batch(&done).await
+        {
             // The messages come back after their visibility timeout and are
             // found applied: nothing is lost or doubled.
             tracing::warn!(error = %e, "acknowledgement failed; messages will be redelivered");
         }
+        unsettled
     }
 
     async fn dead_letter(
@@ -256,7 +323,7 @@ impl Consumer {
         change: Option<&ChangeMessage>,
         reason: &str,
         tally: &mut Tally,
-    ) {
+    ) -> bool {
         // The feed counts the failure first: a feed must reach a final state
         // whatever happens next. Should the dead-letter itself then fail,
         // the message comes back, and its eventual apply moves the count from
@@ -271,7 +338,7 @@ impl Consumer {
                 tracing::warn!(message_id = %msg.id, error = %e, "could not delay retry");
             }
             tally.report.retried += 1;
-            return;
+            return false;
         }
         tracing::warn!(message_id = %msg.id, tenant = %msg.tenant, feed_id = change.map(|c| tracing::field::display(c.feed_id)),
             request_id = change.and_then(|c| c.request_id.as_deref()), receive_count = msg.receive_count, reason, "message dead-lettered");
@@ -279,11 +346,13 @@ impl Consumer {
             Ok(()) => {
                 tally.report.dead_lettered += 1;
                 tally.counts.dead_lettered(&msg.tenant);
+                true
             }
             // Received again elsewhere meanwhile: that receipt decides.
-            Err(QueueError::InvalidReceipt) => {}
+            Err(QueueError::InvalidReceipt) => true,
             Err(e) => {
                 tracing::error!(message_id = %msg.id, error = %e, "could not dead-letter; it will be redelivered");
+                false
             }
         }
     }

@@ -67,19 +67,26 @@ pub fn spawn_flusher(
                 _ = tokio::time::sleep(every) => false,
                 _ = shutdown.wait_for(|s| *s) => true,
             };
-            let gauges = crate::routes::metrics::read_gauges(&state).await;
-            let lines = recorder.flush(&gauges, state.clock.now().millis());
-            let mut out = std::io::stdout().lock();
-            for line in lines {
-                use std::io::Write as _;
-                let _ = writeln!(out, "{line}");
-            }
-            drop(out);
+            write_lines(&recorder, &state, true).await;
             if stopping {
                 return;
             }
         }
     })
+}
+
+/// Writes what was recorded since the last flush to stdout, one line each,
+/// with the node's gauges when `gauges` (they cost a few reads of the
+/// ports): a function calls it at the end of each invocation, since its
+/// environment may be frozen, and so a timer never fire, right after.
+pub async fn write_lines(recorder: &EmfRecorder, state: &crate::AppState, gauges: bool) {
+    let gauges = if gauges { crate::routes::metrics::read_gauges(state).await } else { Vec::new() };
+    let lines = recorder.flush(&gauges, state.clock.now().millis());
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        use std::io::Write as _;
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 /// A gauge sample read from the ports at flush time (queue depths, feeds by

@@ -19,6 +19,7 @@ use crate::{
 };
 use roster_core::lifecycle::Status;
 
+mod alarms;
 mod apply;
 mod audit;
 mod console_sessions;
@@ -35,6 +36,7 @@ mod sources;
 mod stats;
 mod tenants;
 
+pub use alarms::*;
 pub use apply::*;
 pub use audit::*;
 pub use console_sessions::*;
@@ -81,11 +83,11 @@ pub trait Harness: Send + Sync {
 /// - `directory_conformance_tests!(harness; tenants, feeds)`: only those
 ///   modules (`tenants`, `credentials`, `audit`, `sources`, `feeds`,
 ///   `snapshots`, `idempotency`, `apply`, `due`, `people`, `endpoints`,
-///   `stats`, `leases`, `console_sessions`, `ordering`), for an adapter that is not finished yet.
+///   `stats`, `leases`, `alarms`, `console_sessions`, `ordering`), for an adapter that is not finished yet.
 #[macro_export]
 macro_rules! directory_conformance_tests {
     ($h:expr) => {
-        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, leases, console_sessions, ordering);
+        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, leases, alarms, console_sessions, ordering);
     };
     ($h:expr; $($module:ident),+ $(,)?) => {
         $( $crate::directory_conformance_tests!(@module $h; $module); )+
@@ -207,6 +209,13 @@ macro_rules! directory_conformance_tests {
             an_expired_lease_is_taken_over_and_lost_to_its_old_holder,
             renewing_keeps_a_lease_past_its_first_expiry,
             of_racing_acquires_one_wins
+        );
+    };
+    (@module $h:expr; alarms) => {
+        $crate::directory_conformance_tests!(@each $h;
+            alarm_states_round_trip,
+            a_stale_alarm_write_loses,
+            of_racing_alarm_writes_one_wins
         );
     };
     (@module $h:expr; ordering) => {

@@ -10,6 +10,7 @@
 //! handlers), and a `StoreError::Unavailable` means "nothing happened:
 //! retry the same call unchanged" (see [`StoreError`](crate::StoreError)).
 
+mod alarms;
 mod apply;
 mod audit;
 mod console_sessions;
@@ -28,6 +29,7 @@ mod tenants;
 
 use async_trait::async_trait;
 
+pub use alarms::AlarmStateStore;
 pub use apply::ChangeApplier;
 pub use audit::AuditLog;
 pub use console_sessions::{ConsoleSessionStore, idle_ms};
@@ -58,6 +60,11 @@ impl<T: FeedStore + SourceStore + PeopleReader + ?Sized> IngestStore for T {}
 pub trait SweepStore: DueWork + ChangeApplier + TenantStore {}
 impl<T: DueWork + ChangeApplier + TenantStore + ?Sized> SweepStore for T {}
 
+/// What the alarm evaluator uses: the platform figures its rules measure,
+/// and the rules' recorded states.
+pub trait AlarmStore: PlatformStats + AlarmStateStore {}
+impl<T: PlatformStats + AlarmStateStore + ?Sized> AlarmStore for T {}
+
 /// The directory of people and everything around it: every concern trait.
 #[async_trait]
 pub trait Directory:
@@ -74,9 +81,11 @@ pub trait Directory:
     + EndpointStore
     + PlatformStats
     + Leases
+    + AlarmStateStore
     + ConsoleSessionStore
     + IngestStore
     + SweepStore
+    + AlarmStore
     + Send
     + Sync
     + 'static

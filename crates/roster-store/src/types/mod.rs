@@ -1,6 +1,7 @@
 //! The values the port passes, one module per concern; all re-exported from
 //! the crate root (`roster_store::Feed`, ...).
 
+pub mod alarm;
 pub mod audit;
 pub mod console_session;
 pub mod credential;
@@ -16,6 +17,7 @@ pub mod retention;
 pub mod source;
 pub mod tenant;
 
+pub use alarm::*;
 pub use audit::*;
 pub use console_session::*;
 pub use credential::*;

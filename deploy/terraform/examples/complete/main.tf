@@ -3,19 +3,19 @@
 # an ALB with Cognito, and CloudWatch alarms -> SNS.
 
 locals {
-  packages = { for f in ["ingest", "consumer", "scheduler"] : f => { filename = "${var.lambda_package_dir}/roster-lambda-${f}.zip" } }
-  # The directory: PostgreSQL (issue 16). The password is the RDS-managed
-  # secret's; the functions read it by ARN, the service has it injected.
+  # scripts/package-lambdas writes target/lambda/NAME/bootstrap.zip; or
+  # lambda_packages names objects in S3.
+  packages = var.lambda_packages != null ? var.lambda_packages : {
+    for f in ["ingest", "consumer", "scheduler"] : f => { filename = "${var.lambda_package_dir}/roster-lambda-${f}/bootstrap.zip" }
+  }
+  # The directory: PostgreSQL. The URL carries no password: it is the
+  # RDS-managed master secret's. The functions read it by ARN at cold start
+  # (database_password_secret); the service has it injected by ECS.
   store_environment = {
-    ROSTER_STORE               = "postgres"
-    ROSTER_DATABASE_URL        = module.database.database_url
-    ROSTER_DATABASE_SECRET_ARN = module.database.master_secret_arn
+    ROSTER_STORE        = "postgres"
+    ROSTER_DATABASE_URL = module.database.database_url
   }
   roster_environment = merge(module.queue.roster_environment, local.store_environment)
-  function_policies = {
-    database = module.database.read_secret_policy_json
-    alarms   = module.observability.publish_policy_json
-  }
 }
 
 module "network" {
@@ -41,17 +41,17 @@ module "database" {
 }
 
 module "ingest_api" {
-  source             = "../../modules/ingest_api"
-  name               = var.name
-  package            = local.packages.ingest
-  architecture       = var.architecture
-  roster_environment = local.roster_environment
-  queue_policy_json  = module.queue.send_policy_json
-  extra_policy_jsons = { database = module.database.read_secret_policy_json }
-  subnet_ids         = module.network.private_subnet_ids
-  security_group_id  = module.network.lambda_security_group_id
-  kms_key_arn        = module.observability.kms_key_arn
-  custom_domain      = var.api_domain_name == null ? null : { domain_name = var.api_domain_name, zone_id = var.zone_id }
+  source                   = "../../modules/ingest_api"
+  name                     = var.name
+  package                  = local.packages.ingest
+  architecture             = var.architecture
+  roster_environment       = local.roster_environment
+  database_password_secret = module.database.password_secret
+  queue_policy_json        = module.queue.send_policy_json
+  subnet_ids               = module.network.private_subnet_ids
+  security_group_id        = module.network.lambda_security_group_id
+  kms_key_arn              = module.observability.kms_key_arn
+  custom_domain            = var.api_domain_name == null ? null : { domain_name = var.api_domain_name, zone_id = var.zone_id }
 }
 
 module "consumer" {
@@ -65,7 +65,8 @@ module "consumer" {
   queue_policy_json                = module.queue.consume_policy_json
   consumer_timeout_seconds         = var.consumer_timeout_seconds
   roster_environment               = local.roster_environment
-  extra_policy_jsons               = local.function_policies
+  database_password_secret         = module.database.password_secret
+  extra_policy_jsons               = { alarms = module.observability.publish_policy_json }
   subnet_ids                       = module.network.private_subnet_ids
   security_group_id                = module.network.lambda_security_group_id
   kms_key_arn                      = module.observability.kms_key_arn
@@ -79,7 +80,8 @@ module "admin_service" {
   roster_environment    = local.roster_environment
   secrets               = { ROSTER_DATABASE_PASSWORD = "${module.database.master_secret_arn}:password::" }
   secret_arns           = [module.database.master_secret_arn]
-  task_policy_jsons     = merge({ queue = module.queue.consume_policy_json }, local.function_policies)
+  secret_kms_key_arns   = [module.database.kms_key_arn]
+  task_policy_jsons     = { queue = module.queue.consume_policy_json, alarms = module.observability.publish_policy_json }
   vpc_id                = module.network.vpc_id
   private_subnet_ids    = module.network.private_subnet_ids
   public_subnet_ids     = module.network.public_subnet_ids

@@ -27,3 +27,13 @@ output "database_url" {
   description = "ROSTER_DATABASE_URL (no password) for `roster migrate` from a host in the VPC."
   value       = module.database.database_url
 }
+
+output "migrate_command" {
+  description = "Runs `roster migrate` once as an ECS task of the console's task definition: the deploy step before new code (README, \"Rolling out a new Roster version\")."
+  value       = module.admin_service.migrate_command
+}
+
+output "function_names" {
+  description = "The three functions, by key (ingest, consumer, scheduler)."
+  value       = merge(module.consumer.function_names, { ingest = module.ingest_api.function_name })
+}

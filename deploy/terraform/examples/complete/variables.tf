@@ -15,9 +15,25 @@ variable "availability_zones" {
 }
 
 variable "lambda_package_dir" {
-  description = "Folder holding issue 17's deployment packages: roster-lambda-ingest.zip, roster-lambda-consumer.zip, roster-lambda-scheduler.zip."
+  description = "Folder scripts/package-lambdas wrote the deployment packages to: roster-lambda-{ingest,consumer,scheduler}/bootstrap.zip inside it. The default is the repository's target/lambda."
   type        = string
   default     = "../../../../target/lambda"
+}
+
+variable "lambda_packages" {
+  description = "The packages as S3 objects instead, by function (ingest, consumer, scheduler): { s3_bucket, s3_key, s3_object_version or source_code_hash }. null: the zips under lambda_package_dir."
+  type = map(object({
+    filename          = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+    source_code_hash  = optional(string)
+  }))
+  default = null
+  validation {
+    condition     = var.lambda_packages == null || try(setintersection(toset(keys(var.lambda_packages)), ["ingest", "consumer", "scheduler"]) == toset(["ingest", "consumer", "scheduler"]), false)
+    error_message = "lambda_packages must name the ingest, consumer and scheduler packages."
+  }
 }
 
 variable "architecture" {

@@ -48,6 +48,7 @@ module "database" {
   subnet_ids        = var.subnet_ids
   security_group_id = var.database_security_group_id
   instance_class    = "db.t4g.small"
+  ssl_root_cert     = var.database_ssl_root_cert
   # multi_az stays on (the default): a standby halves nothing but the cost of
   # losing a zone; a throwaway environment may set it false.
 }
@@ -55,19 +56,21 @@ module "database" {
 module "consumer" {
   source                           = "../../modules/consumer"
   name                             = var.name
-  consumer_package                 = { filename = "${var.lambda_package_dir}/roster-lambda-consumer.zip" }
-  scheduler_package                = { filename = "${var.lambda_package_dir}/roster-lambda-scheduler.zip" }
+  consumer_package                 = { filename = "${var.lambda_package_dir}/roster-lambda-consumer/bootstrap.zip" }
+  scheduler_package                = { filename = "${var.lambda_package_dir}/roster-lambda-scheduler/bootstrap.zip" }
+  architecture                     = var.architecture
   queue_arn                        = module.queue.queue_arn
   queue_visibility_timeout_seconds = module.queue.visibility_timeout_seconds
   queue_policy_json                = module.queue.consume_policy_json
   consumer_timeout_seconds         = 60
+  # The URL carries no password: the functions read it from the RDS-managed
+  # master secret at cold start.
   roster_environment = merge(module.queue.roster_environment, {
-    ROSTER_STORE               = "postgres"
-    ROSTER_DATABASE_URL        = module.database.database_url
-    ROSTER_DATABASE_SECRET_ARN = module.database.master_secret_arn
+    ROSTER_STORE        = "postgres"
+    ROSTER_DATABASE_URL = module.database.database_url
   })
-  extra_policy_jsons = { database = module.database.read_secret_policy_json }
-  subnet_ids         = var.subnet_ids
-  security_group_id  = var.lambda_security_group_id
-  kms_key_arn        = aws_kms_key.this.arn
+  database_password_secret = module.database.password_secret
+  subnet_ids               = var.subnet_ids
+  security_group_id        = var.lambda_security_group_id
+  kms_key_arn              = aws_kms_key.this.arn
 }

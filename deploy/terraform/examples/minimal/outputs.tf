@@ -12,3 +12,8 @@ output "database_url" {
   description = "ROSTER_DATABASE_URL (no password)."
   value       = module.database.database_url
 }
+
+output "function_names" {
+  description = "The consumer and scheduler functions, by key."
+  value       = module.consumer.function_names
+}

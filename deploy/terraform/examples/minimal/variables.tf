@@ -25,7 +25,19 @@ variable "database_security_group_id" {
 }
 
 variable "lambda_package_dir" {
-  description = "Folder holding roster-lambda-consumer.zip and roster-lambda-scheduler.zip (issue 17)."
+  description = "Folder scripts/package-lambdas wrote the deployment packages to: roster-lambda-consumer/bootstrap.zip and roster-lambda-scheduler/bootstrap.zip inside it. The default is the repository's target/lambda."
   type        = string
   default     = "../../../../target/lambda"
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64: what the packages were built for (scripts/package-lambdas builds arm64 unless told otherwise)."
+  type        = string
+  default     = "arm64"
+}
+
+variable "database_ssl_root_cert" {
+  description = "Path, inside the functions, of the RDS certificate bundle the database's certificate is verified with (the database module's ssl_root_cert): this example connects to the instance itself, whose certificate RDS's own CA signs. null: the built-in roots only, which do not hold RDS's CA."
+  type        = string
+  default     = null
 }

@@ -266,6 +266,21 @@ data "aws_iam_policy_document" "execution" {
       resources = var.secret_arns
     }
   }
+  # A secret under a customer-managed key (the RDS master secret) cannot be
+  # read without decrypting it; only through Secrets Manager.
+  dynamic "statement" {
+    for_each = length(var.secret_kms_key_arns) == 0 ? [] : [1]
+    content {
+      sid       = "DecryptInjectedSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = var.secret_kms_key_arns
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "execution" {

@@ -59,3 +59,14 @@ output "log_group_name" {
   description = "The service's log group."
   value       = aws_cloudwatch_log_group.app.name
 }
+
+output "migrate_command" {
+  description = "An AWS CLI command that runs `roster migrate` once as a task of this service's task definition (its image, database settings and injected password, in the private subnets): the deploy step before new code."
+  value = join(" ", [
+    "aws ecs run-task --launch-type FARGATE",
+    "--cluster ${aws_ecs_cluster.this.name}",
+    "--task-definition ${aws_ecs_task_definition.app.family}",
+    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${var.app_security_group_id}],assignPublicIp=DISABLED}'",
+    "--overrides '{\"containerOverrides\":[{\"name\":\"roster\",\"command\":[\"migrate\"]}]}'",
+  ])
+}

@@ -71,6 +71,12 @@ variable "secret_arns" {
   default     = []
 }
 
+variable "secret_kms_key_arns" {
+  description = "Customer-managed KMS keys of those secrets (the database module's kms_key_arn): the execution role may decrypt with them through Secrets Manager only."
+  type        = list(string)
+  default     = []
+}
+
 variable "vpc_id" {
   description = "The VPC (network module)."
   type        = string

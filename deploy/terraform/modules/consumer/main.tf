@@ -1,19 +1,20 @@
 module "consumer" {
-  source               = "../lambda_function"
-  name                 = "${var.name}-consumer"
-  description          = "Roster: applies queued changes to the directory (SQS event source)"
-  package              = var.consumer_package
-  architecture         = var.architecture
-  memory_mb            = var.consumer_memory_mb
-  timeout_seconds      = var.consumer_timeout_seconds
-  reserved_concurrency = var.reserved_concurrency
-  environment          = var.roster_environment
-  policy_jsons         = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
-  subnet_ids           = var.subnet_ids
-  security_group_ids   = [var.security_group_id]
-  kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  tags                 = var.tags
+  source                   = "../lambda_function"
+  name                     = "${var.name}-consumer"
+  description              = "Roster: applies queued changes to the directory (SQS event source)"
+  package                  = var.consumer_package
+  architecture             = var.architecture
+  memory_mb                = var.consumer_memory_mb
+  timeout_seconds          = var.consumer_timeout_seconds
+  reserved_concurrency     = var.reserved_concurrency
+  environment              = var.roster_environment
+  database_password_secret = var.database_password_secret
+  policy_jsons             = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
+  subnet_ids               = var.subnet_ids
+  security_group_ids       = [var.security_group_id]
+  kms_key_arn              = var.kms_key_arn
+  log_retention_days       = var.log_retention_days
+  tags                     = var.tags
 }
 
 resource "aws_lambda_event_source_mapping" "queue" {
@@ -42,14 +43,15 @@ module "scheduler" {
   architecture    = var.architecture
   timeout_seconds = var.scheduler_timeout_seconds
   # One at a time: the jobs take leases anyway, a second run would wait.
-  reserved_concurrency = 1
-  environment          = var.roster_environment
-  policy_jsons         = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
-  subnet_ids           = var.subnet_ids
-  security_group_ids   = [var.security_group_id]
-  kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  tags                 = var.tags
+  reserved_concurrency     = 1
+  environment              = var.roster_environment
+  database_password_secret = var.database_password_secret
+  policy_jsons             = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
+  subnet_ids               = var.subnet_ids
+  security_group_ids       = [var.security_group_id]
+  kms_key_arn              = var.kms_key_arn
+  log_retention_days       = var.log_retention_days
+  tags                     = var.tags
 }
 
 data "aws_iam_policy_document" "schedule_assume" {

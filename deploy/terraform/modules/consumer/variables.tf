@@ -4,20 +4,24 @@ variable "name" {
 }
 
 variable "consumer_package" {
-  description = "Deployment package of roster-lambda-consumer (issue 17): { filename } or { s3_bucket, s3_key }."
+  description = "Deployment package of roster-lambda-consumer: { filename = \"target/lambda/roster-lambda-consumer/bootstrap.zip\" } as scripts/package-lambdas writes it, or { s3_bucket, s3_key, s3_object_version or source_code_hash }."
   type = object({
-    filename  = optional(string)
-    s3_bucket = optional(string)
-    s3_key    = optional(string)
+    filename          = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+    source_code_hash  = optional(string)
   })
 }
 
 variable "scheduler_package" {
-  description = "Deployment package of roster-lambda-scheduler (issue 17): { filename } or { s3_bucket, s3_key }."
+  description = "Deployment package of roster-lambda-scheduler: { filename = \"target/lambda/roster-lambda-scheduler/bootstrap.zip\" } as scripts/package-lambdas writes it, or { s3_bucket, s3_key, s3_object_version or source_code_hash }."
   type = object({
-    filename  = optional(string)
-    s3_bucket = optional(string)
-    s3_key    = optional(string)
+    filename          = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+    source_code_hash  = optional(string)
   })
 }
 
@@ -43,12 +47,21 @@ variable "queue_policy_json" {
 }
 
 variable "roster_environment" {
-  description = "ROSTER_* settings common to the functions: the queue module's roster_environment merged with the store's (ROSTER_STORE = \"postgres\", ROSTER_DATABASE_URL, ...)."
+  description = "ROSTER_* settings common to the functions (the server's names): the queue module's roster_environment merged with the store's (ROSTER_STORE = \"postgres\", ROSTER_DATABASE_URL without a password). No secrets: see database_password_secret."
   type        = map(string)
 }
 
+variable "database_password_secret" {
+  description = "The database password's Secrets Manager secret (the database module's master_secret_arn) and its KMS key (kms_key_arn; null: AWS's own key). The functions get the ARN as ROSTER_DATABASE_PASSWORD_SECRET_ARN and read the password at cold start; each role may read that secret only. null: no password (SQLite, IAM authentication)."
+  type = object({
+    arn         = string
+    kms_key_arn = optional(string)
+  })
+  default = null
+}
+
 variable "extra_policy_jsons" {
-  description = "Further IAM policies of both functions by name, e.g. the database module's read_secret_policy_json and observability's publish_policy_json."
+  description = "Further IAM policies of both functions by name, e.g. observability's publish_policy_json (the database secret has its own variable)."
   type        = map(string)
   default     = {}
 }

@@ -34,17 +34,14 @@ output "kms_key_arn" {
 }
 
 output "database_url" {
-  description = "ROSTER_DATABASE_URL without the password (Roster takes the password from the environment or a file): TLS verified."
-  value       = "postgres://${var.master_username}@${var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=verify-full"
+  description = "ROSTER_DATABASE_URL without the password (the functions read it from the master secret, the console has it injected): TLS verified (sslmode=verify-full, and sslrootcert when ssl_root_cert is given)."
+  value       = "postgres://${var.master_username}@${var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.database_name}?sslmode=verify-full${var.ssl_root_cert == null ? "" : "&sslrootcert=${var.ssl_root_cert}"}"
 }
 
-output "read_secret_policy_json" {
-  description = "IAM policy that lets a role read the master secret (the functions and the service)."
-  value = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      { Sid = "ReadDatabaseSecret", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_db_instance.this.master_user_secret[0].secret_arn },
-      { Sid = "DecryptDatabaseSecret", Effect = "Allow", Action = "kms:Decrypt", Resource = local.kms_key },
-    ]
-  })
+output "password_secret" {
+  description = "The master secret and its key, as the functions' database_password_secret takes them (consumer, ingest_api): they read the password from it at cold start."
+  value = {
+    arn         = aws_db_instance.this.master_user_secret[0].secret_arn
+    kms_key_arn = local.kms_key
+  }
 }

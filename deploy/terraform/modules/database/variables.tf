@@ -99,6 +99,16 @@ variable "enable_proxy" {
   default     = false
 }
 
+variable "ssl_root_cert" {
+  description = "Path, as Roster's processes see it, of the RDS certificate bundle (AWS's global-bundle.pem) to verify the instance's certificate with: appended to database_url as sslrootcert. Needed without the proxy (RDS signs the instance's certificate with its own CA, which no built-in root store holds); the proxy's certificate is signed by Amazon's public CA. null: the built-in roots only."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.ssl_root_cert == null || can(regex("^/[A-Za-z0-9._/-]+$", var.ssl_root_cert))
+    error_message = "ssl_root_cert must be an absolute path of letters, digits, '.', '_', '-' and '/' (it goes into the URL as it is)."
+  }
+}
+
 variable "kms_key_arn" {
   description = "KMS key of storage, snapshots, Performance Insights and the master secret. null: a key is made."
   type        = string

@@ -1,19 +1,20 @@
 module "function" {
-  source               = "../lambda_function"
-  name                 = "${var.name}-ingest"
-  description          = "Roster: ingest and /v1 API behind API Gateway"
-  package              = var.package
-  architecture         = var.architecture
-  memory_mb            = var.memory_mb
-  timeout_seconds      = var.timeout_seconds
-  reserved_concurrency = var.reserved_concurrency
-  environment          = var.roster_environment
-  policy_jsons         = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
-  subnet_ids           = var.subnet_ids
-  security_group_ids   = [var.security_group_id]
-  kms_key_arn          = var.kms_key_arn
-  log_retention_days   = var.log_retention_days
-  tags                 = var.tags
+  source                   = "../lambda_function"
+  name                     = "${var.name}-ingest"
+  description              = "Roster: ingest and /v1 API behind API Gateway"
+  package                  = var.package
+  architecture             = var.architecture
+  memory_mb                = var.memory_mb
+  timeout_seconds          = var.timeout_seconds
+  reserved_concurrency     = var.reserved_concurrency
+  environment              = var.roster_environment
+  database_password_secret = var.database_password_secret
+  policy_jsons             = merge({ queue = var.queue_policy_json }, var.extra_policy_jsons)
+  subnet_ids               = var.subnet_ids
+  security_group_ids       = [var.security_group_id]
+  kms_key_arn              = var.kms_key_arn
+  log_retention_days       = var.log_retention_days
+  tags                     = var.tags
 }
 
 resource "aws_apigatewayv2_api" "this" {

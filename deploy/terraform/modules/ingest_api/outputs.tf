@@ -22,3 +22,8 @@ output "access_log_group_name" {
   description = "Log group of the API's JSON access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "function_settings" {
+  description = "The ingest function's environment (no secrets), database-secret policy and role, by key (ingest): what it runs with, for reviews and tests."
+  value       = { ingest = module.function.settings }
+}

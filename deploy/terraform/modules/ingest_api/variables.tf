@@ -4,11 +4,13 @@ variable "name" {
 }
 
 variable "package" {
-  description = "Deployment package of roster-lambda-ingest (issue 17): { filename } or { s3_bucket, s3_key }."
+  description = "Deployment package of roster-lambda-ingest: { filename = \"target/lambda/roster-lambda-ingest/bootstrap.zip\" } as scripts/package-lambdas writes it, or { s3_bucket, s3_key, s3_object_version or source_code_hash }."
   type = object({
-    filename  = optional(string)
-    s3_bucket = optional(string)
-    s3_key    = optional(string)
+    filename          = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+    source_code_hash  = optional(string)
   })
 }
 
@@ -35,8 +37,17 @@ variable "routes" {
 }
 
 variable "roster_environment" {
-  description = "ROSTER_* settings of the function: the queue module's roster_environment merged with the store's."
+  description = "ROSTER_* settings of the function (the server's names): the queue module's roster_environment merged with the store's (ROSTER_STORE = \"postgres\", ROSTER_DATABASE_URL without a password). No secrets: see database_password_secret."
   type        = map(string)
+}
+
+variable "database_password_secret" {
+  description = "The database password's Secrets Manager secret (the database module's master_secret_arn) and its KMS key (kms_key_arn; null: AWS's own key). The function get the ARN as ROSTER_DATABASE_PASSWORD_SECRET_ARN and read the password at cold start; each role may read that secret only. null: no password (SQLite, IAM authentication)."
+  type = object({
+    arn         = string
+    kms_key_arn = optional(string)
+  })
+  default = null
 }
 
 variable "queue_policy_json" {
@@ -45,7 +56,7 @@ variable "queue_policy_json" {
 }
 
 variable "extra_policy_jsons" {
-  description = "Further IAM policies by name, e.g. the database module's read_secret_policy_json."
+  description = "Further IAM policies by name (the database secret has its own variable, database_password_secret)."
   type        = map(string)
   default     = {}
 }

@@ -8,6 +8,25 @@ data "aws_region" "current" {}
 
 locals {
   arn_prefix = "arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  secret     = var.database_password_secret
+  # What every Roster function runs with, under the caller's settings; the
+  # secret's ARN (never its value) last, so nothing overrides it.
+  environment = merge(
+    {
+      # Nothing scrapes a function: metrics leave as EMF lines in its logs.
+      ROSTER_METRICS_FORMAT = "emf"
+      # One invocation at a time per instance: a couple of connections each
+      # (MaximumConcurrency and the reserved concurrency bound the instances).
+      ROSTER_DATABASE_POOL_SIZE = tostring(var.database_pool_size)
+    },
+    var.environment,
+    local.secret == null ? {} : { ROSTER_DATABASE_PASSWORD_SECRET_ARN = local.secret.arn },
+  )
+  # The S3 object's hash when given (S3 keys are often reused across
+  # versions); a local file's is computed, so a rebuilt zip is redeployed.
+  source_code_hash = var.package.source_code_hash != null ? var.package.source_code_hash : (
+    var.package.filename == null ? null : filebase64sha256(var.package.filename)
+  )
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -84,6 +103,28 @@ resource "aws_iam_role_policy" "base" {
   policy = data.aws_iam_policy_document.base.json
 }
 
+# Read the database password at cold start: that one secret, and its key
+# only through Secrets Manager. jsonencode rather than a policy document:
+# the secret's ARN is often unknown until the database exists.
+resource "aws_iam_role_policy" "database_secret" {
+  count = local.secret == null ? 0 : 1
+  name  = "database-secret"
+  role  = aws_iam_role.this.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [{ Sid = "ReadDatabasePassword", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = local.secret.arn }],
+      local.secret.kms_key_arn == null ? [] : [{
+        Sid       = "DecryptDatabasePassword"
+        Effect    = "Allow"
+        Action    = "kms:Decrypt"
+        Resource  = local.secret.kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" } }
+      }],
+    )
+  })
+}
+
 resource "aws_iam_role_policy" "extra" {
   for_each = var.policy_jsons
   name     = each.key
@@ -103,16 +144,17 @@ resource "aws_lambda_function" "this" {
   memory_size   = var.memory_mb
   timeout       = var.timeout_seconds
 
-  filename         = var.package.filename
-  source_code_hash = var.package.filename == null ? null : filebase64sha256(var.package.filename)
-  s3_bucket        = var.package.s3_bucket
-  s3_key           = var.package.s3_key
+  filename          = var.package.filename
+  s3_bucket         = var.package.s3_bucket
+  s3_key            = var.package.s3_key
+  s3_object_version = var.package.s3_object_version
+  source_code_hash  = local.source_code_hash
 
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = var.environment
+    variables = local.environment
   }
   vpc_config {
     subnet_ids         = var.subnet_ids
@@ -127,5 +169,5 @@ resource "aws_lambda_function" "this" {
   }
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.extra]
+  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.database_secret, aws_iam_role_policy.extra]
 }

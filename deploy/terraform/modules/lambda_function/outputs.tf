@@ -27,3 +27,18 @@ output "log_group_name" {
   description = "The function's log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "settings" {
+  description = "What the function runs with, for reviews and tests: its package (file or S3 object, and hash), its environment (which holds no secret: the database password stays in Secrets Manager), the JSON policy that lets it read the database secret (null without one) and its role."
+  value = {
+    package = {
+      filename         = aws_lambda_function.this.filename
+      s3_bucket        = aws_lambda_function.this.s3_bucket
+      s3_key           = aws_lambda_function.this.s3_key
+      source_code_hash = aws_lambda_function.this.source_code_hash
+    }
+    environment                 = aws_lambda_function.this.environment[0].variables
+    database_secret_policy_json = one(aws_iam_role_policy.database_secret[*].policy)
+    role_name                   = aws_iam_role.this.name
+  }
+}

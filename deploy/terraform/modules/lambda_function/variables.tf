@@ -13,15 +13,21 @@ variable "description" {
 }
 
 variable "package" {
-  description = "The deployment package (a zip with `bootstrap`, built by issue 17's packaging command): a local file, or an object in S3."
+  description = "The deployment package: a zip holding `bootstrap`, as scripts/package-lambdas writes it (target/lambda/NAME/bootstrap.zip). A local file ({ filename }; its hash is computed), or an object in S3 ({ s3_bucket, s3_key } with s3_object_version or source_code_hash, so that a new build under the same key is deployed)."
   type = object({
-    filename  = optional(string)
-    s3_bucket = optional(string)
-    s3_key    = optional(string)
+    filename          = optional(string)
+    s3_bucket         = optional(string)
+    s3_key            = optional(string)
+    s3_object_version = optional(string)
+    source_code_hash  = optional(string)
   })
   validation {
     condition     = (var.package.filename != null) != (var.package.s3_bucket != null && var.package.s3_key != null)
     error_message = "package must give either filename, or both s3_bucket and s3_key."
+  }
+  validation {
+    condition     = var.package.filename == null || var.package.s3_object_version == null
+    error_message = "package.s3_object_version belongs to an S3 object, not to a local filename."
   }
 }
 
@@ -57,9 +63,36 @@ variable "reserved_concurrency" {
 }
 
 variable "environment" {
-  description = "Environment variables (Roster's ROSTER_* settings). No secrets: the function reads those from Secrets Manager."
+  description = "Roster's ROSTER_* settings (the server's names). No secrets: the database password is read from Secrets Manager (database_password_secret). ROSTER_METRICS_FORMAT defaults to emf and ROSTER_DATABASE_POOL_SIZE to database_pool_size."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = !anytrue([for k in keys(var.environment) : contains(["ROSTER_DATABASE_PASSWORD", "ROSTER_DATABASE_PASSWORD_FILE", "ROSTER_DATABASE_PASSWORD_SECRET_ARN"], k)])
+    error_message = "environment must not carry the database password (it would sit in plain text in the function's configuration): give database_password_secret instead."
+  }
+  validation {
+    condition     = !anytrue([for k, v in var.environment : k == "ROSTER_DATABASE_URL" && can(regex("^[a-z]+://[^/@:]*:[^/@]*@", v))])
+    error_message = "ROSTER_DATABASE_URL must not carry a password (postgres://USER@HOST/...): give database_password_secret instead."
+  }
+}
+
+variable "database_password_secret" {
+  description = "The Secrets Manager secret holding the database password (its SecretString is the password, or JSON with a `password` key as RDS keeps its master secret), and the KMS key it is encrypted with (null: AWS's own key). The function gets its ARN as ROSTER_DATABASE_PASSWORD_SECRET_ARN and reads it at cold start; its role may read that secret only. null: no database password (SQLite, or IAM authentication)."
+  type = object({
+    arn         = string
+    kms_key_arn = optional(string)
+  })
+  default = null
+}
+
+variable "database_pool_size" {
+  description = "PostgreSQL connections one instance of the function holds (ROSTER_DATABASE_POOL_SIZE): an instance serves one invocation at a time."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.database_pool_size >= 1
+    error_message = "database_pool_size must be at least 1."
+  }
 }
 
 variable "policy_jsons" {

@@ -57,3 +57,15 @@ output "consume_policy_json" {
   description = "IAM policy for a role that consumes and handles dead letters (the consumer, scheduler and console)."
   value       = data.aws_iam_policy_document.consume.json
 }
+
+output "queues" {
+  description = "Every queue this module made, by key (main, dlq): ARN, URL, whether it is a dead-letter queue, and its redrive policy (decoded; null for the DLQ) — for reviews and tests of the environments that use it."
+  value = {
+    for k, q in { main  = aws_sqs_queue.main, dlq = aws_sqs_queue.dlq } : k => {
+      arn               = q.arn
+      url               = q.url
+      dead_letter_queue = k == "dlq"
+      redrive_policy    = can(jsondecode(q.redrive_policy).deadLetterTargetArn) ? jsondecode(q.redrive_policy) : null
+    }
+  }
+}

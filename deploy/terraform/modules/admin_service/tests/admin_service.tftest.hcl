@@ -79,3 +79,37 @@ run "rejects_a_long_name" {
   }
   expect_failures = [var.name]
 }
+
+run "the_database_password_is_injected_from_its_secret" {
+  variables {
+    secrets             = { ROSTER_DATABASE_PASSWORD = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-1234-AbCdEf:password::" }
+    secret_arns         = ["arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-1234-AbCdEf"]
+    secret_kms_key_arns = ["arn:aws:kms:eu-west-1:111122223333:key/db"]
+  }
+  assert {
+    condition = (jsondecode(aws_ecs_task_definition.app.container_definitions)[0].secrets
+      == [{ name = "ROSTER_DATABASE_PASSWORD", valueFrom = var.secrets.ROSTER_DATABASE_PASSWORD }]
+    && !anytrue([for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].environment : strcontains(e.name, "PASSWORD")]))
+    error_message = "The password reaches the task from Secrets Manager, never as a plain environment variable."
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.execution.statement : [s.sid, s.actions, s.resources] if startswith(s.sid, "InjectSecrets") || startswith(s.sid, "Decrypt")] == [
+      ["InjectSecrets", toset(["secretsmanager:GetSecretValue"]), toset(var.secret_arns)],
+      ["DecryptInjectedSecrets", toset(["kms:Decrypt"]), toset(var.secret_kms_key_arns)],
+    ]
+    error_message = "The execution role reads those secrets and decrypts their key, nothing else."
+  }
+}
+
+run "migrate_runs_as_a_one_off_task_of_the_service" {
+  assert {
+    condition = (strcontains(output.migrate_command, "--task-definition roster-test ")
+      && strcontains(output.migrate_command, "subnets=[subnet-a,subnet-b],securityGroups=[sg-app]")
+    && jsondecode(regex("--overrides '([^']+)'", output.migrate_command)[0]).containerOverrides == [{ name = "roster", command = ["migrate"] }])
+    error_message = "The migrate command runs `roster migrate` in the service's container, subnets and security group."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].name == "roster"
+    error_message = "The override names the task definition's container."
+  }
+}

@@ -64,3 +64,35 @@ run "rejects_reserved_concurrency_below_maximum_concurrency" {
   }
   expect_failures = [var.reserved_concurrency]
 }
+
+run "both_functions_read_the_database_password_from_its_secret_only" {
+  variables {
+    consumer_package  = { filename = "../../tests/fixtures/lambda/roster-lambda-consumer/bootstrap.zip" }
+    scheduler_package = { filename = "../../tests/fixtures/lambda/roster-lambda-scheduler/bootstrap.zip" }
+    roster_environment = {
+      ROSTER_QUEUE        = "sqs"
+      ROSTER_STORE        = "postgres"
+      ROSTER_DATABASE_URL = "postgres://roster@db.internal:5432/roster?sslmode=verify-full"
+    }
+    database_password_secret = {
+      arn         = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-1234-AbCdEf"
+      kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/db"
+    }
+  }
+  assert {
+    condition = alltrue([for f in values(output.function_settings) :
+      f.environment["ROSTER_DATABASE_PASSWORD_SECRET_ARN"] == var.database_password_secret.arn
+    && f.environment["ROSTER_STORE"] == "postgres" && f.environment["ROSTER_METRICS_FORMAT"] == "emf"])
+    error_message = "The consumer and the scheduler are told the secret's ARN and the store."
+  }
+  assert {
+    condition = alltrue([for f in values(output.function_settings) :
+      [for s in jsondecode(f.database_secret_policy_json).Statement : [s.Action, s.Resource]]
+    == [["secretsmanager:GetSecretValue", var.database_password_secret.arn], ["kms:Decrypt", var.database_password_secret.kms_key_arn]]])
+    error_message = "Each role may read that one secret and decrypt its key, nothing more."
+  }
+  assert {
+    condition     = output.function_settings.consumer.role_name == "roster-test-consumer" && output.function_settings.scheduler.role_name == "roster-test-scheduler"
+    error_message = "One role per function."
+  }
+}

@@ -61,8 +61,8 @@ run "encrypted_private_tls_only_and_protected" {
     error_message = "The database URL must verify TLS and hold no password."
   }
   assert {
-    condition     = jsondecode(output.read_secret_policy_json).Statement[0].Resource == "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-test"
-    error_message = "Reading the secret must name the secret."
+    condition     = output.password_secret == { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-test", kms_key_arn = aws_kms_key.db[0].arn }
+    error_message = "The functions are given the master secret and the key it is encrypted with."
   }
   assert {
     condition     = length(aws_db_proxy.this) == 0
@@ -98,4 +98,14 @@ run "rejects_one_subnet" {
     subnet_ids = ["subnet-a"]
   }
   expect_failures = [var.subnet_ids]
+}
+
+run "the_instance_is_verified_against_the_rds_bundle_when_given" {
+  variables {
+    ssl_root_cert = "/var/task/rds-global-bundle.pem"
+  }
+  assert {
+    condition     = endswith(output.database_url, "/roster?sslmode=verify-full&sslrootcert=/var/task/rds-global-bundle.pem")
+    error_message = "Without the proxy, the URL names the RDS certificate bundle to verify the instance with."
+  }
 }

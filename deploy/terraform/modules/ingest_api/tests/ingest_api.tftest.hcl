@@ -90,3 +90,27 @@ run "rejects_an_http_issuer" {
   }
   expect_failures = [var.jwt_authorizer]
 }
+
+run "the_function_reads_the_database_password_from_its_secret_only" {
+  variables {
+    package = { filename = "../../tests/fixtures/lambda/roster-lambda-ingest/bootstrap.zip" }
+    roster_environment = {
+      ROSTER_QUEUE        = "sqs"
+      ROSTER_STORE        = "postgres"
+      ROSTER_DATABASE_URL = "postgres://roster@db.internal:5432/roster?sslmode=verify-full"
+    }
+    database_password_secret = {
+      arn         = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-1234-AbCdEf"
+      kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/db"
+    }
+  }
+  assert {
+    condition     = output.function_settings.ingest.environment["ROSTER_DATABASE_PASSWORD_SECRET_ARN"] == var.database_password_secret.arn
+    error_message = "The ingest function is told the secret's ARN."
+  }
+  assert {
+    condition = ([for s in jsondecode(output.function_settings.ingest.database_secret_policy_json).Statement : [s.Action, s.Resource]]
+    == [["secretsmanager:GetSecretValue", var.database_password_secret.arn], ["kms:Decrypt", var.database_password_secret.kms_key_arn]])
+    error_message = "Its role may read that one secret and decrypt its key, nothing more."
+  }
+}

@@ -55,3 +55,113 @@ run "rejects_a_package_that_is_neither_file_nor_object" {
   }
   expect_failures = [var.package]
 }
+
+run "reads_the_database_password_from_its_secret_and_nothing_else" {
+  variables {
+    environment = {
+      ROSTER_STORE        = "postgres"
+      ROSTER_DATABASE_URL = "postgres://roster@db.internal:5432/roster?sslmode=verify-full"
+    }
+    database_password_secret = {
+      arn         = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-1234-AbCdEf"
+      kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/db"
+    }
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ROSTER_DATABASE_PASSWORD_SECRET_ARN"] == var.database_password_secret.arn
+    error_message = "The function is told the secret's ARN, which it reads at cold start."
+  }
+  assert {
+    condition = !anytrue([for k, v in aws_lambda_function.this.environment[0].variables :
+    contains(["ROSTER_DATABASE_PASSWORD", "ROSTER_DATABASE_PASSWORD_FILE"], k) || can(regex("://[^/@:]*:[^/@]*@", v))])
+    error_message = "No password in the function's environment, neither as a variable nor inside a URL."
+  }
+  assert {
+    condition = jsondecode(aws_iam_role_policy.database_secret[0].policy).Statement == [
+      { Sid = "ReadDatabasePassword", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = var.database_password_secret.arn },
+      { Sid = "DecryptDatabasePassword", Effect = "Allow", Action = "kms:Decrypt", Resource = var.database_password_secret.kms_key_arn,
+      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.eu-west-1.amazonaws.com" } } },
+    ]
+    error_message = "The role may read that one secret, and decrypt its key only through Secrets Manager."
+  }
+  assert {
+    condition     = aws_iam_role_policy.database_secret[0].role == aws_iam_role.this.id
+    error_message = "The secret's policy belongs to the function's own role."
+  }
+  assert {
+    condition = (aws_lambda_function.this.environment[0].variables["ROSTER_METRICS_FORMAT"] == "emf"
+    && aws_lambda_function.this.environment[0].variables["ROSTER_DATABASE_POOL_SIZE"] == "2")
+    error_message = "A function publishes EMF metrics and holds a small pool."
+  }
+}
+
+run "a_secret_under_aws_managed_encryption_needs_no_key_permission" {
+  variables {
+    database_password_secret = { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:roster-db-AbCdEf" }
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.database_secret[0].policy).Statement : s.Action] == ["secretsmanager:GetSecretValue"]
+    error_message = "Without a customer-managed key the role gets no kms:Decrypt."
+  }
+}
+
+run "no_database_secret_no_secret_permission" {
+  assert {
+    condition     = length(aws_iam_role_policy.database_secret) == 0 && !contains(keys(aws_lambda_function.this.environment[0].variables), "ROSTER_DATABASE_PASSWORD_SECRET_ARN")
+    error_message = "A function without a database secret may read no secret."
+  }
+}
+
+run "refuses_a_password_in_the_environment" {
+  command = plan
+  variables {
+    environment = { ROSTER_DATABASE_PASSWORD = "hunter2" }
+  }
+  expect_failures = [var.environment]
+}
+
+run "refuses_a_password_inside_the_database_url" {
+  command = plan
+  variables {
+    environment = { ROSTER_DATABASE_URL = "postgres://roster:hunter2@db.internal/roster" }
+  }
+  expect_failures = [var.environment]
+}
+
+run "a_local_package_is_deployed_by_its_hash" {
+  variables {
+    package      = { filename = "../../tests/fixtures/lambda/roster-lambda-consumer/bootstrap.zip" }
+    architecture = "x86_64"
+  }
+  assert {
+    condition = (aws_lambda_function.this.filename == var.package.filename
+      && aws_lambda_function.this.source_code_hash == filebase64sha256(var.package.filename)
+    && aws_lambda_function.this.s3_bucket == null)
+    error_message = "A rebuilt zip changes source_code_hash, so apply deploys it."
+  }
+  assert {
+    condition     = aws_lambda_function.this.architectures == tolist(["x86_64"])
+    error_message = "The architecture is the one the package was built for."
+  }
+}
+
+run "an_s3_package_takes_its_hash_and_version" {
+  variables {
+    package = {
+      s3_bucket         = "artifacts"
+      s3_key            = "roster/1.4.0/roster-lambda-consumer.zip"
+      s3_object_version = "3sL4kqtJlcpXroDTDmJ"
+      source_code_hash  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    }
+  }
+  assert {
+    condition = (aws_lambda_function.this.s3_key == var.package.s3_key
+      && aws_lambda_function.this.s3_object_version == var.package.s3_object_version
+    && aws_lambda_function.this.source_code_hash == var.package.source_code_hash)
+    error_message = "An S3 package is deployed from its key, version and hash."
+  }
+  assert {
+    condition     = aws_lambda_function.this.architectures == tolist(["arm64"])
+    error_message = "arm64 is the default."
+  }
+}

@@ -1,4 +1,4 @@
-//! Telemetry set-up: JSON lines when stderr is not a terminal (services,
+//! Logging set-up: JSON lines when stderr is not a terminal (services,
 //! CI), human-readable otherwise; level from `RUST_LOG`, else the given one
 //! (`serve --log-level`). JSON lines carry the fields of the spans they are
 //! in (`request_id`, `tenant`, `feed_id`, `message_id`), so one id finds
