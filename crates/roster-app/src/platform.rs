@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use roster_console::ConsoleState;
 use roster_engine::backoff::Backoff;
 use roster_engine::dispatch::{DispatchConfig, Dispatcher};
 use roster_engine::{
@@ -123,6 +124,21 @@ impl Platform {
                 .context("invalid [[jwt_issuers]] in the configuration")?;
             Some(Arc::new(verifier))
         };
+        let alarms = jobs.as_ref().map(|j| j.alarms.board());
+        // The admin console, on API nodes when `[console]` is configured.
+        let console = match (&settings.console, role) {
+            (Some(c), Role::Serve) => {
+                let console = ConsoleState::new(
+                    c.clone(),
+                    directory.clone(),
+                    queue.clone(),
+                    clock.clone(),
+                    alarms.clone(),
+                )?;
+                Some(("/console", roster_console::router(console)))
+            }
+            _ => None,
+        };
         let state = AppState {
             ingest: Arc::new(Ingest::new(
                 directory.clone(),
@@ -156,8 +172,9 @@ impl Platform {
                 sink: event_sink,
                 timeout: Duration::from_secs(settings.outbox.timeout_secs),
             },
-            alarms: jobs.as_ref().map(|j| j.alarms.board()),
+            alarms,
             jwt,
+            extra_routes: console,
         };
         Ok(Self { adapters, consumer, state, jobs })
     }

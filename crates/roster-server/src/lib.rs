@@ -41,10 +41,17 @@ pub use state::{AppState, Budgets, ServerConfig, Surface, TestEvents};
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let routes = match state.config.surface {
+    let mut routes = match state.config.surface {
         state::Surface::Api => routes::routes(),
         state::Surface::Ops => routes::ops_routes(),
     };
+    if let (state::Surface::Api, Some((prefix, extra))) = (state.config.surface, &state.extra_routes) {
+        // The whole subtree, the prefix kept in the path the router sees.
+        routes = routes
+            .route_service(prefix, extra.clone())
+            .route_service(&format!("{prefix}/"), extra.clone())
+            .route_service(&format!("{prefix}/{{*rest}}"), extra.clone());
+    }
     with_layers(routes, state)
 }
 

@@ -137,6 +137,9 @@ pub struct AppState {
     pub read_audits: Arc<crate::audit::ReadAudits>,
     /// Sends test events to endpoints (the outbox dispatcher's sink and timeout).
     pub test_events: TestEvents,
+    /// Routes served under a path prefix beside the API, behind the same
+    /// edge layers (`("/console", the admin console's router)`); API nodes only.
+    pub extra_routes: Option<(&'static str, axum::Router)>,
 }
 
 /// What `POST /v1/endpoints/{id}/test` sends with: the same HTTP sink (and

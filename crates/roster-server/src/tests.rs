@@ -54,6 +54,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
             ),
             timeout: std::time::Duration::from_secs(5),
         },
+        extra_routes: None,
     }
 }
 

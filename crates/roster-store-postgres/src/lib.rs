@@ -33,6 +33,7 @@ mod alarms;
 mod apply;
 mod audit;
 mod conn;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_rate_buckets.sql")),
     (7, include_str!("../migrations/0007_outbox_occurred_at.sql")),
     (8, include_str!("../migrations/0008_alarm_states.sql")),
+    (9, include_str!("../migrations/0009_console_sessions.sql")),
 ];
 
 /// The schema version this build reads and writes.

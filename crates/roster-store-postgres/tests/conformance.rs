@@ -55,6 +55,12 @@ fn template_name() -> String {
     include_str!("../migrations/0001_initial.sql").hash(&mut h);
     include_str!("../migrations/0002_tenants_and_key_names.sql").hash(&mut h);
     include_str!("../migrations/0003_webhooks.sql").hash(&mut h);
+    include_str!("../migrations/0004_snapshot_leavers.sql").hash(&mut h);
+    include_str!("../migrations/0005_delivery_generation.sql").hash(&mut h);
+    include_str!("../migrations/0006_rate_buckets.sql").hash(&mut h);
+    include_str!("../migrations/0007_outbox_occurred_at.sql").hash(&mut h);
+    include_str!("../migrations/0008_alarm_states.sql").hash(&mut h);
+    include_str!("../migrations/0009_console_sessions.sql").hash(&mut h);
     format!("roster_template_{SCHEMA_VERSION}_{:016x}", h.finish())
 }
 

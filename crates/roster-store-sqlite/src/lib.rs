@@ -5,7 +5,8 @@
 //! One file per concern trait of the port, with the same names an adapter
 //! for another database uses (`tenants.rs`, `credentials.rs`, `audit.rs`,
 //! `sources.rs`, `feeds.rs`, `idempotency.rs`, `apply.rs`, `due.rs`,
-//! `people.rs`, `outbox.rs`, `endpoints.rs`, `stats.rs`, `leases.rs`), plus the SQLite
+//! `people.rs`, `outbox.rs`, `endpoints.rs`, `stats.rs`, `leases.rs`,
+//! `console_sessions.rs`), plus the SQLite
 //! parts: `conn.rs` (connections), `rows.rs` (row mappers), `schema.rs`
 //! (migrations), and the write primitives the concerns share
 //! (`snapshots.rs`, `retention.rs`).
@@ -19,6 +20,7 @@ mod alarms;
 mod apply;
 mod audit;
 mod conn;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;

@@ -321,6 +321,20 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL
     );
     ",
+    // 17: the admin console's sessions, by the hash of the cookie's secret;
+    // `groups` is a JSON array of the identity provider's group names.
+    "
+    CREATE TABLE console_sessions (
+        hash BLOB PRIMARY KEY,
+        subject TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX console_sessions_expires_at ON console_sessions (expires_at);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

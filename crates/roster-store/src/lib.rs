@@ -28,8 +28,8 @@ pub use types::*;
 /// (`use roster_store::prelude::*;`); `dyn Directory` needs no import.
 pub mod prelude {
     pub use crate::ports::{
-        AlarmStateStore, AlarmStore, AuditLog, ChangeApplier, CredentialStore, Directory, DueWork,
-        EndpointStore, FeedStore, IdempotencyStore, IngestStore, Leases, Outbox, PeopleReader, PlatformStats,
-        SourceStore, SweepStore, TenantStore,
+        AlarmStateStore, AlarmStore, AuditLog, ChangeApplier, ConsoleSessionStore, CredentialStore,
+        Directory, DueWork, EndpointStore, FeedStore, IdempotencyStore, IngestStore, Leases, Outbox,
+        PeopleReader, PlatformStats, SourceStore, SweepStore, TenantStore,
     };
 }

@@ -185,6 +185,9 @@ pub struct Settings {
     pub jwt_issuers: Vec<JwtIssuerConfig>,
     /// How lifecycle events are pushed to the tenants' webhook endpoints (`[outbox]`).
     pub outbox: OutboxSettings,
+    /// The admin console (`[console]`), served by `roster serve` under
+    /// `/console/`; off unless configured.
+    pub console: Option<roster_console::ConsoleSettings>,
 }
 
 /// `[outbox]`: the dispatcher that pushes lifecycle events to webhook
@@ -391,6 +394,7 @@ impl Default for Settings {
             notifiers: NotifiersConfig::default(),
             jwt_issuers: Vec::new(),
             outbox: OutboxSettings::default(),
+            console: None,
         }
     }
 }
@@ -580,6 +584,9 @@ impl Settings {
             .context("invalid [[alarms]] in the configuration")?;
         roster_server::auth::jwt::validate_issuers(&self.jwt_issuers)
             .context("invalid [[jwt_issuers]] in the configuration")?;
+        if let Some(console) = &self.console {
+            console.validate()?;
+        }
         Ok(())
     }
 

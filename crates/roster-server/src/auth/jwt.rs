@@ -231,7 +231,6 @@ struct KeyCache {
 /// One configured issuer, checked.
 struct Issuer {
     issuer: String,
-    jwks_url: reqwest::Url,
     audiences: HashSet<String>,
     clients: HashMap<String, String>,
     scope_map: HashMap<String, Scope>,
@@ -239,6 +238,50 @@ struct Issuer {
     required_token_use: Option<String>,
     client_credentials_only: bool,
     max_lifetime_secs: f64,
+    keys: KeySet,
+}
+
+/// A JWKS URL as Roster accepts one: https, or http on loopback (tests).
+pub fn parse_jwks_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        _ => Err(format!("`{url}` must be https (http only on loopback)")),
+    }
+}
+
+/// The HTTP client key sets are fetched with: a short timeout, no proxy
+/// from the environment, redirects to https only.
+pub fn jwks_http_client() -> Result<reqwest::Client, JwtConfigError> {
+    reqwest::Client::builder()
+        .timeout(JWKS_FETCH_TIMEOUT)
+        // Explicit egress only: the environment's proxy is not used.
+        .no_proxy()
+        // A JWKS may move, but only to another https URL.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 3 {
+                attempt.error("too many redirects")
+            } else if attempt.url().scheme() != "https" {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+        .map_err(|e| JwtConfigError::Client(e.to_string()))
+}
+
+/// One issuer's signing keys: its JWKS, cached, fetched again when old or
+/// when a token names an unknown `kid` (at most once per refetch interval).
+/// Shared by the API's bearer tokens and the console's ID tokens: it checks
+/// the header and the signature; the caller checks the claims.
+pub struct KeySet {
+    /// Who the keys are of, for log lines (an issuer URL).
+    label: String,
+    url: reqwest::Url,
     refetch_interval: Duration,
     /// Held for lookups only, never across a fetch.
     keys: Mutex<KeyCache>,
@@ -247,7 +290,69 @@ struct Issuer {
     fetching: tokio::sync::Mutex<()>,
 }
 
-impl Issuer {
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet").field("url", &self.url.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl KeySet {
+    pub fn new(label: impl Into<String>, url: reqwest::Url, refetch_interval: Duration) -> Self {
+        ring_crypto::install();
+        Self {
+            label: label.into(),
+            url,
+            refetch_interval,
+            keys: Mutex::new(KeyCache::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// Verifies a compact JWS: an accepted algorithm (RS256/384/512, ES256),
+    /// no `crit`, a `kid` naming a key of this set that fits the algorithm,
+    /// a valid signature. Returns the claims, none of them checked.
+    pub async fn verify<C: serde::de::DeserializeOwned>(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<C, Refusal> {
+        let parts = split(token).ok_or(Refusal::Malformed)?;
+        let header: RawHeader = decode_part(parts.header)?;
+        if header.crit.is_some() {
+            return Err(Refusal::CriticalHeader);
+        }
+        let alg = header
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|a| ring_crypto::ACCEPTED.contains(a))
+            .ok_or(Refusal::Algorithm)?;
+        let kid = header.kid.ok_or(Refusal::NoKeyId)?;
+        let key = self.signing_key(http, &kid).await?;
+        if !key.algorithms.contains(&alg) {
+            return Err(Refusal::KeyMismatch);
+        }
+        let mut validation = Validation::new(alg);
+        // The claims are the caller's to check, against the server's clock.
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let data = jsonwebtoken::decode::<C>(token, &key.key, &validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => Refusal::Signature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+            | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
+            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => Refusal::KeyMismatch,
+            _ => Refusal::Malformed,
+        })?;
+        Ok(data.claims)
+    }
+
     /// The cached key named `kid` while the set is young enough.
     fn cached(&self, kid: &str, now: Instant) -> Option<SigningKey> {
         let cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
@@ -255,6 +360,54 @@ impl Issuer {
         fresh.then(|| cache.keys.get(kid).cloned()).flatten()
     }
 
+    /// The key named `kid`, from the cached JWKS or, when it is unknown or
+    /// the set is old, a fresh one — fetched at most once per refetch
+    /// interval. The cache is never locked across the fetch: a cached key
+    /// is found at once while another caller (say, with a made-up `kid`)
+    /// waits for the issuer.
+    async fn signing_key(&self, http: &reqwest::Client, kid: &str) -> Result<SigningKey, Refusal> {
+        if let Some(key) = self.cached(kid, Instant::now()) {
+            return Ok(key);
+        }
+        let fetching = self.fetching.lock().await;
+        let may_fetch = {
+            let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let old = cache.fetched_at.is_none_or(|t| now.duration_since(t) >= JWKS_MAX_AGE);
+            let may = (old || !cache.keys.contains_key(kid))
+                && cache.attempted_at.is_none_or(|t| now.duration_since(t) >= self.refetch_interval);
+            if may {
+                cache.attempted_at = Some(now);
+            }
+            may
+        };
+        if may_fetch {
+            let fetched = fetch_jwks(http, &self.url).await;
+            let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            match fetched {
+                Ok(keys) => {
+                    tracing::info!(issuer = self.label, keys = keys.len(), "fetched the issuer's JWKS");
+                    cache.keys = keys;
+                    cache.fetched_at = Some(Instant::now());
+                    cache.last_failed = false;
+                }
+                Err(error) => {
+                    tracing::warn!(issuer = self.label, url = %self.url, error, "could not fetch the JWKS");
+                    cache.last_failed = true;
+                }
+            }
+        }
+        drop(fetching);
+        let cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.keys.get(kid) {
+            Some(key) => Ok(key.clone()),
+            None if cache.fetched_at.is_none() || cache.last_failed => Err(Refusal::KeysUnavailable),
+            None => Err(Refusal::UnknownKey),
+        }
+    }
+}
+
+impl Issuer {
     fn from_config(index: usize, c: &JwtIssuerConfig) -> Result<Self, JwtConfigError> {
         let problem = |p: String| JwtConfigError::Issuer { index, issuer: c.issuer.clone(), problem: p };
         if c.issuer.trim().is_empty() {
@@ -264,14 +417,7 @@ impl Issuer {
             Some(u) => u.clone(),
             None => format!("{}/.well-known/jwks.json", c.issuer.trim_end_matches('/')),
         };
-        let jwks_url = reqwest::Url::parse(&url).map_err(|e| problem(format!("jwks_url `{url}`: {e}")))?;
-        let host = jwks_url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        match jwks_url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => return Err(problem(format!("jwks_url `{url}` must be https (http only on loopback)"))),
-        }
+        let jwks_url = parse_jwks_url(&url).map_err(|e| problem(format!("jwks_url {e}")))?;
         if c.audiences.is_empty() {
             return Err(problem("`audiences` is empty: no token could be accepted".into()));
         }
@@ -293,7 +439,6 @@ impl Issuer {
         }
         Ok(Issuer {
             issuer: c.issuer.clone(),
-            jwks_url,
             audiences: c.audiences.iter().cloned().collect(),
             clients: c.clients.clone().into_iter().collect(),
             scope_map,
@@ -301,9 +446,7 @@ impl Issuer {
             required_token_use: c.required_token_use.clone(),
             client_credentials_only: c.client_credentials_only,
             max_lifetime_secs: c.max_lifetime_secs as f64,
-            refetch_interval: Duration::from_secs(c.jwks_refetch_secs),
-            keys: Mutex::new(KeyCache::default()),
-            fetching: tokio::sync::Mutex::new(()),
+            keys: KeySet::new(&c.issuer, jwks_url, Duration::from_secs(c.jwks_refetch_secs)),
         })
     }
 }
@@ -332,22 +475,7 @@ impl JwtAuthenticator {
         ring_crypto::install();
         let issuers =
             configs.iter().enumerate().map(|(i, c)| Issuer::from_config(i, c)).collect::<Result<_, _>>()?;
-        let http = reqwest::Client::builder()
-            .timeout(JWKS_FETCH_TIMEOUT)
-            // Explicit egress only: the environment's proxy is not used.
-            .no_proxy()
-            // A JWKS may move, but only to another https URL.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 3 {
-                    attempt.error("too many redirects")
-                } else if attempt.url().scheme() != "https" {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .build()
-            .map_err(|e| JwtConfigError::Client(e.to_string()))?;
+        let http = jwks_http_client()?;
         Ok(Self { issuers, http, tenants: Mutex::new(HashMap::new()), used: Mutex::new(HashMap::new()) })
     }
 
@@ -400,12 +528,9 @@ impl JwtAuthenticator {
         if header.crit.is_some() {
             return Err(Refusal::CriticalHeader);
         }
-        let alg = header
-            .alg
-            .parse::<Algorithm>()
-            .ok()
-            .filter(|a| ring_crypto::ACCEPTED.contains(a))
-            .ok_or(Refusal::Algorithm)?;
+        if !header.alg.parse::<Algorithm>().is_ok_and(|a| ring_crypto::ACCEPTED.contains(&a)) {
+            return Err(Refusal::Algorithm);
+        }
         // Which issuer (and so which keys) is chosen from the claims before
         // the signature is checked; they are all checked again after it.
         let peek: Peek = decode_part(parts.payload)?;
@@ -414,73 +539,8 @@ impl JwtAuthenticator {
             .iter()
             .find(|i| peek.iss.as_deref() == Some(i.issuer.as_str()))
             .ok_or(Refusal::Issuer)?;
-        let kid = header.kid.ok_or(Refusal::NoKeyId)?;
-        let key = self.signing_key(issuer, &kid).await?;
-        if !key.algorithms.contains(&alg) {
-            return Err(Refusal::KeyMismatch);
-        }
-        let mut validation = Validation::new(alg);
-        // The claims are checked below, against the server's clock.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => Refusal::Signature,
-                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
-                | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
-                | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
-                | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => Refusal::KeyMismatch,
-                _ => Refusal::Malformed,
-            })?;
-        check_claims(issuer, &data.claims, now.millis() as f64 / 1000.0)
-    }
-
-    /// The key named `kid`, from the cached JWKS or, when it is unknown or
-    /// the set is old, a fresh one — fetched at most once per refetch
-    /// interval. The cache is never locked across the fetch: a cached key
-    /// is found at once while another caller (say, with a made-up `kid`)
-    /// waits for the issuer.
-    async fn signing_key(&self, issuer: &Issuer, kid: &str) -> Result<SigningKey, Refusal> {
-        if let Some(key) = issuer.cached(kid, Instant::now()) {
-            return Ok(key);
-        }
-        let fetching = issuer.fetching.lock().await;
-        let may_fetch = {
-            let mut cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let old = cache.fetched_at.is_none_or(|t| now.duration_since(t) >= JWKS_MAX_AGE);
-            let may = (old || !cache.keys.contains_key(kid))
-                && cache.attempted_at.is_none_or(|t| now.duration_since(t) >= issuer.refetch_interval);
-            if may {
-                cache.attempted_at = Some(now);
-            }
-            may
-        };
-        if may_fetch {
-            let fetched = fetch_jwks(&self.http, &issuer.jwks_url).await;
-            let mut cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
-            match fetched {
-                Ok(keys) => {
-                    tracing::info!(issuer = issuer.issuer, keys = keys.len(), "fetched the issuer's JWKS");
-                    cache.keys = keys;
-                    cache.fetched_at = Some(Instant::now());
-                    cache.last_failed = false;
-                }
-                Err(error) => {
-                    tracing::warn!(issuer = issuer.issuer, url = %issuer.jwks_url, error, "could not fetch the JWKS");
-                    cache.last_failed = true;
-                }
-            }
-        }
-        drop(fetching);
-        let cache = issuer.keys.lock().unwrap_or_else(|e| e.into_inner());
-        match cache.keys.get(kid) {
-            Some(key) => Ok(key.clone()),
-            None if cache.fetched_at.is_none() || cache.last_failed => Err(Refusal::KeysUnavailable),
-            None => Err(Refusal::UnknownKey),
-        }
+        let claims: Claims = issuer.keys.verify(&self.http, token).await?;
+        check_claims(issuer, &claims, now.millis() as f64 / 1000.0)
     }
 
     /// The tenant named `name`, remembered once found.
@@ -771,7 +831,7 @@ mod tests {
     fn a_cognito_access_token_maps_client_and_scopes() {
         let issuer = Issuer::from_config(0, &config()).unwrap();
         assert_eq!(
-            issuer.jwks_url.as_str(),
+            issuer.keys.url().as_str(),
             "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
         );
         let grant = check_claims(&issuer, &claims(cognito_access()), NOW).unwrap();
@@ -926,14 +986,19 @@ mod tests {
         c.jwks_refetch_secs = 0;
         let auth = std::sync::Arc::new(JwtAuthenticator::new(&[c]).unwrap());
         let issuer = 0;
-        assert!(auth.signing_key(&auth.issuers[issuer], "k1").await.is_ok(), "the first fetch is quick");
+        assert!(
+            auth.issuers[issuer].keys.signing_key(&auth.http, "k1").await.is_ok(),
+            "the first fetch is quick"
+        );
         let slow = {
             let auth = std::sync::Arc::clone(&auth);
-            tokio::spawn(async move { auth.signing_key(&auth.issuers[issuer], "made-up").await.err() })
+            tokio::spawn(
+                async move { auth.issuers[issuer].keys.signing_key(&auth.http, "made-up").await.err() },
+            )
         };
         tokio::time::sleep(Duration::from_millis(200)).await;
         let started = Instant::now();
-        assert!(auth.signing_key(&auth.issuers[issuer], "k1").await.is_ok());
+        assert!(auth.issuers[issuer].keys.signing_key(&auth.http, "k1").await.is_ok());
         let took = started.elapsed();
         assert!(took < Duration::from_millis(500), "a cached key waited {took:?} for another's fetch");
         assert_eq!(slow.await.unwrap(), Some(Refusal::UnknownKey));

@@ -22,6 +22,7 @@ use roster_core::lifecycle::Status;
 mod alarms;
 mod apply;
 mod audit;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;
@@ -38,6 +39,7 @@ mod tenants;
 pub use alarms::*;
 pub use apply::*;
 pub use audit::*;
+pub use console_sessions::*;
 pub use credentials::*;
 pub use due::*;
 pub use endpoints::*;
@@ -81,11 +83,11 @@ pub trait Harness: Send + Sync {
 /// - `directory_conformance_tests!(harness; tenants, feeds)`: only those
 ///   modules (`tenants`, `credentials`, `audit`, `sources`, `feeds`,
 ///   `snapshots`, `idempotency`, `apply`, `due`, `people`, `endpoints`,
-///   `stats`, `leases`, `alarms`, `ordering`), for an adapter that is not finished yet.
+///   `stats`, `leases`, `alarms`, `console_sessions`, `ordering`), for an adapter that is not finished yet.
 #[macro_export]
 macro_rules! directory_conformance_tests {
     ($h:expr) => {
-        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, leases, alarms, ordering);
+        $crate::directory_conformance_tests!($h; tenants, credentials, audit, sources, feeds, snapshots, idempotency, apply, due, people, endpoints, stats, leases, alarms, console_sessions, ordering);
     };
     ($h:expr; $($module:ident),+ $(,)?) => {
         $( $crate::directory_conformance_tests!(@module $h; $module); )+
@@ -194,6 +196,13 @@ macro_rules! directory_conformance_tests {
             feeds_are_counted_by_status_across_tenants
         );
     };
+    (@module $h:expr; console_sessions) => {
+        $crate::directory_conformance_tests!(@each $h;
+            a_console_session_is_found_by_its_hash_while_live,
+            a_console_session_ends_when_idle_or_past_its_absolute_timeout,
+            console_sessions_are_deleted_and_purged
+        );
+    };
     (@module $h:expr; leases) => {
         $crate::directory_conformance_tests!(@each $h;
             a_lease_has_one_holder_until_released,
@@ -298,7 +307,8 @@ async fn apply(d: &impl Directory, m: &ChangeMessage) -> ApplyOutcome {
 const T1: Timestamp = Timestamp(T0.0 + 60_000);
 
 /// Puts `n` active people `E0..En` into `source` through a delta feed.
-async fn population(d: &impl Directory, t: TenantId, source: &str, n: usize) {
+/// Public as a fixture: other crates' tests set up snapshots with it.
+pub async fn population(d: &impl Directory, t: TenantId, source: &str, n: usize) {
     let f = feed(d, t, n as u64).await;
     let msgs: Vec<ChangeMessage> = (0..n)
         .map(|i| {
@@ -311,8 +321,9 @@ async fn population(d: &impl Directory, t: TenantId, source: &str, n: usize) {
 }
 
 /// A sealed full snapshot of `source` listing `E0..Ekeep` (all applied,
-/// unchanged).
-async fn snapshot(d: &impl Directory, t: TenantId, source: &str, keep: usize) -> FeedId {
+/// unchanged). Public as a fixture, like [`population`]: 10 of 20 listed
+/// halts (over the default threshold).
+pub async fn snapshot(d: &impl Directory, t: TenantId, source: &str, keep: usize) -> FeedId {
     let id = FeedId::new();
     let source = SourceName::parse(source).unwrap();
     d.create_feed(NewFeed {

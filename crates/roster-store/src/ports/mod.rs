@@ -13,6 +13,7 @@
 mod alarms;
 mod apply;
 mod audit;
+mod console_sessions;
 mod credentials;
 mod due;
 mod endpoints;
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 pub use alarms::AlarmStateStore;
 pub use apply::ChangeApplier;
 pub use audit::AuditLog;
+pub use console_sessions::{ConsoleSessionStore, idle_ms};
 pub use credentials::{Credential, CredentialStore, LAST_USED_GRANULARITY_MS};
 pub use due::DueWork;
 pub use endpoints::EndpointStore;
@@ -80,6 +82,7 @@ pub trait Directory:
     + PlatformStats
     + Leases
     + AlarmStateStore
+    + ConsoleSessionStore
     + IngestStore
     + SweepStore
     + AlarmStore

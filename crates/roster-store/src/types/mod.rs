@@ -3,6 +3,7 @@
 
 pub mod alarm;
 pub mod audit;
+pub mod console_session;
 pub mod credential;
 pub mod endpoint;
 pub mod feed;
@@ -18,6 +19,7 @@ pub mod tenant;
 
 pub use alarm::*;
 pub use audit::*;
+pub use console_session::*;
 pub use credential::*;
 pub use endpoint::*;
 pub use feed::*;

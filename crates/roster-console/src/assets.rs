@@ -1,0 +1,11 @@
+//! Files served from the binary.
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::IntoResponse;
+
+const CSS: &str = include_str!("../assets/console.css");
+
+/// `GET /console/assets/console.css`
+pub async fn css() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "public, max-age=300")], CSS)
+}

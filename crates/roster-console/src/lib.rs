@@ -1,0 +1,55 @@
+//! The admin console: server-rendered pages under `/console/` for the
+//! people who run HR integrations (a customer's IT admin, an onboarding
+//! engineer, the platform's operators).
+//!
+//! - `identity/`: who is signed in — OIDC (`oidc.rs`) or an ALB's signed
+//!   header (`alb.rs`) — and the server-side `session.rs`;
+//! - `views/`: one module per page area, its templates in `templates/`
+//!   under the same name (compiled in by askama);
+//! - `csrf.rs`, `security_headers.rs`, `errors.rs` (`ConsoleError`, the
+//!   console's HTML error page), `assets.rs` (the stylesheet, from the binary).
+//!
+//! Architecture invariant: the console calls the store and engine through
+//! `ConsoleState`, never the JSON API; tenant data is read only under a
+//! tenant the person has a role in, and the store filters by it.
+
+mod assets;
+pub mod csrf;
+pub mod errors;
+pub mod identity;
+pub mod security_headers;
+pub mod settings;
+mod state;
+mod views;
+
+use axum::Router;
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::routing::{get, post};
+
+pub use settings::ConsoleSettings;
+pub use state::ConsoleState;
+
+/// The console's routes, all under `/console/`; merge into the server's
+/// router. Signed-in pages sit behind the identity middleware; every
+/// non-GET request passes the same-origin check first.
+pub fn router(state: ConsoleState) -> Router {
+    let signed_in = Router::new()
+        .route("/console/", get(views::overview::show))
+        .route("/console/logout", post(views::session::logout))
+        .route("/console/t/{tenant}/feeds", get(views::feeds::list))
+        .route("/console/t/{tenant}/feeds/{id}", get(views::feeds::show))
+        .route("/console/t/{tenant}/feeds/{id}/review", get(views::feeds::review))
+        .route("/console/t/{tenant}/feeds/{id}/approve", post(views::feeds::approve))
+        .route("/console/t/{tenant}/feeds/{id}/reject", post(views::feeds::reject))
+        .route_layer(from_fn_with_state(state.clone(), identity::require_user));
+    Router::new()
+        .route("/console", get(|| async { axum::response::Redirect::permanent("/console/") }))
+        .route("/console/login", get(identity::oidc::login))
+        .route("/console/callback", get(identity::oidc::callback))
+        .route("/console/signed-out", get(views::session::signed_out))
+        .route("/console/assets/console.css", get(assets::css))
+        .merge(signed_in)
+        .layer(from_fn_with_state(state.clone(), csrf::same_origin))
+        .layer(map_response(security_headers::add))
+        .with_state(state)
+}

@@ -1,0 +1,51 @@
+//! One module per page area, each with its templates in the folder of the
+//! same name under `templates/`.
+
+pub mod feeds;
+pub mod overview;
+pub mod session;
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use roster_core::public_id::{Kind, render};
+use roster_store::Feed;
+
+use crate::errors::ConsoleError;
+
+/// A rendered page.
+pub fn page(t: impl Template) -> Result<Response, ConsoleError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// A feed as a row of a table.
+pub struct FeedRow {
+    pub id: String,
+    pub source: String,
+    pub mode: &'static str,
+    pub status: &'static str,
+    pub received: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub applied: u64,
+    pub failed: u64,
+    pub leavers: u64,
+    pub created_at: String,
+}
+
+impl From<&Feed> for FeedRow {
+    fn from(f: &Feed) -> Self {
+        Self {
+            id: render(Kind::Feed, f.id),
+            source: f.source.to_string(),
+            mode: f.mode.as_str(),
+            status: f.status.as_str(),
+            received: f.counts.received,
+            accepted: f.counts.accepted,
+            rejected: f.counts.rejected,
+            applied: f.counts.applied,
+            failed: f.counts.failed,
+            leavers: f.counts.leavers,
+            created_at: f.created_at.to_rfc3339(),
+        }
+    }
+}

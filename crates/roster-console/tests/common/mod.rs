@@ -1,0 +1,161 @@
+//! The console's test harness: the real router on a free port over a fresh
+//! SQLite directory and queue, a tenant `acme` with a halted full snapshot
+//! (10 of its 20 people absent) and a tenant `globex`, and a small
+//! "browser" that follows redirects and keeps cookies per host.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use roster_console::{ConsoleSettings, ConsoleState};
+use roster_core::{FeedId, SystemClock, TenantId};
+use roster_queue::{SqliteQueue, SqliteQueueConfig};
+use roster_store::prelude::*;
+use roster_store_sqlite::SqliteDirectory;
+
+pub struct Console {
+    pub base: String,
+    pub directory: Arc<SqliteDirectory>,
+    pub acme: TenantId,
+    pub globex: TenantId,
+    pub halted: FeedId,
+    pub globex_feed: FeedId,
+    _dir: tempfile::TempDir,
+}
+
+/// The role mapping every test uses.
+pub fn roles() -> serde_json::Value {
+    serde_json::json!([
+        {"group": "roster-acme-admins", "tenant": "acme", "role": "admin"},
+        {"group": "roster-acme-viewers", "tenant": "acme", "role": "viewer"},
+        {"group": "roster-operators", "role": "operator"}
+    ])
+}
+
+/// A listener bound now (its port known before the settings name it).
+pub async fn listener() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    (l, base)
+}
+
+pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Value) -> Console {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let settings: ConsoleSettings = serde_json::from_value(settings).expect("console settings");
+    let dir = tempfile::tempdir().unwrap();
+    let directory = Arc::new(SqliteDirectory::open(&dir.path().join("directory.db")).unwrap());
+    let queue = Arc::new(SqliteQueue::open(SqliteQueueConfig::new(dir.path().join("queue.db"))).unwrap());
+    let acme = directory.create_tenant("acme", roster_core::Timestamp(0)).await.unwrap().id;
+    let globex = directory.create_tenant("globex", roster_core::Timestamp(0)).await.unwrap().id;
+    roster_store::conformance::population(&*directory, acme, "hris", 20).await;
+    let halted = roster_store::conformance::snapshot(&*directory, acme, "hris", 10).await;
+    roster_store::conformance::population(&*directory, globex, "hris", 20).await;
+    let globex_feed = roster_store::conformance::snapshot(&*directory, globex, "hris", 10).await;
+    let state = ConsoleState::new(settings, directory.clone(), queue, Arc::new(SystemClock), None)
+        .expect("valid console settings");
+    let app = roster_console::router(state);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Console { base, directory, acme, globex, halted, globex_feed, _dir: dir }
+}
+
+pub fn public_feed(id: FeedId) -> String {
+    roster_core::public_id::render(roster_core::public_id::Kind::Feed, id)
+}
+
+/// The `Set-Cookie` header for `name`, whole.
+pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value a `Set-Cookie` header sets.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// Follows no redirect by itself, keeps cookies per host:port (ignoring
+/// paths and the `Secure` flag: the tests run on plain loopback HTTP).
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub jar: HashMap<String, HashMap<String, String>>,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, jar: HashMap::new() }
+    }
+
+    fn host(url: &str) -> String {
+        let u = reqwest::Url::parse(url).unwrap();
+        format!("{}:{}", u.host_str().unwrap(), u.port_or_known_default().unwrap())
+    }
+
+    pub fn cookie_header(&self, url: &str) -> String {
+        self.jar
+            .get(&Self::host(url))
+            .map(|c| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default()
+    }
+
+    pub fn keep(&mut self, url: &str, res: &reqwest::Response) {
+        let jar = self.jar.entry(Self::host(url)).or_default();
+        for v in res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let (name, value) = v.split(';').next().unwrap().split_once('=').unwrap();
+            if v.to_ascii_lowercase().contains("max-age=0") || v.contains("expires=Thu, 01 Jan 1970") {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
+        let res = self.http.get(url).header("cookie", self.cookie_header(url)).send().await.unwrap();
+        self.keep(url, &res);
+        res
+    }
+
+    /// A same-origin form POST, as a browser sends it from the console's page.
+    pub async fn post_form(&mut self, url: &str, origin: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let res = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header(url))
+            .header("origin", origin)
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(url, &res);
+        res
+    }
+
+    /// GETs `url` and follows redirects until one leads to a URL starting
+    /// with `stop_at` (not fetched), which it returns.
+    pub async fn follow_until(&mut self, mut url: String, stop_at: &str) -> String {
+        for _ in 0..20 {
+            if url.starts_with(stop_at) {
+                return url;
+            }
+            let res = self.get(&url).await;
+            assert!(res.status().is_redirection(), "{url} answered {} instead of a redirect", res.status());
+            let location = res.headers()["location"].to_str().unwrap().to_owned();
+            url = reqwest::Url::parse(&url).unwrap().join(&location).unwrap().to_string();
+        }
+        panic!("more than 20 redirects");
+    }
+}
