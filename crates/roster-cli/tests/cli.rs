@@ -265,6 +265,66 @@ fn bench_smoke_run_reports_every_figure() {
     assert_eq!(report["params"]["smoke"], true);
 }
 
+/// `roster bench --queue sqs` against the emulator (`ROSTER_TEST_SQS_ENDPOINT`,
+/// started by scripts/test) with tiny sizes, so it cannot rot: the raw
+/// `SendMessageBatch` baseline, ingest and end to end, every message
+/// queued, every record applied, and the queues it made deleted. Never a speed.
+#[tokio::test]
+async fn bench_over_sqs_reports_the_raw_baseline_ingest_and_end_to_end() {
+    let Ok(endpoint) = std::env::var("ROSTER_TEST_SQS_ENDPOINT") else {
+        assert!(std::env::var_os("ROSTER_REQUIRE_SQS").is_none(), "ROSTER_TEST_SQS_ENDPOINT is not set");
+        eprintln!("ROSTER_TEST_SQS_ENDPOINT not set: the SQS bench not run (scripts/test runs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args(["bench", "--queue", "sqs", "--sqs-endpoint-url", &endpoint, "--smoke"])
+        .args([
+            "--records",
+            "60",
+            "--batch",
+            "20",
+            "--e2e-seconds",
+            "1",
+            "--json",
+            json_path.to_str().unwrap(),
+        ])
+        // The emulator takes any credentials; the AWS configuration chain wants some.
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("ROSTER_SQS_QUEUE_URL")
+        .env_remove("ROSTER_SQS_DLQ_URL")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let table = ok(out);
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(report["params"]["queue"], "sqs", "{report}");
+    let results = report["results"].as_array().unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sqs_baseline", "ingest", "end_to_end"], "{table}");
+    for r in results {
+        let name = r["name"].as_str().unwrap();
+        assert!(table.contains(name), "the table lacks {name}: {table}");
+        assert!(r["value"].as_f64().is_some_and(|v| v > 0.0), "{name} measured nothing: {r}");
+        let d = &r["detail"];
+        match name {
+            "sqs_baseline" | "ingest" => {
+                assert_eq!(d["queued"], 60, "{name}: every message is in its queue: {r}")
+            }
+            _ => assert_eq!(d["applied"], d["sent"], "every record sent is applied: {r}"),
+        }
+        if name != "sqs_baseline" {
+            assert!(r["ratio_to_baseline"].as_f64().is_some_and(|x| x > 0.0), "{name} vs the raw loop: {r}");
+        }
+    }
+    let client = roster_queue::SqsQueue::emulator_client(&endpoint);
+    let left = client.list_queues().queue_name_prefix("roster-bench-").send().await.unwrap();
+    assert!(left.queue_urls().is_empty(), "the bench deletes the queues it made: {:?}", left.queue_urls());
+}
+
 /// `roster` as a client of `server`, with the key in the environment.
 fn client(server: &Server, key: &str, args: &[&str]) -> Output {
     Command::new(BIN)

@@ -431,6 +431,35 @@ fn entry(
     b.build().expect("id and body are set")
 }
 
+/// The `SendMessageBatch` entry `send_batch` makes of `m`, `index` (0–9)
+/// within its call, sent at `sent_at` (ms): public so `roster bench` can
+/// time SQS itself on exactly the adapter's messages.
+pub fn send_entry(
+    index: usize,
+    m: &OutgoingMessage,
+    sent_at: i64,
+) -> Result<SendMessageBatchRequestEntry, QueueError> {
+    if m.id.is_empty() || m.group_id.is_empty() || m.group_id.len() > crate::MAX_GROUP_ID_LEN {
+        return Err(QueueError::Invalid(
+            "message ids and group ids must be non-empty, group ids at most 128 characters".into(),
+        ));
+    }
+    if !m.delay.is_zero() {
+        return Err(QueueError::Invalid("SQS FIFO queues have no per-message delay".into()));
+    }
+    let body = String::from_utf8(m.body.clone())
+        .map_err(|_| QueueError::Invalid("SQS message bodies must be UTF-8".into()))?;
+    Ok(entry(
+        index,
+        &m.id,
+        &dedup_id(&m.id, ""),
+        &m.group_id,
+        &m.tenant,
+        body,
+        &[(ATTR_SENT, sent_at.to_string())],
+    ))
+}
+
 /// SQS dedup ids allow 128 characters of `[A-Za-z0-9!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~]`.
 fn dedup_id(id: &str, suffix: &str) -> String {
     let mut s: String = id.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
@@ -441,29 +470,11 @@ fn dedup_id(id: &str, suffix: &str) -> String {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> Result<SendOutcome, QueueError> {
-        let mut entries = Vec::with_capacity(messages.len());
-        for (i, m) in messages.iter().enumerate() {
-            if m.id.is_empty() || m.group_id.is_empty() || m.group_id.len() > crate::MAX_GROUP_ID_LEN {
-                return Err(QueueError::Invalid(
-                    "message ids and group ids must be non-empty, group ids at most 128 characters".into(),
-                ));
-            }
-            if !m.delay.is_zero() {
-                return Err(QueueError::Invalid("SQS FIFO queues have no per-message delay".into()));
-            }
-            let body = String::from_utf8(m.body.clone())
-                .map_err(|_| QueueError::Invalid("SQS message bodies must be UTF-8".into()))?;
-            let sent = now_ms().to_string();
-            entries.push(entry(
-                i % 10,
-                &m.id,
-                &dedup_id(&m.id, ""),
-                &m.group_id,
-                &m.tenant,
-                body,
-                &[(ATTR_SENT, sent)],
-            ));
-        }
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| send_entry(i % 10, m, now_ms()))
+            .collect::<Result<Vec<_>, _>>()?;
         let sent = entries.len();
         let mut chunks = Vec::with_capacity(entries.len().div_ceil(10));
         let mut entries = entries.into_iter().peekable();

@@ -2,12 +2,15 @@
 //! end to end against the physical limit of the same machine (raw SQLite
 //! inserts with the queue's durability settings), in one run. With
 //! `--store postgres`, over a PostgreSQL directory against raw inserts on
-//! the same server (`postgres.rs`).
+//! the same server (`postgres.rs`). With `--queue sqs`, over an SQS FIFO
+//! queue against a raw `SendMessageBatch` loop of the same messages
+//! (`sqs.rs`).
 
 mod baseline;
 pub mod generate;
 mod postgres;
 mod report;
+mod sqs;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -77,17 +80,22 @@ pub struct BenchArgs {
     /// Consumer workers of each PostgreSQL end-to-end run, in turn.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
     pub pg_workers: Vec<usize>,
-    /// Queue of the PostgreSQL runs: the embedded SQLite file (in the
-    /// temporary directory) or an SQS FIFO queue, which must be empty.
+    /// The queue under test: the embedded SQLite file (in the temporary
+    /// directory) or SQS FIFO (measures baseline, ingest and end-to-end:
+    /// the raw baseline is then `SendMessageBatch` itself).
     #[arg(long, value_enum, default_value_t = QueueBackend::Sqlite)]
     pub queue: QueueBackend,
-    /// URL of the SQS FIFO queue (with --queue sqs).
+    /// URL of an empty SQS FIFO queue to measure end to end on (with
+    /// --queue sqs). Without it and --sqs-dlq-url, the bench makes a queue
+    /// and DLQ per measurement and deletes them after (the credentials need
+    /// sqs:CreateQueue and sqs:DeleteQueue).
     #[arg(long, env = "ROSTER_SQS_QUEUE_URL")]
     pub sqs_queue_url: Option<String>,
-    /// URL of its FIFO dead-letter queue (with --queue sqs).
+    /// URL of its FIFO dead-letter queue (with --sqs-queue-url).
     #[arg(long, env = "ROSTER_SQS_DLQ_URL")]
     pub sqs_dlq_url: Option<String>,
-    /// SQS endpoint override (e.g. a local emulator).
+    /// SQS endpoint override (e.g. a local emulator); credentials and
+    /// region come from the AWS configuration chain.
     #[arg(long, env = "ROSTER_SQS_ENDPOINT_URL")]
     pub sqs_endpoint_url: Option<String>,
 }
@@ -130,10 +138,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.store == StoreBackend::Postgres {
         return run_postgres(args).await;
     }
-    anyhow::ensure!(
-        args.queue == QueueBackend::Sqlite,
-        "--queue sqs is measured with --store postgres (the cluster's shape)"
-    );
+    if args.queue == QueueBackend::Sqs {
+        return run_sqs(args).await;
+    }
     let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
     let people = PeopleGenerator::new(args.seed);
     let mut report = Report::new(&args);
@@ -224,28 +231,26 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|u| u.expose().to_owned())
         .context("--store postgres needs --database-url (or ROSTER_DATABASE_URL)")?;
-    if let Some(other) = args.only.iter().find(|f| !matches!(f, Figure::Baseline | Figure::EndToEnd)) {
-        anyhow::bail!("--store postgres measures baseline and end-to-end only, not {other:?}");
+    let sqs = args.queue == QueueBackend::Sqs;
+    let measured =
+        |f: &Figure| matches!(f, Figure::Baseline | Figure::EndToEnd) || (sqs && *f == Figure::Ingest);
+    if let Some(other) = args.only.iter().find(|f| !measured(f)) {
+        anyhow::bail!(
+            "--store postgres measures baseline and end-to-end only (and ingest with --queue sqs), not {other:?}"
+        );
     }
     anyhow::ensure!(
         !args.pg_workers.is_empty() && !args.pg_workers.contains(&0),
         "--pg-workers must be at least 1 each"
     );
-    if args.queue == QueueBackend::Sqs {
-        anyhow::ensure!(
-            args.sqs_queue_url.is_some() && args.sqs_dlq_url.is_some(),
-            "--queue sqs needs --sqs-queue-url and --sqs-dlq-url"
-        );
-    }
     let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
     let people = PeopleGenerator::new(args.seed);
     let mut report = Report::new(&args);
-    // One name per run: databases of runs at once never collide.
-    let run = format!(
-        "{:x}{:x}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
-        std::process::id()
-    );
+    let run = run_name()?;
+    let target = match sqs {
+        true => Some(sqs_target(&args, &run).await?),
+        false => None,
+    };
 
     let mut base = None;
     if args.wants(Figure::Baseline) {
@@ -268,6 +273,10 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
         );
         base = Some(raw.rate);
     }
+    if let Some(target) = &target {
+        let pg = PgRun { url: &url, run: &run };
+        sqs_send_figures(&args, target, &people, tmp.path(), Some(pg), &mut report).await?;
+    }
 
     if args.wants(Figure::EndToEnd) {
         for &workers in &args.pg_workers {
@@ -275,16 +284,31 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
                 "end to end on PostgreSQL, {workers} worker(s): ingest and consumer together for at least {} s...",
                 args.e2e_seconds
             );
-            let db = postgres::BenchDatabase::create(&url, &run, &format!("e2e_{workers}w")).await?;
+            let queues = match &target {
+                Some(t) => Some(t.queues(&format!("e2e-{workers}w")).await?),
+                None => None,
+            };
+            let db = postgres::BenchDatabase::create(&url, &run, &format!("e2e_{workers}w")).await;
             let result = async {
-                let settings =
-                    pg_settings(&args, tmp.path().join(format!("e2e-{workers}w")), &db.url, workers);
+                let db = db.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                let settings = pg_settings(
+                    &args,
+                    tmp.path().join(format!("e2e-{workers}w")),
+                    &db.url,
+                    workers,
+                    queues.as_ref(),
+                );
                 let (rate, sent) = end_to_end(&settings, &people, &args).await?;
                 let applied = postgres::applied(&db.url).await?;
                 anyhow::Ok((rate, sent, applied))
             }
             .await;
-            db.drop_database(&url).await?;
+            if let Ok(db) = db {
+                db.drop_database(&url).await?;
+            }
+            if let (Some(t), Some(q)) = (&target, queues) {
+                t.delete(q).await?;
+            }
             let (rate, sent, applied) = result?;
             // Each record is a new person: a row, a history row, a joiner event.
             anyhow::ensure!(
@@ -311,17 +335,209 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
     finish(&report, &args)
 }
 
-/// The settings of a node over the bench's PostgreSQL database and the
-/// queue the bench was given.
-fn pg_settings(args: &BenchArgs, data_dir: PathBuf, url: &str, workers: usize) -> Settings {
-    Settings {
+/// The settings of a node over the bench's PostgreSQL database and its
+/// queue: the embedded one, or `queues` on SQS.
+fn pg_settings(
+    args: &BenchArgs,
+    data_dir: PathBuf,
+    url: &str,
+    workers: usize,
+    queues: Option<&sqs::BenchQueues>,
+) -> Settings {
+    let s = Settings {
         store: StoreBackend::Postgres,
         database_url: Some(roster_core::secret::Secret::new(url)),
-        queue: args.queue,
-        sqs_queue_url: args.sqs_queue_url.clone(),
-        sqs_dlq_url: args.sqs_dlq_url.clone(),
-        sqs_endpoint_url: args.sqs_endpoint_url.clone(),
         ..settings(data_dir, workers)
+    };
+    match queues {
+        Some(q) => on_sqs(s, args, q),
+        None => s,
+    }
+}
+
+/// `settings` with `queues` on SQS as the queue.
+fn on_sqs(settings: Settings, args: &BenchArgs, queues: &sqs::BenchQueues) -> Settings {
+    Settings {
+        queue: QueueBackend::Sqs,
+        sqs_queue_url: Some(queues.queue_url.clone()),
+        sqs_dlq_url: Some(queues.dlq_url.clone()),
+        sqs_endpoint_url: args.sqs_endpoint_url.clone(),
+        ..settings
+    }
+}
+
+/// One name per run: databases and queues of runs at once never collide.
+fn run_name() -> anyhow::Result<String> {
+    Ok(format!(
+        "{:x}{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
+        std::process::id()
+    ))
+}
+
+async fn sqs_target(args: &BenchArgs, run: &str) -> anyhow::Result<sqs::SqsTarget> {
+    sqs::SqsTarget::new(
+        args.sqs_endpoint_url.as_deref(),
+        args.sqs_queue_url.as_deref(),
+        args.sqs_dlq_url.as_deref(),
+        run,
+    )
+    .await
+}
+
+/// The PostgreSQL server of a `--store postgres` run, where each
+/// measurement makes a database of its own.
+#[derive(Clone, Copy)]
+struct PgRun<'a> {
+    url: &'a str,
+    run: &'a str,
+}
+
+/// `--queue sqs` with the embedded directory: the raw `SendMessageBatch`
+/// baseline, ingest and end to end, each on queues of its own.
+async fn run_sqs(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(other) =
+        args.only.iter().find(|f| !matches!(f, Figure::Baseline | Figure::Ingest | Figure::EndToEnd))
+    {
+        anyhow::bail!("--queue sqs measures baseline, ingest and end-to-end only, not {other:?}");
+    }
+    let tmp = tempfile::tempdir().context("creating a temporary data directory")?;
+    let people = PeopleGenerator::new(args.seed);
+    let mut report = Report::new(&args);
+    let run = run_name()?;
+    let target = sqs_target(&args, &run).await?;
+    let raw = sqs_send_figures(&args, &target, &people, tmp.path(), None, &mut report).await?;
+
+    if args.wants(Figure::EndToEnd) {
+        eprintln!("end to end over SQS: ingest and consumer together for at least {} s...", args.e2e_seconds);
+        let queues = target.queues("e2e").await?;
+        let result = async {
+            let settings = on_sqs(settings(tmp.path().join("e2e"), args.workers), &args, &queues);
+            let (rate, sent) = end_to_end(&settings, &people, &args).await?;
+            let applied = count_people(&settings).await?;
+            let (_, dead) = target.depth(&queues).await?;
+            anyhow::Ok((rate, sent, applied, dead))
+        }
+        .await;
+        target.delete(queues).await?;
+        let (rate, sent, applied, dead) = result?;
+        anyhow::ensure!(
+            applied == sent,
+            "{sent} records sent over SQS, but the directory holds {applied} people ({dead} dead letters)"
+        );
+        report.push(
+            Row::rate("end_to_end", "records/s applied to the directory over SQS", rate, raw)
+                .with_detail(json!({"workers": args.workers, "sent": sent, "applied": applied})),
+        );
+    }
+    finish(&report, &args)
+}
+
+/// The figures of sending to SQS, each on new queues: the raw
+/// `SendMessageBatch` loop (`sqs_baseline`) and ingest over the adapter
+/// (a node with no consumer; on a database of its own with `pg`). Returns
+/// the raw rate. On queues the user named, neither can run: each leaves
+/// its messages behind, which the next measurement would then count.
+async fn sqs_send_figures(
+    args: &BenchArgs,
+    target: &sqs::SqsTarget,
+    people: &PeopleGenerator,
+    tmp: &std::path::Path,
+    pg: Option<PgRun<'_>>,
+    report: &mut Report,
+) -> anyhow::Result<Option<f64>> {
+    if !target.fresh() {
+        let why = "needs SQS queues of its own: leave out --sqs-queue-url and --sqs-dlq-url so the bench makes them";
+        if let Some(f) = args.only.iter().find(|f| matches!(f, Figure::Baseline | Figure::Ingest)) {
+            anyhow::bail!("{f:?} over SQS {why}");
+        }
+        if args.only.is_empty() {
+            eprintln!("raw SQS baseline and ingest skipped: each {why}");
+        }
+        return Ok(None);
+    }
+    let in_flight = roster_queue::sqs::IN_FLIGHT;
+    let mut raw = None;
+    if args.wants(Figure::Baseline) {
+        eprintln!(
+            "SQS baseline: raw SendMessageBatch of {} messages, {} senders with up to {in_flight} calls of 10 each...",
+            args.records, args.clients
+        );
+        let (p, records, batch) = (*people, args.records, args.batch);
+        let messages = tokio::task::spawn_blocking(move || sqs::messages(&p, records, batch)).await?;
+        let queues = target.queues("raw").await?;
+        let result = async {
+            let rate = target.raw_send(&queues, messages, args.clients).await?;
+            anyhow::Ok((rate, target.depth(&queues).await?.0))
+        }
+        .await;
+        target.delete(queues).await?;
+        let (rate, queued) = result?;
+        let what = format!(
+            "raw SendMessageBatch of the adapter's messages, {} senders x {in_flight} calls of 10",
+            args.clients
+        );
+        report.push(Row::rate("sqs_baseline", &what, rate, None).with_detail(json!({
+            "senders": args.clients, "in_flight_per_sender": in_flight,
+            "sent": args.records, "queued": queued,
+        })));
+        raw = Some(rate);
+    }
+    if args.wants(Figure::Ingest) {
+        eprintln!(
+            "ingest over SQS: {} records over HTTP, {} clients, batches of {}...",
+            args.records, args.clients, args.batch
+        );
+        let queues = target.queues("ingest").await?;
+        let db = match pg {
+            Some(pg) => Some(postgres::BenchDatabase::create(pg.url, pg.run, "ingest").await),
+            None => None,
+        };
+        let result = async {
+            let data_dir = tmp.join("ingest-sqs");
+            let settings = match &db {
+                Some(db) => {
+                    let db = db.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                    pg_settings(args, data_dir, &db.url, 0, Some(&queues))
+                }
+                None => on_sqs(settings(data_dir, 0), args, &queues),
+            };
+            let running = app::start(&settings).await?;
+            let key = tenant_key(&settings).await?;
+            let prepared = bodies(people, 0, args.records, args.batch);
+            let t = Instant::now();
+            send_all(&format!("http://{}", running.addr), &key, prepared, args.clients).await?;
+            let rate = args.records as f64 / t.elapsed().as_secs_f64();
+            running.shutdown().await?;
+            anyhow::Ok((rate, target.depth(&queues).await?.0))
+        }
+        .await;
+        if let (Some(pg), Some(Ok(db))) = (pg, db) {
+            db.drop_database(pg.url).await?;
+        }
+        target.delete(queues).await?;
+        let (rate, queued) = result?;
+        report.push(
+            Row::rate("ingest", "records/s acknowledged (202) over SQS, vs the raw loop", rate, raw)
+                .with_detail(json!({"sent": args.records, "queued": queued})),
+        );
+    }
+    Ok(raw)
+}
+
+/// People of the bench tenant in the directory of `settings`.
+async fn count_people(settings: &Settings) -> anyhow::Result<u64> {
+    let directory = app::open_directory(settings).await?;
+    let tenant = directory.tenant_by_name("bench").await?.context("the bench tenant")?;
+    let (mut count, mut cursor) = (0, None);
+    loop {
+        let page =
+            directory.list_people(tenant.id, roster_store::limits::MAX_PAGE, cursor.as_deref()).await?;
+        count += page.items.len() as u64;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(count),
+        }
     }
 }
 
