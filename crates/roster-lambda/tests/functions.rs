@@ -354,6 +354,8 @@ async fn the_serverless_path_ingests_applies_dead_letters_and_redrives_through_t
         "eventSource": "aws:sqs"}]});
     let answer = consumer.invoke(garbage).await.unwrap();
     assert!(answer["batchItemFailures"].is_array(), "{answer}");
+    let after = consumer.invoke(json!({"Records": []})).await.expect("the function is still up");
+    assert_eq!(after, json!({"batchItemFailures": []}), "it did not panic on the garbage");
 
     // The schedule: one leased pass of each job, leases given back.
     let tick = json!({"version": "0", "id": "tick-1", "detail-type": "Scheduled Event", "source": "aws.events",
