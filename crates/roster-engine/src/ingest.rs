@@ -80,6 +80,21 @@ pub enum IngestError {
         "`mode` is {} in the query and {} in the body: send one, or the same in both", query.as_str(), body.as_str()
     )]
     ModeConflict { query: FeedMode, body: FeedMode },
+    /// The stall sweep failed the feed before it was sealed (its sending
+    /// took longer than `upload_stall_secs`): it is not acknowledged, and
+    /// the client must send it again.
+    #[error("the feed was failed as stalled before it was acknowledged; send it again")]
+    Stalled,
+}
+
+/// A seal or a touch refused because the feed is no longer `receiving`: the
+/// stall sweep failed it meanwhile. Retryable for the client, not a conflict
+/// of its making.
+fn stalled(e: StoreError) -> IngestError {
+    match e {
+        StoreError::Conflict(_) => IngestError::Stalled,
+        other => IngestError::Store(other),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -381,7 +396,7 @@ impl Ingest {
             rejected: rejected_n as u64,
             rejections: tally.rejected.clone(),
         };
-        self.store.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(sub.tenant, feed_id, seal, self.clock.now()).await.map_err(stalled)?;
         telemetry::records_ingested(&sub.tenant.to_string(), sub.format, tally.received, tally.accepted);
         tracing::info!(%feed_id, tenant = %sub.tenant, source = %sub.source, mode = mode.as_str(), format = sub.format,
             received = tally.received, accepted = tally.accepted, rejected = rejected_n, streamed = true, full, "feed accepted");
@@ -562,7 +577,7 @@ impl Ingest {
         };
         // Queued but unsealed, the feed's records still apply; a snapshot is
         // just never reconciled. The client, told of the error, resends.
-        self.store.seal_feed(tenant, feed_id, seal, self.clock.now()).await?;
+        self.store.seal_feed(tenant, feed_id, seal, self.clock.now()).await.map_err(stalled)?;
         add_depth(&self.depth, accepted);
         telemetry::records_ingested(&tenant.to_string(), sub.format, received, accepted);
         tracing::info!(%feed_id, %tenant, source = %sub.source, mode = feed.mode.as_str(), format = sub.format,
@@ -684,7 +699,10 @@ fn stream_csv(
     let mut touched = Instant::now();
     let touch = |touched: &mut Instant| -> Result<(), IngestError> {
         if touched.elapsed() >= progress_every {
-            ports.rt.block_on(ports.store.touch_feed(sub.tenant, feed_id, ports.clock.now()))?;
+            ports
+                .rt
+                .block_on(ports.store.touch_feed(sub.tenant, feed_id, ports.clock.now()))
+                .map_err(stalled)?;
             *touched = Instant::now();
         }
         Ok(())

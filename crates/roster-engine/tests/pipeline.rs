@@ -706,8 +706,10 @@ impl Queue for HangingQueue {
         &self,
         m: Vec<OutgoingMessage>,
     ) -> Result<roster_queue::SendOutcome, roster_queue::QueueError> {
-        if self.hang.load(Ordering::SeqCst) {
-            std::future::pending::<()>().await;
+        // Hangs for as long as `hang` is set (for ever, for a process that
+        // "died" here).
+        while self.hang.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.inner.send_batch(m).await
     }
@@ -781,6 +783,46 @@ async fn a_feed_cut_off_before_its_messages_were_queued_is_failed_by_the_sweep()
     w.clock.advance_millis(3_600_001);
     assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
     assert_eq!(w.feed(feeds[0].id).await.status, FeedStatus::Failed, "a final state; the client resends");
+}
+
+/// A request whose sending outlasts the stall timeout: the sweep fails its
+/// feed, and the request must not be acknowledged — it gets a retryable
+/// error (503 at the API), never a 202 nor a 409 the client cannot act on.
+#[tokio::test]
+async fn a_feed_failed_by_the_sweep_while_it_was_sent_is_never_acknowledged() {
+    let w = world().await;
+    let queue = Arc::new(HangingQueue { inner: w.queue.clone(), hang: AtomicBool::new(true) });
+    let ingest = Arc::new(Ingest::new(
+        w.members.clone(),
+        queue.clone(),
+        Arc::new(w.clock.clone()),
+        IngestConfig::default(),
+    ));
+    let sending = {
+        let (ingest, sub) = (Arc::clone(&ingest), w.sub());
+        let body = Bytes::from_static(br#"{"records": [{"externalId": "E1"}, {"externalId": "E2"}]}"#);
+        tokio::spawn(async move { ingest.submit_json(&sub, None, body).await })
+    };
+    let mut feeds = Vec::new();
+    for _ in 0..200 {
+        feeds = w.directory.list_feeds(w.tenant, 10, None).await.unwrap().items;
+        if !feeds.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(feeds.len(), 1, "the feed was recorded before sending");
+    let scheduler = roster_engine::Scheduler::new(
+        w.directory.clone(),
+        Arc::new(w.clock.clone()),
+        roster_engine::SchedulerConfig { stall_timeout: Duration::from_secs(3600), ..Default::default() },
+    );
+    w.clock.advance_millis(3_600_001);
+    assert_eq!(scheduler.run_once().await.unwrap().stalled_feeds, 1);
+    queue.hang.store(false, Ordering::SeqCst);
+    let err = sending.await.unwrap().expect_err("a failed feed is never acknowledged");
+    assert!(matches!(err, IngestError::Stalled), "{err:?}");
+    assert_eq!(w.feed(feeds[0].id).await.status, FeedStatus::Failed, "it stays failed: the client resends");
 }
 
 #[tokio::test]
@@ -886,7 +928,7 @@ async fn a_slow_upload_is_kept_alive_by_its_progress_and_a_failed_one_is_never_a
     tx.send(b"E6\n".to_vec()).unwrap();
     drop(tx);
     let err = stalled.await.unwrap().expect_err("a failed feed is never acknowledged");
-    assert!(err.to_string().contains("no longer being received"), "{err}");
+    assert!(matches!(err, IngestError::Stalled), "retryable, for the client to resend: {err:?}");
 }
 
 /// `decide` says what becomes of each message and leaves the queue alone:

@@ -255,6 +255,7 @@ impl From<IngestError> for ApiError {
             },
             IngestError::Queue(q) => q.into(),
             IngestError::Store(s) => s.into(),
+            stalled @ IngestError::Stalled => ApiError::Unavailable(stalled.to_string()),
             busy @ IngestError::Busy { retry_after, .. } => ApiError::TooManyRequests {
                 detail: busy.to_string(),
                 retry_after_secs: retry_after.as_secs().max(1),
@@ -483,5 +484,12 @@ mod tests {
         );
         assert_eq!(ApiError::NotFound("route").code(), "route_not_found");
         assert_eq!(unknown_parameter("bogus").param(), Some("bogus"));
+    }
+
+    #[test]
+    fn a_feed_the_sweep_failed_before_its_seal_is_a_503_to_retry() {
+        let e = ApiError::from(IngestError::Stalled);
+        assert_eq!((e.status(), e.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(e.into_response().headers().contains_key(header::RETRY_AFTER));
     }
 }
