@@ -222,6 +222,13 @@ impl AlarmEvaluator {
         self.board.clone()
     }
 
+    /// Waits, for at most `within`, until the notifications of the
+    /// transitions so far are delivered or given up; see
+    /// [`Dispatcher::settle`].
+    pub async fn settle_notifications(&self, within: Duration) -> bool {
+        self.dispatcher.settle(within).await
+    }
+
     pub fn dispatch_stats(&self) -> DispatchStats {
         self.dispatcher.stats()
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use roster_core::alarm::Transition;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
@@ -62,9 +62,19 @@ struct Counters {
     retried: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Transitions queued and not yet delivered or given up, over all lanes.
+    pending: AtomicU64,
+    /// Woken whenever `pending` drops to zero.
+    idle: Notify,
 }
 
 impl Counters {
+    fn finish_one(&self) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
     fn snapshot(&self) -> DispatchStats {
         DispatchStats {
             delivered: self.delivered.load(Ordering::Relaxed),
@@ -106,7 +116,11 @@ impl Dispatcher {
     pub fn send(&self, t: Transition) {
         let t = Arc::new(t);
         for lane in &self.lanes {
+            // Counted before the send, so the lane's task cannot finish it
+            // first and take the count below zero.
+            self.counters.pending.fetch_add(1, Ordering::SeqCst);
             if let Err(e) = lane.tx.try_send(t.clone()) {
+                self.counters.finish_one();
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 telemetry::notification(&lane.name, Notification::Dropped);
                 let why = match e {
@@ -120,6 +134,28 @@ impl Dispatcher {
 
     pub fn stats(&self) -> DispatchStats {
         self.counters.snapshot()
+    }
+
+    /// Waits until every transition queued so far is delivered or given up
+    /// (retries included), for at most `within`; true when nothing is left.
+    /// A host that may be frozen once it answers (a Lambda function) calls
+    /// this before answering, so its notifications do not wait for the next
+    /// event.
+    pub async fn settle(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let idle = self.counters.idle.notified();
+            tokio::pin!(idle);
+            // Registered before the check, so a wake-up between the two is
+            // not missed.
+            idle.as_mut().enable();
+            if self.counters.pending.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.counters.pending.load(Ordering::SeqCst) == 0;
+            }
+        }
     }
 
     /// Stops taking transitions and waits until the queued ones are
@@ -144,6 +180,7 @@ async fn deliver_all(
 ) {
     while let Some(t) = rx.recv().await {
         deliver(notifier.as_ref(), &t, &config, &counters).await;
+        counters.finish_one();
     }
 }
 

@@ -115,3 +115,25 @@ async fn dispatcher_never_blocks_the_caller_and_counts_what_it_drops() {
     let stats = d.shutdown().await;
     assert_eq!(stats, DispatchStats { delivered: 0, retried: 2, failed: 2, dropped: 3 });
 }
+
+/// `settle` lets a host that is frozen once it answers (a Lambda function)
+/// wait for its notifications: it returns once the retries have delivered
+/// them, and gives up at its bound when a notifier never answers.
+#[tokio::test(start_paused = true)]
+async fn settle_waits_for_the_retries_and_gives_up_at_its_bound() {
+    let flaky = Flaky::new(2);
+    let d = Dispatcher::spawn(vec![flaky.clone()], config(5, 8));
+    assert!(d.settle(Duration::ZERO).await, "nothing queued: settled at once");
+    d.send(dlq_alarm());
+    assert!(d.settle(Duration::from_secs(60)).await, "delivered on the third attempt");
+    assert_eq!(flaky.delivered.lock().unwrap().len(), 1, "settled means delivered, not merely queued");
+    assert_eq!(d.stats(), DispatchStats { delivered: 1, retried: 2, failed: 0, dropped: 0 });
+
+    let hanging = Dispatcher::spawn(vec![Arc::new(Hanging)], config(2, 2));
+    hanging.send(dlq_alarm());
+    let started = tokio::time::Instant::now();
+    assert!(!hanging.settle(Duration::from_secs(3)).await, "an attempt takes 5 s: not settled within 3");
+    assert_eq!(started.elapsed(), Duration::from_secs(3), "it waited its bound, no longer");
+    assert!(hanging.settle(Duration::from_secs(60)).await, "given up after two attempts: nothing left");
+    assert_eq!(hanging.stats().failed, 1);
+}

@@ -193,3 +193,62 @@ async fn an_sqs_batch_reports_only_what_must_come_back_and_a_failed_groups_later
     let stats = queue.stats().await.unwrap();
     assert_eq!(stats.dead_letters, 1, "the undecodable message is in the dead-letter queue, not retried");
 }
+
+/// A scheduler tick answers only once its alarm notifications are out: a
+/// function's environment may be frozen as soon as it answers, and a
+/// notification still in the dispatcher would wait for the next tick. The
+/// receiver here fails the first attempt and answers the second slowly.
+#[tokio::test]
+async fn a_tick_answers_only_once_its_alarm_notifications_are_delivered() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let (calls, delivered) = (calls.clone(), delivered.clone());
+        axum::Router::new().route(
+            "/alarm",
+            axum::routing::post(move || {
+                let (calls, delivered) = (calls.clone(), delivered.clone());
+                async move {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    delivered.fetch_add(1, Ordering::SeqCst);
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alarm", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings { data_dir: dir.path().to_owned(), ..Settings::default() };
+    // Breached at the first evaluation, whatever the queue holds.
+    settings.alarms = Some(vec![roster_core::alarm::AlarmRule {
+        name: "always".into(),
+        metric: "visible_messages".into(),
+        comparison: roster_core::alarm::Comparison::GreaterThanOrEqual,
+        threshold: 0.0,
+        period_seconds: 60,
+        reminder_seconds: None,
+    }]);
+    settings.notifiers.webhook =
+        vec![roster_app::WebhookConfig { url: roster_core::secret::Secret::new(url), secret: None }];
+    let adapters = Adapters::open(&settings).await.unwrap();
+    let mut platform = Platform::build(&settings, adapters, Role::Serve).await.unwrap();
+    let mut jobs = platform.jobs.take().expect("a serving node with workers runs the jobs");
+
+    let report = roster_lambda::schedule::tick(&mut jobs, Duration::from_secs(30)).await;
+    assert_eq!(report["alarms"]["transitions"], 1, "{report}");
+    assert_eq!(report["alarms"]["notificationsSettled"], true, "{report}");
+    assert_eq!(
+        (calls.load(Ordering::SeqCst), delivered.load(Ordering::SeqCst)),
+        (2, 1),
+        "retried once and delivered before the tick answered"
+    );
+}
