@@ -37,7 +37,7 @@ variable "architecture" {
 }
 
 variable "database_ssl_root_cert" {
-  description = "Path, inside the functions, of the RDS certificate bundle the database's certificate is verified with (the database module's ssl_root_cert): this example connects to the instance itself, whose certificate RDS's own CA signs. null: the built-in roots only, which do not hold RDS's CA."
+  description = "Path, inside the functions, of the RDS certificate bundle the database's certificate is verified with (the database module's ssl_root_cert), e.g. /var/task/rds-global-bundle.pem, which `scripts/package-lambdas --rds-ca-bundle FILE` puts in each zip: this example connects to the instance itself, whose certificate RDS's own CA signs. null: the built-in roots only, which do not hold RDS's CA."
   type        = string
   default     = null
 }
