@@ -173,6 +173,7 @@ impl Platform {
                 timeout: Duration::from_secs(settings.outbox.timeout_secs),
             },
             alarms,
+            alarm_rules: settings.alarm_rules().into(),
             jwt,
             extra_routes: console,
         };

@@ -73,7 +73,11 @@ impl Node {
 async fn a_worker_applies_what_an_ingest_only_node_takes_and_serves_only_health_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let key = create_tenant(dir.path());
-    let fast = [("ROSTER_LEASE_TTL_SECS", "3".to_owned())];
+    // Alarms evaluated every second, so the worker records them soon.
+    let config = dir.path().join("worker.toml");
+    std::fs::write(&config, "alarm_interval_secs = 1\n").unwrap();
+    let fast =
+        [("ROSTER_LEASE_TTL_SECS", "3".to_owned()), ("ROSTER_CONFIG", config.to_str().unwrap().to_owned())];
     let ingest = Node::start("serve", dir.path(), "serve", &[("ROSTER_WORKERS", "0".into())]);
     let worker = Node::start("worker", dir.path(), "worker", &fast);
     let http = reqwest::Client::new();
@@ -125,9 +129,27 @@ async fn a_worker_applies_what_an_ingest_only_node_takes_and_serves_only_health_
     assert_eq!(ingest.runs_jobs(), Some(false), "{}", ingest.logged());
     assert_eq!(ingest.leases_taken(), Vec::<String>::new(), "an ingest-only node took a lease");
     assert!(worker.logged().contains("roster worker is running"));
-    // The node with the alarms is the worker: the ingest node has none to show.
+    // The worker evaluates the alarms; the ingest node shows what it
+    // recorded in the directory, to an operator key only.
     let alarms = http.get(ingest.url("/v1/alarms")).bearer_auth(&key).send().await.unwrap();
-    assert_ne!(alarms.status(), 200);
+    assert_eq!(alarms.status(), 403, "alarms count every tenant's data: not for a tenant's key");
+    let operator = process::last_line_of(
+        Command::new(BIN)
+            .args(["operators", "create", "ops"])
+            .env("ROSTER_DATA_DIR", dir.path())
+            .output()
+            .unwrap(),
+    );
+    wait_for("the ingest node to show the worker's alarm states", 30, async || {
+        let alarms = get_json(&http, &ingest.url("/v1/alarms"), &operator).await;
+        let dlq =
+            alarms["items"].as_array().and_then(|a| a.iter().find(|i| i["name"] == "dlq_depth")).cloned();
+        alarms["evaluatedHere"] == false
+            && dlq.is_some_and(|d| {
+                d["state"] == "OK" && d["reason"].as_str().is_some_and(|r| r.contains("dlq_depth"))
+            })
+    })
+    .await;
 }
 
 /// An ingest-only node told to (`--jobs true`) runs the jobs too.

@@ -58,6 +58,28 @@ impl Default for AlarmConfig {
     }
 }
 
+/// Every rule's status as the cluster's evaluator (the holder of the
+/// `alarms` lease) last recorded it in the directory: what a node that
+/// evaluates no alarms (an ingest node, a function) shows. A rule never
+/// recorded is `INSUFFICIENT_DATA` since `now`.
+pub fn recorded_statuses(rules: &[AlarmRule], records: &[AlarmRecord], now: Timestamp) -> Vec<AlarmStatus> {
+    rules
+        .iter()
+        .map(|rule| {
+            let record = records.iter().find(|r| r.rule == rule.name);
+            AlarmStatus {
+                name: rule.name.clone(),
+                metric: rule.metric.clone(),
+                comparison: rule.comparison,
+                threshold: rule.threshold,
+                state: record.map_or(AlarmState::InsufficientData, |r| r.state),
+                since: record.map_or(now, |r| r.since),
+                reason: record.map_or_else(|| "no evaluation recorded yet".to_owned(), |r| r.reason.clone()),
+            }
+        })
+        .collect()
+}
+
 /// Every rule's latest status, shared with whoever shows it (the API, the
 /// `/metrics` route). Cheap to clone.
 #[derive(Debug, Clone, Default)]

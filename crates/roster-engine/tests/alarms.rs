@@ -289,3 +289,33 @@ async fn unknown_metrics_are_refused_naming_the_rule() {
     assert_eq!((err.rule.as_str(), err.field), ("dlq", "metric"));
     assert!(err.to_string().contains("unknown metric `dlq_size`"), "{err}");
 }
+
+/// A node that evaluates no alarms shows what the cluster's evaluator
+/// recorded: each rule's recorded state, and `INSUFFICIENT_DATA` for a rule
+/// never recorded.
+#[test]
+fn a_node_that_does_not_evaluate_shows_what_the_evaluator_recorded() {
+    let now = Timestamp(1_796_227_200_000);
+    let recorded = roster_store::AlarmRecord {
+        rule: "dlq_depth".into(),
+        state: AlarmState::Alarm,
+        since: Timestamp(now.0 - 60_000),
+        reason: "dlq_depth = 3 > 0".into(),
+        notified_at: Timestamp(now.0 - 60_000),
+        version: 2,
+    };
+    let statuses = roster_engine::alarms::recorded_statuses(&default_rules(), &[recorded], now);
+    assert_eq!(statuses.len(), default_rules().len(), "every rule, recorded or not");
+    let dlq = statuses.iter().find(|s| s.name == "dlq_depth").unwrap();
+    assert_eq!(
+        (dlq.state, dlq.since, dlq.reason.as_str()),
+        (AlarmState::Alarm, Timestamp(now.0 - 60_000), "dlq_depth = 3 > 0")
+    );
+    assert_eq!(
+        (dlq.metric.as_str(), dlq.threshold),
+        ("dlq_depth", 0.0),
+        "the rule's definition beside its state"
+    );
+    let halted = statuses.iter().find(|s| s.name == "halted_feeds").unwrap();
+    assert_eq!((halted.state, halted.since), (AlarmState::InsufficientData, now));
+}

@@ -118,6 +118,9 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The alarm statuses, on a node that evaluates alarms (one with workers).
     pub alarms: Option<AlarmBoard>,
+    /// The alarm rules, to show the states the cluster's evaluator recorded
+    /// on a node that evaluates none.
+    pub alarm_rules: Arc<[roster_core::alarm::AlarmRule]>,
     /// Requests per second per credential.
     pub limiter: Arc<RateLimiter>,
     /// The cluster's shared buckets for `limiter`'s limit (a PostgreSQL

@@ -36,6 +36,7 @@ fn state_with(dir: &std::path::Path, queue: Arc<dyn roster_queue::Queue>) -> App
         clock,
         config: ServerConfig::default(),
         alarms: None,
+        alarm_rules: roster_core::alarm::default_rules().into(),
         limiter: Arc::new(RateLimiter::new(RateLimit::default())),
         shared_limits: None,
         auth_failures: Arc::new(RateLimiter::new(RateLimit::default())),

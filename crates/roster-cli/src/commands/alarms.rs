@@ -1,5 +1,4 @@
 use clap::Subcommand;
-use serde_json::Value;
 
 use crate::client::{Client, ServerArgs};
 use crate::output::{OutputArgs, Table};
@@ -23,9 +22,6 @@ pub async fn run(cmd: AlarmsCommand) -> anyhow::Result<()> {
             let items = res["items"].as_array().cloned().unwrap_or_default();
             if out.json(&items)? {
                 return Ok(());
-            }
-            if res["evaluatedHere"] == Value::Bool(false) {
-                eprintln!("this node runs no workers, so it evaluates no alarms; ask one that does");
             }
             let mut table = Table::new(&["NAME", "STATE", "CONDITION", "SINCE", "REASON"]);
             for a in &items {

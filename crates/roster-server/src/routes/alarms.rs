@@ -14,8 +14,13 @@ use crate::state::AppState;
 pub async fn list(State(state): State<AppState>, _operator: Operator) -> Result<Json<Value>, ApiError> {
     let (evaluated, items) = match &state.alarms {
         Some(board) => (true, board.statuses()),
-        // An ingest-only node (no workers) runs no evaluator.
-        None => (false, Vec::new()),
+        // An ingest-only node (no workers) runs no evaluator: it shows what
+        // the cluster's evaluator recorded in the directory.
+        None => {
+            let records = state.directory.alarm_states().await?;
+            let now = state.clock.now();
+            (false, roster_engine::alarms::recorded_statuses(&state.alarm_rules, &records, now))
+        }
     };
     Ok(Json(json!({ "items": items, "evaluatedHere": evaluated })))
 }
