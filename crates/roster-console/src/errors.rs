@@ -45,6 +45,17 @@ impl From<StoreError> for ConsoleError {
     }
 }
 
+impl From<roster_queue::QueueError> for ConsoleError {
+    fn from(e: roster_queue::QueueError) -> Self {
+        match e {
+            roster_queue::QueueError::Unavailable(_) => {
+                ConsoleError::Unavailable("the queue is busy; try again")
+            }
+            other => ConsoleError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<askama::Error> for ConsoleError {
     fn from(e: askama::Error) -> Self {
         ConsoleError::Internal(format!("template: {e}"))

@@ -41,6 +41,9 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/t/{tenant}/feeds/{id}/review", get(views::feeds::review))
         .route("/console/t/{tenant}/feeds/{id}/approve", post(views::feeds::approve))
         .route("/console/t/{tenant}/feeds/{id}/reject", post(views::feeds::reject))
+        .route("/console/t/{tenant}/dlq", get(views::dlq::list))
+        .route("/console/t/{tenant}/dlq/redrive", post(views::dlq::redrive_all))
+        .route("/console/t/{tenant}/dlq/{id}/redrive", post(views::dlq::redrive_one))
         .route_layer(from_fn_with_state(state.clone(), identity::require_user));
     Router::new()
         .route("/console", get(|| async { axum::response::Redirect::permanent("/console/") }))

@@ -396,6 +396,100 @@ async fn a_viewer_reviews_but_cannot_approve_and_other_tenants_do_not_exist() {
     assert_eq!(get_with("/console/t/acme/feeds?status=halted".into()).await, 200);
 }
 
+/// A message of `tenant` received once and moved to the dead-letter queue;
+/// its id there.
+async fn dead_letter(c: &Console, tenant: roster_core::TenantId, id: &str) -> String {
+    use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest};
+    let message = OutgoingMessage {
+        id: id.into(),
+        group_id: id.into(),
+        tenant: tenant.to_string(),
+        body: b"{not a change".to_vec(),
+        delay: std::time::Duration::ZERO,
+    };
+    c.queue.send_batch(vec![message]).await.unwrap();
+    let receive = ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout: std::time::Duration::from_secs(30),
+        wait: std::time::Duration::ZERO,
+    };
+    let received = c.queue.receive(receive).await.unwrap().pop().unwrap();
+    c.queue.dead_letter(&received, "the message cannot be decoded").await.unwrap();
+    let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: None, limit: 10 };
+    let letters = c.queue.list_dead_letters(&filter).await.unwrap();
+    roster_core::public_id::render(roster_core::public_id::Kind::DeadLetter, &letters.last().unwrap().id)
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_to_a_viewer_and_redriven_by_an_admin_of_their_tenant_only() {
+    use roster_queue::{DeadLetterFilter, Queue};
+    let (c, keys) = console().await;
+    let ours = dead_letter(&c, c.acme, "m-acme").await;
+    let theirs = dead_letter(&c, c.globex, "m-globex").await;
+    let left = |tenant: roster_core::TenantId| {
+        let q = c.queue.clone();
+        async move {
+            let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: None, limit: 10 };
+            q.list_dead_letters(&filter).await.unwrap().len()
+        }
+    };
+    let page_of = |p: &Person| {
+        let (c, data, cookie) = (&c, p.data.clone(), p.cookie.clone());
+        async move {
+            let res = reqwest::Client::new()
+                .get(format!("{}/console/t/acme/dlq", c.base))
+                .header("x-amzn-oidc-data", data)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+
+    let (viewer, _) = person(&c, &keys, "user-viewer", &["roster-acme-viewers"]).await;
+    let html = page_of(&viewer).await;
+    assert!(html.contains(&ours) && html.contains("the message cannot be decoded"), "{html}");
+    assert!(!html.contains(&theirs), "another tenant's dead letter is not listed");
+    assert!(!html.contains("Redrive all"), "a viewer gets no redrive buttons");
+    let csrf = csrf_of(&html);
+    let same_origin = [("sec-fetch-site", "same-origin".to_owned())];
+    let one = format!("/console/t/acme/dlq/{ours}/redrive");
+    let res = post(&c, &viewer, &one, &same_origin, &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 403, "a viewer cannot redrive");
+    assert_eq!(left(c.acme).await, 1);
+
+    let (admin, _) = person(&c, &keys, "user-admin", &["roster-acme-admins"]).await;
+    let html = page_of(&admin).await;
+    assert!(html.contains("Redrive all"));
+    let csrf = csrf_of(&html);
+    let res = post(&c, &admin, &one, &[], &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 403, "no same-origin proof: refused");
+    let foreign = format!("/console/t/acme/dlq/{theirs}/redrive");
+    let res = post(&c, &admin, &foreign, &same_origin, &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 404, "globex's dead letter does not exist for acme");
+    assert_eq!(left(c.globex).await, 1);
+    let res = post(&c, &admin, &one, &same_origin, &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/console/t/acme/dlq");
+    assert_eq!((left(c.acme).await, left(c.globex).await), (0, 1), "ours is back in the queue, theirs stays");
+    let audit = c.directory.list_audit(c.acme, 0, 100).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "dlq.redriven" && e.actor == "console:user-admin"),
+        "the redrive is audited with the person's identity"
+    );
+
+    // Redrive-all wants its confirmation box.
+    dead_letter(&c, c.acme, "m-acme-2").await;
+    let all = "/console/t/acme/dlq/redrive";
+    let res = post(&c, &admin, all, &same_origin, &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 400);
+    let res = post(&c, &admin, all, &same_origin, &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!((left(c.acme).await, left(c.globex).await), (0, 1));
+}
+
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
     let (c, keys) = console().await;

@@ -1,6 +1,7 @@
 //! One module per page area, each with its templates in the folder of the
 //! same name under `templates/`.
 
+pub mod dlq;
 pub mod feeds;
 pub mod overview;
 pub mod session;

@@ -17,6 +17,7 @@ use roster_store_sqlite::SqliteDirectory;
 pub struct Console {
     pub base: String,
     pub directory: Arc<SqliteDirectory>,
+    pub queue: Arc<SqliteQueue>,
     pub acme: TenantId,
     pub globex: TenantId,
     pub halted: FeedId,
@@ -52,11 +53,11 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
     let halted = roster_store::conformance::snapshot(&*directory, acme, "hris", 10).await;
     roster_store::conformance::population(&*directory, globex, "hris", 20).await;
     let globex_feed = roster_store::conformance::snapshot(&*directory, globex, "hris", 10).await;
-    let state = ConsoleState::new(settings, directory.clone(), queue, Arc::new(SystemClock), None)
+    let state = ConsoleState::new(settings, directory.clone(), queue.clone(), Arc::new(SystemClock), None)
         .expect("valid console settings");
     let app = roster_console::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Console { base, directory, acme, globex, halted, globex_feed, _dir: dir }
+    Console { base, directory, queue, acme, globex, halted, globex_feed, _dir: dir }
 }
 
 pub fn public_feed(id: FeedId) -> String {
