@@ -13,10 +13,9 @@ use axum::response::{IntoResponse, Response};
 use roster_core::ChangeMessage;
 use roster_core::public_id::{Kind, render, strip};
 use roster_queue::{DeadLetter, DeadLetterFilter, Redrive};
-use roster_store::NewAuditEntry;
 use serde::Deserialize;
 
-use super::page;
+use super::{audit, page};
 use crate::errors::ConsoleError;
 use crate::identity::{ConsoleUser, Grant, Role};
 use crate::state::ConsoleState;
@@ -139,27 +138,4 @@ pub async fn redrive_all(
 
 fn back_to_list(grant: &Grant) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, format!("/console/t/{}/dlq", grant.tenant_name))]).into_response()
-}
-
-/// Appends to the tenant's audit log as `console:<sub>`. A failure is
-/// logged, not shown: the action itself happened.
-async fn audit(
-    state: &ConsoleState,
-    user: &ConsoleUser,
-    grant: &Grant,
-    action: &'static str,
-    target: Option<String>,
-) {
-    let entry = NewAuditEntry {
-        at: state.now(),
-        tenant_id: grant.tenant_id,
-        actor: user.actor(),
-        action,
-        target,
-        request_id: None,
-        client_request_id: None,
-    };
-    if let Err(e) = state.directory().append_audit(entry).await {
-        tracing::error!(error = %e, action, "could not append a console action to the audit log");
-    }
 }

@@ -11,10 +11,10 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use roster_core::public_id::{Kind, render};
 use roster_core::{FeedId, SourceName};
-use roster_store::{Feed, FeedFilter, FeedStatus, Leaver, NewAuditEntry, StoreError};
+use roster_store::{Feed, FeedFilter, FeedStatus, Leaver, StoreError};
 use serde::Deserialize;
 
-use super::{FeedRow, page};
+use super::{FeedRow, audit, page};
 use crate::errors::ConsoleError;
 use crate::identity::{ConsoleUser, Grant, Role};
 use crate::state::ConsoleState;
@@ -196,7 +196,7 @@ pub async fn review(
             other => other.into(),
         })?;
     // Names and addresses of people: a read of personal data, audited as the API's is.
-    audit(&state, &user, &grant, "feed.leavers_listed", feed.id).await;
+    audit(&state, &user, &grant, "feed.leavers_listed", Some(render(Kind::Feed, feed.id))).await;
     page(Review {
         tenant: grant.tenant_name.clone(),
         halted: feed.status == FeedStatus::Halted,
@@ -263,24 +263,7 @@ async fn decide(
         }
     })?;
     let action = if approve { "feed.approved" } else { "feed.rejected" };
-    audit(&state, &user, &grant, action, feed.id).await;
+    audit(&state, &user, &grant, action, Some(render(Kind::Feed, feed.id))).await;
     let to = format!("/console/t/{}/feeds/{}", grant.tenant_name, render(Kind::Feed, feed.id));
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
-}
-
-/// Appends to the tenant's audit log as `console:<sub>`. A failure is
-/// logged, not shown: the action itself happened.
-async fn audit(state: &ConsoleState, user: &ConsoleUser, grant: &Grant, action: &'static str, feed: FeedId) {
-    let entry = NewAuditEntry {
-        at: state.now(),
-        tenant_id: grant.tenant_id,
-        actor: user.actor(),
-        action,
-        target: Some(render(Kind::Feed, feed)),
-        request_id: None,
-        client_request_id: None,
-    };
-    if let Err(e) = state.directory().append_audit(entry).await {
-        tracing::error!(error = %e, action, "could not append a console action to the audit log");
-    }
 }

@@ -9,9 +9,11 @@ pub mod session;
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use roster_core::public_id::{Kind, render};
-use roster_store::Feed;
+use roster_store::{Feed, NewAuditEntry};
 
 use crate::errors::ConsoleError;
+use crate::identity::{ConsoleUser, Grant};
+use crate::state::ConsoleState;
 
 /// A rendered page.
 pub fn page(t: impl Template) -> Result<Response, ConsoleError> {
@@ -48,5 +50,28 @@ impl From<&Feed> for FeedRow {
             leavers: f.counts.leavers,
             created_at: f.created_at.to_rfc3339(),
         }
+    }
+}
+
+/// Appends a console action to the tenant's audit log as `console:<sub>`.
+/// A failure is logged, not shown: the action itself happened.
+pub async fn audit(
+    state: &ConsoleState,
+    user: &ConsoleUser,
+    grant: &Grant,
+    action: &'static str,
+    target: Option<String>,
+) {
+    let entry = NewAuditEntry {
+        at: state.now(),
+        tenant_id: grant.tenant_id,
+        actor: user.actor(),
+        action,
+        target,
+        request_id: None,
+        client_request_id: None,
+    };
+    if let Err(e) = state.directory().append_audit(entry).await {
+        tracing::error!(error = %e, action, "could not append a console action to the audit log");
     }
 }
