@@ -90,6 +90,9 @@ impl PeopleReader for PgDirectory {
                AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(data->'emails') e
                                                  WHERE lower((e->>'value') COLLATE \"C\") = lower($7 COLLATE \"C\")))
                AND ($8::bigint IS NULL OR updated_at >= $8)
+               AND ($9::text IS NULL OR strpos(lower(concat_ws(' ',
+                     data->'name'->>'givenName', data->'name'->>'familyName',
+                     data->'name'->>'formatted', data->>'displayName') COLLATE \"C\"), lower($9 COLLATE \"C\")) > 0)
              ORDER BY external_id LIMIT $3"
         ))
         .bind(tenant.to_string())
@@ -100,6 +103,7 @@ impl PeopleReader for PgDirectory {
         .bind(filter.department.as_deref())
         .bind(filter.email.as_deref())
         .bind(filter.updated_since.map(Timestamp::millis))
+        .bind(filter.name.as_deref())
         .fetch_all(self.pool())
         .await
         .map_err(storage)?;

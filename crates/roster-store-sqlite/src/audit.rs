@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use roster_core::{TenantId, Timestamp};
 use roster_store::limits::MAX_PAGE;
 use roster_store::prelude::*;
-use roster_store::{AuditEntry, NewAuditEntry, StoreError};
+use roster_store::{AuditEntry, AuditFilter, NewAuditEntry, StoreError};
 use rusqlite::{Connection, params};
 
 use crate::conn::{SqliteDirectory, storage};
@@ -23,6 +23,35 @@ impl AuditLog for SqliteDirectory {
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.read(move |c| list(c, tenant, after, limit)).await
+    }
+
+    async fn recent_audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let filter = filter.clone();
+        let limit = limit.clamp(1, MAX_PAGE);
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, at, tenant_id, actor, action, target, request_id, client_request_id FROM audit_log
+                     WHERE tenant_id = ?1 AND seq < ?2 AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5)
+                     ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map(
+                    params![tenant.to_string(), before, limit as i64, filter.actor, filter.action],
+                    entry_from_row,
+                )
+                .map_err(storage)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+        })
+        .await
     }
 }
 
@@ -59,18 +88,20 @@ pub fn list(
         )
         .map_err(storage)?;
     let rows = stmt
-        .query_map(params![tenant.to_string(), after as i64, limit as i64], |r| {
-            Ok(AuditEntry {
-                seq: r.get::<_, i64>(0)? as u64,
-                at: Timestamp(r.get(1)?),
-                tenant_id: id(r.get(2)?)?,
-                actor: r.get(3)?,
-                action: r.get(4)?,
-                target: r.get(5)?,
-                request_id: r.get(6)?,
-                client_request_id: r.get(7)?,
-            })
-        })
+        .query_map(params![tenant.to_string(), after as i64, limit as i64], entry_from_row)
         .map_err(storage)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(storage)
+}
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get::<_, i64>(0)? as u64,
+        at: Timestamp(r.get(1)?),
+        tenant_id: id(r.get(2)?)?,
+        actor: r.get(3)?,
+        action: r.get(4)?,
+        target: r.get(5)?,
+        request_id: r.get(6)?,
+        client_request_id: r.get(7)?,
+    })
 }

@@ -77,6 +77,10 @@ impl PeopleReader for SqliteDirectory {
                        AND (?7 IS NULL OR EXISTS (SELECT 1 FROM json_each(data, '$.emails') e
                                                   WHERE lower(json_extract(e.value, '$.value')) = lower(?7)))
                        AND (?8 IS NULL OR updated_at >= ?8)
+                       AND (?9 IS NULL OR instr(lower(concat_ws(' ',
+                             json_extract(data, '$.name.givenName'), json_extract(data, '$.name.familyName'),
+                             json_extract(data, '$.name.formatted'), json_extract(data, '$.displayName'))),
+                           lower(?9)) > 0)
                      ORDER BY external_id LIMIT ?3",
                 )
                 .map_err(storage)?;
@@ -90,6 +94,7 @@ impl PeopleReader for SqliteDirectory {
                 filter.department,
                 filter.email,
                 filter.updated_since.map(|t| t.millis()),
+                filter.name,
             ];
             let items = stmt
                 .query_map(params, |r| {

@@ -23,6 +23,7 @@ pub struct PeopleQuery {
     department: Option<String>,
     email: Option<String>,
     updated_since: Option<String>,
+    name: Option<String>,
 }
 
 impl PeopleQuery {
@@ -37,11 +38,12 @@ impl PeopleQuery {
                 .as_deref()
                 .map(|t| filters::time("updatedSince", t))
                 .transpose()?,
+            name: self.name.as_deref().map(|n| filters::text("name", n)).transpose()?,
         })
     }
 }
 
-/// `GET /v1/people?limit&cursor&status&source&department&email&updatedSince`,
+/// `GET /v1/people?limit&cursor&status&source&department&email&updatedSince&name`,
 /// ordered by external id. Pass a `cursor` with the filters of the page
 /// that issued it.
 pub async fn list(

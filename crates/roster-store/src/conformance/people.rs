@@ -107,6 +107,39 @@ pub async fn people_are_filtered_by_status_source_department_email_and_change(d:
     assert_eq!(all(d, t, &PeopleFilter::default()).await.len(), 30);
 }
 
+/// The console's people search: part of a name, in any case, matches the
+/// given, family, formatted or display name, and "given family".
+pub async fn people_are_found_by_part_of_their_name(d: &impl Directory) {
+    let t = tenant(d, "acme").await;
+    let f = feed(d, t, 4).await;
+    for rec in [
+        json!({"externalId": "E1", "name": {"givenName": "Ann", "familyName": "Lee"}}),
+        json!({"externalId": "E2", "displayName": "Annika Berg"}),
+        json!({"externalId": "E3", "name": {"formatted": "Dr. Joan Leeson"}}),
+        json!({"externalId": "E4", "name": {"givenName": "Bob"}, "emails": [{"value": "ann@acme.example"}]}),
+    ] {
+        apply(d, &msg(t, f, rec)).await;
+    }
+    let by = |name: &str| {
+        let filter = PeopleFilter { name: Some(name.into()), ..Default::default() };
+        async move {
+            let page = d.find_people(t, &filter, 10, None).await.unwrap();
+            page.items.iter().map(|p| p.person.external_id.as_str().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by("ANN").await, ["E1", "E2"], "given and display names, any case; not the e-mail");
+    assert_eq!(by("lee").await, ["E1", "E3"], "family and formatted names");
+    assert_eq!(by("ann lee").await, ["E1"], "given then family");
+    assert!(by("zed").await.is_empty());
+    // Another tenant's people are not found.
+    let other = tenant(d, "globex").await;
+    let page = d
+        .find_people(other, &PeopleFilter { name: Some("ann".into()), ..Default::default() }, 10, None)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+}
+
 /// Ingest's manager lookup: people by any e-mail address (lower-cased) or
 /// employee number, and the managers stored for people.
 pub async fn people_are_found_by_email_or_employee_number_and_their_managers_read(d: &impl Directory) {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use roster_core::TenantId;
 
-use crate::{AuditEntry, NewAuditEntry, StoreError};
+use crate::{AuditEntry, AuditFilter, NewAuditEntry, StoreError};
 
 /// The audit log: append-only, there is no way to change or remove an entry.
 #[async_trait]
@@ -20,6 +20,16 @@ pub trait AuditLog: Send + Sync {
         &self,
         tenant: TenantId,
         after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The tenant's entries that `filter` matches, newest first, with
+    /// `seq < before` (all when `None`): what a person scanning the log
+    /// wants. At most `limit`, clamped to [`MAX_PAGE`](crate::limits::MAX_PAGE).
+    async fn recent_audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -23,6 +23,11 @@ pub struct PeopleFilter {
     pub email: Option<String>,
     /// Changed (stored) at or after this time.
     pub updated_since: Option<Timestamp>,
+    /// Part of the person's name: given, family, formatted or display
+    /// name ("given family" too), compared case-insensitively in ASCII.
+    /// Not indexed: a scan of the tenant's people, for people looking
+    /// someone up, not for integrations.
+    pub name: Option<String>,
 }
 
 /// Feeds by source and status.
@@ -30,6 +35,15 @@ pub struct PeopleFilter {
 pub struct FeedFilter {
     pub source: Option<SourceName>,
     pub status: Option<FeedStatus>,
+}
+
+/// Audit entries by who and what (exact matches).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// `key_…`, `jwt:<client>`, `operator:<name>`, `console:<sub>`, `cli`.
+    pub actor: Option<String>,
+    /// E.g. `key.created`, `feed.approved`.
+    pub action: Option<String>,
 }
 
 /// Lifecycle events by type, person and feed.
