@@ -21,6 +21,7 @@ pub mod alarms;
 pub mod backoff;
 pub mod consumer;
 pub mod credentials;
+pub mod dead_letters;
 pub mod dispatch;
 pub mod ingest;
 pub mod lease;

@@ -234,6 +234,15 @@ impl From<QueueError> for ApiError {
     }
 }
 
+impl From<roster_engine::dead_letters::PurgeError> for ApiError {
+    fn from(e: roster_engine::dead_letters::PurgeError) -> Self {
+        match e {
+            roster_engine::dead_letters::PurgeError::Queue(e) => e.into(),
+            roster_engine::dead_letters::PurgeError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {

@@ -113,36 +113,15 @@ pub async fn purge(
     request_id: RequestId,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::Admin)?;
-    let tenant = principal.tenant_id.to_string();
-    count_before_purge(&state, principal.tenant_id).await?;
-    let purged = state.queue.purge_dead_letters(Some(&tenant)).await?;
+    let purged = roster_engine::dead_letters::purge(
+        state.queue.as_ref(),
+        state.directory.as_ref(),
+        principal.tenant_id,
+        state.clock.now(),
+    )
+    .await?;
     audit::record(&state, &principal, &request_id, "dlq.purged", Some(format!("all ({purged})"))).await;
     Ok(Json(json!({ "purged": purged })))
-}
-
-/// Counts each of the tenant's dead letters as failed in its feed (once: the
-/// directory ignores what it counted or applied already) before they are
-/// purged, so no feed waits for a message that no longer exists.
-pub(crate) async fn count_before_purge(
-    state: &AppState,
-    tenant: roster_core::TenantId,
-) -> Result<(), ApiError> {
-    let mut after = None;
-    loop {
-        let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: after.clone(), limit: 500 };
-        let page = state.queue.list_dead_letters(&filter).await?;
-        for dead in &page {
-            if let Ok(change) = ChangeMessage::from_bytes(&dead.body)
-                && change.tenant_id == tenant
-            {
-                state.directory.record_failure(&change, state.clock.now()).await?;
-            }
-        }
-        if page.len() < 500 {
-            return Ok(());
-        }
-        after = page.last().map(|d| d.id.clone());
-    }
 }
 
 /// The queue scopes the lookup by tenant: another tenant's id finds nothing.
@@ -168,18 +147,7 @@ fn summary(d: &DeadLetter, with_payload: bool) -> Value {
         "deadLetteredAt": d.dead_lettered_at,
     });
     if with_payload {
-        v["payload"] = match (&decoded, serde_json::from_slice::<Value>(&d.body)) {
-            // Written again, so that a message an older build queued shows
-            // its times and ids as every output does.
-            (Some(message), _) => {
-                let mut json = json!(message);
-                json["tenantId"] = json!(render(Kind::Tenant, message.tenant_id));
-                json["feedId"] = json!(render(Kind::Feed, message.feed_id));
-                json
-            }
-            (None, Ok(json)) => json,
-            (None, Err(_)) => Value::String(String::from_utf8_lossy(&d.body).into_owned()),
-        };
+        v["payload"] = roster_engine::dead_letters::payload(d);
     }
     v
 }

@@ -368,8 +368,13 @@ pub async fn purge(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&state, &name).await?;
-    super::dlq::count_before_purge(&state, tenant.id).await?;
-    let purged = state.queue.purge_dead_letters(Some(&tenant.id.to_string())).await?;
+    let purged = roster_engine::dead_letters::purge(
+        state.queue.as_ref(),
+        state.directory.as_ref(),
+        tenant.id,
+        state.clock.now(),
+    )
+    .await?;
     audit(&state, &operator, &tenant, request_id, "dlq.purged", format!("all ({purged})")).await;
     Ok(Json(json!({ "purged": purged })))
 }
