@@ -56,6 +56,15 @@ impl From<roster_queue::QueueError> for ConsoleError {
     }
 }
 
+impl From<roster_engine::dead_letters::PurgeError> for ConsoleError {
+    fn from(e: roster_engine::dead_letters::PurgeError) -> Self {
+        match e {
+            roster_engine::dead_letters::PurgeError::Queue(e) => e.into(),
+            roster_engine::dead_letters::PurgeError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<askama::Error> for ConsoleError {
     fn from(e: askama::Error) -> Self {
         ConsoleError::Internal(format!("template: {e}"))

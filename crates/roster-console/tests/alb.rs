@@ -6,130 +6,14 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::URL_SAFE;
+use common::alb::*;
 use common::*;
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use roster_store::prelude::*;
-use serde_json::{Value, json};
-
-const ARN: &str =
-    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/roster/50dc6c495c0c9188";
-const KID: &str = "0b8e5f4a-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
-const OTHER_KID: &str = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
-
-struct Keys {
-    key: EcdsaKeyPair,
-    other: EcdsaKeyPair,
-    fetches: Arc<AtomicUsize>,
-    url: String,
-}
-
-fn keypair() -> EcdsaKeyPair {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap()
-}
-
-/// The PEM the key endpoint serves: a P-256 SubjectPublicKeyInfo.
-fn pem(key: &EcdsaKeyPair) -> String {
-    let mut der = hex_prefix();
-    der.extend_from_slice(key.public_key().as_ref());
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
-}
-
-fn hex_prefix() -> Vec<u8> {
-    vec![
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
-        0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ]
-}
-
-/// Serves `/<kid>` → PEM for both test keys, counting fetches.
-async fn key_endpoint() -> Keys {
-    let (key, other) = (keypair(), keypair());
-    let pems = Arc::new([(KID.to_owned(), pem(&key)), (OTHER_KID.to_owned(), pem(&other))]);
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counted = fetches.clone();
-    let app = axum::Router::new().route(
-        "/{kid}",
-        axum::routing::get(move |axum::extract::Path(kid): axum::extract::Path<String>| {
-            let (pems, counted) = (pems.clone(), counted.clone());
-            async move {
-                counted.fetch_add(1, Ordering::SeqCst);
-                match pems.iter().find(|(k, _)| *k == kid) {
-                    Some((_, pem)) => (axum::http::StatusCode::OK, pem.clone()),
-                    None => (axum::http::StatusCode::NOT_FOUND, String::new()),
-                }
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    Keys { key, other, fetches, url }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn header(kid: &str, signer: &str, exp: i64) -> Value {
-    json!({"typ": "JWT", "kid": kid, "alg": "ES256", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool",
-           "client": "roster-alb-client", "signer": signer, "exp": exp})
-}
-
-fn claims(sub: &str, groups: &[&str], exp: i64) -> Value {
-    json!({"sub": sub, "email": format!("{sub}@example.com"), "email_verified": "true",
-           "groups": groups, "exp": exp, "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool"})
-}
-
-/// A token as the ALB makes it: each part base64url WITH padding, the
-/// signature over the first two parts as they are sent.
-fn token(key: &EcdsaKeyPair, header: &Value, claims: &Value) -> String {
-    let signed = format!("{}.{}", URL_SAFE.encode(header.to_string()), URL_SAFE.encode(claims.to_string()));
-    let sig = key.sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
-    format!("{signed}.{}", URL_SAFE.encode(sig.as_ref()))
-}
-
-fn admin_token(keys: &Keys) -> String {
-    let exp = now() + 120;
-    token(&keys.key, &header(KID, ARN, exp), &claims("user-admin", &["roster-acme-admins"], exp))
-}
-
-fn settings(keys: &Keys, base: &str) -> Value {
-    json!({
-        "public_url": base,
-        "groups_claim": "groups",
-        "roles": roles(),
-        "alb": {"signer_arn": ARN, "region": "eu-west-1", "key_url": keys.url}
-    })
-}
-
-async fn console() -> (Console, Keys) {
-    let keys = key_endpoint().await;
-    let (l, base) = listener().await;
-    let c = start(l, settings(&keys, &base)).await;
-    (c, keys)
-}
-
-async fn get(c: &Console, path: &str, data: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}{path}", c.base));
-    if let Some(d) = data {
-        req = req.header("x-amzn-oidc-data", d);
-    }
-    req.send().await.unwrap()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_valid_header_signs_the_person_in_and_its_key_is_fetched_once() {
@@ -250,47 +134,6 @@ async fn without_alb_mode_the_header_is_ignored() {
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 0, "the header was not even looked at");
 }
 
-/// A signed-in browser in ALB mode: its session cookie and the ALB header.
-struct Person {
-    data: String,
-    cookie: String,
-}
-
-async fn person(c: &Console, keys: &Keys, sub: &str, groups: &[&str]) -> (Person, String) {
-    let exp = now() + 300;
-    let data = token(&keys.key, &header(KID, ARN, exp), &claims(sub, groups, exp));
-    let path = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
-    let res = get(c, &path, Some(&data)).await;
-    assert_eq!(res.status(), 200);
-    let cookie = format!(
-        "__Host-roster_session={}",
-        cookie_value(&set_cookie(&res, "__Host-roster_session").unwrap())
-    );
-    let html = res.text().await.unwrap();
-    (Person { data, cookie }, html)
-}
-
-async fn post(
-    c: &Console,
-    p: &Person,
-    path: &str,
-    headers: &[(&str, String)],
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", c.base))
-        .header("x-amzn-oidc-data", &p.data)
-        .header("cookie", &p.cookie)
-        .form(form);
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    req.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_decision_needs_the_sessions_token_and_the_consoles_own_origin() {
     let (c, keys) = console().await;
@@ -394,30 +237,6 @@ async fn a_viewer_reviews_but_cannot_approve_and_other_tenants_do_not_exist() {
     assert_eq!(get_with(format!("/console/t/globex/feeds/{}", public_feed(c.globex_feed))).await, 404);
     assert_eq!(get_with("/console/t/globex/feeds".into()).await, 404);
     assert_eq!(get_with("/console/t/acme/feeds?status=halted".into()).await, 200);
-}
-
-/// A message of `tenant` received once and moved to the dead-letter queue;
-/// its id there.
-async fn dead_letter(c: &Console, tenant: roster_core::TenantId, id: &str) -> String {
-    use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest};
-    let message = OutgoingMessage {
-        id: id.into(),
-        group_id: id.into(),
-        tenant: tenant.to_string(),
-        body: b"{not a change".to_vec(),
-        delay: std::time::Duration::ZERO,
-    };
-    c.queue.send_batch(vec![message]).await.unwrap();
-    let receive = ReceiveRequest {
-        max_messages: 1,
-        visibility_timeout: std::time::Duration::from_secs(30),
-        wait: std::time::Duration::ZERO,
-    };
-    let received = c.queue.receive(receive).await.unwrap().pop().unwrap();
-    c.queue.dead_letter(&received, "the message cannot be decoded").await.unwrap();
-    let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: None, limit: 10 };
-    let letters = c.queue.list_dead_letters(&filter).await.unwrap();
-    roster_core::public_id::render(roster_core::public_id::Kind::DeadLetter, &letters.last().unwrap().id)
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
-//! A tenant's dead letters: the list (what failed, why, how often), and for
-//! admins redrive one or all. The queue scopes every lookup and redrive by
-//! the tenant, as the API's `/v1/dlq` does: another tenant's dead letter is
-//! a missing one. Payloads are not shown here (the API's admin-only
-//! `GET /v1/dlq/{id}` has them).
+//! A tenant's dead letters: the list (what failed, why, how often) for
+//! viewers; for admins one dead letter with its attempts and payload (the
+//! record as the HR system sent it: audited), redrive one or all, and purge.
+//! The queue scopes every lookup, redrive and purge by the tenant, as the
+//! API's `/v1/dlq` does: another tenant's dead letter is a missing one.
 
 use askama::Template;
 use axum::Extension;
@@ -133,6 +133,78 @@ pub async fn redrive_all(
     }
     state.queue().redrive(&Redrive::All { tenant: Some(grant.tenant_id.to_string()) }).await?;
     audit(&state, &user, &grant, "dlq.redriven_all", None).await;
+    Ok(back_to_list(&grant))
+}
+
+#[derive(Template)]
+#[template(path = "dlq/show.html")]
+struct Show {
+    user: ConsoleUser,
+    tenant: String,
+    letter: DeadLetterRow,
+    sent_at: String,
+    first_received_at: String,
+    last_received_at: String,
+    payload: String,
+}
+
+/// `GET /console/t/{tenant}/dlq/{id}`: admins only, as the payload is the
+/// person's record.
+pub async fn show(
+    State(state): State<ConsoleState>,
+    Extension(user): Extension<ConsoleUser>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let id = strip(Kind::DeadLetter, &id).to_owned();
+    let dead = state
+        .queue()
+        .get_dead_letter(&grant.tenant_id.to_string(), &id)
+        .await?
+        .ok_or(ConsoleError::NotFound("dead letter"))?;
+    audit(&state, &user, &grant, "dlq.read", Some(render(Kind::DeadLetter, &dead.id))).await;
+    let payload = serde_json::to_string_pretty(&roster_engine::dead_letters::payload(&dead))
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let time = |t: Option<roster_core::Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    page(Show {
+        tenant: grant.tenant_name,
+        sent_at: dead.sent_at.to_rfc3339(),
+        first_received_at: time(dead.first_received_at),
+        last_received_at: time(dead.last_received_at),
+        letter: DeadLetterRow::from(&dead),
+        payload,
+        user,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PurgeForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    /// The "delete them for good" box.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /console/t/{tenant}/dlq/purge`: every dead letter of the tenant,
+/// gone for good (each counted as failed in its feed first).
+pub async fn purge(
+    State(state): State<ConsoleState>,
+    Extension(user): Extension<ConsoleUser>,
+    Path(tenant): Path<String>,
+    Form(form): Form<PurgeForm>,
+) -> Result<Response, ConsoleError> {
+    crate::csrf::check_token(&user, form.csrf.as_deref())?;
+    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    if form.confirm.as_deref() != Some("yes") {
+        return Err(ConsoleError::BadRequest(
+            "tick the box to confirm the dead letters may be deleted for good, then send again".into(),
+        ));
+    }
+    let purged =
+        roster_engine::dead_letters::purge(state.queue(), state.directory(), grant.tenant_id, state.now())
+            .await?;
+    audit(&state, &user, &grant, "dlq.purged", Some(format!("all ({purged})"))).await;
     Ok(back_to_list(&grant))
 }
 

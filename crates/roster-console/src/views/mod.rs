@@ -1,9 +1,12 @@
 //! One module per page area, each with its templates in the folder of the
 //! same name under `templates/`.
 
+pub mod audit_log;
 pub mod dlq;
 pub mod feeds;
+pub mod keys;
 pub mod overview;
+pub mod people;
 pub mod session;
 
 use askama::Template;

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod alb;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
