@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod alb;
+pub mod oidc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,4 +162,28 @@ impl Browser {
         }
         panic!("more than 20 redirects");
     }
+}
+
+/// A message of `tenant` received once and moved to the dead-letter queue;
+/// its id there.
+pub async fn dead_letter(c: &Console, tenant: roster_core::TenantId, id: &str) -> String {
+    use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest};
+    let message = OutgoingMessage {
+        id: id.into(),
+        group_id: id.into(),
+        tenant: tenant.to_string(),
+        body: b"{not a change".to_vec(),
+        delay: std::time::Duration::ZERO,
+    };
+    c.queue.send_batch(vec![message]).await.unwrap();
+    let receive = ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout: std::time::Duration::from_secs(30),
+        wait: std::time::Duration::ZERO,
+    };
+    let received = c.queue.receive(receive).await.unwrap().pop().unwrap();
+    c.queue.dead_letter(&received, "the message cannot be decoded").await.unwrap();
+    let filter = DeadLetterFilter { tenant: Some(tenant.to_string()), after: None, limit: 10 };
+    let letters = c.queue.list_dead_letters(&filter).await.unwrap();
+    roster_core::public_id::render(roster_core::public_id::Kind::DeadLetter, &letters.last().unwrap().id)
 }

@@ -2,10 +2,12 @@
 // with one confidential client and two test people. The interaction (login
 // and consent) finishes by itself for the person named by `login_hint`
 // (`admin` by default), so a test can drive the whole authorization-code
-// flow over plain HTTP. Prints `listening <port>` once it serves.
+// flow over plain HTTP. With LOGIN_FORM=1 the login asks for the person's
+// name on a page instead (a form a real browser fills in). Prints
+// `listening <port>` once it serves.
 //
 // Environment: REDIRECT_URI (the console's /console/callback),
-// POST_LOGOUT_URI (its /console/signed-out), CLIENT_SECRET.
+// POST_LOGOUT_URI (its /console/signed-out), CLIENT_SECRET, LOGIN_FORM.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -46,7 +48,17 @@ server.listen(0, '127.0.0.1', () => {
     if (!m) return oidc(req, res);
     try {
       const details = await provider.interactionDetails(req, res);
-      const name = details.params.login_hint || 'admin';
+      let name = details.params.login_hint || 'admin';
+      if (process.env.LOGIN_FORM === '1' && details.prompt.name === 'login') {
+        if (req.method === 'GET') {
+          res.setHeader('content-type', 'text/html; charset=utf-8');
+          return res.end(`<!doctype html><title>Test IdP sign-in</title><h1>Sign in to the test identity provider</h1>
+<form method="post" action="/interaction/${m[1]}"><label for="username">User name</label>
+<input id="username" name="username" autocomplete="username"><button type="submit">Sign in</button></form>`);
+        }
+        const body = await new Promise((ok) => { let b = ''; req.on('data', (c) => { b += c; }); req.on('end', () => ok(b)); });
+        name = new URLSearchParams(body).get('username') || '';
+      }
       const person = people[name];
       if (!person) { res.statusCode = 400; return res.end(`no test person ${name}`); }
       let result;
