@@ -38,6 +38,7 @@ module "database" {
   subnet_ids        = module.network.private_subnet_ids
   security_group_id = module.network.database_security_group_id
   enable_proxy      = true # many consumer invocations, few connections
+  log_kms_key_arn   = module.observability.kms_key_arn
 }
 
 module "ingest_api" {

@@ -45,3 +45,12 @@ output "password_secret" {
     kms_key_arn = local.kms_key
   }
 }
+
+output "log_group_names" {
+  description = "The log groups made, by key: each exported log (postgresql, upgrade), the proxy's (proxy) and RDSOSMetrics (os_metrics) when made."
+  value = merge(
+    { for k, g in aws_cloudwatch_log_group.exports : k => g.name },
+    { for g in aws_cloudwatch_log_group.proxy : "proxy" => g.name },
+    { for g in aws_cloudwatch_log_group.os_metrics : "os_metrics" => g.name },
+  )
+}
