@@ -123,8 +123,9 @@ variable "ssl_policy" {
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
   validation {
-    condition     = can(regex("^ELBSecurityPolicy-(TLS13|FS-1-2|TLS-1-2)", var.ssl_policy))
-    error_message = "ssl_policy must be a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-..., -FS-1-2-..., -TLS-1-2-...)."
+    # TLS13-1-0 and TLS13-1-1 also offer TLS 1.3, but let TLS 1.0/1.1 in.
+    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]|FS-1-2|TLS-1-2)-", var.ssl_policy))
+    error_message = "ssl_policy must allow nothing older than TLS 1.2 (ELBSecurityPolicy-TLS13-1-2-..., -TLS13-1-3-..., -FS-1-2-..., -TLS-1-2-...)."
   }
 }
 

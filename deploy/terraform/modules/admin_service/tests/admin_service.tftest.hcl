@@ -72,6 +72,25 @@ run "rejects_an_old_tls_policy" {
   expect_failures = [var.ssl_policy]
 }
 
+run "rejects_a_tls13_policy_that_lets_tls_1_0_in" {
+  command = plan
+  variables {
+    ssl_policy = "ELBSecurityPolicy-TLS13-1-0-2021-06"
+  }
+  expect_failures = [var.ssl_policy]
+}
+
+run "takes_a_tls_1_3_only_policy" {
+  command = plan
+  variables {
+    ssl_policy = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+  }
+  assert {
+    condition     = aws_lb_listener.https.ssl_policy == "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    error_message = "A TLS 1.3-only policy is modern enough."
+  }
+}
+
 run "rejects_a_long_name" {
   command = plan
   variables {
