@@ -91,6 +91,7 @@ module "admin_service" {
   domain_name           = var.console_domain_name
   zone_id               = var.zone_id
   cognito_domain_prefix = var.cognito_domain_prefix
+  console_roles         = var.console_roles
   kms_key_arn           = module.observability.kms_key_arn
 }
 

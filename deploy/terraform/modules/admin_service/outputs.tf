@@ -40,6 +40,11 @@ output "oidc_verification" {
   }
 }
 
+output "console_config" {
+  description = "The [console] section (ALB mode) the task runs with, as TOML: the public URL, groups_claim = \"custom:roster_groups\", [console.alb] with this ALB as the signer, and console_roles."
+  value       = local.console_toml
+}
+
 output "task_role_arn" {
   description = "Role Roster runs as in the task."
   value       = aws_iam_role.task.arn
