@@ -107,8 +107,8 @@ run "the_database_password_is_injected_from_its_secret" {
   }
   assert {
     condition = (jsondecode(aws_ecs_task_definition.app.container_definitions)[0].secrets
-      == [{ name = "ROSTER_DATABASE_PASSWORD", valueFrom = var.secrets.ROSTER_DATABASE_PASSWORD }]
-    && !anytrue([for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].environment : strcontains(e.name, "PASSWORD")]))
+      == [{ name = "ROSTER_DATABASE_PASSWORD", valueFrom = var.secrets.ROSTER_DATABASE_PASSWORD }] &&
+    !anytrue([for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].environment : strcontains(e.name, "PASSWORD")]))
     error_message = "The password reaches the task from Secrets Manager, never as a plain environment variable."
   }
   assert {
@@ -122,9 +122,9 @@ run "the_database_password_is_injected_from_its_secret" {
 
 run "migrate_runs_as_a_one_off_task_of_the_service" {
   assert {
-    condition = (strcontains(output.migrate_command, "--task-definition roster-test ")
-      && strcontains(output.migrate_command, "subnets=[subnet-a,subnet-b],securityGroups=[sg-app]")
-    && jsondecode(regex("--overrides '([^']+)'", output.migrate_command)[0]).containerOverrides == [{ name = "roster", command = ["migrate"] }])
+    condition = (strcontains(output.migrate_command, "--task-definition roster-test ") &&
+      strcontains(output.migrate_command, "subnets=[subnet-a,subnet-b],securityGroups=[sg-app]") &&
+    jsondecode(regex("--overrides '([^']+)'", output.migrate_command)[0]).containerOverrides == [{ name = "roster", command = ["migrate"] }])
     error_message = "The migrate command runs `roster migrate` in the service's container, subnets and security group."
   }
   assert {
@@ -154,28 +154,28 @@ run "the_console_verifies_the_albs_signed_header" {
   }
   assert {
     condition = (
-      [for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].environment : e.value if e.name == "ROSTER_CONFIG"] == ["/etc/roster/roster.toml"]
-      && jsondecode(aws_ecs_task_definition.app.container_definitions)[0].dependsOn == [{ containerName = "console-config", condition = "SUCCESS" }]
-      && contains(jsondecode(aws_ecs_task_definition.app.container_definitions)[0].mountPoints, { sourceVolume = "config", containerPath = "/etc/roster", readOnly = true })
+      [for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].environment : e.value if e.name == "ROSTER_CONFIG"] == ["/etc/roster/roster.toml"] &&
+      jsondecode(aws_ecs_task_definition.app.container_definitions)[0].dependsOn == [{ containerName = "console-config", condition = "SUCCESS" }] &&
+      contains(jsondecode(aws_ecs_task_definition.app.container_definitions)[0].mountPoints, { sourceVolume = "config", containerPath = "/etc/roster", readOnly = true })
     )
     error_message = "roster reads the settings (ROSTER_CONFIG) from the read-only volume the console-config container wrote, after it succeeded."
   }
   assert {
     condition = (
-      jsondecode(aws_ecs_task_definition.app.container_definitions)[1].name == "console-config"
-      && !jsondecode(aws_ecs_task_definition.app.container_definitions)[1].essential
-      && jsondecode(aws_ecs_task_definition.app.container_definitions)[1].readonlyRootFilesystem
-      && jsondecode(aws_ecs_task_definition.app.container_definitions)[1].linuxParameters.capabilities.drop == ["ALL"]
-      && [for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[1].environment : e.value if e.name == "ROSTER_CONSOLE_TOML"] == [output.console_config]
-      && length(jsondecode(aws_ecs_task_definition.app.container_definitions)) == 2
+      jsondecode(aws_ecs_task_definition.app.container_definitions)[1].name == "console-config" &&
+      !jsondecode(aws_ecs_task_definition.app.container_definitions)[1].essential &&
+      jsondecode(aws_ecs_task_definition.app.container_definitions)[1].readonlyRootFilesystem &&
+      jsondecode(aws_ecs_task_definition.app.container_definitions)[1].linuxParameters.capabilities.drop == ["ALL"] &&
+      [for e in jsondecode(aws_ecs_task_definition.app.container_definitions)[1].environment : e.value if e.name == "ROSTER_CONSOLE_TOML"] == [output.console_config] &&
+      length(jsondecode(aws_ecs_task_definition.app.container_definitions)) == 2
     )
     error_message = "Only the short-lived console-config container runs as root: not essential, no capabilities, read-only root, writing only the settings it is given."
   }
   assert {
     condition = (
-      one([for a in aws_cognito_user_pool.this.schema : a if a.name == "roster_groups"]).mutable
-      && contains(aws_cognito_user_pool_client.alb.read_attributes, "custom:roster_groups")
-      && !contains(aws_cognito_user_pool_client.alb.write_attributes, "custom:roster_groups")
+      one([for a in aws_cognito_user_pool.this.schema : a if a.name == "roster_groups"]).mutable &&
+      contains(aws_cognito_user_pool_client.alb.read_attributes, "custom:roster_groups") &&
+      !contains(aws_cognito_user_pool_client.alb.write_attributes, "custom:roster_groups")
     )
     error_message = "custom:roster_groups exists, the ALB's client reads it and cannot write it (a user cannot grant themselves a role)."
   }
