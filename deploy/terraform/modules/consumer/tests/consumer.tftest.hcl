@@ -37,6 +37,23 @@ run "event_source_reports_partial_failures_and_bounds_concurrency" {
     condition     = data.aws_iam_policy_document.schedule.statement[0].actions == toset(["lambda:InvokeFunction"]) && length(data.aws_iam_policy_document.schedule.statement[0].resources) == 1 && !contains(data.aws_iam_policy_document.schedule.statement[0].resources, "*")
     error_message = "The schedule may invoke the scheduler function only."
   }
+  assert {
+    condition = ([for s in data.aws_iam_policy_document.schedule.statement : [s.sid, s.actions, s.resources]]
+    == [["InvokeScheduler", toset(["lambda:InvokeFunction"]), toset([module.scheduler.function_arn])], ["DecryptSchedule", toset(["kms:Decrypt"]), toset([var.kms_key_arn])]])
+    error_message = "The schedule's role invokes the scheduler and decrypts the schedule with its key, nothing else."
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.schedule_assume.statement : anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "aws:SourceAccount" && length(c.values) == 1 && contains(c.values, data.aws_caller_identity.current.account_id)])])
+    error_message = "Only this account's schedules may assume the schedule's role."
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == null || aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == 0
+    error_message = "No batching window: a FIFO event source takes none."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.scheduler.target[0].arn == module.scheduler.function_arn && aws_scheduler_schedule.scheduler.target[0].role_arn == aws_iam_role.schedule.arn
+    error_message = "The schedule invokes the scheduler function with its own role."
+  }
 }
 
 run "refuses_a_queue_whose_visibility_timeout_is_under_six_times_the_function_timeout" {
