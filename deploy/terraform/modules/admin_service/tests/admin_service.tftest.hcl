@@ -21,6 +21,14 @@ variables {
 
 run "every_forward_is_authenticated_first_over_modern_tls" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition = alltrue([for l in [aws_lb_listener.https] : alltrue([for a in l.default_action :
       a.type != "forward" || anytrue([for b in l.default_action : startswith(b.type, "authenticate-") && b.order < a.order])
     ])])

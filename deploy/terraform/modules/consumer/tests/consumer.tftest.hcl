@@ -18,6 +18,14 @@ variables {
 
 run "event_source_reports_partial_failures_and_bounds_concurrency" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = aws_lambda_event_source_mapping.queue.function_response_types == toset(["ReportBatchItemFailures"])
     error_message = "The consumer must report batch item failures."
   }

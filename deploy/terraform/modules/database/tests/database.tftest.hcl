@@ -33,6 +33,14 @@ variables {
 
 run "encrypted_private_tls_only_and_protected" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == aws_kms_key.db[0].arn
     error_message = "Storage must be encrypted with the module's key."
   }

@@ -15,6 +15,14 @@ variables {
 
 run "routes_throttling_and_json_access_logs" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = toset(keys(aws_apigatewayv2_route.this)) == toset(["POST /integrations/hr-feed", "ANY /v1/{proxy+}", "GET /healthz", "GET /readyz"])
     error_message = "The API must route exactly the paths Roster's router serves (crates/roster-server/src/routes): ingest (JSON, CSV and SCIM bodies), /v1 and the health checks."
   }
