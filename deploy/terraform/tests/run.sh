@@ -26,19 +26,16 @@ MIRROR="${ROSTER_TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # The registry cannot be reached from here: hashicorp/aws comes from the
-# mirror, nothing else is fetched. The user's own ~/.terraformrc is left alone.
-cat >"$WORK/terraform.rc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$MIRROR"
-    include = ["registry.terraform.io/hashicorp/aws"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/aws"]
-  }
-}
-RC
-export TF_CLI_CONFIG_FILE="$WORK/terraform.rc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+# mirror, nothing else is fetched. The committed tests/terraform.rc names
+# the machines' mirror; another mirror gets a configuration of its own. The
+# user's own ~/.terraformrc is left alone.
+CLI_CONFIG="$TF_ROOT/tests/terraform.rc"
+if [ "$MIRROR" != /opt/tf-plugins ]; then
+  CLI_CONFIG="$WORK/terraform.rc"
+  sed "s|\"/opt/tf-plugins\"|\"$MIRROR\"|" "$TF_ROOT/tests/terraform.rc" >"$CLI_CONFIG"
+fi
+grep -q "path *= *\"$MIRROR\"" "$CLI_CONFIG" || fail "$CLI_CONFIG does not name the mirror $MIRROR"
+export TF_CLI_CONFIG_FILE="$CLI_CONFIG" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 export TF_ROOT WORK
 
 echo "-- terraform fmt -check -recursive"
@@ -69,6 +66,11 @@ echo "-- checkov"
   -o cli >"$WORK/checkov.log" 2>"$WORK/checkov.err" \
   || { cat "$WORK/checkov.log" "$WORK/checkov.err"; fail "checkov found failed checks"; }
 grep -E 'Passed checks|Failed checks' "$WORK/checkov.log"
+# A file checkov cannot parse is a file it did not scan.
+if grep -Eq 'Parsing errors: [1-9]' "$WORK/checkov.log"; then
+  "$CHECKOV" -d "$TF_ROOT" --framework terraform --skip-download -o json 2>/dev/null | grep -A3 '"parsing_errors"' || true
+  fail "checkov could not parse some files (so it did not scan them)"
+fi
 
 echo "-- emulator: apply to moto, run Roster on it, destroy"
 "$TF_ROOT/tests/emulator.sh"

@@ -38,6 +38,7 @@ module "database" {
   subnet_ids        = module.network.private_subnet_ids
   security_group_id = module.network.database_security_group_id
   enable_proxy      = true # many consumer invocations, few connections
+  log_kms_key_arn   = module.observability.kms_key_arn
 }
 
 module "ingest_api" {
@@ -90,6 +91,7 @@ module "admin_service" {
   domain_name           = var.console_domain_name
   zone_id               = var.zone_id
   cognito_domain_prefix = var.cognito_domain_prefix
+  console_roles         = var.console_roles
   kms_key_arn           = module.observability.kms_key_arn
 }
 

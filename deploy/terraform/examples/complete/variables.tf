@@ -74,6 +74,16 @@ variable "cognito_domain_prefix" {
   type        = string
 }
 
+variable "console_roles" {
+  description = "The console's roles by group (admin_service's console_roles): a user's groups are their Cognito attribute custom:roster_groups."
+  type = list(object({
+    group  = string
+    tenant = optional(string)
+    role   = string
+  }))
+  default = [{ group = "roster-operators", role = "operator" }]
+}
+
 variable "alarm_email" {
   description = "Where alarms are e-mailed (null: subscribe something to the topic yourself)."
   type        = string

@@ -16,9 +16,39 @@ locals {
       ROSTER_CLIENT_IP_HEADER = "x-forwarded-for"
       # Nothing scrapes on ECS: the metrics go to CloudWatch as EMF lines.
       ROSTER_METRICS_FORMAT = "emf"
+      # The [console] section (ALB mode), written by the console-config
+      # container before roster starts.
+      ROSTER_CONFIG = "${local.config_dir}/roster.toml"
     },
     var.roster_environment,
   )
+
+  # The console in ALB mode (crates/roster-console): Roster trusts only the
+  # x-amzn-oidc-data header signed by this load balancer, and maps the
+  # user's groups — the Cognito attribute custom:roster_groups, a list in a
+  # string, which the ALB passes on from the userinfo endpoint (Cognito's
+  # userinfo has no cognito:groups) — to roles. TOML written with
+  # jsonencode: a JSON string is a TOML basic string.
+  config_dir       = "/etc/roster"
+  groups_attribute = "roster_groups"
+  console_toml = join("\n", concat(
+    [
+      "# Written by Terraform (deploy/terraform/modules/admin_service).",
+      "[console]",
+      "public_url = ${jsonencode("https://${var.domain_name}")}",
+      "groups_claim = ${jsonencode("custom:${local.groups_attribute}")}",
+      "",
+      "[console.alb]",
+      "signer_arn = ${jsonencode(aws_lb.this.arn)}",
+      "region = ${jsonencode(local.region)}",
+    ],
+    flatten([for r in var.console_roles : concat(
+      ["", "[[console.roles]]", "group = ${jsonencode(r.group)}"],
+      r.tenant == null ? [] : ["tenant = ${jsonencode(r.tenant)}"],
+      ["role = ${jsonencode(r.role)}"],
+    )]),
+    [""],
+  ))
 }
 
 # --- Cognito: who may open the console -----------------------------------
@@ -46,6 +76,21 @@ resource "aws_cognito_user_pool" "this" {
   user_pool_add_ons {
     advanced_security_mode = "ENFORCED"
   }
+  # The console's groups of a user (e.g. "roster-operators,roster-acme-admins"),
+  # set by an administrator: `aws cognito-idp admin-update-user-attributes
+  # --user-attributes Name=custom:roster_groups,Value=...`. The ALB's app
+  # client may read it and not write it.
+  schema {
+    name                     = local.groups_attribute
+    attribute_data_type      = "String"
+    mutable                  = true
+    required                 = false
+    developer_only_attribute = false
+    string_attribute_constraints {
+      min_length = 0
+      max_length = 2048
+    }
+  }
   tags = var.tags
 }
 
@@ -65,6 +110,10 @@ resource "aws_cognito_user_pool_client" "alb" {
   callback_urls                        = ["https://${var.domain_name}/oauth2/idpresponse"]
   prevent_user_existence_errors        = "ENABLED"
   enable_token_revocation              = true
+  # What the ALB passes on (userinfo): the e-mail and the console's groups.
+  # A user cannot give themselves groups through this client.
+  read_attributes  = ["email", "email_verified", "custom:${local.groups_attribute}"]
+  write_attributes = ["email"]
 }
 
 # --- Certificate and DNS -------------------------------------------------
@@ -188,6 +237,9 @@ resource "aws_lb_listener" "https" {
       user_pool_domain           = aws_cognito_user_pool_domain.this.domain
       on_unauthenticated_request = "authenticate"
       session_timeout            = 28800
+      # openid alone: userinfo returns every attribute the client may read,
+      # custom:roster_groups included (openid email would leave it out).
+      scope = "openid"
     }
   }
   default_action {
@@ -316,34 +368,67 @@ resource "aws_ecs_task_definition" "app" {
   volume {
     name = "data"
   }
-  container_definitions = jsonencode([{
-    name                   = "roster"
-    image                  = var.image
-    command                = var.command
-    essential              = true
-    readonlyRootFilesystem = true
-    user                   = "10001"
-    portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
-    # The image's HEALTHCHECK, which ECS does not read (curl is in the image).
-    healthCheck = {
-      command     = ["CMD-SHELL", "curl -fsS http://127.0.0.1:${var.app_port}/healthz >/dev/null || exit 1"]
-      interval    = 15
-      timeout     = 3
-      retries     = 3
-      startPeriod = 20
-    }
-    environment = [for k, v in local.environment : { name = k, value = v }]
-    secrets     = [for k, v in var.secrets : { name = k, valueFrom = v }]
-    mountPoints = [{ sourceVolume = "data", containerPath = "/var/lib/roster", readOnly = false }]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.app.name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "roster"
+  volume {
+    name = "config"
+  }
+  container_definitions = jsonencode([
+    {
+      name                   = "roster"
+      image                  = var.image
+      command                = var.command
+      essential              = true
+      readonlyRootFilesystem = true
+      user                   = "10001"
+      portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
+      # The image's HEALTHCHECK, which ECS does not read (curl is in the image).
+      healthCheck = {
+        command     = ["CMD-SHELL", "curl -fsS http://127.0.0.1:${var.app_port}/healthz >/dev/null || exit 1"]
+        interval    = 15
+        timeout     = 3
+        retries     = 3
+        startPeriod = 20
       }
-    }
-  }])
+      environment = [for k, v in local.environment : { name = k, value = v }]
+      secrets     = [for k, v in var.secrets : { name = k, valueFrom = v }]
+      mountPoints = [
+        { sourceVolume = "data", containerPath = "/var/lib/roster", readOnly = false },
+        { sourceVolume = "config", containerPath = local.config_dir, readOnly = true },
+      ]
+      dependsOn = [{ containerName = "console-config", condition = "SUCCESS" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "roster"
+        }
+      }
+    },
+    # Writes the console's settings (no secret in them) where roster reads
+    # them (ROSTER_CONFIG), then exits. Root, with no capabilities, only to
+    # write into the task's fresh volume, which Fargate makes root-owned;
+    # roster reads it as uid 10001, read-only.
+    {
+      name                   = "console-config"
+      image                  = var.image
+      essential              = false
+      readonlyRootFilesystem = true
+      user                   = "0"
+      entryPoint             = ["/bin/sh", "-c"]
+      command                = ["umask 022 && printf '%s' \"$ROSTER_CONSOLE_TOML\" > ${local.config_dir}/roster.toml"]
+      environment            = [{ name = "ROSTER_CONSOLE_TOML", value = local.console_toml }]
+      mountPoints            = [{ sourceVolume = "config", containerPath = local.config_dir, readOnly = false }]
+      linuxParameters        = { capabilities = { drop = ["ALL"] } }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "console-config"
+        }
+      }
+    },
+  ])
   tags = var.tags
 }
 

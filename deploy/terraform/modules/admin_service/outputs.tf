@@ -40,6 +40,11 @@ output "oidc_verification" {
   }
 }
 
+output "console_config" {
+  description = "The [console] section (ALB mode) the task runs with, as TOML: the public URL, groups_claim = \"custom:roster_groups\", [console.alb] with this ALB as the signer, and console_roles."
+  value       = local.console_toml
+}
+
 output "task_role_arn" {
   description = "Role Roster runs as in the task."
   value       = aws_iam_role.task.arn
@@ -69,4 +74,29 @@ output "migrate_command" {
     "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${var.app_security_group_id}],assignPublicIp=DISABLED}'",
     "--overrides '{\"containerOverrides\":[{\"name\":\"roster\",\"command\":[\"migrate\"]}]}'",
   ])
+}
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value = flatten([for name, d in { execution = data.aws_iam_policy_document.execution, tasks_assume = data.aws_iam_policy_document.tasks_assume } : [for s in d.statement : {
+    policy    = name
+    effect    = coalesce(s.effect, "Allow")
+    actions   = tolist(coalesce(s.actions, []))
+    resources = tolist(coalesce(s.resources, []))
+  }]])
+}
+
+output "log_groups" {
+  description = "Every log group this module makes, name => retention in days: for reviews and tests (each has one)."
+  value       = { (aws_cloudwatch_log_group.app.name) = aws_cloudwatch_log_group.app.retention_in_days }
+}
+
+output "listeners" {
+  description = "The ALB's listeners, by key (http, https): port, protocol, TLS policy and their actions in order ({ type, order }), for reviews and tests (every forward comes after an authenticate action)."
+  value = { for k, l in { http = aws_lb_listener.http, https = aws_lb_listener.https } : k => {
+    port       = l.port
+    protocol   = l.protocol
+    ssl_policy = l.ssl_policy
+    actions    = [for a in l.default_action : { type = a.type, order = a.order }]
+  } }
 }

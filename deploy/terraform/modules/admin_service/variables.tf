@@ -102,6 +102,26 @@ variable "app_security_group_id" {
   type        = string
 }
 
+variable "console_roles" {
+  description = "The console's [[console.roles]]: members of `group` (listed in the user's custom:roster_groups attribute) get `role` (viewer or admin, in `tenant`) or platform `operator` (no tenant)."
+  type = list(object({
+    group  = string
+    tenant = optional(string)
+    role   = string
+  }))
+  default = [{ group = "roster-operators", role = "operator" }]
+  validation {
+    condition = alltrue([for r in var.console_roles :
+      contains(["viewer", "admin", "operator"], r.role) && (r.role == "operator") == (r.tenant == null)
+    ])
+    error_message = "Each console role must be viewer or admin with a tenant, or operator without one."
+  }
+  validation {
+    condition     = alltrue([for r in var.console_roles : can(regex("^[^,\\s]+$", r.group))])
+    error_message = "A console group name holds no comma or space (custom:roster_groups lists groups separated by them)."
+  }
+}
+
 variable "domain_name" {
   description = "The console's host name, e.g. roster.example.com."
   type        = string
@@ -123,8 +143,9 @@ variable "ssl_policy" {
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
   validation {
-    condition     = can(regex("^ELBSecurityPolicy-(TLS13|FS-1-2|TLS-1-2)", var.ssl_policy))
-    error_message = "ssl_policy must be a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-..., -FS-1-2-..., -TLS-1-2-...)."
+    # TLS13-1-0 and TLS13-1-1 also offer TLS 1.3, but let TLS 1.0/1.1 in.
+    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]|FS-1-2|TLS-1-2)-", var.ssl_policy))
+    error_message = "ssl_policy must allow nothing older than TLS 1.2 (ELBSecurityPolicy-TLS13-1-2-..., -TLS13-1-3-..., -FS-1-2-..., -TLS-1-2-...)."
   }
 }
 

@@ -23,6 +23,8 @@ resource "aws_lambda_event_source_mapping" "queue" {
   batch_size       = var.batch_size
   # Report only the failed messages (and, in a FIFO group, those after them).
   function_response_types = ["ReportBatchItemFailures"]
+  # No maximum_batching_window_in_seconds: a FIFO queue takes none (Lambda
+  # refuses a batching window on one), so a batch is what one poll returns.
   scaling_config {
     maximum_concurrency = var.maximum_concurrency
   }
@@ -54,12 +56,20 @@ module "scheduler" {
   tags                     = var.tags
 }
 
+data "aws_caller_identity" "current" {}
+
 data "aws_iam_policy_document" "schedule_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["scheduler.amazonaws.com"]
+    }
+    # Only schedules of this account may use the role (confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
@@ -75,6 +85,13 @@ data "aws_iam_policy_document" "schedule" {
     sid       = "InvokeScheduler"
     actions   = ["lambda:InvokeFunction"]
     resources = [module.scheduler.function_arn]
+  }
+  # The schedule is encrypted with kms_key_arn: Scheduler decrypts it with
+  # the execution role's permissions when it runs.
+  statement {
+    sid       = "DecryptSchedule"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
   }
 }
 

@@ -6,6 +6,8 @@ locals {
   make_key = var.kms_key_arn == null
   kms_key  = local.make_key ? aws_kms_key.db[0].arn : var.kms_key_arn
   major    = split(".", var.engine_version)[0]
+  # What the instance exports to CloudWatch Logs.
+  log_exports = ["postgresql", "upgrade"]
 }
 
 resource "aws_kms_key" "db" {
@@ -66,10 +68,40 @@ resource "aws_db_parameter_group" "this" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "postgresql" {
-  name              = "/aws/rds/instance/${var.name}/postgresql"
+# One log group per exported log, made here with a retention before the
+# instance exists (RDS would otherwise make them itself, kept for ever).
+resource "aws_cloudwatch_log_group" "exports" {
+  for_each          = toset(local.log_exports)
+  name              = "/aws/rds/instance/${var.name}/${each.value}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.postgresql
+  to   = aws_cloudwatch_log_group.exports["postgresql"]
+}
+
+# Enhanced monitoring writes to RDSOSMetrics, one log group for every
+# instance of the account in the region, which RDS makes without a
+# retention. Made here only when asked (manage_os_metrics_log_group): a
+# second environment in the region would find it taken.
+resource "aws_cloudwatch_log_group" "os_metrics" {
+  count             = var.manage_os_metrics_log_group ? 1 : 0
+  name              = "RDSOSMetrics"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+# RDS Proxy writes its logs to /aws/rds/proxy/NAME: made here too, with a
+# retention.
+resource "aws_cloudwatch_log_group" "proxy" {
+  count             = var.enable_proxy ? 1 : 0
+  name              = "/aws/rds/proxy/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
 }
 
@@ -126,7 +158,7 @@ resource "aws_db_instance" "this" {
   auto_minor_version_upgrade          = true
   apply_immediately                   = false
 
-  enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports       = local.log_exports
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = local.kms_key
   performance_insights_retention_period = 7
@@ -134,7 +166,7 @@ resource "aws_db_instance" "this" {
   monitoring_role_arn                   = aws_iam_role.monitoring.arn
 
   tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.postgresql]
+  depends_on = [aws_cloudwatch_log_group.exports, aws_cloudwatch_log_group.os_metrics]
 }
 
 # --- RDS Proxy (optional) -------------------------------------------------
@@ -194,7 +226,8 @@ resource "aws_db_proxy" "this" {
     iam_auth    = "DISABLED"
     secret_arn  = aws_db_instance.this.master_user_secret[0].secret_arn
   }
-  tags = var.tags
+  tags       = var.tags
+  depends_on = [aws_cloudwatch_log_group.proxy]
 }
 
 resource "aws_db_proxy_default_target_group" "this" {

@@ -115,8 +115,20 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "manage_os_metrics_log_group" {
+  description = "Make the region's RDSOSMetrics log group (where enhanced monitoring writes, shared by every instance of the account in the region) with log_retention_days. false: RDS makes it, without a retention, unless it exists; set true in one environment per region, or import it."
+  type        = bool
+  default     = false
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key of the log groups (the exported logs and the proxy's), e.g. the observability module's kms_key_arn: its policy must let CloudWatch Logs use it. null: CloudWatch's default encryption."
+  type        = string
+  default     = null
+}
+
 variable "log_retention_days" {
-  description = "Retention of the exported PostgreSQL logs, in days."
+  description = "Retention of the exported PostgreSQL logs (postgresql, upgrade) and of the proxy's, in days."
   type        = number
   default     = 365
 }

@@ -27,3 +27,13 @@ output "function_settings" {
   description = "The ingest function's environment (no secrets), database-secret policy and role, by key (ingest): what it runs with, for reviews and tests."
   value       = { ingest = module.function.settings }
 }
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value       = module.function.iam_statements
+}
+
+output "log_groups" {
+  description = "Every log group this module makes, name => retention in days: for reviews and tests (each has one)."
+  value       = merge(module.function.log_groups, { (aws_cloudwatch_log_group.access.name) = aws_cloudwatch_log_group.access.retention_in_days })
+}

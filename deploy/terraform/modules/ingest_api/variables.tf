@@ -21,12 +21,11 @@ variable "architecture" {
 }
 
 variable "routes" {
-  description = "Routes Roster serves through the API (the ingest function's router answers them)."
+  description = "Routes Roster serves through the API (the ingest function's router answers them). SCIM is a body format of POST /integrations/hr-feed (application/scim+json), not a path of its own; /metrics is left out (a function publishes EMF, nothing scrapes it)."
   type        = list(string)
   default = [
     "POST /integrations/hr-feed",
     "ANY /v1/{proxy+}",
-    "ANY /scim/v2/{proxy+}",
     "GET /healthz",
     "GET /readyz",
   ]

@@ -42,3 +42,26 @@ output "settings" {
     role_name                   = aws_iam_role.this.name
   }
 }
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value = concat(
+    flatten([for name, d in { base = data.aws_iam_policy_document.base, assume = data.aws_iam_policy_document.assume } : [for s in d.statement : {
+      policy    = name
+      effect    = coalesce(s.effect, "Allow")
+      actions   = tolist(coalesce(s.actions, []))
+      resources = tolist(coalesce(s.resources, []))
+    }]]),
+    flatten([for p in aws_iam_role_policy.database_secret : [for s in jsondecode(p.policy).Statement : {
+      policy    = "database_secret"
+      effect    = s.Effect
+      actions   = flatten([s.Action])
+      resources = flatten([s.Resource])
+    }]]),
+  )
+}
+
+output "log_groups" {
+  description = "Every log group this module makes, name => retention in days: for reviews and tests (each has one)."
+  value       = { (aws_cloudwatch_log_group.this.name) = aws_cloudwatch_log_group.this.retention_in_days }
+}

@@ -121,6 +121,14 @@ resource "aws_cloudwatch_log_group" "this" {
 
 locals {
   actions = [aws_sns_topic.alarms.arn]
+  # What Roster's SNS notifier may do (publish_policy_json).
+  publish_policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "PublishAlarms", Effect = "Allow", Action = "sns:Publish", Resource = aws_sns_topic.alarms.arn },
+      { Sid = "EncryptedTopic", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = aws_kms_key.this.arn },
+    ]
+  })
 }
 
 # Any message in the DLQ is a record that could not be applied.

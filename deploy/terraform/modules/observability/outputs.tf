@@ -35,11 +35,28 @@ output "dashboard_name" {
 
 output "publish_policy_json" {
   description = "IAM policy that lets Roster's SNS notifier publish to the topic."
-  value = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      { Sid = "PublishAlarms", Effect = "Allow", Action = "sns:Publish", Resource = aws_sns_topic.alarms.arn },
-      { Sid = "EncryptedTopic", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = aws_kms_key.this.arn },
-    ]
-  })
+  value       = local.publish_policy_json
+}
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value = concat(
+    flatten([for name, d in { key = data.aws_iam_policy_document.key, topic = data.aws_iam_policy_document.topic } : [for s in d.statement : {
+      policy    = name
+      effect    = coalesce(s.effect, "Allow")
+      actions   = tolist(coalesce(s.actions, []))
+      resources = tolist(coalesce(s.resources, []))
+    }]]),
+    [for s in jsondecode(local.publish_policy_json).Statement : {
+      policy    = "publish"
+      effect    = s.Effect
+      actions   = flatten([s.Action])
+      resources = flatten([s.Resource])
+    }],
+  )
+}
+
+output "log_groups" {
+  description = "Every log group this module makes, name => retention in days: for reviews and tests (each has one)."
+  value       = { for g in aws_cloudwatch_log_group.this : g.name => g.retention_in_days }
 }

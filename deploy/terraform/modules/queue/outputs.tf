@@ -69,3 +69,13 @@ output "queues" {
     }
   }
 }
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value = flatten([for name, d in { send = data.aws_iam_policy_document.send, consume = data.aws_iam_policy_document.consume, tls_only_main = data.aws_iam_policy_document.tls_only["main"], tls_only_dlq = data.aws_iam_policy_document.tls_only["dlq"] } : [for s in d.statement : {
+    policy    = name
+    effect    = coalesce(s.effect, "Allow")
+    actions   = tolist(coalesce(s.actions, []))
+    resources = tolist(coalesce(s.resources, []))
+  }]])
+}

@@ -35,3 +35,13 @@ output "backend_config" {
     var.lock_table_name == null ? {} : { dynamodb_table = var.lock_table_name },
   )
 }
+
+output "iam_statements" {
+  description = "Every statement of the IAM and key policies this module writes, as { policy, effect, actions, resources }: for reviews and tests (none may allow every action on every resource)."
+  value = flatten([for name, d in { key = data.aws_iam_policy_document.key, tls_only = data.aws_iam_policy_document.tls_only } : [for s in d.statement : {
+    policy    = name
+    effect    = coalesce(s.effect, "Allow")
+    actions   = tolist(coalesce(s.actions, []))
+    resources = tolist(coalesce(s.resources, []))
+  }]])
+}

@@ -164,3 +164,66 @@ run "refuses_s3_packages_that_miss_a_function" {
   }
   expect_failures = [var.lambda_packages]
 }
+
+# The issue's invariants over the whole environment, from what each module
+# reports of itself (iam_statements, log_groups, settings, listeners).
+run "the_environment_keeps_the_invariants" {
+  assert {
+    condition = alltrue([for s in concat(
+      module.network.iam_statements, module.queue.iam_statements, module.database.iam_statements,
+      module.ingest_api.iam_statements, module.consumer.iam_statements, module.admin_service.iam_statements,
+      module.observability.iam_statements,
+    ) : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM or key policy statement of the environment allows every action on every resource."
+  }
+  assert {
+    condition = alltrue([for s in concat(module.ingest_api.iam_statements, module.consumer.iam_statements, module.admin_service.iam_statements) :
+    s.effect != "Allow" || !contains(s.resources, "*") || alltrue([for a in s.actions : startswith(a, "ec2:Describe") || startswith(a, "xray:") || a == "ecr:GetAuthorizationToken" || a == "sts:AssumeRole"])])
+    error_message = "The functions' and the service's roles name their resources; '*' only for the calls AWS gives no resource-level permission."
+  }
+  assert {
+    condition = alltrue([for name, days in merge(
+      module.network.log_groups, module.database.log_groups, module.ingest_api.log_groups,
+      module.consumer.log_groups, module.admin_service.log_groups, module.observability.log_groups,
+    ) : days != null && days > 0])
+    error_message = "Every log group of the environment has a retention."
+  }
+  assert {
+    condition = alltrue([for g in [
+      "/aws/lambda/roster-test-ingest", "/aws/lambda/roster-test-consumer", "/aws/lambda/roster-test-scheduler",
+      "/aws/apigateway/roster-test/access", "/ecs/roster-test", "/vpc/roster-test/flow-logs",
+      "/aws/rds/instance/roster-test/postgresql", "/aws/rds/instance/roster-test/upgrade", "/aws/rds/proxy/roster-test",
+      ] : contains(keys(merge(
+        module.network.log_groups, module.database.log_groups, module.ingest_api.log_groups,
+        module.consumer.log_groups, module.admin_service.log_groups, module.observability.log_groups,
+    )), g)])
+    error_message = "Every function, the service, the API's access logs, the flow logs, RDS's exports and the proxy have a log group made with a retention."
+  }
+  assert {
+    condition = (!module.database.settings.publicly_accessible && module.database.settings.storage_encrypted &&
+      module.database.settings.parameters["rds.force_ssl"] == "1" && module.database.settings.proxy_require_tls &&
+    module.database.settings.deletion_protection && module.database.settings.multi_az)
+    error_message = "RDS is private, encrypted, TLS-only (rds.force_ssl, and the proxy requires TLS), protected and Multi-AZ."
+  }
+  assert {
+    condition = alltrue([for l in values(module.admin_service.listeners) : alltrue([for a in l.actions :
+    a.type != "forward" || anytrue([for b in l.actions : startswith(b.type, "authenticate-") && b.order < a.order])])])
+    error_message = "Every ALB listener action that forwards comes after one that authenticates."
+  }
+  assert {
+    condition = ([for a in module.admin_service.listeners.http.actions : a.type] == ["redirect"] &&
+      module.admin_service.listeners.https.protocol == "HTTPS" &&
+    startswith(module.admin_service.listeners.https.ssl_policy, "ELBSecurityPolicy-TLS13-1-2"))
+    error_message = "Port 80 only redirects; 443 is HTTPS with a modern TLS policy."
+  }
+  assert {
+    condition = (module.consumer.event_source.event_source_arn == module.queue.queue_arn &&
+      module.consumer.event_source.function_response_types == toset(["ReportBatchItemFailures"]) &&
+    module.consumer.event_source.maximum_concurrency >= 2 && module.consumer.event_source.batch_size <= 10)
+    error_message = "The consumer reads the main queue with ReportBatchItemFailures, a FIFO batch of at most 10, and MaximumConcurrency."
+  }
+  assert {
+    condition     = strcontains(module.admin_service.console_config, "signer_arn = ") && strcontains(module.admin_service.console_config, "public_url = \"https://roster.example.com\"")
+    error_message = "The console verifies the ALB's signed header, on the console's own origin."
+  }
+}

@@ -93,3 +93,36 @@ run "every_queue_but_the_dlq_dead_letters_into_it" {
     error_message = "The queue's visibility timeout is at least 6 x the consumer's 60 s timeout."
   }
 }
+
+# The issue's invariants over the environment, from what each module
+# reports of itself (iam_statements, log_groups, settings, event_source).
+run "the_environment_keeps_the_invariants" {
+  assert {
+    condition = alltrue([for s in concat(
+      module.queue.iam_statements, module.database.iam_statements, module.consumer.iam_statements,
+      [for s in data.aws_iam_policy_document.key.statement : { actions = tolist(s.actions), resources = tolist(s.resources) }],
+    ) : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM or key policy statement of the environment allows every action on every resource."
+  }
+  assert {
+    condition = alltrue([for name, days in merge(module.database.log_groups, module.consumer.log_groups) : days != null && days > 0]) && alltrue([for g in [
+      "/aws/lambda/roster-test-consumer", "/aws/lambda/roster-test-scheduler", "/aws/rds/instance/roster-test/postgresql", "/aws/rds/instance/roster-test/upgrade",
+    ] : contains(keys(merge(module.database.log_groups, module.consumer.log_groups)), g)])
+    error_message = "Every log group of the environment (both functions', RDS's exports) is made with a retention."
+  }
+  assert {
+    condition = (!module.database.settings.publicly_accessible && module.database.settings.storage_encrypted &&
+    module.database.settings.parameters["rds.force_ssl"] == "1" && module.database.settings.multi_az)
+    error_message = "RDS is private, encrypted, TLS-only (rds.force_ssl) and Multi-AZ."
+  }
+  assert {
+    condition = (module.consumer.event_source.event_source_arn == module.queue.queue_arn &&
+      module.consumer.event_source.function_response_types == toset(["ReportBatchItemFailures"]) &&
+    module.consumer.event_source.maximum_concurrency >= 2)
+    error_message = "The consumer reads the main queue with ReportBatchItemFailures and MaximumConcurrency."
+  }
+  assert {
+    condition     = anytrue([for s in data.aws_iam_policy_document.key.statement : contains(flatten([for p in s.principals : p.identifiers]), "logs.eu-west-1.amazonaws.com") && length(s.condition) == 1])
+    error_message = "The key lets CloudWatch Logs use it for this account's log groups only."
+  }
+}

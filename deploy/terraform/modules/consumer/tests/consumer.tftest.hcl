@@ -18,6 +18,14 @@ variables {
 
 run "event_source_reports_partial_failures_and_bounds_concurrency" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = aws_lambda_event_source_mapping.queue.function_response_types == toset(["ReportBatchItemFailures"])
     error_message = "The consumer must report batch item failures."
   }
@@ -36,6 +44,23 @@ run "event_source_reports_partial_failures_and_bounds_concurrency" {
   assert {
     condition     = data.aws_iam_policy_document.schedule.statement[0].actions == toset(["lambda:InvokeFunction"]) && length(data.aws_iam_policy_document.schedule.statement[0].resources) == 1 && !contains(data.aws_iam_policy_document.schedule.statement[0].resources, "*")
     error_message = "The schedule may invoke the scheduler function only."
+  }
+  assert {
+    condition = ([for s in data.aws_iam_policy_document.schedule.statement : [s.sid, s.actions, s.resources]]
+    == [["InvokeScheduler", toset(["lambda:InvokeFunction"]), toset([module.scheduler.function_arn])], ["DecryptSchedule", toset(["kms:Decrypt"]), toset([var.kms_key_arn])]])
+    error_message = "The schedule's role invokes the scheduler and decrypts the schedule with its key, nothing else."
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.schedule_assume.statement : anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "aws:SourceAccount" && length(c.values) == 1 && contains(c.values, data.aws_caller_identity.current.account_id)])])
+    error_message = "Only this account's schedules may assume the schedule's role."
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == null || aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == 0
+    error_message = "No batching window: a FIFO event source takes none."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.scheduler.target[0].arn == module.scheduler.function_arn && aws_scheduler_schedule.scheduler.target[0].role_arn == aws_iam_role.schedule.arn
+    error_message = "The schedule invokes the scheduler function with its own role."
   }
 }
 

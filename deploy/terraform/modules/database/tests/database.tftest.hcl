@@ -33,6 +33,14 @@ variables {
 
 run "encrypted_private_tls_only_and_protected" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == aws_kms_key.db[0].arn
     error_message = "Storage must be encrypted with the module's key."
   }
@@ -65,8 +73,19 @@ run "encrypted_private_tls_only_and_protected" {
     error_message = "The functions are given the master secret and the key it is encrypted with."
   }
   assert {
-    condition     = length(aws_db_proxy.this) == 0
+    condition     = length(aws_db_proxy.this) == 0 && length(aws_cloudwatch_log_group.proxy) == 0
     error_message = "No proxy unless asked."
+  }
+  assert {
+    condition = (toset(keys(aws_cloudwatch_log_group.exports)) == toset(aws_db_instance.this.enabled_cloudwatch_logs_exports)
+      && alltrue([for k, g in aws_cloudwatch_log_group.exports : g.name == "/aws/rds/instance/roster-test/${k}" && g.retention_in_days == 365])
+    && length(aws_cloudwatch_log_group.os_metrics) == 0)
+    error_message = "Every log the instance exports goes to a log group made here with a retention (RDS would make one kept for ever); RDSOSMetrics only when asked."
+  }
+  assert {
+    condition = alltrue([for d in [data.aws_iam_policy_document.key, data.aws_iam_policy_document.proxy, data.aws_iam_policy_document.monitoring_assume, data.aws_iam_policy_document.proxy_assume] :
+    alltrue([for s in d.statement : !(contains(s.actions, "*") && contains(coalesce(s.resources, []), "*"))])])
+    error_message = "No IAM statement allows every action on every resource."
   }
 }
 
@@ -81,6 +100,24 @@ run "proxy_requires_tls_and_reads_only_its_secret" {
   assert {
     condition     = data.aws_iam_policy_document.proxy.statement[0].resources == toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-test"])
     error_message = "The proxy's role must read only the master secret."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.proxy[0].name == "/aws/rds/proxy/roster-test" && aws_cloudwatch_log_group.proxy[0].retention_in_days == 365
+    error_message = "The proxy's log group is made with a retention."
+  }
+}
+
+run "rds_os_metrics_with_a_retention_when_asked" {
+  variables {
+    manage_os_metrics_log_group = true
+    log_retention_days          = 90
+    log_kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/logs"
+  }
+  assert {
+    condition = (aws_cloudwatch_log_group.os_metrics[0].name == "RDSOSMetrics"
+      && alltrue([for g in concat(values(aws_cloudwatch_log_group.exports), aws_cloudwatch_log_group.os_metrics) : g.retention_in_days == 90 && g.kms_key_id == var.log_kms_key_arn])
+    && output.log_group_names.os_metrics == "RDSOSMetrics")
+    error_message = "With manage_os_metrics_log_group, RDSOSMetrics is made too; every log group takes the retention and the logs key."
   }
 }
 

@@ -15,8 +15,20 @@ variables {
 
 run "routes_throttling_and_json_access_logs" {
   assert {
-    condition     = contains(keys(aws_apigatewayv2_route.this), "POST /integrations/hr-feed") && contains(keys(aws_apigatewayv2_route.this), "ANY /v1/{proxy+}")
-    error_message = "The API must route Roster's ingest and /v1 paths."
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
+    condition     = toset(keys(aws_apigatewayv2_route.this)) == toset(["POST /integrations/hr-feed", "ANY /v1/{proxy+}", "GET /healthz", "GET /readyz"])
+    error_message = "The API must route exactly the paths Roster's router serves (crates/roster-server/src/routes): ingest (JSON, CSV and SCIM bodies), /v1 and the health checks."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.target == "integrations/${aws_apigatewayv2_integration.function.id}"])
+    error_message = "Every route goes to the ingest function's proxy integration."
   }
   assert {
     condition     = aws_apigatewayv2_integration.function.payload_format_version == "2.0" && aws_apigatewayv2_integration.function.integration_type == "AWS_PROXY"

@@ -27,6 +27,14 @@ variables {
 
 run "subnets_span_zones_and_only_the_flows_that_exist_are_open" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    condition     = length(output.log_groups) > 0 && alltrue([for name, days in output.log_groups : days != null && days > 0])
+    error_message = "Every log group this module makes has a retention."
+  }
+  assert {
     condition     = length(aws_subnet.private) == 2 && toset(aws_subnet.private[*].availability_zone) == toset(var.availability_zones)
     error_message = "One private subnet per zone, in at least two zones."
   }

@@ -14,6 +14,17 @@ variables {
 
 run "defaults_follow_aws_guidance_and_roster" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
+    # HCL does not short-circuit: try() stands for "the DLQ, or a queue whose policy ...".
+    condition = alltrue([for q in values(output.queues) : q.dead_letter_queue || try(
+      q.redrive_policy.deadLetterTargetArn == aws_sqs_queue.dlq.arn && q.redrive_policy.maxReceiveCount == var.max_receive_count,
+    false)]) && length(output.queues) == 2
+    error_message = "Every SQS queue but the DLQ has a redrive policy into the DLQ with maxReceiveCount = max_receive_count."
+  }
+  assert {
     condition     = aws_sqs_queue.main.fifo_queue && aws_sqs_queue.dlq.fifo_queue
     error_message = "Roster needs a FIFO queue and a FIFO dead-letter queue."
   }

@@ -9,6 +9,10 @@ variables {
 
 run "bucket_is_private_versioned_encrypted_and_tls_only" {
   assert {
+    condition     = length(output.iam_statements) > 0 && alltrue([for s in output.iam_statements : !(contains(s.actions, "*") && contains(s.resources, "*"))])
+    error_message = "No IAM statement allows every action on every resource."
+  }
+  assert {
     condition     = aws_s3_bucket_versioning.state.versioning_configuration[0].status == "Enabled"
     error_message = "The state bucket must be versioned."
   }
