@@ -32,7 +32,13 @@ async fn a_configured_console_is_served_under_console_beside_the_api() {
     assert_eq!(res.status(), 401, "ALB mode: no signed header, no page");
     assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert!(res.headers().contains_key("x-request-id"), "behind the server's edge layers");
-    assert!(res.text().await.unwrap().contains("x-amzn-oidc-data"));
+    assert!(
+        res.headers()["content-type"].to_str().unwrap().starts_with("text/html"),
+        "the console's error page reaches the browser as a page, not wrapped in a JSON problem"
+    );
+    assert!(
+        res.text().await.unwrap().contains("no signed identity from the load balancer (x-amzn-oidc-data)")
+    );
     let css = app.http.get(format!("{}/console/assets/console.css", app.base)).send().await.unwrap();
     assert_eq!(css.status(), 200);
     let api = app.http.get(format!("{}/v1/feeds", app.base)).bearer_auth(&app.key).send().await.unwrap();

@@ -293,7 +293,8 @@ const MAX_PROBLEM_BYTES: usize = 8 << 20;
 /// Middleware: every error answer leaves as a problem with the request's
 /// id. Problems made by [`ApiError`] get `requestId`; any other error
 /// answer (a rejection axum or a layer made, in `text/plain` or empty) is
-/// replaced by a problem of its status.
+/// replaced by a problem of its status. An HTML page (the console's error
+/// pages, for a browser) is left as it is.
 pub async fn finish(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let res = next.run(req).await;
@@ -301,10 +302,12 @@ pub async fn finish(req: axum::extract::Request, next: axum::middleware::Next) -
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let content_type =
+        res.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    if content_type.starts_with(b"text/html") {
+        return res;
+    }
+    let is_problem = content_type.starts_with(b"application/problem+json");
     let (mut parts, body) = res.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_PROBLEM_BYTES).await.unwrap_or_default();
     let mut problem_body = if is_problem {
