@@ -125,6 +125,18 @@ impl Platform {
             Some(Arc::new(verifier))
         };
         let alarms = jobs.as_ref().map(|j| j.alarms.board());
+        let ingest = Arc::new(Ingest::new(
+            directory.clone(),
+            Arc::clone(&queue),
+            Arc::clone(&clock),
+            IngestConfig {
+                max_queue_depth: settings.max_queue_depth,
+                max_records: settings.max_records_per_request,
+                max_clock_skew: Duration::from_secs(settings.max_clock_skew_secs),
+                max_streamed_records: settings.max_streamed_records,
+                ..IngestConfig::default()
+            },
+        ));
         // The admin console, on API nodes when `[console]` is configured.
         let console = match (&settings.console, role) {
             (Some(c), Role::Serve) => {
@@ -134,24 +146,17 @@ impl Platform {
                     queue.clone(),
                     clock.clone(),
                     alarms.clone(),
-                )?;
+                )?
+                .with_ingest(
+                    Arc::clone(&ingest),
+                    roster_console::UploadLimits { body: config.body_limit, upload: config.upload_limit },
+                );
                 Some(("/console", roster_console::router(console)))
             }
             _ => None,
         };
         let state = AppState {
-            ingest: Arc::new(Ingest::new(
-                directory.clone(),
-                Arc::clone(&queue),
-                Arc::clone(&clock),
-                IngestConfig {
-                    max_queue_depth: settings.max_queue_depth,
-                    max_records: settings.max_records_per_request,
-                    max_clock_skew: Duration::from_secs(settings.max_clock_skew_secs),
-                    max_streamed_records: settings.max_streamed_records,
-                    ..IngestConfig::default()
-                },
-            )),
+            ingest: Arc::clone(&ingest),
             directory,
             queue,
             clock,

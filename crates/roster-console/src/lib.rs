@@ -27,7 +27,7 @@ use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 
 pub use settings::ConsoleSettings;
-pub use state::ConsoleState;
+pub use state::{ConsoleState, UploadLimits};
 
 /// The console's routes, all under `/console/`; merge into the server's
 /// router. Signed-in pages sit behind the identity middleware; every
@@ -42,6 +42,12 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/t/{tenant}/feeds/{id}/approve", post(views::feeds::approve))
         .route("/console/t/{tenant}/feeds/{id}/reject", post(views::feeds::reject))
         .route("/console/t/{tenant}/people", get(views::people::list))
+        .route("/console/t/{tenant}/sources", get(views::sources::list))
+        .route("/console/t/{tenant}/sources/{name}", get(views::sources::show))
+        .route("/console/t/{tenant}/sources/{name}/settings", post(views::sources::save_settings))
+        .route("/console/t/{tenant}/sources/{name}/preview", post(views::sources::preview))
+        .route("/console/t/{tenant}/sources/{name}/mapping", post(views::sources::save_mapping))
+        .route("/console/t/{tenant}/upload", get(views::upload::form).post(views::upload::submit))
         .route("/console/t/{tenant}/keys", get(views::keys::list).post(views::keys::create))
         .route("/console/t/{tenant}/keys/{id}/revoke", post(views::keys::revoke))
         .route("/console/t/{tenant}/audit", get(views::audit_log::list))
@@ -58,6 +64,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/callback", get(identity::oidc::callback))
         .route("/console/signed-out", get(views::session::signed_out))
         .route("/console/assets/console.css", get(assets::css))
+        .route("/console/assets/upload.js", get(assets::upload_js))
         .merge(signed_in)
         .layer(from_fn_with_state(state.clone(), csrf::same_origin))
         .layer(map_response(security_headers::add))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use roster_core::{Clock, Timestamp};
-use roster_engine::AlarmBoard;
+use roster_engine::{AlarmBoard, Ingest};
 use roster_queue::Queue;
 use roster_store::Directory;
 
@@ -25,9 +25,22 @@ struct Inner {
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     alarms: Option<AlarmBoard>,
+    /// The same ingest as the API's: uploads and mapping previews go
+    /// through it. `None`: those pages say the node cannot take uploads.
+    ingest: Option<Arc<Ingest>>,
+    upload_limits: UploadLimits,
     settings: ConsoleSettings,
     origin: String,
     mode: Mode,
+}
+
+/// The API's limits, which uploads through the console keep too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadLimits {
+    /// A file read whole (JSON, SCIM, a strict source's CSV): `body_limit`.
+    pub body: usize,
+    /// A streamed CSV: `upload_limit`.
+    pub upload: u64,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -51,7 +64,34 @@ impl ConsoleState {
             (None, None) => return Err(SettingsError("no identity mode".into())),
         };
         let origin = settings.origin()?;
-        Ok(Self(Arc::new(Inner { directory, queue, clock, alarms, settings, origin, mode })))
+        Ok(Self(Arc::new(Inner {
+            directory,
+            queue,
+            clock,
+            alarms,
+            ingest: None,
+            upload_limits: UploadLimits::default(),
+            settings,
+            origin,
+            mode,
+        })))
+    }
+
+    /// Lets the console take uploads and preview mappings through `ingest`,
+    /// within the API's limits. Call before the state is shared.
+    pub fn with_ingest(mut self, ingest: Arc<Ingest>, limits: UploadLimits) -> Self {
+        let inner = Arc::get_mut(&mut self.0).expect("with_ingest before the state is cloned");
+        inner.ingest = Some(ingest);
+        inner.upload_limits = limits;
+        self
+    }
+
+    pub fn ingest(&self) -> Option<&Ingest> {
+        self.0.ingest.as_deref()
+    }
+
+    pub fn upload_limits(&self) -> UploadLimits {
+        self.0.upload_limits
     }
 
     pub fn directory(&self) -> &dyn Directory {

@@ -1,7 +1,8 @@
 //! The console in a real headless browser: Debian's Chromium, driven by
 //! `playwright-core` (`tests/browser/console.mjs`; never a browser of its
 //! own), signs a person in through a real OpenID provider, approves a halted
-//! snapshot, redrives a dead letter and opens a person's page; then the
+//! snapshot, redrives a dead letter, opens a person's page, previews and
+//! saves a mapping profile and uploads a feed; then the
 //! directory and queue are checked for what the clicks did. Screenshots of
 //! each page are written under the target directory
 //! (`target/tmp/console-screenshots/`).
@@ -92,13 +93,38 @@ async fn a_person_signs_in_approves_a_snapshot_redrives_a_dead_letter_and_reads_
     let left = DeadLetterFilter { tenant: Some(c.acme.to_string()), after: None, limit: 10 };
     assert!(c.queue.list_dead_letters(&left).await.unwrap().is_empty(), "the dead letter was redriven");
     let log = c.directory.list_audit(c.acme, 0, 500).await.unwrap();
-    for action in ["feed.approved", "dlq.redriven", "person.read"] {
+    for action in [
+        "feed.approved",
+        "dlq.redriven",
+        "person.read",
+        "mapping.previewed",
+        "mapping.updated",
+        "feed.uploaded",
+    ] {
         assert!(
             log.iter().any(|e| e.action == action && e.actor == "console:user-admin"),
             "{action} is audited as the person who signed in"
         );
     }
-    let names = ["01-overview", "02-snapshot-review", "03-snapshot-approved", "04-dead-letters", "05-person"];
+    let workday = roster_core::SourceName::parse("workday").unwrap();
+    let saved = c.directory.get_source(c.acme, &workday).await.unwrap().and_then(|s| s.settings.mapping);
+    assert_eq!(saved.unwrap()["fields"]["hireDate"]["dateFormat"], "MM/DD/YYYY", "the profile was saved");
+    let uploaded = c.directory.list_feeds(c.acme, 100, None).await.unwrap();
+    let upload = uploaded.items.iter().find(|f| f.source == workday).expect("the uploaded feed");
+    assert_eq!(
+        (upload.counts.received, upload.counts.accepted),
+        (2, 2),
+        "both rows, mapped by the saved profile"
+    );
+    let names = [
+        "01-overview",
+        "02-snapshot-review",
+        "03-snapshot-approved",
+        "04-dead-letters",
+        "05-person",
+        "06-mapping-preview",
+        "07-upload",
+    ];
     for name in names {
         let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap_or_default();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}.png is a real screenshot");

@@ -327,6 +327,25 @@ impl Ingest {
         self.submit(sub, parsed).await
     }
 
+    /// A dry run of a CSV sample under a draft `profile` instead of the
+    /// source's own: the mapped records and per-row errors a feed would
+    /// get, by the source's other rules (strictness, inactive statuses,
+    /// managers). Nothing is stored or queued; the profile is not saved.
+    pub async fn preview_csv(
+        &self,
+        sub: &Submission,
+        mode: FeedMode,
+        body: Bytes,
+        profile: MappingProfile,
+    ) -> Result<IngestReceipt, IngestError> {
+        let max = self.config.max_records;
+        let parsed =
+            tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode, max))
+                .await
+                .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
+        self.submit(&Submission { dry_run: true, ..sub.clone() }, parsed).await
+    }
+
     /// A CSV upload too large to hold: read as it arrives, queued in chunks,
     /// so memory does not grow with the file. A delta upload that fails
     /// part-way may have queued some of its records (resending it is safe:

@@ -12,3 +12,8 @@ pub const MAX_ACTIVE_ENDPOINTS: usize = 20;
 /// Most webhook endpoints of a tenant in all, disabled ones included (they
 /// keep their dead letters).
 pub const MAX_ENDPOINTS: usize = 100;
+
+/// The largest CSV mapping profile a source stores, as compact JSON. Every
+/// CSV feed of the source parses it again, so it is held far below any
+/// body limit (a profile of hundreds of columns is a few KiB).
+pub const MAX_MAPPING_BYTES: usize = 64 * 1024;

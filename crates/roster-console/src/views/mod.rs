@@ -5,9 +5,12 @@ pub mod audit_log;
 pub mod dlq;
 pub mod feeds;
 pub mod keys;
+pub mod multipart;
 pub mod overview;
 pub mod people;
 pub mod session;
+pub mod sources;
+pub mod upload;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

@@ -1,8 +1,9 @@
 // Drives Debian's Chromium through the console as a person would, for
 // tests/browser.rs: sign in at a real OpenID provider (typing a user name
 // on its page), open the overview, review and approve a halted snapshot,
-// redrive a dead letter, find a person and open their page, and look at the
-// keys and the audit log. Every element is found by its role and
+// redrive a dead letter, find a person and open their page, preview and
+// save a mapping profile on a sample file, upload a feed (with the progress
+// script), and look at the keys and the audit log. Every element is found by its role and
 // accessible name (a label, a heading, a button's text), as a screen reader
 // would. A screenshot of each page goes to SHOTS. Any browser console error
 // (a CSP violation, a failed asset) fails the run.
@@ -94,15 +95,54 @@ try {
   check(await page.getByRole('heading', { name: /Version 2/ }).isVisible(), 'the second version');
   await shot('05-person');
 
+  // A mapping profile for a new source, previewed on a sample, then saved.
+  const tenantNav = () => page.getByRole('navigation', { name: 'acme' });
+  await tenantNav().getByRole('link', { name: 'Sources' }).click();
+  await heading('Sources of acme');
+  await page.getByLabel('Open a source by name').fill('workday');
+  await page.getByRole('button', { name: 'Open' }).click();
+  await heading(/^Source workday/);
+  await page.getByLabel('Profile (JSON)').fill(JSON.stringify({ fields: {
+    externalId: { column: 'Employee ID' },
+    'name.givenName': { column: 'First' },
+    hireDate: { column: 'Start', dateFormat: 'MM/DD/YYYY' },
+  } }, null, 2));
+  await page.getByLabel('Sample CSV file').setInputFiles({
+    name: 'sample.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('Employee ID,First,Start\nW1,Wen,03/15/2024\nW2,Wim,2024-15-03\n'),
+  });
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await page.getByRole('heading', { name: 'Preview', exact: true }).waitFor();
+  check(await page.getByRole('cell', { name: 'W1', exact: true }).isVisible(), 'the mapped record W1');
+  check(await page.getByRole('cell', { name: 'row 3' }).isVisible(), "row 3's error");
+  await shot('06-mapping-preview');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await heading(/^Source workday/);
+  check(!(await page.getByText('(defaults)').count()), 'the source has settings now');
+
+  // An upload through the page's progress bar (upload.js), to the new feed.
+  await tenantNav().getByRole('link', { name: 'Upload' }).click();
+  await heading('Upload a file to acme');
+  await page.getByLabel('Source').fill('workday');
+  await page.getByLabel('File').setInputFiles({
+    name: 'roster.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('Employee ID,First,Start\nW1,Wen,03/15/2024\nW3,Wes,04/01/2024\n'),
+  });
+  await shot('07-upload');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await heading(/^Feed feed_/);
+  check(await page.getByText('workday').first().isVisible(), 'a feed of workday');
+
   // Keys and the audit log, where the approval and the redrive now show.
-  await page.getByRole('navigation', { name: 'acme' }).getByRole('link', { name: 'API keys' }).click();
+  await tenantNav().getByRole('link', { name: 'API keys' }).click();
   await heading('API keys of acme');
-  await shot('06-keys');
-  await page.getByRole('navigation', { name: 'acme' }).getByRole('link', { name: 'Audit log' }).click();
+  await shot('08-keys');
+  await tenantNav().getByRole('link', { name: 'Audit log' }).click();
   await heading('Audit log of acme');
   check(await page.getByRole('link', { name: 'feed.approved' }).first().isVisible(), 'the approval is audited');
   check(await page.getByRole('link', { name: 'dlq.redriven' }).first().isVisible(), 'the redrive is audited');
-  await shot('07-audit');
+  check(await page.getByRole('link', { name: 'feed.uploaded' }).first().isVisible(), 'the upload is audited');
+  await shot('09-audit');
 
   check(problems.length === 0, problems.join('; '));
   console.log(JSON.stringify({ ok: true, shots }));

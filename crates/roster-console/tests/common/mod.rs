@@ -11,7 +11,7 @@ pub mod oidc;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use roster_console::{ConsoleSettings, ConsoleState};
+use roster_console::{ConsoleSettings, ConsoleState, UploadLimits};
 use roster_core::{FeedId, SystemClock, TenantId};
 use roster_queue::{SqliteQueue, SqliteQueueConfig};
 use roster_store::prelude::*;
@@ -26,6 +26,35 @@ pub struct Console {
     pub halted: FeedId,
     pub globex_feed: FeedId,
     _dir: tempfile::TempDir,
+}
+
+/// The console's limits in the tests: small, to be passed.
+pub const BODY_LIMIT: usize = 256 * 1024;
+pub const UPLOAD_LIMIT: u64 = 1024 * 1024;
+
+/// A `multipart/form-data` body of text fields and, last, one file; its
+/// content type.
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "roster-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, filename, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The role mapping every test uses.
@@ -56,8 +85,15 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
     let halted = roster_store::conformance::snapshot(&*directory, acme, "hris", 10).await;
     roster_store::conformance::population(&*directory, globex, "hris", 20).await;
     let globex_feed = roster_store::conformance::snapshot(&*directory, globex, "hris", 10).await;
+    let ingest = Arc::new(roster_engine::Ingest::new(
+        directory.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        roster_engine::IngestConfig::default(),
+    ));
     let state = ConsoleState::new(settings, directory.clone(), queue.clone(), Arc::new(SystemClock), None)
-        .expect("valid console settings");
+        .expect("valid console settings")
+        .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT });
     let app = roster_console::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console { base, directory, queue, acme, globex, halted, globex_feed, _dir: dir }

@@ -16,10 +16,7 @@ use crate::extract::{Path, Query};
 use crate::problem::{ApiError, json_error};
 use crate::state::AppState;
 
-/// The largest mapping profile stored, as compact JSON. Every CSV feed of
-/// the source parses it again, so it is held far below the body limit (a
-/// profile of hundreds of columns is a few KiB).
-pub const MAX_MAPPING_BYTES: usize = 64 * 1024;
+pub use roster_store::limits::MAX_MAPPING_BYTES;
 /// The largest body of a request that sets a source or its mapping (room
 /// for the settings and a whitespace-rich profile at its limit): past it
 /// the body is not read on.
