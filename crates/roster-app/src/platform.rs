@@ -150,7 +150,11 @@ impl Platform {
                 .with_ingest(
                     Arc::clone(&ingest),
                     roster_console::UploadLimits { body: config.body_limit, upload: config.upload_limit },
-                );
+                )
+                .with_endpoint_policy(roster_console::EndpointPolicy {
+                    allow_http: config.allow_insecure_endpoints,
+                    allow_private: config.allow_private_endpoints,
+                });
                 Some(("/console", roster_console::router(console)))
             }
             _ => None,

@@ -27,7 +27,7 @@ use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 
 pub use settings::ConsoleSettings;
-pub use state::{ConsoleState, UploadLimits};
+pub use state::{ConsoleState, EndpointPolicy, UploadLimits};
 
 /// The console's routes, all under `/console/`; merge into the server's
 /// router. Signed-in pages sit behind the identity middleware; every
@@ -36,6 +36,8 @@ pub fn router(state: ConsoleState) -> Router {
     let signed_in = Router::new()
         .route("/console/", get(views::overview::show))
         .route("/console/logout", post(views::session::logout))
+        .route("/console/platform/tenants", get(views::platform::tenants).post(views::platform::create))
+        .route("/console/platform/log", get(views::platform::log))
         .route("/console/t/{tenant}/feeds", get(views::feeds::list))
         .route("/console/t/{tenant}/feeds/{id}", get(views::feeds::show))
         .route("/console/t/{tenant}/feeds/{id}/review", get(views::feeds::review))
@@ -48,6 +50,11 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/t/{tenant}/sources/{name}/preview", post(views::sources::preview))
         .route("/console/t/{tenant}/sources/{name}/mapping", post(views::sources::save_mapping))
         .route("/console/t/{tenant}/upload", get(views::upload::form).post(views::upload::submit))
+        .route("/console/t/{tenant}/endpoints", get(views::endpoints::list).post(views::endpoints::create))
+        .route("/console/t/{tenant}/endpoints/{id}", get(views::endpoints::show))
+        .route("/console/t/{tenant}/endpoints/{id}/rotate", post(views::endpoints::rotate))
+        .route("/console/t/{tenant}/endpoints/{id}/redrive", post(views::endpoints::redrive))
+        .route("/console/t/{tenant}/endpoints/{id}/disable", post(views::endpoints::disable))
         .route("/console/t/{tenant}/keys", get(views::keys::list).post(views::keys::create))
         .route("/console/t/{tenant}/keys/{id}/revoke", post(views::keys::revoke))
         .route("/console/t/{tenant}/audit", get(views::audit_log::list))

@@ -29,6 +29,7 @@ struct Inner {
     /// through it. `None`: those pages say the node cannot take uploads.
     ingest: Option<Arc<Ingest>>,
     upload_limits: UploadLimits,
+    endpoints: EndpointPolicy,
     settings: ConsoleSettings,
     origin: String,
     mode: Mode,
@@ -41,6 +42,14 @@ pub struct UploadLimits {
     pub body: usize,
     /// A streamed CSV: `upload_limit`.
     pub upload: u64,
+}
+
+/// The API's `[outbox] allow_insecure_endpoints` and
+/// `allow_private_endpoints`; both off by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointPolicy {
+    pub allow_http: bool,
+    pub allow_private: bool,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -71,6 +80,7 @@ impl ConsoleState {
             alarms,
             ingest: None,
             upload_limits: UploadLimits::default(),
+            endpoints: EndpointPolicy::default(),
             settings,
             origin,
             mode,
@@ -84,6 +94,17 @@ impl ConsoleState {
         inner.ingest = Some(ingest);
         inner.upload_limits = limits;
         self
+    }
+
+    /// Which webhook URLs the console accepts: the API's `[outbox]` rules.
+    pub fn with_endpoint_policy(mut self, policy: EndpointPolicy) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_endpoint_policy before the state is cloned").endpoints =
+            policy;
+        self
+    }
+
+    pub fn endpoint_policy(&self) -> EndpointPolicy {
+        self.0.endpoints
     }
 
     pub fn ingest(&self) -> Option<&Ingest> {

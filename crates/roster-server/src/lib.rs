@@ -37,6 +37,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use routes::Readiness;
+pub use routes::endpoints::endpoint_url;
 pub use state::{AppState, Budgets, ServerConfig, Surface, TestEvents};
 
 /// The whole HTTP API.

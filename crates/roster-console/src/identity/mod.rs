@@ -53,6 +53,22 @@ pub struct Grant {
     pub role: Role,
 }
 
+impl Grant {
+    /// The console's path `rest` under this tenant (`feeds/…`), its name
+    /// percent-encoded: a tenant's name may hold any printable character.
+    pub fn path(&self, rest: &str) -> String {
+        let mut name = String::with_capacity(self.tenant_name.len());
+        for b in self.tenant_name.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                name.push(b as char);
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("/console/t/{name}/{rest}")
+    }
+}
+
 /// The signed-in person, as every page sees them.
 #[derive(Clone)]
 pub struct ConsoleUser {
@@ -137,5 +153,19 @@ pub async fn require_user(State(state): State<ConsoleState>, mut req: Request, n
             res
         }
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_path_encodes_its_name() {
+        let grant =
+            |name: &str| Grant { tenant_id: TenantId::new(), tenant_name: name.into(), role: Role::Admin };
+        assert_eq!(grant("acme").path("feeds"), "/console/t/acme/feeds");
+        assert_eq!(grant("Initech Europe/West").path("dlq"), "/console/t/Initech%20Europe%2FWest/dlq");
+        assert_eq!(grant("Zoë & co").path("keys"), "/console/t/Zo%C3%AB%20%26%20co/keys");
     }
 }

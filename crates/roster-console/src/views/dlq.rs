@@ -209,5 +209,5 @@ pub async fn purge(
 }
 
 fn back_to_list(grant: &Grant) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, format!("/console/t/{}/dlq", grant.tenant_name))]).into_response()
+    (StatusCode::SEE_OTHER, [(LOCATION, grant.path("dlq"))]).into_response()
 }

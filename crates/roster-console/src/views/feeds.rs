@@ -264,6 +264,6 @@ async fn decide(
     })?;
     let action = if approve { "feed.approved" } else { "feed.rejected" };
     audit(&state, &user, &grant, action, Some(render(Kind::Feed, feed.id))).await;
-    let to = format!("/console/t/{}/feeds/{}", grant.tenant_name, render(Kind::Feed, feed.id));
+    let to = grant.path(&format!("feeds/{}", render(Kind::Feed, feed.id)));
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
 }

@@ -194,6 +194,6 @@ pub async fn revoke(
             },
         )?;
     audit(&state, &user, &grant, "key.revoked", Some(render(Kind::ApiKey, &key.id))).await;
-    let to = format!("/console/t/{}/keys", grant.tenant_name);
+    let to = grant.path("keys");
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
 }

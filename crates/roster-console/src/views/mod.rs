@@ -3,11 +3,13 @@
 
 pub mod audit_log;
 pub mod dlq;
+pub mod endpoints;
 pub mod feeds;
 pub mod keys;
 pub mod multipart;
 pub mod overview;
 pub mod people;
+pub mod platform;
 pub mod session;
 pub mod sources;
 pub mod upload;

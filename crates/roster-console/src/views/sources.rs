@@ -436,6 +436,6 @@ pub async fn save_mapping(
 }
 
 fn back_to(grant: &Grant, name: &SourceName) -> Response {
-    let to = format!("/console/t/{}/sources/{name}", grant.tenant_name);
+    let to = grant.path(&format!("sources/{name}"));
     (StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response()
 }

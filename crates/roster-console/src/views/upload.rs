@@ -126,7 +126,7 @@ pub async fn submit(
     };
     let feed = receipt.feed_id.map(|f| render(Kind::Feed, f)).unwrap_or_default();
     audit(&state, &user, &grant, "feed.uploaded", Some(feed.clone())).await;
-    let to = format!("/console/t/{}/feeds/{feed}", grant.tenant_name);
+    let to = grant.path(&format!("feeds/{feed}"));
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
 }
 

@@ -144,6 +144,12 @@ try {
   check(await page.getByRole('link', { name: 'feed.uploaded' }).first().isVisible(), 'the upload is audited');
   await shot('09-audit');
 
+  // The overview again: the upload is in the last hour's figures and chart.
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await heading('Overview');
+  check(await page.locator('svg rect.bar-accepted[height]:not([height="0"])').count() > 0, 'a bar for the last hour');
+  await shot('10-overview-after-upload');
+
   check(problems.length === 0, problems.join('; '));
   console.log(JSON.stringify({ ok: true, shots }));
   await browser.close();

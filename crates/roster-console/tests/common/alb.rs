@@ -134,10 +134,15 @@ pub struct Person {
 }
 
 pub async fn person(c: &Console, keys: &Keys, sub: &str, groups: &[&str]) -> (Person, String) {
+    let path = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
+    person_at(c, keys, sub, groups, &path).await
+}
+
+/// [`person`], signed in on the page at `path` (which must answer 200).
+pub async fn person_at(c: &Console, keys: &Keys, sub: &str, groups: &[&str], path: &str) -> (Person, String) {
     let exp = now() + 300;
     let data = token(&keys.key, &header(KID, ARN, exp), &claims(sub, groups, exp));
-    let path = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
-    let res = get(c, &path, Some(&data)).await;
+    let res = get(c, path, Some(&data)).await;
     assert_eq!(res.status(), 200);
     let cookie = format!(
         "__Host-roster_session={}",

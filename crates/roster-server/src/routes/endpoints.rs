@@ -457,7 +457,14 @@ fn not_found(e: StoreError) -> ApiError {
 /// `localhost` — unless the server allows private endpoints. Names that
 /// resolve to such addresses are refused at delivery, by the webhook client.
 fn check_url(raw: &str, allow_http: bool, allow_private: bool) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::invalid("url", format!("`url`: {why}"));
+    endpoint_url(raw, allow_http, allow_private)
+        .map_err(|why| ApiError::invalid("url", format!("`url`: {why}")))
+}
+
+/// [`check_url`]'s rules, for any front (the console too): the URL as
+/// stored, or why it is refused.
+pub fn endpoint_url(raw: &str, allow_http: bool, allow_private: bool) -> Result<String, String> {
+    let bad = |why: &str| why.to_owned();
     let raw = raw.trim();
     if raw.len() > MAX_URL {
         return Err(bad(&format!("at most {MAX_URL} characters")));

@@ -1,7 +1,7 @@
 mod alarms;
 mod audit;
 mod dlq;
-mod endpoints;
+pub(crate) mod endpoints;
 mod events;
 mod feeds;
 mod filters;
