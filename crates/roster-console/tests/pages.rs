@@ -281,3 +281,45 @@ async fn the_audit_log_shows_who_did_what_newest_first_and_filters_by_actor_and_
     assert_eq!(status, 400);
     assert!(audited(&c, c.acme, "audit.read", "console:user-admin").await, "reading the log is audited");
 }
+
+#[tokio::test]
+async fn a_snapshot_review_is_searchable_and_a_feeds_page_lists_its_dead_letters() {
+    let (c, keys) = console().await;
+    let (viewer, _) = person(&c, &keys, "user-viewer", &["roster-acme-viewers"]).await;
+    let review = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
+    let (_, html) = open(&c, &viewer, &review).await;
+    let rows = |html: &str| html.matches("<tr><td>E").count();
+    assert_eq!(rows(&html), 10, "the ten people the snapshot left out");
+    let (_, html) = open(&c, &viewer, &format!("{review}?q=e15")).await;
+    assert_eq!(rows(&html), 1, "by external id, any case");
+    assert!(html.contains("<td>E15</td>"));
+    let (_, html) = open(&c, &viewer, &format!("{review}?q=SALES")).await;
+    assert_eq!(rows(&html), 10, "by department");
+    let (_, html) = open(&c, &viewer, &format!("{review}?q=nobody-here")).await;
+    assert!(html.contains("Nobody in the list matches."));
+
+    // One of the snapshot's records dead-lettered, and one of no feed.
+    let message = roster_core::ChangeMessage {
+        message_id: roster_core::MessageId::new(),
+        tenant_id: c.acme,
+        feed_id: c.halted,
+        source: roster_core::SourceName::parse("hris").unwrap(),
+        index: 4,
+        accepted_at: roster_core::Timestamp(0),
+        last_modified: None,
+        change: roster_core::Change::Deactivate {
+            external_id: roster_core::ExternalId::parse("E3").unwrap(),
+        },
+        request_id: None,
+        probe: false,
+    };
+    let ours = dead_letter_of(&c, c.acme, "m-feed", message.to_bytes()).await;
+    let other = dead_letter(&c, c.acme, "m-other").await;
+    let feed_page = format!("/console/t/acme/feeds/{}", public_feed(c.halted));
+    let (status, html) = open(&c, &viewer, &feed_page).await;
+    assert_eq!(status, 200);
+    let section = &html[html.find("<h2>Dead letters</h2>").unwrap()..];
+    assert!(section.contains(&ours) && !section.contains(&other), "only this feed's: {section}");
+    assert!(section.contains("<td class=\"num\">5</td>"), "record 5 (index 4)");
+    assert!(!section.contains(&format!("/dlq/{ours}")), "a viewer gets no link to the payload");
+}

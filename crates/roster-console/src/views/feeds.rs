@@ -107,8 +107,14 @@ struct Show {
     feed: FeedRow,
     figures: Option<Figures>,
     rejections: Vec<Rejection>,
+    dead_letters: Vec<super::dlq::DeadLetterRow>,
+    can_open_dead_letters: bool,
     halted: bool,
 }
+
+/// Dead letters scanned for a feed's page (the queue lists a tenant's, not
+/// a feed's).
+const DEAD_SCANNED: usize = 1000;
 
 async fn feed_of(state: &ConsoleState, grant: &Grant, id: &str) -> Result<Feed, ConsoleError> {
     // Another tenant's feed and a malformed id both look like a missing feed.
@@ -149,7 +155,22 @@ pub async fn show(
             })
         })
         .collect();
+    let scan = roster_queue::DeadLetterFilter {
+        tenant: Some(grant.tenant_id.to_string()),
+        after: None,
+        limit: DEAD_SCANNED,
+    };
+    let dead_letters = state
+        .queue()
+        .list_dead_letters(&scan)
+        .await?
+        .iter()
+        .filter(|d| roster_core::ChangeMessage::from_bytes(&d.body).is_ok_and(|m| m.feed_id == feed.id))
+        .map(super::dlq::DeadLetterRow::from)
+        .collect();
     page(Show {
+        can_open_dead_letters: grant.role >= Role::Admin,
+        dead_letters,
         tenant: grant.tenant_name,
         halted: feed.status == FeedStatus::Halted,
         figures: figures(&feed),
@@ -163,6 +184,22 @@ pub async fn show(
 pub struct ReviewQuery {
     #[serde(default)]
     after: Option<String>,
+    /// Part of an external id, name, e-mail or department.
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// Leavers read for a search, at most (a snapshot that would deactivate
+/// more is searched in its first this many).
+const SEARCHED: usize = 20_000;
+
+/// Whether `q` (lower-cased) is part of the leaver's id, name, e-mail or
+/// department, in any case.
+fn matches(l: &Leaver, q: &str) -> bool {
+    [Some(l.external_id.as_str()), l.display_name.as_deref(), l.email.as_deref(), l.department.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|v| v.to_lowercase().contains(q))
 }
 
 #[derive(Template)]
@@ -174,6 +211,9 @@ struct Review {
     figures: Option<Figures>,
     leavers: Vec<Leaver>,
     next: Option<String>,
+    q: String,
+    /// A search stopped at [`SEARCHED`] leavers.
+    searched_part: bool,
     halted: bool,
     can_decide: bool,
 }
@@ -190,11 +230,40 @@ pub async fn review(
     let grant = user.grant(&tenant, Role::Viewer)?.clone();
     let feed = feed_of(&state, &grant, &id).await?;
     let after = q.after.as_deref().filter(|a| !a.is_empty());
-    let leavers =
-        state.directory().feed_leavers(grant.tenant_id, feed.id, PAGE, after).await.map_err(|e| match e {
-            StoreError::Invalid(m) => ConsoleError::Conflict(m),
-            other => other.into(),
-        })?;
+    let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+    let leavers_page = |limit, cursor: Option<String>| {
+        let (state, tenant, feed) = (state.clone(), grant.tenant_id, feed.id);
+        async move {
+            state.directory().feed_leavers(tenant, feed, limit, cursor.as_deref()).await.map_err(
+                |e| match e {
+                    StoreError::Invalid(m) => ConsoleError::Conflict(m),
+                    other => other.into(),
+                },
+            )
+        }
+    };
+    let (leavers, searched_part) = match &search {
+        None => (leavers_page(PAGE, after.map(str::to_owned)).await?, false),
+        // The store pages by external id; a search reads the pages and
+        // keeps the matches (shown all at once, up to a page of them).
+        Some(needle) => {
+            let (mut found, mut cursor, mut read) = (Vec::new(), None, 0);
+            loop {
+                let page = leavers_page(roster_store::limits::MAX_PAGE, cursor).await?;
+                read += page.items.len();
+                found.extend(page.items.into_iter().filter(|l| matches(l, needle)));
+                match page.next {
+                    Some(next) if read < SEARCHED && found.len() < PAGE => cursor = Some(next),
+                    rest => {
+                        break (
+                            roster_store::Page { items: found, next: None },
+                            rest.is_some() && read >= SEARCHED,
+                        );
+                    }
+                }
+            }
+        }
+    };
     // Names and addresses of people: a read of personal data, audited as the API's is.
     audit(&state, &user, &grant, "feed.leavers_listed", Some(render(Kind::Feed, feed.id))).await;
     page(Review {
@@ -205,6 +274,8 @@ pub async fn review(
         feed: FeedRow::from(&feed),
         leavers: leavers.items,
         next: leavers.next,
+        q: q.q.unwrap_or_default(),
+        searched_part,
         user,
     })
 }

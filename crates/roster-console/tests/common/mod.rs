@@ -203,12 +203,17 @@ impl Browser {
 /// A message of `tenant` received once and moved to the dead-letter queue;
 /// its id there.
 pub async fn dead_letter(c: &Console, tenant: roster_core::TenantId, id: &str) -> String {
+    dead_letter_of(c, tenant, id, b"{not a change".to_vec()).await
+}
+
+/// [`dead_letter`] with this body.
+pub async fn dead_letter_of(c: &Console, tenant: roster_core::TenantId, id: &str, body: Vec<u8>) -> String {
     use roster_queue::{DeadLetterFilter, OutgoingMessage, Queue, ReceiveRequest};
     let message = OutgoingMessage {
         id: id.into(),
         group_id: id.into(),
         tenant: tenant.to_string(),
-        body: b"{not a change".to_vec(),
+        body,
         delay: std::time::Duration::ZERO,
     };
     c.queue.send_batch(vec![message]).await.unwrap();
