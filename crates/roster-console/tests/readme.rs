@@ -17,3 +17,13 @@ fn the_readmes_examples_are_valid_console_settings() {
         assert!(!file.console.roles.is_empty());
     }
 }
+
+#[test]
+fn the_top_readmes_console_example_is_valid_settings() {
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("## Admin console").expect("the console's section")..];
+    let block = section.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("its example");
+    let file: File = toml::from_str(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+    file.console.validate().unwrap_or_else(|e| panic!("{e}\n{block}"));
+    assert_eq!(file.console.roles.len(), 1);
+}
