@@ -12,28 +12,6 @@ use roster_core::Clock;
 use roster_store::prelude::*;
 use roster_store::{AuditFilter, NewEndpoint};
 
-fn same_origin() -> Vec<(&'static str, String)> {
-    vec![("sec-fetch-site", "same-origin".to_owned())]
-}
-
-async fn open(c: &Console, p: &Person, path: &str) -> (u16, String) {
-    let res = reqwest::Client::new()
-        .get(format!("{}{path}", c.base))
-        .header("x-amzn-oidc-data", &p.data)
-        .header("cookie", &p.cookie)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-/// The value of the page's read-only secret field.
-fn secret_of(html: &str) -> String {
-    let at = html.find("id=\"secret\" class=\"secret\" readonly value=\"").expect("a secret, shown once");
-    let rest = &html[at + "id=\"secret\" class=\"secret\" readonly value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn an_admin_adds_a_webhook_by_the_apis_url_rules_and_rotates_redrives_and_disables_it() {
     let (c, keys) = console().await;

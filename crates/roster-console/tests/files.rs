@@ -36,17 +36,6 @@ async fn send(
         .unwrap()
 }
 
-async fn open(c: &Console, p: &Person, path: &str) -> (u16, String) {
-    let res = reqwest::Client::new()
-        .get(format!("{}{path}", c.base))
-        .header("x-amzn-oidc-data", &p.data)
-        .header("cookie", &p.cookie)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 fn as_refs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     f.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }

@@ -13,27 +13,6 @@ use roster_store::prelude::*;
 use roster_store::{NewApiKey, NewAuditEntry, Scope};
 use serde_json::json;
 
-const SAME_ORIGIN: [(&str, &str); 1] = [("sec-fetch-site", "same-origin")];
-
-fn same_origin() -> Vec<(&'static str, String)> {
-    SAME_ORIGIN.iter().map(|(k, v)| (*k, v.to_string())).collect()
-}
-
-/// GETs `path` as the person; the status and the page.
-async fn open(c: &Console, p: &Person, path: &str) -> (u16, String) {
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}{path}", c.base))
-        .header("x-amzn-oidc-data", &p.data)
-        .header("cookie", &p.cookie)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 async fn audited(c: &Console, tenant: roster_core::TenantId, action: &str, actor: &str) -> bool {
     let log = c.directory.list_audit(tenant, 0, 500).await.unwrap();
     log.iter().any(|e| e.action == action && e.actor == actor)
@@ -162,9 +141,15 @@ async fn an_admin_creates_a_key_whose_secret_is_shown_once_and_revokes_it() {
     let (viewer, _) = person(&c, &keys, "user-viewer", &["roster-acme-viewers"]).await;
     let (status, _) = open(&c, &viewer, "/console/t/acme/keys").await;
     assert_eq!(status, 403, "keys are for admins");
+    let (_, people) = open(&c, &viewer, "/console/t/acme/people").await;
+    assert!(
+        people.contains("/console/t/acme/people\"") && !people.contains("/console/t/acme/keys\""),
+        "a viewer's navigation has no admin pages"
+    );
 
     let (status, html) = open(&c, &admin, "/console/t/acme/keys").await;
     assert_eq!(status, 200);
+    assert!(html.contains("/console/t/acme/audit\""), "an admin's navigation has them");
     let csrf = csrf_of(&html);
     let create = "/console/t/acme/keys";
     let res = post(
@@ -189,9 +174,7 @@ async fn an_admin_creates_a_key_whose_secret_is_shown_once_and_revokes_it() {
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["cache-control"], "no-store", "the secret's page is never cached");
     let html = res.text().await.unwrap();
-    let at = html.find("id=\"secret\" class=\"secret\" readonly value=\"").expect("the secret, once");
-    let rest = &html[at + "id=\"secret\" class=\"secret\" readonly value=\"".len()..];
-    let secret = &rest[..rest.find('"').unwrap()];
+    let secret = &secret_of(&html);
     // The secret is a working key of acme's, with the scopes ticked.
     let hash = roster_engine::hash_api_key(secret);
     let key =

@@ -92,6 +92,12 @@ impl ConsoleUser {
         format!("console:{}", self.subject)
     }
 
+    /// Whether the person is an admin of the tenant named `name` (the
+    /// navigation shows admins' pages to admins only).
+    pub fn is_admin_of(&self, name: &str) -> bool {
+        self.grants.iter().any(|g| g.tenant_name == name && g.role >= Role::Admin)
+    }
+
     /// The person's grant in the tenant named `name`, at least `needed`.
     /// A tenant they have no role in looks like a missing one.
     pub fn grant(&self, name: &str, needed: Role) -> Result<&Grant, ConsoleError> {

@@ -105,8 +105,7 @@ pub async fn redrive_one(
     Path((tenant, id)): Path<(String, String)>,
     Form(form): Form<RedriveForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let id = strip(Kind::DeadLetter, &id).to_owned();
     let redrive = Redrive::Ids { tenant: grant.tenant_id.to_string(), ids: vec![id.clone()] };
     if state.queue().redrive(&redrive).await? == 0 {
@@ -124,8 +123,7 @@ pub async fn redrive_all(
     Path(tenant): Path<String>,
     Form(form): Form<RedriveForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     if form.confirm.as_deref() != Some("yes") {
         return Err(ConsoleError::BadRequest(
             "tick the box to confirm the cause is fixed, then send again".into(),
@@ -194,8 +192,7 @@ pub async fn purge(
     Path(tenant): Path<String>,
     Form(form): Form<PurgeForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     if form.confirm.as_deref() != Some("yes") {
         return Err(ConsoleError::BadRequest(
             "tick the box to confirm the dead letters may be deleted for good, then send again".into(),

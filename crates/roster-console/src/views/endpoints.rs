@@ -125,8 +125,7 @@ pub async fn create(
     Path(tenant): Path<String>,
     Form(form): Form<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let policy = state.endpoint_policy();
     let url = roster_server::endpoint_url(&form.url, policy.allow_http, policy.allow_private)
         .map_err(|why| ConsoleError::BadRequest(format!("URL: {why}")))?;
@@ -298,8 +297,7 @@ pub async fn rotate(
     Path((tenant, id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let id = strip(Kind::Endpoint, &id);
     let now = state.now();
     let secret = generate_endpoint_secret();
@@ -320,8 +318,7 @@ pub async fn redrive(
     Path((tenant, id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let id = strip(Kind::Endpoint, &id);
     let moved = state
         .directory()
@@ -347,8 +344,7 @@ pub async fn disable(
     Path((tenant, id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     if form.confirm.as_deref() != Some("yes") {
         return Err(ConsoleError::BadRequest("tick the box to confirm, then send again".into()));
     }

@@ -316,8 +316,7 @@ async fn decide(
     Form(form): Form<DecideForm>,
     approve: bool,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     if form.confirm.as_deref() != Some("yes") {
         return Err(ConsoleError::BadRequest(
             "tick the box to confirm you reviewed the list, then send again".into(),

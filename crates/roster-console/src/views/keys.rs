@@ -123,8 +123,7 @@ pub async fn create(
     Path(tenant): Path<String>,
     Form(form): Form<CreateForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let name = KeyName::parse(form.name.trim())
         .map_err(|e| ConsoleError::BadRequest(format!("name: {e}, saying what the key is for")))?;
     let scopes: Vec<Scope> =
@@ -180,8 +179,7 @@ pub async fn revoke(
     Path((tenant, id)): Path<(String, String)>,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let id = strip(Kind::ApiKey, &id);
     let key =
         state.directory().revoke_api_key(grant.tenant_id, id, state.now(), LastAdmin::Keep).await.map_err(

@@ -20,12 +20,25 @@ use roster_core::public_id::{Kind, render};
 use roster_store::{Feed, NewAuditEntry};
 
 use crate::errors::ConsoleError;
-use crate::identity::{ConsoleUser, Grant};
+use crate::identity::{ConsoleUser, Grant, Role};
 use crate::state::ConsoleState;
 
 /// A rendered page.
 pub fn page(t: impl Template) -> Result<Response, ConsoleError> {
     Ok(Html(t.render()?).into_response())
+}
+
+/// A state-changing form's checks, in this order: the session's CSRF token
+/// (before anything else is looked at), then the person's role in the
+/// tenant. The grant, for the action.
+pub fn form_grant(
+    user: &ConsoleUser,
+    tenant: &str,
+    csrf: Option<&str>,
+    needed: Role,
+) -> Result<Grant, ConsoleError> {
+    crate::csrf::check_token(user, csrf)?;
+    Ok(user.grant(tenant, needed)?.clone())
 }
 
 /// A feed as a row of a table.

@@ -231,8 +231,7 @@ pub async fn save_settings(
     Path((tenant, name)): Path<(String, String)>,
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let name = source_name(&name)?;
     let (mut settings, _) = settings_of(&state, &grant, &name).await?;
     settings.validation = match form.validation.as_str() {
@@ -311,8 +310,7 @@ pub async fn preview(
             _ => {}
         }
     }
-    crate::csrf::check_token(&user, csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, csrf.as_deref(), Role::Admin)?;
     let name = source_name(&name)?;
     let ingest = state.ingest().ok_or(ConsoleError::Unavailable("this node takes no uploads"))?;
     let draft = draft.unwrap_or_default();
@@ -417,8 +415,7 @@ pub async fn save_mapping(
     Path((tenant, name)): Path<(String, String)>,
     Form(form): Form<MappingForm>,
 ) -> Result<Response, ConsoleError> {
-    crate::csrf::check_token(&user, form.csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, form.csrf.as_deref(), Role::Admin)?;
     let name = source_name(&name)?;
     let value = match parse_profile(&form.profile) {
         Ok((value, _)) => value,

@@ -83,8 +83,7 @@ pub async fn submit(
         }
     };
     // Checked before a byte of the file is read.
-    crate::csrf::check_token(&user, csrf.as_deref())?;
-    let grant = user.grant(&tenant, Role::Admin)?.clone();
+    let grant = super::form_grant(&user, &tenant, csrf.as_deref(), Role::Admin)?;
     let ingest = state.ingest().ok_or(ConsoleError::Unavailable("this node takes no uploads"))?;
     let source = match source.trim() {
         "" => SourceName::parse(DEFAULT_SOURCE),

@@ -172,3 +172,23 @@ pub async fn post(
     }
     req.send().await.unwrap()
 }
+
+/// The header of a form a browser sends from the console's own page.
+pub fn same_origin() -> Vec<(&'static str, String)> {
+    vec![("sec-fetch-site", "same-origin".to_owned())]
+}
+
+/// GETs `path` as the person; the status and the page.
+pub async fn open(c: &Console, p: &Person, path: &str) -> (u16, String) {
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", c.base))
+        .header("x-amzn-oidc-data", &p.data)
+        .header("cookie", &p.cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}

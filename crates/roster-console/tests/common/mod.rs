@@ -118,6 +118,14 @@ pub fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
 }
 
+/// The value of a page's read-only secret field (a key or webhook secret,
+/// shown once).
+pub fn secret_of(html: &str) -> String {
+    let at = html.find("id=\"secret\" class=\"secret\" readonly value=\"").expect("a secret, shown once");
+    let rest = &html[at + "id=\"secret\" class=\"secret\" readonly value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
 /// The CSRF token in a page's forms.
 pub fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
