@@ -59,6 +59,7 @@ struct List {
     actor: String,
     action: String,
     next: Option<u64>,
+    log_url: String,
 }
 
 /// `GET /console/t/{tenant}/audit?actor&action&before`
@@ -81,6 +82,7 @@ pub async fn list(
     let entries = state.directory().recent_audit(grant.tenant_id, &filter, before, PAGE).await?;
     audit(&state, &user, &grant, "audit.read", None).await;
     page(List {
+        log_url: grant.path("audit"),
         tenant: grant.tenant_name,
         next: (entries.len() == PAGE).then(|| entries.last().map(|e| e.seq)).flatten(),
         entries: entries.iter().map(EntryRow::from).collect(),

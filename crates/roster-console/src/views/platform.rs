@@ -123,6 +123,7 @@ struct Log {
     actor: String,
     action: String,
     next: Option<u64>,
+    log_url: &'static str,
 }
 
 /// `GET /console/platform/log?actor&action&before`: newest first.
@@ -139,6 +140,7 @@ pub async fn log(
         .transpose()?;
     let entries = state.directory().recent_audit(platform_log(), &filter, before, PAGE).await?;
     page(Log {
+        log_url: "/console/platform/log",
         next: (entries.len() == PAGE).then(|| entries.last().map(|e| e.seq)).flatten(),
         entries: entries.iter().map(EntryRow::from).collect(),
         actor: filter.actor.unwrap_or_default(),
