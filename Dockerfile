@@ -23,6 +23,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/roster --create-home roster
 COPY --from=build /out/roster /usr/local/bin/roster
+# A task's volume mounted here (the admin_service module's `data`) starts as
+# this directory is in the image — owned by roster, not root — because the
+# path is a VOLUME: ECS copies a VOLUME's contents and ownership into the
+# bind mount at the same containerPath ("Bind mounts", Amazon ECS developer
+# guide); without it Fargate makes the mount root-owned, 0755, and roster
+# (uid 10001, read-only root filesystem) could not write its data.
+VOLUME ["/var/lib/roster"]
 USER 10001:10001
 WORKDIR /var/lib/roster
 # In a container the listener is on every interface; TLS ends at the load

@@ -365,6 +365,8 @@ resource "aws_ecs_task_definition" "app" {
     operating_system_family = "LINUX"
     cpu_architecture        = "ARM64"
   }
+  # Mounted at /var/lib/roster, a VOLUME of Roster's image owned by its
+  # user (uid 10001): ECS gives the mount that ownership, not root's.
   volume {
     name = "data"
   }
