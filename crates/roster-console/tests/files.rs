@@ -78,6 +78,7 @@ async fn a_mapping_preview_shows_mapped_rows_and_row_errors_and_stores_nothing_u
     assert!(preview.contains("row 4") && preview.contains("externalId"), "row 4 has no id");
     assert!(!preview.contains("2024-15-03"), "a rejected value is never shown");
     assert!(preview.contains("Unused"), "the unused column is a warning");
+    assert!(preview.contains("uses the draft profile"), "not the usual 'no mapping profile' warning");
     assert!(html.contains("Employee ID"), "the editor keeps the draft");
     // Nothing stored: no feed, no person, no message, no profile.
     let feeds = c.directory.list_feeds(c.acme, 100, None).await.unwrap();

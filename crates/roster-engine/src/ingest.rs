@@ -343,7 +343,17 @@ impl Ingest {
             tokio::task::spawn_blocking(move || roster_formats::csv::parse_feed(&body, &profile, mode, max))
                 .await
                 .map_err(|e| StoreError::Storage(format!("parser task failed: {e}")))??;
-        self.submit(&Submission { dry_run: true, ..sub.clone() }, parsed).await
+        let mut receipt = self.submit(&Submission { dry_run: true, ..sub.clone() }, parsed).await?;
+        // The usual warning about a new source says its feeds have no
+        // profile; this one has the draft.
+        let unset = format!("source `{}` does not exist yet", sub.source);
+        if let Some(w) = receipt.warnings.iter_mut().find(|w| w.starts_with(&unset)) {
+            *w = format!(
+                "source `{}` has no settings yet: the preview uses the draft profile and the defaults for the rest",
+                sub.source
+            );
+        }
+        Ok(receipt)
     }
 
     /// A CSV upload too large to hold: read as it arrives, queued in chunks,
