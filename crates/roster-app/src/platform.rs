@@ -154,7 +154,8 @@ impl Platform {
                 .with_endpoint_policy(roster_console::EndpointPolicy {
                     allow_http: config.allow_insecure_endpoints,
                     allow_private: config.allow_private_endpoints,
-                });
+                })
+                .with_alarm_rules(settings.alarm_rules().into());
                 Some(("/console", roster_console::router(console)))
             }
             _ => None,

@@ -30,6 +30,9 @@ struct Inner {
     ingest: Option<Arc<Ingest>>,
     upload_limits: UploadLimits,
     endpoints: EndpointPolicy,
+    /// The configured alarm rules: on a node that evaluates none, the
+    /// overview shows what the cluster's evaluator recorded for them.
+    alarm_rules: Arc<[roster_core::alarm::AlarmRule]>,
     settings: ConsoleSettings,
     origin: String,
     mode: Mode,
@@ -81,6 +84,7 @@ impl ConsoleState {
             ingest: None,
             upload_limits: UploadLimits::default(),
             endpoints: EndpointPolicy::default(),
+            alarm_rules: Arc::new([]),
             settings,
             origin,
             mode,
@@ -101,6 +105,16 @@ impl ConsoleState {
         Arc::get_mut(&mut self.0).expect("with_endpoint_policy before the state is cloned").endpoints =
             policy;
         self
+    }
+
+    /// The configured `[[alarms]]`, for a node without an evaluator.
+    pub fn with_alarm_rules(mut self, rules: Arc<[roster_core::alarm::AlarmRule]>) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_alarm_rules before the state is cloned").alarm_rules = rules;
+        self
+    }
+
+    pub fn alarm_rules(&self) -> &[roster_core::alarm::AlarmRule] {
+        &self.0.alarm_rules
     }
 
     pub fn endpoint_policy(&self) -> EndpointPolicy {

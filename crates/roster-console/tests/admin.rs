@@ -126,6 +126,20 @@ async fn an_operator_lists_and_creates_tenants_and_reads_the_platform_log_a_tena
         let (status, _) = open(&c, &admin, path).await;
         assert_eq!(status, 403, "{path} is for operators");
     }
+    // The overview's alarms: this node evaluates none, so it shows what the
+    // cluster's evaluator recorded.
+    let recorded = roster_store::AlarmRecord {
+        rule: "dlq_depth".into(),
+        state: roster_core::alarm::AlarmState::Alarm,
+        since: roster_core::Timestamp(1_000),
+        reason: "dlq_depth = 3 > 0".into(),
+        notified_at: roster_core::Timestamp(1_000),
+        version: 1,
+    };
+    c.directory.record_alarm_state(&recorded).await.unwrap();
+    let (_, overview) = open(&c, &operator, "/console/").await;
+    assert!(overview.contains("dlq_depth = 3 &#62; 0") && overview.contains("state-alarm"), "{overview}");
+
     let (status, html) = open(&c, &operator, "/console/platform/tenants").await;
     assert_eq!(status, 200);
     assert!(html.contains("<td>acme</td>") && html.contains("<td>globex</td>"));

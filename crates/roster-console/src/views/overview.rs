@@ -191,9 +191,18 @@ async fn platform(state: &ConsoleState) -> Result<Platform, ConsoleError> {
         tracing::warn!(error = %e, "queue stats for the console overview");
         ConsoleError::Unavailable("the queue could not be read; try again")
     })?;
-    let alarms = state.alarms().map(|board| {
-        board
-            .statuses()
+    // A node that evaluates no alarm (ingest only) shows what the cluster's
+    // evaluator recorded, as `/v1/alarms` does.
+    let statuses = match state.alarms() {
+        Some(board) => Some(board.statuses()),
+        None if !state.alarm_rules().is_empty() => {
+            let records = state.directory().alarm_states().await?;
+            Some(roster_engine::alarms::recorded_statuses(state.alarm_rules(), &records, state.now()))
+        }
+        None => None,
+    };
+    let alarms = statuses.map(|statuses| {
+        statuses
             .into_iter()
             .map(|a| AlarmRow {
                 name: a.name,

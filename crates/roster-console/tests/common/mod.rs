@@ -93,7 +93,12 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
     ));
     let state = ConsoleState::new(settings, directory.clone(), queue.clone(), Arc::new(SystemClock), None)
         .expect("valid console settings")
-        .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT });
+        .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT })
+        // No evaluator runs here: the overview shows what one recorded.
+        .with_alarm_rules(Arc::from(vec![serde_json::from_value::<roster_core::alarm::AlarmRule>(
+            serde_json::json!({"name": "dlq_depth", "metric": "dlq_depth", "comparison": ">", "threshold": 0}),
+        )
+        .unwrap()]));
     let app = roster_console::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console { base, directory, queue, acme, globex, halted, globex_feed, _dir: dir }
