@@ -164,6 +164,9 @@ async fn an_ingest_only_node_runs_the_jobs_only_when_told_to() {
         &[("ROSTER_WORKERS", "0".into()), ("ROSTER_JOBS", "true".into())],
     );
     wait_for("the node to take its leases", 30, async || node.leases_taken().len() == 3).await;
+    // The jobs start (and log their leases) before the start-up line is
+    // written: wait for it too.
+    wait_for("the start-up line", 30, async || node.runs_jobs().is_some()).await;
     assert_eq!(node.runs_jobs(), Some(true));
 }
 

@@ -271,11 +271,11 @@ async fn a_snapshot_review_is_searchable_and_a_feeds_page_lists_its_dead_letters
     let (viewer, _) = person(&c, &keys, "user-viewer", &["roster-acme-viewers"]).await;
     let review = format!("/console/t/acme/feeds/{}/review", public_feed(c.halted));
     let (_, html) = open(&c, &viewer, &review).await;
-    let rows = |html: &str| html.matches("<tr><td>E").count();
+    let rows = |html: &str| html.matches("<tr><td><a href=\"/console/t/acme/people/E").count();
     assert_eq!(rows(&html), 10, "the ten people the snapshot left out");
     let (_, html) = open(&c, &viewer, &format!("{review}?q=e15")).await;
     assert_eq!(rows(&html), 1, "by external id, any case");
-    assert!(html.contains("<td>E15</td>"));
+    assert!(html.contains("/console/t/acme/people/E15\">E15</a>"), "each leaver links to their page");
     let (_, html) = open(&c, &viewer, &format!("{review}?q=SALES")).await;
     assert_eq!(rows(&html), 10, "by department");
     let (_, html) = open(&c, &viewer, &format!("{review}?q=nobody-here")).await;
