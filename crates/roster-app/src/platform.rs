@@ -149,7 +149,11 @@ impl Platform {
                 )?
                 .with_ingest(
                     Arc::clone(&ingest),
-                    roster_console::UploadLimits { body: config.body_limit, upload: config.upload_limit },
+                    roster_console::UploadLimits {
+                        body: config.body_limit,
+                        upload: config.upload_limit,
+                        idle: config.upload_idle_timeout,
+                    },
                 )
                 .with_endpoint_policy(roster_console::EndpointPolicy {
                     allow_http: config.allow_insecure_endpoints,

@@ -39,12 +39,25 @@ struct Inner {
 }
 
 /// The API's limits, which uploads through the console keep too.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
     /// A file read whole (JSON, SCIM, a strict source's CSV): `body_limit`.
     pub body: usize,
     /// A streamed CSV: `upload_limit`.
     pub upload: u64,
+    /// Longest pause between two chunks of a streamed file:
+    /// `upload_idle_timeout`.
+    pub idle: std::time::Duration,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            body: 32 * 1024 * 1024,
+            upload: 4 * 1024 * 1024 * 1024,
+            idle: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// The API's `[outbox] allow_insecure_endpoints` and

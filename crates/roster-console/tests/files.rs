@@ -8,6 +8,7 @@ mod common;
 
 use common::alb::*;
 use common::*;
+use futures_util::StreamExt;
 use roster_core::SourceName;
 use roster_queue::Queue;
 use roster_store::prelude::*;
@@ -245,4 +246,34 @@ async fn an_admin_uploads_csv_and_json_feeds_that_are_queued_like_the_apis() {
         log.iter().filter(|e| e.action == "feed.uploaded" && e.actor == "console:user-admin").count(),
         2
     );
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_sending_is_cut_off_after_the_idle_limit_saying_so() {
+    let (c, keys) = console().await;
+    let (admin, html) = person(&c, &keys, "user-admin", &["roster-acme-admins"]).await;
+    let csrf = csrf_of(&html);
+    let fields = [("csrf", csrf.as_str()), ("source", "admin-upload"), ("format", "csv"), ("mode", "delta")];
+    let (content_type, body) = multipart(&fields, Some(("file", "roster.csv", b"externalId\nS1\nS2\n")));
+    // The form and the first rows, then nothing for three idle limits.
+    let (head, tail) = body.split_at(body.len() - 40);
+    let (head, tail) = (bytes::Bytes::copy_from_slice(head), bytes::Bytes::copy_from_slice(tail));
+    let stalled = futures_util::stream::iter([Ok::<_, std::io::Error>(head)]).chain(
+        futures_util::stream::once(async move {
+            tokio::time::sleep(UPLOAD_IDLE * 3).await;
+            Ok(tail)
+        }),
+    );
+    let res = reqwest::Client::new()
+        .post(format!("{}/console/t/acme/upload", c.base))
+        .header("x-amzn-oidc-data", &admin.data)
+        .header("cookie", &admin.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", content_type)
+        .body(reqwest::Body::wrap_stream(stalled))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("stopped sending for 1 s"));
 }

@@ -118,15 +118,19 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// The path whose requests may stream a large upload.
 pub(crate) const INGEST_PATH: &str = "/integrations/hr-feed";
 
+/// Whether requests to `path` may stream a large upload: the ingest
+/// endpoint, and the admin console's upload page (`/console/t/{tenant}/upload`,
+/// crates/roster-console), which streams files into the same ingest.
+fn is_upload(path: &str) -> bool {
+    path == INGEST_PATH || (path.starts_with("/console/t/") && path.ends_with("/upload"))
+}
+
 /// Answers `408` (and closes the connection) when a request takes longer
-/// than its limit: `upload_timeout` on the ingest endpoint, where a large
-/// CSV streams for long, `request_timeout` everywhere else.
+/// than its limit: `upload_timeout` where a large CSV streams for long
+/// ([`is_upload`]), `request_timeout` everywhere else.
 async fn time_limit(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
-    let limit = if req.uri().path() == INGEST_PATH {
-        state.config.upload_timeout
-    } else {
-        state.config.request_timeout
-    };
+    let limit =
+        if is_upload(req.uri().path()) { state.config.upload_timeout } else { state.config.request_timeout };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => problem::ApiError::RequestTimeout { secs: limit.as_secs() }.into_response(),

@@ -433,3 +433,13 @@ async fn a_query_mode_that_contradicts_the_body_is_a_400_naming_mode() {
     let (status, _, body) = call(&app, feed("?mode=delta", r#"{"records": [{"externalId": "E2"}]}"#)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
+
+#[test]
+fn the_ingest_endpoint_and_the_consoles_upload_page_get_the_upload_timeout() {
+    assert!(super::is_upload("/integrations/hr-feed"));
+    assert!(super::is_upload("/console/t/acme/upload"));
+    assert!(super::is_upload("/console/t/Initech%20Europe%2FWest/upload"));
+    for other in ["/v1/feeds", "/console/t/acme/feeds", "/console/upload", "/integrations/hr-feed/x"] {
+        assert!(!super::is_upload(other), "{other}");
+    }
+}

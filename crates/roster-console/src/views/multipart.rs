@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::header::CONTENT_TYPE;
@@ -63,19 +64,43 @@ pub async fn text(field: Field) -> Result<String, ConsoleError> {
     String::from_utf8(raw.to_vec()).map_err(|_| ConsoleError::BadRequest(format!("{name}: not UTF-8 text")))
 }
 
-/// A file field as a stream of at most `limit` bytes; past it the stream
-/// ends in an error and `too_large` is set, so the caller can say why.
+/// Why a streamed file ended early, for the answer.
+#[derive(Default)]
+pub struct StreamEnd {
+    pub too_large: AtomicBool,
+    pub idle: AtomicBool,
+}
+
+/// A file field as a stream of at most `limit` bytes, each chunk within
+/// `idle` of the one before; past either the stream ends in an error and
+/// `ended` says which, so the caller can say why.
 pub fn limited(
     field: Field,
     limit: u64,
-    too_large: Arc<AtomicBool>,
+    idle: Duration,
+    ended: Arc<StreamEnd>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let timed =
+        futures_util::stream::unfold((Some(field), Arc::clone(&ended)), move |(field, ended)| async move {
+            let mut field = field?;
+            match tokio::time::timeout(idle, field.next()).await {
+                Ok(Some(chunk)) => Some((chunk.map_err(std::io::Error::other), (Some(field), ended))),
+                Ok(None) => None,
+                Err(_) => {
+                    ended.idle.store(true, Ordering::Relaxed);
+                    Some((
+                        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upload idle")),
+                        (None, ended),
+                    ))
+                }
+            }
+        });
     let mut seen = 0u64;
-    field.map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
+    timed.map(move |chunk| {
+        let chunk = chunk?;
         seen += chunk.len() as u64;
         if seen > limit {
-            too_large.store(true, Ordering::Relaxed);
+            ended.too_large.store(true, Ordering::Relaxed);
             return Err(std::io::Error::other("the file is larger than the upload limit"));
         }
         Ok(chunk)

@@ -7,7 +7,7 @@
 //! progress bar.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use askama::Template;
 use axum::Extension;
@@ -98,13 +98,13 @@ pub async fn submit(
     };
     let sub = Submission { tenant: grant.tenant_id, source, format, dry_run: false, request_id: None };
     let limits = state.upload_limits();
-    let too_large = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(multipart::StreamEnd::default());
     let receipt = match format {
         "csv"
             if ingest.source_settings(sub.tenant, &sub.source).await.map_err(refused)?.validation
                 != Validation::Strict =>
         {
-            let chunks = multipart::limited(file, limits.upload, Arc::clone(&too_large));
+            let chunks = multipart::limited(file, limits.upload, limits.idle, Arc::clone(&ended));
             let input =
                 tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)));
             ingest.submit_csv_stream(&sub, mode, input).await
@@ -115,10 +115,16 @@ pub async fn submit(
         }
     };
     let receipt = match receipt {
-        Err(_) if too_large.load(Ordering::Relaxed) => {
+        Err(_) if ended.too_large.load(Ordering::Relaxed) => {
             return Err(ConsoleError::BadRequest(format!(
                 "file: larger than the {} MiB an upload may have",
                 limits.upload / (1024 * 1024)
+            )));
+        }
+        Err(_) if ended.idle.load(Ordering::Relaxed) => {
+            return Err(ConsoleError::BadRequest(format!(
+                "file: the upload stopped sending for {} s; nothing more was read",
+                limits.idle.as_secs()
             )));
         }
         other => other.map_err(refused)?,

@@ -31,6 +31,7 @@ pub struct Console {
 /// The console's limits in the tests: small, to be passed.
 pub const BODY_LIMIT: usize = 256 * 1024;
 pub const UPLOAD_LIMIT: u64 = 1024 * 1024;
+pub const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A `multipart/form-data` body of text fields and, last, one file; its
 /// content type.
@@ -93,7 +94,7 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
     ));
     let state = ConsoleState::new(settings, directory.clone(), queue.clone(), Arc::new(SystemClock), None)
         .expect("valid console settings")
-        .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT })
+        .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT, idle: UPLOAD_IDLE })
         // No evaluator runs here: the overview shows what one recorded.
         .with_alarm_rules(Arc::from(vec![serde_json::from_value::<roster_core::alarm::AlarmRule>(
             serde_json::json!({"name": "dlq_depth", "metric": "dlq_depth", "comparison": ">", "threshold": 0}),
