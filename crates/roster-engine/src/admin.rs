@@ -33,20 +33,15 @@ pub async fn create_tenant(
         Err(StoreError::Conflict(_)) => return Err(AdminError::NameTaken(name.to_string())),
         other => other?,
     };
-    let secret = generate_api_key();
-    let key = directory
-        .create_api_key(
-            NewApiKey {
-                tenant_id: tenant.id,
-                name: "admin".into(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
-                expires_at: None,
-            },
-            now,
-        )
-        .await?;
+    let (key, secret) = issue_api_key(
+        directory,
+        tenant.id,
+        "admin",
+        vec![Scope::Ingest, Scope::Read, Scope::Admin],
+        None,
+        now,
+    )
+    .await?;
     let entry = |log, action, target: String| NewAuditEntry {
         at: now,
         tenant_id: log,
@@ -61,4 +56,32 @@ pub async fn create_tenant(
     directory.append_audit(entry(tenant.id, "key.created", render(Kind::ApiKey, &key.id))).await?;
     directory.append_audit(entry(platform_log(), "tenant.created", tenant_id)).await?;
     Ok((tenant, key, secret))
+}
+
+/// A new API key of `tenant`: its secret generated here and returned once,
+/// only its hash and shown prefix stored. The API, the console and tenant
+/// creation issue keys through it; the caller audits.
+pub async fn issue_api_key(
+    directory: &dyn Directory,
+    tenant: roster_core::TenantId,
+    name: &str,
+    scopes: Vec<Scope>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(ApiKeyInfo, ApiKeySecret), StoreError> {
+    let secret = generate_api_key();
+    let key = directory
+        .create_api_key(
+            NewApiKey {
+                tenant_id: tenant,
+                name: name.into(),
+                prefix: secret.shown_prefix(),
+                hash: secret.hash(),
+                scopes,
+                expires_at,
+            },
+            now,
+        )
+        .await?;
+    Ok((key, secret))
 }

@@ -80,6 +80,21 @@ pub fn recorded_statuses(rules: &[AlarmRule], records: &[AlarmRecord], now: Time
         .collect()
 }
 
+/// The alarms as a node shows them: its own evaluator's statuses, or on a
+/// node that evaluates none what the cluster's evaluator recorded for
+/// `rules`. With it, whether they were evaluated here.
+pub async fn current_statuses(
+    board: Option<&AlarmBoard>,
+    rules: &[AlarmRule],
+    directory: &dyn AlarmStore,
+    now: Timestamp,
+) -> Result<(bool, Vec<AlarmStatus>), roster_store::StoreError> {
+    Ok(match board {
+        Some(board) => (true, board.statuses()),
+        None => (false, recorded_statuses(rules, &directory.alarm_states().await?, now)),
+    })
+}
+
 /// Every rule's latest status, shared with whoever shows it (the API, the
 /// `/metrics` route). Cheap to clone.
 #[derive(Debug, Clone, Default)]

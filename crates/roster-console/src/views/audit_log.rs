@@ -7,6 +7,7 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use roster_core::TenantId;
 use roster_store::{AuditEntry, AuditFilter};
 use serde::Deserialize;
 
@@ -50,15 +51,41 @@ impl From<&AuditEntry> for EntryRow {
     }
 }
 
+/// One page of a log as `audit/entries.html` shows it.
+pub struct LogPage {
+    pub entries: Vec<EntryRow>,
+    pub actor: String,
+    pub action: String,
+    /// The `seq` the next (older) page starts below.
+    pub next: Option<u64>,
+}
+
+/// A page of the log `log` (a tenant's, or the platform's), newest first,
+/// by the query's filters.
+pub async fn read(state: &ConsoleState, log: TenantId, q: &AuditQuery) -> Result<LogPage, ConsoleError> {
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let filter = AuditFilter { actor: text(&q.actor), action: text(&q.action) };
+    let before = text(&q.before)
+        .map(|b| {
+            b.parse::<u64>()
+                .map_err(|_| ConsoleError::BadRequest("before: the position of an entry, a number".into()))
+        })
+        .transpose()?;
+    let entries = state.directory().recent_audit(log, &filter, before, PAGE).await?;
+    Ok(LogPage {
+        next: (entries.len() == PAGE).then(|| entries.last().map(|e| e.seq)).flatten(),
+        entries: entries.iter().map(EntryRow::from).collect(),
+        actor: filter.actor.unwrap_or_default(),
+        action: filter.action.unwrap_or_default(),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "audit/list.html")]
 struct List {
     user: ConsoleUser,
     tenant: String,
-    entries: Vec<EntryRow>,
-    actor: String,
-    action: String,
-    next: Option<u64>,
+    log: LogPage,
     log_url: String,
 }
 
@@ -70,24 +97,7 @@ pub async fn list(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ConsoleError> {
     let grant = user.grant(&tenant, Role::Admin)?.clone();
-    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let filter = AuditFilter { actor: text(&q.actor), action: text(&q.action) };
-    let before = match text(&q.before) {
-        None => None,
-        Some(b) => Some(
-            b.parse::<u64>()
-                .map_err(|_| ConsoleError::BadRequest("before: the position of an entry, a number".into()))?,
-        ),
-    };
-    let entries = state.directory().recent_audit(grant.tenant_id, &filter, before, PAGE).await?;
+    let log = read(&state, grant.tenant_id, &q).await?;
     audit(&state, &user, &grant, "audit.read", None).await;
-    page(List {
-        log_url: grant.path("audit"),
-        tenant: grant.tenant_name,
-        next: (entries.len() == PAGE).then(|| entries.last().map(|e| e.seq)).flatten(),
-        entries: entries.iter().map(EntryRow::from).collect(),
-        actor: filter.actor.unwrap_or_default(),
-        action: filter.action.unwrap_or_default(),
-        user,
-    })
+    page(List { log_url: grant.path("audit"), tenant: grant.tenant_name, log, user })
 }

@@ -12,8 +12,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use roster_core::KeyName;
 use roster_core::public_id::{Kind, render, strip};
-use roster_engine::credentials::generate_api_key;
-use roster_store::{ApiKeyInfo, LastAdmin, NewApiKey, Scope, StoreError};
+use roster_store::{ApiKeyInfo, LastAdmin, Scope, StoreError};
 use serde::Deserialize;
 
 use super::{audit, page};
@@ -143,21 +142,16 @@ pub async fn create(
             })?,
         };
     let now = state.now();
-    let secret = generate_api_key();
-    let key = state
-        .directory()
-        .create_api_key(
-            NewApiKey {
-                tenant_id: grant.tenant_id,
-                name: name.into_string(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes,
-                expires_at: Some(now.plus_millis(days * 86_400_000)),
-            },
-            now,
-        )
-        .await?;
+    let expires_at = Some(now.plus_millis(days * 86_400_000));
+    let (key, secret) = roster_engine::admin::issue_api_key(
+        state.directory(),
+        grant.tenant_id,
+        name.as_str(),
+        scopes,
+        expires_at,
+        now,
+    )
+    .await?;
     audit(&state, &user, &grant, "key.created", Some(render(Kind::ApiKey, &key.id))).await;
     let created = (KeyRow::new(&key, now), secret.expose().to_owned());
     let mut res = list_page(&state, user, tenant, Some(created)).await?;

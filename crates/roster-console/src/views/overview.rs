@@ -192,14 +192,18 @@ async fn platform(state: &ConsoleState) -> Result<Platform, ConsoleError> {
         ConsoleError::Unavailable("the queue could not be read; try again")
     })?;
     // A node that evaluates no alarm (ingest only) shows what the cluster's
-    // evaluator recorded, as `/v1/alarms` does.
-    let statuses = match state.alarms() {
-        Some(board) => Some(board.statuses()),
-        None if !state.alarm_rules().is_empty() => {
-            let records = state.directory().alarm_states().await?;
-            Some(roster_engine::alarms::recorded_statuses(state.alarm_rules(), &records, state.now()))
-        }
-        None => None,
+    // evaluator recorded, as `/v1/alarms` does; with no rules, nothing.
+    let statuses = if state.alarms().is_none() && state.alarm_rules().is_empty() {
+        None
+    } else {
+        let (_, statuses) = roster_engine::alarms::current_statuses(
+            state.alarms(),
+            state.alarm_rules(),
+            state.directory(),
+            state.now(),
+        )
+        .await?;
+        Some(statuses)
     };
     let alarms = statuses.map(|statuses| {
         statuses

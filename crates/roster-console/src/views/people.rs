@@ -59,7 +59,15 @@ impl From<&PersonRecord> for PersonRow {
         Self {
             id: r.person.external_id.to_string(),
             name: name_of(&r.person),
-            email: r.person.emails.first().map(|e| e.value.clone()).unwrap_or_default(),
+            // The primary address, else the first, as a snapshot's leavers show it.
+            email: r
+                .person
+                .emails
+                .iter()
+                .find(|e| e.primary)
+                .or(r.person.emails.first())
+                .map(|e| e.value.clone())
+                .unwrap_or_default(),
             department: r.person.department.clone().unwrap_or_default(),
             status: r.status.as_str(),
             source: r.source.to_string(),

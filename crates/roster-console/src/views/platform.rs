@@ -10,16 +10,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::public_id::{Kind, render};
 use roster_engine::admin::{AdminError, create_tenant};
-use roster_store::{AuditFilter, platform_log};
+use roster_store::platform_log;
 use serde::Deserialize;
 
-use super::audit_log::EntryRow;
+use super::audit_log::{AuditQuery, LogPage, read};
 use super::page;
 use crate::errors::ConsoleError;
 use crate::identity::ConsoleUser;
 use crate::state::ConsoleState;
-
-const PAGE: usize = 100;
 
 fn operator(user: &ConsoleUser) -> Result<(), ConsoleError> {
     if user.operator {
@@ -105,24 +103,11 @@ pub async fn create(
     Ok(res)
 }
 
-#[derive(Deserialize, Default)]
-pub struct LogQuery {
-    #[serde(default)]
-    actor: Option<String>,
-    #[serde(default)]
-    action: Option<String>,
-    #[serde(default)]
-    before: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "platform/log.html")]
 struct Log {
     user: ConsoleUser,
-    entries: Vec<EntryRow>,
-    actor: String,
-    action: String,
-    next: Option<u64>,
+    log: LogPage,
     log_url: &'static str,
 }
 
@@ -130,21 +115,9 @@ struct Log {
 pub async fn log(
     State(state): State<ConsoleState>,
     Extension(user): Extension<ConsoleUser>,
-    Query(q): Query<LogQuery>,
+    Query(q): Query<AuditQuery>,
 ) -> Result<Response, ConsoleError> {
     operator(&user)?;
-    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let filter = AuditFilter { actor: text(&q.actor), action: text(&q.action) };
-    let before = text(&q.before)
-        .map(|b| b.parse::<u64>().map_err(|_| ConsoleError::BadRequest("before: a number".into())))
-        .transpose()?;
-    let entries = state.directory().recent_audit(platform_log(), &filter, before, PAGE).await?;
-    page(Log {
-        log_url: "/console/platform/log",
-        next: (entries.len() == PAGE).then(|| entries.last().map(|e| e.seq)).flatten(),
-        entries: entries.iter().map(EntryRow::from).collect(),
-        actor: filter.actor.unwrap_or_default(),
-        action: filter.action.unwrap_or_default(),
-        user,
-    })
+    let log = read(&state, platform_log(), &q).await?;
+    page(Log { log, log_url: "/console/platform/log", user })
 }

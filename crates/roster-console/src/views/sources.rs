@@ -264,26 +264,13 @@ fn parse_profile(text: &str) -> Result<(Value, MappingProfile), Vec<FieldError>>
         return Err(vec![FieldError::new("mapping", format!("is larger than {MAX_MAPPING_BYTES} bytes"))]);
     }
     let profile: MappingProfile = serde_json::from_value(value.clone()).map_err(|e| {
-        vec![FieldError::new("mapping", format!("is not a mapping profile: {}", redact(&e.to_string())))]
+        vec![FieldError::new(
+            "mapping",
+            format!("is not a mapping profile: {}", roster_server::problem::redact_quoted(&e.to_string())),
+        )]
     })?;
     profile.validate()?;
     Ok((value, profile))
-}
-
-/// serde's messages quote what they did not understand; a profile holds
-/// no personal data, but keep the habit of never echoing input.
-fn redact(message: &str) -> String {
-    let mut out = String::new();
-    let mut quoted = false;
-    for c in message.chars() {
-        if c == '`' {
-            quoted = !quoted;
-            out.push_str(if quoted { "`…" } else { "`" });
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `POST /console/t/{tenant}/sources/{name}/preview` (multipart: `csrf`,

@@ -12,15 +12,14 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 pub async fn list(State(state): State<AppState>, _operator: Operator) -> Result<Json<Value>, ApiError> {
-    let (evaluated, items) = match &state.alarms {
-        Some(board) => (true, board.statuses()),
-        // An ingest-only node (no workers) runs no evaluator: it shows what
-        // the cluster's evaluator recorded in the directory.
-        None => {
-            let records = state.directory.alarm_states().await?;
-            let now = state.clock.now();
-            (false, roster_engine::alarms::recorded_statuses(&state.alarm_rules, &records, now))
-        }
-    };
+    // An ingest-only node (no workers) runs no evaluator: it shows what the
+    // cluster's evaluator recorded in the directory.
+    let (evaluated, items) = roster_engine::alarms::current_statuses(
+        state.alarms.as_ref(),
+        &state.alarm_rules,
+        state.directory.as_ref(),
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(json!({ "items": items, "evaluatedHere": evaluated })))
 }

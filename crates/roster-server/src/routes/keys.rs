@@ -8,8 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use roster_core::public_id::{Kind, render, strip};
 use roster_core::{KeyName, Timestamp};
-use roster_engine::credentials::generate_api_key;
-use roster_store::{ApiKeyInfo, LastAdmin, NewApiKey, Scope, StoreError};
+use roster_store::{ApiKeyInfo, LastAdmin, Scope, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -98,21 +97,15 @@ pub async fn create(
     } else {
         expires_at
     };
-    let secret = generate_api_key();
-    let key = state
-        .directory
-        .create_api_key(
-            NewApiKey {
-                tenant_id: principal.tenant_id,
-                name: name.into_string(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes,
-                expires_at,
-            },
-            now,
-        )
-        .await?;
+    let (key, secret) = roster_engine::admin::issue_api_key(
+        state.directory.as_ref(),
+        principal.tenant_id,
+        name.as_str(),
+        scopes,
+        expires_at,
+        now,
+    )
+    .await?;
     audit::record(&state, &principal, &request_id, "key.created", Some(render(Kind::ApiKey, &key.id))).await;
     let mut body = json!(key);
     body["secret"] = json!(secret.expose());

@@ -11,9 +11,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use roster_core::TenantId;
 use roster_core::public_id::{Kind, render, strip};
-use roster_engine::credentials::generate_api_key;
 use roster_queue::Redrive;
-use roster_store::{NewApiKey, NewAuditEntry, Scope, StoreError, Tenant, platform_log};
+use roster_store::{NewAuditEntry, Scope, StoreError, Tenant, platform_log};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -143,22 +142,10 @@ async fn mint_key(
     name: &str,
     expires_at: Option<roster_core::Timestamp>,
 ) -> Result<(roster_store::ApiKeyInfo, roster_engine::ApiKeySecret), ApiError> {
-    let secret = generate_api_key();
-    let key = state
-        .directory
-        .create_api_key(
-            NewApiKey {
-                tenant_id: tenant.id,
-                name: name.to_owned(),
-                prefix: secret.shown_prefix(),
-                hash: secret.hash(),
-                scopes: vec![Scope::Ingest, Scope::Read, Scope::Admin],
-                expires_at,
-            },
-            state.clock.now(),
-        )
-        .await?;
-    Ok((key, secret))
+    let all = vec![Scope::Ingest, Scope::Read, Scope::Admin];
+    let now = state.clock.now();
+    Ok(roster_engine::admin::issue_api_key(state.directory.as_ref(), tenant.id, name, all, expires_at, now)
+        .await?)
 }
 
 /// `GET /v1/operator/tenants/{tenant}`: one tenant, with its deletion's
