@@ -39,7 +39,7 @@ impl FeedMode {
 // Nearly every change is an upsert, so boxing the person would only add an
 // allocation per record.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Change {
     Upsert {
@@ -56,6 +56,39 @@ impl Change {
         match self {
             Change::Upsert { person } => &person.external_id,
             Change::Deactivate { external_id } => external_id,
+        }
+    }
+}
+
+/// Read as a plain struct rather than with serde's internally tagged enum,
+/// which buffers every record field by field (serde's `Content`) before it
+/// looks at `op`: the consumer decodes every message, and that buffering was
+/// most of its decoding time (BENCHMARKS.md, 2026-12-03).
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Op {
+            Upsert,
+            Deactivate,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            op: Op,
+            person: Option<Person>,
+            #[serde(rename = "externalId")]
+            external_id: Option<ExternalId>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        match wire.op {
+            Op::Upsert => wire
+                .person
+                .map(|person| Change::Upsert { person })
+                .ok_or_else(|| serde::de::Error::missing_field("person")),
+            Op::Deactivate => wire
+                .external_id
+                .map(|external_id| Change::Deactivate { external_id })
+                .ok_or_else(|| serde::de::Error::missing_field("externalId")),
         }
     }
 }
@@ -163,5 +196,27 @@ mod tests {
         assert!(g.len() <= 128, "SQS limits MessageGroupId to 128 characters");
         let other = group_id(tenant, &ExternalId::parse("EMP-78").unwrap());
         assert_ne!(g, other);
+    }
+
+    #[test]
+    fn a_change_reads_back_as_written_and_a_missing_part_is_named() {
+        let mut person = Person::new(ExternalId::parse("EMP-1").unwrap());
+        person.name.given_name = Some("Ada".into());
+        let upsert = Change::Upsert { person };
+        let json = serde_json::to_value(&upsert).unwrap();
+        assert_eq!(json["op"], "upsert", "the stored shape keeps its tag");
+        assert_eq!(json["person"]["name"]["givenName"], "Ada");
+        assert_eq!(serde_json::from_value::<Change>(json).unwrap(), upsert);
+        let deactivate: Change = serde_json::from_str(r#"{"op":"deactivate","externalId":"EMP-2"}"#).unwrap();
+        assert_eq!(deactivate, Change::Deactivate { external_id: ExternalId::parse("EMP-2").unwrap() });
+        for (bad, names) in [
+            (r#"{"op":"upsert"}"#, "person"),
+            (r#"{"op":"deactivate"}"#, "externalId"),
+            (r#"{"op":"merge","externalId":"EMP-2"}"#, "merge"),
+            (r#"{"externalId":"EMP-2"}"#, "op"),
+        ] {
+            let e = serde_json::from_str::<Change>(bad).unwrap_err().to_string();
+            assert!(e.contains(names), "{bad}: {e}");
+        }
     }
 }
