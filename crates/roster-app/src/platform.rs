@@ -137,6 +137,8 @@ impl Platform {
                 ..IngestConfig::default()
             },
         ));
+        // One set of budgets for the API and the console's uploads.
+        let budgets = Budgets::new(&config);
         // The admin console, on API nodes when `[console]` is configured.
         let console = match (&settings.console, role) {
             (Some(c), Role::Serve) => {
@@ -155,6 +157,7 @@ impl Platform {
                         idle: config.upload_idle_timeout,
                     },
                 )
+                .with_budgets(budgets.clone())
                 .with_endpoint_policy(roster_console::EndpointPolicy {
                     allow_http: config.allow_insecure_endpoints,
                     allow_private: config.allow_private_endpoints,
@@ -169,7 +172,7 @@ impl Platform {
             directory,
             queue,
             clock,
-            budgets: Budgets::new(&config),
+            budgets,
             config,
             limiter: Arc::new(RateLimiter::new(RateLimit {
                 per_sec: settings.rate_limit_per_sec,

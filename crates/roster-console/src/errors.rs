@@ -26,6 +26,9 @@ pub enum ConsoleError {
     Conflict(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The tenant holds its whole share of something the API shares too.
+    #[error("{0}")]
+    TooManyRequests(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
     /// Logged, never shown.
@@ -89,6 +92,7 @@ impl ConsoleError {
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +112,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::NotFound(_) => "Not found",
             ConsoleError::Conflict(_) => "Cannot do that now",
             ConsoleError::BadRequest(_) => "Bad request",
+            ConsoleError::TooManyRequests(_) => "Too many at once",
             ConsoleError::Unavailable(_) => "Try again shortly",
             ConsoleError::Internal(_) | ConsoleError::SignIn => "Something went wrong",
         };

@@ -29,6 +29,9 @@ struct Inner {
     /// through it. `None`: those pages say the node cannot take uploads.
     ingest: Option<Arc<Ingest>>,
     upload_limits: UploadLimits,
+    /// The API's budgets of uploads and bodies held at once, shared: what
+    /// the console's uploads hold counts against the same shares.
+    budgets: Option<roster_server::Budgets>,
     endpoints: EndpointPolicy,
     /// The configured alarm rules: on a node that evaluates none, the
     /// overview shows what the cluster's evaluator recorded for them.
@@ -96,6 +99,7 @@ impl ConsoleState {
             alarms,
             ingest: None,
             upload_limits: UploadLimits::default(),
+            budgets: None,
             endpoints: EndpointPolicy::default(),
             alarm_rules: Arc::new([]),
             settings,
@@ -111,6 +115,19 @@ impl ConsoleState {
         inner.ingest = Some(ingest);
         inner.upload_limits = limits;
         self
+    }
+
+    /// Uploads take their place in the API's `budgets` (a streamed CSV one
+    /// of the tenant's streaming uploads, a file read whole its bytes), so
+    /// the console and the API together keep the tenant's share. Without
+    /// this, console uploads are bounded only by their size limits.
+    pub fn with_budgets(mut self, budgets: roster_server::Budgets) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_budgets before the state is cloned").budgets = Some(budgets);
+        self
+    }
+
+    pub fn budgets(&self) -> Option<&roster_server::Budgets> {
+        self.0.budgets.as_ref()
     }
 
     /// Which webhook URLs the console accepts: the API's `[outbox]` rules.

@@ -249,6 +249,56 @@ async fn an_admin_uploads_csv_and_json_feeds_that_are_queued_like_the_apis() {
 }
 
 #[tokio::test]
+async fn an_upload_takes_its_place_in_the_budgets_it_shares_with_the_api() {
+    let (c, keys) = console().await;
+    let (admin, html) = person(&c, &keys, "user-admin", &["roster-acme-admins"]).await;
+    let csrf = csrf_of(&html);
+    let csv = b"externalId,department\nQ1,Sales\n";
+    let json_feed =
+        serde_json::to_vec(&json!({"records": [{"externalId": "Q2", "department": "Ops"}]})).unwrap();
+    let fields = |format: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("source", "admin-upload".to_owned()),
+            ("format", format.into()),
+            ("mode", "delta".into()),
+        ]
+    };
+
+    // The tenant's one streaming upload is taken (by an API upload, say):
+    // a streamed CSV through the console is refused at once, nothing queued.
+    let api_upload = c.budgets.uploads.try_take(c.acme, 1).expect("the tenant's streaming slot");
+    let res = send(&c, &admin, "/console/t/acme/upload", &as_refs(&fields("csv")), Some(("file", csv))).await;
+    assert_eq!(res.status(), 429);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("here and through the API") && page.contains("nothing was accepted"), "{page}");
+    assert_eq!(queued(&c).await, 0);
+    // Another tenant's share is its own.
+    assert!(c.budgets.uploads.try_take(c.globex, 1).is_ok());
+    drop(api_upload);
+    let res = send(&c, &admin, "/console/t/acme/upload", &as_refs(&fields("csv")), Some(("file", csv))).await;
+    assert_eq!(res.status(), 303, "the slot is free again");
+    assert_eq!(queued(&c).await, 1);
+    assert_eq!(c.budgets.uploads.in_use(), 0, "and given back when the upload is answered");
+
+    // A file read whole reserves its bytes of the tenant's bodies.
+    let held =
+        c.budgets.bodies.try_take(c.acme, 2 * BODY_LIMIT as u64 - 16).expect("most of the tenant's bodies");
+    let res =
+        send(&c, &admin, "/console/t/acme/upload", &as_refs(&fields("json")), Some(("file", &json_feed)))
+            .await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(queued(&c).await, 1, "nothing more queued");
+    drop(held);
+    let res =
+        send(&c, &admin, "/console/t/acme/upload", &as_refs(&fields("json")), Some(("file", &json_feed)))
+            .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(queued(&c).await, 2);
+    assert_eq!(c.budgets.bodies.in_use(), 0);
+}
+
+#[tokio::test]
 async fn an_upload_that_stops_sending_is_cut_off_after_the_idle_limit_saying_so() {
     let (c, keys) = console().await;
     let (admin, html) = person(&c, &keys, "user-admin", &["roster-acme-admins"]).await;

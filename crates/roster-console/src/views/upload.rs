@@ -13,11 +13,12 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::response::{IntoResponse, Response};
 use roster_core::public_id::{Kind, render};
 use roster_core::{FeedMode, SourceName};
 use roster_engine::{Ingest, IngestError, IngestReceipt, Submission};
+use roster_server::budget::{BudgetGuard, Refused};
 use roster_store::Validation;
 
 use super::multipart::{self, FormStream};
@@ -63,6 +64,10 @@ pub async fn submit(
     Path(tenant): Path<String>,
     req: Request,
 ) -> Result<Response, ConsoleError> {
+    // The whole form's length bounds the file's: what a file read whole
+    // reserves of the bodies' budget, as the API reserves a body's length.
+    let length =
+        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let mut form = FormStream::new(req)?;
     let (mut csrf, mut source, mut format, mut mode) = (None, String::new(), String::new(), FeedMode::Delta);
     let file = loop {
@@ -99,20 +104,23 @@ pub async fn submit(
     let sub = Submission { tenant: grant.tenant_id, source, format, dry_run: false, request_id: None };
     let limits = state.upload_limits();
     let ended = Arc::new(multipart::StreamEnd::default());
-    let receipt = match format {
-        "csv"
-            if ingest.source_settings(sub.tenant, &sub.source).await.map_err(refused)?.validation
-                != Validation::Strict =>
-        {
-            let chunks = multipart::limited(file, limits.upload, limits.idle, Arc::clone(&ended));
-            let input =
-                tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)));
-            ingest.submit_csv_stream(&sub, mode, input).await
-        }
-        _ => {
-            let body = multipart::bytes(file, limits.body, "file").await?;
-            whole(ingest, &sub, mode, body).await
-        }
+    let streamed = format == "csv"
+        && ingest.source_settings(sub.tenant, &sub.source).await.map_err(refused)?.validation
+            != Validation::Strict;
+    // Held until ingest has answered, like the API's.
+    let _held = take_budget(
+        &state,
+        &sub,
+        streamed,
+        length.map_or(limits.body as u64, |n| n.min(limits.body as u64)),
+    )?;
+    let receipt = if streamed {
+        let chunks = multipart::limited(file, limits.upload, limits.idle, Arc::clone(&ended));
+        let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)));
+        ingest.submit_csv_stream(&sub, mode, input).await
+    } else {
+        let body = multipart::bytes(file, limits.body, "file").await?;
+        whole(ingest, &sub, mode, body).await
     };
     let receipt = match receipt {
         Err(_) if ended.too_large.load(Ordering::Relaxed) => {
@@ -133,6 +141,31 @@ pub async fn submit(
     audit(&state, &user, &grant, "feed.uploaded", Some(feed.clone())).await;
     let to = grant.path(&format!("feeds/{feed}"));
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
+}
+
+/// A place in the API's budgets for this upload: one of the tenant's
+/// streaming uploads, or `bytes` of the bodies held in memory. Refused at
+/// once, never queued, as the API refuses.
+fn take_budget(
+    state: &ConsoleState,
+    sub: &Submission,
+    streamed: bool,
+    bytes: u64,
+) -> Result<Option<BudgetGuard>, ConsoleError> {
+    let Some(budgets) = state.budgets() else { return Ok(None) };
+    let taken = match streamed {
+        true => budgets.uploads.try_take(sub.tenant, 1),
+        false => budgets.bodies.try_take(sub.tenant, bytes),
+    };
+    taken.map(Some).map_err(|refused| match refused {
+        Refused::Tenant => ConsoleError::TooManyRequests(
+            "this tenant's uploads in progress, here and through the API, already hold its whole share: \
+             nothing was accepted; try again when one has ended",
+        ),
+        Refused::Global => ConsoleError::Unavailable(
+            "the server takes no more uploads at the moment: nothing was accepted; try again shortly",
+        ),
+    })
 }
 
 async fn whole(

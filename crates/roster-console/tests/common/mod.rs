@@ -25,6 +25,10 @@ pub struct Console {
     pub globex: TenantId,
     pub halted: FeedId,
     pub globex_feed: FeedId,
+    /// The budgets the console's uploads share with the API (here, the
+    /// test's): one streaming upload and `2 * BODY_LIMIT` of bodies per
+    /// tenant.
+    pub budgets: roster_server::Budgets,
     _dir: tempfile::TempDir,
 }
 
@@ -92,9 +96,14 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
         Arc::new(SystemClock),
         roster_engine::IngestConfig::default(),
     ));
+    let budgets = roster_server::Budgets {
+        uploads: roster_server::budget::Budget::new(8, 1),
+        bodies: roster_server::budget::Budget::new(8 * BODY_LIMIT as u64, 2 * BODY_LIMIT as u64),
+    };
     let state = ConsoleState::new(settings, directory.clone(), queue.clone(), Arc::new(SystemClock), None)
         .expect("valid console settings")
         .with_ingest(ingest, UploadLimits { body: BODY_LIMIT, upload: UPLOAD_LIMIT, idle: UPLOAD_IDLE })
+        .with_budgets(budgets.clone())
         // No evaluator runs here: the overview shows what one recorded.
         .with_alarm_rules(Arc::from(vec![serde_json::from_value::<roster_core::alarm::AlarmRule>(
             serde_json::json!({"name": "dlq_depth", "metric": "dlq_depth", "comparison": ">", "threshold": 0}),
@@ -102,7 +111,7 @@ pub async fn start(listener: tokio::net::TcpListener, settings: serde_json::Valu
         .unwrap()]));
     let app = roster_console::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Console { base, directory, queue, acme, globex, halted, globex_feed, _dir: dir }
+    Console { base, directory, queue, acme, globex, halted, globex_feed, budgets, _dir: dir }
 }
 
 pub fn public_feed(id: FeedId) -> String {
