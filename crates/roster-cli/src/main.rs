@@ -7,12 +7,6 @@ use roster_cli::commands::{
 };
 use roster_cli::config::{self, GlobalArgs, ServeArgs};
 
-/// mimalloc, not glibc's malloc: under sustained ingest the many short-lived
-/// buffers (request bodies, JSON, queue rows, query arguments) cost a quarter
-/// of the CPU in glibc's allocator (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "HR and user-data feed integration platform")]
 struct Cli {
