@@ -7,7 +7,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::http::{HeaderMap, header};
 use roster_core::TenantId;
+
+/// A request's declared `Content-Length`: what reading its body whole
+/// reserves of the bodies' budget (the body limit when it is absent).
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
 
 /// Why a budget was not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

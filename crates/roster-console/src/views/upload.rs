@@ -13,12 +13,12 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_LENGTH, LOCATION};
+use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use roster_core::public_id::{Kind, render};
 use roster_core::{FeedMode, SourceName};
 use roster_engine::{Ingest, IngestError, IngestReceipt, Submission};
-use roster_server::budget::{BudgetGuard, Refused};
+use roster_server::budget::{BudgetGuard, Refused, content_length};
 use roster_store::Validation;
 
 use super::multipart::{self, FormStream};
@@ -66,8 +66,7 @@ pub async fn submit(
 ) -> Result<Response, ConsoleError> {
     // The whole form's length bounds the file's: what a file read whole
     // reserves of the bodies' budget, as the API reserves a body's length.
-    let length =
-        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let length = content_length(req.headers());
     let mut form = FormStream::new(req)?;
     let (mut csrf, mut source, mut format, mut mode) = (None, String::new(), String::new(), FeedMode::Delta);
     let file = loop {

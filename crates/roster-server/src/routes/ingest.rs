@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::budget::{BudgetGuard, Refused};
+use crate::budget::{BudgetGuard, Refused, content_length};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -397,10 +397,6 @@ async fn buffered(
     })?;
     fp.lock().expect("fingerprint lock").update(&body);
     Ok((body, held))
-}
-
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
 }
 
 /// A place among the uploads streaming now, or why there is none.
