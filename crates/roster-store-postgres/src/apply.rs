@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
-use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
+use roster_core::{Change, ChangeMessage, FeedId, Person, Timestamp};
 use roster_store::{ApplyOutcome, ChangeApplier, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{PgConnection, Row};
@@ -33,18 +33,33 @@ use crate::feeds::lock_tenants;
 use crate::snapshots;
 
 /// Takes the person locks of these (tenant, external id) pairs, blocking,
-/// in key order (one statement).
-pub(crate) async fn lock_people(c: &mut PgConnection, keys: &[(String, String)]) -> Result<(), StoreError> {
+/// in key order (one statement): exclusive for `keys`, shared for
+/// `managers` (the managers the batch's upserts name, see
+/// [`apply_batch`]), exclusive where a key is both.
+pub(crate) async fn lock_people(
+    c: &mut PgConnection,
+    keys: &[(String, String)],
+    managers: &[(String, String)],
+) -> Result<(), StoreError> {
     let (tenants, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
+    let (m_tenants, m_ids): (Vec<&str>, Vec<&str>) =
+        managers.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
     // The materialized CTE hands the keys to the aggregate in sorted order.
     sqlx::query(
         "WITH keys AS MATERIALIZED (
-            SELECT DISTINCT hashtextextended('person:' || t || '/' || e, 0) AS k
-              FROM unnest($1::text[], $2::text[]) AS u(t, e) ORDER BY k)
-         SELECT count(pg_advisory_xact_lock(k)) FROM keys",
+            SELECT k, bool_or(x) AS x FROM (
+                SELECT hashtextextended('person:' || t || '/' || e, 0) AS k, true AS x
+                  FROM unnest($1::text[], $2::text[]) AS u(t, e)
+                UNION ALL
+                SELECT hashtextextended('person:' || t || '/' || e, 0), false
+                  FROM unnest($3::text[], $4::text[]) AS u(t, e)) a
+             GROUP BY k ORDER BY k)
+         SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END) FROM keys",
     )
     .bind(tenants)
     .bind(ids)
+    .bind(m_tenants)
+    .bind(m_ids)
     .execute(&mut *c)
     .await
     .map_err(storage)?;
@@ -639,7 +654,24 @@ async fn apply_batch(
     now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
     let keys: Vec<(String, String)> = messages.iter().map(key_of).collect();
-    lock_people(c, &keys).await?;
+    // A new person's `manager_pending` is whether their manager's row
+    // exists, and a new manager clears it on the reports already stored.
+    // Two workers inserting a report and their manager at once would each
+    // miss the other's uncommitted row and leave the report waiting: the
+    // report's writer holds the manager's lock shared (reports of one
+    // manager do not wait on each other), the manager's writer holds it
+    // exclusive, so one of them commits before the other looks. A stored
+    // report needs none of this: the manager's update waits on its row.
+    let managers: Vec<(String, String)> = messages
+        .iter()
+        .filter_map(|m| match &m.change {
+            Change::Upsert { person } => {
+                person.manager.as_ref().map(|id| (m.tenant_id.to_string(), id.as_str().to_owned()))
+            }
+            Change::Deactivate { .. } => None,
+        })
+        .collect();
+    lock_people(c, &keys, &managers).await?;
     let mut batch = Batch::new(now);
     batch.load(c, &keys).await?;
     let feeds = feed_positions(c, messages).await?;
@@ -717,8 +749,12 @@ async fn apply_one(
     position: i64,
 ) -> Result<ApplyOutcome, StoreError> {
     let key = key_of(msg);
-    let stored = batch.people.get(&key).cloned().unwrap_or_else(Loaded::absent);
-    if stored.person.is_some() && position < stored.position {
+    // Read in place (a person's row is not copied per change): what the
+    // rest needs is taken out before the batch is written to.
+    let absent = Loaded::absent();
+    let stored = batch.people.get(&key).unwrap_or(&absent);
+    let is_new = stored.person.is_none();
+    if !is_new && position < stored.position {
         return Ok(ApplyOutcome::Stale);
     }
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
@@ -733,7 +769,7 @@ async fn apply_one(
             // Nothing to write but the listing itself: the person was said
             // to be so by this feed, and belongs to the source that said it.
             let source = msg.source.as_str();
-            if stored.person.is_some()
+            if !is_new
                 && (last_modified != stored.last_modified
                     || position != stored.position
                     || stored.source.as_deref() != Some(source))
@@ -748,9 +784,9 @@ async fn apply_one(
     // person that can only be a report sent before them, so most joiners
     // skip the walk up their managers.
     if let Some(manager) = &person.manager {
-        let may_close_cycle = match stored.person {
-            None => batch.reports_may_wait(&key),
-            Some(_) => changed.contains(&"manager"),
+        let may_close_cycle = match is_new {
+            true => batch.reports_may_wait(&key),
+            false => changed.contains(&"manager"),
         };
         if may_close_cycle {
             batch.flush(c).await?;
@@ -796,7 +832,7 @@ impl ChangeApplier for PgDirectory {
         let mut tx = self.pool().begin().await.map_err(storage)?;
         // The person's lock first, as an apply of the same message takes
         // it: a redrive applying it meanwhile is counted once, either way.
-        lock_people(&mut tx, &[key_of(msg)]).await?;
+        lock_people(&mut tx, &[key_of(msg)], &[]).await?;
         let tenant = msg.tenant_id.to_string();
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM feeds WHERE id = $1 AND tenant_id = $2")
