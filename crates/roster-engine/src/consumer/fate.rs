@@ -55,7 +55,10 @@ impl Consumer {
         give_up: &watch::Receiver<bool>,
     ) -> Vec<Decided> {
         let mut decided = Vec::with_capacity(received.len());
+        // The messages to apply and their changes, side by side: the
+        // directory takes the changes as one slice, with no copy of them.
         let mut batch = Vec::with_capacity(received.len());
+        let mut changes = Vec::with_capacity(received.len());
         for message in received {
             match ChangeMessage::from_bytes(&message.body) {
                 // A test message goes straight to the dead-letter queue,
@@ -65,7 +68,10 @@ impl Consumer {
                     change: Some(change),
                     fate: Fate::DeadLetter { reason: PROBE_REASON.into() },
                 }),
-                Ok(change) => batch.push((message, change)),
+                Ok(change) => {
+                    batch.push(message);
+                    changes.push(change);
+                }
                 // A body that cannot be decoded will never decode.
                 Err(e) => {
                     let reason =
@@ -78,17 +84,16 @@ impl Consumer {
             return decided;
         }
 
-        let changes: Vec<ChangeMessage> = batch.iter().map(|(_, c)| c.clone()).collect();
         match self.apply_while_available(&batch, &changes, give_up).await {
             Ok(outcomes) => {
-                for ((message, change), outcome) in batch.into_iter().zip(outcomes) {
+                for ((message, change), outcome) in batch.into_iter().zip(changes).zip(outcomes) {
                     let fate = fate_of(outcome);
                     decided.push(Decided { message, change: Some(change), fate });
                 }
             }
             Err(StoreError::Unavailable(e)) => {
                 let error = format!("store unavailable: {e}");
-                decided.extend(batch.into_iter().map(|(message, change)| Decided {
+                decided.extend(batch.into_iter().zip(changes).map(|(message, change)| Decided {
                     message,
                     change: Some(change),
                     fate: Fate::Release { error: error.clone() },
@@ -101,7 +106,7 @@ impl Consumer {
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.len(), "batch failed; applying one by one");
                 let mut failed_groups = HashSet::new();
-                for (message, change) in batch {
+                for (message, change) in batch.into_iter().zip(changes) {
                     let fate = if failed_groups.contains(&message.group_id) {
                         self.failed(&message, "an earlier change of the same person failed")
                     } else {
@@ -141,7 +146,7 @@ impl Consumer {
     /// dead-letters a backlog). Only `give_up` lets them go.
     async fn apply_while_available(
         &self,
-        batch: &[(ReceivedMessage, ChangeMessage)],
+        batch: &[ReceivedMessage],
         changes: &[ChangeMessage],
         give_up: &watch::Receiver<bool>,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
@@ -163,7 +168,7 @@ impl Consumer {
             if hidden_since.elapsed() + delay >= visibility / 2 {
                 // Keep the held messages hidden: another worker must not
                 // take them (and count a receive) while this one waits.
-                for (msg, _) in batch {
+                for msg in batch {
                     if let Err(e) = self.queue.change_visibility(&msg.receipt, visibility, None).await {
                         tracing::warn!(message_id = %msg.id, error = %e, "could not extend visibility");
                     }
