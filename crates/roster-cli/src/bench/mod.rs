@@ -255,8 +255,13 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
     let mut base = None;
     if args.wants(Figure::Baseline) {
         let db = postgres::BenchDatabase::create(&url, &run, "baseline").await?;
-        eprintln!("baseline: raw PostgreSQL batched inserts (person + history + event)...");
-        let result = postgres::baseline(&db.url, args.records, args.batch, &baseline_shape(&people)).await;
+        eprintln!(
+            "baseline: raw PostgreSQL batched inserts (person + history + event) for at least {} s...",
+            args.e2e_seconds
+        );
+        let at_least = Duration::from_secs(args.e2e_seconds);
+        let result =
+            postgres::baseline(&db.url, args.records, args.batch, &baseline_shape(&people), at_least).await;
         db.drop_database(&url).await?;
         let raw = result?;
         report.push(
@@ -269,7 +274,10 @@ async fn run_postgres(args: BenchArgs) -> anyhow::Result<()> {
                 raw.rate,
                 None,
             )
-            .with_detail(json!({"synchronous_commit": raw.synchronous_commit, "fsync": raw.fsync})),
+            .with_detail(json!({
+                "synchronous_commit": raw.synchronous_commit, "fsync": raw.fsync,
+                "rows": raw.rows, "seconds": raw.seconds,
+            })),
         );
         base = Some(raw.rate);
     }

@@ -4,7 +4,7 @@
 //! server, in one run. Each measurement gets a database of its own, made
 //! for it and dropped after it, so runs never see each other's rows.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use roster_store_postgres::connect_one;
@@ -77,17 +77,32 @@ pub struct Shape {
 pub struct Baseline {
     /// People (person + history row + event) per second.
     pub rate: f64,
+    /// People inserted, and over how long.
+    pub rows: u64,
+    pub seconds: f64,
     pub synchronous_commit: String,
     pub fsync: String,
 }
 
-/// The physical limit: `rows` people as batches of `batch` transactions,
+/// The physical limit: rounds of `rows` people, as transactions of `batch`,
 /// each three `INSERT ... SELECT FROM unnest(...)` statements (people,
 /// history, events: the directory's own way of writing a batch), into
-/// tables keyed as the directory's are. Its connection has the directory
-/// pool's session options, so the same durability (`synchronous_commit`:
-/// the directory sets none, the server's applies to both).
-pub async fn baseline(url: &str, rows: u64, batch: u64, shape: &Shape) -> anyhow::Result<Baseline> {
+/// tables keyed as the directory's are, until `at_least` has passed. Its
+/// connection has the directory pool's session options, so the same
+/// durability (`synchronous_commit`: the directory sets none, the server's
+/// applies to both).
+///
+/// It runs as long as the end-to-end run pushes (`--e2e-seconds`), so both
+/// pay the same checkpoints, WAL recycling and table growth: a burst of a
+/// few seconds missed them and ran about a third faster than it can be
+/// sustained.
+pub async fn baseline(
+    url: &str,
+    rows: u64,
+    batch: u64,
+    shape: &Shape,
+    at_least: Duration,
+) -> anyhow::Result<Baseline> {
     let mut c = connect(url).await?;
     let (synchronous_commit, fsync): (String, String) =
         sqlx::query_as("SELECT current_setting('synchronous_commit'), current_setting('fsync')")
@@ -108,8 +123,15 @@ pub async fn baseline(url: &str, rows: u64, batch: u64, shape: &Shape) -> anyhow
     let tenant = "tnt_0195f3c0a1b27c3d9e4f5a6b7c8d9e0f";
     let t = Instant::now();
     let mut n = 0;
-    while n < rows {
-        let end = (n + batch).min(rows);
+    let mut round_end = rows;
+    loop {
+        if n == round_end {
+            if t.elapsed() >= at_least {
+                break;
+            }
+            round_end += rows;
+        }
+        let end = (n + batch).min(round_end);
         // The ids differ per row; the bodies are one real person's, sent
         // per row as the directory sends them (text cast to jsonb).
         let ids: Vec<String> = (n..end).map(|i| format!("E{i:09}")).collect();
@@ -149,9 +171,9 @@ pub async fn baseline(url: &str, rows: u64, batch: u64, shape: &Shape) -> anyhow
         tx.commit().await?;
         n = end;
     }
-    let rate = rows as f64 / t.elapsed().as_secs_f64();
+    let rate = n as f64 / t.elapsed().as_secs_f64();
     c.close().await.ok();
-    Ok(Baseline { rate, synchronous_commit, fsync })
+    Ok(Baseline { rate, rows: n, seconds: t.elapsed().as_secs_f64(), synchronous_commit, fsync })
 }
 
 /// What the directory holds after an end-to-end run: people, history rows
