@@ -105,6 +105,10 @@ pub(crate) struct Loaded {
     /// Whether someone waits for them as their manager (as stored when
     /// loaded).
     pub reports_wait: bool,
+    /// Whether the row is in the table (read, or written by an earlier
+    /// flush): written with an `UPDATE` then, else with a plain `INSERT`.
+    /// The batch holds the person's lock, so nobody else inserts it.
+    in_table: bool,
     /// What the row needs, once written.
     data_json: String,
     pub last_feed_id: Option<String>,
@@ -130,6 +134,7 @@ impl Loaded {
             source: None,
             ever_joined: false,
             reports_wait: false,
+            in_table: false,
             data_json: String::new(),
             last_feed_id: None,
             dirty: Dirty::Clean,
@@ -182,8 +187,9 @@ pub(crate) struct Batch {
     pub people: HashMap<(String, String), Loaded>,
     history: Vec<HistoryRow>,
     outbox: Vec<OutboxRow>,
-    /// (message id, tenant, feed, outcome).
-    applied: Vec<(String, String, String, &'static str)>,
+    /// (message id, tenant, feed, outcome, whether its mark is stored: a
+    /// message counted failed before).
+    applied: Vec<(String, String, String, &'static str, bool)>,
     /// Managers of people written in this batch: someone may wait for them.
     managers: HashSet<(String, String)>,
     now: Timestamp,
@@ -231,6 +237,7 @@ impl Batch {
                 let data: String = r.try_get(4).map_err(storage)?;
                 let status: String = r.try_get(5).map_err(storage)?;
                 loaded.version = version;
+                loaded.in_table = true;
                 loaded.last_modified = r.try_get(3).map_err(storage)?;
                 loaded.person = Some(
                     serde_json::from_str(&data)
@@ -349,8 +356,15 @@ impl Batch {
         Ok(())
     }
 
-    pub fn mark_applied(&mut self, message_id: String, tenant: String, feed: FeedId, outcome: &'static str) {
-        self.applied.push((message_id, tenant, feed.to_string(), outcome));
+    pub fn mark_applied(
+        &mut self,
+        message_id: String,
+        tenant: String,
+        feed: FeedId,
+        outcome: &'static str,
+        was_failed: bool,
+    ) {
+        self.applied.push((message_id, tenant, feed.to_string(), outcome, was_failed));
     }
 
     /// Writes the people, history and applied rows gathered so far (not the
@@ -366,65 +380,52 @@ impl Batch {
                 Dirty::Clean => {}
             }
         }
-        if !written.is_empty() {
-            let mut cols = PersonColumns::default();
-            for ((t, e), p) in &written {
-                let person = p.person.as_ref().expect("a written person");
-                cols.tenant.push(t.as_str());
-                cols.external_id.push(e.as_str());
-                cols.version.push(p.version);
-                cols.active.push(p.status != Status::Inactive);
-                cols.last_modified.push(p.last_modified);
-                cols.data.push(p.data_json.as_str());
-                cols.last_feed_id.push(p.last_feed_id.as_deref());
-                cols.source.push(p.source.as_deref().unwrap_or("default"));
-                cols.status.push(p.status.as_str());
-                cols.due_on.push(lifecycle::due_on(person, p.status).map(|d| d.to_string()));
-                cols.position.push(p.position);
-                cols.manager.push(person.manager.as_ref().map(|m| m.as_str().to_owned()));
+        // New people with a plain INSERT, stored ones with an UPDATE: the
+        // batch holds their locks and read their rows, so it knows which
+        // is which, and spares PostgreSQL the speculative insertion (and
+        // its confirm record) of an `ON CONFLICT` per row.
+        let (updates, inserts): (Vec<_>, Vec<_>) = written.iter().partition(|(_, p)| p.in_table);
+        if !inserts.is_empty() {
+            let cols = PersonColumns::of(&inserts);
+            cols.bind(sqlx::query(PEOPLE_INSERT)).bind(now).execute(&mut *c).await.map_err(storage)?;
+        }
+        if !updates.is_empty() {
+            let cols = PersonColumns::of(&updates);
+            let updated = cols
+                .bind(sqlx::query(PEOPLE_UPDATE))
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            if updated != updates.len() as u64 {
+                return Err(StoreError::Storage(format!(
+                    "{} of {} stored people were not found to update under their locks",
+                    updates.len() as u64 - updated,
+                    updates.len()
+                )));
             }
-            sqlx::query(
-                "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
-                                     last_feed_id, source, status, due_on, position, manager_id, manager_pending)
-                 SELECT u.t, u.e, u.v, u.a, u.lm, u.d::jsonb, $13, $13, u.f, u.s, u.st, u.due::date, u.pos, u.m,
-                        u.m IS NOT NULL AND NOT EXISTS
-                          (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
-                   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
-                               $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
-                        AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)
-                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-                    version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
-                    data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
-                    source = excluded.source, status = excluded.status, due_on = excluded.due_on,
-                    position = excluded.position, manager_id = excluded.manager_id,
-                    manager_pending = excluded.manager_pending",
-            )
-            .bind(&cols.tenant)
-            .bind(&cols.external_id)
-            .bind(&cols.version)
-            .bind(&cols.active)
-            .bind(&cols.last_modified)
-            .bind(&cols.data)
-            .bind(&cols.last_feed_id)
-            .bind(&cols.source)
-            .bind(&cols.status)
-            .bind(&cols.due_on)
-            .bind(&cols.position)
-            .bind(&cols.manager)
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map_err(storage)?;
-            // Reports sent before their manager no longer wait: every
-            // written person is someone's possible manager (a no-op for most,
-            // on the partial index).
+        }
+        // Reports sent before their manager no longer wait. Only a person
+        // someone may wait for can be a waiting report's manager: a report
+        // stored before (read under the person's lock: a report written
+        // since holds that lock shared until it commits) or written earlier
+        // in this batch.
+        let awaited: Vec<&(String, String)> = written
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| self.people.get(*k).is_some_and(|p| p.reports_wait) || self.managers.contains(*k))
+            .collect();
+        if !awaited.is_empty() {
+            let (t, e): (Vec<&str>, Vec<&str>) =
+                awaited.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
             sqlx::query(
                 "UPDATE people r SET manager_pending = false
                    FROM unnest($1::text[], $2::text[]) AS u(t, e)
                   WHERE r.tenant_id = u.t AND r.manager_id = u.e AND r.manager_pending",
             )
-            .bind(&cols.tenant)
-            .bind(&cols.external_id)
+            .bind(t)
+            .bind(e)
             .execute(&mut *c)
             .await
             .map_err(storage)?;
@@ -453,6 +454,7 @@ impl Batch {
             .map_err(storage)?;
         }
         for p in self.people.values_mut() {
+            p.in_table |= p.dirty == Dirty::Written;
             p.dirty = Dirty::Clean;
         }
         if !self.history.is_empty() {
@@ -479,21 +481,37 @@ impl Batch {
         }
         if !self.applied.is_empty() {
             let a = std::mem::take(&mut self.applied);
-            // A message counted failed before and applied now (a redrive)
-            // takes its new outcome.
-            sqlx::query(
-                "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at)
-                 SELECT u.m, u.t, u.f, u.o, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(m, t, f, o)
-                 ON CONFLICT (message_id) DO UPDATE SET outcome = excluded.outcome, at = excluded.at",
-            )
-            .bind(a.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.3).collect::<Vec<_>>())
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map_err(storage)?;
+            // New marks with a plain INSERT; a message counted failed
+            // before and applied now (a redrive) takes its new outcome. The
+            // batch read the marks under the messages' person locks.
+            let (redriven, new): (Vec<_>, Vec<_>) = a.iter().partition(|r| r.4);
+            for (rows, statement) in [
+                (
+                    new,
+                    "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at)
+                     SELECT u.m, u.t, u.f, u.o, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                         AS u(m, t, f, o)",
+                ),
+                (
+                    redriven,
+                    "UPDATE applied_messages a SET outcome = u.o, at = $5
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(m, t, f, o)
+                      WHERE a.message_id = u.m",
+                ),
+            ] {
+                if rows.is_empty() {
+                    continue;
+                }
+                sqlx::query(statement)
+                    .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(storage)?;
+            }
         }
         Ok(())
     }
@@ -542,6 +560,68 @@ struct PersonColumns<'a> {
     due_on: Vec<Option<String>>,
     position: Vec<i64>,
     manager: Vec<Option<String>>,
+}
+
+/// A new person's row (`PersonColumns::bind`, then `now`).
+const PEOPLE_INSERT: &str =
+    "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
+                         last_feed_id, source, status, due_on, position, manager_id, manager_pending)
+     SELECT u.t, u.e, u.v, u.a, u.lm, u.d::jsonb, $13, $13, u.f, u.s, u.st, u.due::date, u.pos, u.m,
+            u.m IS NOT NULL AND NOT EXISTS (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
+            AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)";
+
+/// A stored person's new version (`PersonColumns::bind`, then `now`).
+const PEOPLE_UPDATE: &str =
+    "UPDATE people p SET version = u.v, active = u.a, last_modified = u.lm, data = u.d::jsonb, updated_at = $13,
+                         last_feed_id = u.f, source = u.s, status = u.st, due_on = u.due::date, position = u.pos,
+                         manager_id = u.m,
+                         manager_pending = u.m IS NOT NULL AND NOT EXISTS
+                           (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
+            AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)
+      WHERE p.tenant_id = u.t AND p.external_id = u.e";
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl<'a> PersonColumns<'a> {
+    fn of(people: &[&(&'a (String, String), &'a Loaded)]) -> Self {
+        let mut cols = Self::default();
+        for ((t, e), p) in people.iter().map(|x| **x) {
+            let person = p.person.as_ref().expect("a written person");
+            cols.tenant.push(t.as_str());
+            cols.external_id.push(e.as_str());
+            cols.version.push(p.version);
+            cols.active.push(p.status != Status::Inactive);
+            cols.last_modified.push(p.last_modified);
+            cols.data.push(p.data_json.as_str());
+            cols.last_feed_id.push(p.last_feed_id.as_deref());
+            cols.source.push(p.source.as_deref().unwrap_or("default"));
+            cols.status.push(p.status.as_str());
+            cols.due_on.push(lifecycle::due_on(person, p.status).map(|d| d.to_string()));
+            cols.position.push(p.position);
+            cols.manager.push(person.manager.as_ref().map(|m| m.as_str().to_owned()));
+        }
+        cols
+    }
+
+    /// Binds `$1`..`$12`.
+    fn bind<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(&self.tenant)
+            .bind(&self.external_id)
+            .bind(&self.version)
+            .bind(&self.active)
+            .bind(&self.last_modified)
+            .bind(&self.data)
+            .bind(&self.last_feed_id)
+            .bind(&self.source)
+            .bind(&self.status)
+            .bind(&self.due_on)
+            .bind(&self.position)
+            .bind(&self.manager)
+    }
 }
 
 /// The history's `changes`: each changed attribute's new value, as a JSON
@@ -718,7 +798,7 @@ async fn apply_batch(
         };
         // The same message twice in one batch: the second is a duplicate.
         before.insert(message_id.clone(), label.to_owned());
-        batch.mark_applied(message_id, tenant.clone(), msg.feed_id, label);
+        batch.mark_applied(message_id, tenant.clone(), msg.feed_id, label, was_failed);
         tenants.push(tenant);
         let (_, d) = deltas.entry(msg.feed_id).or_insert_with(|| (position, Delta::default()));
         match label {
