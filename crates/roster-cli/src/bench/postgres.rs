@@ -171,9 +171,9 @@ pub async fn baseline(
         tx.commit().await?;
         n = end;
     }
-    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let seconds = t.elapsed().as_secs_f64();
     c.close().await.ok();
-    Ok(Baseline { rate, rows: n, seconds: t.elapsed().as_secs_f64(), synchronous_commit, fsync })
+    Ok(Baseline { rate: n as f64 / seconds, rows: n, seconds, synchronous_commit, fsync })
 }
 
 /// What the directory holds after an end-to-end run: people, history rows
