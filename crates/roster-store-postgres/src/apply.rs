@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use roster_core::lifecycle::{self, Decision, EventType, Status, Stored, decide};
-use roster_core::{ChangeMessage, FeedId, Person, Timestamp};
+use roster_core::{Change, ChangeMessage, FeedId, Person, Timestamp};
 use roster_store::{ApplyOutcome, ChangeApplier, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{PgConnection, Row};
@@ -33,18 +33,33 @@ use crate::feeds::lock_tenants;
 use crate::snapshots;
 
 /// Takes the person locks of these (tenant, external id) pairs, blocking,
-/// in key order (one statement).
-pub(crate) async fn lock_people(c: &mut PgConnection, keys: &[(String, String)]) -> Result<(), StoreError> {
+/// in key order (one statement): exclusive for `keys`, shared for
+/// `managers` (the managers the batch's upserts name, see
+/// [`apply_batch`]), exclusive where a key is both.
+pub(crate) async fn lock_people(
+    c: &mut PgConnection,
+    keys: &[(String, String)],
+    managers: &[(String, String)],
+) -> Result<(), StoreError> {
     let (tenants, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
+    let (m_tenants, m_ids): (Vec<&str>, Vec<&str>) =
+        managers.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
     // The materialized CTE hands the keys to the aggregate in sorted order.
     sqlx::query(
         "WITH keys AS MATERIALIZED (
-            SELECT DISTINCT hashtextextended('person:' || t || '/' || e, 0) AS k
-              FROM unnest($1::text[], $2::text[]) AS u(t, e) ORDER BY k)
-         SELECT count(pg_advisory_xact_lock(k)) FROM keys",
+            SELECT k, bool_or(x) AS x FROM (
+                SELECT hashtextextended('person:' || t || '/' || e, 0) AS k, true AS x
+                  FROM unnest($1::text[], $2::text[]) AS u(t, e)
+                UNION ALL
+                SELECT hashtextextended('person:' || t || '/' || e, 0), false
+                  FROM unnest($3::text[], $4::text[]) AS u(t, e)) a
+             GROUP BY k ORDER BY k)
+         SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END) FROM keys",
     )
     .bind(tenants)
     .bind(ids)
+    .bind(m_tenants)
+    .bind(m_ids)
     .execute(&mut *c)
     .await
     .map_err(storage)?;
@@ -90,6 +105,10 @@ pub(crate) struct Loaded {
     /// Whether someone waits for them as their manager (as stored when
     /// loaded).
     pub reports_wait: bool,
+    /// Whether the row is in the table (read, or written by an earlier
+    /// flush): written with an `UPDATE` then, else with a plain `INSERT`.
+    /// The batch holds the person's lock, so nobody else inserts it.
+    in_table: bool,
     /// What the row needs, once written.
     data_json: String,
     pub last_feed_id: Option<String>,
@@ -115,6 +134,7 @@ impl Loaded {
             source: None,
             ever_joined: false,
             reports_wait: false,
+            in_table: false,
             data_json: String::new(),
             last_feed_id: None,
             dirty: Dirty::Clean,
@@ -167,8 +187,9 @@ pub(crate) struct Batch {
     pub people: HashMap<(String, String), Loaded>,
     history: Vec<HistoryRow>,
     outbox: Vec<OutboxRow>,
-    /// (message id, tenant, feed, outcome).
-    applied: Vec<(String, String, String, &'static str)>,
+    /// (message id, tenant, feed, outcome, whether its mark is stored: a
+    /// message counted failed before).
+    applied: Vec<(String, String, String, &'static str, bool)>,
     /// Managers of people written in this batch: someone may wait for them.
     managers: HashSet<(String, String)>,
     now: Timestamp,
@@ -216,6 +237,7 @@ impl Batch {
                 let data: String = r.try_get(4).map_err(storage)?;
                 let status: String = r.try_get(5).map_err(storage)?;
                 loaded.version = version;
+                loaded.in_table = true;
                 loaded.last_modified = r.try_get(3).map_err(storage)?;
                 loaded.person = Some(
                     serde_json::from_str(&data)
@@ -334,8 +356,15 @@ impl Batch {
         Ok(())
     }
 
-    pub fn mark_applied(&mut self, message_id: String, tenant: String, feed: FeedId, outcome: &'static str) {
-        self.applied.push((message_id, tenant, feed.to_string(), outcome));
+    pub fn mark_applied(
+        &mut self,
+        message_id: String,
+        tenant: String,
+        feed: FeedId,
+        outcome: &'static str,
+        was_failed: bool,
+    ) {
+        self.applied.push((message_id, tenant, feed.to_string(), outcome, was_failed));
     }
 
     /// Writes the people, history and applied rows gathered so far (not the
@@ -351,65 +380,52 @@ impl Batch {
                 Dirty::Clean => {}
             }
         }
-        if !written.is_empty() {
-            let mut cols = PersonColumns::default();
-            for ((t, e), p) in &written {
-                let person = p.person.as_ref().expect("a written person");
-                cols.tenant.push(t.as_str());
-                cols.external_id.push(e.as_str());
-                cols.version.push(p.version);
-                cols.active.push(p.status != Status::Inactive);
-                cols.last_modified.push(p.last_modified);
-                cols.data.push(p.data_json.as_str());
-                cols.last_feed_id.push(p.last_feed_id.as_deref());
-                cols.source.push(p.source.as_deref().unwrap_or("default"));
-                cols.status.push(p.status.as_str());
-                cols.due_on.push(lifecycle::due_on(person, p.status).map(|d| d.to_string()));
-                cols.position.push(p.position);
-                cols.manager.push(person.manager.as_ref().map(|m| m.as_str().to_owned()));
+        // New people with a plain INSERT, stored ones with an UPDATE: the
+        // batch holds their locks and read their rows, so it knows which
+        // is which, and spares PostgreSQL the speculative insertion (and
+        // its confirm record) of an `ON CONFLICT` per row.
+        let (updates, inserts): (Vec<_>, Vec<_>) = written.iter().partition(|(_, p)| p.in_table);
+        if !inserts.is_empty() {
+            let cols = PersonColumns::of(&inserts);
+            cols.bind(sqlx::query(PEOPLE_INSERT)).bind(now).execute(&mut *c).await.map_err(storage)?;
+        }
+        if !updates.is_empty() {
+            let cols = PersonColumns::of(&updates);
+            let updated = cols
+                .bind(sqlx::query(PEOPLE_UPDATE))
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            if updated != updates.len() as u64 {
+                return Err(StoreError::Storage(format!(
+                    "{} of {} stored people were not found to update under their locks",
+                    updates.len() as u64 - updated,
+                    updates.len()
+                )));
             }
-            sqlx::query(
-                "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
-                                     last_feed_id, source, status, due_on, position, manager_id, manager_pending)
-                 SELECT u.t, u.e, u.v, u.a, u.lm, u.d::jsonb, $13, $13, u.f, u.s, u.st, u.due::date, u.pos, u.m,
-                        u.m IS NOT NULL AND NOT EXISTS
-                          (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
-                   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
-                               $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
-                        AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)
-                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-                    version = excluded.version, active = excluded.active, last_modified = excluded.last_modified,
-                    data = excluded.data, updated_at = excluded.updated_at, last_feed_id = excluded.last_feed_id,
-                    source = excluded.source, status = excluded.status, due_on = excluded.due_on,
-                    position = excluded.position, manager_id = excluded.manager_id,
-                    manager_pending = excluded.manager_pending",
-            )
-            .bind(&cols.tenant)
-            .bind(&cols.external_id)
-            .bind(&cols.version)
-            .bind(&cols.active)
-            .bind(&cols.last_modified)
-            .bind(&cols.data)
-            .bind(&cols.last_feed_id)
-            .bind(&cols.source)
-            .bind(&cols.status)
-            .bind(&cols.due_on)
-            .bind(&cols.position)
-            .bind(&cols.manager)
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map_err(storage)?;
-            // Reports sent before their manager no longer wait: every
-            // written person is someone's possible manager (a no-op for most,
-            // on the partial index).
+        }
+        // Reports sent before their manager no longer wait. Only a person
+        // someone may wait for can be a waiting report's manager: a report
+        // stored before (read under the person's lock: a report written
+        // since holds that lock shared until it commits) or written earlier
+        // in this batch.
+        let awaited: Vec<&(String, String)> = written
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| self.people.get(*k).is_some_and(|p| p.reports_wait) || self.managers.contains(*k))
+            .collect();
+        if !awaited.is_empty() {
+            let (t, e): (Vec<&str>, Vec<&str>) =
+                awaited.iter().map(|(t, e)| (t.as_str(), e.as_str())).unzip();
             sqlx::query(
                 "UPDATE people r SET manager_pending = false
                    FROM unnest($1::text[], $2::text[]) AS u(t, e)
                   WHERE r.tenant_id = u.t AND r.manager_id = u.e AND r.manager_pending",
             )
-            .bind(&cols.tenant)
-            .bind(&cols.external_id)
+            .bind(t)
+            .bind(e)
             .execute(&mut *c)
             .await
             .map_err(storage)?;
@@ -438,6 +454,7 @@ impl Batch {
             .map_err(storage)?;
         }
         for p in self.people.values_mut() {
+            p.in_table |= p.dirty == Dirty::Written;
             p.dirty = Dirty::Clean;
         }
         if !self.history.is_empty() {
@@ -464,21 +481,37 @@ impl Batch {
         }
         if !self.applied.is_empty() {
             let a = std::mem::take(&mut self.applied);
-            // A message counted failed before and applied now (a redrive)
-            // takes its new outcome.
-            sqlx::query(
-                "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at)
-                 SELECT u.m, u.t, u.f, u.o, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(m, t, f, o)
-                 ON CONFLICT (message_id) DO UPDATE SET outcome = excluded.outcome, at = excluded.at",
-            )
-            .bind(a.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|r| r.3).collect::<Vec<_>>())
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map_err(storage)?;
+            // New marks with a plain INSERT; a message counted failed
+            // before and applied now (a redrive) takes its new outcome. The
+            // batch read the marks under the messages' person locks.
+            let (redriven, new): (Vec<_>, Vec<_>) = a.iter().partition(|r| r.4);
+            for (rows, statement) in [
+                (
+                    new,
+                    "INSERT INTO applied_messages (message_id, tenant_id, feed_id, outcome, at)
+                     SELECT u.m, u.t, u.f, u.o, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                         AS u(m, t, f, o)",
+                ),
+                (
+                    redriven,
+                    "UPDATE applied_messages a SET outcome = u.o, at = $5
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(m, t, f, o)
+                      WHERE a.message_id = u.m",
+                ),
+            ] {
+                if rows.is_empty() {
+                    continue;
+                }
+                sqlx::query(statement)
+                    .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(storage)?;
+            }
         }
         Ok(())
     }
@@ -527,6 +560,68 @@ struct PersonColumns<'a> {
     due_on: Vec<Option<String>>,
     position: Vec<i64>,
     manager: Vec<Option<String>>,
+}
+
+/// A new person's row (`PersonColumns::bind`, then `now`).
+const PEOPLE_INSERT: &str =
+    "INSERT INTO people (tenant_id, external_id, version, active, last_modified, data, created_at, updated_at,
+                         last_feed_id, source, status, due_on, position, manager_id, manager_pending)
+     SELECT u.t, u.e, u.v, u.a, u.lm, u.d::jsonb, $13, $13, u.f, u.s, u.st, u.due::date, u.pos, u.m,
+            u.m IS NOT NULL AND NOT EXISTS (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
+            AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)";
+
+/// A stored person's new version (`PersonColumns::bind`, then `now`).
+const PEOPLE_UPDATE: &str =
+    "UPDATE people p SET version = u.v, active = u.a, last_modified = u.lm, data = u.d::jsonb, updated_at = $13,
+                         last_feed_id = u.f, source = u.s, status = u.st, due_on = u.due::date, position = u.pos,
+                         manager_id = u.m,
+                         manager_pending = u.m IS NOT NULL AND NOT EXISTS
+                           (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
+            AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)
+      WHERE p.tenant_id = u.t AND p.external_id = u.e";
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl<'a> PersonColumns<'a> {
+    fn of(people: &[&(&'a (String, String), &'a Loaded)]) -> Self {
+        let mut cols = Self::default();
+        for ((t, e), p) in people.iter().map(|x| **x) {
+            let person = p.person.as_ref().expect("a written person");
+            cols.tenant.push(t.as_str());
+            cols.external_id.push(e.as_str());
+            cols.version.push(p.version);
+            cols.active.push(p.status != Status::Inactive);
+            cols.last_modified.push(p.last_modified);
+            cols.data.push(p.data_json.as_str());
+            cols.last_feed_id.push(p.last_feed_id.as_deref());
+            cols.source.push(p.source.as_deref().unwrap_or("default"));
+            cols.status.push(p.status.as_str());
+            cols.due_on.push(lifecycle::due_on(person, p.status).map(|d| d.to_string()));
+            cols.position.push(p.position);
+            cols.manager.push(person.manager.as_ref().map(|m| m.as_str().to_owned()));
+        }
+        cols
+    }
+
+    /// Binds `$1`..`$12`.
+    fn bind<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(&self.tenant)
+            .bind(&self.external_id)
+            .bind(&self.version)
+            .bind(&self.active)
+            .bind(&self.last_modified)
+            .bind(&self.data)
+            .bind(&self.last_feed_id)
+            .bind(&self.source)
+            .bind(&self.status)
+            .bind(&self.due_on)
+            .bind(&self.position)
+            .bind(&self.manager)
+    }
 }
 
 /// The history's `changes`: each changed attribute's new value, as a JSON
@@ -639,7 +734,24 @@ async fn apply_batch(
     now: Timestamp,
 ) -> Result<Vec<ApplyOutcome>, StoreError> {
     let keys: Vec<(String, String)> = messages.iter().map(key_of).collect();
-    lock_people(c, &keys).await?;
+    // A new person's `manager_pending` is whether their manager's row
+    // exists, and a new manager clears it on the reports already stored.
+    // Two workers inserting a report and their manager at once would each
+    // miss the other's uncommitted row and leave the report waiting: the
+    // report's writer holds the manager's lock shared (reports of one
+    // manager do not wait on each other), the manager's writer holds it
+    // exclusive, so one of them commits before the other looks. A stored
+    // report needs none of this: the manager's update waits on its row.
+    let managers: Vec<(String, String)> = messages
+        .iter()
+        .filter_map(|m| match &m.change {
+            Change::Upsert { person } => {
+                person.manager.as_ref().map(|id| (m.tenant_id.to_string(), id.as_str().to_owned()))
+            }
+            Change::Deactivate { .. } => None,
+        })
+        .collect();
+    lock_people(c, &keys, &managers).await?;
     let mut batch = Batch::new(now);
     batch.load(c, &keys).await?;
     let feeds = feed_positions(c, messages).await?;
@@ -686,7 +798,7 @@ async fn apply_batch(
         };
         // The same message twice in one batch: the second is a duplicate.
         before.insert(message_id.clone(), label.to_owned());
-        batch.mark_applied(message_id, tenant.clone(), msg.feed_id, label);
+        batch.mark_applied(message_id, tenant.clone(), msg.feed_id, label, was_failed);
         tenants.push(tenant);
         let (_, d) = deltas.entry(msg.feed_id).or_insert_with(|| (position, Delta::default()));
         match label {
@@ -717,8 +829,12 @@ async fn apply_one(
     position: i64,
 ) -> Result<ApplyOutcome, StoreError> {
     let key = key_of(msg);
-    let stored = batch.people.get(&key).cloned().unwrap_or_else(Loaded::absent);
-    if stored.person.is_some() && position < stored.position {
+    // Read in place (a person's row is not copied per change): what the
+    // rest needs is taken out before the batch is written to.
+    let absent = Loaded::absent();
+    let stored = batch.people.get(&key).unwrap_or(&absent);
+    let is_new = stored.person.is_none();
+    if !is_new && position < stored.position {
         return Ok(ApplyOutcome::Stale);
     }
     let incoming_lm = msg.last_modified.map(Timestamp::millis);
@@ -733,7 +849,7 @@ async fn apply_one(
             // Nothing to write but the listing itself: the person was said
             // to be so by this feed, and belongs to the source that said it.
             let source = msg.source.as_str();
-            if stored.person.is_some()
+            if !is_new
                 && (last_modified != stored.last_modified
                     || position != stored.position
                     || stored.source.as_deref() != Some(source))
@@ -748,9 +864,9 @@ async fn apply_one(
     // person that can only be a report sent before them, so most joiners
     // skip the walk up their managers.
     if let Some(manager) = &person.manager {
-        let may_close_cycle = match stored.person {
-            None => batch.reports_may_wait(&key),
-            Some(_) => changed.contains(&"manager"),
+        let may_close_cycle = match is_new {
+            true => batch.reports_may_wait(&key),
+            false => changed.contains(&"manager"),
         };
         if may_close_cycle {
             batch.flush(c).await?;
@@ -796,7 +912,7 @@ impl ChangeApplier for PgDirectory {
         let mut tx = self.pool().begin().await.map_err(storage)?;
         // The person's lock first, as an apply of the same message takes
         // it: a redrive applying it meanwhile is counted once, either way.
-        lock_people(&mut tx, &[key_of(msg)]).await?;
+        lock_people(&mut tx, &[key_of(msg)], &[]).await?;
         let tenant = msg.tenant_id.to_string();
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM feeds WHERE id = $1 AND tenant_id = $2")

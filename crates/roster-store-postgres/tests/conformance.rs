@@ -488,6 +488,39 @@ mod concurrency {
         assert_eq!(events.last().map(|e| e.kind), Some(EventType::FeedCompleted));
     }
 
+    /// A report and their manager, new in two batches applied at once: each
+    /// worker's statements must see the other's person once it committed,
+    /// or the report is left waiting for a manager who is there.
+    #[tokio::test]
+    async fn a_report_and_their_manager_applied_at_once_by_two_workers_leave_no_one_waiting() {
+        let Some(h) = postgres() else { return };
+        let d = h.fresh().await;
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        const PAIRS: usize = 30;
+        const ROUNDS: usize = 8;
+        let f = feed(&d, t, FeedMode::Delta, true, (2 * PAIRS * ROUNDS) as u64).await;
+        for round in 0..ROUNDS {
+            let reports: Vec<ChangeMessage> = (0..PAIRS)
+                .map(|i| {
+                    msg(
+                        t,
+                        f,
+                        json!({"externalId": format!("R{round}-{i}"), "manager": format!("M{round}-{i}")}),
+                    )
+                })
+                .collect();
+            let managers: Vec<ChangeMessage> =
+                (0..PAIRS).map(|i| msg(t, f, json!({"externalId": format!("M{round}-{i}")}))).collect();
+            let (a, b) = tokio::join!(d.apply_batch(&reports, T0), d.apply_batch(&managers, T0));
+            a.expect("the reports apply");
+            b.expect("the managers apply");
+            for i in 0..PAIRS {
+                let r = d.get_person(t, &eid(&format!("R{round}-{i}"))).await.unwrap().expect("stored");
+                assert!(!r.manager_pending, "round {round}, pair {i}: the manager is in the directory");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_snapshot_whose_records_are_counted_by_many_workers_at_once_is_reconciled_exactly_once() {
         let Some(h) = postgres() else { return };
