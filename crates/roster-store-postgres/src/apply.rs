@@ -573,12 +573,18 @@ const PEOPLE_INSERT: &str =
             AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)";
 
 /// A stored person's new version (`PersonColumns::bind`, then `now`).
+/// With the same manager, `manager_pending` is kept as stored: the
+/// manager's insert clears it on the stored row, and this statement may
+/// meet that row by waiting on its lock, after its own snapshot was taken
+/// (which does not see the manager), so recomputing it would undo that.
+/// People are never deleted, so a manager once stored stays.
 const PEOPLE_UPDATE: &str =
     "UPDATE people p SET version = u.v, active = u.a, last_modified = u.lm, data = u.d::jsonb, updated_at = $13,
                          last_feed_id = u.f, source = u.s, status = u.st, due_on = u.due::date, position = u.pos,
                          manager_id = u.m,
-                         manager_pending = u.m IS NOT NULL AND NOT EXISTS
-                           (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m)
+                         manager_pending = CASE WHEN p.manager_id IS NOT DISTINCT FROM u.m THEN p.manager_pending
+                           ELSE u.m IS NOT NULL AND NOT EXISTS
+                             (SELECT 1 FROM people m WHERE m.tenant_id = u.t AND m.external_id = u.m) END
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::text[],
                    $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[])
             AS u(t, e, v, a, lm, d, f, s, st, due, pos, m)

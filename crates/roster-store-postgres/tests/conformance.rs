@@ -601,6 +601,54 @@ mod concurrency {
         }
     }
 
+    /// A report stored waiting for their manager; the manager's batch clears
+    /// the wait on the report's row and is held before commit; a scheduler
+    /// rewriting the report (due) meanwhile waits on that row and meets it
+    /// after its own snapshot was taken, which does not see the manager. It
+    /// must keep the cleared wait, not recompute it from that snapshot.
+    #[tokio::test]
+    async fn a_due_rewrite_racing_the_managers_insert_leaves_no_one_waiting() {
+        let Some(h) = postgres() else { return };
+        let url = h.fresh_url().await;
+        let d = PgDirectory::connect(&url, POOL).await.unwrap();
+        let t = d.create_tenant("acme", T0).await.unwrap().id;
+        let fr = feed(&d, t, FeedMode::Delta, true, 1).await;
+        let fm = feed(&d, t, FeedMode::Delta, true, 1).await;
+        let hire = msg(t, fr, json!({"externalId": "R1", "manager": "M1", "hireDate": "2027-01-25"}));
+        d.apply_batch(&[hire], T0).await.unwrap();
+        assert!(d.get_person(t, &eid("R1")).await.unwrap().unwrap().manager_pending);
+
+        // Holding the manager's feed row: its batch blocks at the counter
+        // update, after it cleared R1's wait, before it commits.
+        let mut holder = roster_store_postgres::connect_one(&url).await.unwrap();
+        let mut watcher = roster_store_postgres::connect_one(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT 1 FROM feeds WHERE id = $1 FOR UPDATE")
+            .bind(fm.to_string())
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let manager = msg(t, fm, json!({"externalId": "M1"}));
+        let ten_days_later = Timestamp(T0.0 + 10 * 86_400_000);
+        let scheduler = async {
+            until_waiting(&mut watcher, 1).await;
+            let due = d.apply_due(ten_days_later, 100);
+            let release = async {
+                // The scheduler waits on R1's row, held by the manager's batch.
+                until_waiting(&mut watcher, 2).await;
+                sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+            };
+            let (due, ()) = tokio::join!(due, release);
+            due.unwrap()
+        };
+        let (applied, due) = tokio::join!(d.apply_batch(std::slice::from_ref(&manager), T0), scheduler);
+        assert!(matches!(applied.unwrap()[0], ApplyOutcome::Applied { .. }));
+        assert_eq!(due, 1, "R1's hire date came");
+        let r1 = d.get_person(t, &eid("R1")).await.unwrap().unwrap();
+        assert!(r1.person.active);
+        assert!(!r1.manager_pending, "M1 is in the directory: R1 waits for no one");
+    }
+
     /// How many backends of this database wait for a lock.
     async fn waiting(watcher: &mut sqlx::PgConnection) -> i64 {
         sqlx::query_scalar(
